@@ -1,0 +1,117 @@
+# mod_iocwatch — build, test, bench, demo.  See README.md.
+CC        ?= gcc
+APXS      ?= apxs
+PYTHON    ?= /usr/bin/python3
+BUILD     ?= build
+PKGS       = libhs libpcre2-8 yaml-0.1 apr-1 apr-util-1
+DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+DEP_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+OPT       ?= -O2
+CFLAGS_W   = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS    ?= $(OPT) -g
+ALL_CFLAGS = $(CFLAGS_W) $(CFLAGS) -fPIC -Isrc $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS   += $(EXTRA_LDFLAGS)
+
+LIB_SRC   := $(filter-out src/iw_cli.c,$(wildcard src/*.c))
+LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNIT_OBJ  := $(patsubst tests/unit/%.c,$(BUILD)/unit/%.o,$(UNIT_SRC))
+FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all lib cli module unit fuzz test test-unit test-asan test-integration \
+        bench demo detect deps install clean check-rules
+
+all: deps-check lib cli module
+
+deps-check:
+	@pkg-config --exists $(PKGS) && command -v $(APXS) >/dev/null || $(MAKE) --no-print-directory deps
+
+deps:
+	@sh tools/install-deps.sh
+
+lib: $(BUILD)/libiocwatch.a
+cli: $(BUILD)/iocwatch
+module: $(BUILD)/mod_iocwatch.so
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libiocwatch.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/iocwatch: src/iw_cli.c $(BUILD)/libiocwatch.a
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
+
+# The module: apxs compiles the glue; the engine is linked in statically
+# (built -fPIC) so LoadModule needs nothing else from the build tree.
+$(BUILD)/mod_iocwatch.so: mod_iocwatch.c $(BUILD)/libiocwatch.a $(wildcard src/*.h)
+	@mkdir -p $(BUILD)/apxs
+	cp mod_iocwatch.c $(BUILD)/apxs/
+	cd $(BUILD)/apxs && $(APXS) -c -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter \
+	    -Wc,-std=gnu11 -I$(CURDIR)/src $(DEP_CFLAGS) mod_iocwatch.c \
+	    $(CURDIR)/$(BUILD)/libiocwatch.a $(DEP_LIBS) >apxs.log 2>&1 || { cat apxs.log; exit 1; }
+	cp $(BUILD)/apxs/.libs/mod_iocwatch.so $@
+
+install: $(BUILD)/mod_iocwatch.so $(BUILD)/iocwatch
+	$(APXS) -i -n iocwatch $(BUILD)/mod_iocwatch.so
+	install -m 0755 $(BUILD)/iocwatch /usr/local/bin/iocwatch
+	install -d /etc/iocwatch/rules
+	cp -r conf/rules/. /etc/iocwatch/rules/
+	install -m 0644 conf/debian/iocwatch.load conf/debian/iocwatch.conf /etc/apache2/mods-available/
+
+$(BUILD)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c $< -o $@
+
+$(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libiocwatch.a
+	$(CC) $(ALL_CFLAGS) $(UNIT_OBJ) -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libiocwatch.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libiocwatch.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
+
+unit: $(BUILD)/unit_tests $(BUILD)/iocwatch $(FUZZ_BIN)
+
+# ---- tests -----------------------------------------------------------------
+# make test = unit tests (normal build), the same under ASan+UBSan with the
+# fuzz drivers, rule-pack check, then the integration suite on a real httpd.
+test: deps-check
+	@sh tools/run-tests.sh
+
+test-unit: unit
+	IW_SRCDIR=$(CURDIR) $(BUILD)/unit_tests
+
+test-asan:
+	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
+	IW_SRCDIR=$(CURDIR) ASAN_OPTIONS=detect_leaks=1 build-asan/unit_tests
+	@for f in build-asan/fuzz/*; do [ -x "$$f" ] || continue; \
+	    echo "fuzz: $$f"; IW_SRCDIR=$(CURDIR) "$$f" || exit 1; done
+
+check-rules: cli
+	$(BUILD)/iocwatch check conf/rules
+
+test-integration: all
+	cd tests/integration && $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: deps-check all $(BENCH_BIN)
+	@sh tools/run-bench.sh
+
+demo: deps-check all
+	@sh tools/demo.sh
+
+detect: deps-check all
+	@$(PYTHON) tools/detect.py
+
+clean:
+	rm -rf build build-asan

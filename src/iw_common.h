@@ -1,0 +1,53 @@
+/* iw_common: small shared types of the engine (APR only, never httpd). */
+#ifndef IW_COMMON_H
+#define IW_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+/* A byte string that is not necessarily NUL-terminated. */
+typedef struct iw_str {
+    const char *p;
+    size_t len;
+} iw_str_t;
+
+#define IW_STR_NULL ((iw_str_t){NULL, 0})
+
+/* Diagnostics: every message is "file:line:col: rule <id>: text" (the
+ * "rule <id>: " part omitted when unknown).  The caller decides what an
+ * error means: the CLI prints all of them, httpd refuses to start. */
+typedef enum { IW_DIAG_ERROR, IW_DIAG_WARNING } iw_diag_level_t;
+
+typedef struct iw_diag_msg {
+    iw_diag_level_t level;
+    const char *file;   /* may be NULL */
+    int line, col;      /* 1-based, 0 when unknown */
+    const char *rule_id;/* may be NULL */
+    const char *text;   /* the complete formatted message */
+} iw_diag_msg_t;
+
+typedef struct iw_diag {
+    apr_pool_t *pool;
+    apr_array_header_t *msgs;   /* of iw_diag_msg_t */
+    int errors, warnings;
+} iw_diag_t;
+
+iw_diag_t *iw_diag_create(apr_pool_t *p);
+/* Append a message; formats "file:line:col: rule <id>: " + fmt. */
+void iw_diag_add(iw_diag_t *d, iw_diag_level_t lvl, const char *file, int line,
+                 int col, const char *rule_id, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+/* Sigma levels, ordered. */
+typedef enum {
+    IW_LEVEL_NONE = 0, IW_LEVEL_INFORMATIONAL, IW_LEVEL_LOW, IW_LEVEL_MEDIUM,
+    IW_LEVEL_HIGH, IW_LEVEL_CRITICAL
+} iw_level_t;
+
+const char *iw_level_name(iw_level_t l);
+/* Returns IW_LEVEL_NONE when the name is unknown. */
+iw_level_t iw_level_parse(const char *name);
+
+#endif

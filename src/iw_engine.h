@@ -1,0 +1,56 @@
+/* iw_engine: the rule model compiled for speed, and evaluation.
+ *
+ * Compile once (post_config / CLI start): per event field one Vectorscan
+ * database with every contains/startswith/endswith/equals/wildcard value of
+ * every rule (caseless unless |cased), |re values in PCRE2 (JIT), |cidr in a
+ * radix tree, numbers/exists/fieldref as direct checks.  Evaluate per event:
+ * each field scanned once, conditions evaluated only for candidate rules,
+ * filters applied, no allocation (all state in the per-thread scratch). */
+#ifndef IW_ENGINE_H
+#define IW_ENGINE_H
+
+#include "iw_rules.h"
+#include "iw_event.h"
+
+typedef struct iw_engine iw_engine_t;
+typedef struct iw_scratch iw_scratch_t;
+
+typedef struct iw_engine_opts {
+    iw_level_t min_level;            /* rules below are not compiled; NONE = all */
+    apr_array_header_t *exclude_ids; /* const char*: rule ids not compiled */
+} iw_engine_opts_t;
+
+/* Compile all detection rules (and filters) of a linked ruleset.  Returns
+ * NULL with diags on error.  The engine is immutable and thread-safe. */
+iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
+                               const iw_engine_opts_t *opts, iw_diag_t *diag);
+const iw_ruleset_t *iw_engine_ruleset(const iw_engine_t *e);
+int iw_engine_rule_count(const iw_engine_t *e);
+
+/* Per-thread scratch (Vectorscan scratch, PCRE2 match data, bitsets, hit
+ * list).  Allocated with malloc: create once per thread, reuse. */
+iw_scratch_t *iw_scratch_create(const iw_engine_t *e);
+void iw_scratch_destroy(iw_scratch_t *s);
+
+/* A piece of evidence: which field matched and an excerpt of it. */
+typedef struct iw_match {
+    int field;          /* iw_field_id_t, IW_F_RAW for keywords */
+    iw_str_t value;     /* points into the event; excerpt bound by caller */
+} iw_match_t;
+
+#define IW_MAX_MATCHES_PER_HIT 4
+
+typedef struct iw_hit {
+    const iw_rule_t *rule;          /* detection rule that matched */
+    int nmatches;
+    iw_match_t matches[IW_MAX_MATCHES_PER_HIT];
+} iw_hit_t;
+
+/* Evaluate one event; returns the number of matching detection rules
+ * (filters applied, rules with generate=0 included: the caller routes them
+ * to correlation via rule->feeds and only alerts on rule->generate).
+ * *hits points into the scratch and is valid until the next call. */
+int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                   const iw_hit_t **hits);
+
+#endif

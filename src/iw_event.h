@@ -1,0 +1,137 @@
+/* iw_event: the fields of one finished request or one error-log entry.
+ *
+ * Field names follow Sigma's `category: webserver` taxonomy (DESIGN.md,
+ * contract).  Raw fields point into caller memory (request_rec, a log line);
+ * decoded views are computed lazily, once, into the event's work buffer,
+ * which the caller provides (per-thread, reused) so building and evaluating
+ * an event allocates nothing. */
+#ifndef IW_EVENT_H
+#define IW_EVENT_H
+
+#include <apr_time.h>
+#include "iw_common.h"
+
+typedef enum {
+    IW_EV_ACCESS = 1,   /* category: webserver */
+    IW_EV_ERROR  = 2    /* service: apache (error log) */
+} iw_event_type_t;
+
+/* Field ids.  Order is ABI for the engine only (not a contract). */
+typedef enum {
+    /* access events: raw values */
+    IW_F_C_IP = 0,        /* "c-ip" client address after mod_remoteip */
+    IW_F_S_IP,            /* "s-ip" */
+    IW_F_S_PORT,          /* "s-port" (text; numeric compare supported) */
+    IW_F_S_SITENAME,      /* "s-sitename" vhost server name */
+    IW_F_CS_HOST,         /* "cs-host" Host header */
+    IW_F_CS_METHOD,       /* "cs-method" */
+    IW_F_CS_URI_STEM,     /* "cs-uri-stem" raw path (still percent-encoded) */
+    IW_F_CS_URI_QUERY,    /* "cs-uri-query" raw query, without '?' */
+    IW_F_CS_URI,          /* "cs-uri" full raw request target as sent */
+    IW_F_CS_VERSION,      /* "cs-version" e.g. HTTP/1.1 */
+    IW_F_SC_STATUS,       /* "sc-status" */
+    IW_F_SC_BYTES,        /* "sc-bytes" */
+    IW_F_CS_BYTES,        /* "cs-bytes" */
+    IW_F_TIME_TAKEN,      /* "time-taken" in ms */
+    IW_F_CS_USER_AGENT,   /* "cs-user-agent" */
+    IW_F_CS_REFERER,      /* "cs-referer" */
+    IW_F_CS_COOKIE,       /* "cs-cookie" */
+    IW_F_CS_USERNAME,     /* "cs-username" */
+    IW_F_CS_CONTENT_TYPE, /* "cs-content-type" */
+    IW_F_DATE,            /* "date" YYYY-MM-DD (UTC) */
+    IW_F_TIME,            /* "time" HH:MM:SS (UTC) */
+    IW_F_CS_HEADERS,      /* "cs-headers": every request header "Name: value\n" */
+    IW_F_REQUEST_ID,      /* "request-id" mod_unique_id, or corpus id */
+    /* decoded views (lazy): percent-decoded repeatedly (max 4 rounds),
+     * %uXXXX to UTF-8, overlong UTF-8 folded, NULs removed; the *stem* and
+     * full-URI views are also path-normalised ('\\' -> '/', "//" -> "/",
+     * "/./" and "/x/../" resolved) */
+    IW_F_CS_URI_DEC,        /* "cs-uri-decoded" */
+    IW_F_CS_URI_STEM_DEC,   /* "cs-uri-stem-decoded" */
+    IW_F_CS_URI_QUERY_DEC,  /* "cs-uri-query-decoded" ('+' -> ' ' too) */
+    IW_F_CS_HEADERS_DEC,    /* "cs-headers-decoded" */
+    /* error events */
+    IW_F_MESSAGE,         /* "message" text of the error entry */
+    IW_F_LEVEL,           /* "level" e.g. error, crit, warn */
+    IW_F_MODULE,          /* "module" e.g. core, authz_core */
+    IW_F_AH_CODE,         /* "ah-code" e.g. AH01630 */
+    IW_F_PID,             /* "pid" */
+    /* both: what Sigma keyword lists (no field name) match against.
+     * access: "METHOD target VERSION STATUS\n" + cs-headers
+     * error:  the message */
+    IW_F_RAW,             /* "_raw" */
+    IW_F__COUNT
+} iw_field_id_t;
+
+/* Field-name lookup including documented aliases (e.g. "c-useragent" ->
+ * cs-user-agent, "clientip" -> c-ip).  Returns -1 when unknown. */
+int iw_field_lookup(const char *name);
+/* Canonical taxonomy name of a field. */
+const char *iw_field_name(iw_field_id_t f);
+/* Fields holding numbers for lt/lte/gt/gte (status, bytes, time-taken,
+ * port, pid); text compare still works on them. */
+int iw_field_is_numeric(iw_field_id_t f);
+
+/* SigmaHQ rules put paths in cs-uri-query and queries in cs-uri-stem.  A
+ * rule item on cs-uri-stem or cs-uri-query therefore matches when it matches
+ * any of: the raw stem, the raw query, or the full raw target (cs-uri).
+ * Fills up to `max` slots, returns how many (1 for ordinary fields). */
+int iw_field_slots(iw_field_id_t f, iw_field_id_t *slots, int max);
+
+/* One event.  Value present <=> val[f].p != NULL (may be empty string). */
+typedef struct iw_event {
+    iw_event_type_t type;
+    apr_time_t time;              /* request start / entry time, usec */
+    iw_str_t val[IW_F__COUNT];
+    int64_t num[IW_F__COUNT];     /* parsed numbers for numeric fields */
+    uint64_t have_num;            /* bit f set when num[f] is valid */
+    uint64_t lazy_done;           /* bit f set when a lazy view was computed */
+    /* work buffer for decoded views and synthesized fields */
+    char *buf;
+    size_t buf_size, buf_used;
+    /* kept for decoded/raw synthesis */
+    const iw_str_t *hdr_names, *hdr_values;
+    int nhdrs;
+    /* CLI provenance (NULL/0 in httpd) */
+    const char *input_id;
+    long input_line;
+} iw_event_t;
+
+/* Raw description of a request as seen by httpd or by a log line. */
+typedef struct iw_request_desc {
+    iw_str_t method, target, version;  /* target = raw request target */
+    const iw_str_t *hdr_names, *hdr_values; int nhdrs;
+    int status;                   /* 0 = unknown */
+    int64_t sc_bytes, cs_bytes;   /* -1 = unknown */
+    int64_t time_taken_ms;        /* -1 = unknown */
+    iw_str_t client_ip, server_ip, sitename, username, request_id;
+    int server_port;              /* 0 = unknown */
+    apr_time_t time;              /* request start */
+} iw_request_desc_t;
+
+typedef struct iw_error_desc {
+    iw_str_t message, level, module, client_ip, request_id;
+    int ah_code;                  /* 0 = none; else the number of AHnnnnn */
+    long pid;                     /* 0 = unknown */
+    apr_time_t time;
+} iw_error_desc_t;
+
+/* Initialise an event over a caller-supplied work buffer (per-thread,
+ * reused; 64 KiB is plenty: views that do not fit are truncated, never
+ * overflowed).  Values in `d` must outlive the event. */
+void iw_event_init(iw_event_t *ev, char *buf, size_t buf_size);
+void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d);
+void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d);
+
+/* Value of a field, computing lazy views on first use.  Returns NULL p when
+ * the field is absent from this event. */
+iw_str_t iw_event_get(iw_event_t *ev, iw_field_id_t f);
+/* Numeric value; returns 0 when absent/not numeric, 1 when *out is set. */
+int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out);
+
+/* Helpers usable by others (log parsers, module). */
+/* Decode into out (size >= in.len+1), returns decoded length.  One round of
+ * %XX / %uXXXX decoding; plus_space turns '+' into ' '. */
+size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space);
+
+#endif

@@ -1,0 +1,50 @@
+/* iw_notify: the non-blocking alert path.  Request threads only copy an
+ * alert into a bounded per-process ring (never wait on I/O); one sender
+ * thread writes to the target, reconnects with backoff, and on overflow the
+ * newest alert is dropped and counted; when the path recovers one
+ * "N alerts dropped" alert is sent. */
+#ifndef IW_NOTIFY_H
+#define IW_NOTIFY_H
+
+#include "iw_alert.h"
+
+typedef enum {
+    IW_TARGET_UNIX_DGRAM = 1,   /* unix:/dev/log */
+    IW_TARGET_UNIX_STREAM,      /* unix-stream:/path (octet counting) */
+    IW_TARGET_UDP,              /* udp://host:port */
+    IW_TARGET_TCP               /* tcp://host:port, RFC 6587 octet counting */
+} iw_target_type_t;
+
+typedef struct iw_notify_cfg {
+    const char *target;         /* see above; default "unix:/dev/log" */
+    iw_format_t format;         /* default RFC 3164 for unix:, 5424 otherwise */
+    int facility;               /* default local0 (16) */
+    int queue_size;             /* slots; default 1024 */
+    const char *hostname;       /* for framing; NULL = gethostname */
+    const char *app_name;       /* default "iocwatch" */
+} iw_notify_cfg_t;
+
+typedef struct iw_notify iw_notify_t;
+
+/* Parse/validate a target string; returns NULL when fine, else an error
+ * text allocated from p. */
+const char *iw_notify_check_target(apr_pool_t *p, const char *target);
+
+iw_notify_t *iw_notify_create(apr_pool_t *p, const iw_notify_cfg_t *cfg,
+                              const char **err);
+/* Start the sender thread (in httpd: child_init). */
+apr_status_t iw_notify_start(iw_notify_t *n);
+/* Queue one alert (the JSON text); never blocks on I/O.  Returns 0 when
+ * queued, -1 when dropped (queue full or message too large: truncated
+ * messages are still sent, see iw_notify.c). */
+int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
+                      const char *json, size_t len);
+/* Stop: flush what can be sent within max_wait, then stop the thread. */
+void iw_notify_stop(iw_notify_t *n, apr_interval_time_t max_wait);
+
+typedef struct iw_notify_stats {
+    uint64_t queued, sent, dropped, send_errors, reconnects;
+} iw_notify_stats_t;
+void iw_notify_get_stats(iw_notify_t *n, iw_notify_stats_t *st);
+
+#endif

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Install what mod_iocwatch needs to build, test, bench and demo (Debian 12).
+# Used by `make deps`, .ci/run and docker/Dockerfile alike.
+set -e
+PKGS="build-essential pkg-config libapr1-dev libaprutil1-dev libpcre2-dev libyaml-dev
+libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest curl wrk clang"
+[ "${IW_WITH_MODSEC:-1}" = 1 ] && PKGS="$PKGS libapache2-mod-security2 modsecurity-crs"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "iocwatch: missing packages:$missing (run as root on Debian, or install them)" >&2
+    exit 1
+fi
+echo "iocwatch: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# Never let package scripts start services on this machine.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.iocwatch
+[ -e /usr/sbin/policy-rc.d ] || { cp /usr/sbin/policy-rc.d.iocwatch /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
+rm -f /usr/sbin/policy-rc.d.iocwatch
+apt-get install -y -q --no-install-recommends $missing
