@@ -79,7 +79,7 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libiocwatch.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
 
-unit: $(BUILD)/unit_tests $(BUILD)/iocwatch $(FUZZ_BIN)
+unit: $(BUILD)/unit_tests $(FUZZ_BIN)
 
 # ---- tests -----------------------------------------------------------------
 # make test = unit tests (normal build), the same under ASan+UBSan with the
@@ -87,7 +87,7 @@ unit: $(BUILD)/unit_tests $(BUILD)/iocwatch $(FUZZ_BIN)
 test: deps-check
 	@sh tools/run-tests.sh
 
-test-unit: unit
+test-unit: unit cli
 	IW_SRCDIR=$(CURDIR) $(BUILD)/unit_tests
 
 test-asan:

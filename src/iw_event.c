@@ -1,0 +1,618 @@
+/* iw_event: field table + aliases, the event builder, lazy decoded views.
+ *
+ * Everything an event needs beyond the caller's raw strings lives in the
+ * caller's work buffer (ev->buf): numbers as text, date/time, cs-headers,
+ * _raw and the decoded views.  When the buffer is full a value is cut
+ * short, never overflowed; nothing here allocates. */
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+#include "iw_event.h"
+
+/* ---- field table --------------------------------------------------------- */
+
+static const char *const field_names[IW_F__COUNT] = {
+    [IW_F_C_IP] = "c-ip",               [IW_F_S_IP] = "s-ip",
+    [IW_F_S_PORT] = "s-port",           [IW_F_S_SITENAME] = "s-sitename",
+    [IW_F_CS_HOST] = "cs-host",         [IW_F_CS_METHOD] = "cs-method",
+    [IW_F_CS_URI_STEM] = "cs-uri-stem", [IW_F_CS_URI_QUERY] = "cs-uri-query",
+    [IW_F_CS_URI] = "cs-uri",           [IW_F_CS_VERSION] = "cs-version",
+    [IW_F_SC_STATUS] = "sc-status",     [IW_F_SC_BYTES] = "sc-bytes",
+    [IW_F_CS_BYTES] = "cs-bytes",       [IW_F_TIME_TAKEN] = "time-taken",
+    [IW_F_CS_USER_AGENT] = "cs-user-agent", [IW_F_CS_REFERER] = "cs-referer",
+    [IW_F_CS_COOKIE] = "cs-cookie",     [IW_F_CS_USERNAME] = "cs-username",
+    [IW_F_CS_CONTENT_TYPE] = "cs-content-type",
+    [IW_F_DATE] = "date",               [IW_F_TIME] = "time",
+    [IW_F_CS_HEADERS] = "cs-headers",   [IW_F_REQUEST_ID] = "request-id",
+    [IW_F_CS_URI_DEC] = "cs-uri-decoded",
+    [IW_F_CS_URI_STEM_DEC] = "cs-uri-stem-decoded",
+    [IW_F_CS_URI_QUERY_DEC] = "cs-uri-query-decoded",
+    [IW_F_CS_HEADERS_DEC] = "cs-headers-decoded",
+    [IW_F_MESSAGE] = "message",         [IW_F_LEVEL] = "level",
+    [IW_F_MODULE] = "module",           [IW_F_AH_CODE] = "ah-code",
+    [IW_F_PID] = "pid",                 [IW_F_RAW] = "_raw",
+};
+
+/* Aliases: spellings SOC people meet elsewhere (Sigma proxy taxonomy, IIS
+ * W3C extended log, common SIEM names).  Keep in sync with docs/FIELDS.md. */
+static const struct { const char *alias; iw_field_id_t f; } field_aliases[] = {
+    { "c-uri",          IW_F_CS_URI },          /* Sigma proxy taxonomy */
+    { "c-uri-stem",     IW_F_CS_URI_STEM },
+    { "c-uri-query",    IW_F_CS_URI_QUERY },
+    { "c-useragent",    IW_F_CS_USER_AGENT },
+    { "cs-referrer",    IW_F_CS_REFERER },
+    { "cs(user-agent)", IW_F_CS_USER_AGENT },   /* IIS W3C extended log */
+    { "cs(referer)",    IW_F_CS_REFERER },
+    { "cs(cookie)",     IW_F_CS_COOKIE },
+    { "cs(host)",       IW_F_CS_HOST },
+    { "user-agent",     IW_F_CS_USER_AGENT },
+    { "useragent",      IW_F_CS_USER_AGENT },
+    { "clientip",       IW_F_C_IP },
+    { "client_ip",      IW_F_C_IP },
+    { "src_ip",         IW_F_C_IP },
+    { "cs-uri-decode",  IW_F_CS_URI_DEC },
+    { "cs-uri-stem-decode",  IW_F_CS_URI_STEM_DEC },
+    { "cs-uri-query-decode", IW_F_CS_URI_QUERY_DEC },
+};
+
+/* Config time only: a linear scan over ~50 names is plenty fast. */
+int iw_field_lookup(const char *name)
+{
+    size_t i;
+
+    if (!name) return -1;
+    for (i = 0; i < IW_F__COUNT; i++)
+        if (field_names[i] && !strcasecmp(name, field_names[i])) return (int)i;
+    for (i = 0; i < sizeof(field_aliases) / sizeof(field_aliases[0]); i++)
+        if (!strcasecmp(name, field_aliases[i].alias)) return field_aliases[i].f;
+    return -1;
+}
+
+const char *iw_field_name(iw_field_id_t f)
+{
+    return (f >= 0 && f < IW_F__COUNT) ? field_names[f] : "?";
+}
+
+int iw_field_is_numeric(iw_field_id_t f)
+{
+    switch (f) {
+    case IW_F_S_PORT: case IW_F_SC_STATUS: case IW_F_SC_BYTES:
+    case IW_F_CS_BYTES: case IW_F_TIME_TAKEN: case IW_F_PID:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int iw_field_slots(iw_field_id_t f, iw_field_id_t *slots, int max)
+{
+    int n = 0;
+
+    if (max <= 0) return 0;
+    slots[n++] = f;
+    if (f != IW_F_CS_URI_STEM && f != IW_F_CS_URI_QUERY) return n;
+    if (n < max)
+        slots[n++] = f == IW_F_CS_URI_STEM ? IW_F_CS_URI_QUERY : IW_F_CS_URI_STEM;
+    if (n < max) slots[n++] = IW_F_CS_URI;
+    return n;
+}
+
+/* ---- work buffer ------------------------------------------------------- */
+
+static size_t buf_avail(const iw_event_t *ev)
+{
+    return ev->buf_used < ev->buf_size ? ev->buf_size - ev->buf_used : 0;
+}
+
+/* Copy [s, s+len) plus a NUL into the work buffer, cut to what fits.  Sets
+ * val[f]; a field that does not fit at all stays absent. */
+static void put_str(iw_event_t *ev, iw_field_id_t f, const char *s, size_t len)
+{
+    size_t avail = buf_avail(ev);
+    char *dst;
+
+    if (avail == 0) return;
+    if (len > avail - 1) len = avail - 1;
+    dst = ev->buf + ev->buf_used;
+    if (len) memcpy(dst, s, len);
+    dst[len] = '\0';
+    ev->buf_used += len + 1;
+    ev->val[f] = (iw_str_t){ dst, len };
+}
+
+static void put_num(iw_event_t *ev, iw_field_id_t f, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+
+    put_str(ev, f, tmp, (size_t)n);
+    ev->num[f] = v;
+    ev->have_num |= (uint64_t)1 << f;
+}
+
+static void put_date_time(iw_event_t *ev, apr_time_t t)
+{
+    apr_time_exp_t x;
+    char tmp[16];
+    int n;
+
+    if (t == 0 || apr_time_exp_gmt(&x, t) != APR_SUCCESS) return;
+    n = snprintf(tmp, sizeof(tmp), "%04d-%02d-%02d", x.tm_year + 1900,
+                 x.tm_mon + 1, x.tm_mday);
+    put_str(ev, IW_F_DATE, tmp, (size_t)n);
+    n = snprintf(tmp, sizeof(tmp), "%02d:%02d:%02d", x.tm_hour, x.tm_min,
+                 x.tm_sec);
+    put_str(ev, IW_F_TIME, tmp, (size_t)n);
+}
+
+void iw_event_init(iw_event_t *ev, char *buf, size_t buf_size)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->buf = buf;
+    ev->buf_size = buf ? buf_size : 0;
+}
+
+/* Forget the previous event but keep the work buffer and provenance. */
+static void event_reset(iw_event_t *ev, iw_event_type_t type)
+{
+    char *buf = ev->buf;
+    size_t size = ev->buf_size;
+    const char *id = ev->input_id;
+    long line = ev->input_line;
+
+    iw_event_init(ev, buf, size);
+    ev->input_id = id;
+    ev->input_line = line;
+    ev->type = type;
+}
+
+/* ---- request builder --------------------------------------------------- */
+
+static iw_str_t header_get(const iw_request_desc_t *d, const char *name)
+{
+    size_t nlen = strlen(name);
+    int i;
+
+    if (!d->hdr_names || !d->hdr_values) return IW_STR_NULL;
+    for (i = 0; i < d->nhdrs; i++) {
+        const iw_str_t *h = &d->hdr_names[i];
+        if (h->p && h->len == nlen && !strncasecmp(h->p, name, nlen))
+            return d->hdr_values[i].p ? d->hdr_values[i]
+                                      : (iw_str_t){ "", 0 };
+    }
+    return IW_STR_NULL;
+}
+
+static const char *mem_find(const char *p, size_t len, char c)
+{
+    return len ? memchr(p, c, len) : NULL;
+}
+
+/* Split the request target into stem and query (DESIGN.md decisions are in
+ * docs/FIELDS.md): origin form at the first '?'; absolute form
+ * "scheme://authority/path?q" -> stem "/path" (as Apache's r->uri);
+ * CONNECT authority form "host:port" -> stem = target, no query. */
+static void split_target(iw_event_t *ev, const iw_request_desc_t *d,
+                         iw_str_t *authority)
+{
+    const char *p = d->target.p, *end = p + d->target.len, *q, *s;
+
+    *authority = IW_STR_NULL;
+    if (!p) return;
+    if (d->method.len == 7 && !strncasecmp(d->method.p, "CONNECT", 7)) {
+        ev->val[IW_F_CS_URI_STEM] = d->target;
+        return;
+    }
+    s = p;
+    if (d->target.len && *p != '/' && *p != '*') {
+        const char *sep = NULL, *k;
+        for (k = p; k + 2 < end && k < p + 16; k++)
+            if (k[0] == ':' && k[1] == '/' && k[2] == '/') { sep = k; break; }
+        if (sep) {
+            const char *a = sep + 3, *ae = a;
+            while (ae < end && *ae != '/' && *ae != '?') ae++;
+            *authority = (iw_str_t){ a, (size_t)(ae - a) };
+            s = ae;
+        }
+    }
+    q = mem_find(s, (size_t)(end - s), '?');
+    if (s == end || s == q) {
+        /* "http://host" or "http://host?x": Apache's path is "/" */
+        ev->val[IW_F_CS_URI_STEM] = (s == p) ? (iw_str_t){ p, 0 }
+                                              : (iw_str_t){ "/", 1 };
+    } else {
+        ev->val[IW_F_CS_URI_STEM] = (iw_str_t){ s, (size_t)((q ? q : end) - s) };
+    }
+    if (q) ev->val[IW_F_CS_URI_QUERY] = (iw_str_t){ q + 1, (size_t)(end - q - 1) };
+}
+
+void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d)
+{
+    iw_str_t authority, host;
+
+    event_reset(ev, IW_EV_ACCESS);
+    ev->time = d->time;
+    ev->val[IW_F_C_IP] = d->client_ip;
+    ev->val[IW_F_S_IP] = d->server_ip;
+    ev->val[IW_F_S_SITENAME] = d->sitename;
+    ev->val[IW_F_CS_METHOD] = d->method;
+    ev->val[IW_F_CS_URI] = d->target;
+    ev->val[IW_F_CS_VERSION] = d->version;
+    ev->val[IW_F_CS_USERNAME] = d->username;
+    ev->val[IW_F_REQUEST_ID] = d->request_id;
+    split_target(ev, d, &authority);
+    ev->val[IW_F_CS_USER_AGENT] = header_get(d, "User-Agent");
+    ev->val[IW_F_CS_REFERER] = header_get(d, "Referer");
+    ev->val[IW_F_CS_COOKIE] = header_get(d, "Cookie");
+    ev->val[IW_F_CS_CONTENT_TYPE] = header_get(d, "Content-Type");
+    host = header_get(d, "Host");
+    ev->val[IW_F_CS_HOST] = host.p ? host : authority.p && authority.len
+                                               ? authority : IW_STR_NULL;
+    ev->hdr_names = d->hdr_names;
+    ev->hdr_values = d->hdr_values;
+    ev->nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0;
+    if (d->server_port > 0) put_num(ev, IW_F_S_PORT, d->server_port);
+    if (d->status > 0) put_num(ev, IW_F_SC_STATUS, d->status);
+    if (d->sc_bytes >= 0) put_num(ev, IW_F_SC_BYTES, d->sc_bytes);
+    if (d->cs_bytes >= 0) put_num(ev, IW_F_CS_BYTES, d->cs_bytes);
+    if (d->time_taken_ms >= 0) put_num(ev, IW_F_TIME_TAKEN, d->time_taken_ms);
+    put_date_time(ev, d->time);
+}
+
+void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d)
+{
+    char ah[16];
+    int n;
+
+    event_reset(ev, IW_EV_ERROR);
+    ev->time = d->time;
+    ev->val[IW_F_MESSAGE] = d->message;
+    ev->val[IW_F_RAW] = d->message;
+    ev->val[IW_F_LEVEL] = d->level;
+    ev->val[IW_F_MODULE] = d->module;
+    ev->val[IW_F_C_IP] = d->client_ip;
+    ev->val[IW_F_REQUEST_ID] = d->request_id;
+    if (d->ah_code > 0) {
+        n = snprintf(ah, sizeof(ah), "AH%05d", d->ah_code);
+        put_str(ev, IW_F_AH_CODE, ah, (size_t)n);
+    }
+    if (d->pid > 0) put_num(ev, IW_F_PID, d->pid);
+    put_date_time(ev, d->time);
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static size_t utf8_put(char *out, unsigned cp)
+{
+    unsigned char *o = (unsigned char *)out;
+
+    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;   /* lone surrogate */
+    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
+    if (cp < 0x800) {
+        o[0] = (unsigned char)(0xC0 | (cp >> 6));
+        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    o[0] = (unsigned char)(0xE0 | (cp >> 12));
+    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    o[2] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 3;
+}
+
+/* "%uXXXX" at in[i] (IIS): returns the code point or -1.  Full-width ASCII
+ * (U+FF01..U+FF5E, e.g. %uff0e) folds to ASCII as IIS best-fit does. */
+static long pct_u(const char *in, size_t len, size_t i)
+{
+    long cp = 0;
+    size_t k;
+
+    if (i + 6 > len || (in[i + 1] != 'u' && in[i + 1] != 'U')) return -1;
+    for (k = 2; k < 6; k++) {
+        int h = hexval((unsigned char)in[i + k]);
+        if (h < 0) return -1;
+        cp = cp * 16 + h;
+    }
+    if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;
+    return cp;
+}
+
+/* Output is never longer than the input (3 bytes per %XX -> 1, 6 bytes per
+ * %uXXXX -> at most 3), so out needs len + 1 bytes. */
+size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space)
+{
+    size_t i = 0, o = 0;
+
+    while (i < len) {
+        unsigned char c = (unsigned char)in[i];
+        if (c == '%' && i + 2 < len + 0 && hexval((unsigned char)in[i + 1]) >= 0
+            && hexval((unsigned char)in[i + 2]) >= 0) {
+            out[o++] = (char)(hexval((unsigned char)in[i + 1]) * 16
+                              + hexval((unsigned char)in[i + 2]));
+            i += 3;
+        } else if (c == '%' && pct_u(in, len, i) >= 0) {
+            o += utf8_put(out + o, (unsigned)pct_u(in, len, i));
+            i += 6;
+        } else {
+            out[o++] = (c == '+' && plus_space) ? ' ' : (char)c;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
+
+/* Fold overlong UTF-8 encodings of ASCII (C0 AE = '.', E0 80 AF = '/',
+ * F0 80 80 DC = '\\', ...) to the ASCII byte, in place.  Returns new len. */
+static size_t fold_overlong(char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, o = 0;
+
+    while (i < len) {
+        unsigned c = u[i];
+        if ((c == 0xC0 || c == 0xC1) && i + 1 < len && (u[i + 1] & 0xC0) == 0x80) {
+            s[o++] = (char)(((c & 0x1F) << 6) | (u[i + 1] & 0x3F));
+            i += 2;
+        } else if (c == 0xE0 && i + 2 < len && u[i + 1] == 0x80
+                   && (u[i + 2] & 0xC0) == 0x80 && u[i + 2] <= 0x81 + 0) {
+            /* E0 80 80..BF: overlong of U+0000..U+003F */
+            s[o++] = (char)(u[i + 2] & 0x3F);
+            i += 3;
+        } else if (c == 0xE0 && i + 2 < len && u[i + 1] == 0x81
+                   && (u[i + 2] & 0xC0) == 0x80) {
+            s[o++] = (char)(0x40 | (u[i + 2] & 0x3F));
+            i += 3;
+        } else if (c == 0xF0 && i + 3 < len && u[i + 1] == 0x80
+                   && (u[i + 2] == 0x80 || u[i + 2] == 0x81)
+                   && (u[i + 3] & 0xC0) == 0x80) {
+            s[o++] = (char)(((u[i + 2] & 1) << 6) | (u[i + 3] & 0x3F));
+            i += 4;
+        } else {
+            s[o++] = (char)c;
+            i++;
+        }
+    }
+    return o;
+}
+
+static size_t strip_nul(char *s, size_t len)
+{
+    size_t i, o = 0;
+
+    for (i = 0; i < len; i++)
+        if (s[i] != '\0') s[o++] = s[i];
+    return o;
+}
+
+/* '\\' -> '/', "//" -> "/", "/./" and "/x/../" resolved; never above the
+ * start of the path.  In place; returns the new length. */
+static size_t path_normalise(char *s, size_t len)
+{
+    size_t i = 0, o = 0;
+    int lead = 0;
+
+    for (i = 0; i < len; i++)
+        if (s[i] == '\\') s[i] = '/';
+    if (len && s[0] == '/') { lead = 1; o = 1; i = 1; }
+    else i = 0;
+    while (i < len) {
+        size_t j = i, seg;
+        while (j < len && s[j] != '/') j++;
+        seg = j - i;
+        if (seg == 0 || (seg == 1 && s[i] == '.')) {
+            /* empty or "." segment: drop */
+        } else if (seg == 2 && s[i] == '.' && s[i + 1] == '.') {
+            /* pop the last output segment (keep the leading '/') */
+            if (o > (size_t)lead) {
+                o--;                                  /* its trailing '/' */
+                while (o > (size_t)lead && s[o - 1] != '/') o--;
+            }
+        } else {
+            memmove(s + o, s + i, seg);
+            o += seg;
+            if (j < len) s[o++] = '/';
+        }
+        /* keep a trailing '/' when the path ends in "/." or "/.." */
+        if (j >= len && (seg <= 2) && o > 0 && s[o - 1] != '/' &&
+            (seg == 0 || s[i] == '.') && (seg != 0 || i > 0)) {
+            if (seg != 0 && !(seg == 1 || (seg == 2 && s[i + 1] == '.'))) {
+                /* ordinary 1-2 char segment already written */
+            } else {
+                s[o++] = '/';
+            }
+        }
+        i = j + 1;
+    }
+    return o;
+}
+
+typedef enum { DEC_PLAIN = 0, DEC_PLUS = 1, DEC_PATH = 2 } dec_mode_t;
+
+#define IW_DECODE_ROUNDS 4
+
+/* Decode [in, in+len) into the work buffer: up to IW_DECODE_ROUNDS rounds of
+ * percent/%u decoding + overlong folding until stable, NULs removed, then
+ * path normalisation (DEC_PATH).  The input is cut so that the result and
+ * one scratch copy fit; returns the result (NUL-terminated) or a NULL str
+ * when the buffer is exhausted. */
+static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode)
+{
+    size_t avail = buf_avail(ev), n, r;
+    char *a, *b, *t;
+
+    if (avail < 4) return IW_STR_NULL;
+    if (len > avail / 2 - 1) len = avail / 2 - 1;
+    a = ev->buf + ev->buf_used;
+    b = a + len + 1;
+    n = iw_url_decode_once(in, len, a, mode & DEC_PLUS);
+    n = fold_overlong(a, n);
+    for (r = 1; r < IW_DECODE_ROUNDS && memchr(a, '%', n); r++) {
+        size_t m = iw_url_decode_once(a, n, b, 0);
+        m = fold_overlong(b, m);
+        if (m == n && !memcmp(a, b, n)) break;
+        t = a; a = b; b = t; n = m;
+    }
+    if (a != ev->buf + ev->buf_used) {
+        memmove(ev->buf + ev->buf_used, a, n);
+        a = ev->buf + ev->buf_used;
+    }
+    n = strip_nul(a, n);
+    if (mode & DEC_PATH) n = path_normalise(a, n);
+    a[n] = '\0';
+    ev->buf_used += n + 1;
+    return (iw_str_t){ a, n };
+}
+
+/* ---- lazy views ---------------------------------------------------------- */
+
+/* Append to the open string at [start, buf_used); cut at the buffer end
+ * (one byte is always kept for the closing NUL). */
+static void append(iw_event_t *ev, const char *s, size_t len)
+{
+    size_t avail = buf_avail(ev);
+
+    if (avail <= 1 || !s) return;
+    if (len > avail - 1) len = avail - 1;
+    memcpy(ev->buf + ev->buf_used, s, len);
+    ev->buf_used += len;
+}
+
+static iw_str_t close_str(iw_event_t *ev, size_t start)
+{
+    iw_str_t r = { ev->buf + start, ev->buf_used - start };
+
+    if (ev->buf_used < ev->buf_size) ev->buf[ev->buf_used++] = '\0';
+    return r;
+}
+
+static void append_headers(iw_event_t *ev)
+{
+    int i;
+
+    for (i = 0; i < ev->nhdrs; i++) {
+        const iw_str_t *n = &ev->hdr_names[i], *v = &ev->hdr_values[i];
+        append(ev, n->p, n->len);
+        append(ev, ": ", 2);
+        append(ev, v->p, v->len);
+        append(ev, "\n", 1);
+    }
+}
+
+static void lazy_headers(iw_event_t *ev)
+{
+    size_t start = ev->buf_used;
+
+    if (!ev->nhdrs || buf_avail(ev) == 0) return;
+    append_headers(ev);
+    ev->val[IW_F_CS_HEADERS] = close_str(ev, start);
+}
+
+static void append_field(iw_event_t *ev, iw_field_id_t f, const char *sep)
+{
+    if (ev->val[f].p && ev->val[f].len) {
+        append(ev, ev->val[f].p, ev->val[f].len);
+        append(ev, sep, strlen(sep));
+    }
+}
+
+static void lazy_raw(iw_event_t *ev)
+{
+    iw_str_t h = iw_event_get(ev, IW_F_CS_HEADERS);
+    size_t start = ev->buf_used;
+
+    if (buf_avail(ev) == 0) return;
+    append_field(ev, IW_F_CS_METHOD, " ");
+    append_field(ev, IW_F_CS_URI, " ");
+    append_field(ev, IW_F_CS_VERSION, " ");
+    append_field(ev, IW_F_SC_STATUS, "");
+    /* drop a trailing blank when status/version are missing */
+    if (ev->buf_used > start && ev->buf[ev->buf_used - 1] == ' ') ev->buf_used--;
+    append(ev, "\n", 1);
+    append(ev, h.p, h.len);
+    ev->val[IW_F_RAW] = close_str(ev, start);
+}
+
+/* cs-uri-decoded = scheme://authority as sent + decoded, normalised stem +
+ * '?' + decoded query; so it always agrees with the two part views. */
+static void lazy_uri_dec(iw_event_t *ev)
+{
+    iw_str_t u = ev->val[IW_F_CS_URI], st = ev->val[IW_F_CS_URI_STEM];
+    iw_str_t sd = iw_event_get(ev, IW_F_CS_URI_STEM_DEC);
+    iw_str_t qd = iw_event_get(ev, IW_F_CS_URI_QUERY_DEC);
+    size_t start = ev->buf_used, pre = 0;
+
+    if (!u.p || buf_avail(ev) == 0) return;
+    /* prefix before the stem inside the target (absolute form only) */
+    if (st.p && st.p >= u.p && st.p <= u.p + u.len) pre = (size_t)(st.p - u.p);
+    append(ev, u.p, pre);
+    append(ev, sd.p, sd.len);
+    if (ev->val[IW_F_CS_URI_QUERY].p) {
+        append(ev, "?", 1);
+        append(ev, qd.p, qd.len);
+    }
+    ev->val[IW_F_CS_URI_DEC] = close_str(ev, start);
+}
+
+static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
+{
+    iw_str_t s;
+
+    switch (f) {
+    case IW_F_CS_HEADERS:
+        if (ev->type == IW_EV_ACCESS) lazy_headers(ev);
+        break;
+    case IW_F_RAW:
+        if (ev->type == IW_EV_ACCESS) lazy_raw(ev);
+        break;
+    case IW_F_CS_URI_STEM_DEC:
+        s = ev->val[IW_F_CS_URI_STEM];
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PATH);
+        break;
+    case IW_F_CS_URI_QUERY_DEC:
+        s = ev->val[IW_F_CS_URI_QUERY];
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLUS);
+        break;
+    case IW_F_CS_URI_DEC:
+        lazy_uri_dec(ev);
+        break;
+    case IW_F_CS_HEADERS_DEC:
+        s = iw_event_get(ev, IW_F_CS_HEADERS);
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLAIN);
+        break;
+    default:
+        break;
+    }
+}
+
+static int is_lazy(iw_field_id_t f)
+{
+    return f == IW_F_CS_HEADERS || f == IW_F_RAW || f == IW_F_CS_URI_DEC
+        || f == IW_F_CS_URI_STEM_DEC || f == IW_F_CS_URI_QUERY_DEC
+        || f == IW_F_CS_HEADERS_DEC;
+}
+
+iw_str_t iw_event_get(iw_event_t *ev, iw_field_id_t f)
+{
+    if (f < 0 || f >= IW_F__COUNT) return IW_STR_NULL;
+    if (is_lazy(f) && !(ev->lazy_done & ((uint64_t)1 << f))) {
+        ev->lazy_done |= (uint64_t)1 << f;
+        compute_lazy(ev, f);
+    }
+    return ev->val[f];
+}
+
+int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out)
+{
+    if (f < 0 || f >= IW_F__COUNT || !(ev->have_num & ((uint64_t)1 << f)))
+        return 0;
+    if (out) *out = ev->num[f];
+    return 1;
+}
