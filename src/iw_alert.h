@@ -26,18 +26,27 @@ typedef struct iw_alert {
 
 #define IW_ALERT_EXCERPT_MAX 256    /* bytes of any one untrusted value */
 
-/* Render JSON into buf (NUL-terminated); returns the length (< size). */
+/* Render JSON into buf (NUL-terminated); returns the length (< size).
+ * Members that do not fit are left out whole (low-value parts first), so the
+ * result is valid JSON for any size >= 3; empty when size < 3. */
 size_t iw_alert_json(const iw_alert_t *a, char *buf, size_t size);
 
 /* Append a JSON string literal of [s, s+len) to buf at *pos, escaping
- * quotes, backslashes, control characters and invalid UTF-8 (as \ufffd),
- * cut to max bytes of input ("..." marker not added; callers decide). */
+ * quotes, backslashes, control characters < 0x20 and 0x7f (as \u00XX) and
+ * each invalid UTF-8 byte (as \ufffd), cut to max bytes of input on a UTF-8
+ * boundary ("..." marker not added; callers decide).  Bounded by size: the
+ * value is cut further when needed so the literal is always closed and buf
+ * NUL-terminated; nothing is written when not even "" fits. */
 void iw_json_str(char *buf, size_t size, size_t *pos, const char *s,
                  size_t len, size_t max);
 
 typedef enum {
     IW_FORMAT_RFC3164 = 1, IW_FORMAT_RFC5424, IW_FORMAT_JSON
 } iw_format_t;
+
+/* Sigma level -> ECS event.severity on the Elastic risk-score scale:
+ * informational 1, low 21, medium 47, high 73, critical 99 (none 0). */
+int iw_level_to_ecs_severity(iw_level_t l);
 
 /* Sigma level -> syslog severity: critical 2, high 3, medium 4, low 5,
  * informational 6. */
@@ -46,8 +55,17 @@ int iw_level_to_severity(iw_level_t l);
  * "authpriv"); -1 when unknown.  The value is the facility code (0..23). */
 int iw_facility_parse(const char *name);
 
+/* Longest header iw_syslog_frame writes before the message. */
+#define IW_SYSLOG_HDR_MAX 400
+
 /* Frame a message for syslog (or pass through for json) into out;
- * returns length.  hostname may be NULL ("-"). */
+ * returns length (the message is cut when out is too small: size it
+ * IW_SYSLOG_HDR_MAX + msglen + 1).
+ * RFC 5424: "<PRI>1 TIMESTAMP HOST APP PID - - MSG", UTC with milliseconds,
+ *   MSGID and STRUCTURED-DATA "-", no BOM; hostname NULL -> "-".
+ * RFC 3164: "<PRI>Mmm dd hh:mm:ss HOST APP[PID]: MSG" in local time;
+ *   hostname NULL -> no HOST field, the syslog(3) form local sockets expect
+ *   (rsyslog's imuxsock does not parse a hostname there). */
 size_t iw_syslog_frame(char *out, size_t size, iw_format_t fmt, int facility,
                        iw_level_t lvl, apr_time_t t, const char *hostname,
                        const char *app, long pid, const char *msg, size_t msglen);

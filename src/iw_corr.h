@@ -52,7 +52,58 @@ int iw_corr_update(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
 /* Statistics kept in the block (for a status page / tests). */
 typedef struct iw_corr_stats {
     uint64_t slots, used, evictions, updates;
+    /* additive (docs/CORRELATION.md "Statistics") */
+    uint64_t lock_failures;  /* updates/suppress calls skipped: lock failed */
+    uint64_t late;           /* events older than their group's window */
+    uint64_t alerts;         /* correlation alerts fired (incl. silent inner) */
+    uint64_t dropped;        /* alerts or work items that did not fit */
+    uint64_t recycled;       /* slots reused after their window expired */
+    uint64_t sup_slots, sup_used, sup_evictions, sup_suppressed;
+    uint64_t slot_size, bytes;
 } iw_corr_stats_t;
 void iw_corr_get_stats(const void *mem, iw_corr_stats_t *st);
+
+/* ---- additions (owner: corr) ------------------------------------------ */
+
+/* Build from a linked ruleset without an engine (tests, tools);
+ * iw_corr_create(p, e, d) is this on iw_engine_ruleset(e). */
+iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs,
+                             iw_diag_t *diag);
+
+/* Exact sizing for this rule set: the slot size depends on the rules'
+ * thresholds.  iw_corr_mem_size()/iw_corr_slots_for() above assume
+ * IW_CORR_SLOT_DEFAULT bytes per slot (an estimate for callers without an
+ * iw_corr_t); iw_corr_mem_init() always derives the real slot count from
+ * `bytes`.  c may be NULL (suppression only). */
+#define IW_CORR_SLOT_DEFAULT 320
+size_t iw_corr_slot_size(const iw_corr_t *c);
+size_t iw_corr_table_bytes(const iw_corr_t *c, size_t slots);
+size_t iw_corr_table_slots(const iw_corr_t *c, size_t bytes);
+/* Hash of the correlation rules' ids and definitions (and the layout). */
+uint64_t iw_corr_fingerprint(const iw_corr_t *c);
+
+/* Close every window that `now` has expired: conditions with an upper
+ * bound (lt, lte, eq, neq, ranges) are evaluated there; expired state is
+ * freed.  The CLI calls it with APR_INT64_MAX at end of input, httpd may
+ * call it periodically.  Returns the number of alerts written; alerts that
+ * did not fit stay pending for the next call. */
+int iw_corr_flush(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
+                  apr_time_t now, iw_corr_alert_t *out, int max);
+
+/* Count currently held for the group `ev` belongs to under correlation
+ * rule `rule` (events, distinct values or rules seen); 1 when the group has
+ * state.  No lock taken (status pages, tests). */
+int iw_corr_peek(const iw_corr_t *c, const void *mem, const iw_rule_t *rule,
+                 iw_event_t *ev, int64_t *count);
+
+/* Alert-flood control per (rule, group): the first alert passes, later
+ * ones within `window` of it are counted; the next alert that passes gets
+ * that count in *suppressed_out.  Returns 1 = send, 0 = suppress.  Fails
+ * open (1) without memory, with window <= 0 or when the lock fails.  Works
+ * with c == NULL (a block initialised for suppression only). */
+int iw_corr_suppress(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
+                     const iw_rule_t *rule, const char *group, size_t glen,
+                     apr_time_t now, apr_interval_time_t window,
+                     int64_t *suppressed_out);
 
 #endif

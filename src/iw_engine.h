@@ -53,4 +53,24 @@ typedef struct iw_hit {
 int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                    const iw_hit_t **hits);
 
+/* Compile statistics (CLI `check`, benchmarks). */
+typedef struct iw_engine_stats {
+    int rules;              /* detection rules compiled */
+    int filters;            /* filter rules compiled */
+    int predicates;         /* distinct boolean tests after sharing */
+    int patterns;           /* Vectorscan expressions (all fields) */
+    int databases;          /* Vectorscan databases (per event type, field) */
+    int regexes;            /* PCRE2 checks */
+    int regexes_unfiltered; /* PCRE2 checks without a Vectorscan prefilter */
+    int direct_checks;      /* numbers, null/exists, fieldref, time */
+    long cidr_nodes;        /* radix tree nodes (all fields) */
+    int always_candidates;  /* rules evaluated on every event */
+} iw_engine_stats_t;
+void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st);
+
+/* Per-scratch counters since creation: events evaluated and candidate rule
+ * conditions evaluated (shows how well pruning works). */
+void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events,
+                         uint64_t *candidates);
+
 #endif

@@ -188,14 +188,29 @@ static const char *mem_find(const char *p, size_t len, char c)
     return len ? memchr(p, c, len) : NULL;
 }
 
-/* Split the request target into stem and query (DESIGN.md decisions are in
+/* "scheme://" at the start of an absolute-form target: returns the
+ * position after it, or NULL. */
+static const char *after_scheme(const char *p, const char *end)
+{
+    const char *k = p;
+
+    while (k < end && ((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z')
+                       || (k > p && ((*k >= '0' && *k <= '9') || *k == '+'
+                                     || *k == '-' || *k == '.'))))
+        k++;
+    if (k == p || end - k < 3 || k[0] != ':' || k[1] != '/' || k[2] != '/')
+        return NULL;
+    return k + 3;
+}
+
+/* Split the request target into stem and query (decisions documented in
  * docs/FIELDS.md): origin form at the first '?'; absolute form
  * "scheme://authority/path?q" -> stem "/path" (as Apache's r->uri);
  * CONNECT authority form "host:port" -> stem = target, no query. */
 static void split_target(iw_event_t *ev, const iw_request_desc_t *d,
                          iw_str_t *authority)
 {
-    const char *p = d->target.p, *end = p + d->target.len, *q, *s;
+    const char *p = d->target.p, *end = p + d->target.len, *q, *s, *a;
 
     *authority = IW_STR_NULL;
     if (!p) return;
@@ -204,16 +219,9 @@ static void split_target(iw_event_t *ev, const iw_request_desc_t *d,
         return;
     }
     s = p;
-    if (d->target.len && *p != '/' && *p != '*') {
-        const char *sep = NULL, *k;
-        for (k = p; k + 2 < end && k < p + 16; k++)
-            if (k[0] == ':' && k[1] == '/' && k[2] == '/') { sep = k; break; }
-        if (sep) {
-            const char *a = sep + 3, *ae = a;
-            while (ae < end && *ae != '/' && *ae != '?') ae++;
-            *authority = (iw_str_t){ a, (size_t)(ae - a) };
-            s = ae;
-        }
+    if ((a = after_scheme(p, end))) {
+        for (s = a; s < end && *s != '/' && *s != '?'; s++) ;
+        *authority = (iw_str_t){ a, (size_t)(s - a) };
     }
     q = mem_find(s, (size_t)(end - s), '?');
     if (s == end || s == q) {
@@ -246,8 +254,8 @@ void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d)
     ev->val[IW_F_CS_COOKIE] = header_get(d, "Cookie");
     ev->val[IW_F_CS_CONTENT_TYPE] = header_get(d, "Content-Type");
     host = header_get(d, "Host");
-    ev->val[IW_F_CS_HOST] = host.p ? host : authority.p && authority.len
-                                               ? authority : IW_STR_NULL;
+    ev->val[IW_F_CS_HOST] = host.p ? host
+                          : (authority.len ? authority : IW_STR_NULL);
     ev->hdr_names = d->hdr_names;
     ev->hdr_values = d->hdr_values;
     ev->nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0;
@@ -332,7 +340,7 @@ size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space)
 
     while (i < len) {
         unsigned char c = (unsigned char)in[i];
-        if (c == '%' && i + 2 < len + 0 && hexval((unsigned char)in[i + 1]) >= 0
+        if (c == '%' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0
             && hexval((unsigned char)in[i + 2]) >= 0) {
             out[o++] = (char)(hexval((unsigned char)in[i + 1]) * 16
                               + hexval((unsigned char)in[i + 2]));
@@ -350,36 +358,31 @@ size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space)
 }
 
 /* Fold overlong UTF-8 encodings of ASCII (C0 AE = '.', E0 80 AF = '/',
- * F0 80 80 DC = '\\', ...) to the ASCII byte, in place.  Returns new len. */
+ * F0 80 81 9C = '\\', ...) to the ASCII byte, in place.  Returns new len. */
 static size_t fold_overlong(char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, o = 0;
 
+#define CONT(k) (i + (k) < len && (u[i + (k)] & 0xC0) == 0x80)
     while (i < len) {
         unsigned c = u[i];
-        if ((c == 0xC0 || c == 0xC1) && i + 1 < len && (u[i + 1] & 0xC0) == 0x80) {
+        if ((c == 0xC0 || c == 0xC1) && CONT(1)) {
             s[o++] = (char)(((c & 0x1F) << 6) | (u[i + 1] & 0x3F));
             i += 2;
-        } else if (c == 0xE0 && i + 2 < len && u[i + 1] == 0x80
-                   && (u[i + 2] & 0xC0) == 0x80 && u[i + 2] <= 0x81 + 0) {
-            /* E0 80 80..BF: overlong of U+0000..U+003F */
-            s[o++] = (char)(u[i + 2] & 0x3F);
+        } else if (c == 0xE0 && CONT(1) && u[i + 1] <= 0x81 && CONT(2)) {
+            s[o++] = (char)(((u[i + 1] & 0x3F) << 6) | (u[i + 2] & 0x3F));
             i += 3;
-        } else if (c == 0xE0 && i + 2 < len && u[i + 1] == 0x81
-                   && (u[i + 2] & 0xC0) == 0x80) {
-            s[o++] = (char)(0x40 | (u[i + 2] & 0x3F));
-            i += 3;
-        } else if (c == 0xF0 && i + 3 < len && u[i + 1] == 0x80
-                   && (u[i + 2] == 0x80 || u[i + 2] == 0x81)
-                   && (u[i + 3] & 0xC0) == 0x80) {
-            s[o++] = (char)(((u[i + 2] & 1) << 6) | (u[i + 3] & 0x3F));
+        } else if (c == 0xF0 && CONT(1) && u[i + 1] == 0x80 && CONT(2)
+                   && u[i + 2] <= 0x81 && CONT(3)) {
+            s[o++] = (char)(((u[i + 2] & 0x3F) << 6) | (u[i + 3] & 0x3F));
             i += 4;
         } else {
             s[o++] = (char)c;
             i++;
         }
     }
+#undef CONT
     return o;
 }
 
@@ -392,45 +395,46 @@ static size_t strip_nul(char *s, size_t len)
     return o;
 }
 
-/* '\\' -> '/', "//" -> "/", "/./" and "/x/../" resolved; never above the
- * start of the path.  In place; returns the new length. */
+/* Drop the last output segment of s[lead, o) (and its separator). */
+static size_t path_pop(const char *s, size_t o, size_t lead, size_t *segs)
+{
+    if (!*segs) return o;
+    while (o > lead && s[o - 1] != '/') o--;
+    if (*segs > 1) o--;
+    (*segs)--;
+    return o;
+}
+
+/* '\\' -> '/', "//" -> "/", "." and ".." segments resolved, never above the
+ * start of the path; a path ending in '/', "/." or "/.." keeps one trailing
+ * '/'.  In place (output never outruns input); returns the new length. */
 static size_t path_normalise(char *s, size_t len)
 {
-    size_t i = 0, o = 0;
-    int lead = 0;
+    size_t i, o, lead, segs = 0;
+    int dir_end;
 
     for (i = 0; i < len; i++)
         if (s[i] == '\\') s[i] = '/';
-    if (len && s[0] == '/') { lead = 1; o = 1; i = 1; }
-    else i = 0;
-    while (i < len) {
+    lead = (len && s[0] == '/') ? 1 : 0;
+    dir_end = len > lead && s[len - 1] == '/';
+    for (i = o = lead; i < len; ) {
         size_t j = i, seg;
         while (j < len && s[j] != '/') j++;
         seg = j - i;
         if (seg == 0 || (seg == 1 && s[i] == '.')) {
-            /* empty or "." segment: drop */
+            if (j >= len) dir_end = 1;
         } else if (seg == 2 && s[i] == '.' && s[i + 1] == '.') {
-            /* pop the last output segment (keep the leading '/') */
-            if (o > (size_t)lead) {
-                o--;                                  /* its trailing '/' */
-                while (o > (size_t)lead && s[o - 1] != '/') o--;
-            }
+            o = path_pop(s, o, lead, &segs);
+            if (j >= len) dir_end = 1;
         } else {
+            if (segs) s[o++] = '/';
             memmove(s + o, s + i, seg);
             o += seg;
-            if (j < len) s[o++] = '/';
-        }
-        /* keep a trailing '/' when the path ends in "/." or "/.." */
-        if (j >= len && (seg <= 2) && o > 0 && s[o - 1] != '/' &&
-            (seg == 0 || s[i] == '.') && (seg != 0 || i > 0)) {
-            if (seg != 0 && !(seg == 1 || (seg == 2 && s[i + 1] == '.'))) {
-                /* ordinary 1-2 char segment already written */
-            } else {
-                s[o++] = '/';
-            }
+            segs++;
         }
         i = j + 1;
     }
+    if (dir_end && segs) s[o++] = '/';
     return o;
 }
 

@@ -26,6 +26,12 @@ typedef struct iw_notify_cfg {
 
 typedef struct iw_notify iw_notify_t;
 
+/* Largest alert a slot holds (bytes of JSON, without framing).  Render
+ * alerts with iw_alert_json(a, buf, IW_NOTIFY_MSG_MAX + 1); a longer message
+ * is cut at a member boundary and its open objects closed, so it stays
+ * valid JSON (counted in stats.truncated). */
+#define IW_NOTIFY_MSG_MAX 8192
+
 /* Parse/validate a target string; returns NULL when fine, else an error
  * text allocated from p. */
 const char *iw_notify_check_target(apr_pool_t *p, const char *target);
@@ -44,6 +50,9 @@ void iw_notify_stop(iw_notify_t *n, apr_interval_time_t max_wait);
 
 typedef struct iw_notify_stats {
     uint64_t queued, sent, dropped, send_errors, reconnects;
+    uint64_t truncated;     /* queued after cutting to IW_NOTIFY_MSG_MAX */
+    uint64_t unsent;        /* still queued when iw_notify_stop gave up */
+    uint64_t reports;       /* "N alerts dropped" alerts sent */
 } iw_notify_stats_t;
 void iw_notify_get_stats(iw_notify_t *n, iw_notify_stats_t *st);
 

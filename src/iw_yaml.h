@@ -32,7 +32,7 @@ typedef struct iw_ydoc {
 /* Parse a (multi-document) YAML buffer into docs (array of iw_ydoc_t).
  * Every complete document before a syntax error is kept.  Returns 0 on
  * success, else -1 with *err (formatted message without position) and
- * *eline/*ecol (1-based) set. */
+ * eline/ecol (1-based) set. */
 int iw_yaml_parse(apr_pool_t *p, const char *buf, size_t len,
                   apr_array_header_t **docs, const char **err,
                   int *eline, int *ecol);

@@ -1,0 +1,1237 @@
+/* mod_iocwatch: httpd glue over the iocwatch engine (src/).
+ *
+ * Every finished request (log_transaction, before mod_log_config) and every
+ * error-log entry (error_log hook) becomes an iw_event_t that the compiled
+ * Sigma rules evaluate; alerts are rendered as ECS JSON and only queued here:
+ * a sender thread per process (iw_notify) writes them to syslog.  Nothing in
+ * the request path blocks on I/O, takes a lock (unless a correlation rule is
+ * fed) or allocates (per-thread scratch, stack buffers).
+ *
+ * Life cycle
+ *   check_config  (every config pass, also `httpd -t`): load, link and
+ *                 compile the rules of every server; any error is printed as
+ *                 file:line:col and fails the start / the config test.
+ *   post_config   (not on the dry-run pass): correlation shared memory (state
+ *                 carried over a restart when the rules did not change), the
+ *                 global mutex, the parent's own alert queue (for error-log
+ *                 entries logged by the parent, e.g. "exit signal").
+ *   child_init    re-attach the mutex, start this child's alert queue; a pool
+ *                 cleanup flushes it (bounded) when the child exits.
+ * See docs/MODULE.md. */
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_main.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "ap_mpm.h"
+#include "util_mutex.h"
+
+#include "apr_lib.h"
+#include "apr_strings.h"
+#include "apr_shm.h"
+#include "apr_global_mutex.h"
+#include "apr_fnmatch.h"
+
+#include "iw_common.h"
+#include "iw_rules.h"
+#include "iw_event.h"
+#include "iw_engine.h"
+#include "iw_corr.h"
+#include "iw_alert.h"
+#include "iw_notify.h"
+
+APLOG_USE_MODULE(iocwatch);
+
+#define IW_TAG            "iocwatch: "
+#define IW_UNSET          (-1)
+#define IW_ELOG_OFF       (-2)         /* IocWatchErrorLog Off */
+#define IW_MUTEX_TYPE     "iocwatch-corr"
+#define IW_RETAINED_KEY   "mod_iocwatch-retained"
+
+#define IW_DEF_QUEUE      1024
+#define IW_DEF_FACILITY   16           /* local0 */
+#define IW_DEF_SHM        (1024 * 1024)
+#define IW_MAX_HDRS       64           /* = IW_LOGFMT_MAX_HEADERS (CLI parity) */
+#define IW_EVBUF_SIZE     (64 * 1024)
+#define IW_ALERTBUF_SIZE  (IW_NOTIFY_MSG_MAX + 1)
+#define IW_MAX_SEL_HITS   64           /* hits kept after exclusions */
+#define IW_MAX_CORR_OUT   8
+#define IW_MAX_RT         64           /* distinct rule configurations */
+#define IW_FLUSH_WAIT     apr_time_from_msec(1000)
+
+/* ------------------------------------------------------------------ config */
+
+typedef struct iw_placeholder { const char *name, *file; } iw_placeholder_t;
+
+typedef struct iw_srv_conf {
+    apr_array_header_t *rules;        /* const char*: IocWatchRules (NULL: unset) */
+    apr_array_header_t *filters;      /* const char*: IocWatchFilters */
+    apr_array_header_t *placeholders; /* iw_placeholder_t: IocWatchPlaceholder */
+    const char *target;               /* IocWatchAlertTarget */
+    int format;                       /* iw_format_t; IocWatchAlertFormat */
+    int facility;                     /* IocWatchSyslogFacility */
+    int min_level;                    /* iw_level_t; IocWatchMinLevel */
+    int queue_size;                   /* IocWatchQueueSize */
+    int errorlog;                     /* max APLOG level watched, or IW_ELOG_OFF */
+    int suppress;                     /* IocWatchSuppress seconds */
+    apr_int64_t shm_size;             /* IocWatchSharedMemory bytes */
+    /* resolved at check_config / post_config (not merged) */
+    int rt;                           /* index into G->rts, -1: no rules */
+    int nt;                           /* index into G->ntcfg */
+} iw_srv_conf_t;
+
+typedef struct iw_dir_conf {
+    int enabled;                      /* IocWatch On|Off */
+    int summary;                      /* IocWatchSummary On|Off */
+    apr_array_header_t *exclude;      /* const char*: IocWatchExcludeRule (union) */
+} iw_dir_conf_t;
+
+static void *iw_create_srv(apr_pool_t *p, server_rec *s)
+{
+    iw_srv_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    c->format = c->facility = c->min_level = c->queue_size = IW_UNSET;
+    c->errorlog = c->suppress = IW_UNSET;
+    c->shm_size = IW_UNSET;
+    c->rt = c->nt = -1;
+    return c;
+}
+
+#define IW_MERGE_INT(f)  m->f = (add->f != IW_UNSET) ? add->f : base->f
+#define IW_MERGE_PTR(f)  m->f = add->f ? add->f : base->f
+
+static void *iw_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    const iw_srv_conf_t *base = basev, *add = addv;
+    iw_srv_conf_t *m = apr_pcalloc(p, sizeof(*m));
+    IW_MERGE_PTR(rules);
+    IW_MERGE_PTR(filters);
+    IW_MERGE_PTR(placeholders);
+    IW_MERGE_PTR(target);
+    IW_MERGE_INT(format);
+    IW_MERGE_INT(facility);
+    IW_MERGE_INT(min_level);
+    IW_MERGE_INT(queue_size);
+    IW_MERGE_INT(errorlog);
+    IW_MERGE_INT(suppress);
+    IW_MERGE_INT(shm_size);
+    m->rt = m->nt = -1;
+    return m;
+}
+
+static void *iw_create_dir(apr_pool_t *p, char *dir)
+{
+    iw_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+    c->enabled = c->summary = IW_UNSET;
+    return c;
+}
+
+static void *iw_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    const iw_dir_conf_t *base = basev, *add = addv;
+    iw_dir_conf_t *m = apr_pcalloc(p, sizeof(*m));
+    IW_MERGE_INT(enabled);
+    IW_MERGE_INT(summary);
+    /* exclusions accumulate: a sub-location keeps its parents' exclusions */
+    if (base->exclude && add->exclude)
+        m->exclude = apr_array_append(p, base->exclude, add->exclude);
+    else
+        IW_MERGE_PTR(exclude);
+    return m;
+}
+
+static iw_srv_conf_t *srv_conf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &iocwatch_module);
+}
+
+static iw_dir_conf_t *dir_conf(ap_conf_vector_t *v)
+{
+    return v ? ap_get_module_config(v, &iocwatch_module) : NULL;
+}
+
+/* ------------------------------------------------------------- directives */
+
+static const char *set_enabled(cmd_parms *cmd, void *dv, int on)
+{
+    ((iw_dir_conf_t *)dv)->enabled = on;
+    return NULL;
+}
+
+static const char *set_summary(cmd_parms *cmd, void *dv, int on)
+{
+    ((iw_dir_conf_t *)dv)->summary = on;
+    return NULL;
+}
+
+static const char *add_exclude(cmd_parms *cmd, void *dv, const char *id)
+{
+    iw_dir_conf_t *d = dv;
+    if (!d->exclude)
+        d->exclude = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(d->exclude, const char *) = id;
+    return NULL;
+}
+
+static int has_glob(const char *s)
+{
+    return strpbrk(s, "*?[") != NULL;
+}
+
+/* A path list directive: resolve against ServerRoot, refuse a plain path
+ * that does not exist (so the error names the httpd.conf line). */
+static const char *add_path(cmd_parms *cmd, apr_array_header_t **arr,
+                            const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+    if (!path)
+        return apr_psprintf(cmd->pool, "%s: invalid path '%s'",
+                            cmd->cmd->name, arg);
+    if (!has_glob(path) && apr_stat(&fi, path, APR_FINFO_TYPE, cmd->temp_pool)
+                           != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "%s: cannot access '%s'",
+                            cmd->cmd->name, path);
+    if (!*arr)
+        *arr = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(*arr, const char *) = path;
+    return NULL;
+}
+
+static const char *add_rules(cmd_parms *cmd, void *dv, const char *arg)
+{
+    return add_path(cmd, &srv_conf(cmd->server)->rules, arg);
+}
+
+static const char *add_filters(cmd_parms *cmd, void *dv, const char *arg)
+{
+    return add_path(cmd, &srv_conf(cmd->server)->filters, arg);
+}
+
+static const char *add_placeholder(cmd_parms *cmd, void *dv, const char *name,
+                                   const char *file)
+{
+    iw_srv_conf_t *c = srv_conf(cmd->server);
+    apr_array_header_t *one = NULL;
+    const char *err;
+    iw_placeholder_t *ph;
+    if (name[0] == '%')
+        name++;
+    if (!*name)
+        return "IocWatchPlaceholder: empty placeholder name";
+    if ((err = add_path(cmd, &one, file)) != NULL)
+        return err;
+    if (!c->placeholders)
+        c->placeholders = apr_array_make(cmd->pool, 4, sizeof(iw_placeholder_t));
+    ph = apr_array_push(c->placeholders);
+    ph->name = apr_pstrndup(cmd->pool, name,
+                            strlen(name) - (name[strlen(name) - 1] == '%'));
+    ph->file = APR_ARRAY_IDX(one, 0, const char *);
+    return NULL;
+}
+
+static const char *set_target(cmd_parms *cmd, void *dv, const char *arg)
+{
+    const char *err = iw_notify_check_target(cmd->pool, arg);
+    if (err)
+        return apr_pstrcat(cmd->pool, "IocWatchAlertTarget: ", err, NULL);
+    srv_conf(cmd->server)->target = arg;
+    return NULL;
+}
+
+static const char *set_format(cmd_parms *cmd, void *dv, const char *arg)
+{
+    int *f = &srv_conf(cmd->server)->format;
+    if (!strcasecmp(arg, "rfc3164"))      *f = IW_FORMAT_RFC3164;
+    else if (!strcasecmp(arg, "rfc5424")) *f = IW_FORMAT_RFC5424;
+    else if (!strcasecmp(arg, "json"))    *f = IW_FORMAT_JSON;
+    else return "IocWatchAlertFormat: expected rfc3164, rfc5424 or json";
+    return NULL;
+}
+
+static const char *set_facility(cmd_parms *cmd, void *dv, const char *arg)
+{
+    int f = iw_facility_parse(arg);
+    if (f < 0)
+        return apr_psprintf(cmd->pool, "IocWatchSyslogFacility: unknown facility "
+                            "'%s' (local0..local7, daemon, user, auth, authpriv)", arg);
+    srv_conf(cmd->server)->facility = f;
+    return NULL;
+}
+
+static const char *set_min_level(cmd_parms *cmd, void *dv, const char *arg)
+{
+    iw_level_t l = iw_level_parse(arg);
+    if (l == IW_LEVEL_NONE)
+        return "IocWatchMinLevel: expected informational, low, medium, high "
+               "or critical";
+    srv_conf(cmd->server)->min_level = l;
+    return NULL;
+}
+
+static const char *parse_int(cmd_parms *cmd, const char *arg, long lo, long hi,
+                             long *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || v < lo || v > hi)
+        return apr_psprintf(cmd->pool, "%s: expected a number from %ld to %ld",
+                            cmd->cmd->name, lo, hi);
+    *out = v;
+    return NULL;
+}
+
+static const char *set_queue(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_int(cmd, arg, 1, 1000000, &v);
+    if (!err)
+        srv_conf(cmd->server)->queue_size = (int)v;
+    return err;
+}
+
+static const char *set_suppress(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_int(cmd, arg, 0, 86400 * 7, &v);
+    if (!err)
+        srv_conf(cmd->server)->suppress = (int)v;
+    return err;
+}
+
+/* SIZE: bytes with an optional K, M or G suffix. */
+static const char *set_shm(cmd_parms *cmd, void *dv, const char *arg)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+    int sh = 0;
+    if (end != arg && *end && !end[1]) {
+        switch (apr_toupper(*end)) {
+        case 'K': sh = 10; end++; break;
+        case 'M': sh = 20; end++; break;
+        case 'G': sh = 30; end++; break;
+        }
+    }
+    if (end == arg || *end || v <= 0 || v > ((apr_int64_t)4 << (30 - sh)))
+        return "IocWatchSharedMemory: expected a size like 65536, 512K or 4M "
+               "(at most 4G)";
+    srv_conf(cmd->server)->shm_size = v << sh;
+    return NULL;
+}
+
+static const char *set_errorlog(cmd_parms *cmd, void *dv, const char *arg)
+{
+    iw_srv_conf_t *c = srv_conf(cmd->server);
+    int lvl;
+    if (!strcasecmp(arg, "on"))
+        c->errorlog = APLOG_TRACE8;
+    else if (!strcasecmp(arg, "off"))
+        c->errorlog = IW_ELOG_OFF;
+    else if (ap_parse_log_level(arg, &lvl) == NULL)
+        c->errorlog = lvl;
+    else
+        return "IocWatchErrorLog: expected On, Off or a log level (e.g. warn)";
+    return NULL;
+}
+
+static const command_rec iw_cmds[] = {
+    AP_INIT_FLAG("IocWatch", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
+        "On|Off: inspect requests and error-log entries of this server or "
+        "location (default On where rules are configured)"),
+    AP_INIT_ITERATE("IocWatchRules", add_rules, NULL, RSRC_CONF,
+        "Sigma rule files, directories or globs; in a <VirtualHost> they replace "
+        "the main server's rules with a vhost-specific engine"),
+    AP_INIT_ITERATE("IocWatchFilters", add_filters, NULL, RSRC_CONF,
+        "Sigma filter files, directories or globs (exclusions applied by the "
+        "engine)"),
+    AP_INIT_TAKE2("IocWatchPlaceholder", add_placeholder, NULL, RSRC_CONF,
+        "NAME FILE: values for %NAME% in |expand rules, one per line"),
+    AP_INIT_TAKE1("IocWatchAlertTarget", set_target, NULL, RSRC_CONF,
+        "unix:/dev/log (default) | unix-stream:PATH | udp://HOST:PORT | "
+        "tcp://HOST:PORT"),
+    AP_INIT_TAKE1("IocWatchAlertFormat", set_format, NULL, RSRC_CONF,
+        "rfc3164 (default for unix:) | rfc5424 (default otherwise) | json"),
+    AP_INIT_TAKE1("IocWatchSyslogFacility", set_facility, NULL, RSRC_CONF,
+        "syslog facility of alerts (default local0)"),
+    AP_INIT_TAKE1("IocWatchMinLevel", set_min_level, NULL, RSRC_CONF,
+        "lowest Sigma level that alerts: informational|low|medium|high|critical"),
+    AP_INIT_ITERATE("IocWatchExcludeRule", add_exclude, NULL,
+        RSRC_CONF | ACCESS_CONF,
+        "rule ids or names that never alert here (accumulates into "
+        "sub-locations)"),
+    AP_INIT_TAKE1("IocWatchQueueSize", set_queue, NULL, RSRC_CONF,
+        "alerts queued per process before new ones are dropped (default 1024)"),
+    AP_INIT_TAKE1("IocWatchSharedMemory", set_shm, NULL, RSRC_CONF,
+        "size of the correlation state table shared by all children "
+        "(default 1M)"),
+    AP_INIT_TAKE1("IocWatchErrorLog", set_errorlog, NULL, RSRC_CONF,
+        "On|Off|LEVEL: inspect error-log entries (of at least LEVEL)"),
+    AP_INIT_TAKE1("IocWatchSuppress", set_suppress, NULL, RSRC_CONF,
+        "SECONDS: after an alert, hold back the same rule for the same client "
+        "(0 = off)"),
+    AP_INIT_FLAG("IocWatchSummary", set_summary, NULL, RSRC_CONF | ACCESS_CONF,
+        "On|Off: one alert per request listing every matching rule"),
+    {NULL}
+};
+
+/* ----------------------------------------------------------- runtime state */
+
+/* One compiled rule configuration, shared by every server that has the same
+ * IocWatchRules/Filters/Placeholder/MinLevel settings (vhosts inherit). */
+typedef struct iw_rt {
+    const iw_srv_conf_t *key;
+    iw_ruleset_t *rs;
+    iw_engine_t *engine;
+    iw_corr_t *corr;
+    void *mem;                  /* correlation table (shared memory) */
+    apr_size_t mem_bytes;
+    int need_mem;               /* correlation rules or IocWatchSuppress */
+    int nrules;
+} iw_rt_t;
+
+/* Per process counters (the status page). */
+typedef struct iw_counters {
+    apr_uint64_t events, error_events, hits, alerts, excluded, below_level,
+                 suppressed, corr_alerts, enqueue_failed;
+} iw_counters_t;
+
+/* One per config generation, from pconf. */
+typedef struct iw_global {
+    apr_pool_t *pool;
+    iw_rt_t *rts[IW_MAX_RT];
+    int nrts;
+    apr_array_header_t *ntcfg;  /* iw_notify_cfg_t: distinct alert targets */
+    iw_notify_t **notifies;     /* this process's queues, one per ntcfg */
+    pid_t notify_owner;         /* process that started them */
+    apr_global_mutex_t *mutex;
+    const char *mutex_file;
+    char hostname[256];
+    int ready;                  /* post_config done: hooks may run */
+    iw_counters_t ctr;
+} iw_global_t;
+
+static iw_global_t *G;
+
+/* Survives restarts (process pool): the previous generation's correlation
+ * tables, so state can be carried over when the rules did not change. */
+typedef struct iw_shm_slot {
+    apr_shm_t *shm;
+    void *mem;
+    apr_size_t bytes;
+    char key[512];              /* rule paths: which configuration it held */
+} iw_shm_slot_t;
+
+typedef struct iw_retained {
+    iw_shm_slot_t slot[IW_MAX_RT];
+} iw_retained_t;
+
+#define CTR_INC(f) __atomic_fetch_add(&G->ctr.f, 1, __ATOMIC_RELAXED)
+#define CTR_GET(f) __atomic_load_n(&G->ctr.f, __ATOMIC_RELAXED)
+
+/* ------------------------------------------------------ per-thread scratch */
+
+typedef struct iw_tls {
+    int in_hook;                        /* recursion guard (error_log) */
+    char *evbuf;                        /* event work buffer */
+    char *alertbuf;                     /* rendered alert */
+    iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
+    iw_scratch_t *scratch[IW_MAX_RT];   /* per engine, lazily */
+} iw_tls_t;
+
+static pthread_key_t iw_key;
+static int iw_key_ok;
+
+static void iw_tls_free(void *v)
+{
+    iw_tls_t *t = v;
+    int i;
+    if (!t)
+        return;
+    for (i = 0; i < IW_MAX_RT; i++)
+        if (t->scratch[i])
+            iw_scratch_destroy(t->scratch[i]);
+    free(t->evbuf);
+    free(t->alertbuf);
+    free(t);
+}
+
+/* This thread's scratch; created on first use (one malloc per thread,
+ * freed by the key destructor when the thread exits). */
+static iw_tls_t *iw_tls(void)
+{
+    iw_tls_t *t;
+    if (!iw_key_ok)
+        return NULL;
+    t = pthread_getspecific(iw_key);
+    if (t)
+        return t;
+    t = calloc(1, sizeof(*t));
+    if (!t)
+        return NULL;
+    t->evbuf = malloc(IW_EVBUF_SIZE);
+    t->alertbuf = malloc(IW_ALERTBUF_SIZE);
+    if (!t->evbuf || !t->alertbuf || pthread_setspecific(iw_key, t) != 0) {
+        iw_tls_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static iw_scratch_t *iw_tls_scratch(iw_tls_t *t, int rt)
+{
+    if (!t->scratch[rt])
+        t->scratch[rt] = iw_scratch_create(G->rts[rt]->engine);
+    return t->scratch[rt];
+}
+
+/* ------------------------------------------------------- rule compilation */
+
+static void log_diags(server_rec *s, iw_diag_t *d)
+{
+    int i;
+    for (i = 0; i < d->msgs->nelts; i++) {
+        const iw_diag_msg_t *m = &APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t);
+        ap_log_error(APLOG_MARK, APLOG_STARTUP |
+                     (m->level == IW_DIAG_ERROR ? APLOG_ERR : APLOG_WARNING),
+                     0, s, IW_TAG "%s", m->text);
+    }
+}
+
+static int same_rt(const iw_srv_conf_t *a, const iw_srv_conf_t *b)
+{
+    return a->rules == b->rules && a->filters == b->filters
+        && a->placeholders == b->placeholders && a->min_level == b->min_level;
+}
+
+static void add_paths(iw_ruleset_t *rs, const apr_array_header_t *a,
+                      iw_diag_t *d)
+{
+    int i;
+    for (i = 0; a && i < a->nelts; i++)
+        iw_rules_load(rs, APR_ARRAY_IDX(a, i, const char *), d);
+}
+
+/* Load, link and compile one configuration; NULL after logging errors. */
+static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
+                         const iw_srv_conf_t *sc)
+{
+    iw_diag_t *d = iw_diag_create(ptemp);
+    iw_rt_t *rt = apr_pcalloc(pconf, sizeof(*rt));
+    iw_engine_opts_t opts = {0};
+    int i;
+
+    rt->key = sc;
+    rt->rs = iw_ruleset_create(pconf);
+    for (i = 0; sc->placeholders && i < sc->placeholders->nelts; i++) {
+        const iw_placeholder_t *ph = &APR_ARRAY_IDX(sc->placeholders, i,
+                                                    iw_placeholder_t);
+        iw_ruleset_load_placeholder_file(rt->rs, ph->name, ph->file, d);
+    }
+    add_paths(rt->rs, sc->rules, d);
+    add_paths(rt->rs, sc->filters, d);
+    if (!d->errors)
+        iw_ruleset_link(rt->rs, d);
+    if (!d->errors) {
+        opts.min_level = sc->min_level == IW_UNSET ? IW_LEVEL_NONE
+                                                   : (iw_level_t)sc->min_level;
+        rt->engine = iw_engine_compile(pconf, rt->rs, &opts, d);
+    }
+    if (rt->engine && !d->errors)
+        rt->corr = iw_corr_create(pconf, rt->engine, d);
+    log_diags(s, d);
+    if (d->errors || !rt->engine) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                     IW_TAG "%d error(s) in the rules of %s:%u",
+                     d->errors, s->server_hostname ? s->server_hostname : "*",
+                     (unsigned)s->port);
+        return NULL;
+    }
+    rt->nrules = iw_engine_rule_count(rt->engine);
+    return rt;
+}
+
+static apr_status_t iw_global_cleanup(void *v);
+
+/* Every pass (also `httpd -t`): compile so that a broken rule fails here,
+ * before httpd detaches, with file:line:col on stderr. */
+static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s0)
+{
+    server_rec *s;
+    int failed = 0, j;
+
+    G = apr_pcalloc(pconf, sizeof(*G));
+    G->pool = pconf;
+    apr_pool_cleanup_register(pconf, NULL, iw_global_cleanup,
+                              apr_pool_cleanup_null);
+    for (s = s0; s; s = s->next) {
+        iw_srv_conf_t *sc = srv_conf(s);
+        sc->rt = -1;
+        if (!sc->rules || !sc->rules->nelts)
+            continue;
+        for (j = 0; j < G->nrts; j++)
+            if (same_rt(G->rts[j]->key, sc))
+                break;
+        if (j == G->nrts) {
+            iw_rt_t *rt;
+            if (G->nrts == IW_MAX_RT) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                             IW_TAG "more than %d distinct rule configurations",
+                             IW_MAX_RT);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if ((rt = build_rt(pconf, ptemp, s, sc)) == NULL) {
+                failed = 1;
+                continue;
+            }
+            G->rts[G->nrts++] = rt;
+        }
+        sc->rt = j;
+    }
+    return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
+}
+
+static int iw_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    G = NULL;
+    return ap_mutex_register(pconf, IW_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0)
+           == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+/* -------------------------------------------------- shared correlation mem */
+
+static const char *rt_key(apr_pool_t *p, const iw_rt_t *rt)
+{
+    const apr_array_header_t *a = rt->key->rules;
+    return apr_array_pstrcat(p, a, '|');
+}
+
+/* A fresh segment: anonymous first, named (in DefaultRuntimeDir) when the
+ * platform has no anonymous shared memory. */
+static apr_status_t shm_make(apr_shm_t **shm, apr_size_t bytes, int idx,
+                             server_rec *s, apr_pool_t *pool)
+{
+    apr_status_t rv = apr_shm_create(shm, bytes, NULL, pool);
+    if (rv == APR_ENOTIMPL) {
+        const char *fn = ap_runtime_dir_relative(pool, apr_psprintf(pool,
+                             "iocwatch-corr.%ld.%d", (long)getpid(), idx));
+        apr_shm_remove(fn, pool);
+        rv = apr_shm_create(shm, bytes, fn, pool);
+    }
+    return rv;
+}
+
+/* New table per generation (old children keep the old one during a
+ * graceful restart); the previous content is copied over and kept when the
+ * ruleset fingerprint matches (iw_corr_mem_attach), else reset. */
+static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
+{
+    iw_shm_slot_t *slot = &ret->slot[idx];
+    apr_pool_t *ppool = s->process->pool;
+    apr_int64_t want = rt->key->shm_size == IW_UNSET ? IW_DEF_SHM
+                                                     : rt->key->shm_size;
+    apr_size_t bytes = (apr_size_t)want & ~(apr_size_t)7;
+    apr_size_t slots = iw_corr_table_slots(rt->corr, bytes);
+    const char *key = rt_key(G->pool, rt);
+    apr_shm_t *shm;
+    apr_status_t rv;
+    int kept = 0;
+
+    if (slots == 0) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, IW_TAG
+                     "IocWatchSharedMemory %" APR_INT64_T_FMT " is too small "
+                     "for one entry", want);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if ((rv = shm_make(&shm, bytes, idx, s, ppool)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot create "
+                     "%" APR_SIZE_T_FMT " bytes of shared memory", bytes);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    rt->mem = apr_shm_baseaddr_get(shm);
+    rt->mem_bytes = bytes;
+    if (slot->shm && slot->bytes == bytes && !strcmp(slot->key, key)) {
+        memcpy(rt->mem, slot->mem, bytes);
+        kept = iw_corr_mem_attach(rt->corr, rt->mem, bytes);
+    }
+    else
+        iw_corr_mem_init(rt->corr, rt->mem, bytes);
+    if (slot->shm)
+        apr_shm_destroy(slot->shm);
+    slot->shm = shm;
+    slot->mem = rt->mem;
+    slot->bytes = bytes;
+    apr_cpystrn(slot->key, key, sizeof(slot->key));
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IW_TAG "state table: "
+                 "%" APR_SIZE_T_FMT " entries in %" APR_SIZE_T_FMT " bytes, "
+                 "%s", slots, bytes, kept ? "kept from the previous generation"
+                 : "new");
+    return OK;
+}
+
+static int iw_lock(void *b)
+{
+    return (G && G->mutex && apr_global_mutex_lock(G->mutex) == APR_SUCCESS)
+           ? 0 : -1;
+}
+
+static void iw_unlock(void *b)
+{
+    apr_global_mutex_unlock(G->mutex);
+}
+
+static const iw_corr_lock_t iw_corr_lock = { iw_lock, iw_unlock, NULL };
+
+/* ---------------------------------------------------------- alert targets */
+
+static int notify_index(apr_array_header_t *cfgs, const iw_srv_conf_t *sc)
+{
+    iw_notify_cfg_t c = {0};
+    int i;
+    c.target = sc->target ? sc->target : "unix:/dev/log";
+    c.format = sc->format == IW_UNSET ? 0 : (iw_format_t)sc->format;
+    c.facility = sc->facility == IW_UNSET ? IW_DEF_FACILITY : sc->facility;
+    c.queue_size = sc->queue_size == IW_UNSET ? IW_DEF_QUEUE : sc->queue_size;
+    c.app_name = "iocwatch";
+    for (i = 0; i < cfgs->nelts; i++) {
+        const iw_notify_cfg_t *o = &APR_ARRAY_IDX(cfgs, i, iw_notify_cfg_t);
+        if (!strcmp(o->target, c.target) && o->format == c.format
+            && o->facility == c.facility && o->queue_size == c.queue_size)
+            return i;
+    }
+    APR_ARRAY_PUSH(cfgs, iw_notify_cfg_t) = c;
+    return cfgs->nelts - 1;
+}
+
+static apr_status_t notify_stop_all(void *v)
+{
+    int i;
+    /* a forked child inherits the parent's pool cleanups: only the process
+     * that started the sender threads may stop them */
+    if (!G || !G->notifies || G->notify_owner != getpid())
+        return APR_SUCCESS;
+    for (i = 0; i < G->ntcfg->nelts; i++)
+        if (G->notifies[i])
+            iw_notify_stop(G->notifies[i], IW_FLUSH_WAIT);
+    G->notifies = NULL;
+    return APR_SUCCESS;
+}
+
+/* Create and start this process's queues; failures are logged and leave a
+ * NULL queue (alerts of that target are then counted as failed). */
+static void notify_start_all(apr_pool_t *p, server_rec *s)
+{
+    int i;
+    G->notifies = apr_pcalloc(p, sizeof(iw_notify_t *) * (G->ntcfg->nelts + 1));
+    G->notify_owner = getpid();
+    for (i = 0; i < G->ntcfg->nelts; i++) {
+        iw_notify_cfg_t *c = &APR_ARRAY_IDX(G->ntcfg, i, iw_notify_cfg_t);
+        const char *err = NULL;
+        iw_notify_t *n;
+        c->hostname = G->hostname;
+        n = iw_notify_create(p, c, &err);
+        if (!n || iw_notify_start(n) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "alert target %s: "
+                         "%s", c->target, err ? err : "cannot start sender");
+            continue;
+        }
+        G->notifies[i] = n;
+    }
+    apr_pool_cleanup_register(p, NULL, notify_stop_all, apr_pool_cleanup_null);
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+static apr_status_t iw_global_cleanup(void *v)
+{
+    /* runs when pconf is cleared (restart, stop) -- before mod_so unloads
+     * this DSO: no thread or key may point into it afterwards */
+    if (G && G->notify_owner == getpid())
+        notify_stop_all(NULL);
+    if (iw_key_ok) {
+        iw_tls_free(pthread_getspecific(iw_key));
+        pthread_setspecific(iw_key, NULL);
+        pthread_key_delete(iw_key);
+        iw_key_ok = 0;
+    }
+    G = NULL;
+    return APR_SUCCESS;
+}
+
+static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                          apr_pool_t *ptemp, server_rec *s0)
+{
+    iw_retained_t *ret;
+    server_rec *s;
+    int i, need_mutex = 0, rules = 0;
+    apr_status_t rv;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !G)
+        return OK;              /* dry-run pass: compiled in check_config */
+
+    ret = ap_retained_data_get(IW_RETAINED_KEY);
+    if (!ret)
+        ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
+    if (gethostname(G->hostname, sizeof(G->hostname) - 1) != 0)
+        apr_cpystrn(G->hostname, "localhost", sizeof(G->hostname));
+
+    for (s = s0; s; s = s->next) {
+        iw_srv_conf_t *sc = srv_conf(s);
+        if (sc->rt >= 0 && sc->suppress > 0)
+            G->rts[sc->rt]->need_mem = 1;
+    }
+    for (i = 0; i < G->nrts; i++) {
+        rules += G->rts[i]->nrules;
+        if (!G->rts[i]->corr && !G->rts[i]->need_mem)
+            continue;
+        if (setup_corr(s0, ret, i, G->rts[i]) != OK)
+            return HTTP_INTERNAL_SERVER_ERROR;
+        need_mutex = 1;
+    }
+    if (need_mutex) {
+        rv = ap_global_mutex_create(&G->mutex, &G->mutex_file, IW_MUTEX_TYPE,
+                                    NULL, s0, pconf, 0);
+        if (rv != APR_SUCCESS)
+            return HTTP_INTERNAL_SERVER_ERROR;   /* logged by httpd */
+    }
+
+    G->ntcfg = apr_array_make(pconf, 2, sizeof(iw_notify_cfg_t));
+    for (s = s0; s; s = s->next) {
+        iw_srv_conf_t *sc = srv_conf(s);
+        if (sc->rt >= 0)
+            sc->nt = notify_index(G->ntcfg, sc);
+    }
+    if (G->nrts == 0)
+        return OK;
+
+    if (pthread_key_create(&iw_key, iw_tls_free) != 0)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    iw_key_ok = 1;
+    /* the parent logs too ("exit signal ..." when a child crashes) */
+    notify_start_all(pconf, s0);
+    G->ready = 1;
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "%d rule(s) in %d "
+                 "engine(s), %d alert target(s)", rules, G->nrts,
+                 G->ntcfg->nelts);
+    return OK;
+}
+
+static void iw_child_init(apr_pool_t *p, server_rec *s)
+{
+    apr_status_t rv;
+    if (!G || !G->ready)
+        return;
+    if (G->mutex) {
+        rv = apr_global_mutex_child_init(&G->mutex, G->mutex_file, p);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot attach "
+                         "the correlation mutex: correlation disabled here");
+            G->mutex = NULL;
+        }
+    }
+    memset(&G->ctr, 0, sizeof(G->ctr));
+    notify_start_all(p, s);
+}
+
+/* ------------------------------------------------------------- evaluation */
+
+static int excluded(const iw_dir_conf_t *d, const iw_rule_t *rule)
+{
+    int i;
+    for (i = 0; d && d->exclude && i < d->exclude->nelts; i++) {
+        const char *x = APR_ARRAY_IDX(d->exclude, i, const char *);
+        if ((rule->id && !strcmp(x, rule->id))
+            || (rule->name && !strcmp(x, rule->name)))
+            return 1;
+    }
+    return 0;
+}
+
+/* IocWatchSuppress: 1 = send (a->suppressed set), 0 = held back. */
+static int pass_flood(const iw_srv_conf_t *sc, const iw_rt_t *rt,
+                      iw_alert_t *a, const char *grp, size_t glen)
+{
+    int64_t held = 0;
+    if (sc->suppress <= 0 || !rt->mem || !G->mutex)
+        return 1;
+    if (!iw_corr_suppress(rt->corr, rt->mem, &iw_corr_lock, a->rule, grp, glen,
+                          a->now, apr_time_from_sec(sc->suppress), &held)) {
+        CTR_INC(suppressed);
+        return 0;
+    }
+    a->suppressed = held;
+    return 1;
+}
+
+static void send_alert(iw_notify_t *n, iw_tls_t *t, const iw_alert_t *a)
+{
+    size_t len = iw_alert_json(a, t->alertbuf, IW_ALERTBUF_SIZE);
+    CTR_INC(alerts);
+    if (!n || iw_notify_enqueue(n, a->rule->level, a->now, t->alertbuf, len) != 0)
+        CTR_INC(enqueue_failed);
+}
+
+/* Keep the hits this location does not exclude (into t->sel); sets *feeds
+ * when one of them feeds a correlation rule. */
+static int select_hits(const iw_dir_conf_t *dc, iw_tls_t *t,
+                       const iw_hit_t *hits, int nhits, int *feeds)
+{
+    int i, n = 0;
+    for (i = 0; i < nhits && n < IW_MAX_SEL_HITS; i++) {
+        if (excluded(dc, hits[i].rule)) {
+            CTR_INC(excluded);
+            continue;
+        }
+        t->sel[n++] = hits[i];
+        if (hits[i].rule->feeds && hits[i].rule->feeds->nelts)
+            *feeds = 1;
+    }
+    return n;
+}
+
+/* Evaluate one event with the server's engine and queue its alerts:
+ * detection alerts (or one summary), then correlation alerts. */
+static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
+                       iw_tls_t *t, iw_event_t *ev)
+{
+    const iw_rt_t *rt = G->rts[sc->rt];
+    iw_notify_t *n = G->notifies ? G->notifies[sc->nt] : NULL;
+    iw_scratch_t *scr = iw_tls_scratch(t, sc->rt);
+    iw_corr_alert_t out[IW_MAX_CORR_OUT];
+    const iw_hit_t *hits;
+    iw_alert_t a;
+    int nhits, nsel, nalert = 0, nc = 0, i, feeds = 0, best = 0;
+    iw_level_t min = sc->min_level == IW_UNSET ? IW_LEVEL_NONE
+                                               : (iw_level_t)sc->min_level;
+    iw_str_t cip;
+    char grp[128];
+    size_t glen = 0;
+
+    if (!scr)
+        return;
+    nhits = iw_engine_eval(rt->engine, scr, ev, &hits);
+    if (nhits <= 0)
+        return;
+    __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
+    nsel = select_hits(dc, t, hits, nhits, &feeds);
+
+    /* correlation sees every kept hit, also of generate:false rules */
+    if (feeds && rt->corr && rt->mem && G->mutex)
+        nc = iw_corr_update(rt->corr, rt->mem, &iw_corr_lock, ev, t->sel,
+                            nsel, ev->time, out, IW_MAX_CORR_OUT);
+
+    /* compact to the hits that alert themselves */
+    for (i = 0; i < nsel; i++) {
+        const iw_rule_t *rule = t->sel[i].rule;
+        if (!rule->generate)
+            continue;
+        if (rule->level < min) {
+            CTR_INC(below_level);
+            continue;
+        }
+        t->sel[nalert] = t->sel[i];
+        if (t->sel[nalert].rule->level > t->sel[best].rule->level)
+            best = nalert;
+        nalert++;
+    }
+
+    memset(&a, 0, sizeof(a));
+    a.ev = ev;
+    a.ruleset = "sigma";
+    a.host_name = G->hostname;
+    a.now = apr_time_now();
+    /* flood-control group: the client */
+    cip = iw_event_get(ev, IW_F_C_IP);
+    if (cip.p)
+        glen = (size_t)apr_snprintf(grp, sizeof(grp), "c-ip=%.*s",
+                                    (int)(cip.len > 100 ? 100 : cip.len), cip.p);
+    if (nalert && dc && dc->summary == 1) {
+        a.rule = t->sel[best].rule;
+        a.hit = &t->sel[best];
+        a.all_hits = t->sel;
+        a.nall_hits = nalert;
+        if (pass_flood(sc, rt, &a, grp, glen))
+            send_alert(n, t, &a);
+        a.all_hits = NULL;
+        a.nall_hits = 0;
+    }
+    else {
+        for (i = 0; i < nalert; i++) {
+            a.rule = t->sel[i].rule;
+            a.hit = &t->sel[i];
+            a.suppressed = 0;
+            if (pass_flood(sc, rt, &a, grp, glen))
+                send_alert(n, t, &a);
+        }
+    }
+    a.hit = NULL;
+    a.suppressed = 0;
+    for (i = 0; i < nc; i++) {
+        if (out[i].rule->level < min)
+            continue;
+        a.rule = out[i].rule;
+        a.corr = &out[i];
+        CTR_INC(corr_alerts);
+        send_alert(n, t, &a);
+    }
+}
+
+/* Monitoring on for this server and scope?  (Rules configured, not Off.) */
+static int active(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc)
+{
+    if (!G || !G->ready || sc->rt < 0 || sc->nt < 0 || sc->rt >= G->nrts)
+        return 0;
+    return !(dc && dc->enabled == 0);
+}
+
+static iw_str_t S(const char *s)
+{
+    iw_str_t r = { s, s ? strlen(s) : 0 };
+    return r;
+}
+
+static iw_str_t SN(const char *s, size_t n)
+{
+    iw_str_t r = { s, n };
+    return r;
+}
+
+/* Method, raw target and protocol exactly as on the request line. */
+static void split_request_line(const request_rec *orig, const request_rec *r,
+                               iw_request_desc_t *d)
+{
+    const char *line = orig->the_request, *sp1, *sp2;
+    if (!line || !*line || !(sp1 = strchr(line, ' '))) {
+        d->method = S(r->method);
+        d->target = S(orig->unparsed_uri ? orig->unparsed_uri : r->unparsed_uri);
+        d->version = S(r->protocol);
+        return;
+    }
+    d->method = SN(line, (size_t)(sp1 - line));
+    sp2 = strrchr(sp1 + 1, ' ');
+    if (sp2 && !strncmp(sp2 + 1, "HTTP/", 5)) {
+        d->target = SN(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+        d->version = S(sp2 + 1);
+    }
+    else {
+        d->target = S(sp1 + 1);                 /* HTTP/0.9 */
+        d->version = S("HTTP/0.9");
+    }
+}
+
+static const char *request_id(const request_rec *orig, const request_rec *r)
+{
+    const char *id = apr_table_get(orig->subprocess_env, "UNIQUE_ID");
+    if (!id)
+        id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
+    return id ? id : orig->log_id;
+}
+
+static int iw_log_transaction(request_rec *r0)
+{
+    request_rec *orig = r0, *r = r0;
+    const iw_srv_conf_t *sc;
+    const iw_dir_conf_t *dc;
+    iw_request_desc_t d;
+    iw_str_t hn[IW_MAX_HDRS], hv[IW_MAX_HDRS];
+    const apr_array_header_t *ha;
+    const apr_table_entry_t *he;
+    iw_event_t ev;
+    iw_tls_t *t;
+    int i;
+
+    while (orig->prev)
+        orig = orig->prev;
+    while (r->next)
+        r = r->next;
+    sc = srv_conf(orig->server);
+    /* scope (On/Off, exclusions) follows the URL the client asked for */
+    dc = dir_conf(orig->per_dir_config);
+    if (!active(sc, dc) || !(t = iw_tls()))
+        return DECLINED;
+
+    memset(&d, 0, sizeof(d));
+    split_request_line(orig, r, &d);
+    ha = apr_table_elts(orig->headers_in);
+    he = (const apr_table_entry_t *)ha->elts;
+    for (i = 0; i < ha->nelts && d.nhdrs < IW_MAX_HDRS; i++) {
+        if (!he[i].key)
+            continue;
+        hn[d.nhdrs] = S(he[i].key);
+        hv[d.nhdrs] = S(he[i].val);
+        d.nhdrs++;
+    }
+    d.hdr_names = hn;
+    d.hdr_values = hv;
+    d.status = r->status;
+    d.sc_bytes = r->bytes_sent;
+    d.cs_bytes = -1;
+    d.time_taken_ms = (apr_int64_t)apr_time_as_msec(apr_time_now()
+                                                    - orig->request_time);
+    d.client_ip = S(r->useragent_ip);
+    d.server_ip = S(r->connection->local_ip);
+    d.server_port = r->connection->local_addr
+                    ? r->connection->local_addr->port : 0;
+    d.sitename = S(r->server->server_hostname);
+    d.username = S(r->user ? r->user : orig->user);
+    d.request_id = S(request_id(orig, r));
+    d.time = orig->request_time;
+
+    iw_event_init(&ev, t->evbuf, IW_EVBUF_SIZE);
+    iw_event_from_request(&ev, &d);
+    CTR_INC(events);
+    iw_process(sc, dc, t, &ev);
+    return DECLINED;
+}
+
+/* "AH01630: ..." -> 1630; 0 when the message has no AH code. */
+static int parse_ah(const char *m)
+{
+    int i, v = 0;
+    if (m[0] != 'A' || m[1] != 'H')
+        return 0;
+    for (i = 2; i < 7; i++) {
+        if (m[i] < '0' || m[i] > '9')
+            return 0;
+        v = v * 10 + (m[i] - '0');
+    }
+    return m[7] == ':' ? v : 0;
+}
+
+static const char *const level_names[] = {
+    "emerg", "alert", "crit", "error", "warn", "notice", "info", "debug",
+    "trace1", "trace2", "trace3", "trace4", "trace5", "trace6", "trace7",
+    "trace8"
+};
+
+/* Never logs (we are inside the logger) and never recurses. */
+static void iw_error_log(const ap_errorlog_info *info, const char *msg)
+{
+    const server_rec *s = info->s ? info->s : ap_server_conf;
+    const iw_srv_conf_t *sc;
+    const iw_dir_conf_t *dc;
+    iw_error_desc_t d;
+    iw_event_t ev;
+    iw_tls_t *t;
+    int level = info->level & APLOG_LEVELMASK;
+
+    if (!G || !G->ready || !s || !msg || !strncmp(msg, IW_TAG, sizeof(IW_TAG) - 2))
+        return;
+    sc = srv_conf(s);
+    if (sc->errorlog == IW_ELOG_OFF
+        || (sc->errorlog != IW_UNSET && level > sc->errorlog))
+        return;
+    dc = dir_conf(info->r ? info->r->per_dir_config : s->lookup_defaults);
+    if (!active(sc, dc))
+        return;
+    if (!(t = iw_tls()) || t->in_hook)
+        return;
+    t->in_hook = 1;
+
+    memset(&d, 0, sizeof(d));
+    d.message = S(msg);
+    d.level = S(level_names[level & 15]);
+    d.module = S(info->module_index >= 0
+                 ? ap_find_module_short_name(info->module_index) : NULL);
+    if (info->r)
+        d.client_ip = S(info->r->useragent_ip);
+    else if (info->c)
+        d.client_ip = S(info->c->client_ip);
+    if (info->r)
+        d.request_id = S(request_id(info->r, info->r));
+    d.ah_code = parse_ah(msg);
+    d.pid = (long)getpid();
+    d.time = apr_time_now();
+
+    iw_event_init(&ev, t->evbuf, IW_EVBUF_SIZE);
+    iw_event_from_error(&ev, &d);
+    CTR_INC(error_events);
+    iw_process(sc, dc, t, &ev);
+    t->in_hook = 0;
+}
+
+/* ------------------------------------------------------------ status page */
+
+static int iw_status_handler(request_rec *r)
+{
+    const iw_srv_conf_t *sc;
+    int gen = 0;
+    if (!r->handler || strcmp(r->handler, "iocwatch-status"))
+        return DECLINED;
+    r->allowed = (AP_METHOD_BIT << M_GET);
+    if (r->method_number != M_GET)
+        return DECLINED;
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    if (r->header_only)
+        return OK;
+    sc = srv_conf(r->server);
+    ap_mpm_query(AP_MPMQ_GENERATION, &gen);
+    ap_rprintf(r, "pid: %ld\nmpm_generation: %d\nconfig_generation: %ld\n",
+               (long)getpid(), gen, (long)ap_state_query(AP_SQ_CONFIG_GEN));
+    if (!G || !G->ready || sc->rt < 0) {
+        ap_rputs("enabled: 0\n", r);
+        return OK;
+    }
+    ap_rprintf(r, "enabled: 1\nengines: %d\nrules: %d\n", G->nrts,
+               G->rts[sc->rt]->nrules);
+#define P(f) ap_rprintf(r, #f ": %" APR_UINT64_T_FMT "\n", CTR_GET(f))
+    P(events); P(error_events); P(hits); P(alerts); P(excluded);
+    P(below_level); P(suppressed); P(corr_alerts); P(enqueue_failed);
+#undef P
+    if (G->notifies && G->notifies[sc->nt]) {
+        iw_notify_stats_t st;
+        iw_notify_get_stats(G->notifies[sc->nt], &st);
+        ap_rprintf(r, "queue_target: %s\nqueued: %" APR_UINT64_T_FMT "\nsent: %"
+                   APR_UINT64_T_FMT "\ndropped: %" APR_UINT64_T_FMT
+                   "\nsend_errors: %" APR_UINT64_T_FMT "\nreconnects: %"
+                   APR_UINT64_T_FMT "\ntruncated: %" APR_UINT64_T_FMT
+                   "\ndrop_reports: %" APR_UINT64_T_FMT "\n",
+                   APR_ARRAY_IDX(G->ntcfg, sc->nt, iw_notify_cfg_t).target,
+                   st.queued, st.sent, st.dropped, st.send_errors, st.reconnects,
+                   st.truncated, st.reports);
+    }
+    if (G->rts[sc->rt]->mem) {
+        iw_corr_stats_t cs;
+        iw_corr_get_stats(G->rts[sc->rt]->mem, &cs);
+        ap_rprintf(r, "corr_slots: %" APR_UINT64_T_FMT "\ncorr_used: %"
+                   APR_UINT64_T_FMT "\ncorr_evictions: %" APR_UINT64_T_FMT
+                   "\ncorr_updates: %" APR_UINT64_T_FMT "\ncorr_alerts: %"
+                   APR_UINT64_T_FMT "\ncorr_lock_failures: %" APR_UINT64_T_FMT
+                   "\nsup_slots: %" APR_UINT64_T_FMT "\nsup_used: %"
+                   APR_UINT64_T_FMT "\nsup_suppressed: %" APR_UINT64_T_FMT "\n",
+                   cs.slots, cs.used, cs.evictions, cs.updates, cs.alerts,
+                   cs.lock_failures, cs.sup_slots, cs.sup_used, cs.sup_suppressed);
+    }
+    return OK;
+}
+
+/* ------------------------------------------------------------------- hooks */
+
+static void iw_register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(iw_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(iw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(iw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(iw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(iw_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_error_log(iw_error_log, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(iw_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA iocwatch_module = {
+    STANDARD20_MODULE_STUFF,
+    iw_create_dir,
+    iw_merge_dir,
+    iw_create_srv,
+    iw_merge_srv,
+    iw_cmds,
+    iw_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

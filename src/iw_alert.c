@@ -1,0 +1,744 @@
+/* iw_alert: an alert as ECS JSON and its syslog framing.
+ *
+ * JSON is written by a small bounded writer: every member is a "section"
+ * that is rolled back as a whole when it does not fit, and the bytes needed
+ * to close every open object/array are reserved in advance, so the output is
+ * valid JSON for any buffer size >= 3 ("{}").  Empty objects are dropped,
+ * which is how absent event fields disappear from the output.  When anything
+ * important was dropped, the alert is rendered again without the low-value
+ * parts (rule description/reference, tags) to make room.
+ *
+ * Choices:
+ * - event.severity uses the Elastic risk-score scale: informational 1,
+ *   low 21, medium 47, high 73, critical 99.
+ * - log.level is the Sigma level; an error-log entry's own level goes to
+ *   iocwatch.apache.level.
+ * - RFC 5424: MSGID and STRUCTURED-DATA are "-", no BOM (the JSON is UTF-8;
+ *   a BOM confuses most collectors' JSON parsers).
+ * - RFC 3164 without a hostname (hostname NULL) is the syslog(3) form that
+ *   local sockets expect: rsyslog's imuxsock does not parse a hostname there. */
+#include <stdio.h>
+#include <string.h>
+#include <apr_time.h>
+#include "iw_alert.h"
+
+#define TEXT_MAX   1024     /* bytes of a trusted rule text (description) */
+#define JW_DEPTH   8
+
+/* ---- UTF-8 + JSON string escaping -------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), 0 if the
+ * byte does not start one (overlong forms and surrogates are invalid). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80) return 1;
+    if (c < 0xC2 || c > 0xF4) return 0;
+    if (c < 0xE0) return (n >= 2 && (s[1] & 0xC0) == 0x80) ? 2 : 0;
+    if (c < 0xF0) {
+        if (n < 3 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80) return 0;
+        if (c == 0xE0 && s[1] < 0xA0) return 0;
+        if (c == 0xED && s[1] >= 0xA0) return 0;
+        return 3;
+    }
+    if (n < 4 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80 ||
+        (s[3] & 0xC0) != 0x80) return 0;
+    if (c == 0xF0 && s[1] < 0x90) return 0;
+    if (c == 0xF4 && s[1] >= 0x90) return 0;
+    return 4;
+}
+
+/* Append "escaped" at *pos, never past `end` (exclusive).  Returns 0 when
+ * the input (cut to max bytes) fit completely, 1 when it was cut short for
+ * lack of room (the literal is still closed), -1 when not even "" fits
+ * (nothing written). */
+static int json_str_bounded(char *buf, size_t end, size_t *pos,
+                            const char *str, size_t len, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t o = *pos, i = 0, lim;
+    int cut = 0;
+
+    if (o + 2 > end) return -1;
+    if (!s) len = 0;
+    lim = len < max ? len : max;
+    buf[o++] = '"';
+    while (i < lim) {
+        unsigned c = s[i];
+        size_t in = 1, out;
+        char esc[8];
+        const char *src = esc;
+
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\'; esc[1] = (char)c; out = 2;
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15]; out = 6;
+        } else if (c < 0x80) {
+            esc[0] = (char)c; out = 1;
+        } else if ((in = utf8_len(s + i, len - i)) > 0) {
+            if (i + in > lim) break;    /* cut by max: stay on a boundary */
+            src = (const char *)s + i; out = in;
+        } else {
+            memcpy(esc, "\\ufffd", 6); in = 1; out = 6;
+        }
+        if (o + out + 1 > end) { cut = 1; break; }
+        memcpy(buf + o, src, out);
+        o += out;
+        i += in;
+    }
+    buf[o++] = '"';
+    *pos = o;
+    return cut;
+}
+
+void iw_json_str(char *buf, size_t size, size_t *pos, const char *s,
+                 size_t len, size_t max)
+{
+    if (!buf || !pos || *pos >= size) return;
+    json_str_bounded(buf, size - 1, pos, s, len, max);
+    buf[*pos] = '\0';
+}
+
+/* ---- bounded JSON writer ------------------------------------------------ */
+
+typedef struct jw_cp {
+    size_t pos, reserve;
+    int depth, dead;
+    unsigned char first;
+} jw_cp_t;
+
+typedef struct jw {
+    char *buf;
+    size_t size, pos;
+    size_t reserve;             /* closers of open containers + the NUL */
+    int err;                    /* a write did not fit: section rolls back */
+    int depth;
+    int too_deep;               /* opens past JW_DEPTH (never in practice) */
+    int dropped;                /* sections rolled back for lack of room */
+    unsigned char first[JW_DEPTH];
+    jw_cp_t open[JW_DEPTH];     /* where each open container started */
+} jw_t;
+
+static void jw_init(jw_t *w, char *buf, size_t size)
+{
+    memset(w, 0, sizeof(*w));
+    w->buf = buf;
+    w->size = size;
+    w->reserve = 1;
+    w->first[0] = 1;
+}
+
+static void jw_raw(jw_t *w, const char *s, size_t n)
+{
+    if (w->err) return;
+    if (w->pos + n + w->reserve > w->size) { w->err = 1; return; }
+    memcpy(w->buf + w->pos, s, n);
+    w->pos += n;
+}
+
+static jw_cp_t jw_save(const jw_t *w)
+{
+    jw_cp_t cp = { w->pos, w->reserve, w->depth, w->err, w->first[w->depth] };
+    return cp;
+}
+
+static void jw_restore(jw_t *w, const jw_cp_t *cp)
+{
+    w->pos = cp->pos;
+    w->reserve = cp->reserve;
+    w->depth = cp->depth;
+    w->first[w->depth] = cp->first;
+    w->err = 0;
+}
+
+/* End a section: keep it, or roll it back when it did not fit.  A section
+ * begun after an earlier failure leaves the error to its enclosing one. */
+static void jw_end(jw_t *w, const jw_cp_t *cp)
+{
+    if (!w->err || cp->dead) return;
+    jw_restore(w, cp);
+    w->dropped++;
+}
+
+static void jw_sep(jw_t *w)
+{
+    if (!w->first[w->depth]) jw_raw(w, ",", 1);
+    w->first[w->depth] = 0;
+}
+
+static void jw_key(jw_t *w, const char *key)
+{
+    jw_sep(w);
+    if (!key) return;
+    jw_raw(w, "\"", 1);
+    jw_raw(w, key, strlen(key));
+    jw_raw(w, "\":", 2);
+}
+
+static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
+{
+    if (w->err) return;
+    if (json_str_bounded(w->buf, w->size - w->reserve, &w->pos, s, len, max))
+        w->err = 1;
+}
+
+/* Open an object ('{') or array ('[') as member `key` (NULL: an array
+ * element or the root).  The closer is reserved now. */
+static void jw_open(jw_t *w, const char *key, char kind)
+{
+    jw_cp_t cp = jw_save(w);
+    if (w->depth + 1 >= JW_DEPTH) { w->err = 1; w->too_deep++; return; }
+    jw_key(w, key);
+    w->reserve++;
+    jw_raw(w, &kind, 1);
+    w->depth++;
+    w->first[w->depth] = 1;
+    w->open[w->depth] = cp;
+}
+
+/* Close the innermost container; an empty or failed one disappears. */
+static void jw_close(jw_t *w, char kind)
+{
+    jw_cp_t cp;
+    if (w->too_deep) { w->too_deep--; return; }     /* its open failed */
+    if (w->depth <= 0) return;
+    cp = w->open[w->depth];
+    if (w->err) {
+        if (cp.dead) { w->depth--; return; }
+        jw_restore(w, &cp);
+        w->dropped++;
+        return;
+    }
+    if (w->first[w->depth]) { jw_restore(w, &cp); return; }
+    w->depth--;
+    w->reserve--;
+    w->buf[w->pos++] = kind;
+}
+
+static void m_strn(jw_t *w, const char *key, const char *s, size_t len,
+                   size_t max)
+{
+    jw_cp_t cp;
+    if (!s) return;
+    cp = jw_save(w);
+    jw_key(w, key);
+    jw_strval(w, s, len, max);
+    jw_end(w, &cp);
+}
+
+static void m_str(jw_t *w, const char *key, iw_str_t v)
+{
+    m_strn(w, key, v.p, v.len, IW_ALERT_EXCERPT_MAX);
+}
+
+static void m_cstr(jw_t *w, const char *key, const char *s, size_t max)
+{
+    if (s) m_strn(w, key, s, strlen(s), max);
+}
+
+/* A member whose value is literal JSON text (numbers). */
+static void m_lit(jw_t *w, const char *key, const char *lit)
+{
+    jw_cp_t cp = jw_save(w);
+    jw_key(w, key);
+    jw_raw(w, lit, strlen(lit));
+    jw_end(w, &cp);
+}
+
+static void m_int(jw_t *w, const char *key, long long v)
+{
+    char num[32];
+    snprintf(num, sizeof(num), "%lld", v);
+    m_lit(w, key, num);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void fmt_iso(char *out, size_t size, apr_time_t t)
+{
+    apr_time_exp_t x;
+    apr_time_exp_gmt(&x, t);
+    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+             (x.tm_year + 1900) % 10000, (x.tm_mon + 1) % 100, x.tm_mday % 100,
+             x.tm_hour % 100, x.tm_min % 100, x.tm_sec % 100,
+             (x.tm_usec / 1000) % 1000);
+}
+
+int iw_level_to_ecs_severity(iw_level_t l)
+{
+    switch (l) {
+    case IW_LEVEL_CRITICAL: return 99;
+    case IW_LEVEL_HIGH: return 73;
+    case IW_LEVEL_MEDIUM: return 47;
+    case IW_LEVEL_LOW: return 21;
+    case IW_LEVEL_INFORMATIONAL: return 1;
+    default: return 0;
+    }
+}
+
+static iw_str_t fget(iw_event_t *ev, iw_field_id_t f)
+{
+    return ev ? iw_event_get(ev, f) : IW_STR_NULL;
+}
+
+/* A short decimal field as a number; 0 when absent or not digits. */
+static int fnum(iw_event_t *ev, iw_field_id_t f, long long *out)
+{
+    iw_str_t v = fget(ev, f);
+    long long n = 0;
+    size_t i;
+    if (!v.p || v.len == 0 || v.len > 12) return 0;
+    for (i = 0; i < v.len; i++) {
+        if (v.p[i] < '0' || v.p[i] > '9') return 0;
+        n = n * 10 + (v.p[i] - '0');
+    }
+    *out = n;
+    return 1;
+}
+
+/* Literal IPv4/IPv6 text (hex digits, '.', ':'); ECS *.ip fields reject
+ * anything else, so hostnames go to *.address only. */
+static int looks_ip(iw_str_t v)
+{
+    size_t i;
+    int colon = 0, dot = 0;
+    if (!v.p || v.len == 0 || v.len > 45) return 0;
+    for (i = 0; i < v.len; i++) {
+        char c = v.p[i];
+        if (c == ':') colon++;
+        else if (c == '.') dot++;
+        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+                   (c >= 'A' && c <= 'F'))) return 0;
+    }
+    return colon >= 2 || dot == 3;
+}
+
+/* Host header without its port: "h:80" -> "h", "[::1]:80" -> "::1". */
+static iw_str_t host_only(iw_str_t v)
+{
+    size_t i;
+    if (!v.p || v.len == 0) return IW_STR_NULL;
+    if (v.p[0] == '[') {
+        for (i = 1; i < v.len; i++)
+            if (v.p[i] == ']') return (iw_str_t){ v.p + 1, i - 1 };
+        return v;
+    }
+    for (i = v.len; i > 0; i--)
+        if (v.p[i - 1] == ':') {
+            if (memchr(v.p, ':', i - 1)) return v;      /* bare IPv6 */
+            return (iw_str_t){ v.p, i - 1 };
+        }
+    return v;
+}
+
+static int is_digits(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) if (s[i] < '0' || s[i] > '9') return 0;
+    return n > 0;
+}
+
+/* "attack.t1190" / "attack.t1059.001" -> "T1190" / "T1059.001". */
+static int attack_technique(const char *tag, char *out, size_t size)
+{
+    size_t n, i;
+    if (!tag || strncasecmp(tag, "attack.t", 8)) return 0;
+    tag += 8;
+    n = strlen(tag);
+    if (!(n == 4 || (n == 8 && tag[4] == '.')) || !is_digits(tag, 4) ||
+        (n == 8 && !is_digits(tag + 5, 3)) || n + 2 > size) return 0;
+    out[0] = 'T';
+    for (i = 0; i <= n; i++) out[i + 1] = tag[i];
+    return 1;
+}
+
+static const char *corr_type_name(iw_corr_type_t t)
+{
+    switch (t) {
+    case IW_CORR_EVENT_COUNT: return "event_count";
+    case IW_CORR_VALUE_COUNT: return "value_count";
+    case IW_CORR_TEMPORAL: return "temporal";
+    case IW_CORR_TEMPORAL_ORDERED: return "temporal_ordered";
+    default: return "unknown";
+    }
+}
+
+/* ---- sections of the alert ---------------------------------------------- */
+
+static void r_rule(jw_t *w, const iw_alert_t *a, int lite)
+{
+    const iw_rule_t *r = a->rule;
+    jw_open(w, "rule", '{');
+    if (r) {
+        m_cstr(w, "id", r->id ? r->id : r->name, IW_ALERT_EXCERPT_MAX);
+        m_cstr(w, "name", r->title ? r->title : r->name, IW_ALERT_EXCERPT_MAX);
+    }
+    m_cstr(w, "ruleset", a->ruleset, IW_ALERT_EXCERPT_MAX);
+    if (r && !lite) {
+        m_cstr(w, "description", r->description, TEXT_MAX);
+        if (r->references && r->references->nelts > 0)
+            m_cstr(w, "reference", APR_ARRAY_IDX(r->references, 0, const char *),
+                   TEXT_MAX);
+    }
+    jw_close(w, '}');
+}
+
+static void r_event(jw_t *w, iw_level_t lvl)
+{
+    jw_open(w, "event", '{');
+    m_lit(w, "kind", "\"alert\"");
+    m_int(w, "severity", iw_level_to_ecs_severity(lvl));
+    m_lit(w, "module", "\"iocwatch\"");
+    m_lit(w, "dataset", "\"iocwatch.alert\"");
+    jw_close(w, '}');
+    jw_open(w, "log", '{');
+    m_cstr(w, "level", iw_level_name(lvl), 32);
+    jw_close(w, '}');
+}
+
+static void r_tags(jw_t *w, const iw_rule_t *r, int lite)
+{
+    char tid[16];
+    int i;
+    if (!r || !r->tags || r->tags->nelts == 0) return;
+    if (!lite) {
+        jw_open(w, "tags", '[');
+        for (i = 0; i < r->tags->nelts; i++)
+            m_cstr(w, NULL, APR_ARRAY_IDX(r->tags, i, const char *),
+                   IW_ALERT_EXCERPT_MAX);
+        jw_close(w, ']');
+    }
+    for (i = 0; i < r->tags->nelts; i++)
+        if (attack_technique(APR_ARRAY_IDX(r->tags, i, const char *), tid,
+                             sizeof(tid))) break;
+    if (i == r->tags->nelts) return;    /* no technique: no threat object */
+    jw_open(w, "threat", '{');
+    m_lit(w, "framework", "\"MITRE ATT&CK\"");
+    jw_open(w, "technique", '{');
+    jw_open(w, "id", '[');
+    for (; i < r->tags->nelts; i++)
+        if (attack_technique(APR_ARRAY_IDX(r->tags, i, const char *), tid,
+                             sizeof(tid)))
+            m_cstr(w, NULL, tid, sizeof(tid));
+    jw_close(w, ']');
+    jw_close(w, '}');
+    jw_close(w, '}');
+}
+
+static void r_ip(jw_t *w, const char *obj, iw_str_t ip)
+{
+    if (!ip.p) return;
+    jw_open(w, obj, '{');
+    m_str(w, looks_ip(ip) ? "ip" : "address", ip);
+    jw_close(w, '}');
+}
+
+static void r_access(jw_t *w, iw_event_t *ev)
+{
+    long long n;
+    iw_str_t v;
+
+    jw_open(w, "http", '{');
+    jw_open(w, "request", '{');
+    m_str(w, "method", fget(ev, IW_F_CS_METHOD));
+    m_str(w, "referrer", fget(ev, IW_F_CS_REFERER));
+    m_str(w, "id", fget(ev, IW_F_REQUEST_ID));
+    if (fnum(ev, IW_F_CS_BYTES, &n)) m_int(w, "bytes", n);
+    jw_close(w, '}');
+    jw_open(w, "response", '{');
+    if (fnum(ev, IW_F_SC_STATUS, &n)) m_int(w, "status_code", n);
+    if (fnum(ev, IW_F_SC_BYTES, &n)) m_int(w, "bytes", n);
+    jw_close(w, '}');
+    v = fget(ev, IW_F_CS_VERSION);
+    if (v.p && v.len > 5 && !strncmp(v.p, "HTTP/", 5)) { v.p += 5; v.len -= 5; }
+    m_str(w, "version", v);
+    jw_close(w, '}');
+
+    jw_open(w, "url", '{');
+    m_str(w, "original", fget(ev, IW_F_CS_URI));
+    m_str(w, "path", fget(ev, IW_F_CS_URI_STEM));
+    m_str(w, "query", fget(ev, IW_F_CS_URI_QUERY));
+    m_str(w, "domain", host_only(fget(ev, IW_F_CS_HOST)));
+    jw_close(w, '}');
+
+    jw_open(w, "user_agent", '{');
+    m_str(w, "original", fget(ev, IW_F_CS_USER_AGENT));
+    jw_close(w, '}');
+    v = fget(ev, IW_F_CS_USERNAME);
+    if (v.p && v.len && !(v.len == 1 && v.p[0] == '-')) {
+        jw_open(w, "user", '{');
+        m_str(w, "name", v);
+        jw_close(w, '}');
+    }
+}
+
+static void r_server(jw_t *w, iw_event_t *ev)
+{
+    iw_str_t site = fget(ev, IW_F_S_SITENAME), sip = fget(ev, IW_F_S_IP);
+    long long n;
+
+    jw_open(w, "server", '{');
+    m_str(w, "address", site.p ? site : sip);
+    if (looks_ip(sip)) m_str(w, "ip", sip);
+    if (fnum(ev, IW_F_S_PORT, &n)) m_int(w, "port", n);
+    jw_close(w, '}');
+}
+
+static void r_matches(jw_t *w, const iw_hit_t *hit)
+{
+    int i;
+    if (!hit || hit->nmatches <= 0) return;
+    jw_open(w, "matches", '[');
+    for (i = 0; i < hit->nmatches && i < IW_MAX_MATCHES_PER_HIT; i++) {
+        const iw_match_t *m = &hit->matches[i];
+        jw_open(w, NULL, '{');
+        m_cstr(w, "field", iw_field_name((iw_field_id_t)m->field), 64);
+        m_str(w, "value", m->value);
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+/* True when s starts a "name=" group key (field names are [A-Za-z0-9_.-]). */
+static int group_key_at(const char *s, const char *end)
+{
+    const char *p = s;
+    while (p < end && ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                       (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' ||
+                       *p == '.'))
+        p++;
+    return p > s && p < end && *p == '=';
+}
+
+/* "c-ip=1.2.3.4,s-sitename=x" -> {"c-ip":"1.2.3.4","s-sitename":"x"}; a
+ * comma only splits when a key follows it, so values may hold commas. */
+static void r_group(jw_t *w, const char *g)
+{
+    const char *end = g + strnlen(g, sizeof(((iw_corr_alert_t *)0)->group));
+    const char *p = g;
+    char key[64];
+
+    if (p == end) return;
+    if (!group_key_at(p, end)) { m_strn(w, "group", g, end - g, 256); return; }
+    jw_open(w, "group", '{');
+    while (p < end) {
+        const char *eq = memchr(p, '=', end - p), *v = eq + 1, *q = v;
+        size_t kl = eq - p;
+        while (q < end && !(*q == ',' && group_key_at(q + 1, end))) q++;
+        if (kl >= sizeof(key)) kl = sizeof(key) - 1;
+        memcpy(key, p, kl);
+        key[kl] = '\0';
+        m_strn(w, key, v, q - v, IW_ALERT_EXCERPT_MAX);
+        p = q < end ? q + 1 : end;
+    }
+    jw_close(w, '}');
+}
+
+static void r_corr(jw_t *w, const iw_corr_alert_t *c)
+{
+    char ts[64];
+    jw_open(w, "correlation", '{');
+    m_cstr(w, "type", corr_type_name(c->type), 32);
+    r_group(w, c->group);
+    m_int(w, "count", (long long)c->count);
+    if (c->window % APR_USEC_PER_SEC == 0) {
+        m_int(w, "window_s", (long long)(c->window / APR_USEC_PER_SEC));
+    } else {
+        snprintf(ts, sizeof(ts), "%.3f", (double)c->window / APR_USEC_PER_SEC);
+        m_lit(w, "window_s", ts);
+    }
+    if (c->first_seen) {
+        fmt_iso(ts, sizeof(ts), c->first_seen);
+        m_cstr(w, "first_seen", ts, sizeof(ts));
+    }
+    if (c->last_seen) {
+        fmt_iso(ts, sizeof(ts), c->last_seen);
+        m_cstr(w, "last_seen", ts, sizeof(ts));
+    }
+    jw_close(w, '}');
+}
+
+/* Summary mode: every rule (that alerts on its own) matching the event. */
+static void r_rules(jw_t *w, const iw_alert_t *a)
+{
+    int i;
+    if (!a->all_hits || a->nall_hits <= 0) return;
+    jw_open(w, "rules", '[');
+    for (i = 0; i < a->nall_hits; i++) {
+        const iw_rule_t *r = a->all_hits[i].rule;
+        if (!r || !r->generate) continue;
+        jw_open(w, NULL, '{');
+        m_cstr(w, "id", r->id ? r->id : r->name, IW_ALERT_EXCERPT_MAX);
+        m_cstr(w, "name", r->title, IW_ALERT_EXCERPT_MAX);
+        m_cstr(w, "level", iw_level_name(r->level), 32);
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+}
+
+static void r_iocwatch(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
+{
+    jw_open(w, "iocwatch", '{');
+    r_matches(w, a->hit);
+    if (a->corr) r_corr(w, a->corr);
+    if (a->suppressed > 0) m_int(w, "suppressed", (long long)a->suppressed);
+    r_rules(w, a);
+    if (ev && ev->type == IW_EV_ERROR) {
+        jw_open(w, "apache", '{');
+        m_str(w, "level", fget(ev, IW_F_LEVEL));
+        m_str(w, "module", fget(ev, IW_F_MODULE));
+        m_str(w, "ah_code", fget(ev, IW_F_AH_CODE));
+        jw_close(w, '}');
+    }
+    if (a->with_input && ev && (ev->input_line > 0 || ev->input_id)) {
+        jw_open(w, "input", '{');
+        if (ev->input_line > 0) m_int(w, "line", ev->input_line);
+        m_cstr(w, "id", ev->input_id, IW_ALERT_EXCERPT_MAX);
+        jw_close(w, '}');
+    }
+    jw_close(w, '}');
+}
+
+static void render(jw_t *w, const iw_alert_t *a, int lite)
+{
+    iw_event_t *ev = a->ev;
+    iw_level_t lvl = a->rule ? a->rule->level : IW_LEVEL_NONE;
+    char ts[64];
+    long long pid;
+
+    jw_open(w, NULL, '{');
+    r_rule(w, a, lite);
+    fmt_iso(ts, sizeof(ts), a->now);
+    m_cstr(w, "@timestamp", ts, sizeof(ts));
+    r_event(w, lvl);
+    r_tags(w, a->rule, lite);
+    r_ip(w, "source", fget(ev, IW_F_C_IP));
+    if (ev && ev->type == IW_EV_ERROR) {
+        m_str(w, "message", fget(ev, IW_F_MESSAGE));
+        if (fnum(ev, IW_F_PID, &pid)) {
+            jw_open(w, "process", '{');
+            m_int(w, "pid", pid);
+            jw_close(w, '}');
+        }
+    } else if (ev) {
+        r_access(w, ev);
+    }
+    if (a->host_name) {
+        jw_open(w, "host", '{');
+        m_cstr(w, "name", a->host_name, IW_ALERT_EXCERPT_MAX);
+        jw_close(w, '}');
+    }
+    if (ev && ev->type != IW_EV_ERROR) r_server(w, ev);
+    r_iocwatch(w, a, ev);
+    jw_close(w, '}');
+}
+
+size_t iw_alert_json(const iw_alert_t *a, char *buf, size_t size)
+{
+    jw_t w;
+    if (!buf || size == 0) return 0;
+    jw_init(&w, buf, size);
+    if (a) render(&w, a, 0);
+    if (a && w.dropped > 0) {       /* make room: drop the low-value parts */
+        jw_init(&w, buf, size);
+        render(&w, a, 1);
+    }
+    if (w.pos == 0 && size >= 3) {  /* even rule.id did not fit */
+        memcpy(buf, "{}", 2);
+        w.pos = 2;
+    }
+    buf[w.pos] = '\0';
+    return w.pos;
+}
+
+/* ---- syslog ------------------------------------------------------------- */
+
+int iw_level_to_severity(iw_level_t l)
+{
+    switch (l) {
+    case IW_LEVEL_CRITICAL: return 2;
+    case IW_LEVEL_HIGH: return 3;
+    case IW_LEVEL_MEDIUM: return 4;
+    case IW_LEVEL_LOW: return 5;
+    default: return 6;
+    }
+}
+
+static const struct { const char *name; int code; } facilities[] = {
+    {"kern", 0}, {"user", 1}, {"mail", 2}, {"daemon", 3}, {"auth", 4},
+    {"security", 4}, {"syslog", 5}, {"lpr", 6}, {"news", 7}, {"uucp", 8},
+    {"cron", 9}, {"authpriv", 10}, {"ftp", 11},
+    {"local0", 16}, {"local1", 17}, {"local2", 18}, {"local3", 19},
+    {"local4", 20}, {"local5", 21}, {"local6", 22}, {"local7", 23},
+};
+
+int iw_facility_parse(const char *name)
+{
+    size_t i;
+    if (!name) return -1;
+    for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+        if (!strcasecmp(name, facilities[i].name)) return facilities[i].code;
+    return -1;
+}
+
+/* Copy a header token: printable ASCII without spaces (RFC 5424 PRINTUSASCII),
+ * others replaced by '_', at most max bytes; "-" when empty. */
+static size_t token(char *out, const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s && *s && n < max; s++)
+        out[n++] = (*s > 32 && *s < 127) ? *s : '_';
+    if (n == 0) out[n++] = '-';
+    out[n] = '\0';
+    return n;
+}
+
+size_t iw_syslog_frame(char *out, size_t size, iw_format_t fmt, int facility,
+                       iw_level_t lvl, apr_time_t t, const char *hostname,
+                       const char *app, long pid, const char *msg, size_t msglen)
+{
+    static const char mon[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    char hdr[IW_SYSLOG_HDR_MAX], host[256], tag[49], ts[64], procid[24];
+    int pri, n = 0;
+    size_t copy;
+    apr_time_exp_t x;
+
+    if (!out || size == 0) return 0;
+    if (facility < 0 || facility > 23) facility = 16;
+    pri = facility * 8 + iw_level_to_severity(lvl);
+    token(tag, app ? app : "iocwatch", 48);
+    if (pid > 0) snprintf(procid, sizeof(procid), "%ld", pid);
+    else strcpy(procid, "-");
+
+    if (fmt == IW_FORMAT_RFC5424) {
+        token(host, hostname, 255);
+        fmt_iso(ts, sizeof(ts), t);
+        n = snprintf(hdr, sizeof(hdr), "<%d>1 %s %s %s %s - - ", pri, ts, host,
+                     tag, procid);
+    } else if (fmt == IW_FORMAT_RFC3164) {
+        apr_time_exp_lt(&x, t);
+        tag[32] = '\0';             /* RFC 3164: TAG is at most 32 chars */
+        n = snprintf(hdr, sizeof(hdr), "<%d>%s %2d %02d:%02d:%02d ", pri,
+                     mon[x.tm_mon % 12], x.tm_mday % 100, x.tm_hour % 100,
+                     x.tm_min % 100, x.tm_sec % 100);
+        if (hostname && n > 0 && (size_t)n < sizeof(hdr)) {
+            token(host, hostname, 255);
+            n += snprintf(hdr + n, sizeof(hdr) - n, "%s ", host);
+        }
+        if (n > 0 && (size_t)n < sizeof(hdr))
+            n += snprintf(hdr + n, sizeof(hdr) - n, pid > 0 ? "%s[%s]: " : "%s: ",
+                          tag, procid);
+    }
+    if (n < 0) n = 0;
+    if ((size_t)n >= sizeof(hdr)) n = sizeof(hdr) - 1;
+    if ((size_t)n >= size) n = (int)(size - 1);
+    memcpy(out, hdr, n);
+    copy = msg ? msglen : 0;
+    if (copy > size - 1 - n) copy = size - 1 - n;
+    if (copy) memcpy(out + n, msg, copy);
+    out[n + copy] = '\0';
+    return n + copy;
+}

@@ -1,0 +1,75 @@
+/* iw_corr_sup: alert-flood control per (rule, group) in the same block as
+ * the correlation table (docs/CORRELATION.md "Alert-flood control"). */
+#include <string.h>
+#include "iw_corr_int.h"
+
+static corr_sup_t *sup_at(corr_hdr_t *h, uint64_t i)
+{
+    return (corr_sup_t *)((char *)h + h->sup_off) + i;
+}
+
+/* Key: the rule's id (title when it has none) and the group text. */
+static uint64_t sup_key(const iw_rule_t *rule, const char *group, size_t glen)
+{
+    const char *r = rule ? (rule->id ? rule->id : rule->title) : NULL;
+    size_t rl = r ? strlen(r) : 0;
+    uint64_t h = iw_corr__hash(IW_CORR_HASH_INIT, &rl, sizeof(rl));
+    if (r) h = iw_corr__hash(h, r, rl);
+    if (group) h = iw_corr__hash(h, group, glen);
+    h = iw_corr__mix(h);
+    return h ? h : 1;
+}
+
+/* Entry of `key`, or a claimed one (empty, else oldest last-seen). */
+static corr_sup_t *sup_slot(corr_hdr_t *h, uint64_t key, int *fresh)
+{
+    uint64_t n = h->nsup, i0 = key % n, k, probe = n < IW_CORR_PROBE ? n : IW_CORR_PROBE;
+    corr_sup_t *v = NULL;
+
+    for (k = 0; k < probe; k++) {
+        corr_sup_t *e = sup_at(h, (i0 + k) % n);
+        if (e->key == key) { *fresh = 0; return e; }
+        if (!v || (v->key && (!e->key || e->last < v->last))) v = e;
+    }
+    if (v->key) h->sup_evictions++;
+    else h->sup_used++;
+    *fresh = 1;
+    return v;
+}
+
+int iw_corr_suppress(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
+                     const iw_rule_t *rule, const char *group, size_t glen,
+                     apr_time_t now, apr_interval_time_t window,
+                     int64_t *suppressed_out)
+{
+    corr_hdr_t *h = iw_corr__hdr(mem);
+    corr_sup_t *e;
+    uint64_t key;
+    int fresh, send = 1;
+
+    (void)c;
+    if (suppressed_out) *suppressed_out = 0;
+    if (!h || window <= 0 || !h->nsup || !iw_corr__geometry_ok(h)) return 1;
+    key = sup_key(rule, group, group ? glen : 0);
+    if (lk && lk->lock && lk->lock(lk->baton) != 0) {
+        __atomic_fetch_add(&h->lock_failures, 1, __ATOMIC_RELAXED);
+        return 1;                       /* fail open: never lose an alert */
+    }
+    e = sup_slot(h, key, &fresh);
+    if (fresh) {
+        e->key = key;
+        e->sent = e->last = now;
+        e->suppressed = 0;
+    } else if (now < e->sent || (uint64_t)now - (uint64_t)e->sent < (uint64_t)window) {
+        e->suppressed++;                /* within the window of the last sent */
+        if (now > e->last) e->last = now;
+        h->sup_suppressed++;
+        send = 0;
+    } else {
+        if (suppressed_out) *suppressed_out = (int64_t)e->suppressed;
+        e->suppressed = 0;
+        e->sent = e->last = now;
+    }
+    if (lk && lk->lock && lk->unlock) lk->unlock(lk->baton);
+    return send;
+}

@@ -1,0 +1,1613 @@
+/* iw_engine: compile the Sigma rule model into matchers, evaluate events.
+ *
+ * Model.  Every rule item compiles to boolean *predicates* (bits).  A
+ * predicate is set during the scan phase of an event by any of its
+ * *matchers*: a Vectorscan pattern in the per-field database, a PCRE2 regex
+ * (confirming a Vectorscan prefilter hit, or run on every event when no
+ * prefilter compiles), a CIDR prefix in the per-field radix tree, or a
+ * direct check (numbers, null/exists, fieldref, time parts).  An item is an
+ * OR of rows, each row an AND of terms (predicate, possibly negated for
+ * |neq); items of a group AND, groups of a selection OR, and the condition
+ * tree combines selections.
+ *
+ * Per event: each field with patterns is scanned once (one hs_scan for all
+ * rules), CIDR fields are looked up once, direct checks run; then only
+ * *candidate* rules are evaluated: rules one of whose trigger predicates
+ * fired, plus rules whose condition can hold with no predicate set (computed
+ * at compile time).  Bits are cleared through a touched list, candidates
+ * deduplicated with a generation counter: nothing proportional to the rule
+ * count is done per event, and nothing is allocated. */
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include "iw_engine.h"
+#include "iw_match_wild.h"
+#include "iw_match_radix.h"
+
+#define MAX_SLOTS 4
+#define MAX_COND_DEPTH 200
+#define MAX_EXPAND 2000000L      /* values one |expand value may produce */
+#define MAX_WINDASH 3125         /* permutations before an encoding */
+#define NTYPES 2                 /* event types: access, error */
+#define ALL_TYPES ((unsigned)(IW_EV_ACCESS | IW_EV_ERROR))
+
+/* ---- compiled representation ------------------------------------------- */
+
+typedef struct range { int32_t first, n; } range_t;
+
+enum { N_SEL = 1, N_AND, N_OR, N_NOT };
+typedef struct cnode { int32_t type, a, n; } cnode_t;  /* kids: e->kids[a..a+n) */
+
+typedef struct citem { range_t rows; int32_t field; } citem_t;
+
+typedef struct crule {
+    const iw_rule_t *rule;
+    int32_t root;            /* cnode index */
+    range_t filters;         /* into e->filt (crule indices) */
+    unsigned applies;        /* event types */
+} crule_t;
+
+/* direct checks */
+enum { D_PRESENT = 1, D_ABSENT, D_NULL, D_EMPTY, D_NUM, D_TIME, D_FIELDREF };
+enum { OP_EQ = 1, OP_LT, OP_LTE, OP_GT, OP_GTE };
+enum { T_MINUTE = 1, T_HOUR, T_DAY, T_WEEK, T_MONTH, T_YEAR };
+enum { FR_EQ = 0, FR_CONTAINS, FR_STARTS, FR_ENDS };
+
+typedef struct dcheck {
+    int32_t kind, op, field, field2, unit, mode, cased;
+    int64_t num;
+    int32_t pred;
+    unsigned types;
+} dcheck_t;
+
+typedef struct rxcheck {
+    pcre2_code *code;
+    int jit;
+    int32_t pred;
+} rxcheck_t;
+
+typedef struct rxalways { int32_t rx, field; unsigned types; } rxalways_t;
+
+struct iw_engine {
+    apr_pool_t *pool;
+    iw_ruleset_t *rs;
+    int nrules;                    /* compiled detection rules */
+    crule_t *rules; int ncrules;   /* detection rules first, then filters */
+    cnode_t *nodes; int32_t *kids;
+    range_t *sels;                 /* groups of each selection */
+    range_t *groups;               /* items of each group */
+    citem_t *items;
+    range_t *rows;                 /* terms of each row */
+    int32_t *terms;                /* pred << 1 | negated */
+    int32_t *filt;
+    int npreds;
+    /* Vectorscan: one database per event type and field */
+    hs_database_t *db[NTYPES][IW_F__COUNT];
+    int32_t scan_fields[NTYPES][IW_F__COUNT]; int nscan[NTYPES];
+    int32_t *pat_act_first;        /* per pattern id, CSR into acts (n+1) */
+    int32_t *acts;                 /* >= 0 pred, < 0: regex check -1-a */
+    hs_scratch_t *proto;
+    rxcheck_t *rx; int nrx;
+    apr_array_header_t *codes;     /* pcre2_code*: every compiled regex */
+    rxalways_t *rxall; int nrxall;
+    dcheck_t *dc; int ndc;
+    int need_time;
+    iw_radix_t *radix[IW_F__COUNT];
+    unsigned radix_types[IW_F__COUNT];
+    /* candidate pruning */
+    int32_t *trig_first;           /* per pred, CSR into trig_rules (n+1) */
+    int32_t *trig_rules;
+    int32_t *always; int nalways;
+    int npatterns;
+};
+
+struct iw_scratch {
+    const iw_engine_t *e;
+    hs_scratch_t *hs;
+    pcre2_match_data *md;
+    uint64_t *bits;
+    uint8_t *pfield;               /* field that set each predicate */
+    int32_t *touched; int ntouched;
+    uint32_t *rgen; uint32_t gen;
+    int32_t *cand; int ncand;
+    iw_hit_t *hits;
+    uint64_t nevents, ncandidates;
+    /* per event */
+    iw_event_t *ev;
+    int tm_ok;
+    struct tm tm;
+};
+
+/* ---- build state (compile time only) ------------------------------------ */
+
+typedef struct pat {
+    const char *expr;
+    unsigned flags;
+    int32_t field;
+    unsigned types;
+    int32_t act_head;              /* into b->acts (linked) */
+    int dead;
+    const iw_rule_t *rule; int line, col;
+} pat_t;
+
+typedef struct act { int32_t value, next; } act_t;
+
+typedef struct build {
+    apr_pool_t *p, *tp;            /* engine pool, temp pool */
+    iw_engine_t *e;
+    iw_diag_t *diag;
+    iw_ruleset_t *rs;
+    apr_array_header_t *crules, *nodes, *kids, *sels, *groups, *items, *rows,
+        *terms, *filt, *pats, *acts, *rx, *rxall, *dc, *predw, *always;
+    apr_hash_t *pat_by_key, *pred_by_sig;
+    /* current rule / item for messages and masks */
+    const iw_rule_t *rule;
+    unsigned types;
+    int errors;
+} build_t;
+
+/* A matcher before it is bound to a field and a predicate. */
+enum { M_HS = 1, M_RE, M_CIDR, M_DIRECT };
+typedef struct mdesc {
+    int kind;
+    const char *expr; unsigned flags; size_t lit;   /* M_HS; M_RE: prefilter */
+    pcre2_code *code; int jit;                       /* M_RE */
+    int32_t rx_pred, rx_idx;                         /* M_RE: check reuse */
+    uint8_t addr[16]; int plen;                      /* M_CIDR */
+    dcheck_t d;                                      /* M_DIRECT */
+    const char *sig;
+    double w;                                        /* fire probability */
+} mdesc_t;
+
+static void berr(build_t *b, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void berr(build_t *b, int line, int col, const char *fmt, ...)
+{
+    va_list ap;
+    char *text;
+
+    va_start(ap, fmt);
+    text = apr_pvsprintf(b->tp, fmt, ap);
+    va_end(ap);
+    iw_diag_add(b->diag, IW_DIAG_ERROR, b->rule ? b->rule->file : NULL, line,
+                col, b->rule ? b->rule->id : NULL, "%s", text);
+    b->errors++;
+}
+
+/* ---- predicates ----------------------------------------------------------- */
+
+static int32_t pred_new(build_t *b, double w)
+{
+    APR_ARRAY_PUSH(b->predw, double) = w > 1.0 ? 1.0 : w;
+    return (int32_t)(b->predw->nelts - 1);
+}
+
+/* Fields whose values are few (methods, statuses): a literal there fires
+ * on a large share of events. */
+static int low_entropy_field(int f)
+{
+    switch (f) {
+    case IW_F_CS_METHOD: case IW_F_SC_STATUS: case IW_F_CS_VERSION:
+    case IW_F_S_PORT: case IW_F_LEVEL: case IW_F_MODULE: case IW_F_S_SITENAME:
+    case IW_F_CS_HOST: case IW_F_S_IP:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static double hs_weight(size_t lit, int field)
+{
+    double w = 0.9;
+    size_t i;
+    if (low_entropy_field(field)) return 0.5;
+    for (i = 0; i < lit && i < 20; i++) w *= 0.5;
+    return w;
+}
+
+/* ---- value -> matchers ---------------------------------------------------- */
+
+/* Split a |expand value at unescaped %name% placeholders and produce the
+ * cartesian product of the placeholder lists (text between placeholders
+ * kept verbatim, "\%" -> "%").  Returns NULL (diag added) on error. */
+static apr_array_header_t *expand_value(build_t *b, const iw_value_t *v)
+{
+    apr_array_header_t *out = apr_array_make(b->tp, 1, sizeof(char *));
+    apr_array_header_t *parts = apr_array_make(b->tp, 4, sizeof(void *));
+    apr_array_header_t *isph = apr_array_make(b->tp, 4, sizeof(int));
+    const char *s = v->s.p ? v->s.p : "";
+    size_t len = v->s.len, i = 0;
+    char *lit = apr_palloc(b->tp, len + 1);
+    size_t nl = 0;
+    long total = 1;
+    int k;
+
+    while (i < len) {
+        if (s[i] == '\\' && i + 1 < len && s[i + 1] == '%') {
+            lit[nl++] = '%';
+            i += 2;
+        } else if (s[i] == '%') {
+            const char *end = memchr(s + i + 1, '%', len - i - 1);
+            apr_array_header_t *vals;
+            char *name;
+            if (!end || end == s + i + 1) { lit[nl++] = s[i++]; continue; }
+            name = apr_pstrmemdup(b->tp, s + i + 1, (size_t)(end - s - i - 1));
+            vals = b->rs->placeholders
+                 ? apr_hash_get(b->rs->placeholders, name, APR_HASH_KEY_STRING)
+                 : NULL;
+            if (!vals) {
+                berr(b, v->line, v->col, "unknown placeholder %%%s%% (|expand)", name);
+                return NULL;
+            }
+            if (nl) {
+                APR_ARRAY_PUSH(parts, void *) = apr_pstrmemdup(b->tp, lit, nl);
+                APR_ARRAY_PUSH(isph, int) = 0;
+                lit = apr_palloc(b->tp, len + 1);
+                nl = 0;
+            }
+            APR_ARRAY_PUSH(parts, void *) = vals;
+            APR_ARRAY_PUSH(isph, int) = 1;
+            total *= vals->nelts;
+            if (total > MAX_EXPAND || total == 0) {
+                if (total) berr(b, v->line, v->col, "|expand yields more than %ld values", MAX_EXPAND);
+                return total ? NULL : out;
+            }
+            i = (size_t)(end - s) + 1;
+        } else {
+            lit[nl++] = s[i++];
+        }
+    }
+    if (nl || !parts->nelts) {
+        APR_ARRAY_PUSH(parts, void *) = apr_pstrmemdup(b->tp, lit, nl);
+        APR_ARRAY_PUSH(isph, int) = 0;
+    }
+    for (long c = 0; c < total; c++) {
+        long sel = c;
+        char *acc = "";
+        for (k = parts->nelts - 1; k >= 0; k--) {
+            const char *piece;
+            if (APR_ARRAY_IDX(isph, k, int)) {
+                apr_array_header_t *vals = APR_ARRAY_IDX(parts, k, apr_array_header_t *);
+                piece = APR_ARRAY_IDX(vals, sel % vals->nelts, const char *);
+                sel /= vals->nelts;
+            } else {
+                piece = APR_ARRAY_IDX(parts, k, const char *);
+            }
+            acc = apr_pstrcat(b->tp, piece, acc, NULL);
+        }
+        APR_ARRAY_PUSH(out, char *) = acc;
+    }
+    return out;
+}
+
+static mdesc_t *md_push(apr_array_header_t *ms)
+{
+    mdesc_t *m = apr_array_push(ms);
+    memset(m, 0, sizeof(*m));
+    m->rx_pred = -1;
+    return m;
+}
+
+static void md_direct(build_t *b, apr_array_header_t *ms, dcheck_t d, double w)
+{
+    mdesc_t *m = md_push(ms);
+    m->kind = M_DIRECT;
+    m->d = d;
+    m->w = w;
+    m->sig = apr_psprintf(b->tp, "d%d,%d,%d,%d,%d,%d,%" APR_INT64_T_FMT,
+                          d.kind, d.op, d.field2, d.unit, d.mode, d.cased, d.num);
+}
+
+static int numeric_value(const iw_value_t *v, int64_t *out)
+{
+    char *end;
+    if (v->type == IW_VAL_NUMBER) { *out = v->num; return 1; }
+    if (v->type != IW_VAL_STRING || !v->s.p || !v->s.len || v->s.len > 30) return 0;
+    char tmp[32];
+    memcpy(tmp, v->s.p, v->s.len);
+    tmp[v->s.len] = '\0';
+    *out = strtoll(tmp, &end, 10);
+    return *end == '\0';
+}
+
+static int cmp_op(unsigned mods)
+{
+    return mods & IW_MOD_LT ? OP_LT : mods & IW_MOD_LTE ? OP_LTE
+         : mods & IW_MOD_GT ? OP_GT : mods & IW_MOD_GTE ? OP_GTE : OP_EQ;
+}
+
+static int time_unit(unsigned mods)
+{
+    return mods & IW_MOD_MINUTE ? T_MINUTE : mods & IW_MOD_HOUR ? T_HOUR
+         : mods & IW_MOD_DAY ? T_DAY : mods & IW_MOD_WEEK ? T_WEEK
+         : mods & IW_MOD_MONTH ? T_MONTH : mods & IW_MOD_YEAR ? T_YEAR : 0;
+}
+
+/* One pattern (after encodings) as a Vectorscan matcher or direct check. */
+static void pat_matcher(build_t *b, apr_array_header_t *ms, const iw_pat_t *pt,
+                        int open_start, int open_end, unsigned hsflags, int field)
+{
+    int kind;
+    size_t lit;
+    const char *expr = iw_pat_to_hs(b->tp, pt, open_start, open_end, &kind, &lit);
+    mdesc_t *m;
+
+    if (kind != IW_PAT_EXPR) {
+        dcheck_t d = { .kind = kind == IW_PAT_PRESENT ? D_PRESENT : D_EMPTY };
+        md_direct(b, ms, d, kind == IW_PAT_PRESENT ? 1.0 : 0.3);
+        return;
+    }
+    m = md_push(ms);
+    m->kind = M_HS;
+    m->expr = expr;
+    m->flags = hsflags;
+    m->lit = lit;
+    m->w = hs_weight(lit, field);
+    m->sig = apr_psprintf(b->tp, "h%x:%s", hsflags, expr);
+}
+
+/* A string value (already expanded) through windash / utf16 / base64 and
+ * contains/startswith/endswith into matchers. */
+static int string_matchers(build_t *b, apr_array_header_t *ms, const char *s,
+                           size_t len, unsigned mods, int field,
+                           const iw_value_t *v)
+{
+    int enc = (mods & (IW_MOD_UTF16LE | IW_MOD_UTF16BE | IW_MOD_UTF16
+                       | IW_MOD_BASE64 | IW_MOD_BASE64OFFSET)) != 0;
+    int b64 = (mods & (IW_MOD_BASE64 | IW_MOD_BASE64OFFSET)) != 0;
+    int open_s = (mods & (IW_MOD_CONTAINS | IW_MOD_ENDSWITH)) != 0;
+    int open_e = (mods & (IW_MOD_CONTAINS | IW_MOD_STARTSWITH)) != 0;
+    unsigned hsflags = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+    iw_pat_t *pt = iw_pat_parse(b->tp, s, len, 1);
+    apr_array_header_t *pats = apr_array_make(b->tp, 1, sizeof(iw_pat_t *));
+    int i;
+
+    /* base64 text is case-significant: matching it caselessly would only
+     * add false positives */
+    if (!(mods & IW_MOD_CASED) && !b64) hsflags |= HS_FLAG_CASELESS;
+    if (mods & IW_MOD_WINDASH) {
+        if (enc) {
+            apr_array_header_t *perm = iw_pat_windash_expand(b->tp, pt, MAX_WINDASH);
+            if (!perm) {
+                berr(b, v->line, v->col, "|windash with an encoding yields more than %d values",
+                     MAX_WINDASH);
+                return -1;
+            }
+            pats = perm;
+        } else {
+            APR_ARRAY_PUSH(pats, iw_pat_t *) = iw_pat_windash(b->tp, pt);
+        }
+    } else {
+        APR_ARRAY_PUSH(pats, iw_pat_t *) = pt;
+    }
+    for (i = 0; i < pats->nelts; i++) {
+        iw_pat_t *q = APR_ARRAY_IDX(pats, i, iw_pat_t *);
+        if (mods & (IW_MOD_UTF16LE | IW_MOD_UTF16BE | IW_MOD_UTF16))
+            q = iw_pat_utf16(b->tp, q, mods & IW_MOD_UTF16BE ? 1
+                                      : mods & IW_MOD_UTF16 ? 2 : 0);
+        if (b64 && !iw_pat_is_literal(q)) {
+            berr(b, v->line, v->col, "wildcards cannot be combined with |base64/|base64offset"
+                 " (escape them as \\* \\?)");
+            return -1;
+        }
+        if (mods & IW_MOD_BASE64OFFSET) {
+            iw_pat_t *o[3];
+            int k;
+            iw_pat_base64offset(b->tp, q, o);
+            for (k = 0; k < 3; k++)
+                if (o[k]) pat_matcher(b, ms, o[k], 1, 1, hsflags, field);
+        } else {
+            if (mods & IW_MOD_BASE64) q = iw_pat_base64(b->tp, q);
+            pat_matcher(b, ms, q, open_s, open_e, hsflags, field);
+        }
+    }
+    return 0;
+}
+
+static int regex_matcher(build_t *b, apr_array_header_t *ms, const char *re,
+                         unsigned mods, const iw_value_t *v)
+{
+    uint32_t opts = 0;
+    unsigned hsflags = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH;
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code *code;
+    mdesc_t *m;
+
+    if (mods & IW_MOD_RE_I) { opts |= PCRE2_CASELESS; hsflags |= HS_FLAG_CASELESS; }
+    if (mods & IW_MOD_RE_M) { opts |= PCRE2_MULTILINE; hsflags |= HS_FLAG_MULTILINE; }
+    if (mods & IW_MOD_RE_S) { opts |= PCRE2_DOTALL; hsflags |= HS_FLAG_DOTALL; }
+    code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, opts, &err, &off, NULL);
+    if (!code) {
+        PCRE2_UCHAR msg[256];
+        pcre2_get_error_message(err, msg, sizeof(msg));
+        berr(b, v->line, v->col, "bad regular expression at offset %lu: %s",
+             (unsigned long)off, (const char *)msg);
+        return -1;
+    }
+    APR_ARRAY_PUSH(b->e->codes, pcre2_code *) = code;
+    m = md_push(ms);
+    m->kind = M_RE;
+    m->code = code;
+    m->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    m->expr = re;
+    m->flags = hsflags;
+    m->w = 0.05;
+    m->sig = apr_psprintf(b->tp, "r%x:%s", opts, re);
+    return 0;
+}
+
+static int cidr_matcher(build_t *b, apr_array_header_t *ms, const char *s,
+                        const iw_value_t *v)
+{
+    mdesc_t *m = md_push(ms);
+    m->kind = M_CIDR;
+    if (!iw_cidr_parse(s, strlen(s), m->addr, &m->plen)) {
+        berr(b, v->line, v->col, "bad CIDR value '%s'", s);
+        ms->nelts--;
+        return -1;
+    }
+    m->w = 0.05;
+    m->sig = "";  /* the item signature lists the prefixes itself */
+    return 0;
+}
+
+/* All matchers one YAML value stands for (expansions are alternatives). */
+static int value_matchers(build_t *b, apr_array_header_t *ms, const iw_item_t *it,
+                          unsigned mods, const iw_value_t *v, int field)
+{
+    int64_t num;
+    apr_array_header_t *strs;
+    int i, rc = 0;
+
+    if (mods & IW_MOD_EXISTS) {
+        int want = v->type == IW_VAL_BOOL ? v->boolean
+                 : v->s.p && (!strcasecmp(v->s.p, "true") || !strcmp(v->s.p, "yes"));
+        dcheck_t d = { .kind = want ? D_PRESENT : D_ABSENT };
+        md_direct(b, ms, d, want ? 1.0 : 0.5);
+        return 0;
+    }
+    if (v->type == IW_VAL_NULL) {
+        dcheck_t d = { .kind = D_NULL };
+        md_direct(b, ms, d, 0.5);
+        return 0;
+    }
+    if (mods & IW_MOD_FIELDREF) {
+        char *name = apr_pstrmemdup(b->tp, v->s.p ? v->s.p : "", v->s.len);
+        int f2 = iw_field_lookup(name);
+        dcheck_t d = { .kind = D_FIELDREF, .field2 = f2 >= 0 ? f2 : it->fieldref,
+                       .cased = (mods & IW_MOD_CASED) != 0,
+                       .mode = mods & IW_MOD_CONTAINS ? FR_CONTAINS
+                             : mods & IW_MOD_STARTSWITH ? FR_STARTS
+                             : mods & IW_MOD_ENDSWITH ? FR_ENDS : FR_EQ };
+        if (d.field2 < 0 || d.field2 >= IW_F__COUNT) {
+            berr(b, v->line, v->col, "|fieldref: unknown field '%s'", name);
+            return -1;
+        }
+        md_direct(b, ms, d, 0.5);
+        return 0;
+    }
+    if (time_unit(mods) || (mods & (IW_MOD_LT | IW_MOD_LTE | IW_MOD_GT | IW_MOD_GTE))) {
+        dcheck_t d = { .kind = time_unit(mods) ? D_TIME : D_NUM,
+                       .unit = time_unit(mods), .op = cmp_op(mods) };
+        if (!numeric_value(v, &num)) {
+            berr(b, v->line, v->col, "a number is needed with this modifier");
+            return -1;
+        }
+        d.num = num;
+        md_direct(b, ms, d, d.op == OP_EQ ? 0.3 : 0.5);
+        return 0;
+    }
+    if (v->type == IW_VAL_NUMBER && iw_field_is_numeric(field)
+        && !(mods & (IW_MOD_CONTAINS | IW_MOD_STARTSWITH | IW_MOD_ENDSWITH | IW_MOD_RE
+                     | IW_MOD_CIDR | IW_MOD_BASE64 | IW_MOD_BASE64OFFSET))) {
+        dcheck_t d = { .kind = D_NUM, .op = OP_EQ, .num = v->num };
+        md_direct(b, ms, d, 0.3);
+        return 0;
+    }
+    if (mods & IW_MOD_EXPAND) {
+        if (!(strs = expand_value(b, v))) return -1;
+    } else {
+        strs = apr_array_make(b->tp, 1, sizeof(char *));
+        APR_ARRAY_PUSH(strs, char *) = v->s.p
+            ? apr_pstrmemdup(b->tp, v->s.p, v->s.len)
+            : (char *)(v->type == IW_VAL_BOOL ? (v->boolean ? "true" : "false") : "");
+    }
+    for (i = 0; i < strs->nelts && rc == 0; i++) {
+        const char *s = APR_ARRAY_IDX(strs, i, const char *);
+        if (mods & IW_MOD_RE) rc = regex_matcher(b, ms, s, mods, v);
+        else if (mods & IW_MOD_CIDR) rc = cidr_matcher(b, ms, s, v);
+        else rc = string_matchers(b, ms, s, strlen(s), mods, field, v);
+    }
+    return rc;
+}
+
+/* ---- binding matchers to fields and predicates -------------------------- */
+
+static int32_t pat_get(build_t *b, const mdesc_t *m, int field)
+{
+    const char *key = apr_psprintf(b->tp, "%d/%x/%s", field, m->flags, m->expr);
+    void *v = apr_hash_get(b->pat_by_key, key, APR_HASH_KEY_STRING);
+    pat_t *pt;
+
+    if (v) {
+        pt = &APR_ARRAY_IDX(b->pats, (intptr_t)v - 1, pat_t);
+        pt->types |= b->types;
+        return (int32_t)((intptr_t)v - 1);
+    }
+    pt = apr_array_push(b->pats);
+    memset(pt, 0, sizeof(*pt));
+    pt->expr = apr_pstrdup(b->p, m->expr);
+    pt->flags = m->flags;
+    pt->field = field;
+    pt->types = b->types;
+    pt->act_head = -1;
+    pt->rule = b->rule;
+    apr_hash_set(b->pat_by_key, key, APR_HASH_KEY_STRING, (void *)(intptr_t)b->pats->nelts);
+    return (int32_t)(b->pats->nelts - 1);
+}
+
+static void pat_add_action(build_t *b, int32_t pi, int32_t value)
+{
+    pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
+    act_t *a;
+    if (pt->act_head >= 0 && APR_ARRAY_IDX(b->acts, pt->act_head, act_t).value == value)
+        return;
+    a = apr_array_push(b->acts);
+    a->value = value;
+    a->next = pt->act_head;
+    pt->act_head = (int32_t)(b->acts->nelts - 1);
+}
+
+static int emit(build_t *b, mdesc_t *m, int field, int32_t pred)
+{
+    switch (m->kind) {
+    case M_HS:
+        pat_add_action(b, pat_get(b, m, field), pred);
+        return 0;
+    case M_RE: {
+        rxcheck_t *rx;
+        if (m->rx_pred != pred) {
+            rx = apr_array_push(b->rx);
+            rx->code = m->code;
+            rx->jit = m->jit;
+            rx->pred = pred;
+            m->rx_pred = pred;
+            m->rx_idx = (int32_t)(b->rx->nelts - 1);
+        }
+        pat_add_action(b, pat_get(b, m, field), -1 - m->rx_idx);
+        return 0;
+    }
+    case M_CIDR:
+        if (!b->e->radix[field] && !(b->e->radix[field] = iw_radix_create())) return -1;
+        b->e->radix_types[field] |= b->types;
+        return iw_radix_insert(b->e->radix[field], m->addr, m->plen, pred);
+    default: {
+        dcheck_t *d = apr_array_push(b->dc);
+        *d = m->d;
+        d->field = field;
+        d->pred = pred;
+        d->types = b->types;
+        if (d->kind == D_TIME) b->e->need_time = 1;
+        return 0;
+    }
+    }
+}
+
+/* Predicate set by the given matchers on the given fields: shared with any
+ * earlier item that had exactly the same matchers. */
+static int32_t pred_for(build_t *b, apr_array_header_t *ms, const int *fields,
+                        int nfields)
+{
+    apr_array_header_t *sigparts = apr_array_make(b->tp, ms->nelts * nfields + 1, sizeof(char *));
+    const char *sig;
+    void *found;
+    double w = 0;
+    int i, k;
+    int32_t pred;
+
+    for (k = 0; k < nfields; k++) {
+        APR_ARRAY_PUSH(sigparts, const char *) = apr_psprintf(b->tp, "@%d", fields[k]);
+        for (i = 0; i < ms->nelts; i++) {
+            mdesc_t *m = &APR_ARRAY_IDX(ms, i, mdesc_t);
+            if (m->kind == M_CIDR)
+                APR_ARRAY_PUSH(sigparts, const char *) = apr_psprintf(b->tp,
+                    "c%pm/%d", (void *)m->addr, m->plen);
+            else
+                APR_ARRAY_PUSH(sigparts, const char *) = m->sig;
+        }
+    }
+    sig = apr_array_pstrcat(b->tp, sigparts, '\x1f');
+    /* types matter: a shared predicate must be computed for every type of
+     * every rule using it */
+    found = apr_hash_get(b->pred_by_sig, sig, APR_HASH_KEY_STRING);
+    if (found && (((intptr_t)found) & 3) == (intptr_t)b->types)
+        return (int32_t)(((intptr_t)found) >> 2);
+    for (i = 0; i < ms->nelts; i++) w += APR_ARRAY_IDX(ms, i, mdesc_t).w;
+    pred = pred_new(b, w * nfields);
+    for (k = 0; k < nfields; k++)
+        for (i = 0; i < ms->nelts; i++)
+            if (emit(b, &APR_ARRAY_IDX(ms, i, mdesc_t), fields[k], pred) < 0) {
+                berr(b, 0, 0, "out of memory");
+                return pred;
+            }
+    apr_hash_set(b->pred_by_sig, sig, APR_HASH_KEY_STRING,
+                 (void *)(((intptr_t)pred << 2) | (intptr_t)b->types));
+    return pred;
+}
+
+/* ---- items, groups, selections ------------------------------------------ */
+
+static void row_push(build_t *b, const int32_t *terms, int n)
+{
+    range_t *r = apr_array_push(b->rows);
+    int i;
+    r->first = b->terms->nelts;
+    r->n = n;
+    for (i = 0; i < n; i++) APR_ARRAY_PUSH(b->terms, int32_t) = terms[i];
+}
+
+static int compile_item(build_t *b, const iw_item_t *it)
+{
+    int field = it->field < 0 ? IW_F_RAW : it->field;
+    unsigned mods = it->mods;
+    iw_field_id_t slots[MAX_SLOTS];
+    int fields[MAX_SLOTS], nslots, neg, all, i, k, nv;
+    apr_array_header_t **vms;
+    citem_t *ci;
+
+    if (it->field < 0 && it->field_name) {
+        berr(b, it->line, it->col, "unknown field '%s'", it->field_name);
+        return -1;
+    }
+    if (field >= IW_F__COUNT) {
+        berr(b, it->line, it->col, "bad field id %d", field);
+        return -1;
+    }
+    if (it->field < 0) mods |= IW_MOD_CONTAINS;   /* keywords: full-text */
+    nv = it->values ? it->values->nelts : 0;
+    if (!nv) {
+        berr(b, it->line, it->col, "item without values");
+        return -1;
+    }
+    neg = (mods & IW_MOD_NEQ) != 0;
+    all = (mods & IW_MOD_ALL) && nv > 1;
+    nslots = iw_field_slots((iw_field_id_t)field, slots, MAX_SLOTS);
+    /* contains on a slotted field: the full target holds the stem and the
+     * query, so matching it alone is the same as matching any slot */
+    if (nslots > 1 && (mods & (IW_MOD_CONTAINS | IW_MOD_BASE64OFFSET))
+        && !(mods & (IW_MOD_RE | IW_MOD_CIDR | IW_MOD_FIELDREF | IW_MOD_EXISTS))) {
+        for (i = 0; i < nslots; i++)
+            if (slots[i] == IW_F_CS_URI) { slots[0] = IW_F_CS_URI; nslots = 1; break; }
+    }
+    for (i = 0; i < nslots; i++) fields[i] = slots[i];
+
+    vms = apr_pcalloc(b->tp, sizeof(*vms) * (size_t)nv);
+    for (i = 0; i < nv; i++) {
+        vms[i] = apr_array_make(b->tp, 2, sizeof(mdesc_t));
+        if (value_matchers(b, vms[i], it, mods, &APR_ARRAY_IDX(it->values, i, iw_value_t), field) < 0)
+            return -1;
+    }
+    ci = apr_array_push(b->items);
+    ci->field = field;
+    ci->rows.first = b->rows->nelts;
+    if (!all && !neg) {
+        /* one predicate for the whole item: any value on any slot */
+        apr_array_header_t *ms = apr_array_make(b->tp, nv, sizeof(mdesc_t));
+        int32_t t;
+        for (i = 0; i < nv; i++) apr_array_cat(ms, vms[i]);
+        t = pred_for(b, ms, fields, nslots) << 1;
+        /* matchers were copied: regex reuse info lives in the copies */
+        row_push(b, &t, 1);
+    } else {
+        int32_t *terms = apr_palloc(b->tp, sizeof(int32_t) * (size_t)nv);
+        for (k = 0; k < nslots; k++) {
+            for (i = 0; i < nv; i++) {
+                terms[i] = pred_for(b, vms[i], &fields[k], 1) << 1 | neg;
+                if (!all) row_push(b, &terms[i], 1);
+            }
+            if (all) row_push(b, terms, nv);
+        }
+    }
+    ci = &APR_ARRAY_IDX(b->items, b->items->nelts - 1, citem_t);
+    ci->rows.n = b->rows->nelts - ci->rows.first;
+    return 0;
+}
+
+/* Items must be contiguous per group: compile a group's items into a local
+ * list first (compile_item pushes one citem each). */
+static int compile_selection(build_t *b, const iw_selection_t *sel)
+{
+    int g, i, first_group;
+    apr_array_header_t *gitems = apr_array_make(b->tp, 4, sizeof(citem_t));
+    apr_array_header_t *granges = apr_array_make(b->tp, 4, sizeof(range_t));
+    range_t *sr;
+
+    if (!sel->groups || !sel->groups->nelts) {
+        berr(b, sel->line, sel->col, "selection '%s' is empty", sel->name ? sel->name : "?");
+        return -1;
+    }
+    /* compile every item (appends to b->items), remember ranges */
+    for (g = 0; g < sel->groups->nelts; g++) {
+        const iw_group_t *gr = &APR_ARRAY_IDX(sel->groups, g, iw_group_t);
+        range_t *r = apr_array_push(granges);
+        r->first = b->items->nelts;
+        r->n = 0;
+        for (i = 0; gr->items && i < gr->items->nelts; i++) {
+            if (compile_item(b, &APR_ARRAY_IDX(gr->items, i, iw_item_t)) < 0) return -1;
+            r->n++;
+        }
+    }
+    (void)gitems;
+    first_group = b->groups->nelts;
+    for (g = 0; g < granges->nelts; g++)
+        APR_ARRAY_PUSH(b->groups, range_t) = APR_ARRAY_IDX(granges, g, range_t);
+    sr = apr_array_push(b->sels);
+    sr->first = first_group;
+    sr->n = granges->nelts;
+    return 0;
+}
+
+/* ---- conditions ----------------------------------------------------------- */
+
+static int32_t compile_cond(build_t *b, const iw_cond_t *c, const int32_t *selmap,
+                            int nsel, int depth)
+{
+    cnode_t node;
+    int32_t *kidv, idx;
+    int i, nk;
+
+    if (!c || depth > MAX_COND_DEPTH) {
+        berr(b, b->rule ? b->rule->line : 0, 0, c ? "condition nested too deeply"
+                                                  : "missing condition");
+        return -1;
+    }
+    memset(&node, 0, sizeof(node));
+    switch (c->type) {
+    case IW_COND_SEL:
+        if (c->sel < 0 || c->sel >= nsel || selmap[c->sel] < 0) {
+            berr(b, b->rule ? b->rule->line : 0, 0, "condition refers to a bad selection");
+            return -1;
+        }
+        node.type = N_SEL;
+        node.a = selmap[c->sel];
+        break;
+    case IW_COND_AND: case IW_COND_OR: case IW_COND_NOT:
+        nk = c->type == IW_COND_NOT ? 1 : c->nkids;
+        if (nk < 1 || !c->kids) {
+            berr(b, b->rule ? b->rule->line : 0, 0, "empty condition operator");
+            return -1;
+        }
+        kidv = apr_palloc(b->tp, sizeof(int32_t) * (size_t)nk);
+        for (i = 0; i < nk; i++)
+            if ((kidv[i] = compile_cond(b, c->kids[i], selmap, nsel, depth + 1)) < 0)
+                return -1;
+        node.type = c->type == IW_COND_AND ? N_AND : c->type == IW_COND_OR ? N_OR : N_NOT;
+        node.a = b->kids->nelts;
+        node.n = nk;
+        for (i = 0; i < nk; i++) APR_ARRAY_PUSH(b->kids, int32_t) = kidv[i];
+        break;
+    default:
+        berr(b, b->rule ? b->rule->line : 0, 0, "bad condition node");
+        return -1;
+    }
+    idx = b->nodes->nelts;
+    APR_ARRAY_PUSH(b->nodes, cnode_t) = node;
+    return idx;
+}
+
+static void mark_used(const iw_cond_t *c, char *used, int nsel, int depth)
+{
+    int i;
+    if (!c || depth > MAX_COND_DEPTH) return;
+    if (c->type == IW_COND_SEL) {
+        if (c->sel >= 0 && c->sel < nsel) used[c->sel] = 1;
+        return;
+    }
+    for (i = 0; c->kids && i < (c->type == IW_COND_NOT ? 1 : c->nkids); i++)
+        mark_used(c->kids[i], used, nsel, depth + 1);
+}
+
+/* Compile one detection or filter rule; returns its crule index or -1. */
+static int compile_rule(build_t *b, const iw_rule_t *r, unsigned types)
+{
+    int nsel = r->selections ? r->selections->nelts : 0, i, errs = b->errors;
+    int32_t *selmap = apr_palloc(b->tp, sizeof(int32_t) * (size_t)(nsel + 1));
+    char *used = apr_pcalloc(b->tp, (size_t)nsel + 1);
+    crule_t cr;
+    int32_t root;
+
+    b->rule = r;
+    b->types = types;
+    if (!r->cond) {
+        berr(b, r->line, 0, "rule has no condition");
+        return -1;
+    }
+    mark_used(r->cond, used, nsel, 0);
+    for (i = 0; i < nsel; i++) {
+        selmap[i] = -1;
+        if (!used[i]) continue;
+        if (compile_selection(b, &APR_ARRAY_IDX(r->selections, i, iw_selection_t)) == 0)
+            selmap[i] = b->sels->nelts - 1;
+    }
+    if (b->errors != errs) return -1;
+    if ((root = compile_cond(b, r->cond, selmap, nsel, 0)) < 0) return -1;
+    memset(&cr, 0, sizeof(cr));
+    cr.rule = r;
+    cr.root = root;
+    cr.applies = types;
+    APR_ARRAY_PUSH(b->crules, crule_t) = cr;
+    return b->crules->nelts - 1;
+}
+
+/* ---- candidate triggers --------------------------------------------------- */
+
+/* Trigger set of a sub-condition: predicates one of which must be set for
+ * it to be true (always = it can be true with no predicate set). */
+typedef struct trig { int always; double w; apr_array_header_t *preds; } trig_t;
+
+static trig_t trig_always(void) { trig_t t = { 1, 1.0, NULL }; return t; }
+
+static void trig_union(build_t *b, trig_t *acc, const trig_t *t)
+{
+    if (acc->always) return;
+    if (t->always) { *acc = trig_always(); return; }
+    if (!acc->preds) acc->preds = apr_array_make(b->tp, 4, sizeof(int32_t));
+    apr_array_cat(acc->preds, t->preds);
+    acc->w += t->w;
+}
+
+static trig_t trig_item(build_t *b, const citem_t *it)
+{
+    trig_t t = { 0, 0, apr_array_make(b->tp, 2, sizeof(int32_t)) };
+    int r, k;
+    for (r = 0; r < it->rows.n; r++) {
+        const range_t *row = &APR_ARRAY_IDX(b->rows, it->rows.first + r, range_t);
+        int32_t best = -1;
+        double bw = 2;
+        for (k = 0; k < row->n; k++) {
+            int32_t term = APR_ARRAY_IDX(b->terms, row->first + k, int32_t);
+            double w = APR_ARRAY_IDX(b->predw, term >> 1, double);
+            if (!(term & 1) && w < bw) { bw = w; best = term >> 1; }
+        }
+        if (best < 0) return trig_always();
+        APR_ARRAY_PUSH(t.preds, int32_t) = best;
+        t.w += bw;
+    }
+    return t;
+}
+
+static trig_t trig_sel(build_t *b, int32_t sel)
+{
+    const range_t *sr = &APR_ARRAY_IDX(b->sels, sel, range_t);
+    trig_t acc = { 0, 0, NULL };
+    int g, i;
+    for (g = 0; g < sr->n; g++) {
+        const range_t *gr = &APR_ARRAY_IDX(b->groups, sr->first + g, range_t);
+        trig_t best = trig_always();
+        for (i = 0; i < gr->n; i++) {
+            trig_t t = trig_item(b, &APR_ARRAY_IDX(b->items, gr->first + i, citem_t));
+            if (!t.always && (best.always || t.w < best.w)) best = t;
+        }
+        trig_union(b, &acc, &best);
+        if (acc.always) break;
+    }
+    if (!acc.preds && !acc.always) acc = trig_always();
+    return acc;
+}
+
+static trig_t trig_node(build_t *b, int32_t ni)
+{
+    const cnode_t *n = &APR_ARRAY_IDX(b->nodes, ni, cnode_t);
+    trig_t acc = { 0, 0, NULL }, best = trig_always();
+    int i;
+    switch (n->type) {
+    case N_SEL:
+        return trig_sel(b, n->a);
+    case N_AND:
+        for (i = 0; i < n->n; i++) {
+            trig_t t = trig_node(b, APR_ARRAY_IDX(b->kids, n->a + i, int32_t));
+            if (!t.always && (best.always || t.w < best.w)) best = t;
+        }
+        return best;
+    case N_OR:
+        for (i = 0; i < n->n && !acc.always; i++) {
+            trig_t t = trig_node(b, APR_ARRAY_IDX(b->kids, n->a + i, int32_t));
+            trig_union(b, &acc, &t);
+        }
+        return acc.preds || acc.always ? acc : trig_always();
+    default:
+        return trig_always();
+    }
+}
+
+static void build_triggers(build_t *b)
+{
+    iw_engine_t *e = b->e;
+    int np = b->predw->nelts, r, i;
+    int32_t *count = apr_pcalloc(b->tp, sizeof(int32_t) * (size_t)(np + 1));
+    int32_t *fill;
+    apr_array_header_t **sets = apr_pcalloc(b->tp, sizeof(void *) * (size_t)(e->nrules + 1));
+
+    for (r = 0; r < e->nrules; r++) {
+        trig_t t = trig_node(b, APR_ARRAY_IDX(b->crules, r, crule_t).root);
+        if (t.always) {
+            APR_ARRAY_PUSH(b->always, int32_t) = r;
+            continue;
+        }
+        sets[r] = t.preds;
+        for (i = 0; i < t.preds->nelts; i++) count[APR_ARRAY_IDX(t.preds, i, int32_t)]++;
+    }
+    e->trig_first = apr_palloc(b->p, sizeof(int32_t) * (size_t)(np + 1));
+    fill = apr_palloc(b->tp, sizeof(int32_t) * (size_t)(np + 1));
+    e->trig_first[0] = 0;
+    for (i = 0; i < np; i++) e->trig_first[i + 1] = e->trig_first[i] + count[i];
+    e->trig_rules = apr_palloc(b->p, sizeof(int32_t) * (size_t)(e->trig_first[np] + 1));
+    memcpy(fill, e->trig_first, sizeof(int32_t) * (size_t)(np + 1));
+    for (r = 0; r < e->nrules; r++) {
+        if (!sets[r]) continue;
+        for (i = 0; i < sets[r]->nelts; i++) {
+            int32_t p = APR_ARRAY_IDX(sets[r], i, int32_t);
+            /* a rule may list the same predicate twice */
+            if (fill[p] > e->trig_first[p] && e->trig_rules[fill[p] - 1] == r) continue;
+            e->trig_rules[fill[p]++] = r;
+        }
+    }
+    /* duplicates skipped above leave holes: compact by re-running counts */
+    for (i = 0; i < np; i++) count[i] = fill[i] - e->trig_first[i];
+    {
+        int32_t *tr = apr_palloc(b->p, sizeof(int32_t) * (size_t)(e->trig_first[np] + 1));
+        int32_t *tf = apr_palloc(b->p, sizeof(int32_t) * (size_t)(np + 1));
+        tf[0] = 0;
+        for (i = 0; i < np; i++) {
+            memcpy(tr + tf[i], e->trig_rules + e->trig_first[i], sizeof(int32_t) * (size_t)count[i]);
+            tf[i + 1] = tf[i] + count[i];
+        }
+        e->trig_rules = tr;
+        e->trig_first = tf;
+    }
+    e->always = (int32_t *)b->always->elts;
+    e->nalways = b->always->nelts;
+}
+
+/* ---- Vectorscan databases ------------------------------------------------- */
+
+static int type_index(unsigned t) { return t == IW_EV_ERROR ? 1 : 0; }
+
+/* A pattern Vectorscan rejects: a regex prefilter falls back to running
+ * PCRE2 on every event; anything else is an error of its rule. */
+static void pattern_failed(build_t *b, int32_t pi, const char *msg)
+{
+    pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
+    int32_t a;
+    pt->dead = 1;
+    for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
+        int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
+        if (v < 0) {
+            rxalways_t *ra = apr_array_push(b->rxall);
+            ra->rx = -1 - v;
+            ra->field = pt->field;
+            ra->types = pt->types;
+        }
+    }
+    if (!(pt->flags & HS_FLAG_PREFILTER)) {
+        b->rule = pt->rule;
+        berr(b, pt->rule ? pt->rule->line : 0, 0, "pattern /%s/ rejected by Vectorscan: %s",
+             pt->expr, msg);
+    }
+}
+
+static int compile_db(build_t *b, int ti, int field)
+{
+    unsigned type = ti ? IW_EV_ERROR : IW_EV_ACCESS;
+    apr_array_header_t *ids = apr_array_make(b->tp, 16, sizeof(unsigned));
+    const char **exprs;
+    unsigned *flags;
+    int i, n, tries;
+
+    for (tries = 0; tries < 1000; tries++) {
+        hs_compile_error_t *err = NULL;
+        hs_database_t *db = NULL;
+        ids->nelts = 0;
+        for (i = 0; i < b->pats->nelts; i++) {
+            pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
+            if (pt->field == field && (pt->types & type) && !pt->dead)
+                APR_ARRAY_PUSH(ids, unsigned) = (unsigned)i;
+        }
+        if (!(n = ids->nelts)) return 0;
+        exprs = apr_palloc(b->tp, sizeof(char *) * (size_t)n);
+        flags = apr_palloc(b->tp, sizeof(unsigned) * (size_t)n);
+        for (i = 0; i < n; i++) {
+            pat_t *pt = &APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(ids, i, unsigned), pat_t);
+            exprs[i] = pt->expr;
+            flags[i] = pt->flags;
+        }
+        if (hs_compile_multi(exprs, flags, (const unsigned *)ids->elts, (unsigned)n,
+                             HS_MODE_BLOCK, NULL, &db, &err) == HS_SUCCESS) {
+            b->e->db[ti][field] = db;
+            b->e->scan_fields[ti][b->e->nscan[ti]++] = field;
+            return hs_alloc_scratch(db, &b->e->proto) == HS_SUCCESS ? 0 : -1;
+        }
+        if (err && err->expression >= 0 && err->expression < n) {
+            pattern_failed(b, (int32_t)APR_ARRAY_IDX(ids, err->expression, unsigned), err->message);
+            hs_free_compile_error(err);
+            continue;
+        }
+        b->rule = NULL;
+        berr(b, 0, 0, "Vectorscan database for field %s: %s",
+             iw_field_name((iw_field_id_t)field), err ? err->message : "failed");
+        if (err) hs_free_compile_error(err);
+        return -1;
+    }
+    return -1;
+}
+
+static void build_actions(build_t *b)
+{
+    iw_engine_t *e = b->e;
+    int np = b->pats->nelts, i, k = 0;
+    e->pat_act_first = apr_palloc(b->p, sizeof(int32_t) * (size_t)(np + 1));
+    e->acts = apr_palloc(b->p, sizeof(int32_t) * (size_t)(b->acts->nelts + 1));
+    for (i = 0; i < np; i++) {
+        int32_t a = APR_ARRAY_IDX(b->pats, i, pat_t).act_head;
+        e->pat_act_first[i] = k;
+        for (; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next)
+            e->acts[k++] = APR_ARRAY_IDX(b->acts, a, act_t).value;
+    }
+    e->pat_act_first[np] = k;
+}
+
+static apr_status_t engine_cleanup(void *data)
+{
+    iw_engine_t *e = data;
+    int t, f, i;
+    for (t = 0; t < NTYPES; t++)
+        for (f = 0; f < IW_F__COUNT; f++)
+            if (e->db[t][f]) { hs_free_database(e->db[t][f]); e->db[t][f] = NULL; }
+    for (f = 0; f < IW_F__COUNT; f++) { iw_radix_destroy(e->radix[f]); e->radix[f] = NULL; }
+    if (e->proto) { hs_free_scratch(e->proto); e->proto = NULL; }
+    for (i = 0; e->codes && i < e->codes->nelts; i++)
+        pcre2_code_free(APR_ARRAY_IDX(e->codes, i, pcre2_code *));
+    if (e->codes) e->codes->nelts = 0;
+    return APR_SUCCESS;
+}
+
+/* ---- compile ---------------------------------------------------------------- */
+
+static int excluded(const iw_rule_t *r, const iw_engine_opts_t *o)
+{
+    int i;
+    if (!o) return 0;
+    if (o->min_level != IW_LEVEL_NONE && r->level < o->min_level) return 1;
+    for (i = 0; o->exclude_ids && r->id && i < o->exclude_ids->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(o->exclude_ids, i, const char *), r->id)) return 1;
+    return 0;
+}
+
+static unsigned rule_types(const iw_rule_t *r)
+{
+    unsigned t = r->applies_to & ALL_TYPES;
+    return t ? t : ALL_TYPES;
+}
+
+/* Filters: each referenced filter rule compiled once, after the detection
+ * rules, with the union of the types of the rules it applies to. */
+static void compile_filters(build_t *b, apr_hash_t *fidx)
+{
+    int r, i, nrules = b->e->nrules;
+    apr_array_header_t *lists = apr_array_make(b->tp, nrules, sizeof(void *));
+
+    for (r = 0; r < nrules; r++) {
+        crule_t *cr = &APR_ARRAY_IDX(b->crules, r, crule_t);
+        apr_array_header_t *l = apr_array_make(b->tp, 1, sizeof(int32_t));
+        for (i = 0; cr->rule->filters && i < cr->rule->filters->nelts; i++) {
+            const iw_rule_t *f = APR_ARRAY_IDX(cr->rule->filters, i, const iw_rule_t *);
+            void *v = apr_hash_get(fidx, &f, sizeof(f));
+            int ci;
+            if (!f) continue;
+            if (!v) {
+                if ((ci = compile_rule(b, f, ALL_TYPES)) < 0) ci = -2;
+                apr_hash_set(fidx, apr_pmemdup(b->tp, &f, sizeof(f)), sizeof(f),
+                             (void *)(intptr_t)(ci + 3));
+            } else {
+                ci = (int)(intptr_t)v - 3;
+            }
+            if (ci >= 0) APR_ARRAY_PUSH(l, int32_t) = ci;
+        }
+        APR_ARRAY_PUSH(lists, void *) = l;
+    }
+    for (r = 0; r < nrules; r++) {
+        crule_t *cr = &APR_ARRAY_IDX(b->crules, r, crule_t);
+        apr_array_header_t *l = APR_ARRAY_IDX(lists, r, apr_array_header_t *);
+        cr->filters.first = b->filt->nelts;
+        cr->filters.n = l->nelts;
+        apr_array_cat(b->filt, l);
+    }
+}
+
+iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
+                               const iw_engine_opts_t *opts, iw_diag_t *diag)
+{
+    build_t bb, *b = &bb;
+    iw_engine_t *e;
+    int i, t, f;
+
+    if (!rs || !rs->rules) return NULL;
+    memset(b, 0, sizeof(*b));
+    b->p = p;
+    apr_pool_create(&b->tp, p);
+    b->diag = diag;
+    b->rs = rs;
+    e = b->e = apr_pcalloc(p, sizeof(*e));
+    e->pool = p;
+    e->rs = rs;
+    e->codes = apr_array_make(p, 8, sizeof(pcre2_code *));
+    apr_pool_cleanup_register(p, e, engine_cleanup, apr_pool_cleanup_null);
+#define MK(a, type) b->a = apr_array_make(p, 64, sizeof(type))
+    MK(crules, crule_t); MK(nodes, cnode_t); MK(kids, int32_t); MK(sels, range_t);
+    MK(groups, range_t); MK(items, citem_t); MK(rows, range_t); MK(terms, int32_t);
+    MK(filt, int32_t); MK(pats, pat_t); MK(acts, act_t); MK(rx, rxcheck_t);
+    MK(rxall, rxalways_t); MK(dc, dcheck_t); MK(predw, double); MK(always, int32_t);
+#undef MK
+    b->pat_by_key = apr_hash_make(b->tp);
+    b->pred_by_sig = apr_hash_make(b->tp);
+
+    for (i = 0; i < rs->rules->nelts; i++) {
+        const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
+        if (!r || r->kind != IW_RULE_DETECTION || excluded(r, opts)) continue;
+        compile_rule(b, r, rule_types(r));
+    }
+    e->nrules = b->crules->nelts;
+    compile_filters(b, apr_hash_make(b->tp));
+    b->rule = NULL;
+
+    for (t = 0; t < NTYPES; t++)
+        for (f = 0; f < IW_F__COUNT; f++)
+            if (compile_db(b, t, f) < 0 && !b->errors) berr(b, 0, 0, "Vectorscan scratch allocation failed");
+    build_actions(b);
+    build_triggers(b);
+
+    e->rules = (crule_t *)b->crules->elts;
+    e->ncrules = b->crules->nelts;
+    e->nodes = (cnode_t *)b->nodes->elts;
+    e->kids = (int32_t *)b->kids->elts;
+    e->sels = (range_t *)b->sels->elts;
+    e->groups = (range_t *)b->groups->elts;
+    e->items = (citem_t *)b->items->elts;
+    e->rows = (range_t *)b->rows->elts;
+    e->terms = (int32_t *)b->terms->elts;
+    e->filt = (int32_t *)b->filt->elts;
+    e->npreds = b->predw->nelts;
+    e->rx = (rxcheck_t *)b->rx->elts;
+    e->nrx = b->rx->nelts;
+    e->rxall = (rxalways_t *)b->rxall->elts;
+    e->nrxall = b->rxall->nelts;
+    e->dc = (dcheck_t *)b->dc->elts;
+    e->ndc = b->dc->nelts;
+    e->npatterns = b->pats->nelts;
+    apr_pool_destroy(b->tp);
+    if (b->errors) return NULL;
+    return e;
+}
+
+const iw_ruleset_t *iw_engine_ruleset(const iw_engine_t *e) { return e ? e->rs : NULL; }
+int iw_engine_rule_count(const iw_engine_t *e) { return e ? e->nrules : 0; }
+
+/* ---- scratch ---------------------------------------------------------------- */
+
+iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
+{
+    iw_scratch_t *s;
+    size_t np, nr;
+
+    if (!e) return NULL;
+    np = (size_t)e->npreds;
+    nr = (size_t)e->ncrules;
+    if (!(s = calloc(1, sizeof(*s)))) return NULL;
+    s->e = e;
+    s->bits = calloc(np / 64 + 1, sizeof(uint64_t));
+    s->pfield = calloc(np + 1, 1);
+    s->touched = calloc(np + 1, sizeof(int32_t));
+    s->rgen = calloc(nr + 1, sizeof(uint32_t));
+    s->cand = calloc(nr + 1, sizeof(int32_t));
+    s->hits = calloc(nr + 1, sizeof(iw_hit_t));
+    s->md = pcre2_match_data_create(1, NULL);
+    if (!s->bits || !s->pfield || !s->touched || !s->rgen || !s->cand || !s->hits || !s->md
+        || (e->proto && hs_clone_scratch(e->proto, &s->hs) != HS_SUCCESS)) {
+        iw_scratch_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+void iw_scratch_destroy(iw_scratch_t *s)
+{
+    if (!s) return;
+    if (s->hs) hs_free_scratch(s->hs);
+    if (s->md) pcre2_match_data_free(s->md);
+    free(s->bits); free(s->pfield); free(s->touched); free(s->rgen);
+    free(s->cand); free(s->hits);
+    free(s);
+}
+
+/* ---- evaluation ------------------------------------------------------------- */
+
+static inline int pred_is_set(const iw_scratch_t *s, int32_t p)
+{
+    return (s->bits[p >> 6] >> (p & 63)) & 1;
+}
+
+static inline void pred_set(iw_scratch_t *s, int32_t p, int field)
+{
+    uint64_t m = (uint64_t)1 << (p & 63);
+    if (s->bits[p >> 6] & m) return;
+    s->bits[p >> 6] |= m;
+    s->touched[s->ntouched++] = p;
+    s->pfield[p] = (uint8_t)field;
+}
+
+static int run_regex(iw_scratch_t *s, const rxcheck_t *rx, iw_str_t v)
+{
+    int rc = rx->jit
+        ? pcre2_jit_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, NULL)
+        : pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, NULL);
+    return rc >= 0;
+}
+
+typedef struct scan_ctx { iw_scratch_t *s; int field; iw_str_t v; } scan_ctx_t;
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+                    unsigned flags, void *ctx)
+{
+    scan_ctx_t *c = ctx;
+    const iw_engine_t *e = c->s->e;
+    int32_t i;
+    (void)from; (void)to; (void)flags;
+    for (i = e->pat_act_first[id]; i < e->pat_act_first[id + 1]; i++) {
+        int32_t a = e->acts[i];
+        if (a >= 0) {
+            pred_set(c->s, a, c->field);
+        } else {
+            const rxcheck_t *rx = &e->rx[-1 - a];
+            if (!pred_is_set(c->s, rx->pred) && run_regex(c->s, rx, c->v))
+                pred_set(c->s, rx->pred, c->field);
+        }
+    }
+    return 0;
+}
+
+static void on_cidr(void *ctx, int32_t pred)
+{
+    scan_ctx_t *c = ctx;
+    pred_set(c->s, pred, c->field);
+}
+
+static int cmp_num(int64_t x, int op, int64_t y)
+{
+    switch (op) {
+    case OP_LT: return x < y;
+    case OP_LTE: return x <= y;
+    case OP_GT: return x > y;
+    case OP_GTE: return x >= y;
+    default: return x == y;
+    }
+}
+
+/* ISO 8601 week number (1..53) of a broken-down UTC time. */
+static int iso_week(const struct tm *tm)
+{
+    int wday = (tm->tm_wday + 6) % 7;           /* Monday = 0 */
+    int w = (tm->tm_yday - wday + 10) / 7;      /* yday 0-based: +1 -1 */
+    if (w < 1) {
+        /* last week of the previous year: 52 or 53 */
+        int py = tm->tm_year + 1900 - 1;
+        int pj = (py + py / 4 - py / 100 + py / 400) % 7;         /* Dec 31 weekday */
+        int ppy = py - 1;
+        int ppj = (ppy + ppy / 4 - ppy / 100 + ppy / 400) % 7;
+        return (pj == 4 || ppj == 3) ? 53 : 52;
+    }
+    if (w == 53) {
+        int y = tm->tm_year + 1900;
+        int j = (y + y / 4 - y / 100 + y / 400) % 7;
+        int py = y - 1;
+        int pj = (py + py / 4 - py / 100 + py / 400) % 7;
+        if (!(j == 4 || pj == 3)) return 1;
+    }
+    return w;
+}
+
+static int time_part(iw_scratch_t *s, int unit, int64_t *out)
+{
+    if (!s->tm_ok) {
+        time_t t = (time_t)apr_time_sec(s->ev->time);
+        if (!s->ev->time || !gmtime_r(&t, &s->tm)) return 0;
+        s->tm_ok = 1;
+    }
+    switch (unit) {
+    case T_MINUTE: *out = s->tm.tm_min; break;
+    case T_HOUR: *out = s->tm.tm_hour; break;
+    case T_DAY: *out = s->tm.tm_mday; break;
+    case T_WEEK: *out = iso_week(&s->tm); break;
+    case T_MONTH: *out = s->tm.tm_mon + 1; break;
+    default: *out = s->tm.tm_year + 1900; break;
+    }
+    return 1;
+}
+
+static int mem_eq(const char *a, const char *b, size_t n, int cased)
+{
+    return cased ? memcmp(a, b, n) == 0 : strncasecmp(a, b, n) == 0 && !memchr(a, 0, n) && !memchr(b, 0, n);
+}
+
+static int fieldref_match(iw_str_t a, iw_str_t b, int mode, int cased)
+{
+    size_t i;
+    if (!a.p || !b.p) return 0;
+    switch (mode) {
+    case FR_EQ: return a.len == b.len && mem_eq(a.p, b.p, a.len, cased);
+    case FR_STARTS: return a.len >= b.len && mem_eq(a.p, b.p, b.len, cased);
+    case FR_ENDS: return a.len >= b.len && mem_eq(a.p + a.len - b.len, b.p, b.len, cased);
+    default:
+        if (b.len > a.len) return 0;
+        for (i = 0; i + b.len <= a.len; i++)
+            if (mem_eq(a.p + i, b.p, b.len, cased)) return 1;
+        return 0;
+    }
+}
+
+static int direct(iw_scratch_t *s, const dcheck_t *d)
+{
+    iw_event_t *ev = s->ev;
+    iw_str_t v;
+    int64_t x;
+
+    switch (d->kind) {
+    case D_PRESENT: return iw_event_get(ev, (iw_field_id_t)d->field).p != NULL;
+    case D_ABSENT: return iw_event_get(ev, (iw_field_id_t)d->field).p == NULL;
+    case D_NULL: v = iw_event_get(ev, (iw_field_id_t)d->field); return !v.p || !v.len;
+    case D_EMPTY: v = iw_event_get(ev, (iw_field_id_t)d->field); return v.p && !v.len;
+    case D_NUM: return iw_event_num(ev, (iw_field_id_t)d->field, &x) && cmp_num(x, d->op, d->num);
+    case D_TIME: return time_part(s, d->unit, &x) && cmp_num(x, d->op, d->num);
+    case D_FIELDREF:
+        return fieldref_match(iw_event_get(ev, (iw_field_id_t)d->field),
+                              iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
+    default: return 0;
+    }
+}
+
+/* Scan phase: set every predicate that holds for the event. */
+static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
+{
+    unsigned type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
+    int ti = type_index(type), i;
+    scan_ctx_t c = { s, 0, IW_STR_NULL };
+
+    for (i = 0; i < e->nscan[ti]; i++) {
+        int f = e->scan_fields[ti][i];
+        iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
+        if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
+        c.field = f;
+        c.v = v;
+        hs_scan(e->db[ti][f], v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
+    }
+    for (i = 0; i < e->nrxall; i++) {
+        const rxalways_t *ra = &e->rxall[i];
+        iw_str_t v;
+        if (!(ra->types & type) || pred_is_set(s, e->rx[ra->rx].pred)) continue;
+        v = iw_event_get(ev, (iw_field_id_t)ra->field);
+        if (v.p && run_regex(s, &e->rx[ra->rx], v)) pred_set(s, e->rx[ra->rx].pred, ra->field);
+    }
+    for (i = 0; i < IW_F__COUNT; i++) {
+        uint8_t addr[16];
+        iw_str_t v;
+        if (!e->radix[i] || !(e->radix_types[i] & type)) continue;
+        v = iw_event_get(ev, (iw_field_id_t)i);
+        if (!v.p || !iw_ip_parse(v.p, v.len, addr)) continue;
+        c.field = i;
+        iw_radix_lookup(e->radix[i], addr, on_cidr, &c);
+    }
+    for (i = 0; i < e->ndc; i++) {
+        const dcheck_t *d = &e->dc[i];
+        if ((d->types & type) && !pred_is_set(s, d->pred) && direct(s, d))
+            pred_set(s, d->pred, d->field);
+    }
+}
+
+static int eval_item(const iw_engine_t *e, const iw_scratch_t *s, const citem_t *it)
+{
+    int r, k;
+    for (r = 0; r < it->rows.n; r++) {
+        const range_t *row = &e->rows[it->rows.first + r];
+        for (k = 0; k < row->n; k++) {
+            int32_t t = e->terms[row->first + k];
+            if (pred_is_set(s, t >> 1) == (t & 1)) break;
+        }
+        if (k == row->n) return 1;
+    }
+    return 0;
+}
+
+static int eval_group(const iw_engine_t *e, const iw_scratch_t *s, int32_t g)
+{
+    const range_t *gr = &e->groups[g];
+    int i;
+    for (i = 0; i < gr->n; i++)
+        if (!eval_item(e, s, &e->items[gr->first + i])) return 0;
+    return 1;
+}
+
+static int eval_sel(const iw_engine_t *e, const iw_scratch_t *s, int32_t sel)
+{
+    const range_t *sr = &e->sels[sel];
+    int g;
+    for (g = 0; g < sr->n; g++)
+        if (eval_group(e, s, sr->first + g)) return 1;
+    return 0;
+}
+
+static int eval_node(const iw_engine_t *e, const iw_scratch_t *s, int32_t ni)
+{
+    const cnode_t *n = &e->nodes[ni];
+    int i;
+    switch (n->type) {
+    case N_SEL: return eval_sel(e, s, n->a);
+    case N_AND:
+        for (i = 0; i < n->n; i++) if (!eval_node(e, s, e->kids[n->a + i])) return 0;
+        return 1;
+    case N_OR:
+        for (i = 0; i < n->n; i++) if (eval_node(e, s, e->kids[n->a + i])) return 1;
+        return 0;
+    default:
+        return !eval_node(e, s, e->kids[n->a]);
+    }
+}
+
+static void add_evidence(iw_scratch_t *s, iw_hit_t *h, int field)
+{
+    int i;
+    if (h->nmatches >= IW_MAX_MATCHES_PER_HIT) return;
+    for (i = 0; i < h->nmatches; i++) if (h->matches[i].field == field) return;
+    h->matches[h->nmatches].field = field;
+    h->matches[h->nmatches].value = iw_event_get(s->ev, (iw_field_id_t)field);
+    h->nmatches++;
+}
+
+/* Evidence: the fields of the set positive terms of true rows, under the
+ * true, non-negated parts of the condition. */
+static void evidence_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel, iw_hit_t *h)
+{
+    const range_t *sr = &e->sels[sel];
+    int g, i, r, k;
+    for (g = 0; g < sr->n; g++) {
+        const range_t *gr = &e->groups[sr->first + g];
+        if (!eval_group(e, s, sr->first + g)) continue;
+        for (i = 0; i < gr->n; i++) {
+            const citem_t *it = &e->items[gr->first + i];
+            for (r = 0; r < it->rows.n; r++) {
+                const range_t *row = &e->rows[it->rows.first + r];
+                int ok = 1;
+                for (k = 0; k < row->n && ok; k++) {
+                    int32_t t = e->terms[row->first + k];
+                    ok = pred_is_set(s, t >> 1) != (t & 1);
+                }
+                if (!ok) continue;
+                for (k = 0; k < row->n; k++) {
+                    int32_t t = e->terms[row->first + k];
+                    add_evidence(s, h, (t & 1) ? it->field : s->pfield[t >> 1]);
+                }
+                break;
+            }
+        }
+        return;
+    }
+}
+
+static void evidence_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni, iw_hit_t *h)
+{
+    const cnode_t *n = &e->nodes[ni];
+    int i;
+    if (n->type == N_SEL) { evidence_sel(e, s, n->a, h); return; }
+    if (n->type == N_NOT) return;
+    for (i = 0; i < n->n; i++) {
+        int32_t k = e->kids[n->a + i];
+        if (eval_node(e, s, k)) evidence_node(e, s, k, h);
+    }
+}
+
+static void cand_add(iw_scratch_t *s, int32_t r)
+{
+    if (s->rgen[r] == s->gen) return;
+    s->rgen[r] = s->gen;
+    s->cand[s->ncand++] = r;
+}
+
+/* Candidates in rule order, so hits come out in load order (shell sort:
+ * in place, no allocation). */
+static void cand_sort(int32_t *a, int n)
+{
+    int gap, i, j;
+    for (gap = n / 2; gap > 0; gap /= 2)
+        for (i = gap; i < n; i++) {
+            int32_t v = a[i];
+            for (j = i; j >= gap && a[j - gap] > v; j -= gap) a[j] = a[j - gap];
+            a[j] = v;
+        }
+}
+
+int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                   const iw_hit_t **hits)
+{
+    unsigned type;
+    int i, nhits = 0;
+
+    if (hits) *hits = s ? s->hits : NULL;
+    if (!e || !s || !ev || s->e != e) return 0;
+    type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
+    for (i = 0; i < s->ntouched; i++) {
+        int32_t p = s->touched[i];
+        s->bits[p >> 6] &= ~((uint64_t)1 << (p & 63));
+    }
+    s->ntouched = 0;
+    s->ev = ev;
+    s->tm_ok = 0;
+    if (++s->gen == 0) {
+        memset(s->rgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
+        s->gen = 1;
+    }
+    scan_event(e, s, ev);
+
+    s->ncand = 0;
+    for (i = 0; i < s->ntouched; i++) {
+        int32_t p = s->touched[i], k;
+        for (k = e->trig_first[p]; k < e->trig_first[p + 1]; k++) cand_add(s, e->trig_rules[k]);
+    }
+    for (i = 0; i < e->nalways; i++) cand_add(s, e->always[i]);
+    cand_sort(s->cand, s->ncand);
+    s->nevents++;
+    s->ncandidates += (uint64_t)s->ncand;
+
+    for (i = 0; i < s->ncand; i++) {
+        const crule_t *cr = &e->rules[s->cand[i]];
+        iw_hit_t *h;
+        int f, dropped = 0;
+        if (!(cr->applies & type) || !eval_node(e, s, cr->root)) continue;
+        for (f = 0; f < cr->filters.n && !dropped; f++)
+            dropped = eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
+        if (dropped) continue;
+        h = &s->hits[nhits++];
+        h->rule = cr->rule;
+        h->nmatches = 0;
+        evidence_node(e, s, cr->root, h);
+    }
+    return nhits;
+}
+
+void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
+{
+    int t, f;
+    memset(st, 0, sizeof(*st));
+    if (!e) return;
+    st->rules = e->nrules;
+    st->filters = e->ncrules - e->nrules;
+    st->predicates = e->npreds;
+    st->patterns = e->npatterns;
+    for (t = 0; t < NTYPES; t++) st->databases += e->nscan[t];
+    st->regexes = e->nrx;
+    st->regexes_unfiltered = e->nrxall;
+    st->direct_checks = e->ndc;
+    for (f = 0; f < IW_F__COUNT; f++)
+        if (e->radix[f]) st->cidr_nodes += (long)iw_radix_nodes(e->radix[f]);
+    st->always_candidates = e->nalways;
+}
+
+void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events, uint64_t *candidates)
+{
+    if (events) *events = s ? s->nevents : 0;
+    if (candidates) *candidates = s ? s->ncandidates : 0;
+}

@@ -1,0 +1,317 @@
+/* fuzz_logfmt: random and mutated input lines through every log parser, the
+ * event builders and every lazy view.  Deterministic PRNG (IW_FUZZ_SEED),
+ * bounded by time (IW_FUZZ_SECONDS, default 3) and iterations
+ * (IW_FUZZ_ITERS).  Seeds: built-in lines plus lines of the shared corpus
+ * ($IW_SRCDIR/../shared/corpus).  Buffers are malloc'ed at their exact size
+ * so ASan sees any overrun.  Prints "fuzz_logfmt: N passed, M failed". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <apr_general.h>
+#include "iw_logfmt.h"
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static long passed, failed, parsed_ok;
+
+static uint64_t rnd(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    return rng_state = x;
+}
+
+static size_t rn(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
+
+#define FAIL(...) do { failed++; if (failed <= 20) {                        \
+        fprintf(stderr, "fuzz_logfmt: "); fprintf(stderr, __VA_ARGS__);     \
+        fputc('\n', stderr); } } while (0)
+
+/* ---- seeds ------------------------------------------------------------------ */
+
+#define MAX_SEEDS 600
+static char *seeds[MAX_SEEDS];
+static int nseeds;
+
+static const char *const builtin[] = {
+    "127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326 \"http://x/\" \"Mozilla/4.08\"",
+    "vh:443 ::1 - - [10/Oct/2000:13:55:36 +0000] \"GET /a%2e%2e/%c0%af?x=%u0041+y HTTP/1.1\" 404 - \"-\" \"a\\\"b\\x00\"",
+    "[17/Dec/2005:02:40:45 -0500] - - 85.226.238.xxx \"GET /awstats.pl?configdir=|echo; HTTP/1.1\" \"-\" 302 547 0",
+    "[Wed Oct 11 14:32:52.123456 2000] [core:error] [pid 1234:tid 5678] [client 1.2.3.4:5678] AH01630: client denied by server configuration: /path",
+    "[Fri Dec 16 01:46:23 2005] [error] [client 1.2.3.4] Directory index forbidden by rule: /home/test/",
+    "[Wed Oct 11 14:32:52 2000] [core:error] [pid 9:tid 1] (13)Permission denied: [client 10.0.0.2:4000] AH00035: access",
+    "{\"id\":\"a\",\"method\":\"GET\",\"uri\":\"/..%252f..%252f?q=\\u0041\\ud83d\\ude00\",\"version\":\"HTTP/1.1\","
+        "\"headers\":{\"Host\":\"h\",\"User-Agent\":\"${jndi:ldap://x}\",\"Cookie\":[\"a\",\"b\"]},"
+        "\"status\":200,\"client\":\"1.2.3.4\",\"time\":\"2024-01-02T03:04:05.5+01:00\",\"x\":[1,{\"y\":null}]}",
+    "{\"method\":\"CONNECT\",\"uri\":\"host:443\",\"time\":1700000000.5}",
+    "{\"method\":\"GET\",\"uri\":\"http://evil/a/../b?c\",\"headers\":{}}",
+};
+
+static void add_seed(const char *s, size_t len)
+{
+    char *c;
+
+    if (nseeds >= MAX_SEEDS) return;
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r')) len--;
+    if (!len || !(c = malloc(len + 1))) return;
+    memcpy(c, s, len);
+    c[len] = '\0';
+    seeds[nseeds++] = c;
+}
+
+/* Every k-th line of a corpus file (a spread, not just the first lines). */
+static void load_file(const char *dir, const char *rel, int every, int max)
+{
+    char path[1024], line[16384];
+    FILE *f;
+    int n = 0, got = 0;
+
+    snprintf(path, sizeof(path), "%s/../shared/corpus/%s", dir, rel);
+    if (!(f = fopen(path, "rb"))) {
+        fprintf(stderr, "fuzz_logfmt: note: %s not found, built-in seeds only\n", path);
+        return;
+    }
+    while (got < max && fgets(line, sizeof(line), f)) {
+        const char *s = line;
+        if (n++ % every) continue;
+        while (*s == ' ') s++;
+        if (*s == '\n' || *s == '.' || *s == '^' || *s == '*') continue;
+        add_seed(s, strlen(s));
+        got++;
+    }
+    fclose(f);
+}
+
+/* ---- input generation ------------------------------------------------------ */
+
+static const char *const tokens[] = {
+    "%", "%2", "%25", "%252e", "%u", "%uD800", "%uff0e", "%c0%ae", "%e0%80%af",
+    "%00", "\\", "\\\"", "\\x", "\\x0", "\\u", "\\ud800", "\\udc00\\u", "\"",
+    "[", "]", "{", "}", ":", ",", "-", " ", "\t", "\r\n", "/../", "/./", "//",
+    "99999999999999999999999999", "1e400", "-0", "null", "true", "[]", "{}",
+    "\xc0", "\xff\xfe", "\xed\xa0\x80", "HTTP/1.1", "[client ", "AH0", "?",
+    "+", "\0",
+};
+
+static size_t gen_random(char *b, size_t cap)
+{
+    static const char alpha[] = "%./\\\"[]{}:,0123456789aAuUx- ";
+    size_t n = rn(cap), i;
+    int mode = (int)rn(3);
+
+    for (i = 0; i < n; i++) {
+        if (mode == 0) b[i] = (char)rnd();
+        else if (mode == 1) b[i] = (char)(32 + rn(95));
+        else b[i] = alpha[rn(sizeof(alpha) - 1)];
+    }
+    return n;
+}
+
+static size_t insert(char *b, size_t n, size_t cap, const char *s, size_t sl)
+{
+    size_t at = rn(n + 1);
+
+    if (n + sl > cap) return n;
+    memmove(b + at + sl, b + at, n - at);
+    memcpy(b + at, s, sl);
+    return n + sl;
+}
+
+/* Mutations of a seed: byte flips, token insertions, truncation, cutting a
+ * chunk, and blowing a field up to ~8 KB. */
+static size_t gen_mutated(char *b, size_t cap)
+{
+    const char *s = seeds[rn((size_t)nseeds)];
+    size_t n = strlen(s), k, m = 1 + rn(6);
+
+    if (n > cap) n = cap;
+    memcpy(b, s, n);
+    for (k = 0; k < m; k++) {
+        size_t at = rn(n + 1), t;
+        switch (rn(6)) {
+        case 0: if (n) b[rn(n)] = (char)rnd(); break;
+        case 1:
+            t = rn(sizeof(tokens) / sizeof(tokens[0]));
+            n = insert(b, n, cap, tokens[t], t == sizeof(tokens) / sizeof(tokens[0]) - 1
+                                              ? 1 : strlen(tokens[t]));
+            break;
+        case 2: n = at; break;                                     /* truncate */
+        case 3: if (at < n) { size_t c = rn(n - at + 1);           /* cut */
+                    memmove(b + at, b + at + c, n - at - c); n -= c; } break;
+        case 4: {                                                  /* 8 KB run */
+            size_t len = 4096 + rn(5000);
+            char ch = "A%/.\\a"[rn(6)];
+            if (n + len <= cap) {
+                memmove(b + at + len, b + at, n - at);
+                memset(b + at, ch, len);
+                n += len;
+            }
+            break; }
+        default: {                                                 /* repeat */
+            char rep[64];
+            size_t c = rn(sizeof(rep));
+            if (at + c <= n && n + c <= cap) {
+                memcpy(rep, b + at, c);
+                n = insert(b, n, cap, rep, c);
+            }
+            break; }
+        }
+    }
+    return n;
+}
+
+/* ---- checks ---------------------------------------------------------------- */
+
+static int within(iw_str_t v, const char *lo, size_t size)
+{
+    return v.p >= lo && v.p + v.len <= lo + size;
+}
+
+/* A path-normalised view has no ".", ".." or empty segments inside. */
+static int path_clean(iw_str_t v)
+{
+    size_t i = 0, j;
+
+    while (i < v.len) {
+        for (j = i; j < v.len && v.p[j] != '/' && v.p[j] != '\\'; j++)
+            if (v.p[j] == '\0') return 0;
+        if (j < v.len && v.p[j] == '\\') return 0;
+        if ((j - i == 1 && v.p[i] == '.') || (j - i == 2 && v.p[i] == '.' && v.p[i + 1] == '.'))
+            return 0;
+        if (j - i == 0 && i != 0 && j < v.len) return 0;          /* "//" */
+        i = j + 1;
+    }
+    return 1;
+}
+
+static void check_event(iw_event_t *ev, const char *line, size_t len,
+                        const iw_parsed_t *o)
+{
+    int f;
+    int64_t num;
+
+    for (f = 0; f < IW_F__COUNT; f++) {
+        iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
+        (void)iw_event_num(ev, (iw_field_id_t)f, &num);
+        if (!v.p) continue;
+        if (!within(v, ev->buf, ev->buf_size) && !within(v, line, len)
+            && !within(v, o->buf, o->buf_size) && !within(v, o->id, sizeof(o->id))
+            && !(v.len == 0 || (v.len == 1 && v.p[0] == '/')))
+            FAIL("field %s points outside every buffer", iw_field_name((iw_field_id_t)f));
+    }
+    if (ev->buf_used > ev->buf_size) FAIL("event buffer overrun");
+    if (ev->val[IW_F_CS_URI_STEM_DEC].p && !path_clean(ev->val[IW_F_CS_URI_STEM_DEC]))
+        FAIL("stem view not normalised: %.*s", (int)ev->val[IW_F_CS_URI_STEM_DEC].len,
+             ev->val[IW_F_CS_URI_STEM_DEC].p);
+}
+
+/* One line through one format, then the event and all views. */
+static void run_line(const char *line, size_t len, iw_input_format_t fmt)
+{
+    size_t psize = rn(8) ? 2 * len + 64 : rn(2 * len + 64);
+    size_t esize = rn(4) ? 65536 : rn(512);
+    char *pb = malloc(psize ? psize : 1), *eb = malloc(esize ? esize : 1);
+    iw_parsed_t o;
+    iw_event_t ev;
+    const char *why = NULL;
+    int ok;
+
+    memset(&o, 0, sizeof(o));
+    o.buf = pb;
+    o.buf_size = psize;
+    ok = iw_logfmt_parse(fmt, line, len, &o, &why);
+    if (!ok && !why) FAIL("malformed without a reason");
+    if (o.buf_used > o.buf_size) FAIL("parse buffer overrun");
+    if (ok && o.type == IW_EV_ACCESS && (!o.req.method.p || !o.req.target.p))
+        FAIL("access event without method/target");
+    if (ok) {
+        parsed_ok++;
+        iw_event_init(&ev, esize ? eb : NULL, esize);
+        if (o.type == IW_EV_ERROR) iw_event_from_error(&ev, &o.err);
+        else iw_event_from_request(&ev, &o.req);
+        check_event(&ev, line, len, &o);
+    }
+    free(pb);
+    free(eb);
+}
+
+/* Random request description straight into the builder (no parser). */
+static void run_desc(char *b, size_t n)
+{
+    iw_str_t hn[3], hv[3];
+    iw_request_desc_t d;
+    iw_parsed_t dummy;
+    size_t esize = rn(3) ? 65536 : rn(300), cut1 = rn(n + 1), cut2 = cut1 + rn(n - cut1 + 1);
+    char *eb = malloc(esize ? esize : 1);
+    iw_event_t ev;
+    char *dec = malloc(n + 1);
+    static const char *const methods[] = { "GET", "CONNECT", "", "OPTIONS" };
+
+    memset(&d, 0, sizeof(d));
+    memset(&dummy, 0, sizeof(dummy));
+    /* the method lives in dummy.id so check_event knows its memory */
+    snprintf(dummy.id, sizeof(dummy.id), "%s", methods[rn(4)]);
+    d.method = (iw_str_t){ dummy.id, strlen(dummy.id) };
+    d.target = (iw_str_t){ b, cut1 };
+    hn[0] = (iw_str_t){ "User-Agent", 10 }; hv[0] = (iw_str_t){ b + cut1, cut2 - cut1 };
+    hn[1] = (iw_str_t){ "host", 4 };        hv[1] = (iw_str_t){ b + cut2, n - cut2 };
+    hn[2] = (iw_str_t){ NULL, 0 };          hv[2] = (iw_str_t){ NULL, 0 };
+    d.hdr_names = hn; d.hdr_values = hv; d.nhdrs = (int)rn(4);
+    d.status = (int)rn(1000); d.sc_bytes = (int64_t)rnd() >> 1; d.cs_bytes = -1;
+    d.time_taken_ms = (int64_t)rnd(); d.time = (apr_time_t)(rnd() % 400000000000000000ull);
+    iw_event_init(&ev, esize ? eb : NULL, esize);
+    iw_event_from_request(&ev, &d);
+    check_event(&ev, b, n, &dummy);
+    if (iw_url_decode_once(b, n, dec, (int)rn(2)) > n) FAIL("decode grew");
+    free(dec);
+    free(eb);
+}
+
+static double now_sec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(void)
+{
+    const char *dir = getenv("IW_SRCDIR"), *e;
+    double limit = 3.0, t0;
+    long iters = 2000000, i;
+    size_t cap = 20000, k;
+    char *b;
+    apr_time_t t;
+
+    apr_initialize();
+    if ((e = getenv("IW_FUZZ_SEED"))) rng_state = strtoull(e, NULL, 0) | 1;
+    if ((e = getenv("IW_FUZZ_SECONDS"))) limit = atof(e);
+    if ((e = getenv("IW_FUZZ_ITERS"))) iters = atol(e);
+    for (k = 0; k < sizeof(builtin) / sizeof(builtin[0]); k++)
+        add_seed(builtin[k], strlen(builtin[k]));
+    if (!dir) dir = ".";
+    load_file(dir, "benign/elastic-apache.log", 50, 200);
+    load_file(dir, "crs-requests.jsonl", 13, 200);
+    load_file(dir, "ossec/apache.rst", 1, 100);
+    load_file(dir, "ossec/apache_attacks.rst", 1, 100);
+    b = malloc(cap);
+    t0 = now_sec();
+    for (i = 0; i < iters && now_sec() - t0 < limit; i++) {
+        size_t n = rn(4) ? gen_mutated(b, cap) : gen_random(b, 9000);
+        char *line = malloc(n ? n : 1);          /* exact size: ASan bounds */
+        long before = failed;
+        memcpy(line, b, n);
+        run_line(line, n, (iw_input_format_t)rn(4));
+        if (iw_logfmt_detect(line, n) > IW_INPUT_JSONL) FAIL("detect out of range");
+        (void)iw_parse_clf_time(line, n < 40 ? n : 40, &t);
+        if (!rn(4)) run_desc(line, n);
+        free(line);
+        if (failed == before) passed++;
+    }
+    free(b);
+    for (k = 0; k < (size_t)nseeds; k++) free(seeds[k]);
+    apr_terminate();
+    printf("fuzz_logfmt: %ld passed, %ld failed (%d seeds, %ld lines parsed into events)\n",
+           passed, failed, nseeds, parsed_ok);
+    return failed ? 1 : 0;
+}

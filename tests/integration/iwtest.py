@@ -1,0 +1,505 @@
+"""Integration-test helpers: a real unprivileged rsyslogd and a real httpd
+(Debian's /usr/sbin/apache2) generated from a template in a temp dir, the
+module loaded from the build tree.  Style after icing/mod_md and httpd's
+test/pyhttpd: one object per server, config written per test group, the
+error log used as an oracle."""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
+MODULE = os.environ.get("IW_MODULE", os.path.join(REPO, "build", "mod_iocwatch.so"))
+CLI = os.environ.get("IW_CLI", os.path.join(REPO, "build", "iocwatch"))
+APACHE = os.environ.get("IW_APACHE", "/usr/sbin/apache2")
+MODDIR = os.environ.get("IW_APACHE_MODULES", "/usr/lib/apache2/modules")
+RSYSLOGD = os.environ.get("IW_RSYSLOGD", "/usr/sbin/rsyslogd")
+TEST_RULES = os.path.join(HERE, "rules")
+SIGMAHQ = os.environ.get("IW_SIGMAHQ", "/work/shared/sigma/sigmahq-rules/rules")
+CORPUS = os.environ.get("IW_CORPUS", "/work/shared/corpus/crs-requests.jsonl")
+IS_ROOT = os.geteuid() == 0
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout, step=0.05, what="condition"):
+    """Poll pred() until truthy (returned) or timeout (AssertionError)."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > end:
+            raise AssertionError("timeout (%.1fs) waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+def make_tmpdir(prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    # httpd children run as nobody when we are root: they must traverse
+    # the tree and read rules/documents (never write).
+    os.chmod(d, 0o755)
+    return d
+
+
+# ---------------------------------------------------------------- syslog
+
+def parse_alert_line(line):
+    """Syslog line (RFC 3164 / 5424 / bare JSON as written by rsyslog's
+    %rawmsg%) -> (header, dict).  None when the line carries no JSON."""
+    i = line.find("{")
+    if i < 0:
+        return None
+    try:
+        return line[:i], json.loads(line[i:])
+    except ValueError:
+        return None
+
+
+def get(d, dotted, default=None):
+    """ECS lookup tolerant to both nested and dotted keys."""
+    if dotted in d:
+        return d[dotted]
+    cur = d
+    parts = dotted.split(".")
+    for i, p in enumerate(parts):
+        if not isinstance(cur, dict):
+            return default
+        rest = ".".join(parts[i:])
+        if rest in cur:
+            return cur[rest]
+        if p not in cur:
+            return default
+        cur = cur[p]
+    return cur
+
+
+class Rsyslog:
+    """rsyslogd -n with its own config: imuxsock on a socket in the temp
+    dir (dgram), imudp and imtcp on free loopback ports; every message is
+    written raw (%rawmsg%) to one file."""
+
+    def __init__(self, base):
+        self.dir = os.path.join(base, "rsyslog")
+        os.makedirs(self.dir, exist_ok=True)
+        os.chmod(self.dir, 0o755)
+        self.sock = os.path.join(self.dir, "log.sock")
+        self.out = os.path.join(self.dir, "alerts.log")
+        self.udp_port = free_port()
+        self.tcp_port = free_port()
+        self.pidfile = os.path.join(self.dir, "rsyslogd.pid")
+        self.conf = os.path.join(self.dir, "rsyslog.conf")
+        self.proc = None
+
+    def write_conf(self):
+        with open(self.conf, "w") as f:
+            f.write("""\
+global(workDirectory="{d}" maxMessageSize="64k")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="{sock}" RateLimit.Interval="0" UseSpecialParser="off")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="{udp}" RateLimit.Interval="0")
+module(load="imtcp" MaxSessions="64")
+input(type="imtcp" address="127.0.0.1" port="{tcp}")
+template(name="iwraw" type="string" string="%rawmsg%\\n")
+*.* action(type="omfile" file="{out}" template="iwraw")
+""".format(d=self.dir, sock=self.sock, udp=self.udp_port, tcp=self.tcp_port,
+           out=self.out))
+
+    def start(self):
+        self.write_conf()
+        open(self.out, "a").close()
+        self.proc = subprocess.Popen(
+            [RSYSLOGD, "-n", "-f", self.conf, "-i", self.pidfile],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.dir, "stderr"), "w"))
+        wait_until(lambda: os.path.exists(self.sock) and self._tcp_up(), 10,
+                   what="rsyslogd sockets")
+
+    def _tcp_up(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.tcp_port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    # -- reading what landed
+    def mark(self):
+        """Offset to read alerts from (call before sending requests)."""
+        return os.path.getsize(self.out)
+
+    def lines(self, since=0):
+        with open(self.out, "rb") as f:
+            f.seek(since)
+            data = f.read()
+        # only complete lines
+        end = data.rfind(b"\n")
+        if end < 0:
+            return []
+        return data[:end].decode("utf-8", "replace").split("\n")
+
+    def alerts(self, since=0, pred=None):
+        out = []
+        for ln in self.lines(since):
+            p = parse_alert_line(ln)
+            if p is None:
+                continue
+            a = p[1]
+            a["_syslog_header"] = p[0]
+            if pred is None or pred(a):
+                out.append(a)
+        return out
+
+    def wait_alerts(self, since, n, pred=None, timeout=10, settle=0.4):
+        """Wait until at least n alerts matching pred landed, then wait
+        `settle` seconds more so that surplus alerts would show up too."""
+        wait_until(lambda: len(self.alerts(since, pred)) >= n, timeout,
+                   what="%d alert(s)" % n)
+        time.sleep(settle)
+        return self.alerts(since, pred)
+
+    def quiet(self, since, pred=None, wait=1.0):
+        """Alerts after a quiet period (for 'no alert' assertions)."""
+        time.sleep(wait)
+        return self.alerts(since, pred)
+
+
+# ---------------------------------------------------------------- httpd
+
+LOG_LEVEL_RE = re.compile(r"^\[[^\]]+\] \[([^:\]]*):(\w+)\]")
+BAD_LEVELS = ("warn", "error", "crit", "alert", "emerg")
+# lines that are bad whatever their level
+BAD_ALWAYS = re.compile(r"exit signal|Segmentation fault|AH00052|AH00060|"
+                        r"AddressSanitizer|runtime error:")
+
+MPM_DEFAULTS = {
+    "event": """\
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 8
+MaxRequestWorkers 32
+MinSpareThreads 8
+MaxSpareThreads 32
+""",
+    "worker": """\
+StartServers 2
+ServerLimit 4
+ThreadsPerChild 8
+MaxRequestWorkers 32
+MinSpareThreads 8
+MaxSpareThreads 32
+""",
+    "prefork": """\
+StartServers 4
+MinSpareServers 4
+MaxSpareServers 8
+ServerLimit 16
+MaxRequestWorkers 16
+""",
+}
+
+BASE_MODULES = ["authz_core", "authz_host", "mime", "alias", "dir", "log_debug",
+                "remoteip", "headers", "unique_id"]
+
+
+class Httpd:
+    """One httpd instance in its own temp dir."""
+
+    def __init__(self, base, name="httpd", mpm="event"):
+        self.dir = os.path.join(base, name)
+        for sub in ("logs", "run", "htdocs", "conf", "rules"):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+            os.chmod(os.path.join(self.dir, sub), 0o755)
+        os.chmod(self.dir, 0o755)
+        self.port = free_port()
+        self.mpm = mpm
+        self.conf = os.path.join(self.dir, "conf", "httpd.conf")
+        self.errlog = os.path.join(self.dir, "logs", "error.log")
+        self.acclog = os.path.join(self.dir, "logs", "access.log")
+        self.pidfile = os.path.join(self.dir, "run", "httpd.pid")
+        self.htdocs = os.path.join(self.dir, "htdocs")
+        self.running_conf = None
+        self.running_mpm = None
+        self.generation = 0
+        open(self.errlog, "a").close()
+        self.write_doc("index.html", "<html><body>hello</body></html>\n")
+        self.write_doc("static.txt", "x" * 2048)
+
+    # -- files
+    def write_doc(self, rel, text, mode=0o644):
+        p = os.path.join(self.htdocs, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        d = os.path.dirname(p)
+        while d.startswith(self.htdocs) and d != self.htdocs:
+            os.chmod(d, 0o755)
+            d = os.path.dirname(d)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, mode)
+        return p
+
+    def write_rule(self, name, text):
+        p = os.path.join(self.dir, "rules", name)
+        with open(p, "w") as f:
+            f.write(text)
+        os.chmod(p, 0o644)
+        return p
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    # -- config
+    def render(self, body, mpm, with_module=True, modules=(), log_level="warn"):
+        mods = []
+        mods.append("LoadModule mpm_%s_module %s/mod_mpm_%s.so" % (mpm, MODDIR, mpm))
+        for m in list(BASE_MODULES) + [m for m in modules if m not in BASE_MODULES]:
+            mods.append("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m))
+        if with_module:
+            mods.append("LoadModule iocwatch_module %s" % MODULE)
+        user = "User nobody\nGroup nogroup\n" if IS_ROOT else ""
+        return """\
+# generated by tests/integration/iwtest.py
+ServerRoot "{d}"
+DefaultRuntimeDir "{d}/run"
+PidFile "{pid}"
+ServerName 127.0.0.1
+Listen 127.0.0.1:{port}
+{mods}
+{user}
+{mpmconf}
+Timeout 10
+KeepAliveTimeout 2
+GracefulShutdownTimeout 5
+ErrorLog "{elog}"
+LogLevel {lvl}
+LogFormat "%a %l %u %t \\"%r\\" %>s %b \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
+CustomLog "{alog}" combined
+TypesConfig /etc/mime.types
+DocumentRoot "{docs}"
+<Directory />
+  AllowOverride None
+  Require all denied
+</Directory>
+<Directory "{docs}">
+  AllowOverride None
+  Require all granted
+</Directory>
+{body}
+""".format(d=self.dir, pid=self.pidfile, port=self.port, mods="\n".join(mods),
+           user=user, mpmconf=MPM_DEFAULTS[mpm], elog=self.errlog, alog=self.acclog,
+           lvl=log_level, docs=self.htdocs, body=body)
+
+    def _cmd(self, *args, conf=None):
+        return [APACHE, "-d", self.dir, "-f", conf or self.conf] + list(args)
+
+    def configtest(self, text):
+        """httpd -t on a config text; returns (rc, output)."""
+        p = os.path.join(self.dir, "conf", "configtest.conf")
+        with open(p, "w") as f:
+            f.write(text)
+        r = subprocess.run(self._cmd("-t", conf=p), capture_output=True, text=True,
+                           timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    def pid(self):
+        try:
+            with open(self.pidfile) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def alive(self):
+        pid = self.pid()
+        if not pid:
+            return False
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+
+    def _count_ready(self):
+        with open(self.errlog, errors="replace") as f:
+            return f.read().count("resuming normal operations")
+
+    def _up(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def start(self, text, mpm):
+        """Start (stop first when running); raises with the error log tail
+        and the command output when httpd does not come up."""
+        self.stop()
+        with open(self.conf, "w") as f:
+            f.write(text)
+        ready = self._count_ready()
+        r = subprocess.run(self._cmd("-k", "start"), capture_output=True, text=True,
+                           timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError("httpd start failed rc=%d:\n%s%s\n%s" % (
+                r.returncode, r.stdout, r.stderr, self.errlog_tail()))
+        try:
+            wait_until(lambda: self._count_ready() > ready and self._up(), 30,
+                       what="httpd up")
+        except AssertionError:
+            raise RuntimeError("httpd did not come up:\n%s%s\n%s" % (
+                r.stdout, r.stderr, self.errlog_tail()))
+        self.running_conf, self.running_mpm = text, mpm
+        self.generation += 1
+
+    def _signal_restart(self, kind):
+        ready = self._count_ready()
+        r = subprocess.run(self._cmd("-k", kind), capture_output=True, text=True,
+                           timeout=60)
+        if r.returncode != 0:
+            raise RuntimeError("httpd -k %s failed: %s%s" % (kind, r.stdout, r.stderr))
+        wait_until(lambda: self._count_ready() > ready or not self.alive(), 30,
+                   what="httpd %s" % kind)
+        if not self.alive():
+            raise RuntimeError("httpd died on %s:\n%s" % (kind, self.errlog_tail()))
+        wait_until(self._up, 10, what="httpd listening")
+        self.generation += 1
+
+    def restart(self, text=None, graceful=False):
+        """Re-read config in place (SIGHUP, or SIGUSR1 when graceful)."""
+        if text is not None:
+            with open(self.conf, "w") as f:
+                f.write(text)
+            self.running_conf = text
+        self._signal_restart("graceful" if graceful else "restart")
+
+    def ensure(self, body, mpm=None, **kw):
+        """Run with this config: no-op when already running it, SIGHUP
+        restart when only the config changed, stop+start for a new MPM."""
+        mpm = mpm or self.mpm
+        text = self.render(body, mpm, **kw)
+        if self.alive() and self.running_mpm == mpm:
+            if text != self.running_conf:
+                self.restart(text)
+            return
+        self.start(text, mpm)
+
+    def stop(self):
+        pid = self.pid()
+        if not pid or not self.alive():
+            return
+        subprocess.run(self._cmd("-k", "stop"), capture_output=True, timeout=60)
+
+        def gone():
+            try:
+                os.kill(pid, 0)
+                return False
+            except OSError:
+                return True
+        try:
+            wait_until(gone, 20, what="httpd stop")
+        except AssertionError:
+            os.kill(pid, signal.SIGKILL)
+        self.running_conf = None
+
+    # -- logs
+    def errlog_size(self):
+        return os.path.getsize(self.errlog)
+
+    def errlog_lines(self, since=0):
+        with open(self.errlog, "rb") as f:
+            f.seek(since)
+            return f.read().decode("utf-8", "replace").splitlines()
+
+    def errlog_tail(self, n=30):
+        return "\n".join(self.errlog_lines()[-n:])
+
+    def acclog_lines(self):
+        try:
+            with open(self.acclog, errors="replace") as f:
+                return f.read().splitlines()
+        except OSError:
+            return []
+
+
+def bad_errlog_lines(lines, expected):
+    """Error-log oracle: lines at warn or worse (or crash traces) that match
+    none of the expected regexes."""
+    bad = []
+    for ln in lines:
+        m = LOG_LEVEL_RE.match(ln)
+        level = m.group(2) if m else ""
+        if level in BAD_LEVELS or BAD_ALWAYS.search(ln):
+            if not any(re.search(e, ln) for e in expected):
+                bad.append(ln)
+    return bad
+
+
+# ---------------------------------------------------------------- HTTP
+
+def http_raw(port, data, timeout=10, read=True):
+    """Send raw bytes, return (status, response bytes).  Connection: close
+    style: reads until EOF (or timeout)."""
+    with socket.create_connection(("127.0.0.1", port), timeout) as s:
+        s.sendall(data)
+        if not read:
+            return None, b""
+        chunks = []
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                chunks.append(b)
+        except socket.timeout:
+            pass
+    resp = b"".join(chunks)
+    m = re.match(rb"HTTP/\d\.\d (\d{3})", resp)
+    return (int(m.group(1)) if m else None), resp
+
+
+def http_get(port, target, headers=None, method="GET", version="HTTP/1.1",
+             timeout=10):
+    """One request with Connection: close, the target sent verbatim."""
+    h = {"Host": "127.0.0.1", "User-Agent": "iwtest/1.0", "Connection": "close"}
+    if headers:
+        h.update(headers)
+    lines = ["%s %s %s" % (method, target, version)]
+    lines += ["%s: %s" % (k, v) for k, v in h.items() if v is not None]
+    data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+    return http_raw(port, data, timeout)
+
+
+def status_page(port, path="/iw-status"):
+    """Parse the iocwatch-status handler output (key: value lines)."""
+    st, resp = http_get(port, path + "?auto")
+    assert st == 200, resp[:500]
+    body = resp.split(b"\r\n\r\n", 1)[1].decode()
+    out = {}
+    for ln in body.splitlines():
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            v = v.strip()
+            try:
+                out[k.strip()] = int(v)
+            except ValueError:
+                out[k.strip()] = v
+    return out

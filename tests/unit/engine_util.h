@@ -1,0 +1,114 @@
+/* Helpers for the engine tests: rules from YAML text, requests from a few
+ * fields, "did rule X fire". */
+#ifndef ENGINE_UTIL_H
+#define ENGINE_UTIL_H
+
+#include <apr_strings.h>
+#include "iw_test.h"
+#include "iw_engine.h"
+#include "iw_rules.h"
+
+typedef struct treq {
+    const char *method, *target, *ua, *referer, *client, *host, *cookie;
+    int status;
+    apr_time_t time;
+} treq_t;
+
+/* Load and link YAML, compile.  Returns NULL on any error; *dg gets the
+ * diagnostics. */
+static inline iw_engine_t *eu_compile(apr_pool_t *p, const char *yaml, iw_diag_t **dg,
+                                      apr_hash_t *placeholders)
+{
+    iw_ruleset_t *rs = iw_ruleset_create(p);
+    iw_diag_t *d = iw_diag_create(p);
+    iw_engine_t *e = NULL;
+    apr_hash_index_t *hi;
+
+    if (dg) *dg = d;
+    iw_rules_load_string(rs, "test.yml", yaml, strlen(yaml), d);
+    iw_ruleset_link(rs, d);
+    for (hi = placeholders ? apr_hash_first(p, placeholders) : NULL; hi; hi = apr_hash_next(hi)) {
+        const void *k; void *v;
+        apr_hash_this(hi, &k, NULL, &v);
+        iw_ruleset_set_placeholder(rs, k, v);
+    }
+    if (d->errors) return NULL;
+    e = iw_engine_compile(p, rs, NULL, d);
+    return e;
+}
+
+/* One detection rule document with the given id and detection body
+ * (indented by 4). */
+static inline const char *eu_rule(apr_pool_t *p, const char *id, const char *det)
+{
+    return apr_psprintf(p, "title: test %s\nid: %s\nlevel: high\nlogsource:\n"
+                        "    category: webserver\ndetection:\n%s\n", id, id, det);
+}
+
+/* Evaluate a request; returns the number of hits, *hits set. */
+static inline int eu_eval(apr_pool_t *p, const iw_engine_t *e, iw_scratch_t *s,
+                          const treq_t *r, const iw_hit_t **hits)
+{
+    iw_request_desc_t d;
+    iw_event_t *ev = apr_pcalloc(p, sizeof(*ev));
+    char *buf = apr_palloc(p, 65536);
+    static iw_str_t names[4], values[4];
+    int n = 0;
+
+    memset(&d, 0, sizeof(d));
+#define S(x) ((iw_str_t){ (x), (x) ? strlen(x) : 0 })
+    d.method = S(r->method ? r->method : "GET");
+    d.target = S(r->target ? r->target : "/");
+    d.version = S("HTTP/1.1");
+    if (r->ua) { names[n] = S("User-Agent"); values[n++] = S(r->ua); }
+    if (r->referer) { names[n] = S("Referer"); values[n++] = S(r->referer); }
+    if (r->host) { names[n] = S("Host"); values[n++] = S(r->host); }
+    if (r->cookie) { names[n] = S("Cookie"); values[n++] = S(r->cookie); }
+    d.hdr_names = names;
+    d.hdr_values = values;
+    d.nhdrs = n;
+    d.status = r->status ? r->status : 200;
+    d.sc_bytes = 100; d.cs_bytes = -1; d.time_taken_ms = 5;
+    d.client_ip = S(r->client ? r->client : "192.0.2.10");
+    d.time = r->time ? r->time : apr_time_from_sec(1764240000); /* 2025-11-27 10:40:00 UTC */
+#undef S
+    iw_event_init(ev, buf, 65536);
+    iw_event_from_request(ev, &d);
+    return iw_engine_eval(e, s, ev, hits);
+}
+
+static inline int eu_fired(const iw_hit_t *hits, int n, const char *id)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (hits[i].rule->id && !strcmp(hits[i].rule->id, id)) return 1;
+    return 0;
+}
+
+/* Does the single-rule YAML `det` fire on request r? -1 on compile error. */
+static inline int eu_one(apr_pool_t *p, const char *det, const treq_t *r)
+{
+    iw_diag_t *dg;
+    iw_engine_t *e = eu_compile(p, eu_rule(p, "r1", det), &dg, NULL);
+    iw_scratch_t *s;
+    const iw_hit_t *hits;
+    int n;
+
+    if (!e) {
+        int i;
+        for (i = 0; i < dg->msgs->nelts; i++)
+            fprintf(stderr, "    diag: %s\n", APR_ARRAY_IDX(dg->msgs, i, iw_diag_msg_t).text);
+        return -1;
+    }
+    s = iw_scratch_create(e);
+    n = eu_eval(p, e, s, r, &hits);
+    n = eu_fired(hits, n, "r1");
+    iw_scratch_destroy(s);
+    return n;
+}
+
+/* Shorthand: detection body + request fields. */
+#define FIRES(det, ...) CHECK_INT(eu_one(p, det, &(treq_t){ __VA_ARGS__ }), 1)
+#define QUIET(det, ...) CHECK_INT(eu_one(p, det, &(treq_t){ __VA_ARGS__ }), 0)
+
+#endif

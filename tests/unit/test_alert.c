@@ -1,0 +1,536 @@
+/* Alerts: ECS JSON content, escaping, truncation (valid JSON at every buffer
+ * size), syslog framing.  Events are built with the real iw_event code. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+#include "iw_test.h"
+#include "iw_alert.h"
+
+/* ---- a tiny strict JSON checker (shared with test_notify.c) ------------- */
+
+typedef struct { const char *p, *end; int depth; } jc_t;
+
+static int jc_value(jc_t *c);
+
+static void jc_ws(jc_t *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' ||
+                             *c->p == '\r')) c->p++;
+}
+
+static int jc_string(jc_t *c)
+{
+    if (c->p >= c->end || *c->p != '"') return 0;
+    for (c->p++; c->p < c->end; c->p++) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') { c->p++; return 1; }
+        if (ch < 0x20) return 0;
+        if (ch == '\\') {
+            int i;
+            if (++c->p >= c->end) return 0;
+            if (*c->p == 'u') {
+                for (i = 0; i < 4; i++)
+                    if (++c->p >= c->end || !isxdigit((unsigned char)*c->p)) return 0;
+            } else if (!strchr("\"\\/bfnrt", *c->p)) return 0;
+        }
+    }
+    return 0;
+}
+
+static int jc_number(jc_t *c)
+{
+    const char *s = c->p;
+    if (c->p < c->end && *c->p == '-') c->p++;
+    if (c->p >= c->end || !isdigit((unsigned char)*c->p)) return 0;
+    if (*c->p == '0') c->p++;
+    else while (c->p < c->end && isdigit((unsigned char)*c->p)) c->p++;
+    if (c->p < c->end && *c->p == '.') {
+        c->p++;
+        if (c->p >= c->end || !isdigit((unsigned char)*c->p)) return 0;
+        while (c->p < c->end && isdigit((unsigned char)*c->p)) c->p++;
+    }
+    return c->p > s;
+}
+
+static int jc_container(jc_t *c, char open, char close)
+{
+    int first = 1;
+    if (++c->depth > 64) return 0;
+    c->p++;                                 /* open */
+    (void)open;
+    for (;;) {
+        jc_ws(c);
+        if (c->p >= c->end) return 0;
+        if (*c->p == close) { c->p++; c->depth--; return 1; }
+        if (!first) {
+            if (*c->p != ',') return 0;
+            c->p++;
+            jc_ws(c);
+        }
+        first = 0;
+        if (close == '}') {
+            if (!jc_string(c)) return 0;
+            jc_ws(c);
+            if (c->p >= c->end || *c->p != ':') return 0;
+            c->p++;
+            jc_ws(c);
+        }
+        if (!jc_value(c)) return 0;
+    }
+}
+
+static int jc_lit(jc_t *c, const char *w)
+{
+    size_t n = strlen(w);
+    if ((size_t)(c->end - c->p) < n || memcmp(c->p, w, n)) return 0;
+    c->p += n;
+    return 1;
+}
+
+static int jc_value(jc_t *c)
+{
+    jc_ws(c);
+    if (c->p >= c->end) return 0;
+    switch (*c->p) {
+    case '{': return jc_container(c, '{', '}');
+    case '[': return jc_container(c, '[', ']');
+    case '"': return jc_string(c);
+    case 't': return jc_lit(c, "true");
+    case 'f': return jc_lit(c, "false");
+    case 'n': return jc_lit(c, "null");
+    default: return jc_number(c);
+    }
+}
+
+/* 1 when [s, s+len) is exactly one valid JSON value with no raw control
+ * characters inside strings; also rejects a raw DEL anywhere. */
+int iw_test_json_valid(const char *s, size_t len)
+{
+    jc_t c = { s, s + len, 0 };
+    size_t i;
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f) return 0;
+    if (!jc_value(&c)) return 0;
+    jc_ws(&c);
+    return c.p == c.end;
+}
+
+/* ---- fixtures ----------------------------------------------------------- */
+
+static apr_time_t t_fixed(void)
+{
+    apr_time_exp_t x;
+    apr_time_t t;
+    memset(&x, 0, sizeof(x));
+    x.tm_year = 126; x.tm_mon = 10; x.tm_mday = 27; x.tm_hour = 18;
+    apr_time_exp_gmt_get(&t, &x);
+    return t + 123000;      /* 2026-11-27T18:00:00.123Z */
+}
+
+static iw_rule_t *mk_rule(apr_pool_t *p, const char *id, const char *title,
+                          iw_level_t lvl, const char *tags)
+{
+    iw_rule_t *r = apr_pcalloc(p, sizeof(*r));
+    char *t, *last, *dup = apr_pstrdup(p, tags ? tags : "");
+    r->kind = IW_RULE_DETECTION;
+    r->id = id;
+    r->title = title;
+    r->level = lvl;
+    r->generate = 1;
+    r->tags = apr_array_make(p, 4, sizeof(const char *));
+    for (t = apr_strtok(dup, " ", &last); t; t = apr_strtok(NULL, " ", &last))
+        APR_ARRAY_PUSH(r->tags, const char *) = t;
+    return r;
+}
+
+typedef struct fx {
+    iw_event_t ev;
+    char evbuf[4096];
+    iw_str_t hn[4], hv[4];
+    iw_request_desc_t d;
+} fx_t;
+
+static iw_str_t S(const char *s) { return (iw_str_t){ s, strlen(s) }; }
+
+static void fx_request(fx_t *f, const char *target, const char *ua)
+{
+    memset(f, 0, sizeof(*f));
+    f->hn[0] = S("Host"); f->hv[0] = S("www.example.com:8080");
+    f->hn[1] = S("User-Agent"); f->hv[1] = S(ua);
+    f->hn[2] = S("Referer"); f->hv[2] = S("http://evil.example/");
+    f->d.method = S("GET");
+    f->d.target = S(target);
+    f->d.version = S("HTTP/1.1");
+    f->d.hdr_names = f->hn; f->d.hdr_values = f->hv; f->d.nhdrs = 3;
+    f->d.status = 404;
+    f->d.sc_bytes = 196; f->d.cs_bytes = -1; f->d.time_taken_ms = 3;
+    f->d.client_ip = S("203.0.113.5");
+    f->d.server_ip = S("10.0.0.1");
+    f->d.sitename = S("www.example.com");
+    f->d.server_port = 443;
+    f->d.time = t_fixed();
+    iw_event_init(&f->ev, f->evbuf, sizeof(f->evbuf));
+    iw_event_from_request(&f->ev, &f->d);
+}
+
+static void alert_for(iw_alert_t *a, const iw_rule_t *r, iw_event_t *ev,
+                      const iw_hit_t *hit)
+{
+    memset(a, 0, sizeof(*a));
+    a->rule = r;
+    a->ev = ev;
+    a->hit = hit;
+    a->ruleset = "sigma";
+    a->host_name = "web1";
+    a->now = t_fixed();
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+TEST(alert_json_access)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hit;
+    char buf[8192];
+    size_t n;
+    static const char pfx[] =
+        "{\"rule\":{\"id\":\"5f8b2d1e-0000-4000-8000-000000000001\","
+        "\"name\":\"Webshell access\",\"ruleset\":\"sigma\","
+        "\"description\":\"Detects a \\\"webshell\\\"\","
+        "\"reference\":\"https://example.org/ref\"},"
+        "\"@timestamp\":\"2026-11-27T18:00:00.123Z\","
+        "\"event\":{\"kind\":\"alert\",\"severity\":73,\"module\":\"iocwatch\","
+        "\"dataset\":\"iocwatch.alert\"},\"log\":{\"level\":\"high\"},";
+    iw_rule_t *r = mk_rule(p, "5f8b2d1e-0000-4000-8000-000000000001",
+                           "Webshell access", IW_LEVEL_HIGH,
+                           "attack.initial_access attack.t1190 attack.T1059.001 "
+                           "attack.t12 cve.2021-41773");
+    r->description = "Detects a \"webshell\"";
+    r->references = apr_array_make(p, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(r->references, const char *) = "https://example.org/ref";
+
+    fx_request(&f, "/cgi-bin/x.php?cmd=id", "curl/8.0");
+    memset(&hit, 0, sizeof(hit));
+    hit.rule = r;
+    hit.nmatches = 1;
+    hit.matches[0].field = IW_F_CS_URI_QUERY;
+    hit.matches[0].value = S("cmd=id");
+    alert_for(&a, r, &f.ev, &hit);
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK_INT(n, strlen(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK(!strncmp(buf, pfx, strlen(pfx)));
+    CHECK_CONTAINS(buf, "\"threat\":{\"framework\":\"MITRE ATT&CK\",\"technique\":"
+                        "{\"id\":[\"T1190\",\"T1059.001\"]}}");
+    CHECK_CONTAINS(buf, "\"tags\":[\"attack.initial_access\",\"attack.t1190\"");
+    CHECK_CONTAINS(buf, "\"source\":{\"ip\":\"203.0.113.5\"}");
+    CHECK_CONTAINS(buf, "\"http\":{\"request\":{\"method\":\"GET\",\"referrer\":"
+                        "\"http://evil.example/\"},\"response\":{\"status_code\":404,"
+                        "\"bytes\":196},\"version\":\"1.1\"}");
+    CHECK_CONTAINS(buf, "\"url\":{\"original\":\"/cgi-bin/x.php?cmd=id\",\"path\":"
+                        "\"/cgi-bin/x.php\",\"query\":\"cmd=id\",\"domain\":"
+                        "\"www.example.com\"}");
+    CHECK_CONTAINS(buf, "\"user_agent\":{\"original\":\"curl/8.0\"}");
+    CHECK_CONTAINS(buf, "\"host\":{\"name\":\"web1\"}");
+    CHECK_CONTAINS(buf, "\"server\":{\"address\":\"www.example.com\",\"ip\":"
+                        "\"10.0.0.1\",\"port\":443}");
+    CHECK_CONTAINS(buf, "\"iocwatch\":{\"matches\":[{\"field\":\"cs-uri-query\","
+                        "\"value\":\"cmd=id\"}]}}");
+    /* absent: no cs-bytes, no username, no input provenance */
+    CHECK(!strstr(buf, "\"user\":"));
+    CHECK(!strstr(buf, "\"input\""));
+    CHECK(!strstr(buf, "\"request\":{\"method\":\"GET\",\"referrer\":"
+                       "\"http://evil.example/\",\"bytes\""));
+    CHECK(!strstr(buf, ":\"\""));       /* no empty-string placeholders */
+}
+
+TEST(alert_json_absent_fields_omitted)
+{
+    iw_event_t ev;
+    char evbuf[512], buf[2048];
+    iw_request_desc_t d;
+    iw_alert_t a;
+    size_t n;
+    iw_rule_t *r = mk_rule(p, "r1", "t", IW_LEVEL_LOW, NULL);
+
+    memset(&d, 0, sizeof(d));
+    d.method = S("POST");
+    d.target = S("/a");
+    d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
+    iw_event_init(&ev, evbuf, sizeof(evbuf));
+    iw_event_from_request(&ev, &d);
+    alert_for(&a, r, &ev, NULL);
+    a.host_name = NULL;
+    a.ruleset = NULL;
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK_CONTAINS(buf, "\"severity\":21");
+    CHECK_CONTAINS(buf, "\"http\":{\"request\":{\"method\":\"POST\"}}");
+    CHECK_CONTAINS(buf, "\"url\":{\"original\":\"/a\",\"path\":\"/a\"}");
+    CHECK(!strstr(buf, "\"tags\""));
+    CHECK(!strstr(buf, "\"threat\""));
+    CHECK(!strstr(buf, "\"source\""));
+    CHECK(!strstr(buf, "\"user_agent\""));
+    CHECK(!strstr(buf, "\"server\""));
+    CHECK(!strstr(buf, "\"host\""));
+    CHECK(!strstr(buf, "\"iocwatch\":{"));  /* nothing to say: dropped */
+    CHECK(!strstr(buf, "{}"));
+}
+
+TEST(alert_json_error_event)
+{
+    iw_event_t ev;
+    char evbuf[512], buf[4096];
+    iw_error_desc_t d;
+    iw_alert_t a;
+    size_t n;
+    static const char msg[] = "client denied\r\nFAKE: line\0after \"q\" \x01\x7f";
+    iw_rule_t *r = mk_rule(p, "err-1", "Apache denied", IW_LEVEL_MEDIUM, NULL);
+
+    memset(&d, 0, sizeof(d));
+    d.message = (iw_str_t){ msg, sizeof(msg) - 1 };
+    d.level = S("error");
+    d.module = S("authz_core");
+    d.client_ip = S("2001:db8::7");
+    d.ah_code = 1630;
+    d.pid = 4242;
+    d.time = t_fixed();
+    iw_event_init(&ev, evbuf, sizeof(evbuf));
+    iw_event_from_error(&ev, &d);
+    alert_for(&a, r, &ev, NULL);
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK_CONTAINS(buf, "\"log\":{\"level\":\"medium\"}");
+    CHECK_CONTAINS(buf, "\"source\":{\"ip\":\"2001:db8::7\"}");
+    CHECK_CONTAINS(buf, "\"message\":\"client denied\\u000d\\u000aFAKE: line"
+                        "\\u0000after \\\"q\\\" \\u0001\\u007f\"");
+    CHECK_CONTAINS(buf, "\"process\":{\"pid\":4242}");
+    CHECK_CONTAINS(buf, "\"iocwatch\":{\"apache\":{\"level\":\"error\",\"module\":"
+                        "\"authz_core\",\"ah_code\":\"AH01630\"}}");
+    CHECK(!strstr(buf, "\"http\""));
+    CHECK(!strstr(buf, "\"server\""));
+}
+
+TEST(alert_json_str_escaping)
+{
+    char buf[256], raw[128];
+    size_t pos, i;
+
+    /* every control character and DEL, quotes, backslash */
+    for (i = 0; i < 32; i++) raw[i] = (char)i;
+    raw[32] = 0x7f; raw[33] = '"'; raw[34] = '\\'; raw[35] = 'z';
+    pos = 0;
+    iw_json_str(buf, sizeof(buf), &pos, raw, 36, 256);
+    CHECK_INT(pos, strlen(buf));
+    CHECK(iw_test_json_valid(buf, pos));
+    CHECK_INT(pos, 2 + 33 * 6 + 2 + 2 + 1);
+    CHECK(!strncmp(buf, "\"\\u0000\\u0001", 13));
+    CHECK_CONTAINS(buf, "\\u001f\\u007f\\\"\\\\z\"");
+
+    /* invalid UTF-8: lone continuation, overlong, surrogate, truncated,
+     * > U+10FFFF -- each bad byte becomes U+FFFD; valid sequences kept */
+    pos = 0;
+    iw_json_str(buf, sizeof(buf), &pos, "a\x80" "b\xc0\xaf" "\xed\xa0\x80"
+                "\xc3\xa9" "\xe2\x82\xac" "\xf0\x9f\x98\x80" "\xf4\x90\x80\x80" "\xe2\x82",
+                23, 256);
+    CHECK_STR(buf, "\"a\\ufffdb\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd"
+                   "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+                   "\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"");
+
+    /* cut to max bytes of input, on a UTF-8 boundary */
+    pos = 0;
+    iw_json_str(buf, sizeof(buf), &pos, "ab\xc3\xa9", 4, 3);
+    CHECK_STR(buf, "\"ab\"");
+    pos = 0;
+    iw_json_str(buf, sizeof(buf), &pos, "ab\xc3\xa9", 4, 4);
+    CHECK_STR(buf, "\"ab\xc3\xa9\"");
+
+    /* bounded by the buffer: cut but closed; nothing when "" cannot fit */
+    pos = 0;
+    iw_json_str(buf, 9, &pos, "\n\n\n", 3, 256);
+    CHECK_STR(buf, "\"\\u000a\"");
+    pos = 0;
+    buf[0] = 'x';
+    iw_json_str(buf, 2, &pos, "abc", 3, 256);
+    CHECK_INT(pos, 0);
+    CHECK_INT(buf[0], 0);
+}
+
+/* An alert full of hostile values: at every buffer size the output is valid
+ * JSON shorter than the buffer, and with rule.id whenever that can fit. */
+TEST(alert_json_truncation_every_size)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hit;
+    char ua[600], big[20000], small[20000];
+    size_t full, size, i;
+    int bad = 0, noid = 0;
+    iw_rule_t *r = mk_rule(p, "trunc-rule", "Truncation \xe2\x82\xac test",
+                           IW_LEVEL_CRITICAL, "attack.t1190 attack.t1505.003");
+
+    for (i = 0; i < sizeof(ua) - 1; i++) ua[i] = (i % 3 == 0) ? '\n' : (i % 3 == 1) ? '"' : '\xe9';
+    ua[sizeof(ua) - 1] = '\0';
+    fx_request(&f, "/x?q=%00%0d%0a\"", ua);
+    memset(&hit, 0, sizeof(hit));
+    hit.rule = r;
+    hit.nmatches = 2;
+    hit.matches[0].field = IW_F_CS_USER_AGENT;
+    hit.matches[0].value = S(ua);
+    hit.matches[1].field = IW_F_CS_URI_QUERY;
+    hit.matches[1].value = S("q=%00");
+    alert_for(&a, r, &f.ev, &hit);
+    full = iw_alert_json(&a, big, sizeof(big));
+    REQUIRE(iw_test_json_valid(big, full));
+    /* excerpts are cut to IW_ALERT_EXCERPT_MAX input bytes */
+    CHECK(full < 2 * 6 * IW_ALERT_EXCERPT_MAX + 1500);
+    for (size = 0; size <= full + 1; size++) {
+        size_t n;
+        memset(small, 'Z', sizeof(small));
+        n = iw_alert_json(&a, small, size);
+        if (size == 0) { CHECK_INT(n, 0); continue; }
+        if (n >= size || small[n] != '\0' || small[size] != 'Z') { bad++; continue; }
+        if (size >= 3 && !iw_test_json_valid(small, n)) {
+            if (!bad) fprintf(stderr, "  size %zu: %s\n", size, small);
+            bad++;
+        }
+        if (size >= 29 && strncmp(small, "{\"rule\":{\"id\":\"trunc-rule\"", 26)) noid++;
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(noid, 0);
+    CHECK_INT(iw_alert_json(&a, small, full + 1), full);
+    /* important parts win over tags when space is short */
+    {
+        size_t n = iw_alert_json(&a, small, full - 20);
+        CHECK(iw_test_json_valid(small, n));
+        CHECK(!strstr(small, "\"tags\""));
+        CHECK_CONTAINS(small, "\"threat\"");
+        CHECK_CONTAINS(small, "\"field\":\"cs-user-agent\"");
+    }
+}
+
+TEST(alert_json_correlation)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_corr_alert_t c;
+    char buf[4096];
+    size_t n;
+    iw_rule_t *r = mk_rule(p, "corr-1", "Scanner burst", IW_LEVEL_HIGH, NULL);
+
+    r->kind = IW_RULE_CORRELATION;
+    fx_request(&f, "/", "x");
+    memset(&c, 0, sizeof(c));
+    c.rule = r;
+    c.type = IW_CORR_EVENT_COUNT;
+    strcpy(c.group, "c-ip=203.0.113.5,s-sitename=a,b=c,cs-host=h");
+    c.count = 12;
+    c.window = apr_time_from_sec(300);
+    c.first_seen = t_fixed() - apr_time_from_sec(60);
+    c.last_seen = t_fixed();
+    alert_for(&a, r, &f.ev, NULL);
+    a.corr = &c;
+    a.suppressed = 3;
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK_CONTAINS(buf, "\"iocwatch\":{\"correlation\":{\"type\":\"event_count\","
+                        "\"group\":{\"c-ip\":\"203.0.113.5\",\"s-sitename\":\"a\","
+                        "\"b\":\"c\",\"cs-host\":\"h\"},\"count\":12,\"window_s\":300,"
+                        "\"first_seen\":\"2026-11-27T17:59:00.123Z\","
+                        "\"last_seen\":\"2026-11-27T18:00:00.123Z\"},\"suppressed\":3}");
+    c.type = IW_CORR_TEMPORAL_ORDERED;
+    strcpy(c.group, "no key here");
+    c.window = 1500000;
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK_CONTAINS(buf, "\"type\":\"temporal_ordered\",\"group\":\"no key here\"");
+    CHECK_CONTAINS(buf, "\"window_s\":1.500");
+}
+
+TEST(alert_json_summary_and_input)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hits[3];
+    char buf[4096];
+    size_t n;
+    iw_rule_t *r1 = mk_rule(p, "s1", "One", IW_LEVEL_HIGH, NULL);
+    iw_rule_t *r2 = mk_rule(p, "s2", "Two", IW_LEVEL_LOW, NULL);
+    iw_rule_t *r3 = mk_rule(p, "s3", "Feeds only", IW_LEVEL_LOW, NULL);
+
+    r3->generate = 0;
+    fx_request(&f, "/", "x");
+    f.ev.input_line = 77;
+    f.ev.input_id = "req-\"9\"";
+    memset(hits, 0, sizeof(hits));
+    hits[0].rule = r1; hits[1].rule = r3; hits[2].rule = r2;
+    alert_for(&a, r1, &f.ev, &hits[0]);
+    a.all_hits = hits;
+    a.nall_hits = 3;
+    a.with_input = 1;
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK_CONTAINS(buf, "\"rules\":[{\"id\":\"s1\",\"name\":\"One\",\"level\":\"high\"},"
+                        "{\"id\":\"s2\",\"name\":\"Two\",\"level\":\"low\"}]");
+    CHECK_CONTAINS(buf, "\"input\":{\"line\":77,\"id\":\"req-\\\"9\\\"\"}");
+}
+
+TEST(alert_syslog_frames)
+{
+    char out[1024];
+    const char *msg = "{\"rule\":{\"id\":\"x\"}}";
+    size_t n;
+    int pri, dd, hh, mm, ss, pid;
+    char mon[4], host[64], rest[256];
+    apr_time_exp_t lt;
+
+    CHECK_INT(iw_facility_parse("local0"), 16);
+    CHECK_INT(iw_facility_parse("LOCAL7"), 23);
+    CHECK_INT(iw_facility_parse("security"), 4);
+    CHECK_INT(iw_facility_parse("authpriv"), 10);
+    CHECK_INT(iw_facility_parse("daemon"), 3);
+    CHECK_INT(iw_facility_parse("local8"), -1);
+    CHECK_INT(iw_facility_parse(NULL), -1);
+    CHECK_INT(iw_level_to_severity(IW_LEVEL_CRITICAL), 2);
+    CHECK_INT(iw_level_to_severity(IW_LEVEL_INFORMATIONAL), 6);
+
+    n = iw_syslog_frame(out, sizeof(out), IW_FORMAT_RFC5424, 16, IW_LEVEL_HIGH,
+                        t_fixed(), "web1", "iocwatch", 1234, msg, strlen(msg));
+    CHECK_INT(n, strlen(out));
+    CHECK_STR(out, "<131>1 2026-11-27T18:00:00.123Z web1 iocwatch 1234 - - "
+                   "{\"rule\":{\"id\":\"x\"}}");
+    n = iw_syslog_frame(out, sizeof(out), IW_FORMAT_RFC5424, 4, IW_LEVEL_CRITICAL,
+                        t_fixed(), NULL, "io cw", 0, msg, strlen(msg));
+    CHECK_STR(out, "<34>1 2026-11-27T18:00:00.123Z - io_cw - - - {\"rule\":{\"id\":\"x\"}}");
+
+    /* RFC 3164 with a hostname (remote) and without (local socket) */
+    apr_time_exp_lt(&lt, t_fixed());
+    n = iw_syslog_frame(out, sizeof(out), IW_FORMAT_RFC3164, 23, IW_LEVEL_MEDIUM,
+                        t_fixed(), "web1", "iocwatch", 99, msg, strlen(msg));
+    CHECK_INT(sscanf(out, "<%d>%3s %d %d:%d:%d %63s iocwatch[%d]: %255s", &pri, mon,
+                     &dd, &hh, &mm, &ss, host, &pid, rest), 9);
+    CHECK_INT(pri, 23 * 8 + 4);
+    CHECK_STR(mon, "Nov");
+    CHECK_INT(dd, lt.tm_mday);
+    CHECK_INT(hh, lt.tm_hour);
+    CHECK_INT(mm, 0);
+    CHECK_STR(host, "web1");
+    CHECK_INT(pid, 99);
+    CHECK_STR(rest, msg);
+    CHECK(out[5] == 'N' && out[8] == ' ' && out[11] == ' ');  /* "Nov 27 " */
+    n = iw_syslog_frame(out, sizeof(out), IW_FORMAT_RFC3164, 16, IW_LEVEL_LOW,
+                        t_fixed(), NULL, "iocwatch", 7, msg, strlen(msg));
+    CHECK(!strncmp(out, "<133>Nov ", 9));
+    CHECK(!strncmp(out + 20, " iocwatch[7]: {", 15));
+    CHECK_INT(n, 20 + 14 + strlen(msg));
+
+    n = iw_syslog_frame(out, sizeof(out), IW_FORMAT_JSON, 16, IW_LEVEL_LOW,
+                        t_fixed(), "h", "iocwatch", 7, msg, strlen(msg));
+    CHECK_STR(out, msg);
+    /* bounded: cut to the buffer, NUL-terminated */
+    n = iw_syslog_frame(out, 10, IW_FORMAT_RFC5424, 16, IW_LEVEL_LOW,
+                        t_fixed(), "h", "iocwatch", 7, msg, strlen(msg));
+    CHECK_INT(n, 9);
+    CHECK_STR(out, "<133>1 20");
+}

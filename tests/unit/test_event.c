@@ -1,0 +1,467 @@
+/* Tests of iw_event: field names/aliases/slots, the request and error
+ * builders, every lazy view and work-buffer truncation. */
+#include <stdlib.h>
+#include "iw_test.h"
+#include "iw_event.h"
+
+#define S(lit) ((iw_str_t){ (lit), sizeof(lit) - 1 })
+
+/* NUL-terminated copy of a field value for CHECK_STR (static ring). */
+static const char *fv(iw_event_t *ev, iw_field_id_t f)
+{
+    static char ring[4][8192];
+    static int k;
+    iw_str_t s = iw_event_get(ev, f);
+    char *o = ring[k++ & 3];
+
+    if (!s.p) return NULL;
+    if (s.len >= sizeof(ring[0])) s.len = sizeof(ring[0]) - 1;
+    memcpy(o, s.p, s.len);
+    o[s.len] = '\0';
+    return o;
+}
+
+static void desc_init(iw_request_desc_t *d, const char *method,
+                      const char *target)
+{
+    memset(d, 0, sizeof(*d));
+    d->method = (iw_str_t){ method, strlen(method) };
+    d->target = (iw_str_t){ target, strlen(target) };
+    d->version = S("HTTP/1.1");
+    d->sc_bytes = d->cs_bytes = d->time_taken_ms = -1;
+}
+
+/* Event over a plain GET of `target` (no headers). */
+static void ev_target(iw_event_t *ev, char *buf, size_t n, const char *target)
+{
+    iw_request_desc_t d;
+
+    desc_init(&d, "GET", target);
+    iw_event_init(ev, buf, n);
+    iw_event_from_request(ev, &d);
+}
+
+TEST(event_field_lookup)
+{
+    int f;
+
+    for (f = 0; f < IW_F__COUNT; f++)
+        CHECK_INT(iw_field_lookup(iw_field_name((iw_field_id_t)f)), f);
+    CHECK_INT(iw_field_lookup("cs-uri-query"), IW_F_CS_URI_QUERY);
+    CHECK_INT(iw_field_lookup("CS-URI-Query"), IW_F_CS_URI_QUERY);
+    CHECK_INT(iw_field_lookup("c-uri"), IW_F_CS_URI);
+    CHECK_INT(iw_field_lookup("c-useragent"), IW_F_CS_USER_AGENT);
+    CHECK_INT(iw_field_lookup("user-agent"), IW_F_CS_USER_AGENT);
+    CHECK_INT(iw_field_lookup("useragent"), IW_F_CS_USER_AGENT);
+    CHECK_INT(iw_field_lookup("cs(User-Agent)"), IW_F_CS_USER_AGENT);
+    CHECK_INT(iw_field_lookup("clientip"), IW_F_C_IP);
+    CHECK_INT(iw_field_lookup("client_ip"), IW_F_C_IP);
+    CHECK_INT(iw_field_lookup("src_ip"), IW_F_C_IP);
+    CHECK_INT(iw_field_lookup("cs-referrer"), IW_F_CS_REFERER);
+    CHECK_INT(iw_field_lookup("_raw"), IW_F_RAW);
+    CHECK_INT(iw_field_lookup("cs-uri-stem-decoded"), IW_F_CS_URI_STEM_DEC);
+    CHECK_INT(iw_field_lookup("url"), -1);
+    CHECK_INT(iw_field_lookup("nope"), -1);
+    CHECK_INT(iw_field_lookup(""), -1);
+    CHECK_INT(iw_field_lookup(NULL), -1);
+    CHECK_STR(iw_field_name(IW_F_CS_USER_AGENT), "cs-user-agent");
+    CHECK_STR(iw_field_name(IW_F_AH_CODE), "ah-code");
+}
+
+TEST(event_field_numeric_slots)
+{
+    iw_field_id_t sl[4];
+
+    CHECK(iw_field_is_numeric(IW_F_SC_STATUS));
+    CHECK(iw_field_is_numeric(IW_F_SC_BYTES));
+    CHECK(iw_field_is_numeric(IW_F_CS_BYTES));
+    CHECK(iw_field_is_numeric(IW_F_TIME_TAKEN));
+    CHECK(iw_field_is_numeric(IW_F_S_PORT));
+    CHECK(iw_field_is_numeric(IW_F_PID));
+    CHECK(!iw_field_is_numeric(IW_F_CS_URI));
+    CHECK(!iw_field_is_numeric(IW_F_AH_CODE));
+
+    CHECK_INT(iw_field_slots(IW_F_CS_URI_QUERY, sl, 4), 3);
+    CHECK_INT(sl[0], IW_F_CS_URI_QUERY);
+    CHECK_INT(sl[1], IW_F_CS_URI_STEM);
+    CHECK_INT(sl[2], IW_F_CS_URI);
+    CHECK_INT(iw_field_slots(IW_F_CS_URI_STEM, sl, 4), 3);
+    CHECK_INT(sl[0], IW_F_CS_URI_STEM);
+    CHECK_INT(sl[1], IW_F_CS_URI_QUERY);
+    CHECK_INT(sl[2], IW_F_CS_URI);
+    CHECK_INT(iw_field_slots(IW_F_CS_URI_STEM, sl, 2), 2);
+    CHECK_INT(iw_field_slots(IW_F_CS_USER_AGENT, sl, 4), 1);
+    CHECK_INT(sl[0], IW_F_CS_USER_AGENT);
+    CHECK_INT(iw_field_slots(IW_F_CS_URI_STEM_DEC, sl, 4), 1);
+    CHECK_INT(iw_field_slots(IW_F_CS_URI, sl, 0), 0);
+}
+
+TEST(event_from_request)
+{
+    static const iw_str_t hn[] = { {"host", 4}, {"USER-AGENT", 10},
+        {"Referer", 7}, {"Cookie", 6}, {"content-type", 12}, {"X-A", 3} };
+    static const iw_str_t hv[] = { {"example.org", 11}, {"curl/8.0", 8},
+        {"http://r/", 9}, {"a=b", 3}, {"text/plain", 10}, {"1", 1} };
+    iw_request_desc_t d;
+    iw_event_t ev;
+    char buf[4096];
+    int64_t n;
+
+    desc_init(&d, "POST", "/a/b.php?x=1&y=%27");
+    d.hdr_names = hn; d.hdr_values = hv; d.nhdrs = 6;
+    d.status = 404; d.sc_bytes = 0; d.cs_bytes = 1234; d.time_taken_ms = 7;
+    d.client_ip = S("10.1.2.3"); d.server_ip = S("127.0.0.1");
+    d.server_port = 8080; d.sitename = S("www"); d.username = S("bob");
+    d.request_id = S("rid1");
+    d.time = apr_time_from_sec(971185236);   /* 2000-10-10 13:40:36 UTC */
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_request(&ev, &d);
+
+    CHECK_INT(ev.type, IW_EV_ACCESS);
+    CHECK_STR(fv(&ev, IW_F_CS_METHOD), "POST");
+    CHECK_STR(fv(&ev, IW_F_CS_URI), "/a/b.php?x=1&y=%27");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/a/b.php");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY), "x=1&y=%27");
+    CHECK_STR(fv(&ev, IW_F_CS_VERSION), "HTTP/1.1");
+    CHECK_STR(fv(&ev, IW_F_CS_HOST), "example.org");
+    CHECK_STR(fv(&ev, IW_F_CS_USER_AGENT), "curl/8.0");
+    CHECK_STR(fv(&ev, IW_F_CS_REFERER), "http://r/");
+    CHECK_STR(fv(&ev, IW_F_CS_COOKIE), "a=b");
+    CHECK_STR(fv(&ev, IW_F_CS_CONTENT_TYPE), "text/plain");
+    CHECK_STR(fv(&ev, IW_F_C_IP), "10.1.2.3");
+    CHECK_STR(fv(&ev, IW_F_S_IP), "127.0.0.1");
+    CHECK_STR(fv(&ev, IW_F_S_PORT), "8080");
+    CHECK_STR(fv(&ev, IW_F_S_SITENAME), "www");
+    CHECK_STR(fv(&ev, IW_F_CS_USERNAME), "bob");
+    CHECK_STR(fv(&ev, IW_F_REQUEST_ID), "rid1");
+    CHECK_STR(fv(&ev, IW_F_SC_STATUS), "404");
+    CHECK_STR(fv(&ev, IW_F_SC_BYTES), "0");
+    CHECK_STR(fv(&ev, IW_F_CS_BYTES), "1234");
+    CHECK_STR(fv(&ev, IW_F_TIME_TAKEN), "7");
+    CHECK_STR(fv(&ev, IW_F_DATE), "2000-10-10");
+    CHECK_STR(fv(&ev, IW_F_TIME), "13:40:36");
+    CHECK(iw_event_num(&ev, IW_F_SC_STATUS, &n) && n == 404);
+    CHECK(iw_event_num(&ev, IW_F_S_PORT, &n) && n == 8080);
+    CHECK(iw_event_num(&ev, IW_F_CS_BYTES, &n) && n == 1234);
+    CHECK(!iw_event_num(&ev, IW_F_PID, &n));
+    CHECK(!iw_event_num(&ev, IW_F_CS_URI, &n));
+    CHECK_STR(fv(&ev, IW_F_CS_HEADERS), "host: example.org\nUSER-AGENT: curl/8.0\n"
+              "Referer: http://r/\nCookie: a=b\ncontent-type: text/plain\nX-A: 1\n");
+    CHECK_STR(fv(&ev, IW_F_RAW), "POST /a/b.php?x=1&y=%27 HTTP/1.1 404\n"
+              "host: example.org\nUSER-AGENT: curl/8.0\n"
+              "Referer: http://r/\nCookie: a=b\ncontent-type: text/plain\nX-A: 1\n");
+    /* error-only fields absent */
+    CHECK(iw_event_get(&ev, IW_F_MESSAGE).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_PID).p == NULL);
+    CHECK(ev.buf_used <= sizeof(buf));
+}
+
+TEST(event_absent_fields)
+{
+    iw_event_t ev;
+    char buf[512];
+
+    ev_target(&ev, buf, sizeof(buf), "/index.html");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/index.html");
+    CHECK(iw_event_get(&ev, IW_F_CS_URI_QUERY).p == NULL);   /* no '?' */
+    CHECK(iw_event_get(&ev, IW_F_CS_URI_QUERY_DEC).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_CS_USER_AGENT).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_CS_HOST).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_SC_STATUS).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_SC_BYTES).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_DATE).p == NULL);           /* time 0 */
+    CHECK(iw_event_get(&ev, IW_F_CS_HEADERS).p == NULL);
+    CHECK_STR(fv(&ev, IW_F_RAW), "GET /index.html HTTP/1.1\n");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "/index.html");
+
+    ev_target(&ev, buf, sizeof(buf), "/search?");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/search");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY), "");               /* present, empty */
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "/search?");
+}
+
+TEST(event_target_forms)
+{
+    iw_request_desc_t d;
+    iw_event_t ev;
+    char buf[1024];
+
+    ev_target(&ev, buf, sizeof(buf), "http://evil.example:8080/a/../b?q=%41");
+    CHECK_STR(fv(&ev, IW_F_CS_URI), "http://evil.example:8080/a/../b?q=%41");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/a/../b");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY), "q=%41");
+    CHECK_STR(fv(&ev, IW_F_CS_HOST), "evil.example:8080");   /* no Host header */
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/b");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "http://evil.example:8080/b?q=A");
+
+    ev_target(&ev, buf, sizeof(buf), "http://h");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/");
+    CHECK(iw_event_get(&ev, IW_F_CS_URI_QUERY).p == NULL);
+
+    /* "://" inside a query is not a scheme */
+    ev_target(&ev, buf, sizeof(buf), "a?u=http://x/y");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "a");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY), "u=http://x/y");
+    CHECK(iw_event_get(&ev, IW_F_CS_HOST).p == NULL);
+    ev_target(&ev, buf, sizeof(buf), "HTTPS://h/p");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/p");
+
+    ev_target(&ev, buf, sizeof(buf), "*");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "*");
+
+    ev_target(&ev, buf, sizeof(buf), "");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "");
+
+    desc_init(&d, "CONNECT", "example.com:443");
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_request(&ev, &d);
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "example.com:443");
+    CHECK(iw_event_get(&ev, IW_F_CS_URI_QUERY).p == NULL);
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "example.com:443");
+}
+
+TEST(event_decode_once)
+{
+    char out[64];
+
+    CHECK_INT(iw_url_decode_once("a%41%2fb", 8, out, 0), 4);
+    CHECK_STR(out, "aA/b");
+    CHECK_INT(iw_url_decode_once("a+b%2B", 6, out, 1), 4);
+    CHECK_STR(out, "a b+");
+    CHECK_INT(iw_url_decode_once("a+b", 3, out, 0), 3);
+    CHECK_STR(out, "a+b");
+    /* invalid / truncated escapes stay as they are */
+    CHECK_INT(iw_url_decode_once("%zz%4", 5, out, 0), 5);
+    CHECK_STR(out, "%zz%4");
+    CHECK_INT(iw_url_decode_once("%", 1, out, 0), 1);
+    CHECK_STR(out, "%");
+    CHECK_INT(iw_url_decode_once("%252e", 5, out, 0), 3);
+    CHECK_STR(out, "%2e");
+    /* %uXXXX -> UTF-8; full-width ASCII folded (IIS best fit) */
+    CHECK_INT(iw_url_decode_once("%u0041%u00e9%u20AC", 18, out, 0), 6);
+    CHECK_STR(out, "A\xc3\xa9\xe2\x82\xac");
+    CHECK_INT(iw_url_decode_once("%uff0e%uFF0F", 12, out, 0), 2);
+    CHECK_STR(out, "./");
+    CHECK_INT(iw_url_decode_once("%ud800", 6, out, 0), 3);   /* lone surrogate */
+    CHECK_STR(out, "\xef\xbf\xbd");
+    CHECK_INT(iw_url_decode_once("%u12", 4, out, 0), 4);
+    CHECK_INT(iw_url_decode_once("", 0, out, 0), 0);
+    CHECK_INT(iw_url_decode_once("a%00b", 5, out, 0), 3);
+    CHECK(out[1] == '\0' && out[2] == 'b');
+}
+
+TEST(event_decoded_views)
+{
+    iw_event_t ev;
+    char buf[2048];
+
+    /* double and triple encoding, stable after <= 4 rounds */
+    ev_target(&ev, buf, sizeof(buf), "/a/%252e%252e/%252e%252e/etc/passwd");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/etc/passwd");
+    ev_target(&ev, buf, sizeof(buf), "/x?f=%25252e%25252e%25252f");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "f=../");
+    /* four levels: decoded fully in the four rounds */
+    ev_target(&ev, buf, sizeof(buf), "/x?f=%2525252e");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "f=.");
+    /* five levels: only four rounds are applied */
+    ev_target(&ev, buf, sizeof(buf), "/x?f=%252525252e");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "f=%2e");
+    /* %u and overlong UTF-8 forms of '.', '/', '\\' */
+    ev_target(&ev, buf, sizeof(buf), "/a/%u002e%u002e/%c0%ae%c0%ae%c0%afetc%e0%80%afpasswd");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/etc/passwd");
+    ev_target(&ev, buf, sizeof(buf), "/a/b/%c0%ae%c0%ae%c1%9cwin.ini");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/a/win.ini");
+    ev_target(&ev, buf, sizeof(buf), "/%f0%80%80%ae%f0%80%80%ae/x");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/x");
+    ev_target(&ev, buf, sizeof(buf), "/a%25c0%25ae%25c0%25ae/");   /* encoded twice */
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/a../");
+    /* IIS full-width dots and slashes */
+    ev_target(&ev, buf, sizeof(buf), "/a/%uff0e%uff0e%uff0fb");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/b");
+    /* a genuine 2-byte character is left alone */
+    ev_target(&ev, buf, sizeof(buf), "/caf%c3%a9");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/caf\xc3\xa9");
+    /* NULs removed */
+    ev_target(&ev, buf, sizeof(buf), "/shell.php%00.jpg?a=%00b%2500c");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/shell.php.jpg");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "a=bc");
+    /* backslashes, '//', '/./', '/../' above root */
+    ev_target(&ev, buf, sizeof(buf), "/..\\..%5c..%5cwindows\\\\system32//./cmd.exe");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/windows/system32/cmd.exe");
+    /* '+' is a space only in the query view */
+    ev_target(&ev, buf, sizeof(buf), "/a+b?q=union+select%2b1");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/a+b");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "q=union select+1");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "/a+b?q=union select+1");
+    /* the query view is not path-normalised */
+    ev_target(&ev, buf, sizeof(buf), "/p?file=..%2f..%2fetc//passwd");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "file=../../etc//passwd");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "/p?file=../../etc//passwd");
+    /* %3F in the path does not move the stem/query boundary */
+    ev_target(&ev, buf, sizeof(buf), "/a%3f/../b?c");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/b");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "/b?c");
+    /* raw fields keep raw semantics */
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/a%3f/../b");
+}
+
+TEST(event_path_normalise)
+{
+    static const char *const cases[][2] = {
+        { "/", "/" }, { "//", "/" }, { "/.", "/" }, { "/..", "/" },
+        { "/../../..", "/" }, { "/a/..", "/" }, { "/a/../", "/" },
+        { "/a/b/..", "/a/" }, { "/a/b/.", "/a/b/" }, { "/a/./b", "/a/b" },
+        { "/a//b///c", "/a/b/c" }, { "/a/b/../../c", "/c" },
+        { "/a/b/", "/a/b/" }, { "/a/...", "/a/..." }, { "/a/..b/", "/a/..b/" },
+        { "a/../../b", "b" }, { "/a\\b\\..\\c", "/a/c" }, { "/.well-known/x", "/.well-known/x" },
+        { "/a/.%2e/b", "/b" }, { "/%2e%2e%2f%2e%2e%2fetc", "/etc" },
+    };
+    iw_event_t ev;
+    char buf[512];
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ev_target(&ev, buf, sizeof(buf), cases[i][0]);
+        CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), cases[i][1]);
+    }
+}
+
+TEST(event_headers_decoded)
+{
+    static const iw_str_t hn[] = { {"User-Agent", 10}, {"X-Api-Version", 13} };
+    static const iw_str_t hv[] = { {"%24%7Bjndi:ldap://x%7D", 22},
+                                   {"$%257Bjndi:dns://y}", 19} };
+    iw_request_desc_t d;
+    iw_event_t ev;
+    char buf[1024];
+
+    desc_init(&d, "GET", "/");
+    d.hdr_names = hn; d.hdr_values = hv; d.nhdrs = 2;
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_request(&ev, &d);
+    CHECK_STR(fv(&ev, IW_F_CS_HEADERS_DEC),
+              "User-Agent: ${jndi:ldap://x}\nX-Api-Version: ${jndi:dns://y}\n");
+    /* computed once: a second get returns the same memory */
+    CHECK(iw_event_get(&ev, IW_F_CS_HEADERS_DEC).p == iw_event_get(&ev, IW_F_CS_HEADERS_DEC).p);
+}
+
+TEST(event_from_error)
+{
+    iw_error_desc_t d;
+    iw_event_t ev;
+    char buf[256];
+    int64_t n;
+
+    memset(&d, 0, sizeof(d));
+    d.message = S("client denied by server configuration: /srv/x");
+    d.level = S("error");
+    d.module = S("authz_core");
+    d.client_ip = S("1.2.3.4");
+    d.ah_code = 1630;
+    d.pid = 1234;
+    d.time = apr_time_from_sec(971275972) + 123456;   /* 2000-10-11 14:52:52 */
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_error(&ev, &d);
+    CHECK_INT(ev.type, IW_EV_ERROR);
+    CHECK_STR(fv(&ev, IW_F_MESSAGE), "client denied by server configuration: /srv/x");
+    CHECK_STR(fv(&ev, IW_F_RAW), "client denied by server configuration: /srv/x");
+    CHECK_STR(fv(&ev, IW_F_LEVEL), "error");
+    CHECK_STR(fv(&ev, IW_F_MODULE), "authz_core");
+    CHECK_STR(fv(&ev, IW_F_AH_CODE), "AH01630");
+    CHECK_STR(fv(&ev, IW_F_C_IP), "1.2.3.4");
+    CHECK_STR(fv(&ev, IW_F_PID), "1234");
+    CHECK(iw_event_num(&ev, IW_F_PID, &n) && n == 1234);
+    CHECK_STR(fv(&ev, IW_F_DATE), "2000-10-11");
+    CHECK_STR(fv(&ev, IW_F_TIME), "14:52:52");
+    CHECK(iw_event_get(&ev, IW_F_CS_URI).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_CS_HEADERS).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_CS_URI_DEC).p == NULL);
+
+    d.ah_code = 0; d.pid = 0; d.module = IW_STR_NULL;
+    iw_event_from_error(&ev, &d);
+    CHECK(iw_event_get(&ev, IW_F_AH_CODE).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_PID).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_MODULE).p == NULL);
+}
+
+/* Reusing one event for a request after another leaves nothing behind. */
+TEST(event_reuse)
+{
+    iw_event_t ev;
+    char buf[512];
+    iw_error_desc_t e;
+
+    ev_target(&ev, buf, sizeof(buf), "/a%2fb?x");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/a/b");
+    ev.input_line = 42;
+    memset(&e, 0, sizeof(e));
+    e.message = S("m");
+    iw_event_from_error(&ev, &e);
+    CHECK(iw_event_get(&ev, IW_F_CS_URI_STEM_DEC).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_CS_URI_STEM).p == NULL);
+    CHECK_INT(ev.input_line, 42);
+    CHECK_INT(ev.buf_used, 0);
+}
+
+/* Tiny work buffers: values are cut, never overflowed (canaries intact). */
+TEST(event_truncation)
+{
+    static const iw_str_t hn[] = { {"User-Agent", 10}, {"X-Long", 6} };
+    static const iw_str_t hv[] = { {"abcdefghijklmnopqrstuvwxyz", 26},
+                                   {"%41%41%41%41%41%41%41%41%41%41", 30} };
+    static const iw_field_id_t all[] = { IW_F_CS_HEADERS, IW_F_RAW,
+        IW_F_CS_URI_DEC, IW_F_CS_URI_STEM_DEC, IW_F_CS_URI_QUERY_DEC,
+        IW_F_CS_HEADERS_DEC, IW_F_DATE, IW_F_SC_STATUS };
+    char mem[256 + 32];
+    size_t size, i;
+
+    for (size = 0; size <= 256; size++) {
+        iw_request_desc_t d;
+        iw_event_t ev;
+
+        memset(mem, 0x5A, sizeof(mem));
+        desc_init(&d, "GET", "/%2e%2e/a/b/c%2fd?q=%2541%2541+x&y=%u0041");
+        d.hdr_names = hn; d.hdr_values = hv; d.nhdrs = 2;
+        d.status = 200; d.time = apr_time_from_sec(1000000000);
+        iw_event_init(&ev, size ? mem : NULL, size);
+        iw_event_from_request(&ev, &d);
+        for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+            iw_str_t v = iw_event_get(&ev, all[i]);
+            if (v.p) CHECK(v.p >= mem && v.p + v.len <= mem + size);
+        }
+        CHECK(ev.buf_used <= size);
+        for (i = size; i < sizeof(mem); i++)
+            if (mem[i] != 0x5A) { CHECK(!"canary overwritten"); break; }
+        /* raw fields never depend on the buffer */
+        CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/%2e%2e/a/b/c%2fd");
+    }
+    /* a buffer big enough gives the full values */
+    {
+        iw_request_desc_t d;
+        iw_event_t ev;
+        desc_init(&d, "GET", "/%2e%2e/a/b/c%2fd?q=%2541%2541+x&y=%u0041");
+        iw_event_init(&ev, mem, 256);
+        iw_event_from_request(&ev, &d);
+        CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "/a/b/c/d?q=AA x&y=A");
+    }
+}
+
+/* Repeated headers: the first is the field, all are in cs-headers; a header
+ * with a NULL value pointer counts as empty. */
+TEST(event_repeated_headers)
+{
+    static const iw_str_t hn[] = { {"Cookie", 6}, {"cookie", 6}, {"Referer", 7} };
+    static const iw_str_t hv[] = { {"a=1", 3}, {"b=2", 3}, {NULL, 0} };
+    iw_request_desc_t d;
+    iw_event_t ev;
+    char buf[512];
+
+    desc_init(&d, "GET", "/");
+    d.hdr_names = hn; d.hdr_values = hv; d.nhdrs = 3;
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_request(&ev, &d);
+    CHECK_STR(fv(&ev, IW_F_CS_COOKIE), "a=1");
+    CHECK_STR(fv(&ev, IW_F_CS_REFERER), "");
+    CHECK_STR(fv(&ev, IW_F_CS_HEADERS), "Cookie: a=1\ncookie: b=2\nReferer: \n");
+}

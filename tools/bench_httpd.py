@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""httpd throughput with and without mod_iocwatch (part of `make bench`).
+
+A sandboxed httpd (event MPM, 127.0.0.1, temp dir) serves a 2 KB static file;
+wrk (keep-alive) measures requests/s for each variant, interleaved over
+several rounds so drift on a shared 2-core machine hits all variants alike.
+Printed as ratios to the module-off baseline:
+  on        all SigmaHQ rules + the shipped pack, alerts to a unix socket
+  corr      same, wrk hitting a path that feeds a correlation rule
+  modsec    ModSecurity + CRS (PL1, DetectionOnly) as the reference,
+            when Debian's libapache2-mod-security2 + modsecurity-crs exist
+"""
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("IW_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+SIGMA = os.path.join(SHARED, "sigma", "sigmahq-rules")
+MODULE = os.environ.get("IW_MODULE", os.path.join(REPO, "build", "mod_iocwatch.so"))
+MODDIR = "/usr/lib/apache2/modules"
+ROUNDS = int(os.environ.get("IW_BENCH_ROUNDS", "3"))
+SECONDS = int(os.environ.get("IW_BENCH_SECONDS", "6"))
+
+BASE = """
+ServerRoot "{d}"
+ServerName bench.local
+Listen 127.0.0.1:{port}
+LoadModule mpm_event_module {m}/mod_mpm_event.so
+LoadModule authz_core_module {m}/mod_authz_core.so
+LoadModule mime_module {m}/mod_mime.so
+{user}
+PidFile {d}/httpd.pid
+ErrorLog {d}/error.log
+LogLevel warn
+LogFormat "%h %l %u %t \\"%r\\" %>s %b" common
+CustomLog {d}/access.log common
+TypesConfig /etc/mime.types
+DocumentRoot "{d}/htdocs"
+<Directory "{d}/htdocs">
+    Require all granted
+</Directory>
+StartServers 2
+ThreadsPerChild 25
+MaxRequestWorkers 150
+KeepAliveTimeout 30
+MaxKeepAliveRequests 0
+{extra}
+"""
+
+CORR_RULE = """title: bench correlation feeder
+id: 6a0e2b1c-0b43-4a8e-9d0e-7d1b7c3f0001
+name: bench_feed
+status: test
+logsource:
+    category: webserver
+detection:
+    selection:
+        cs-uri-stem|startswith: '/corr/'
+    condition: selection
+level: low
+---
+title: bench correlation
+id: 6a0e2b1c-0b43-4a8e-9d0e-7d1b7c3f0002
+status: test
+correlation:
+    type: event_count
+    rules:
+        - bench_feed
+    group-by:
+        - c-ip
+    timespan: 10s
+    condition:
+        gte: 1000000000
+level: medium
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def drain(sock):
+    while True:
+        try:
+            sock.recv(65536)
+        except OSError:
+            return
+
+
+class Httpd:
+    def __init__(self, name, extra):
+        self.d = tempfile.mkdtemp(prefix="iw-bench-%s-" % name)
+        os.chmod(self.d, 0o755)
+        os.makedirs(os.path.join(self.d, "htdocs", "corr"))
+        with open(os.path.join(self.d, "htdocs", "static.html"), "w") as f:
+            f.write("<html>" + "x" * (2048 - 13) + "</html>")
+        with open(os.path.join(self.d, "htdocs", "corr", "index.html"), "w") as f:
+            f.write("<html>" + "y" * (2048 - 13) + "</html>")
+        self.port = free_port()
+        user = "User nobody\nGroup nogroup" if os.geteuid() == 0 else ""
+        conf = BASE.format(d=self.d, port=self.port, m=MODDIR, user=user,
+                           extra=extra.format(d=self.d))
+        self.conf = os.path.join(self.d, "httpd.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+
+    def start(self):
+        r = subprocess.run(["/usr/sbin/apache2", "-f", self.conf, "-k", "start"],
+                           capture_output=True, text=True)
+        if r.returncode:
+            raise RuntimeError("httpd start failed: " + r.stderr + self.log())
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("httpd did not listen\n" + self.log())
+
+    def stop(self):
+        subprocess.run(["/usr/sbin/apache2", "-f", self.conf, "-k", "stop"],
+                       capture_output=True)
+        pidf = os.path.join(self.d, "httpd.pid")
+        for _ in range(100):
+            if not os.path.exists(pidf):
+                break
+            time.sleep(0.05)
+
+    def log(self):
+        try:
+            with open(os.path.join(self.d, "error.log")) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+
+def wrk(port, path):
+    r = subprocess.run(["wrk", "-t2", "-c32", "-d%ds" % SECONDS,
+                        "http://127.0.0.1:%d%s" % (port, path)],
+                       capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        if line.startswith("Requests/sec:"):
+            return float(line.split()[1])
+    raise RuntimeError("wrk: " + r.stdout + r.stderr)
+
+
+def main():
+    if not shutil.which("wrk"):
+        print("wrk not installed: apt-get install wrk")
+        return 0
+    sockdir = tempfile.mkdtemp(prefix="iw-bench-sock-")
+    os.chmod(sockdir, 0o755)
+    sockpath = os.path.join(sockdir, "alerts.sock")
+    sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sink.bind(sockpath)
+    os.chmod(sockpath, 0o666)
+    threading.Thread(target=drain, args=(sink,), daemon=True).start()
+    corr_rule = os.path.join(sockdir, "corr.yml")
+    with open(corr_rule, "w") as f:
+        f.write(CORR_RULE)
+
+    rules = ["%s/rules" % SIGMA, "%s/rules-emerging-threats" % SIGMA]
+    pack = os.path.join(REPO, "conf", "rules")
+    if os.path.isdir(pack) and any(n.endswith(".yml") for _, _, fs in os.walk(pack) for n in fs):
+        rules.append(pack)
+    on = ("LoadModule iocwatch_module %s\nIocWatch On\nIocWatchRules %s\n"
+          "IocWatchAlertTarget unix:%s\nIocWatchAlertFormat json\n"
+          % (MODULE, " ".join(rules), sockpath))
+    variants = [("off", "", "/static.html"),
+                ("on", on, "/static.html"),
+                ("corr", on.replace("IocWatchRules ", "IocWatchRules %s " % corr_rule),
+                 "/corr/index.html")]
+    msec = os.path.join(MODDIR, "mod_security2.so")
+    if os.path.exists(msec) and os.path.isdir("/usr/share/modsecurity-crs/rules"):
+        variants.append(("modsec", (
+            "LoadModule unique_id_module %s/mod_unique_id.so\n"
+            "LoadModule security2_module %s\n"
+            "SecRuleEngine DetectionOnly\nSecRequestBodyAccess On\n"
+            "SecAuditEngine Off\nSecDataDir {d}\nSecTmpDir {d}\n"
+            "Include /etc/modsecurity/crs/crs-setup.conf\n"
+            "Include /usr/share/modsecurity-crs/rules/*.conf\n") % (MODDIR, msec),
+            "/static.html"))
+    servers = {n: Httpd(n, extra) for n, extra, _ in variants}
+    results = {n: [] for n, _, _ in variants}
+    try:
+        for rnd in range(ROUNDS):
+            for name, _, path in variants:
+                h = servers[name]
+                h.start()
+                try:
+                    wrk(h.port, path)  # warm-up (1 s would do; reuse duration)
+                    results[name].append(wrk(h.port, path))
+                finally:
+                    h.stop()
+            print("round %d: %s" % (rnd + 1, "  ".join(
+                "%s %.0f" % (n, results[n][-1]) for n, _, _ in variants)), flush=True)
+    except RuntimeError as e:
+        print("bench_httpd: %s" % e)
+        return 1
+    base = statistics.median(results["off"])
+    print("httpd event MPM, wrk -t2 -c32 -d%ds keep-alive, 2 KB static file, median of %d rounds"
+          % (SECONDS, ROUNDS))
+    labels = {"off": "module off", "on": "mod_iocwatch on (SigmaHQ + pack)",
+              "corr": "mod_iocwatch on, path feeding a correlation rule",
+              "modsec": "ModSecurity + CRS PL1 DetectionOnly (reference)"}
+    for name, _, _ in variants:
+        m = statistics.median(results[name])
+        print("  %-52s %9.0f req/s  ratio %.3f" % (labels[name], m, m / base))
+    for h in servers.values():
+        shutil.rmtree(h.d, ignore_errors=True)
+    shutil.rmtree(sockdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
