@@ -409,6 +409,7 @@ typedef struct iw_global {
     int nrts;
     apr_array_header_t *ntcfg;  /* iw_notify_cfg_t: distinct alert targets */
     iw_notify_t **notifies;     /* this process's queues, one per ntcfg */
+    apr_pool_t *npool;          /* unmanaged: holds them */
     pid_t notify_owner;         /* process that started them */
     apr_global_mutex_t *mutex;
     const char *mutex_file;
@@ -721,22 +722,34 @@ static apr_status_t notify_stop_all(void *v)
         if (G->notifies[i])
             iw_notify_stop(G->notifies[i], IW_FLUSH_WAIT);
     G->notifies = NULL;
+    if (G->npool)
+        apr_pool_destroy(G->npool);
+    G->npool = NULL;
     return APR_SUCCESS;
 }
 
 /* Create and start this process's queues; failures are logged and leave a
- * NULL queue (alerts of that target are then counted as failed). */
+ * NULL queue (alerts of that target are then counted as failed).  The
+ * queues live in an unmanaged pool destroyed only by notify_stop_all in the
+ * owning process: a forked child must never tear down (join) the parent's
+ * sender threads when it exits and apr_terminate destroys every managed
+ * pool. */
 static void notify_start_all(apr_pool_t *p, server_rec *s)
 {
     int i;
-    G->notifies = apr_pcalloc(p, sizeof(iw_notify_t *) * (G->ntcfg->nelts + 1));
+    if (apr_pool_create_unmanaged_ex(&G->npool, NULL, NULL) != APR_SUCCESS) {
+        G->npool = NULL;
+        return;
+    }
+    G->notifies = apr_pcalloc(G->npool,
+                              sizeof(iw_notify_t *) * (G->ntcfg->nelts + 1));
     G->notify_owner = getpid();
     for (i = 0; i < G->ntcfg->nelts; i++) {
         iw_notify_cfg_t *c = &APR_ARRAY_IDX(G->ntcfg, i, iw_notify_cfg_t);
         const char *err = NULL;
         iw_notify_t *n;
         c->hostname = G->hostname;
-        n = iw_notify_create(p, c, &err);
+        n = iw_notify_create(G->npool, c, &err);
         if (!n || iw_notify_start(n) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "alert target %s: "
                          "%s", c->target, err ? err : "cannot start sender");

@@ -610,8 +610,10 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
 
     jw_open(w, NULL, '{');
     r_rule(w, a, lite);
-    fmt_iso(ts, sizeof(ts), a->now);
-    m_cstr(w, "@timestamp", ts, sizeof(ts));
+    if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
+        fmt_iso(ts, sizeof(ts), a->now);
+        m_cstr(w, "@timestamp", ts, sizeof(ts));
+    }
     r_event(w, lvl);
     r_tags(w, a->rule, lite);
     r_ip(w, "source", fget(ev, IW_F_C_IP));

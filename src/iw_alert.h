@@ -15,7 +15,8 @@ typedef struct iw_alert {
     const iw_corr_alert_t *corr;    /* correlation: state; NULL otherwise */
     const char *ruleset;            /* rule.ruleset, e.g. "sigma" */
     const char *host_name;          /* host.name: this machine */
-    apr_time_t now;                 /* @timestamp (CLI: the event time) */
+    apr_time_t now;                 /* @timestamp (CLI: the event time);
+                                       0 = unknown: @timestamp omitted */
     int64_t suppressed;             /* iocwatch.suppressed: alerts held back
                                        for this rule+group since the last one */
     /* one-summary-per-request mode: every matching rule (else NULL) */

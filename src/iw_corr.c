@@ -7,6 +7,8 @@
  * per burst: its state is cleared when it fires. */
 #include <math.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
 #include "iw_corr_int.h"
 
 #define GROUP_MAX ((int)sizeof(((iw_corr_alert_t *)0)->group))
@@ -88,11 +90,20 @@ static void layout(const iw_corr_t *c, size_t bytes, corr_hdr_t *h)
     h->ncorr = c ? (uint64_t)c->ncorr : 0;
 }
 
+static uint64_t random_seed(const void *mem)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+        r = (uint64_t)apr_time_now() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)mem;
+    return iw_corr__mix(r);
+}
+
 void iw_corr_mem_init(const iw_corr_t *c, void *mem, size_t bytes)
 {
     if (!mem || bytes < IW_CORR_HDR_BYTES || ((uintptr_t)mem & 7)) return;
     memset(mem, 0, bytes);
     layout(c, bytes, mem);
+    ((corr_hdr_t *)mem)->seed = random_seed(mem);
 }
 
 int iw_corr_mem_attach(const iw_corr_t *c, void *mem, size_t bytes)
@@ -273,9 +284,10 @@ static void put(char *dst, size_t *o, const char *s, size_t n)
 
 /* Group key: the group-by fields' values for referenced rule `pos`; an
  * absent field counts as "-" (Apache's notation for "no value"). */
-static void item_fill(const corr_prog_t *pg, int pos, iw_event_t *ev, item_t *it)
+static void item_fill(const corr_prog_t *pg, int pos, iw_event_t *ev,
+                      uint64_t seed, item_t *it)
 {
-    uint64_t h = IW_CORR_HASH_INIT;
+    uint64_t h = seed;
     size_t o = 0;
     int j, f;
 
@@ -301,7 +313,7 @@ static void item_fill(const corr_prog_t *pg, int pos, iw_event_t *ev, item_t *it
         iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
         if (v.p) {
             it->has_v = 1;
-            it->vh = iw_corr__mix(iw_corr__hash(IW_CORR_HASH_INIT, v.p, v.len));
+            it->vh = iw_corr__hash(~seed, v.p, v.len);
         }
     }
 }
@@ -328,7 +340,7 @@ static void item_add(upd_t *u, int from, int ci, int pos)
     u->items[i].ci = ci;
     u->items[i].pos = pos;
     u->items[i].rank = pg->rank;
-    item_fill(pg, pos, u->ev, &u->items[i]);
+    item_fill(pg, pos, u->ev, u->h->seed, &u->items[i]);
     u->nitems++;
 }
 
@@ -363,6 +375,7 @@ static void fire(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cur,
             a->window = pg->span;
             a->first_seen = first;
             a->last_seen = last;
+            a->with_event = cur >= 0;
         } else {
             u->h->dropped++;
         }
@@ -696,7 +709,7 @@ int iw_corr_peek(const iw_corr_t *c, const void *mem, const iw_rule_t *rule,
     if (!h || !rule || rule->index < 0 || rule->index >= c->nrules) return 0;
     if ((ci = c->ci_of_rule[rule->index]) < 0) return 0;
     pg = &c->progs[ci];
-    item_fill(pg, 0, ev, &it);
+    item_fill(pg, 0, ev, h->seed, &it);
     if (!(s = slot_find(c, h, ci, it.gh))) return 0;
     if (count) *count = held_count(pg, s, s->last, NULL);
     return 1;

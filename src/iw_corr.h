@@ -40,6 +40,11 @@ typedef struct iw_corr_alert {
     int64_t count;               /* events, distinct values or rule types */
     apr_interval_time_t window;  /* the timespan */
     apr_time_t first_seen, last_seen;
+    /* additive: 1 when the event given to iw_corr_update belongs to this
+     * alert's group; 0 for a closed window evaluated when its slot was
+     * recycled for another group, and for iw_corr_flush -- then attach no
+     * event to the alert (its fields would describe another client). */
+    int with_event;
 } iw_corr_alert_t;
 
 /* Feed one event's hits; `now` is the event time (CLI: from the log line).

@@ -11,7 +11,7 @@
 #include "iw_corr.h"
 
 #define IW_CORR_MAGIC        0x52434f49u   /* "IOCR" little-endian */
-#define IW_CORR_LAYOUT       3u
+#define IW_CORR_LAYOUT       4u
 #define IW_CORR_HDR_BYTES    256
 #define IW_CORR_PROBE        8      /* open-addressing probe window */
 #define IW_CORR_MAX_ELEMS    128    /* per-slot ring / value set bound */
@@ -27,6 +27,7 @@ typedef struct corr_hdr {
     uint64_t fingerprint;
     uint64_t bytes, slot_size, nslots, nsup, sup_off, slots_off;
     uint64_t ncorr;
+    uint64_t seed;         /* random per table: keys group and value hashes */
     /* statistics (written under the caller's lock, lock_failures atomically) */
     uint64_t used, evictions, updates, lock_failures, late, alerts, dropped,
              recycled, sup_used, sup_evictions, sup_suppressed;

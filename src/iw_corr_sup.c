@@ -9,11 +9,12 @@ static corr_sup_t *sup_at(corr_hdr_t *h, uint64_t i)
 }
 
 /* Key: the rule's id (title when it has none) and the group text. */
-static uint64_t sup_key(const iw_rule_t *rule, const char *group, size_t glen)
+static uint64_t sup_key(uint64_t seed, const iw_rule_t *rule, const char *group,
+                        size_t glen)
 {
     const char *r = rule ? (rule->id ? rule->id : rule->title) : NULL;
     size_t rl = r ? strlen(r) : 0;
-    uint64_t h = iw_corr__hash(IW_CORR_HASH_INIT, &rl, sizeof(rl));
+    uint64_t h = iw_corr__hash(seed, &rl, sizeof(rl));
     if (r) h = iw_corr__hash(h, r, rl);
     if (group) h = iw_corr__hash(h, group, glen);
     h = iw_corr__mix(h);
@@ -50,7 +51,7 @@ int iw_corr_suppress(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
     (void)c;
     if (suppressed_out) *suppressed_out = 0;
     if (!h || window <= 0 || !h->nsup || !iw_corr__geometry_ok(h)) return 1;
-    key = sup_key(rule, group, group ? glen : 0);
+    key = sup_key(h->seed, rule, group, group ? glen : 0);
     if (lk && lk->lock && lk->lock(lk->baton) != 0) {
         __atomic_fetch_add(&h->lock_failures, 1, __ATOMIC_RELAXED);
         return 1;                       /* fail open: never lose an alert */

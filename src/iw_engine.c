@@ -20,6 +20,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <hs.h>
@@ -73,6 +74,18 @@ typedef struct rxcheck {
 
 typedef struct rxalways { int32_t rx, field; unsigned types; } rxalways_t;
 
+/* A pure literal of a small pattern set, matched by comparison instead of
+ * a Vectorscan call (which costs ~50-100 ns even on 3 bytes). */
+typedef struct litpat {
+    const unsigned char *b;        /* lower-cased when caseless */
+    uint32_t len;
+    uint8_t open_s, open_e, caseless;
+    int32_t id;                    /* pattern id (actions) */
+} litpat_t;
+
+#define LIT_MAX_PATTERNS 16
+#define LIT_MAX_CONTAINS_LEN 64    /* longer values: Vectorscan for contains */
+
 struct iw_engine {
     apr_pool_t *pool;
     iw_ruleset_t *rs;
@@ -89,6 +102,9 @@ struct iw_engine {
     /* Vectorscan: one database per event type and field */
     hs_database_t *db[NTYPES][IW_F__COUNT];
     int32_t scan_fields[NTYPES][IW_F__COUNT]; int nscan[NTYPES];
+    range_t litr[NTYPES][IW_F__COUNT];   /* into lits; n == 0: none */
+    int lit_contains[NTYPES][IW_F__COUNT];
+    litpat_t *lits;
     int32_t *pat_act_first;        /* per pattern id, CSR into acts (n+1) */
     int32_t *acts;                 /* >= 0 pred, < 0: regex check -1-a */
     hs_scratch_t *proto;
@@ -132,6 +148,8 @@ typedef struct pat {
     unsigned types;
     int32_t act_head;              /* into b->acts (linked) */
     int dead;
+    const unsigned char *lb; size_t ll;  /* pure literal (lb != NULL) */
+    int open_s, open_e;
     const iw_rule_t *rule; int line, col;
 } pat_t;
 
@@ -143,7 +161,7 @@ typedef struct build {
     iw_diag_t *diag;
     iw_ruleset_t *rs;
     apr_array_header_t *crules, *nodes, *kids, *sels, *groups, *items, *rows,
-        *terms, *filt, *pats, *acts, *rx, *rxall, *dc, *predw, *always;
+        *terms, *filt, *pats, *acts, *rx, *rxall, *dc, *predw, *always, *lits;
     apr_hash_t *pat_by_key, *pred_by_sig;
     /* current rule / item for messages and masks */
     const iw_rule_t *rule;
@@ -156,6 +174,8 @@ enum { M_HS = 1, M_RE, M_CIDR, M_DIRECT };
 typedef struct mdesc {
     int kind;
     const char *expr; unsigned flags; size_t lit;   /* M_HS; M_RE: prefilter */
+    int open_s, open_e;                              /* M_HS: unanchored sides */
+    const unsigned char *lb; size_t ll; int plain;   /* M_HS: pure literal */
     pcre2_code *code; int jit;                       /* M_RE */
     int32_t rx_pred, rx_idx;                         /* M_RE: check reuse */
     uint8_t addr[16]; int plen;                      /* M_CIDR */
@@ -329,6 +349,28 @@ static int time_unit(unsigned mods)
          : mods & IW_MOD_MONTH ? T_MONTH : mods & IW_MOD_YEAR ? T_YEAR : 0;
 }
 
+/* Anchoring and, for wildcard-free patterns, the literal bytes: small
+ * literal sets are matched without Vectorscan (see lit_scan). */
+static void literal_info(build_t *b, mdesc_t *m, const iw_pat_t *pt, int open_s, int open_e)
+{
+    size_t a = 0, z = pt->n, i;
+    unsigned char *lb;
+
+    while (a < z && pt->k[a] == IW_U_STAR) { a++; open_s = 1; }
+    while (z > a && pt->k[z - 1] == IW_U_STAR) { z--; open_e = 1; }
+    m->open_s = open_s;
+    m->open_e = open_e;
+    for (i = a; i < z; i++)
+        if (pt->k[i] != IW_U_LIT) return;
+    lb = apr_palloc(b->p, z - a + 1);
+    for (i = a; i < z; i++)
+        lb[i - a] = (m->flags & HS_FLAG_CASELESS) && pt->b[i] >= 'A' && pt->b[i] <= 'Z'
+                  ? (unsigned char)(pt->b[i] + 32) : pt->b[i];
+    m->lb = lb;
+    m->ll = z - a;
+    m->plain = 1;
+}
+
 /* One pattern (after encodings) as a Vectorscan matcher or direct check. */
 static void pat_matcher(build_t *b, apr_array_header_t *ms, const iw_pat_t *pt,
                         int open_start, int open_end, unsigned hsflags, int field)
@@ -349,6 +391,7 @@ static void pat_matcher(build_t *b, apr_array_header_t *ms, const iw_pat_t *pt,
     m->flags = hsflags;
     m->lit = lit;
     m->w = hs_weight(lit, field);
+    literal_info(b, m, pt, open_start, open_end);
     m->sig = apr_psprintf(b->tp, "h%x:%s", hsflags, expr);
 }
 
@@ -363,7 +406,7 @@ static int string_matchers(build_t *b, apr_array_header_t *ms, const char *s,
     int b64 = (mods & (IW_MOD_BASE64 | IW_MOD_BASE64OFFSET)) != 0;
     int open_s = (mods & (IW_MOD_CONTAINS | IW_MOD_ENDSWITH)) != 0;
     int open_e = (mods & (IW_MOD_CONTAINS | IW_MOD_STARTSWITH)) != 0;
-    unsigned hsflags = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+    unsigned hsflags = HS_FLAG_DOTALL;
     iw_pat_t *pt = iw_pat_parse(b->tp, s, len, 1);
     apr_array_header_t *pats = apr_array_make(b->tp, 1, sizeof(iw_pat_t *));
     int i;
@@ -549,6 +592,12 @@ static int32_t pat_get(build_t *b, const mdesc_t *m, int field)
     pt->types = b->types;
     pt->act_head = -1;
     pt->rule = b->rule;
+    if (m->kind == M_HS && m->plain) {
+        pt->lb = m->lb;
+        pt->ll = m->ll;
+        pt->open_s = m->open_s;
+        pt->open_e = m->open_e;
+    }
     apr_hash_set(b->pat_by_key, key, APR_HASH_KEY_STRING, (void *)(intptr_t)b->pats->nelts);
     return (int32_t)(b->pats->nelts - 1);
 }
@@ -653,6 +702,19 @@ static void row_push(build_t *b, const int32_t *terms, int n)
     for (i = 0; i < n; i++) APR_ARRAY_PUSH(b->terms, int32_t) = terms[i];
 }
 
+/* Every matcher is a Vectorscan pattern open on both sides (a substring
+ * test), so matching the full target equals matching any of its parts. */
+static int all_unanchored(apr_array_header_t **vms, int nv)
+{
+    int i, k;
+    for (i = 0; i < nv; i++)
+        for (k = 0; k < vms[i]->nelts; k++) {
+            const mdesc_t *m = &APR_ARRAY_IDX(vms[i], k, mdesc_t);
+            if (m->kind != M_HS || !m->open_s || !m->open_e) return 0;
+        }
+    return 1;
+}
+
 static int compile_item(build_t *b, const iw_item_t *it)
 {
     int field = it->field < 0 ? IW_F_RAW : it->field;
@@ -686,14 +748,18 @@ static int compile_item(build_t *b, const iw_item_t *it)
         for (i = 0; i < nslots; i++)
             if (slots[i] == IW_F_CS_URI) { slots[0] = IW_F_CS_URI; nslots = 1; break; }
     }
-    for (i = 0; i < nslots; i++) fields[i] = slots[i];
-
     vms = apr_pcalloc(b->tp, sizeof(*vms) * (size_t)nv);
     for (i = 0; i < nv; i++) {
         vms[i] = apr_array_make(b->tp, 2, sizeof(mdesc_t));
         if (value_matchers(b, vms[i], it, mods, &APR_ARRAY_IDX(it->values, i, iw_value_t), field) < 0)
             return -1;
     }
+    if (nslots > 1 && all_unanchored(vms, nv)) {
+        /* e.g. a plain value with * at both ends: as for contains */
+        for (i = 0; i < nslots; i++)
+            if (slots[i] == IW_F_CS_URI) { slots[0] = IW_F_CS_URI; nslots = 1; break; }
+    }
+    for (i = 0; i < nslots; i++) fields[i] = slots[i];
     ci = apr_array_push(b->items);
     ci->field = field;
     ci->rows.first = b->rows->nelts;
@@ -1003,6 +1069,32 @@ static void pattern_failed(build_t *b, int32_t pi, const char *msg)
     }
 }
 
+/* Small all-literal pattern sets get the comparison path too. */
+static void build_literals(build_t *b, int ti, int field, apr_array_header_t *ids)
+{
+    iw_engine_t *e = b->e;
+    int i, first = b->lits->nelts, contains = 0;
+
+    if (ids->nelts > LIT_MAX_PATTERNS) return;
+    for (i = 0; i < ids->nelts; i++)
+        if (!APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(ids, i, unsigned), pat_t).lb) return;
+    for (i = 0; i < ids->nelts; i++) {
+        unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
+        const pat_t *pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
+        litpat_t *l = apr_array_push(b->lits);
+        l->b = pt->lb;
+        l->len = (uint32_t)pt->ll;
+        l->open_s = (uint8_t)pt->open_s;
+        l->open_e = (uint8_t)pt->open_e;
+        l->caseless = (pt->flags & HS_FLAG_CASELESS) != 0;
+        l->id = (int32_t)id;
+        contains |= pt->open_s && pt->open_e;
+    }
+    e->litr[ti][field].first = first;
+    e->litr[ti][field].n = ids->nelts;
+    e->lit_contains[ti][field] = contains;
+}
+
 static int compile_db(build_t *b, int ti, int field)
 {
     unsigned type = ti ? IW_EV_ERROR : IW_EV_ACCESS;
@@ -1030,6 +1122,7 @@ static int compile_db(build_t *b, int ti, int field)
         }
         if (hs_compile_multi(exprs, flags, (const unsigned *)ids->elts, (unsigned)n,
                              HS_MODE_BLOCK, NULL, &db, &err) == HS_SUCCESS) {
+            build_literals(b, ti, field, ids);
             b->e->db[ti][field] = db;
             b->e->scan_fields[ti][b->e->nscan[ti]++] = field;
             return hs_alloc_scratch(db, &b->e->proto) == HS_SUCCESS ? 0 : -1;
@@ -1079,6 +1172,13 @@ static apr_status_t engine_cleanup(void *data)
 }
 
 /* ---- compile ---------------------------------------------------------------- */
+
+static int dcheck_cmp(const void *a, const void *b)
+{
+    const dcheck_t *x = a, *y = b;
+    return x->field != y->field ? (x->field < y->field ? -1 : 1)
+         : x->pred < y->pred ? -1 : x->pred > y->pred;
+}
 
 static int excluded(const iw_rule_t *r, const iw_engine_opts_t *o)
 {
@@ -1154,6 +1254,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     MK(groups, range_t); MK(items, citem_t); MK(rows, range_t); MK(terms, int32_t);
     MK(filt, int32_t); MK(pats, pat_t); MK(acts, act_t); MK(rx, rxcheck_t);
     MK(rxall, rxalways_t); MK(dc, dcheck_t); MK(predw, double); MK(always, int32_t);
+    MK(lits, litpat_t);
 #undef MK
     b->pat_by_key = apr_hash_make(b->tp);
     b->pred_by_sig = apr_hash_make(b->tp);
@@ -1190,6 +1291,8 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     e->nrxall = b->rxall->nelts;
     e->dc = (dcheck_t *)b->dc->elts;
     e->ndc = b->dc->nelts;
+    qsort(e->dc, (size_t)e->ndc, sizeof(dcheck_t), dcheck_cmp);
+    e->lits = (litpat_t *)b->lits->elts;
     e->npatterns = b->pats->nelts;
     apr_pool_destroy(b->tp);
     if (b->errors) return NULL;
@@ -1361,23 +1464,71 @@ static int fieldref_match(iw_str_t a, iw_str_t b, int mode, int cased)
     }
 }
 
-static int direct(iw_scratch_t *s, const dcheck_t *d)
+/* The value of one field, fetched once for consecutive checks on it
+ * (checks are sorted by field at compile time). */
+typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; } fcache_t;
+
+static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
 {
     iw_event_t *ev = s->ev;
-    iw_str_t v;
     int64_t x;
 
+    if (fc->field != d->field) {
+        fc->field = d->field;
+        fc->v = iw_event_get(ev, (iw_field_id_t)d->field);
+        fc->have_num = iw_event_num(ev, (iw_field_id_t)d->field, &fc->num);
+    }
     switch (d->kind) {
-    case D_PRESENT: return iw_event_get(ev, (iw_field_id_t)d->field).p != NULL;
-    case D_ABSENT: return iw_event_get(ev, (iw_field_id_t)d->field).p == NULL;
-    case D_NULL: v = iw_event_get(ev, (iw_field_id_t)d->field); return !v.p || !v.len;
-    case D_EMPTY: v = iw_event_get(ev, (iw_field_id_t)d->field); return v.p && !v.len;
-    case D_NUM: return iw_event_num(ev, (iw_field_id_t)d->field, &x) && cmp_num(x, d->op, d->num);
+    case D_PRESENT: return fc->v.p != NULL;
+    case D_ABSENT: return fc->v.p == NULL;
+    case D_NULL: return !fc->v.p || !fc->v.len;
+    case D_EMPTY: return fc->v.p && !fc->v.len;
+    case D_NUM: return fc->have_num && cmp_num(fc->num, d->op, d->num);
     case D_TIME: return time_part(s, d->unit, &x) && cmp_num(x, d->op, d->num);
     case D_FIELDREF:
-        return fieldref_match(iw_event_get(ev, (iw_field_id_t)d->field),
-                              iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
+        return fieldref_match(fc->v, iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
     default: return 0;
+    }
+}
+
+static unsigned char lower_tab[256];
+
+__attribute__((constructor)) static void lower_tab_init(void)
+{
+    int i;
+    for (i = 0; i < 256; i++)
+        lower_tab[i] = (unsigned char)(i >= 'A' && i <= 'Z' ? i + 32 : i);
+}
+
+static inline int lit_eq(const unsigned char *v, const litpat_t *l)
+{
+    uint32_t i;
+    if (!l->caseless) return memcmp(v, l->b, l->len) == 0;
+    for (i = 0; i < l->len; i++)
+        if (lower_tab[v[i]] != l->b[i]) return 0;
+    return 1;
+}
+
+static int lit_match(const litpat_t *l, const unsigned char *v, size_t n)
+{
+    size_t i, last;
+    if (n < l->len || !l->len) return 0;
+    if (!l->open_s && !l->open_e) return n == l->len && lit_eq(v, l);
+    if (!l->open_s) return lit_eq(v, l);
+    if (!l->open_e) return lit_eq(v + n - l->len, l);
+    last = n - l->len;
+    for (i = 0; i <= last; i++)   /* first byte filter, then compare */
+        if ((l->caseless ? lower_tab[v[i]] : v[i]) == l->b[0] && lit_eq(v + i, l)) return 1;
+    return 0;
+}
+
+static void lit_scan(const iw_engine_t *e, const range_t *r, scan_ctx_t *c)
+{
+    int i;
+    for (i = 0; i < r->n; i++) {
+        const litpat_t *l = &e->lits[r->first + i];
+        if (lit_match(l, (const unsigned char *)c->v.p, c->v.len))
+            on_match((unsigned)l->id, 0, 0, 0, c);
     }
 }
 
@@ -1387,6 +1538,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     unsigned type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
     int ti = type_index(type), i;
     scan_ctx_t c = { s, 0, IW_STR_NULL };
+    fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
 
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];
@@ -1394,7 +1546,11 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
         c.field = f;
         c.v = v;
-        hs_scan(e->db[ti][f], v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
+        if (e->litr[ti][f].n
+            && (!e->lit_contains[ti][f] || v.len <= LIT_MAX_CONTAINS_LEN))
+            lit_scan(e, &e->litr[ti][f], &c);
+        else
+            hs_scan(e->db[ti][f], v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
     }
     for (i = 0; i < e->nrxall; i++) {
         const rxalways_t *ra = &e->rxall[i];
@@ -1414,7 +1570,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     }
     for (i = 0; i < e->ndc; i++) {
         const dcheck_t *d = &e->dc[i];
-        if ((d->types & type) && !pred_is_set(s, d->pred) && direct(s, d))
+        if ((d->types & type) && !pred_is_set(s, d->pred) && direct(s, d, &fc))
             pred_set(s, d->pred, d->field);
     }
 }

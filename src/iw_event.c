@@ -555,7 +555,12 @@ static void lazy_uri_dec(iw_event_t *ev)
 
     if (!u.p || buf_avail(ev) == 0) return;
     /* prefix before the stem inside the target (absolute form only) */
-    if (st.p && st.p >= u.p && st.p <= u.p + u.len) pre = (size_t)(st.p - u.p);
+    if (st.p && st.p >= u.p && st.p <= u.p + u.len) {
+        pre = (size_t)(st.p - u.p);
+    } else if (st.p) {          /* "http://h[?q]": the stem is a static "/" */
+        const char *q = mem_find(u.p, u.len, '?');
+        pre = q ? (size_t)(q - u.p) : u.len;
+    }
     append(ev, u.p, pre);
     append(ev, sd.p, sd.len);
     if (ev->val[IW_F_CS_URI_QUERY].p) {

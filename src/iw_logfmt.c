@@ -408,29 +408,47 @@ static int assign_prefix(iw_request_desc_t *r, const tok_t *tk, int t, int q,
     return 0;
 }
 
+/* Status: exactly three digits, 100..999. */
+static int set_status(iw_request_desc_t *r, const tok_t *k, const char **why)
+{
+    int64_t v;
+
+    if (k->len != 3 || !parse_i64(k->p, 3, &v) || v < 100) {
+        *why = "status after the request is not a 3-digit code";
+        return 0;
+    }
+    r->status = (int)v;
+    return 1;
+}
+
+/* Size: digits, or "-" (Apache's %b for zero bytes). */
+static int set_bytes(iw_request_desc_t *r, const tok_t *k, const char **why)
+{
+    if (k->len == 1 && k->p[0] == '-') r->sc_bytes = 0;
+    else if (!parse_i64(k->p, k->len, &r->sc_bytes)) {
+        *why = "response size is not a number or \"-\"";
+        return 0;
+    }
+    return 1;
+}
+
 /* After the request: status, bytes (bare words, in that order; further bare
- * words such as %D are ignored) and referer, user agent (quoted). */
+ * words such as %D are ignored) and referer, user agent (quoted, "-" =
+ * absent). */
 static int assign_suffix(iw_parsed_t *o, const tok_t *tk, int n, int q,
                          const char **why)
 {
     iw_request_desc_t *r = &o->req;
     int i, nbare = 0, nq = 0;
-    int64_t v;
+    iw_str_t val;
 
     for (i = q + 1; i < n; i++) {
         const tok_t *k = &tk[i];
-        if (k->kind == TK_BARE && nbare++ == 0) {
-            if (k->len != 3 || !parse_i64(k->p, 3, &v) || v < 100) {
-                *why = "status after the request is not a 3-digit code";
-                return 0;
-            }
-            r->status = (int)v;
-        } else if (k->kind == TK_BARE && nbare == 2) {
-            if (k->len == 1 && k->p[0] == '-') r->sc_bytes = 0;
-            else if (parse_i64(k->p, k->len, &v)) r->sc_bytes = v;
-            else { *why = "response size is not a number or \"-\""; return 0; }
+        if (k->kind == TK_BARE) {
+            nbare++;
+            if (nbare == 1 && !set_status(r, k, why)) return 0;
+            if (nbare == 2 && !set_bytes(r, k, why)) return 0;
         } else if (k->kind == TK_QUOTED && nq < 2) {
-            iw_str_t val;
             if (!log_unescape(o, k->p, k->len, &val)) {
                 *why = "work buffer too small for the line";
                 return 0;
@@ -1006,11 +1024,17 @@ int iw_input_format_parse(const char *name)
     return -1;
 }
 
+/* A UTF-8 byte-order mark (first line of files saved by some editors). */
+static size_t bom_len(const char *s, size_t len)
+{
+    return len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3) ? 3 : 0;
+}
+
 /* '{' -> JSON lines; "[Www Mmm" -> error log; a line with a [CLF time] and
  * a quote -> access log; else AUTO (unknown). */
 iw_input_format_t iw_logfmt_detect(const char *line, size_t len)
 {
-    size_t i = 0;
+    size_t i = bom_len(line, len);
     const char *lb, *rb;
 
     while (i < len && (is_ws(line[i]) || line[i] == '\r' || line[i] == '\n')) i++;
@@ -1039,6 +1063,7 @@ int iw_logfmt_parse(iw_input_format_t fmt, const char *line, size_t len,
     *why = NULL;
     out_reset(out);
     if (!line) { *why = "no line"; return 0; }
+    if (bom_len(line, len)) { line += 3; len -= 3; }
     while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'
                    || is_ws(line[len - 1])))
         len--;

@@ -122,6 +122,18 @@ static int content_col(const iw_ynode_t *n)
     return n->col + (n->quoted ? 1 : 0);
 }
 
+/* A value as shown in a message: at most 60 bytes, control bytes as '?'. */
+static const char *shown(ctx_t *c, const char *s)
+{
+    size_t n = strlen(s), i, max = 60;
+    char *o = apr_palloc(c->p, (n > max ? max : n) + 4);
+    for (i = 0; i < n && i < max; i++)
+        o[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+    if (n > max) { memcpy(o + i, "...", 3); i += 3; }
+    o[i] = 0;
+    return o;
+}
+
 /* ---- generic node helpers ------------------------------------------ */
 
 static int is_text(const iw_ynode_t *n)
@@ -470,8 +482,17 @@ static int parse_value(ctx_t *c, const iw_ynode_t *n, iw_value_t *v)
     }
     v->s.p = apr_pstrmemdup(c->p, n->s, n->len);
     v->s.len = n->len;
-    if (iw_yscalar_is_null(n)) v->type = IW_VAL_NULL;
-    else if (iw_yscalar_bool(n, &b)) { v->type = IW_VAL_BOOL; v->boolean = b; }
+    if (iw_yscalar_is_null(n)) {
+        v->type = IW_VAL_NULL;          /* "null", "~" or nothing: no text */
+        v->s.p = "";
+        v->s.len = 0;
+    }
+    else if (iw_yscalar_bool(n, &b)) {
+        v->type = IW_VAL_BOOL;          /* header contract: s is "true"/"false" */
+        v->boolean = b;
+        v->s.p = b ? "true" : "false";
+        v->s.len = b ? 4 : 5;
+    }
     else if (iw_yscalar_int(n, &num)) { v->type = IW_VAL_NUMBER; v->num = num; }
     else v->type = IW_VAL_STRING;
     return 0;
@@ -582,19 +603,19 @@ static void check_values(ctx_t *c, const iw_ynode_t *key, iw_item_t *it)
         if (mods & IW_MOD_EXISTS) {
             if (v->type != IW_VAL_BOOL)
                 err_at(c, v->line, v->col, "modifier 'exists' needs true or false, got '%s'",
-                       v->s.p);
+                       shown(c, v->s.p));
             continue;
         }
         if (v->type == IW_VAL_BOOL) {
             err_at(c, v->line, v->col, "true/false is only meaningful with |exists; quote "
-                   "it ('%s') to match the text", v->s.p);
+                   "it ('%s') to match the text", shown(c, v->s.p));
             continue;
         }
         if (mods & (MODS_NUM | MODS_TIME)) {
             unsigned tb = (mods & MODS_TIME) ? mods & MODS_TIME : mods & MODS_NUM;
             if (v->type != IW_VAL_NUMBER)
                 err_at(c, v->line, v->col, "modifier '%s' needs an integer, got '%s'",
-                       mod_name(first_bit(tb)), v->s.p);
+                       mod_name(first_bit(tb)), shown(c, v->s.p));
             else if (mods & MODS_TIME)
                 check_time_value(c, it, v);
             continue;
@@ -604,16 +625,16 @@ static void check_values(ctx_t *c, const iw_ynode_t *key, iw_item_t *it)
             && !((mods & IW_MOD_EXPAND) && has_placeholder(v->s.p))) {
             const char *why = NULL;
             if (check_cidr(v->s.p, &why) < 0)
-                err_at(c, v->line, v->col, "bad CIDR '%s': %s", v->s.p, why);
+                err_at(c, v->line, v->col, "bad CIDR '%s': %s", shown(c, v->s.p), why);
         }
         if (mods & IW_MOD_FIELDREF) {
             it->fieldref = iw_field_lookup(v->s.p);
             if (it->fieldref < 0)
-                err_at(c, v->line, v->col, "fieldref: unknown field '%s'", v->s.p);
+                err_at(c, v->line, v->col, "fieldref: unknown field '%s'", shown(c, v->s.p));
         }
         if ((mods & IW_MOD_EXPAND) && !has_placeholder(v->s.p))
             err_at(c, v->line, v->col, "modifier 'expand' but '%s' has no %%placeholder%%",
-                   v->s.p);
+                   shown(c, v->s.p));
     }
 }
 
@@ -981,7 +1002,7 @@ static void parse_corr_condition(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *
                 err(c, v, "'field' must be a field name, got %s", iw_ynode_kind(v));
             else if ((cd->value_field_id = iw_field_lookup(v->s)) < 0
                      && !(cd->aliases && apr_hash_get(cd->aliases, v->s, APR_HASH_KEY_STRING)))
-                err(c, v, "unknown field '%s' in correlation condition", v->s);
+                err(c, v, "unknown field '%s' in correlation condition", shown(c, v->s));
             else
                 cd->value_field = apr_pstrdup(c->p, v->s);
             continue;
@@ -994,7 +1015,8 @@ static void parse_corr_condition(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *
         }
         if (!iw_yscalar_int(v, &num) || num < 0) {
             err(c, v, "'%s' needs a non-negative integer, got %s", k->s,
-                v->type == IW_Y_SCALAR ? apr_psprintf(c->p, "'%s'", v->s) : iw_ynode_kind(v));
+                v->type == IW_Y_SCALAR ? apr_psprintf(c->p, "'%s'", shown(c, v->s))
+                                       : iw_ynode_kind(v));
             continue;
         }
         if (cd->ncmp == 2) {
@@ -1110,6 +1132,10 @@ static void parse_generate(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *g)
     c->x->generate_given = 1;
 }
 
+static void check_corr_needs(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *m,
+                             const iw_ynode_t *v);
+static void warn_unused_aliases(ctx_t *c, const iw_corr_def_t *cd);
+
 static void parse_correlation(ctx_t *c, const iw_ynode_t *root, const iw_ynode_t *m)
 {
     static const char *const known[] = {
@@ -1140,7 +1166,7 @@ static void parse_correlation(ctx_t *c, const iw_ynode_t *root, const iw_ynode_t
     if (!v) err(c, m, "correlation has no 'timespan' (e.g. timespan: 5m)");
     else if (!is_text(v) || parse_timespan(v->s, &cd->timespan) < 0)
         err(c, v, "bad timespan '%s': use a number and s, m, h or d (e.g. 90m; at most 366d)",
-            v->type == IW_Y_SCALAR ? v->s : iw_ynode_kind(v));
+            v->type == IW_Y_SCALAR ? shown(c, v->s) : iw_ynode_kind(v));
     if ((v = iw_ymap_get(m, "aliases", NULL)))
         parse_aliases(c, cd, v);
     if ((v = iw_ymap_get(m, "field", &k)) && is_text(v))
@@ -1152,6 +1178,16 @@ static void parse_correlation(ctx_t *c, const iw_ynode_t *root, const iw_ynode_t
     nerr = c->nerr;
     if (v) parse_corr_condition(c, cd, v);
     if (!cd->type || c->nerr != nerr) return;
+    check_corr_needs(c, cd, m, v);
+    if (cd->aliases) warn_unused_aliases(c, cd);
+}
+
+/* What each correlation type requires (spec "Requires:" lists). */
+static void check_corr_needs(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *m,
+                             const iw_ynode_t *v)
+{
+    const iw_ynode_t *k = NULL;
+
     if ((cd->type == IW_CORR_EVENT_COUNT || cd->type == IW_CORR_VALUE_COUNT) && !v)
         err(c, m, "%s correlation has no 'condition' (e.g. condition: {gte: 10})",
             corr_types[cd->type]);
@@ -1173,18 +1209,21 @@ static void parse_correlation(ctx_t *c, const iw_ynode_t *root, const iw_ynode_t
             cd->ncmp = 1;
         }
     }
-    if (cd->aliases) {
-        apr_hash_index_t *hi;
-        for (hi = apr_hash_first(c->p, cd->aliases); hi; hi = apr_hash_next(hi)) {
-            const char *alias = apr_hash_this_key(hi);
-            for (i = 0; i < cd->group_by->nelts; i++)
-                if (!strcmp(APR_ARRAY_IDX(cd->group_by, i, const char *), alias)) break;
-            if (i == cd->group_by->nelts
-                && !(cd->value_field && !strcmp(cd->value_field, alias)))
-                iw_diag_add(c->diag, IW_DIAG_WARNING, c->file, c->x->aliases.line,
-                            c->x->aliases.col, rid(c->r),
-                            "alias '%s' is not used in group-by", alias);
-        }
+}
+
+static void warn_unused_aliases(ctx_t *c, const iw_corr_def_t *cd)
+{
+    apr_hash_index_t *hi;
+    int i;
+
+    for (hi = apr_hash_first(c->p, cd->aliases); hi; hi = apr_hash_next(hi)) {
+        const char *alias = apr_hash_this_key(hi);
+        for (i = 0; i < cd->group_by->nelts; i++)
+            if (!strcmp(APR_ARRAY_IDX(cd->group_by, i, const char *), alias)) break;
+        if (i == cd->group_by->nelts && !(cd->value_field && !strcmp(cd->value_field, alias)))
+            iw_diag_add(c->diag, IW_DIAG_WARNING, c->file, c->x->aliases.line,
+                        c->x->aliases.col, rid(c->r), "alias '%s' is not used in group-by",
+                        alias);
     }
 }
 
@@ -1390,7 +1429,7 @@ static void collect_dir(apr_pool_t *p, const char *dir, int depth,
     while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
         const char *full;
         if (!fi.name || fi.name[0] == '.') continue;     /* ., .., .git, editors */
-        full = apr_pstrcat(p, dir, "/", fi.name, NULL);
+        full = apr_pstrcat(p, dir, dir[strlen(dir) - 1] == '/' ? "" : "/", fi.name, NULL);
         if (fi.filetype == APR_LNK || fi.filetype == APR_UNKFILE) {
             apr_finfo_t st;
             if (apr_stat(&st, full, APR_FINFO_TYPE, p) != APR_SUCCESS) continue;

@@ -24,6 +24,8 @@ typedef struct {
     iw_ydoc_t cur;
     const char *err;
     int eline, ecol;
+    const char *buf;            /* the input, for block scalar positions */
+    size_t len;
 } builder_t;
 
 static void set_err(builder_t *b, const yaml_mark_t *m, const char *msg)
@@ -96,6 +98,21 @@ static int pop(builder_t *b)
     return attach(b, n);
 }
 
+/* A block scalar ('|' or '>') starts at its indicator; its text starts on
+ * the next line after the indentation.  Point there so that positions of
+ * things inside the text (condition tokens) come out right. */
+static void block_content_mark(builder_t *b, const yaml_mark_t *m, iw_ynode_t *n)
+{
+    size_t i = m->index;
+    int col = 1;
+
+    while (i < b->len && b->buf[i] != '\n') i++;
+    if (i >= b->len) return;
+    for (i++; i < b->len && b->buf[i] == ' '; i++) col++;
+    n->line = (int)m->line + 2;
+    n->col = col;
+}
+
 static int on_scalar(builder_t *b, const yaml_event_t *ev)
 {
     iw_ynode_t *n = new_node(b, IW_Y_SCALAR, &ev->start_mark);
@@ -107,6 +124,9 @@ static int on_scalar(builder_t *b, const yaml_event_t *ev)
                && (!tag || !strcmp(tag, "!"));
     n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE
                 || ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    if (ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE
+        || ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE)
+        block_content_mark(b, &ev->start_mark, n);
     return attach(b, n);
 }
 
@@ -189,6 +209,8 @@ int iw_yaml_parse(apr_pool_t *p, const char *buf, size_t len,
 
     memset(&b, 0, sizeof(b));
     b.p = p;
+    b.buf = buf;
+    b.len = len;
     *docs = apr_array_make(p, 4, sizeof(iw_ydoc_t));
     if (!yaml_parser_initialize(&ps)) {
         *err = "YAML error: cannot initialise parser";

@@ -184,6 +184,29 @@ static int path_clean(iw_str_t v)
     return 1;
 }
 
+/* Decoding + normalising is idempotent: a decoded stem without '%' or '?'
+ * used as a new target decodes to itself. */
+static void check_idempotent(iw_str_t v)
+{
+    static char eb[65536];
+    iw_request_desc_t d;
+    iw_event_t ev;
+    iw_str_t w;
+
+    if (!v.p || v.len > 20000 || memchr(v.p, '%', v.len) || memchr(v.p, '?', v.len))
+        return;
+    memset(&d, 0, sizeof(d));
+    d.method = (iw_str_t){ "GET", 3 };
+    d.target = v;
+    d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
+    iw_event_init(&ev, eb, sizeof(eb));
+    iw_event_from_request(&ev, &d);
+    w = iw_event_get(&ev, IW_F_CS_URI_STEM_DEC);
+    if (ev.val[IW_F_CS_URI_STEM].len == v.len   /* no scheme/authority cut */
+        && (!w.p || w.len != v.len || memcmp(w.p, v.p, v.len)))
+        FAIL("stem view not idempotent: %.*s", (int)(v.len < 200 ? v.len : 200), v.p);
+}
+
 static void check_event(iw_event_t *ev, const char *line, size_t len,
                         const iw_parsed_t *o)
 {
@@ -203,6 +226,7 @@ static void check_event(iw_event_t *ev, const char *line, size_t len,
     if (ev->val[IW_F_CS_URI_STEM_DEC].p && !path_clean(ev->val[IW_F_CS_URI_STEM_DEC]))
         FAIL("stem view not normalised: %.*s", (int)ev->val[IW_F_CS_URI_STEM_DEC].len,
              ev->val[IW_F_CS_URI_STEM_DEC].p);
+    check_idempotent(ev->val[IW_F_CS_URI_STEM_DEC]);
 }
 
 /* One line through one format, then the event and all views. */

@@ -503,3 +503,111 @@ def status_page(port, path="/iw-status"):
             except ValueError:
                 out[k.strip()] = v
     return out
+
+
+# ---------------------------------------------------------------- sinks
+
+class Sink:
+    """A syslog receiver we control (for targets that misbehave): unix
+    datagram, or unix/TCP stream with RFC 6587 octet counting.  With
+    stalled=True a stream sink accepts connections but never reads."""
+
+    def __init__(self, kind, path=None, stalled=False):
+        import threading
+        self.kind, self.path, self.stalled = kind, path, stalled
+        self.msgs = []
+        self.conns = []
+        self._stop = False
+        self._lock = threading.Lock()
+        if kind == "unix":
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self.sock.bind(path)
+        elif kind == "unix-stream":
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            if stalled:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            self.sock.bind(path)
+            self.sock.listen(16)
+        else:
+            raise ValueError(kind)
+        os.chmod(path, 0o666)
+        self.sock.settimeout(0.2)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import select
+        bufs = {}
+        while not self._stop:
+            if self.kind == "unix":
+                try:
+                    self._add(self.sock.recv(65536).decode("utf-8", "replace"))
+                except socket.timeout:
+                    pass
+                except OSError:
+                    return
+                continue
+            rl = [self.sock] + ([] if self.stalled else self.conns)
+            try:
+                r, _, _ = select.select(rl, [], [], 0.2)
+            except (OSError, ValueError):
+                return
+            for s in r:
+                if s is self.sock:
+                    try:
+                        c, _ = self.sock.accept()
+                    except OSError:
+                        continue
+                    self.conns.append(c)
+                    bufs[c] = b""
+                    continue
+                try:
+                    b = s.recv(65536)
+                except OSError:
+                    b = b""
+                if not b:
+                    self.conns.remove(s)
+                    continue
+                bufs[s] += b
+                bufs[s] = self._frames(bufs[s])
+
+    def _frames(self, buf):
+        while True:
+            sp = buf.find(b" ")
+            if sp <= 0 or not buf[:sp].isdigit():
+                return buf
+            n = int(buf[:sp])
+            if len(buf) < sp + 1 + n:
+                return buf
+            self._add(buf[sp + 1:sp + 1 + n].decode("utf-8", "replace"))
+            buf = buf[sp + 1 + n:]
+
+    def _add(self, m):
+        with self._lock:
+            self.msgs.append(m)
+
+    def resume(self):
+        """A stalled stream sink starts reading."""
+        self.stalled = False
+
+    def alerts(self, pred=None):
+        with self._lock:
+            msgs = list(self.msgs)
+        out = []
+        for m in msgs:
+            p = parse_alert_line(m)
+            if p and (pred is None or pred(p[1])):
+                p[1]["_syslog_header"] = p[0]
+                out.append(p[1])
+        return out
+
+    def close(self):
+        self._stop = True
+        self.thread.join(2)
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass

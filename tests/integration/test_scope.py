@@ -185,7 +185,7 @@ BROKEN = [
      "level: high\n", 8, "unknown selection"),
     ("title: broken yaml\nid: 7b0c5a55-0000-4000-8000-0000000000b2\n"
      "logsource:\n    category: webserver\ndetection:\n    sel:\n"
-     "        cs-uri-query|contains: [x\n    condition: sel\n", 7, "yaml"),
+     "        cs-uri-query|contains: [x\n    condition: sel\n", (7, 8), "yaml"),
     ("title: broken regex\nid: 7b0c5a55-0000-4000-8000-0000000000b3\n"
      "logsource:\n    category: webserver\ndetection:\n    sel:\n"
      "        cs-uri-query|re: 'a(b'\n    condition: sel\nlevel: high\n", 7,
@@ -201,7 +201,9 @@ def test_configtest_names_broken_rule(server, rsyslog, content, line, what):
     rc, out = server.configtest(text)
     assert rc != 0, out
     assert "Syntax OK" not in out
-    assert re.search(re.escape(bad) + r":%d(:\d+)?:" % line, out), out
+    lines = line if isinstance(line, tuple) else (line,)
+    assert re.search(re.escape(bad) + r":(%s)(:\d+)?:" % "|".join(map(str, lines)),
+                     out), out
 
 
 def test_configtest_ok(server, rsyslog):

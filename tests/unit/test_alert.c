@@ -534,3 +534,21 @@ TEST(alert_syslog_frames)
     CHECK_INT(n, 9);
     CHECK_STR(out, "<133>1 20");
 }
+
+TEST(alert_json_unknown_time_omitted)
+{
+    iw_alert_t a;
+    char buf[1024];
+    size_t n;
+    iw_rule_t *r = mk_rule(p, "t0", "No time", IW_LEVEL_INFORMATIONAL, NULL);
+
+    alert_for(&a, r, NULL, NULL);
+    a.now = 0;
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK(!strstr(buf, "@timestamp"));
+    CHECK_STR(buf, "{\"rule\":{\"id\":\"t0\",\"name\":\"No time\",\"ruleset\":\"sigma\"},"
+                   "\"event\":{\"kind\":\"alert\",\"severity\":1,\"module\":\"iocwatch\","
+                   "\"dataset\":\"iocwatch.alert\"},\"log\":{\"level\":\"informational\"},"
+                   "\"host\":{\"name\":\"web1\"}}");
+}

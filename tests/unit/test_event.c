@@ -197,6 +197,11 @@ TEST(event_target_forms)
     ev_target(&ev, buf, sizeof(buf), "http://h");
     CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/");
     CHECK(iw_event_get(&ev, IW_F_CS_URI_QUERY).p == NULL);
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "http://h/");
+    ev_target(&ev, buf, sizeof(buf), "http://h?a=%41");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY), "a=%41");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "http://h/?a=A");
 
     /* "://" inside a query is not a scheme */
     ev_target(&ev, buf, sizeof(buf), "a?u=http://x/y");

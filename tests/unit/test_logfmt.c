@@ -64,6 +64,7 @@ TEST(logfmt_detect)
               IW_INPUT_COMBINED);
     CHECK_INT(DET("[17/Dec/2005:02:40:45 -0500] - - 1.2.3.4 \"GET / HTTP/1.1\" \"-\" 302 547 0"),
               IW_INPUT_COMBINED);
+    CHECK_INT(DET("\xEF\xBB\xBF{\"a\":1}"), IW_INPUT_JSONL);      /* UTF-8 BOM */
     CHECK_INT(DET("hello world"), IW_INPUT_AUTO);
     CHECK_INT(DET(""), IW_INPUT_AUTO);
     CHECK_INT(DET("["), IW_INPUT_AUTO);
@@ -326,6 +327,7 @@ TEST(logfmt_jsonl)
     CHECK_STR(sv(o.req.client_ip), "10.9.8.7");
     CHECK_INT(o.req.time, apr_time_from_sec(1704164645));
 
+    REQUIRE(parse(IW_INPUT_JSONL, "\xEF\xBB\xBF {\"method\":\"GET\",\"uri\":\"/\"} \r\n", &o, &why));
     /* minimal: no client (absent), no time (0), no status */
     REQUIRE(parse(IW_INPUT_JSONL, "{\"method\":\"GET\",\"uri\":\"/\"}", &o, &why));
     CHECK(o.req.client_ip.p == NULL);

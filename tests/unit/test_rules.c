@@ -530,6 +530,7 @@ TEST(rules_value_types)
     it = item(sel(r, "s2"), 0, 0);
     CHECK_INT(val(it, 0)->type, IW_VAL_BOOL);
     CHECK_INT(val(it, 0)->boolean, 1);
+    CHECK_STR(str(p, val(it, 0)->s), "true");       /* TRUE normalised */
     it = item(sel(r, "s3"), 0, 0);
     CHECK_INT(val(it, 0)->type, IW_VAL_NULL);
     it = item(sel(r, "s4"), 0, 0);
@@ -667,4 +668,23 @@ TEST(rules_metadata_is_lenient_detection_is_not)
     CHECK_INT(r->tags->nelts, 1);                  /* a lone text is a list of one */
     CHECK_STR(nth(r->tags, 0), "attack.t1190");
     CHECK_INT(r->level, IW_LEVEL_NONE);
+}
+
+TEST(rules_condition_positions_in_block_and_quoted_scalars)
+{
+    static const char y1[] =
+        "title: Block\nlogsource: {category: webserver}\ndetection:\n"
+        "  sel: {cs-method: GET}\n  condition: >-\n      sel and nope\n";
+    static const char y2[] =
+        "title: Quoted\nlogsource: {category: webserver}\ndetection:\n"
+        "  sel: {cs-method: GET}\n  condition: 'sel and (sel'\n";
+    iw_ruleset_t *rs = iw_ruleset_create(p);
+    iw_diag_t *d = iw_diag_create(p);
+    CHECK_INT(iw_rules_load_string(rs, "b.yml", y1, sizeof(y1) - 1, d), 0);
+    CHECK_INT(iw_rules_load_string(rs, "q.yml", y2, sizeof(y2) - 1, d), 0);
+    REQUIRE(d->msgs->nelts == 2);
+    CHECK_STR(APR_ARRAY_IDX(d->msgs, 0, iw_diag_msg_t).text,
+              "b.yml:6:15: condition: unknown selection 'nope' (selections: sel)");
+    CHECK_STR(APR_ARRAY_IDX(d->msgs, 1, iw_diag_msg_t).text,
+              "q.yml:5:23: condition: unbalanced parentheses: '(' is never closed");
 }

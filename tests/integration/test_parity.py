@@ -1,0 +1,169 @@
+"""Same rules + same request => same alerts from the module and from
+`iocwatch scan`: corpus requests (OWASP CRS regression set) are sent raw
+over a socket to httpd, and the same lines are replayed by the CLI.
+
+Each request gets its own client address through mod_remoteip
+(X-Forwarded-For from the trusted 127.0.0.1), which ties a module alert to
+its corpus line; mod_remoteip removes the header again, so the module sees
+exactly the corpus headers.  The CLI gets the client address and the status
+httpd really answered (from the access log), so rules on c-ip or sc-status
+see the same values on both sides."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import iwtest
+from iwtest import get
+
+N_REQUESTS = int(os.environ.get("IW_PARITY_N", "400"))
+SIGMA_ROOT = os.path.dirname(iwtest.SIGMAHQ)
+
+
+def sigma_web_rules(dest):
+    """All SigmaHQ rules for webserver access logs and the Apache error log
+    (rules + rules-emerging-threats), copied flat into dest."""
+    os.makedirs(dest, exist_ok=True)
+    n = 0
+    for sub in ("rules", "rules-emerging-threats"):
+        for root, _, files in os.walk(os.path.join(SIGMA_ROOT, sub)):
+            for f in sorted(files):
+                if not f.endswith(".yml"):
+                    continue
+                p = os.path.join(root, f)
+                with open(p, errors="replace") as fh:
+                    text = fh.read()
+                if "category: webserver" in text or "service: apache" in text:
+                    rel = os.path.relpath(p, SIGMA_ROOT).replace(os.sep, "__")
+                    shutil.copy(p, os.path.join(dest, rel))
+                    os.chmod(os.path.join(dest, rel), 0o644)
+                    n += 1
+    os.chmod(dest, 0o755)
+    return n
+
+
+def pack_ok():
+    pack = os.path.join(iwtest.REPO, "conf", "rules")
+    if not os.path.isdir(pack) or not os.path.exists(iwtest.CLI):
+        return None
+    r = subprocess.run([iwtest.CLI, "check", pack], capture_output=True, timeout=120)
+    return pack if r.returncode == 0 else None
+
+
+def corpus(n):
+    out = []
+    with open(iwtest.CORPUS) as f:
+        for line in f:
+            d = json.loads(line)
+            names = {k.lower() for k in d["headers"]}
+            # the client address is ours to set; chunked bodies are not sent
+            if names & {"x-forwarded-for", "transfer-encoding"}:
+                continue
+            out.append(d)
+            if len(out) >= n:
+                break
+    return out
+
+
+def raw_request(d, ip):
+    lines = ["%s %s %s" % (d["method"], d["uri"], d["version"])]
+    body = b""
+    for k, v in d["headers"].items():
+        lines.append("%s: %s" % (k, v))
+        if k.lower() == "content-length" and str(v).strip().isdigit():
+            body = b"x" * min(int(str(v).strip()), 65536)
+    lines.append("X-Forwarded-For: " + ip)
+    lines.append("Connection: close")
+    head = "\r\n".join(lines) + "\r\n\r\n"
+    return head.encode("utf-8", "surrogateescape") + body
+
+
+def ip_of(i):
+    return "10.77.%d.%d" % (i // 250, i % 250 + 1)
+
+
+def test_module_and_cli_agree(httpd, rsyslog, tmp_path):
+    rules_dir = os.path.join(httpd.dir, "rules", "sigma-web")
+    nrules = sigma_web_rules(rules_dir)
+    assert nrules >= 80
+    rule_paths = ['"%s"' % rules_dir]
+    pack = pack_ok()
+    if pack:
+        rule_paths.append('"%s"' % pack)
+    httpd.ensure("""\
+IocWatchRules {rules}
+IocWatchAlertTarget unix:{sock}
+IocWatchQueueSize 65536
+RemoteIPHeader X-Forwarded-For
+RemoteIPInternalProxy 127.0.0.1
+LogFormat "%a %>s" iwparity
+CustomLog "{log}" iwparity
+""".format(rules=" ".join(rule_paths), sock=rsyslog.sock,
+           log=os.path.join(httpd.dir, "logs", "parity.log")), "event")
+
+    reqs = corpus(N_REQUESTS)
+    assert len(reqs) >= 200
+    m = rsyslog.mark()
+    for i, d in enumerate(reqs):
+        try:
+            iwtest.http_raw(httpd.port, raw_request(d, ip_of(i)), timeout=5)
+        except OSError:
+            pass
+    # statuses httpd answered, per client address
+    status = {}
+
+    def all_logged():
+        status.clear()
+        with open(os.path.join(httpd.dir, "logs", "parity.log")) as f:
+            for ln in f:
+                ip, st = ln.split()
+                status[ip] = int(st)
+        return len(status) >= len(reqs) - 5
+    iwtest.wait_until(all_logged, 10, what="access log")
+
+    mine = {ip_of(i) for i in range(len(reqs))}
+    module_alerts = rsyslog.quiet(m, lambda a: get(a, "source.ip") in mine, wait=1.5)
+
+    # the CLI replays the same requests with what httpd saw
+    jl = tmp_path / "parity.jsonl"
+    compared = {}
+    with open(jl, "w") as f:
+        for i, d in enumerate(reqs):
+            ip = ip_of(i)
+            st = status.get(ip)
+            # 400: httpd refused the request line itself (the_request is not
+            # what was sent); requests that were never logged are skipped too
+            if st is None or st == 400:
+                continue
+            e = dict(d)
+            e["client"] = ip
+            e["status"] = st
+            compared[d["id"]] = ip
+            f.write(json.dumps(e) + "\n")
+    assert len(compared) >= 200, len(compared)
+    cmd = [iwtest.CLI, "scan", "--no-progress", "--format", "jsonl"]
+    for p in rule_paths:
+        cmd += ["--rules", p.strip('"')]
+    r = subprocess.run(cmd + [str(jl)], capture_output=True, text=True, timeout=300)
+    assert r.returncode in (0, 1), r.stderr
+    cli = set()
+    for ln in r.stdout.splitlines():
+        a = json.loads(ln)
+        iid = get(a, "iocwatch.input.id")
+        assert iid in compared, iid
+        cli.add((compared[iid], get(a, "rule.id")))
+
+    ips = set(compared.values())
+    mod = {(get(a, "source.ip"), get(a, "rule.id")) for a in module_alerts
+           if get(a, "source.ip") in ips}
+    # exactly one module alert per (request, rule)
+    per = [(get(a, "source.ip"), get(a, "rule.id")) for a in module_alerts
+           if get(a, "source.ip") in ips]
+    assert len(per) == len(mod), "duplicate alerts from the module"
+    assert len(cli) > 20, "the corpus should trigger SigmaHQ rules"
+    only_mod, only_cli = sorted(mod - cli)[:10], sorted(cli - mod)[:10]
+    assert mod == cli, "module-only: %s\ncli-only: %s" % (only_mod, only_cli)
