@@ -281,6 +281,11 @@ static iw_cond_t *parse_primary(cparser_t *c)
             return NULL;
         }
         i = find_sel(c, t->s, t->len);
+        if (i < 0 && memchr(t->s, '*', t->len)) {
+            cerr(c, t->off, "'%s' is a pattern: write '1 of %s' or 'all of %s'",
+                 tok_text(c, t), tok_text(c, t), tok_text(c, t));
+            return NULL;
+        }
         if (i < 0) {
             cerr(c, t->off, "unknown selection '%s' (selections: %s)",
                  tok_text(c, t), sel_list(c));

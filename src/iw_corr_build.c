@@ -342,7 +342,7 @@ static uint64_t fingerprint(const iw_corr_t *c)
 iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs, iw_diag_t *diag)
 {
     iw_corr_t *c;
-    int i, n = 0, bad = 0;
+    int i, n = 0;
     size_t payload = 0;
 
     if (!rs || !rs->rules) return NULL;
@@ -359,10 +359,9 @@ iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs, iw_diag_t *d
         if (r->index != i) {
             iw_diag_add(diag, IW_DIAG_ERROR, r->file, r->line, 0, r->id,
                         "correlation: rule index %d != position %d", r->index, i);
-            bad++;
             continue;
         }
-        if (setup_prog(p, rs, &c->progs[n], r, diag)) { bad++; continue; }
+        if (setup_prog(p, rs, &c->progs[n], r, diag)) continue;   /* diag says why */
         c->ci_of_rule[i] = n++;
     }
     c->ncorr = n;
@@ -375,7 +374,6 @@ iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs, iw_diag_t *d
         if (payload_bytes(&c->progs[i]) > payload) payload = payload_bytes(&c->progs[i]);
     c->slot_size = (sizeof(corr_slot_t) + payload + 15) & ~(size_t)15;
     c->fingerprint = fingerprint(c);
-    (void)bad;
     return c;
 }
 

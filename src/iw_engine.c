@@ -406,7 +406,7 @@ static int string_matchers(build_t *b, apr_array_header_t *ms, const char *s,
     int b64 = (mods & (IW_MOD_BASE64 | IW_MOD_BASE64OFFSET)) != 0;
     int open_s = (mods & (IW_MOD_CONTAINS | IW_MOD_ENDSWITH)) != 0;
     int open_e = (mods & (IW_MOD_CONTAINS | IW_MOD_STARTSWITH)) != 0;
-    unsigned hsflags = HS_FLAG_DOTALL;
+    unsigned hsflags = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
     iw_pat_t *pt = iw_pat_parse(b->tp, s, len, 1);
     apr_array_header_t *pats = apr_array_make(b->tp, 1, sizeof(iw_pat_t *));
     int i;

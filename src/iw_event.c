@@ -50,9 +50,6 @@ static const struct { const char *alias; iw_field_id_t f; } field_aliases[] = {
     { "clientip",       IW_F_C_IP },
     { "client_ip",      IW_F_C_IP },
     { "src_ip",         IW_F_C_IP },
-    { "cs-uri-decode",  IW_F_CS_URI_DEC },
-    { "cs-uri-stem-decode",  IW_F_CS_URI_STEM_DEC },
-    { "cs-uri-query-decode", IW_F_CS_URI_QUERY_DEC },
 };
 
 /* Config time only: a linear scan over ~50 names is plenty fast. */

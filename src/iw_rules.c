@@ -36,6 +36,7 @@ typedef struct rule_ext {
     mark_t *groups;     /* per corr->group_by entry */
     mark_t aliases;
     int generate_given;
+    int any_rules;      /* filter with `rules: any|all` or []: every rule */
 } rule_ext_t;
 
 typedef struct {
@@ -376,7 +377,10 @@ static int parse_mods(ctx_t *c, const iw_ynode_t *key, const char *s,
         } else if (*mods & mod_names[i].bit) {
             err_at(c, key->line, col, "modifier '%s' given twice", name);
             bad = 1;
-        } else if (*n < max) {
+        } else if (*n == max) {
+            err_at(c, key->line, col, "more than %d modifiers", max);
+            bad = 1;
+        } else {
             out[*n].bit = mod_names[i].bit;
             out[*n].off = (int)(start - s);
             out[*n].name = name;
@@ -675,7 +679,8 @@ static int parse_item(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *val,
 {
     modref_t m[16];
     int nm = 0, nerr = c->nerr, i, bad_field = 0;
-    const char *bar;
+
+    memset(m, 0, sizeof(m));    const char *bar;
 
     memset(it, 0, sizeof(*it));
     it->line = key->line;
@@ -926,7 +931,7 @@ static apr_array_header_t *parse_refs(ctx_t *c, const iw_ynode_t *m, const char 
 {
     const iw_ynode_t *k = NULL, *v = iw_ymap_get(m, "rules", &k);
     apr_array_header_t *a = apr_array_make(c->p, 4, sizeof(const char *));
-    int i, n;
+    int i, j, n;
 
     *marks = NULL;
     if (!v || iw_yscalar_is_null(v)) {
@@ -948,6 +953,11 @@ static apr_array_header_t *parse_refs(ctx_t *c, const iw_ynode_t *m, const char 
         const iw_ynode_t *e = v->type == IW_Y_SEQ ? v->kids[i] : v;
         if (!is_text(e)) {
             err(c, e, "'rules' entries must be rule ids or names, got %s", iw_ynode_kind(e));
+            continue;
+        }
+        for (j = 0; j < a->nelts && strcmp(APR_ARRAY_IDX(a, j, const char *), e->s); j++) ;
+        if (j < a->nelts) {
+            err(c, e, "rule '%s' is listed twice in 'rules'", shown(c, e->s));
             continue;
         }
         (*marks)[a->nelts].line = e->line;
@@ -1229,6 +1239,15 @@ static void warn_unused_aliases(ctx_t *c, const iw_corr_def_t *cd)
 
 /* ---- filter ---------------------------------------------------------- */
 
+/* pySigma: `rules: any` / `all` / [] = every rule of the filter's log source. */
+static int filter_any_rules(const iw_ynode_t *m)
+{
+    const iw_ynode_t *v = iw_ymap_get(m, "rules", NULL);
+    if (!v) return 0;
+    if (v->type == IW_Y_SEQ) return v->nkids == 0;
+    return is_text(v) && (!strcasecmp(v->s, "any") || !strcasecmp(v->s, "all"));
+}
+
 static void parse_filter(ctx_t *c, const iw_ynode_t *m)
 {
     static const char *const skip[] = {"condition", "rules", NULL};
@@ -1238,7 +1257,12 @@ static void parse_filter(ctx_t *c, const iw_ynode_t *m)
             iw_ynode_kind(m));
         return;
     }
-    c->r->filter_refs = parse_refs(c, m, "filter", &c->x->refs);
+    if (filter_any_rules(m)) {
+        c->x->any_rules = 1;
+        c->r->filter_refs = apr_array_make(c->p, 1, sizeof(const char *));
+    } else {
+        c->r->filter_refs = parse_refs(c, m, "filter", &c->x->refs);
+    }
     c->r->filter_rules = apr_array_make(c->p, 2, sizeof(iw_rule_t *));
     parse_selections(c, m, skip);
     if (c->r->selections->nelts == 0)
@@ -1777,6 +1801,15 @@ static void link_filter(link_t *l, iw_rule_t *f)
     int i;
 
     apr_array_clear(f->filter_rules);
+    if (x->any_rules) {
+        for (i = 0; i < l->rs->rules->nelts; i++) {
+            iw_rule_t *t = APR_ARRAY_IDX(l->rs->rules, i, iw_rule_t *);
+            if (t->kind != IW_RULE_DETECTION || !(t->applies_to & f->applies_to)) continue;
+            APR_ARRAY_PUSH(f->filter_rules, iw_rule_t *) = t;
+            APR_ARRAY_PUSH(t->filters, iw_rule_t *) = f;
+        }
+        return;
+    }
     for (i = 0; i < f->filter_refs->nelts; i++) {
         const char *ref = APR_ARRAY_IDX(f->filter_refs, i, const char *);
         iw_rule_t *t = find_rule(l->rs, ref);

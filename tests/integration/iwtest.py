@@ -455,11 +455,14 @@ def bad_errlog_lines(lines, expected):
 
 # ---------------------------------------------------------------- HTTP
 
-def http_raw(port, data, timeout=10, read=True):
-    """Send raw bytes, return (status, response bytes).  Connection: close
-    style: reads until EOF (or timeout)."""
+def http_raw(port, data, timeout=10, read=True, half_close=False):
+    """Send raw bytes, return (status, response bytes).  Reads until EOF (or
+    timeout); half_close shuts our side down after sending, so httpd closes
+    after the response even on a keep-alive request."""
     with socket.create_connection(("127.0.0.1", port), timeout) as s:
         s.sendall(data)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
         if not read:
             return None, b""
         chunks = []

@@ -174,3 +174,10 @@ TEST(cond_bounded_nesting)
     buf[129] = 0;
     CHECK_STR(tree(p, "a", buf), "a");
 }
+
+TEST(cond_wildcard_name_hint)
+{
+    CHECK_STR(cerr(p, "selection1 selection2", "selection*"),
+              "t.yml:10:16: rule r1: condition: 'selection*' is a pattern: write "
+              "'1 of selection*' or 'all of selection*'");
+}

@@ -1107,3 +1107,31 @@ TEST(corr_end_to_end_yaml_engine)
     CHECK_INT(e2e_req(x, "POST", "/login", "203.0.113.1", T0 + 6 * SEC), 0);
     iw_scratch_destroy(x->s);
 }
+
+/* Models the linker should never produce are refused with a diagnostic,
+ * the valid rules of the same set still work. */
+TEST(corr_invalid_models_diagnosed)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    iw_rule_t *ok = corr(f, "ok", IW_CORR_EVENT_COUNT, SEC, BY_IP, IW_CMP_GTE, 1, 0, 0, a, NULL);
+    iw_diag_t *d = iw_diag_create(p);
+    iw_corr_t *c;
+    corr(f, "nocond", IW_CORR_EVENT_COUNT, SEC, BY_IP, 0, 0, 0, 0, a, NULL);
+    corr(f, "nospan", IW_CORR_EVENT_COUNT, 0, BY_IP, IW_CMP_GTE, 1, 0, 0, a, NULL);
+    corr(f, "norefs", IW_CORR_TEMPORAL, SEC, BY_IP, 0, 0, 0, 0, NULL);
+    c = iw_corr_create_rs(p, f->rs, d);
+    REQUIRE(c);
+    CHECK_INT(d->errors, 3);
+    REQUIRE(d->msgs->nelts == 3);
+    CHECK_CONTAINS(APR_ARRAY_IDX(d->msgs, 0, iw_diag_msg_t).text, "test.yml:1:0: rule nocond: ");
+    CHECK_CONTAINS(APR_ARRAY_IDX(d->msgs, 0, iw_diag_msg_t).text, "`condition` is required");
+    CHECK_CONTAINS(APR_ARRAY_IDX(d->msgs, 1, iw_diag_msg_t).text, "`timespan` must be positive");
+    CHECK_CONTAINS(APR_ARRAY_IDX(d->msgs, 2, iw_diag_msg_t).text, "0 referenced rules");
+    f->c = c;
+    f->bytes = iw_corr_table_bytes(c, 8);
+    f->mem = apr_pcalloc(p, f->bytes);
+    iw_corr_mem_init(c, f->mem, f->bytes);
+    REQUIRE(feed(f, a, "1.1.1.1", T0) == 1);
+    CHECK(f->out[0].rule == ok);
+}

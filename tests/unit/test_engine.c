@@ -274,3 +274,92 @@ TEST(engine_sigmahq_compiles)
     REQUIRE(e != NULL);
     CHECK_INT(iw_engine_rule_count(e), 88);
 }
+
+/* ---- SigmaHQ conformance requests (tests/sigmahq/requests.jsonl) ---- */
+
+#include <stdlib.h>
+#include "iw_logfmt.h"
+
+/* Does the JSON line's "expect" list contain `id`?  (Rule ids are UUIDs:
+ * a plain substring search inside the list is exact enough.) */
+static int expect_list(const char *line, const char **start, const char **end)
+{
+    const char *s = strstr(line, "\"expect\":");
+    if (!s || !(s = strchr(s, '['))) return 0;
+    *start = s;
+    *end = strchr(s, ']');
+    return *end != NULL;
+}
+
+TEST(engine_sigmahq_conformance)
+{
+    iw_ruleset_t *rs = iw_ruleset_create(p);
+    iw_diag_t *d = iw_diag_create(p);
+    iw_engine_t *e;
+    iw_scratch_t *s;
+    FILE *f;
+    char *line = NULL, *pbuf, *ebuf;
+    size_t cap = 0;
+    ssize_t len;
+    int n_attack = 0, n_benign = 0, bad = 0, lineno = 0;
+
+    iw_rules_load(rs, "/work/shared/sigma/sigmahq-rules/rules", d);
+    iw_rules_load(rs, "/work/shared/sigma/sigmahq-rules/rules-emerging-threats", d);
+    iw_ruleset_link(rs, d);
+    e = iw_engine_compile(p, rs, NULL, d);
+    REQUIRE(e != NULL);
+    f = fopen(iw_test_path(p, "tests/sigmahq/requests.jsonl"), "r");
+    if (!f) { fprintf(stderr, "  (tests/sigmahq/requests.jsonl missing: skipped)\n"); return; }
+    s = iw_scratch_create(e);
+    pbuf = apr_palloc(p, 1 << 20);
+    ebuf = apr_palloc(p, 65536);
+    while ((len = getline(&line, &cap, f)) > 0 && lineno < 10000) {
+        iw_parsed_t pr;
+        iw_event_t ev;
+        const iw_hit_t *hits;
+        const char *why, *ls, *le;
+        int nh, i, want_any;
+        lineno++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (!len || (size_t)len * 2 + 64 > (1 << 20) || !expect_list(line, &ls, &le)) continue;
+        memset(&pr, 0, sizeof(pr));
+        pr.buf = pbuf;
+        pr.buf_size = 1 << 20;
+        if (!iw_logfmt_parse(IW_INPUT_JSONL, line, (size_t)len, &pr, &why)) continue;
+        iw_event_init(&ev, ebuf, 65536);
+        iw_event_from_request(&ev, &pr.req);
+        nh = iw_engine_eval(e, s, &ev, &hits);
+        want_any = memchr(ls, '"', (size_t)(le - ls)) != NULL;
+        if (!want_any) {
+            n_benign++;
+            if (nh) {
+                bad++;
+                fprintf(stderr, "  line %d: benign request fired %s\n", lineno, hits[0].rule->id);
+            }
+            continue;
+        }
+        n_attack++;
+        if (strstr(line, "\"gap\":")) continue;   /* rule defect, tested by the CLI suite */
+        /* every expected id must have fired */
+        for (const char *q = ls; (q = memchr(q, '"', (size_t)(le - q))) && q < le; ) {
+            const char *qe = memchr(q + 1, '"', (size_t)(le - q - 1));
+            int found = 0;
+            if (!qe) break;
+            for (i = 0; i < nh; i++)
+                if (hits[i].rule->id && strlen(hits[i].rule->id) == (size_t)(qe - q - 1)
+                    && !memcmp(hits[i].rule->id, q + 1, (size_t)(qe - q - 1))) found = 1;
+            if (!found) {
+                bad++;
+                fprintf(stderr, "  line %d: expected rule %.*s did not fire\n", lineno,
+                        (int)(qe - q - 1), q + 1);
+            }
+            q = qe + 1;
+        }
+    }
+    free(line);
+    fclose(f);
+    iw_scratch_destroy(s);
+    CHECK(n_attack > 50);
+    CHECK(n_benign > 10);
+    CHECK_INT(bad, 0);
+}

@@ -688,3 +688,30 @@ TEST(rules_condition_positions_in_block_and_quoted_scalars)
     CHECK_STR(APR_ARRAY_IDX(d->msgs, 1, iw_diag_msg_t).text,
               "q.yml:5:23: condition: unbalanced parentheses: '(' is never closed");
 }
+
+TEST(rules_filter_any_rules)
+{
+    /* pySigma: `rules: any` (or all, or []) = every rule of that log source */
+    static const char y[] =
+        "title: F\nid: f1\nlogsource: {category: webserver}\n"
+        "filter: {rules: any, sel: {c-ip: 10.0.0.1}, condition: not sel}\n---\n"
+        "title: F2\nid: f2\nlogsource: {service: apache}\n"
+        "filter: {rules: [], sel: {level: debug}, condition: not sel}\n---\n"
+        "title: A\nid: a1\nlogsource: {category: webserver}\n"
+        "detection: {s: {sc-status: 404}, condition: s}\n---\n"
+        "title: B\nid: b1\nlogsource: {category: webserver}\n"
+        "detection: {s: {sc-status: 500}, condition: s}\n---\n"
+        "title: E\nid: e1\nlogsource: {service: apache}\n"
+        "detection: {k: [oops], condition: k}\n";
+    iw_ruleset_t *rs = iw_ruleset_create(p);
+    iw_diag_t *d = iw_diag_create(p);
+    CHECK_INT(iw_rules_load_string(rs, "any.yml", y, sizeof(y) - 1, d), 5);
+    CHECK_INT(iw_ruleset_link(rs, d), 0);
+    dump(d);
+    CHECK_INT(by_id(rs, "f1")->filter_rules->nelts, 2);
+    CHECK_INT(by_id(rs, "f2")->filter_rules->nelts, 1);
+    CHECK_INT(by_id(rs, "a1")->filters->nelts, 1);
+    CHECK(APR_ARRAY_IDX(by_id(rs, "b1")->filters, 0, iw_rule_t *) == by_id(rs, "f1"));
+    CHECK(APR_ARRAY_IDX(by_id(rs, "e1")->filters, 0, iw_rule_t *) == by_id(rs, "f2"));
+    CHECK_STR(show(p, by_id(rs, "f1")->cond, by_id(rs, "f1")), "NOT(sel)");
+}
