@@ -144,9 +144,11 @@ static void alert_init(cli_ctx_t *c, iw_alert_t *a, iw_event_t *ev)
     a->ev = ev;
     a->ruleset = "sigma";
     a->host_name = c->hostname;
-    a->now = ev->time;
+    a->now = ev ? ev->time : 0;
     a->with_input = 1;
 }
+
+static void emit_corr(cli_ctx_t *c, iw_event_t *ev, const iw_corr_alert_t *ca, int k);
 
 static void handle_hits(cli_ctx_t *c, iw_event_t *ev, const iw_hit_t *hits, int n)
 {
@@ -177,14 +179,35 @@ static void handle_hits(cli_ctx_t *c, iw_event_t *ev, const iw_hit_t *hits, int 
     if (!c->corr) return;
     k = iw_corr_update(c->corr, c->corr_mem, NULL, ev, hits, n, ev->time,
                        ca, (int)(sizeof(ca) / sizeof(ca[0])));
+    emit_corr(c, ev, ca, k);
+}
+
+/* Correlation alerts; one that belongs to another group (a recycled slot)
+ * or to a closed window carries no request of its own. */
+static void emit_corr(cli_ctx_t *c, iw_event_t *ev, const iw_corr_alert_t *ca, int k)
+{
+    iw_alert_t a;
+    int i;
     for (i = 0; i < k; i++) {
-        alert_init(c, &a, ev);
+        alert_init(c, &a, ca[i].with_event ? ev : NULL);
+        if (!ca[i].with_event) a.now = ca[i].last_seen;
         a.rule = ca[i].rule;
         a.corr = &ca[i];
         emit(c, &a);
         c->rule_counts[ca[i].rule->index]++;
         c->st.corr_alerts++;
     }
+}
+
+/* End of input: close every open window (lt/lte/eq/neq conditions). */
+static void flush_corr(cli_ctx_t *c)
+{
+    iw_corr_alert_t ca[16];
+    int k;
+    if (!c->corr) return;
+    while ((k = iw_corr_flush(c->corr, c->corr_mem, NULL, APR_INT64_MAX, ca,
+                              (int)(sizeof(ca) / sizeof(ca[0])))) > 0)
+        emit_corr(c, NULL, ca, k);
 }
 
 static void malformed(cli_ctx_t *c, const char *name, uint64_t lineno, const char *why)
@@ -361,6 +384,7 @@ static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
     t0 = apr_time_now();
     for (i = 0; i < o->inputs->nelts; i++)
         if (scan_file(&c, APR_ARRAY_IDX(o->inputs, i, const char *)) < 0) rc = 1;
+    flush_corr(&c);
     fflush(stdout);
     print_summary(&c, (double)(apr_time_now() - t0) / APR_USEC_PER_SEC);
     iw_scratch_destroy(c.scratch);

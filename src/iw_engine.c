@@ -741,6 +741,14 @@ static int compile_item(build_t *b, const iw_item_t *it)
     neg = (mods & IW_MOD_NEQ) != 0;
     all = (mods & IW_MOD_ALL) && nv > 1;
     nslots = iw_field_slots((iw_field_id_t)field, slots, MAX_SLOTS);
+    /* slots are about where a text is found; existence, numbers, time
+     * and field references concern the named field itself */
+    if (mods & (IW_MOD_EXISTS | IW_MOD_FIELDREF | IW_MOD_LT | IW_MOD_LTE | IW_MOD_GT
+                | IW_MOD_GTE | IW_MOD_MINUTE | IW_MOD_HOUR | IW_MOD_DAY | IW_MOD_WEEK
+                | IW_MOD_MONTH | IW_MOD_YEAR))
+        nslots = 1;
+    for (i = 0; i < nv; i++)
+        if (APR_ARRAY_IDX(it->values, i, iw_value_t).type == IW_VAL_NULL) nslots = 1;
     /* contains on a slotted field: the full target holds the stem and the
      * query, so matching it alone is the same as matching any slot */
     if (nslots > 1 && (mods & (IW_MOD_CONTAINS | IW_MOD_BASE64OFFSET))
@@ -769,16 +777,24 @@ static int compile_item(build_t *b, const iw_item_t *it)
         int32_t t;
         for (i = 0; i < nv; i++) apr_array_cat(ms, vms[i]);
         t = pred_for(b, ms, fields, nslots) << 1;
-        /* matchers were copied: regex reuse info lives in the copies */
         row_push(b, &t, 1);
+    } else if (neg) {
+        /* |neq: the value is found in none of the slots; values OR (AND
+         * with |all) */
+        int32_t *terms = apr_palloc(b->tp, sizeof(int32_t) * (size_t)nv);
+        for (i = 0; i < nv; i++) {
+            terms[i] = pred_for(b, vms[i], fields, nslots) << 1 | 1;
+            if (!all) row_push(b, &terms[i], 1);
+        }
+        if (all) row_push(b, terms, nv);
     } else {
+        /* |all: every value on the same slot */
         int32_t *terms = apr_palloc(b->tp, sizeof(int32_t) * (size_t)nv);
         for (k = 0; k < nslots; k++) {
             for (i = 0; i < nv; i++) {
-                terms[i] = pred_for(b, vms[i], &fields[k], 1) << 1 | neg;
-                if (!all) row_push(b, &terms[i], 1);
+                terms[i] = pred_for(b, vms[i], &fields[k], 1) << 1;
             }
-            if (all) row_push(b, terms, nv);
+            row_push(b, terms, nv);
         }
     }
     ci = &APR_ARRAY_IDX(b->items, b->items->nelts - 1, citem_t);

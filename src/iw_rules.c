@@ -65,6 +65,12 @@ static apr_hash_t *ext_table(iw_ruleset_t *rs)
     return h;
 }
 
+/* Mark i of a list, {0,0} when unknown (a model built by hand). */
+static mark_t mark_at(const mark_t *marks, int i)
+{
+    return marks ? marks[i] : (mark_t){0, 0};
+}
+
 static rule_ext_t *rule_ext(iw_ruleset_t *rs, const iw_rule_t *r)
 {
     static rule_ext_t none;
@@ -1635,7 +1641,7 @@ static int group_field(link_t *l, const iw_rule_t *cr, int gi, const iw_rule_t *
 {
     const iw_corr_def_t *cd = cr->corr;
     const char *g = APR_ARRAY_IDX(cd->group_by, gi, const char *);
-    mark_t m = rule_ext(l->rs, cr)->groups[gi];
+    mark_t m = mark_at(rule_ext(l->rs, cr)->groups, gi);
     apr_hash_t *a = cd->aliases ? apr_hash_get(cd->aliases, g, APR_HASH_KEY_STRING) : NULL;
     const char *fname = g;
     int f;
@@ -1668,7 +1674,7 @@ static void link_corr(link_t *l, iw_rule_t *cr)
     for (i = 0; i < cd->rule_refs->nelts; i++) {
         const char *ref = APR_ARRAY_IDX(cd->rule_refs, i, const char *);
         iw_rule_t *t = find_rule(l->rs, ref);
-        mark_t m = x->refs ? x->refs[i] : (mark_t){0, 0};
+        mark_t m = mark_at(x->refs, i);
         if (!t || l->drop[t->index]) {
             lerr(l, cr, m, "correlation refers to unknown rule '%s' (no rule has this id or "
                  "name)", ref);
@@ -1741,7 +1747,7 @@ static void link_chains(link_t *l)
             for (j = 0; j < cr->corr->rules->nelts; j++) {
                 iw_rule_t *t = APR_ARRAY_IDX(cr->corr->rules, j, iw_rule_t *);
                 if (l->drop[t->index]) {
-                    lerr(l, cr, rule_ext(rs, cr)->refs[j], "correlation refers to '%s', "
+                    lerr(l, cr, mark_at(rule_ext(rs, cr)->refs, j), "correlation refers to '%s', "
                          "which has errors", APR_ARRAY_IDX(cr->corr->rule_refs, j,
                                                            const char *));
                     l->drop[i] = 1;
@@ -1813,7 +1819,7 @@ static void link_filter(link_t *l, iw_rule_t *f)
     for (i = 0; i < f->filter_refs->nelts; i++) {
         const char *ref = APR_ARRAY_IDX(f->filter_refs, i, const char *);
         iw_rule_t *t = find_rule(l->rs, ref);
-        mark_t m = x->refs ? x->refs[i] : (mark_t){0, 0};
+        mark_t m = mark_at(x->refs, i);
         if (!t || l->drop[t->index]) {
             lwarn(l, f, m, "filter refers to unknown rule '%s' (ignored)", ref);
             continue;
@@ -1833,6 +1839,23 @@ static void link_filter(link_t *l, iw_rule_t *f)
     }
 }
 
+/* Rules built by hand (tests of other subsystems) may leave lists NULL. */
+static void ensure_arrays(apr_pool_t *p, iw_rule_t *r)
+{
+    if (!r->feeds) r->feeds = apr_array_make(p, 1, sizeof(iw_rule_t *));
+    if (!r->filters) r->filters = apr_array_make(p, 1, sizeof(iw_rule_t *));
+    if (r->kind == IW_RULE_FILTER) {
+        if (!r->filter_refs) r->filter_refs = apr_array_make(p, 1, sizeof(const char *));
+        if (!r->filter_rules) r->filter_rules = apr_array_make(p, 1, sizeof(iw_rule_t *));
+    }
+    if (r->kind == IW_RULE_CORRELATION && r->corr) {
+        iw_corr_def_t *cd = r->corr;
+        if (!cd->rule_refs) cd->rule_refs = apr_array_make(p, 1, sizeof(const char *));
+        if (!cd->rules) cd->rules = apr_array_make(p, 1, sizeof(iw_rule_t *));
+        if (!cd->group_by) cd->group_by = apr_array_make(p, 1, sizeof(const char *));
+    }
+}
+
 int iw_ruleset_link(iw_ruleset_t *rs, iw_diag_t *diag)
 {
     link_t l;
@@ -1842,6 +1865,12 @@ int iw_ruleset_link(iw_ruleset_t *rs, iw_diag_t *diag)
     l.rs = rs;
     l.diag = diag;
     l.drop = apr_pcalloc(rs->pool, rs->rules->nelts + 1);
+    for (i = 0; i < rs->rules->nelts; i++) {
+        iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, iw_rule_t *);
+        r->index = i;
+        ensure_arrays(rs->pool, r);
+        if (r->kind == IW_RULE_CORRELATION && !r->corr) l.drop[i] = 1;
+    }
     link_ids(&l, 1);
     for (i = 0; i < rs->rules->nelts; i++) {
         iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, iw_rule_t *);
