@@ -291,7 +291,7 @@ static const char *parse_int(cmd_parms *cmd, const char *arg, long lo, long hi,
 static const char *set_queue(cmd_parms *cmd, void *dv, const char *arg)
 {
     long v = 0;
-    const char *err = parse_int(cmd, arg, 1, 1000000, &v);
+    const char *err = parse_int(cmd, arg, 1, 65536, &v);
     if (!err)
         srv_conf(cmd->server)->queue_size = (int)v;
     return err;

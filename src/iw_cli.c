@@ -56,6 +56,8 @@ typedef struct cli_ctx {
     void *corr_mem;
     char *evbuf, *pbuf, *abuf;
     size_t pbuf_size;
+    iw_parsed_t ps;                   /* reused per line: 2 KB not cleared per line */
+    iw_event_t ev;
     char hostname[256];
     cli_stats_t st;
     uint64_t *rule_counts;            /* alerts per rule index */
@@ -223,8 +225,8 @@ static void malformed(cli_ctx_t *c, const char *name, uint64_t lineno, const cha
 static void scan_line(cli_ctx_t *c, const char *name, int *fmt,
                       const char *line, size_t len, uint64_t lineno)
 {
-    iw_parsed_t ps;
-    iw_event_t ev;
+    iw_parsed_t *ps = &c->ps;
+    iw_event_t *ev = &c->ev;
     const iw_hit_t *hits;
     const char *why = NULL;
     int n;
@@ -240,21 +242,21 @@ static void scan_line(cli_ctx_t *c, const char *name, int *fmt,
         malformed(c, name, lineno, "line too long");
         return;
     }
-    memset(&ps, 0, sizeof(ps));
-    ps.buf = c->pbuf;
-    ps.buf_size = c->pbuf_size;
-    if (!iw_logfmt_parse((iw_input_format_t)*fmt, line, len, &ps, &why)) {
+    /* the parser resets what it fills (out_reset): no per-line memset */
+    ps->buf = c->pbuf;
+    ps->buf_size = c->pbuf_size;
+    if (!iw_logfmt_parse((iw_input_format_t)*fmt, line, len, ps, &why)) {
         malformed(c, name, lineno, why);
         return;
     }
-    iw_event_init(&ev, c->evbuf, CLI_EVBUF);
-    if (ps.type == IW_EV_ERROR) iw_event_from_error(&ev, &ps.err);
-    else iw_event_from_request(&ev, &ps.req);
-    ev.input_line = (long)lineno;
-    ev.input_id = ps.id[0] ? ps.id : NULL;
+    iw_event_init(ev, c->evbuf, CLI_EVBUF);
+    if (ps->type == IW_EV_ERROR) iw_event_from_error(ev, &ps->err);
+    else iw_event_from_request(ev, &ps->req);
+    ev->input_line = (long)lineno;
+    ev->input_id = ps->id[0] ? ps->id : NULL;
     c->st.events++;
-    n = iw_engine_eval(c->engine, c->scratch, &ev, &hits);
-    if (n > 0 || c->corr) handle_hits(c, &ev, hits, n);
+    n = iw_engine_eval(c->engine, c->scratch, ev, &hits);
+    if (n > 0 || c->corr) handle_hits(c, ev, hits, n);
 }
 
 static void progress(cli_ctx_t *c, const char *name, uint64_t done, uint64_t total)

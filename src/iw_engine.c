@@ -83,8 +83,22 @@ typedef struct litpat {
     int32_t id;                    /* pattern id (actions) */
 } litpat_t;
 
-#define LIT_MAX_PATTERNS 16
-#define LIT_MAX_CONTAINS_LEN 64    /* longer values: Vectorscan for contains */
+#define LIT_MAX_CONTAINS 16       /* contains literals checked by comparison */
+#define LIT_MAX_CONTAINS_LEN 64    /* ... in values up to this length */
+#define LIT_MAX_AFFIX 64           /* startswith/endswith literals compared */
+
+/* Exact values (equality without wildcards): open addressing over a hash
+ * of the (lower-cased) bytes; one probe sequence per field and event. */
+typedef struct exent { uint64_t h; const unsigned char *b; uint32_t len; int32_t id; } exent_t;
+typedef struct extab { exent_t *t; uint32_t mask, maxlen; int n; } extab_t;
+
+/* Matchers of one field for one event type. */
+typedef struct fieldm {
+    hs_database_t *db;             /* what is not below; may be NULL */
+    range_t lits;                  /* affix literals, + contains ones if small */
+    int small;                     /* contains literals are in lits too */
+    extab_t ex[2];                 /* [0] caseless, [1] cased */
+} fieldm_t;
 
 struct iw_engine {
     apr_pool_t *pool;
@@ -99,11 +113,11 @@ struct iw_engine {
     int32_t *terms;                /* pred << 1 | negated */
     int32_t *filt;
     int npreds;
-    /* Vectorscan: one database per event type and field */
-    hs_database_t *db[NTYPES][IW_F__COUNT];
+    /* per event type and field: Vectorscan database, literal lists, exact
+     * value tables */
+    fieldm_t fm[NTYPES][IW_F__COUNT];
     int32_t scan_fields[NTYPES][IW_F__COUNT]; int nscan[NTYPES];
-    range_t litr[NTYPES][IW_F__COUNT];   /* into lits; n == 0: none */
-    int lit_contains[NTYPES][IW_F__COUNT];
+    int ndbs;
     litpat_t *lits;
     int32_t *pat_act_first;        /* per pattern id, CSR into acts (n+1) */
     int32_t *acts;                 /* >= 0 pred, < 0: regex check -1-a */
@@ -1085,67 +1099,95 @@ static void pattern_failed(build_t *b, int32_t pi, const char *msg)
     }
 }
 
-/* Small all-literal pattern sets get the comparison path too. */
-static void build_literals(build_t *b, int ti, int field, apr_array_header_t *ids)
+static uint64_t hash_bytes(const unsigned char *p, size_t n, int lower)
 {
-    iw_engine_t *e = b->e;
-    int i, first = b->lits->nelts, contains = 0;
-
-    if (ids->nelts > LIT_MAX_PATTERNS) return;
-    for (i = 0; i < ids->nelts; i++)
-        if (!APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(ids, i, unsigned), pat_t).lb) return;
-    for (i = 0; i < ids->nelts; i++) {
-        unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
-        const pat_t *pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
-        litpat_t *l = apr_array_push(b->lits);
-        l->b = pt->lb;
-        l->len = (uint32_t)pt->ll;
-        l->open_s = (uint8_t)pt->open_s;
-        l->open_e = (uint8_t)pt->open_e;
-        l->caseless = (pt->flags & HS_FLAG_CASELESS) != 0;
-        l->id = (int32_t)id;
-        contains |= pt->open_s && pt->open_e;
+    uint64_t h = 1469598103934665603ull;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (lower && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        h = (h ^ c) * 1099511628211ull;
     }
-    e->litr[ti][field].first = first;
-    e->litr[ti][field].n = ids->nelts;
-    e->lit_contains[ti][field] = contains;
+    return h;
 }
 
-static int compile_db(build_t *b, int ti, int field)
+static void extab_build(build_t *b, extab_t *x, apr_array_header_t *ids)
 {
-    unsigned type = ti ? IW_EV_ERROR : IW_EV_ACCESS;
-    apr_array_header_t *ids = apr_array_make(b->tp, 16, sizeof(unsigned));
-    const char **exprs;
-    unsigned *flags;
-    int i, n, tries;
+    uint32_t size = 4;
+    int i;
+    if (!ids->nelts) return;
+    while (size < (uint32_t)ids->nelts * 2) size <<= 1;
+    x->t = apr_pcalloc(b->p, sizeof(exent_t) * size);
+    x->mask = size - 1;
+    for (i = 0; i < ids->nelts; i++) {
+        const pat_t *pt = &APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(ids, i, unsigned), pat_t);
+        uint64_t h = hash_bytes(pt->lb, pt->ll, 0);  /* lb is lower-cased already */
+        uint32_t k = (uint32_t)h & x->mask;
+        while (x->t[k].b) k = (k + 1) & x->mask;
+        x->t[k].h = h;
+        x->t[k].b = pt->lb;
+        x->t[k].len = (uint32_t)pt->ll;
+        x->t[k].id = (int32_t)APR_ARRAY_IDX(ids, i, unsigned);
+        if (pt->ll > x->maxlen) x->maxlen = (uint32_t)pt->ll;
+    }
+    x->n = ids->nelts;
+}
 
-    for (tries = 0; tries < 1000; tries++) {
+static void lit_push(build_t *b, const pat_t *pt, unsigned id)
+{
+    litpat_t *l = apr_array_push(b->lits);
+    l->b = pt->lb;
+    l->len = (uint32_t)pt->ll;
+    l->open_s = (uint8_t)pt->open_s;
+    l->open_e = (uint8_t)pt->open_e;
+    l->caseless = (pt->flags & HS_FLAG_CASELESS) != 0;
+    l->id = (int32_t)id;
+}
+
+/* Vectorscan 5.4.9 loses matches of patterns that reduce to one byte
+ * ('a', 'a+', '.*a') under HS_FLAG_SINGLEMATCH once the byte lies past
+ * the first 64 bytes of the buffer (found by a differential test; see
+ * engine_vectorscan_single_byte).  Such patterns run without it: repeated
+ * reports only find their predicate already set. */
+static unsigned single_match_flags(const char *expr, unsigned flags)
+{
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *err = NULL;
+
+    if (!(flags & HS_FLAG_SINGLEMATCH)) return flags;
+    if (hs_expression_info(expr, flags & ~HS_FLAG_SINGLEMATCH, &info, &err) != HS_SUCCESS) {
+        if (err) hs_free_compile_error(err);
+        return flags;      /* the database compile reports the problem */
+    }
+    if (info->min_width <= 1) flags &= ~HS_FLAG_SINGLEMATCH;
+    free(info);
+    return flags;
+}
+
+/* Vectorscan database of the listed patterns; a pattern it rejects is
+ * dropped (pattern_failed) and the rest compiled again. */
+static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_database_t **out)
+{
+    int i, n, tries;
+    for (tries = 0; tries < 1000 && (n = ids->nelts) > 0; tries++) {
         hs_compile_error_t *err = NULL;
-        hs_database_t *db = NULL;
-        ids->nelts = 0;
-        for (i = 0; i < b->pats->nelts; i++) {
-            pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
-            if (pt->field == field && (pt->types & type) && !pt->dead)
-                APR_ARRAY_PUSH(ids, unsigned) = (unsigned)i;
-        }
-        if (!(n = ids->nelts)) return 0;
-        exprs = apr_palloc(b->tp, sizeof(char *) * (size_t)n);
-        flags = apr_palloc(b->tp, sizeof(unsigned) * (size_t)n);
+        const char **exprs = apr_palloc(b->tp, sizeof(char *) * (size_t)n);
+        unsigned *flags = apr_palloc(b->tp, sizeof(unsigned) * (size_t)n);
         for (i = 0; i < n; i++) {
             pat_t *pt = &APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(ids, i, unsigned), pat_t);
             exprs[i] = pt->expr;
-            flags[i] = pt->flags;
+            flags[i] = single_match_flags(pt->expr, pt->flags);
         }
         if (hs_compile_multi(exprs, flags, (const unsigned *)ids->elts, (unsigned)n,
-                             HS_MODE_BLOCK, NULL, &db, &err) == HS_SUCCESS) {
-            build_literals(b, ti, field, ids);
-            b->e->db[ti][field] = db;
-            b->e->scan_fields[ti][b->e->nscan[ti]++] = field;
-            return hs_alloc_scratch(db, &b->e->proto) == HS_SUCCESS ? 0 : -1;
-        }
+                             HS_MODE_BLOCK, NULL, out, &err) == HS_SUCCESS)
+            return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
         if (err && err->expression >= 0 && err->expression < n) {
-            pattern_failed(b, (int32_t)APR_ARRAY_IDX(ids, err->expression, unsigned), err->message);
+            unsigned bad = APR_ARRAY_IDX(ids, err->expression, unsigned);
+            pattern_failed(b, (int32_t)bad, err->message);
             hs_free_compile_error(err);
+            for (i = err->expression; i + 1 < n; i++)
+                APR_ARRAY_IDX(ids, i, unsigned) = APR_ARRAY_IDX(ids, i + 1, unsigned);
+            ids->nelts--;
             continue;
         }
         b->rule = NULL;
@@ -1154,7 +1196,64 @@ static int compile_db(build_t *b, int ti, int field)
         if (err) hs_free_compile_error(err);
         return -1;
     }
-    return -1;
+    *out = NULL;
+    return 0;
+}
+
+/* Split the patterns of one field into exact-value tables, compared
+ * literals and a Vectorscan database: a Vectorscan call costs ~50-100 ns
+ * even on a few bytes, and anchored exact values slow a database down. */
+static int compile_field(build_t *b, int ti, int field)
+{
+    unsigned type = ti ? IW_EV_ERROR : IW_EV_ACCESS;
+    fieldm_t *fm = &b->e->fm[ti][field];
+    apr_array_header_t *all = apr_array_make(b->tp, 16, sizeof(unsigned));
+    apr_array_header_t *ex[2], *affix, *contains, *hs;
+    int i, rc = 0;
+
+    for (i = 0; i < b->pats->nelts; i++) {
+        pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
+        if (pt->field == field && (pt->types & type) && !pt->dead)
+            APR_ARRAY_PUSH(all, unsigned) = (unsigned)i;
+    }
+    if (!all->nelts) return 0;
+    ex[0] = apr_array_make(b->tp, 4, sizeof(unsigned));
+    ex[1] = apr_array_make(b->tp, 4, sizeof(unsigned));
+    affix = apr_array_make(b->tp, 4, sizeof(unsigned));
+    contains = apr_array_make(b->tp, 4, sizeof(unsigned));
+    hs = apr_array_make(b->tp, 16, sizeof(unsigned));
+    for (i = 0; i < all->nelts; i++) {
+        unsigned id = APR_ARRAY_IDX(all, i, unsigned);
+        const pat_t *pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
+        if (!pt->lb) APR_ARRAY_PUSH(hs, unsigned) = id;
+        else if (!pt->open_s && !pt->open_e)
+            APR_ARRAY_PUSH(ex[(pt->flags & HS_FLAG_CASELESS) ? 0 : 1], unsigned) = id;
+        else if (pt->open_s && pt->open_e) APR_ARRAY_PUSH(contains, unsigned) = id;
+        else APR_ARRAY_PUSH(affix, unsigned) = id;
+    }
+    if (affix->nelts > LIT_MAX_AFFIX) { apr_array_cat(hs, affix); affix->nelts = 0; }
+    fm->small = !hs->nelts && contains->nelts <= LIT_MAX_CONTAINS;
+    fm->lits.first = b->lits->nelts;
+    for (i = 0; i < affix->nelts; i++) {
+        unsigned id = APR_ARRAY_IDX(affix, i, unsigned);
+        lit_push(b, &APR_ARRAY_IDX(b->pats, id, pat_t), id);
+    }
+    for (i = 0; fm->small && i < contains->nelts; i++) {
+        unsigned id = APR_ARRAY_IDX(contains, i, unsigned);
+        lit_push(b, &APR_ARRAY_IDX(b->pats, id, pat_t), id);
+    }
+    fm->lits.n = b->lits->nelts - fm->lits.first;
+    /* contains literals stay in the database for long values */
+    apr_array_cat(hs, contains);
+    if (hs->nelts) {
+        rc = compile_hs(b, hs, field, &fm->db);
+        if (fm->db) b->e->ndbs++;
+    }
+    extab_build(b, &fm->ex[0], ex[0]);
+    extab_build(b, &fm->ex[1], ex[1]);
+    if (fm->db || fm->lits.n || fm->ex[0].n || fm->ex[1].n)
+        b->e->scan_fields[ti][b->e->nscan[ti]++] = field;
+    return rc;
 }
 
 static void build_actions(build_t *b)
@@ -1178,7 +1277,7 @@ static apr_status_t engine_cleanup(void *data)
     int t, f, i;
     for (t = 0; t < NTYPES; t++)
         for (f = 0; f < IW_F__COUNT; f++)
-            if (e->db[t][f]) { hs_free_database(e->db[t][f]); e->db[t][f] = NULL; }
+            if (e->fm[t][f].db) { hs_free_database(e->fm[t][f].db); e->fm[t][f].db = NULL; }
     for (f = 0; f < IW_F__COUNT; f++) { iw_radix_destroy(e->radix[f]); e->radix[f] = NULL; }
     if (e->proto) { hs_free_scratch(e->proto); e->proto = NULL; }
     for (i = 0; e->codes && i < e->codes->nelts; i++)
@@ -1286,7 +1385,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
 
     for (t = 0; t < NTYPES; t++)
         for (f = 0; f < IW_F__COUNT; f++)
-            if (compile_db(b, t, f) < 0 && !b->errors) berr(b, 0, 0, "Vectorscan scratch allocation failed");
+            if (compile_field(b, t, f) < 0 && !b->errors) berr(b, 0, 0, "Vectorscan scratch allocation failed");
     build_actions(b);
     build_triggers(b);
 
@@ -1538,13 +1637,31 @@ static int lit_match(const litpat_t *l, const unsigned char *v, size_t n)
     return 0;
 }
 
-static void lit_scan(const iw_engine_t *e, const range_t *r, scan_ctx_t *c)
+static void lit_scan(const iw_engine_t *e, const range_t *r, int with_contains,
+                     scan_ctx_t *c)
 {
     int i;
     for (i = 0; i < r->n; i++) {
         const litpat_t *l = &e->lits[r->first + i];
+        if (l->open_s && l->open_e && !with_contains) continue;
         if (lit_match(l, (const unsigned char *)c->v.p, c->v.len))
             on_match((unsigned)l->id, 0, 0, 0, c);
+    }
+}
+
+static void ex_lookup(const extab_t *x, int lower, scan_ctx_t *c)
+{
+    const unsigned char *v = (const unsigned char *)c->v.p;
+    uint64_t h;
+    uint32_t k, i;
+    if (c->v.len > x->maxlen) return;
+    h = hash_bytes(v, c->v.len, lower);
+    for (k = (uint32_t)h & x->mask; x->t[k].b; k = (k + 1) & x->mask) {
+        const exent_t *en = &x->t[k];
+        if (en->h != h || en->len != c->v.len) continue;
+        for (i = 0; i < en->len; i++)
+            if ((lower ? lower_tab[v[i]] : v[i]) != en->b[i]) break;
+        if (i == en->len) on_match((unsigned)en->id, 0, 0, 0, c);
     }
 }
 
@@ -1560,13 +1677,15 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         int f = e->scan_fields[ti][i];
         iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
         if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
+        const fieldm_t *fm = &e->fm[ti][f];
+        int short_small = fm->small && v.len <= LIT_MAX_CONTAINS_LEN;
         c.field = f;
         c.v = v;
-        if (e->litr[ti][f].n
-            && (!e->lit_contains[ti][f] || v.len <= LIT_MAX_CONTAINS_LEN))
-            lit_scan(e, &e->litr[ti][f], &c);
-        else
-            hs_scan(e->db[ti][f], v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
+        if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, &c);
+        if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, &c);
+        if (fm->lits.n) lit_scan(e, &fm->lits, short_small, &c);
+        if (fm->db && !short_small)
+            hs_scan(fm->db, v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
     }
     for (i = 0; i < e->nrxall; i++) {
         const rxalways_t *ra = &e->rxall[i];
@@ -1762,14 +1881,14 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
 
 void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
 {
-    int t, f;
+    int f;
     memset(st, 0, sizeof(*st));
     if (!e) return;
     st->rules = e->nrules;
     st->filters = e->ncrules - e->nrules;
     st->predicates = e->npreds;
     st->patterns = e->npatterns;
-    for (t = 0; t < NTYPES; t++) st->databases += e->nscan[t];
+    st->databases = e->ndbs;
     st->regexes = e->nrx;
     st->regexes_unfiltered = e->nrxall;
     st->direct_checks = e->ndc;

@@ -80,12 +80,12 @@ static char *out_alloc(iw_parsed_t *o, size_t n)
     return r;
 }
 
-static void add_header(iw_parsed_t *o, const char *name, iw_str_t value)
+static void add_header(iw_parsed_t *o, iw_str_t name, iw_str_t value)
 {
     int n = o->req.nhdrs;
 
     if (n >= IW_LOGFMT_MAX_HEADERS) return;     /* extra headers dropped */
-    o->hdr_names[n] = (iw_str_t){ name, strlen(name) };
+    o->hdr_names[n] = name;
     o->hdr_values[n] = value;
     o->req.nhdrs = n + 1;
 }
@@ -99,8 +99,10 @@ static int month_index(const char *p, const char *e)
     int i;
 
     if (e - p < 3) return -1;
-    for (i = 0; i < 12; i++)
-        if (!strncmp(p, months + 3 * i, 3)) return i;
+    for (i = 0; i < 12; i++)      /* per line: byte compares, no strncmp call */
+        if (p[0] == months[3 * i] && p[1] == months[3 * i + 1]
+            && p[2] == months[3 * i + 2])
+            return i;
     return -1;
 }
 
@@ -168,12 +170,40 @@ static long parse_frac(cur_t *c)
     return us;
 }
 
+static long dig2(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
+
+/* The exact form Apache writes, "10/Oct/2000:13:55:36 -0700": fixed
+ * offsets, no cursor (every access-log line comes through here).  Returns
+ * -1 when s is not in that form, else what make_time says. */
+static int clf_time_fixed(const char *s, size_t len, apr_time_t *t)
+{
+    static const char shape[] = "00/Mmm/0000:00:00:00 +0000";
+    long off;
+    int i, mon;
+
+    if (len != sizeof(shape) - 1) return -1;
+    for (i = 0; i < (int)sizeof(shape) - 1; i++) {
+        char k = shape[i];
+        if (k == '0' ? !is_digit(s[i])
+            : k == '+' ? (s[i] != '+' && s[i] != '-')
+            : (k != 'M' && k != 'm' && s[i] != k))
+            return -1;
+    }
+    if ((mon = month_index(s + 3, s + 6)) < 0) return -1;
+    off = dig2(s + 22) * 3600 + dig2(s + 24) * 60;
+    if (dig2(s + 22) > 23 || dig2(s + 24) > 59) return 0;
+    return make_time(dig2(s + 7) * 100 + dig2(s + 9), mon + 1, dig2(s),
+                     dig2(s + 12), dig2(s + 15), dig2(s + 18), 0,
+                     s[21] == '-' ? -off : off, t);
+}
+
 int iw_parse_clf_time(const char *s, size_t len, apr_time_t *t)
 {
     cur_t c = { s, s + len };
     long d, y, h, mi, sec, off;
-    int mon;
+    int mon, fixed = clf_time_fixed(s, len, t);
 
+    if (fixed >= 0) return fixed;
     if (!cur_num(&c, 1, 2, &d) || !cur_ch(&c, '/')) return 0;
     if ((mon = month_index(c.p, c.e)) < 0) return 0;
     c.p += 3;
@@ -248,10 +278,19 @@ typedef struct {
  * real logs whose lines were cut). */
 static size_t quoted_end(const char *s, size_t i, size_t len)
 {
+    size_t start = i;
+
+    /* memchr to each quote; it is escaped when an odd run of backslashes
+     * (pairs escape each other) precedes it inside the field */
     while (i < len) {
-        if (s[i] == '\\' && i + 1 < len) { i += 2; continue; }
-        if (s[i] == '"' && (i + 1 == len || is_ws(s[i + 1]))) return i;
-        i++;
+        const char *q = memchr(s + i, '"', len - i);
+        size_t k, bs = 0;
+
+        if (!q) return len;
+        k = (size_t)(q - s);
+        while (k - bs > start && s[k - bs - 1] == '\\') bs++;
+        if (!(bs & 1) && (k + 1 == len || is_ws(s[k + 1]))) return k;
+        i = k + 1;
     }
     return len;
 }
@@ -293,10 +332,15 @@ static int hexv(char c)
  * the values are the bytes the client sent, as the module sees them. */
 static int log_unescape(iw_parsed_t *o, const char *p, size_t len, iw_str_t *res)
 {
-    char *d = out_alloc(o, len + 1);
-    size_t i = 0, n = 0;
+    const char *bs = memchr(p, '\\', len);
+    char *d;
+    size_t i, n;
 
-    if (!d) return 0;
+    /* nearly every field has no escape: use it in place, copy nothing */
+    if (!bs) { *res = (iw_str_t){ p, len }; return 1; }
+    if (!(d = out_alloc(o, len + 1))) return 0;
+    n = i = (size_t)(bs - p);
+    memcpy(d, p, n);
     while (i < len) {
         char c = p[i];
         if (c != '\\' || i + 1 >= len) { d[n++] = c; i++; continue; }
@@ -324,10 +368,19 @@ static int log_unescape(iw_parsed_t *o, const char *p, size_t len, iw_str_t *res
     return 1;
 }
 
+/* RFC 9110 token character (per method byte: a switch, not strchr). */
 static int is_tchar(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c)
-        || (c && strchr("!#$%&'*+-.^_`|~", c));
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit((char)c))
+        return 1;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*':
+    case '+': case '-': case '.': case '^': case '_': case '`': case '|':
+    case '~':
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* "METHOD target VERSION" (or HTTP/0.9 "METHOD target") -> req. */
@@ -454,7 +507,8 @@ static int assign_suffix(iw_parsed_t *o, const tok_t *tk, int n, int q,
                 return 0;
             }
             if (!(val.len == 1 && val.p[0] == '-'))
-                add_header(o, nq ? "User-Agent" : "Referer", val);
+                add_header(o, nq ? (iw_str_t){ "User-Agent", 10 }
+                                 : (iw_str_t){ "Referer", 7 }, val);
             nq++;
         }
     }

@@ -459,10 +459,28 @@ static void check_mod_combos(ctx_t *c, const iw_ynode_t *key, iw_item_t *it,
     }
 }
 
+/* Which events ever carry a field (iw_event_from_request/_from_error). */
+static unsigned field_sources(int f)
+{
+    switch (f) {
+    case IW_F_MESSAGE: case IW_F_LEVEL: case IW_F_MODULE: case IW_F_AH_CODE: case IW_F_PID:
+        return IW_EV_ERROR;
+    case IW_F_C_IP: case IW_F_REQUEST_ID: case IW_F_DATE: case IW_F_TIME: case IW_F_RAW:
+        return IW_EV_ACCESS | IW_EV_ERROR;
+    default:
+        return IW_EV_ACCESS;
+    }
+}
+
 /* Field-dependent rules. */
 static void check_mod_field(ctx_t *c, const iw_ynode_t *key, iw_item_t *it)
 {
     if (it->field < 0) return;
+    if (c->r->applies_to && !(field_sources(it->field) & c->r->applies_to))
+        warn(c, key, "field '%s' is never set in %s: this item can only match a "
+             "missing value", it->field_name, c->r->applies_to == IW_EV_ERROR
+             ? "Apache error-log events (service: apache)"
+             : "webserver access events (category: webserver)");
     if ((it->mods & MODS_TIME) && it->field != IW_F_DATE && it->field != IW_F_TIME)
         err(c, key, "modifier '%s' reads the event time: use it on field 'date' or 'time', "
             "not '%s'", mod_name(first_bit(it->mods & MODS_TIME)), it->field_name);

@@ -55,6 +55,7 @@ def pack_ok():
 
 
 def corpus(n):
+    """n requests spread evenly over the corpus (every category)."""
     out = []
     with open(iwtest.CORPUS) as f:
         for line in f:
@@ -64,9 +65,8 @@ def corpus(n):
             if names & {"x-forwarded-for", "transfer-encoding"}:
                 continue
             out.append(d)
-            if len(out) >= n:
-                break
-    return out
+    step = max(1, len(out) // n)
+    return out[::step][:n]
 
 
 def raw_request(d, ip):
@@ -98,7 +98,7 @@ def test_module_and_cli_agree(httpd, rsyslog, errlog, tmp_path):
     httpd.ensure("""\
 IocWatchRules {rules}
 IocWatchAlertTarget unix:{sock}
-IocWatchQueueSize 65536
+IocWatchQueueSize 2048
 RemoteIPHeader X-Forwarded-For
 RemoteIPInternalProxy 127.0.0.1
 LogFormat "%a %>s" iwparity

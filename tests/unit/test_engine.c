@@ -87,6 +87,14 @@ TEST(engine_slots)
           "    condition: sel", .target = "/abc?q");
     QUIET("    sel:\n        cs-uri-stem|startswith|all:\n            - '/a'\n            - 'q'\n"
           "    condition: sel", .target = "/abc?q");
+    /* |neq: the value is on none of the slots */
+    QUIET("    sel:\n        cs-uri-query|neq: '/x'\n    condition: sel", .target = "/x");
+    FIRES("    sel:\n        cs-uri-query|neq: '/x'\n    condition: sel", .target = "/y");
+    /* null and exists concern the named field only, not its slots */
+    QUIET("    sel:\n        cs-uri-stem: null\n    condition: sel", .target = "/a");
+    FIRES("    sel:\n        cs-uri-query: null\n    condition: sel", .target = "/a");
+    QUIET("    sel:\n        cs-uri-query: null\n    condition: sel", .target = "/a?b=1");
+    FIRES("    sel:\n        cs-uri-query|exists: false\n    condition: sel", .target = "/a");
 }
 
 TEST(engine_filters)
@@ -362,4 +370,156 @@ TEST(engine_sigmahq_conformance)
     CHECK(n_attack > 50);
     CHECK(n_benign > 10);
     CHECK_INT(bad, 0);
+}
+
+/* ---- robustness: random events against many modifiers ---- */
+
+#include <pthread.h>
+
+static const char *robust_rules =
+    "title: r\nid: rob1\nlogsource:\n    category: webserver\ndetection:\n"
+    "    a:\n        cs-uri-query|contains|all: ['a', 'b']\n"
+    "    b:\n        cs-user-agent|re|i: '^(x|y)+z$'\n"
+    "    c:\n        c-ip|cidr: ['10.0.0.0/8', '::/0']\n"
+    "    d:\n        cs-uri-stem|base64offset|contains: 'hello'\n"
+    "    e:\n        cs-referer|windash|contains: '-x'\n"
+    "    f:\n        sc-status|gte: 500\n"
+    "    g:\n        cs-referer|fieldref: cs-host\n"
+    "    h:\n        cs-cookie: null\n"
+    "    i:\n        cs-uri-stem: '/?a*\\\\*'\n"
+    "    condition: 1 of them and not h\n"
+    "---\n"
+    "title: k\nid: rob2\nlogsource:\n    category: webserver\ndetection:\n"
+    "    k:\n        - 'a'\n        - '%00'\n    condition: not k\n";
+
+static uint32_t rs_next(uint32_t *x) { *x ^= *x << 13; *x ^= *x >> 17; *x ^= *x << 5; return *x; }
+
+static char *rand_str(apr_pool_t *p, uint32_t *x, size_t max)
+{
+    size_t n = rs_next(x) % (max + 1), i;
+    char *s = apr_palloc(p, n + 1);
+    static const char alpha[] = "abxyzAB/?=&%-.:\\*\x00\xe2\x80\x94\xff 0123456789";
+    for (i = 0; i < n; i++) s[i] = alpha[rs_next(x) % (sizeof(alpha) - 1)];
+    s[n] = '\0';
+    return s;
+}
+
+typedef struct robust_ctx { const iw_engine_t *e; uint32_t seed; int rounds; long sum; int *per; } robust_ctx_t;
+
+static void *robust_run(void *arg)
+{
+    robust_ctx_t *c = arg;
+    apr_pool_t *p;
+    iw_scratch_t *s = iw_scratch_create(c->e);
+    char *buf = malloc(65536);
+    uint32_t x = c->seed;
+    int i;
+
+    /* own allocator: this runs in several threads at once */
+    {
+        apr_allocator_t *al;
+        apr_allocator_create(&al);
+        apr_pool_create_ex(&p, NULL, NULL, al);
+        apr_allocator_owner_set(al, p);
+    }
+    for (i = 0; i < c->rounds; i++) {
+        iw_request_desc_t d;
+        iw_event_t ev;
+        iw_str_t names[3], vals[3];
+        const iw_hit_t *hits;
+        char *t = rand_str(p, &x, (rs_next(&x) & 15) ? 80 : 9000);
+        memset(&d, 0, sizeof(d));
+        d.method = (iw_str_t){ "GET", 3 };
+        t[0] = '/';
+        d.target = (iw_str_t){ t, strlen(t) ? strlen(t) : 1 };
+        d.version = (iw_str_t){ "HTTP/1.1", 8 };
+        names[0] = (iw_str_t){ "User-Agent", 10 };
+        vals[0].p = rand_str(p, &x, 40); vals[0].len = rs_next(&x) % 41;
+        if (vals[0].len > strlen(vals[0].p)) vals[0].len = strlen(vals[0].p);
+        names[1] = (iw_str_t){ "Referer", 7 };
+        vals[1].p = rand_str(p, &x, 40); vals[1].len = strlen(vals[1].p);
+        names[2] = (iw_str_t){ "Host", 4 };
+        vals[2] = vals[1];
+        d.hdr_names = names; d.hdr_values = vals; d.nhdrs = 1 + (int)(rs_next(&x) % 3);
+        d.status = 100 + (int)(rs_next(&x) % 500);
+        d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
+        d.client_ip = (rs_next(&x) & 1) ? (iw_str_t){ "10.1.2.3", 8 } : (iw_str_t){ "::ffff:1.2.3.4", 14 };
+        d.time = apr_time_from_sec(1764240000);
+        iw_event_init(&ev, buf, 65536);
+        iw_event_from_request(&ev, &d);
+        {
+            int nh = iw_engine_eval(c->e, s, &ev, &hits);
+            c->sum += nh * (i + 1);
+            if (c->per) c->per[i] = nh * 1000 + (nh ? hits[0].rule->index : 0);
+        }
+        if (!(i & 63)) apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    free(buf);
+    iw_scratch_destroy(s);
+    return NULL;
+}
+
+TEST(engine_robust_random_events)
+{
+    iw_engine_t *e = must_compile(p, robust_rules, iw_failed_);
+    robust_ctx_t one = { NULL, 12345, 3000, 0, NULL };
+    REQUIRE(e != NULL);
+    one.e = e;
+    robust_run(&one);
+    CHECK(one.sum > 0);
+}
+
+TEST(engine_threads_share_engine)
+{
+    /* two threads, own scratch each, same results as one thread */
+    iw_engine_t *e = must_compile(p, robust_rules, iw_failed_);
+    robust_ctx_t ref = { NULL, 777, 1500, 0, NULL }, c[2];
+    pthread_t th[2];
+    int i;
+    REQUIRE(e != NULL);
+    ref.e = e;
+    ref.per = apr_pcalloc(p, sizeof(int) * 1500);
+    robust_run(&ref);
+    for (i = 0; i < 2; i++) {
+        c[i] = ref;
+        c[i].sum = 0;
+        c[i].per = apr_pcalloc(p, sizeof(int) * 1500);
+        pthread_create(&th[i], NULL, robust_run, &c[i]);
+    }
+    for (i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    {
+        robust_ctx_t again = ref;
+        again.sum = 0;
+        again.per = NULL;
+        robust_run(&again);
+        CHECK_INT(again.sum, ref.sum);
+        again.sum = 0;
+        pthread_create(&th[0], NULL, robust_run, &again);
+        pthread_join(th[0], NULL);
+        CHECK_INT(again.sum, ref.sum);
+    }
+    for (i = 0; i < 1500; i++)
+        if (c[0].per[i] != ref.per[i]) {
+            fprintf(stderr, "  first difference at round %d: %d vs %d\n", i, c[0].per[i], ref.per[i]);
+            break;
+        }
+    CHECK_INT(c[0].sum, ref.sum);
+    CHECK(c[1].sum == ref.sum);
+}
+
+TEST(engine_vectorscan_single_byte)
+{
+    /* one-byte patterns past offset 64 (a Vectorscan SINGLEMATCH defect) */
+    char ua[200];
+    memset(ua, 'x', sizeof(ua));
+    ua[sizeof(ua) - 1] = '\0';
+    ua[150] = 'q';
+    FIRES("    sel:\n        cs-user-agent|contains: 'q'\n    condition: sel", .ua = ua);
+    FIRES("    sel:\n        cs-user-agent|contains:\n            - 'q'\n            - 'zzzz'\n"
+          "    condition: sel", .ua = ua);
+    FIRES("    sel:\n        cs-user-agent|re: 'q+'\n    condition: sel", .ua = ua);
+    FIRES("    kw:\n        - 'q'\n    condition: kw", .ua = ua);
+    ua[150] = 'x';
+    QUIET("    sel:\n        cs-user-agent|contains: 'q'\n    condition: sel", .ua = ua);
 }

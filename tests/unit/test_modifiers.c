@@ -198,7 +198,6 @@ TEST(mod_expand)
     iw_scratch_t *s;
     const iw_hit_t *hits;
     iw_item_t *it;
-    iw_value_t *val;
     int n;
     const char *yaml;
 
@@ -208,19 +207,15 @@ TEST(mod_expand)
     APR_ARRAY_PUSH(nets, const char *) = "2001:db8::/48";
     yaml = apr_pstrcat(p,
         eu_rule(p, "e1", SEL("cs-uri-stem|expand: '%paths%'")), "---\n",
-        eu_rule(p, "e2", SEL("c-ip|cidr: '10.0.0.0/8'")), "---\n",
+        eu_rule(p, "e2", SEL("c-ip|expand|cidr: '%feed%'")), "---\n",
         eu_rule(p, "e3", SEL("cs-uri-query|expand|contains: '\\%lit%paths%'")), NULL);
     rs = load_linked(p, yaml, dg);
     REQUIRE(dg->errors == 0 && rs->rules->nelts == 3);
     iw_ruleset_set_placeholder(rs, "paths", v);
     iw_ruleset_set_placeholder(rs, "feed", nets);
-    /* expand|cidr (IP feeds): the loader may not accept the combination
-     * yet, so set it on the model directly */
+    /* expand|cidr: how IP feeds work */
     it = first_item(rs, 1);
-    it->mods |= IW_MOD_EXPAND;
-    val = &APR_ARRAY_IDX(it->values, 0, iw_value_t);
-    val->s.p = "%feed%";
-    val->s.len = 6;
+    CHECK((it->mods & (IW_MOD_EXPAND | IW_MOD_CIDR)) == (IW_MOD_EXPAND | IW_MOD_CIDR));
     e = iw_engine_compile(p, rs, NULL, dg);
     REQUIRE(e != NULL);
     s = iw_scratch_create(e);

@@ -715,3 +715,38 @@ TEST(rules_filter_any_rules)
     CHECK(APR_ARRAY_IDX(by_id(rs, "e1")->filters, 0, iw_rule_t *) == by_id(rs, "f2"));
     CHECK_STR(show(p, by_id(rs, "f1")->cond, by_id(rs, "f1")), "NOT(sel)");
 }
+
+TEST(rules_link_hand_built_model)
+{
+    /* other subsystems' tests build models by hand: link must cope with
+     * NULL lists and rules it did not load (no positions) */
+    iw_ruleset_t *rs = iw_ruleset_create(p);
+    iw_diag_t *d = iw_diag_create(p);
+    iw_rule_t *det = apr_pcalloc(p, sizeof(*det)), *cor = apr_pcalloc(p, sizeof(*cor));
+    det->kind = IW_RULE_DETECTION;
+    det->id = "hand-det";
+    det->applies_to = IW_EV_ACCESS;
+    cor->kind = IW_RULE_CORRELATION;
+    cor->id = "hand-cor";
+    cor->corr = apr_pcalloc(p, sizeof(*cor->corr));
+    cor->corr->type = IW_CORR_EVENT_COUNT;
+    cor->corr->rule_refs = apr_array_make(p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(cor->corr->rule_refs, const char *) = "hand-det";
+    APR_ARRAY_PUSH(cor->corr->rule_refs, const char *) = "missing";
+    APR_ARRAY_PUSH(rs->rules, iw_rule_t *) = det;
+    APR_ARRAY_PUSH(rs->rules, iw_rule_t *) = cor;
+    CHECK_INT(iw_ruleset_link(rs, d), 1);
+    CHECK_CONTAINS(APR_ARRAY_IDX(d->msgs, 0, iw_diag_msg_t).text,
+                   "rule hand-cor: correlation refers to unknown rule 'missing'");
+    CHECK_INT(rs->rules->nelts, 1);            /* the broken correlation is dropped */
+    CHECK_INT(det->feeds->nelts, 0);
+    CHECK_INT(det->generate, 1);
+    apr_array_pop(cor->corr->rule_refs);
+    APR_ARRAY_PUSH(rs->rules, iw_rule_t *) = cor;
+    d = iw_diag_create(p);
+    CHECK_INT(iw_ruleset_link(rs, d), 0);
+    CHECK_INT(det->feeds->nelts, 1);
+    CHECK_INT(det->generate, 0);
+    CHECK_INT(cor->applies_to, IW_EV_ACCESS);
+    CHECK_INT(cor->index, 1);
+}
