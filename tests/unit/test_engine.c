@@ -385,12 +385,12 @@ static const char *robust_rules =
     "    e:\n        cs-referer|windash|contains: '-x'\n"
     "    f:\n        sc-status|gte: 500\n"
     "    g:\n        cs-referer|fieldref: cs-host\n"
-    "    h:\n        cs-cookie: null\n"
+    "    h:\n        cs-referer: null\n"
     "    i:\n        cs-uri-stem: '/?a*\\\\*'\n"
     "    condition: 1 of them and not h\n"
     "---\n"
     "title: k\nid: rob2\nlogsource:\n    category: webserver\ndetection:\n"
-    "    k:\n        - 'a'\n        - '%00'\n    condition: not k\n";
+    "    k:\n        - 'zz'\n        - '%00'\n    condition: not k\n";
 
 static uint32_t rs_next(uint32_t *x) { *x ^= *x << 13; *x ^= *x >> 17; *x ^= *x << 5; return *x; }
 
