@@ -58,7 +58,7 @@ APLOG_USE_MODULE(iocwatch);
 
 #define IW_DEF_QUEUE      1024
 #define IW_DEF_FACILITY   16           /* local0 */
-#define IW_DEF_SHM        (1024 * 1024)
+#define IW_DEF_SHM        (4 * 1024 * 1024)
 #define IW_MAX_HDRS       64           /* = IW_LOGFMT_MAX_HEADERS (CLI parity) */
 #define IW_EVBUF_SIZE     (64 * 1024)
 #define IW_ALERTBUF_SIZE  (IW_NOTIFY_MSG_MAX + 1)
@@ -370,7 +370,7 @@ static const command_rec iw_cmds[] = {
         "alerts queued per process before new ones are dropped (default 1024)"),
     AP_INIT_TAKE1("IocWatchSharedMemory", set_shm, NULL, RSRC_CONF,
         "size of the correlation state table shared by all children "
-        "(default 1M)"),
+        "(default 4M)"),
     AP_INIT_TAKE1("IocWatchErrorLog", set_errorlog, NULL, RSRC_CONF,
         "On|Off|LEVEL: inspect error-log entries (of at least LEVEL)"),
     AP_INIT_TAKE1("IocWatchSuppress", set_suppress, NULL, RSRC_CONF,
@@ -991,6 +991,9 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
             continue;
         a.rule = out[i].rule;
         a.corr = &out[i];
+        /* a window closed for another group: its fields are not this
+         * event's (docs/CORRELATION.md, with_event) */
+        a.ev = out[i].with_event ? ev : NULL;
         CTR_INC(corr_alerts);
         send_alert(n, t, &a);
     }
@@ -1215,11 +1218,13 @@ static int iw_status_handler(request_rec *r)
         iw_corr_get_stats(G->rts[sc->rt]->mem, &cs);
         ap_rprintf(r, "corr_slots: %" APR_UINT64_T_FMT "\ncorr_used: %"
                    APR_UINT64_T_FMT "\ncorr_evictions: %" APR_UINT64_T_FMT
-                   "\ncorr_updates: %" APR_UINT64_T_FMT "\ncorr_alerts: %"
+                   "\ncorr_updates: %" APR_UINT64_T_FMT "\ncorr_recycled: %"
+                   APR_UINT64_T_FMT "\ncorr_alerts: %"
                    APR_UINT64_T_FMT "\ncorr_lock_failures: %" APR_UINT64_T_FMT
                    "\nsup_slots: %" APR_UINT64_T_FMT "\nsup_used: %"
                    APR_UINT64_T_FMT "\nsup_suppressed: %" APR_UINT64_T_FMT "\n",
-                   cs.slots, cs.used, cs.evictions, cs.updates, cs.alerts,
+                   cs.slots, cs.used, cs.evictions, cs.updates, cs.recycled,
+                   cs.alerts,
                    cs.lock_failures, cs.sup_slots, cs.sup_used, cs.sup_suppressed);
     }
     return OK;

@@ -249,7 +249,7 @@ static void scan_line(cli_ctx_t *c, const char *name, int *fmt,
         malformed(c, name, lineno, why);
         return;
     }
-    iw_event_init(ev, c->evbuf, CLI_EVBUF);
+    /* ev was initialised over evbuf once (cmd_scan); the builders reset it */
     if (ps->type == IW_EV_ERROR) iw_event_from_error(ev, &ps->err);
     else iw_event_from_request(ev, &ps->req);
     ev->input_line = (long)lineno;
@@ -381,6 +381,7 @@ static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
         fputs("iocwatch: out of memory\n", stderr);
         return 1;
     }
+    iw_event_init(&c.ev, c.evbuf, CLI_EVBUF);
     if (gethostname(c.hostname, sizeof(c.hostname) - 1) != 0) strcpy(c.hostname, "localhost");
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     t0 = apr_time_now();

@@ -11,7 +11,9 @@
  * tree combines selections.
  *
  * Per event: each field with patterns is scanned once (one hs_scan for all
- * rules), CIDR fields are looked up once, direct checks run; then only
+ * rules; exact values through a hash table and short literal sets by plain
+ * comparison, because a Vectorscan call costs 50-100 ns even on 3 bytes),
+ * CIDR fields are looked up once, direct checks run; then only
  * *candidate* rules are evaluated: rules one of whose trigger predicates
  * fired, plus rules whose condition can hold with no predicate set (computed
  * at compile time).  Bits are cleared through a touched list, candidates
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include <strings.h>
+#include <stdio.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
 #include <hs.h>
@@ -90,7 +93,12 @@ typedef struct litpat {
 /* Exact values (equality without wildcards): open addressing over a hash
  * of the (lower-cased) bytes; one probe sequence per field and event. */
 typedef struct exent { uint64_t h; const unsigned char *b; uint32_t len; int32_t id; } exent_t;
-typedef struct extab { exent_t *t; uint32_t mask, maxlen; int n; } extab_t;
+typedef struct extab {
+    exent_t *t;
+    uint32_t mask, maxlen;
+    uint64_t lens[4];              /* bit l: some value has length l (< 256) */
+    int n, long_values;            /* long_values: some length >= 256 */
+} extab_t;
 
 /* Matchers of one field for one event type. */
 typedef struct fieldm {
@@ -126,7 +134,6 @@ struct iw_engine {
     apr_array_header_t *codes;     /* pcre2_code*: every compiled regex */
     rxalways_t *rxall; int nrxall;
     dcheck_t *dc; int ndc;
-    int need_time;
     iw_radix_t *radix[IW_F__COUNT];
     unsigned radix_types[IW_F__COUNT];
     /* candidate pruning */
@@ -180,6 +187,7 @@ typedef struct build {
     /* current rule / item for messages and masks */
     const iw_rule_t *rule;
     unsigned types;
+    int vline, vcol;               /* item being bound (pattern origin) */
     int errors;
 } build_t;
 
@@ -287,6 +295,10 @@ static apr_array_header_t *expand_value(build_t *b, const iw_value_t *v)
             }
             APR_ARRAY_PUSH(parts, void *) = vals;
             APR_ARRAY_PUSH(isph, int) = 1;
+            if (!vals->nelts)
+                iw_diag_add(b->diag, IW_DIAG_WARNING, b->rule ? b->rule->file : NULL, v->line,
+                            v->col, b->rule ? b->rule->id : NULL,
+                            "placeholder %%%s%% has no values: this value matches nothing", name);
             total *= vals->nelts;
             if (total > MAX_EXPAND || total == 0) {
                 if (total) berr(b, v->line, v->col, "|expand yields more than %ld values", MAX_EXPAND);
@@ -606,6 +618,8 @@ static int32_t pat_get(build_t *b, const mdesc_t *m, int field)
     pt->types = b->types;
     pt->act_head = -1;
     pt->rule = b->rule;
+    pt->line = b->vline;
+    pt->col = b->vcol;
     if (m->kind == M_HS && m->plain) {
         pt->lb = m->lb;
         pt->ll = m->ll;
@@ -657,10 +671,23 @@ static int emit(build_t *b, mdesc_t *m, int field, int32_t pred)
         d->field = field;
         d->pred = pred;
         d->types = b->types;
-        if (d->kind == D_TIME) b->e->need_time = 1;
         return 0;
     }
     }
+}
+
+static const char *cidr_sig(build_t *b, const mdesc_t *m)
+{
+    static const char hex[] = "0123456789abcdef";
+    char *s = apr_palloc(b->tp, 40);
+    int i;
+    s[0] = 'c';
+    for (i = 0; i < 16; i++) {
+        s[1 + 2 * i] = hex[m->addr[i] >> 4];
+        s[2 + 2 * i] = hex[m->addr[i] & 15];
+    }
+    snprintf(s + 33, 7, "/%d", m->plen);
+    return s;
 }
 
 /* Predicate set by the given matchers on the given fields: shared with any
@@ -680,8 +707,7 @@ static int32_t pred_for(build_t *b, apr_array_header_t *ms, const int *fields,
         for (i = 0; i < ms->nelts; i++) {
             mdesc_t *m = &APR_ARRAY_IDX(ms, i, mdesc_t);
             if (m->kind == M_CIDR)
-                APR_ARRAY_PUSH(sigparts, const char *) = apr_psprintf(b->tp,
-                    "c%pm/%d", (void *)m->addr, m->plen);
+                APR_ARRAY_PUSH(sigparts, const char *) = cidr_sig(b, m);
             else
                 APR_ARRAY_PUSH(sigparts, const char *) = m->sig;
         }
@@ -782,6 +808,8 @@ static int compile_item(build_t *b, const iw_item_t *it)
             if (slots[i] == IW_F_CS_URI) { slots[0] = IW_F_CS_URI; nslots = 1; break; }
     }
     for (i = 0; i < nslots; i++) fields[i] = slots[i];
+    b->vline = it->line;
+    b->vcol = it->col;
     ci = apr_array_push(b->items);
     ci->field = field;
     ci->rows.first = b->rows->nelts;
@@ -816,12 +844,11 @@ static int compile_item(build_t *b, const iw_item_t *it)
     return 0;
 }
 
-/* Items must be contiguous per group: compile a group's items into a local
- * list first (compile_item pushes one citem each). */
+/* compile_item pushes exactly one citem per item compiled, so the items of
+ * a group are contiguous in b->items. */
 static int compile_selection(build_t *b, const iw_selection_t *sel)
 {
-    int g, i, first_group;
-    apr_array_header_t *gitems = apr_array_make(b->tp, 4, sizeof(citem_t));
+    int g, i, first_group, errs = b->errors;
     apr_array_header_t *granges = apr_array_make(b->tp, 4, sizeof(range_t));
     range_t *sr;
 
@@ -835,12 +862,11 @@ static int compile_selection(build_t *b, const iw_selection_t *sel)
         range_t *r = apr_array_push(granges);
         r->first = b->items->nelts;
         r->n = 0;
-        for (i = 0; gr->items && i < gr->items->nelts; i++) {
-            if (compile_item(b, &APR_ARRAY_IDX(gr->items, i, iw_item_t)) < 0) return -1;
-            r->n++;
-        }
+        for (i = 0; gr->items && i < gr->items->nelts; i++)
+            if (compile_item(b, &APR_ARRAY_IDX(gr->items, i, iw_item_t)) == 0)
+                r->n++;   /* on error keep going: report every bad item */
     }
-    (void)gitems;
+    if (b->errors != errs) return -1;
     first_group = b->groups->nelts;
     for (g = 0; g < granges->nelts; g++)
         APR_ARRAY_PUSH(b->groups, range_t) = APR_ARRAY_IDX(granges, g, range_t);
@@ -1094,8 +1120,7 @@ static void pattern_failed(build_t *b, int32_t pi, const char *msg)
     }
     if (!(pt->flags & HS_FLAG_PREFILTER)) {
         b->rule = pt->rule;
-        berr(b, pt->rule ? pt->rule->line : 0, 0, "pattern /%s/ rejected by Vectorscan: %s",
-             pt->expr, msg);
+        berr(b, pt->line, pt->col, "pattern /%s/ rejected by Vectorscan: %s", pt->expr, msg);
     }
 }
 
@@ -1129,6 +1154,8 @@ static void extab_build(build_t *b, extab_t *x, apr_array_header_t *ids)
         x->t[k].len = (uint32_t)pt->ll;
         x->t[k].id = (int32_t)APR_ARRAY_IDX(ids, i, unsigned);
         if (pt->ll > x->maxlen) x->maxlen = (uint32_t)pt->ll;
+        if (pt->ll < 256) x->lens[pt->ll >> 6] |= (uint64_t)1 << (pt->ll & 63);
+        else x->long_values = 1;
     }
     x->n = ids->nelts;
 }
@@ -1288,11 +1315,21 @@ static apr_status_t engine_cleanup(void *data)
 
 /* ---- compile ---------------------------------------------------------------- */
 
+/* Order: by field (one fetch per field), then identical tests next to
+ * each other (one evaluation for all their predicates). */
+static int dcheck_key_cmp(const dcheck_t *x, const dcheck_t *y)
+{
+#define K(m) if (x->m != y->m) return x->m < y->m ? -1 : 1
+    K(field); K(kind); K(op); K(num); K(unit); K(field2); K(mode); K(cased);
+#undef K
+    return 0;
+}
+
 static int dcheck_cmp(const void *a, const void *b)
 {
     const dcheck_t *x = a, *y = b;
-    return x->field != y->field ? (x->field < y->field ? -1 : 1)
-         : x->pred < y->pred ? -1 : x->pred > y->pred;
+    int c = dcheck_key_cmp(x, y);
+    return c ? c : x->pred < y->pred ? -1 : x->pred > y->pred;
 }
 
 static int excluded(const iw_rule_t *r, const iw_engine_opts_t *o)
@@ -1386,6 +1423,8 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     for (t = 0; t < NTYPES; t++)
         for (f = 0; f < IW_F__COUNT; f++)
             if (compile_field(b, t, f) < 0 && !b->errors) berr(b, 0, 0, "Vectorscan scratch allocation failed");
+    for (f = 0; f < IW_F__COUNT; f++)
+        if (e->radix[f] && iw_radix_finalize(e->radix[f]) < 0) berr(b, 0, 0, "out of memory");
     build_actions(b);
     build_triggers(b);
 
@@ -1654,7 +1693,10 @@ static void ex_lookup(const extab_t *x, int lower, scan_ctx_t *c)
     const unsigned char *v = (const unsigned char *)c->v.p;
     uint64_t h;
     uint32_t k, i;
+    /* most values have a length no exact value has: no hashing then */
     if (c->v.len > x->maxlen) return;
+    if (c->v.len < 256 ? !((x->lens[c->v.len >> 6] >> (c->v.len & 63)) & 1) : !x->long_values)
+        return;
     h = hash_bytes(v, c->v.len, lower);
     for (k = (uint32_t)h & x->mask; x->t[k].b; k = (k + 1) & x->mask) {
         const exent_t *en = &x->t[k];
@@ -1672,6 +1714,8 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     int ti = type_index(type), i;
     scan_ctx_t c = { s, 0, IW_STR_NULL };
     fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
+    const dcheck_t *last = NULL;
+    int last_res = 0;
 
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];
@@ -1705,8 +1749,12 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     }
     for (i = 0; i < e->ndc; i++) {
         const dcheck_t *d = &e->dc[i];
-        if ((d->types & type) && !pred_is_set(s, d->pred) && direct(s, d, &fc))
-            pred_set(s, d->pred, d->field);
+        if (!(d->types & type) || pred_is_set(s, d->pred)) continue;
+        if (!last || dcheck_key_cmp(last, d)) {
+            last = d;
+            last_res = direct(s, d, &fc);
+        }
+        if (last_res) pred_set(s, d->pred, d->field);
     }
 }
 

@@ -49,7 +49,9 @@ typedef struct iw_hit {
 /* Evaluate one event; returns the number of matching detection rules
  * (filters applied, rules with generate=0 included: the caller routes them
  * to correlation via rule->feeds and only alerts on rule->generate).
- * *hits points into the scratch and is valid until the next call. */
+ * *hits points into the scratch and is valid until the next call; hits are
+ * in rule load order.  The scratch must come from iw_scratch_create(e) (0
+ * otherwise) and be used by one thread at a time. */
 int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                    const iw_hit_t **hits);
 

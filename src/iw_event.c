@@ -132,11 +132,27 @@ static size_t fmt_i64(char *tmp, int64_t v)
     return k;
 }
 
+#define SHORT_MAX 24
+
+/* put_str for a value in a SHORT_MAX-byte temporary: a constant-size copy
+ * (two vector moves, no memcpy call) when the buffer has room for it. */
+static void put_short(iw_event_t *ev, iw_field_id_t f, const char *tmp, size_t len)
+{
+    char *dst;
+
+    if (buf_avail(ev) <= SHORT_MAX) { put_str(ev, f, tmp, len); return; }
+    dst = ev->buf + ev->buf_used;
+    memcpy(dst, tmp, SHORT_MAX);
+    dst[len] = '\0';
+    ev->buf_used += len + 1;
+    ev->val[f] = (iw_str_t){ dst, len };
+}
+
 static void put_num(iw_event_t *ev, iw_field_id_t f, int64_t v)
 {
-    char tmp[24];
+    char tmp[SHORT_MAX];
 
-    put_str(ev, f, tmp, fmt_i64(tmp, v));
+    put_short(ev, f, tmp, fmt_i64(tmp, v));
     ev->num[f] = v;
     ev->have_num |= (uint64_t)1 << f;
 }
@@ -170,7 +186,7 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 static void put_date_time(iw_event_t *ev, apr_time_t t)
 {
     apr_time_exp_t x;
-    char tmp[16];
+    char tmp[SHORT_MAX];
     int n;
 
     if (t > 0 && t < (apr_time_t)253402300800 * APR_USEC_PER_SEC) {
@@ -181,10 +197,10 @@ static void put_date_time(iw_event_t *ev, apr_time_t t)
         put2(tmp, (unsigned)(y / 100));
         put2(tmp + 2, (unsigned)(y % 100));
         tmp[4] = '-'; put2(tmp + 5, mo); tmp[7] = '-'; put2(tmp + 8, d);
-        put_str(ev, IW_F_DATE, tmp, 10);
+        put_short(ev, IW_F_DATE, tmp, 10);
         put2(tmp, sod / 3600); tmp[2] = ':'; put2(tmp + 3, sod / 60 % 60);
         tmp[5] = ':'; put2(tmp + 6, sod % 60);
-        put_str(ev, IW_F_TIME, tmp, 8);
+        put_short(ev, IW_F_TIME, tmp, 8);
         return;
     }
     if (t == 0 || apr_time_exp_gmt(&x, t) != APR_SUCCESS) return;

@@ -177,21 +177,19 @@ static long dig2(const char *p) { return (p[0] - '0') * 10 + (p[1] - '0'); }
  * -1 when s is not in that form, else what make_time says. */
 static int clf_time_fixed(const char *s, size_t len, apr_time_t *t)
 {
-    static const char shape[] = "00/Mmm/0000:00:00:00 +0000";
+    static const unsigned char digits[] = { 0, 1, 7, 8, 9, 10, 12, 13, 15, 16,
+                                            18, 19, 22, 23, 24, 25 };
     long off;
     int i, mon;
 
-    if (len != sizeof(shape) - 1) return -1;
-    for (i = 0; i < (int)sizeof(shape) - 1; i++) {
-        char k = shape[i];
-        if (k == '0' ? !is_digit(s[i])
-            : k == '+' ? (s[i] != '+' && s[i] != '-')
-            : (k != 'M' && k != 'm' && s[i] != k))
-            return -1;
-    }
+    if (len != 26 || s[2] != '/' || s[6] != '/' || s[11] != ':' || s[14] != ':'
+        || s[17] != ':' || s[20] != ' ' || (s[21] != '+' && s[21] != '-'))
+        return -1;
+    for (i = 0; i < (int)sizeof(digits); i++)
+        if (!is_digit(s[digits[i]])) return -1;
     if ((mon = month_index(s + 3, s + 6)) < 0) return -1;
-    off = dig2(s + 22) * 3600 + dig2(s + 24) * 60;
     if (dig2(s + 22) > 23 || dig2(s + 24) > 59) return 0;
+    off = dig2(s + 22) * 3600 + dig2(s + 24) * 60;
     return make_time(dig2(s + 7) * 100 + dig2(s + 9), mon + 1, dig2(s),
                      dig2(s + 12), dig2(s + 15), dig2(s + 18), 0,
                      s[21] == '-' ? -off : off, t);
@@ -295,6 +293,28 @@ static size_t quoted_end(const char *s, size_t i, size_t len)
     return len;
 }
 
+/* End of a bare word: the first blank at or after j.  Eight bytes per
+ * step (a byte equal to ' ' or '\t' is found as a zero byte of w ^ c;
+ * the lowest flagged byte is exact), then bytewise for the tail. */
+static size_t bare_end(const char *s, size_t j, size_t len)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+
+    while (j + 8 <= len) {
+        uint64_t w, a, b, hit;
+        memcpy(&w, s + j, 8);
+        a = w ^ (ones * ' ');
+        b = w ^ (ones * '\t');
+        hit = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+        if (hit) return j + (size_t)(__builtin_ctzll(hit) >> 3);
+        j += 8;
+    }
+#endif
+    while (j < len && !is_ws(s[j])) j++;
+    return j;
+}
+
 static int tokenize(const char *s, size_t len, tok_t *tk, int max)
 {
     size_t i = 0, j;
@@ -311,8 +331,7 @@ static int tokenize(const char *s, size_t len, tok_t *tk, int max)
             j = rb ? (size_t)(rb - s) : len;
             tk[n++] = (tok_t){ TK_BRACKET, s + i + 1, j - i - 1 };
         } else {
-            j = i;
-            while (j < len && !is_ws(s[j])) j++;
+            j = bare_end(s, i, len);
             tk[n++] = (tok_t){ TK_BARE, s + i, j - i };
         }
         i = j + 1;
@@ -401,7 +420,7 @@ static int split_request(iw_str_t l, iw_request_desc_t *r, const char **why)
     while (p < e && *p == ' ') p++;
     t = p;
     for (v = e; v > t && v[-1] != ' '; v--) ;
-    if (v > t && e - v > 5 && !strncmp(v, "HTTP/", 5)) {
+    if (v > t && e - v > 5 && !memcmp(v, "HTTP/", 5)) {
         r->version = (iw_str_t){ v, (size_t)(e - v) };
         for (e = v; e > t && e[-1] == ' '; e--) ;
     }

@@ -13,9 +13,17 @@ typedef struct rnode {
 
 typedef struct rval { int32_t value, next; } rval_t;
 
+/* IPv4 index: for each /16 of the IPv4-mapped space, the deepest node of
+ * length <= 112 on its path and the values of the prefixes above it, so a
+ * lookup starts 112 bits down instead of at the root (a big feed then costs
+ * a few node visits, not ~20 cache misses). */
+typedef struct v4slot { int32_t node, vfirst, vn; } v4slot_t;
+
 struct iw_radix {
     rnode_t *nodes; size_t nnodes, capnodes;
     rval_t *vals; size_t nvals, capvals;
+    v4slot_t *v4;                 /* 65536 slots, after iw_radix_finalize */
+    int32_t *v4vals; size_t nv4vals;
 };
 
 int iw_ip_parse(const char *s, size_t len, uint8_t out[16])
@@ -85,9 +93,17 @@ static int common_bits(const uint8_t a[16], const uint8_t b[16], int max)
     return max;
 }
 
-static int prefix_match(const uint8_t addr[16], const rnode_t *n)
+/* Do addr and key agree on bits [from, to)? */
+static int bits_match(const uint8_t addr[16], const uint8_t key[16], int from, int to)
 {
-    return common_bits(addr, n->key, n->len) == n->len;
+    int i;
+    for (i = from >> 3; i < 16 && i * 8 < to; i++) {
+        uint8_t m = 0xFF;
+        if (i * 8 < from) m &= (uint8_t)(0xFF >> (from - i * 8));
+        if (i * 8 + 8 > to) m &= (uint8_t)(0xFF << (i * 8 + 8 - to));
+        if ((addr[i] ^ key[i]) & m) return 0;
+    }
+    return 1;
 }
 
 static int32_t node_new(iw_radix_t *t, const uint8_t key[16], int len)
@@ -145,6 +161,8 @@ void iw_radix_destroy(iw_radix_t *t)
     if (!t) return;
     free(t->nodes);
     free(t->vals);
+    free(t->v4);
+    free(t->v4vals);
     free(t);
 }
 
@@ -180,21 +198,94 @@ int iw_radix_insert(iw_radix_t *t, const uint8_t key[16], int plen,
     }
 }
 
-void iw_radix_lookup(const iw_radix_t *t, const uint8_t addr[16],
-                     iw_radix_fn fn, void *ctx)
+/* Walk from node `cur`, whose first `matched` bits are known to agree. */
+static void walk(const iw_radix_t *t, int32_t cur, int matched, const uint8_t addr[16],
+                 iw_radix_fn fn, void *ctx)
 {
-    int32_t cur = 0;
     int guard = 0;
-
     while (cur >= 0 && guard++ <= 129) {
         const rnode_t *n = &t->nodes[cur];
         int32_t v;
-        if (!prefix_match(addr, n)) return;
+        if (!bits_match(addr, n->key, matched, n->len)) return;
         for (v = n->vals; v >= 0; v = t->vals[v].next)
             fn(ctx, t->vals[v].value);
         if (n->len == 128) return;
+        matched = n->len;
         cur = n->child[bit_at(addr, n->len)];
     }
+}
+
+static int is_v4_mapped(const uint8_t a[16])
+{
+    static const uint8_t pre[12] = { 0,0,0,0,0,0,0,0,0,0,0xFF,0xFF };
+    return memcmp(a, pre, 12) == 0;
+}
+
+void iw_radix_lookup(const iw_radix_t *t, const uint8_t addr[16],
+                     iw_radix_fn fn, void *ctx)
+{
+    if (t->v4 && is_v4_mapped(addr)) {
+        const v4slot_t *sl = &t->v4[addr[12] << 8 | addr[13]];
+        int32_t i;
+        for (i = 0; i < sl->vn; i++) fn(ctx, t->v4vals[sl->vfirst + i]);
+        if (sl->node >= 0 && t->nodes[sl->node].len < 128)
+            walk(t, t->nodes[sl->node].child[bit_at(addr, t->nodes[sl->node].len)],
+                 t->nodes[sl->node].len, addr, fn, ctx);
+        return;
+    }
+    walk(t, 0, 0, addr, fn, ctx);
+}
+
+static void collect(void *ctx, int32_t v)
+{
+    iw_radix_t *t = ctx;
+    if (t->nv4vals % 1024 == 0) {
+        int32_t *nv = realloc(t->v4vals, (t->nv4vals + 1024) * sizeof(*nv));
+        if (!nv) return;    /* checked by the caller through nv4vals */
+        t->v4vals = nv;
+    }
+    t->v4vals[t->nv4vals++] = v;
+}
+
+int iw_radix_finalize(iw_radix_t *t)
+{
+    uint8_t a[16] = { 0,0,0,0,0,0,0,0,0,0,0xFF,0xFF,0,0,0,0 };
+    uint32_t b;
+
+    if (t->nnodes < 2) return 0;      /* empty */
+    free(t->v4);
+    free(t->v4vals);
+    t->v4vals = NULL;
+    t->nv4vals = 0;
+    if (!(t->v4 = malloc(65536 * sizeof(*t->v4)))) return -1;
+    for (b = 0; b < 65536; b++) {
+        v4slot_t *sl = &t->v4[b];
+        int32_t cur = 0, last = -1;
+        a[12] = (uint8_t)(b >> 8);
+        a[13] = (uint8_t)b;
+        sl->vfirst = (int32_t)t->nv4vals;
+        /* nodes of length <= 112 on the path of this /16 */
+        while (cur >= 0 && t->nodes[cur].len <= 112
+               && bits_match(a, t->nodes[cur].key, 0, t->nodes[cur].len)) {
+            int32_t v;
+            size_t before = t->nv4vals;
+            for (v = t->nodes[cur].vals; v >= 0; v = t->vals[v].next) {
+                collect(t, t->vals[v].value);
+                if (t->nv4vals == before) goto oom;
+                before = t->nv4vals;
+            }
+            last = cur;
+            if (t->nodes[cur].len == 112) break;
+            cur = t->nodes[cur].child[bit_at(a, t->nodes[cur].len)];
+        }
+        sl->node = last;
+        sl->vn = (int32_t)t->nv4vals - sl->vfirst;
+    }
+    return 0;
+oom:
+    free(t->v4);
+    t->v4 = NULL;
+    return -1;
 }
 
 size_t iw_radix_nodes(const iw_radix_t *t)

@@ -24,7 +24,12 @@ void iw_radix_destroy(iw_radix_t *t);
  * Returns 0, or -1 on OOM. */
 int iw_radix_insert(iw_radix_t *t, const uint8_t key[16], int plen,
                     int32_t value);
-/* Call fn(ctx, value) for every value of every prefix containing addr. */
+/* After the last insert: build the IPv4 /16 index that lets big trees
+ * start lookups 112 bits down.  Returns 0, or -1 on OOM (lookups then
+ * walk from the root).  Inserting afterwards requires finalizing again. */
+int iw_radix_finalize(iw_radix_t *t);
+/* Call fn(ctx, value) for every value of every prefix containing addr.
+ * Read-only: any number of threads may look up at once. */
 typedef void (*iw_radix_fn)(void *ctx, int32_t value);
 void iw_radix_lookup(const iw_radix_t *t, const uint8_t addr[16],
                      iw_radix_fn fn, void *ctx);

@@ -362,7 +362,7 @@ DocumentRoot "{docs}"
             raise RuntimeError("httpd start failed rc=%d:\n%s%s\n%s" % (
                 r.returncode, r.stdout, r.stderr, self.errlog_tail()))
         try:
-            wait_until(lambda: self._count_ready() > ready and self._up(), 30,
+            wait_until(lambda: self._count_ready() > ready and self._up(), 180,
                        what="httpd up")
         except AssertionError:
             raise RuntimeError("httpd did not come up:\n%s%s\n%s" % (
@@ -376,7 +376,7 @@ DocumentRoot "{docs}"
                            timeout=60)
         if r.returncode != 0:
             raise RuntimeError("httpd -k %s failed: %s%s" % (kind, r.stdout, r.stderr))
-        wait_until(lambda: self._count_ready() > ready or not self.alive(), 30,
+        wait_until(lambda: self._count_ready() > ready or not self.alive(), 180,
                    what="httpd %s" % kind)
         if not self.alive():
             raise RuntimeError("httpd died on %s:\n%s" % (kind, self.errlog_tail()))

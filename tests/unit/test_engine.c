@@ -286,6 +286,8 @@ TEST(engine_sigmahq_compiles)
 /* ---- SigmaHQ conformance requests (tests/sigmahq/requests.jsonl) ---- */
 
 #include <stdlib.h>
+#include <ctype.h>
+#include <strings.h>
 #include "iw_logfmt.h"
 
 /* Does the JSON line's "expect" list contain `id`?  (Rule ids are UUIDs:
@@ -522,4 +524,141 @@ TEST(engine_vectorscan_single_byte)
     FIRES("    kw:\n        - 'q'\n    condition: kw", .ua = ua);
     ua[150] = 'x';
     QUIET("    sel:\n        cs-user-agent|contains: 'q'\n    condition: sel", .ua = ua);
+}
+
+/* ---- differential: engine vs a naive reference matcher ---- */
+
+/* Reference Sigma string match: escapes \* \? \\ (any other backslash is
+ * literal), '*' any run, '?' one byte, ASCII caseless unless cased. */
+static int ref_glob(const char *p, size_t pn, const char *s, size_t sn, int cased)
+{
+    while (pn) {
+        if (*p == '*') {
+            size_t k;
+            for (k = 0; k <= sn; k++)
+                if (ref_glob(p + 1, pn - 1, s + k, sn - k, cased)) return 1;
+            return 0;
+        }
+        if (!sn) return 0;
+        if (*p == '?') { p++; pn--; s++; sn--; continue; }
+        {
+            char c = *p;
+            size_t used = 1;
+            if (c == '\\' && pn > 1 && (p[1] == '*' || p[1] == '?' || p[1] == '\\')) {
+                c = p[1];
+                used = 2;
+            }
+            if (cased ? c != *s : tolower((unsigned char)c) != tolower((unsigned char)*s)) return 0;
+            p += used; pn -= used; s++; sn--;
+        }
+    }
+    return sn == 0;
+}
+
+TEST(engine_differential_wildcards)
+{
+    static const char alpha[] = "abA/.*?\\";
+    static const char *mods[] = { "", "|contains", "|startswith", "|endswith", "|cased",
+                                  "|contains|cased" };
+    enum { NR = 240, NE = 400 };
+    char vals[NR][8];
+    int modi[NR], i, j, bad = 0;
+    uint32_t x = 99;
+    apr_array_header_t *docs = apr_array_make(p, NR, sizeof(char *));
+    iw_engine_t *e;
+    iw_scratch_t *s;
+
+    for (i = 0; i < NR; i++) {
+        int n = 1 + (int)(rs_next(&x) % 6);
+        if (i >= 200) {                 /* duplicates: shared predicates */
+            memcpy(vals[i], vals[i - 200], sizeof(vals[i]));
+            modi[i] = modi[i - 200];
+        } else {
+            for (j = 0; j < n; j++) vals[i][j] = alpha[rs_next(&x) % (sizeof(alpha) - 1)];
+            vals[i][n] = '\0';
+            modi[i] = (int)(rs_next(&x) % 6);
+        }
+        APR_ARRAY_PUSH(docs, const char *) = apr_psprintf(p, "%stitle: d\nid: d%d\nlogsource:\n"
+            "    category: webserver\ndetection:\n    sel:\n        cs-user-agent%s: '%s'\n"
+            "    condition: sel\n", i ? "---\n" : "", i, mods[modi[i]], vals[i]);
+    }
+    e = must_compile(p, apr_array_pstrcat(p, docs, 0), iw_failed_);
+    REQUIRE(e != NULL);
+    s = iw_scratch_create(e);
+    for (j = 0; j < NE && bad < 5; j++) {
+        char ua[128];
+        int n = (int)(rs_next(&x) % ((j & 7) ? 10 : 100)), k;
+        const iw_hit_t *hits;
+        int nh;
+        for (k = 0; k < n; k++) ua[k] = alpha[rs_next(&x) % (sizeof(alpha) - 1)];
+        ua[n] = '\0';
+        nh = eu_eval(p, e, s, &(treq_t){ .ua = ua }, &hits);
+        for (i = 0; i < NR; i++) {
+            const char *v = vals[i];
+            int m = modi[i], cased = m >= 4;
+            int open_s = m == 1 || m == 3 || m == 5, open_e = m == 1 || m == 2 || m == 5;
+            int want = 0, got;
+            size_t a, z;
+            /* contains/startswith/endswith: the value matches some
+             * substring / prefix / suffix of the user agent */
+            for (a = 0; a <= (size_t)n && !want && (open_s || !a); a++)
+                for (z = (size_t)n; z >= a && !want && (open_e || z == (size_t)n); z--) {
+                    want = ref_glob(v, strlen(v), ua + a, z - a, cased);
+                    if (!z) break;
+                }
+            got = eu_fired(hits, nh, apr_psprintf(p, "d%d", i));
+            if (got != want && bad++ < 5)
+                fprintf(stderr, "  value '%s'%s on '%s': engine %d, reference %d\n",
+                        v, mods[m], ua, got, want);
+        }
+    }
+    iw_scratch_destroy(s);
+    CHECK_INT(bad, 0);
+}
+
+TEST(engine_differential_small_literals)
+{
+    /* a few plain contains values on one field: compared directly for
+     * short values, through Vectorscan for long ones; both must agree
+     * with the reference */
+    enum { NR = 12, NE = 600 };
+    static const char alpha[] = "abA/.";
+    char vals[NR][4];
+    int i, j, bad = 0;
+    uint32_t x = 4242;
+    apr_array_header_t *docs = apr_array_make(p, NR, sizeof(char *));
+    iw_engine_t *e;
+    iw_scratch_t *s;
+
+    for (i = 0; i < NR; i++) {
+        int n = 1 + (int)(rs_next(&x) % 3);
+        for (j = 0; j < n; j++) vals[i][j] = alpha[rs_next(&x) % (sizeof(alpha) - 1)];
+        vals[i][n] = '\0';
+        APR_ARRAY_PUSH(docs, const char *) = apr_psprintf(p, "%stitle: d\nid: s%d\nlogsource:\n"
+            "    category: webserver\ndetection:\n    sel:\n        cs-referer|contains%s: '%s'\n"
+            "    condition: sel\n", i ? "---\n" : "", i, (i & 3) ? "" : "|cased", vals[i]);
+    }
+    e = must_compile(p, apr_array_pstrcat(p, docs, 0), iw_failed_);
+    REQUIRE(e != NULL);
+    s = iw_scratch_create(e);
+    for (j = 0; j < NE && bad < 5; j++) {
+        char ref[160];
+        int n = (int)(rs_next(&x) % ((j & 1) ? 12 : 150)), k, nh;
+        const iw_hit_t *hits;
+        for (k = 0; k < n; k++) ref[k] = "xyzBa/."[rs_next(&x) % 7];
+        ref[n] = '\0';
+        nh = eu_eval(p, e, s, &(treq_t){ .referer = ref }, &hits);
+        for (i = 0; i < NR; i++) {
+            size_t vl = strlen(vals[i]), a;
+            int want = 0, got, cased = !(i & 3);
+            for (a = 0; a + vl <= (size_t)n && !want; a++)
+                want = cased ? !memcmp(ref + a, vals[i], vl) : !strncasecmp(ref + a, vals[i], vl);
+            got = eu_fired(hits, nh, apr_psprintf(p, "s%d", i));
+            if (got != want && bad++ < 5)
+                fprintf(stderr, "  '%s'%s in '%s': engine %d, reference %d\n", vals[i],
+                        cased ? " (cased)" : "", ref, got, want);
+        }
+    }
+    iw_scratch_destroy(s);
+    CHECK_INT(bad, 0);
 }

@@ -127,6 +127,24 @@ TEST(mod_cidr)
     QUIET(SEL("c-ip|cidr:\n            - '192.168.0.0/16'\n            - '203.0.113.7'"),
           .client = "203.0.113.8");
     FIRES(SEL("c-ip|cidr: '0.0.0.0/0'"), .client = "1.2.3.4");
+    {
+        /* different prefixes in one engine stay different predicates */
+        const char *y = apr_pstrcat(p, eu_rule(p, "c1", SEL("c-ip|cidr: '10.0.0.0/8'")), "---\n",
+                                    eu_rule(p, "c2", SEL("c-ip|cidr: '192.168.0.0/16'")), "---\n",
+                                    eu_rule(p, "c3", SEL("c-ip|cidr: '10.0.0.0/8'")), NULL);
+        iw_diag_t *dg;
+        iw_engine_t *e = eu_compile(p, y, &dg, NULL);
+        iw_scratch_t *s;
+        const iw_hit_t *hits;
+        int n;
+        REQUIRE(e != NULL);
+        s = iw_scratch_create(e);
+        n = eu_eval(p, e, s, &(treq_t){ .client = "10.9.8.7" }, &hits);
+        CHECK(eu_fired(hits, n, "c1") && !eu_fired(hits, n, "c2") && eu_fired(hits, n, "c3"));
+        n = eu_eval(p, e, s, &(treq_t){ .client = "192.168.1.1" }, &hits);
+        CHECK(!eu_fired(hits, n, "c1") && eu_fired(hits, n, "c2") && !eu_fired(hits, n, "c3"));
+        iw_scratch_destroy(s);
+    }
     QUIET(SEL("c-ip|cidr: '10.0.0.0/8'"), .client = "not-an-ip");
 }
 
@@ -368,12 +386,16 @@ TEST(mod_wild_translation)
 
 static void count_258(void *c, int32_t v) { (*(int *)c) += v == 258 || v == -5; }
 static void count_all(void *c, int32_t v) { (void)v; (*(int *)c)++; }
+static void sum_vals(void *c, int32_t v) { (*(long *)c) += v + 7; }
 
 TEST(mod_radix_large)
 {
     iw_radix_t *t = iw_radix_create();
     uint8_t a[16];
-    int plen, i, hits = 0;
+    int plen, i, hits = 0, pass;
+    static const char *probe[] = { "10.1.2.3", "10.1.2.255", "11.0.0.1", "::ffff:10.1.2.9",
+        "172.16.5.4", "2001:db8::1", "2001:db9::1", "0.0.0.0", "255.255.255.255", "::1" };
+    long before[10];
     REQUIRE(t != NULL);
     for (i = 0; i < 100000; i++) {
         char buf[32];
@@ -383,17 +405,68 @@ TEST(mod_radix_large)
     }
     REQUIRE(iw_cidr_parse("10.0.0.0/8", 10, a, &plen));
     iw_radix_insert(t, a, plen, -5);
-    /* 10.1.2.3 is in 10.1.2.0/24 (entry 258) and 10.0.0.0/8 */
-    REQUIRE(iw_ip_parse("10.1.2.3", 8, a));
-    iw_radix_lookup(t, a, count_258, &hits);
-    CHECK_INT(hits, 2);
-    hits = 0;
-    REQUIRE(iw_ip_parse("11.255.255.1", 12, a));
-    iw_radix_lookup(t, a, count_all, &hits);
-    CHECK_INT(hits, 0);
-    hits = 0;
-    REQUIRE(iw_ip_parse("::ffff:10.1.2.9", 15, a));
-    iw_radix_lookup(t, a, count_258, &hits);
-    CHECK_INT(hits, 2);
+    REQUIRE(iw_cidr_parse("172.16.0.0/12", 13, a, &plen));
+    iw_radix_insert(t, a, plen, -6);
+    REQUIRE(iw_cidr_parse("2001:db8::/32", 13, a, &plen));
+    iw_radix_insert(t, a, plen, -7);
+    REQUIRE(iw_cidr_parse("0.0.0.0/0", 9, a, &plen));
+    iw_radix_insert(t, a, plen, -8);
+    /* the same answers walking from the root and through the IPv4 index */
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1) CHECK_INT(iw_radix_finalize(t), 0);
+        for (i = 0; i < 10; i++) {
+            long sum = 0;
+            REQUIRE(iw_ip_parse(probe[i], strlen(probe[i]), a));
+            iw_radix_lookup(t, a, sum_vals, &sum);
+            if (pass == 0) before[i] = sum;
+            else CHECK_INT(sum, before[i]);
+        }
+        /* 10.1.2.3 is in 10.1.2.0/24 (entry 258) and 10.0.0.0/8 */
+        hits = 0;
+        REQUIRE(iw_ip_parse("10.1.2.3", 8, a));
+        iw_radix_lookup(t, a, count_258, &hits);
+        CHECK_INT(hits, 2);
+        hits = 0;
+        REQUIRE(iw_ip_parse("::ffff:10.1.2.9", 15, a));
+        iw_radix_lookup(t, a, count_258, &hits);
+        CHECK_INT(hits, 2);
+        hits = 0;   /* 11.255.255.1: only 0.0.0.0/0 */
+        REQUIRE(iw_ip_parse("11.255.255.1", 12, a));
+        iw_radix_lookup(t, a, count_all, &hits);
+        CHECK_INT(hits, 1);
+        hits = 0;   /* IPv6: 2001:db8::/32 only (0.0.0.0/0 is IPv4 space) */
+        REQUIRE(iw_ip_parse("2001:db8::1", 11, a));
+        iw_radix_lookup(t, a, count_all, &hits);
+        CHECK_INT(hits, 1);
+    }
+    CHECK_INT(before[0], (258 + 7) + (-5 + 7) + (-8 + 7));
+    CHECK_INT(before[4], (-6 + 7) + (-8 + 7));
     iw_radix_destroy(t);
+}
+
+TEST(mod_compile_errors)
+{
+    /* errors the engine finds itself, each with file:line:col and rule id */
+    static const char *dets[] = {
+        SEL("cs-uri-query|base64|contains: 'a*b'"),
+        SEL("cs-uri-query|windash|base64offset|contains: '-a-b-c-d-e-f'"),
+    };
+    static const char *want[] = { "wildcards cannot be combined with |base64",
+                                  "|windash with an encoding yields more than" };
+    int i;
+    for (i = 0; i < 2; i++) {
+        iw_diag_t *dg;
+        iw_engine_t *e = eu_compile(p, eu_rule(p, "bad1", dets[i]), &dg, NULL);
+        CHECK(e == NULL);
+        REQUIRE(dg->msgs->nelts >= 1);
+        CHECK_CONTAINS(APR_ARRAY_IDX(dg->msgs, 0, iw_diag_msg_t).text, "test.yml:8:");
+        CHECK_CONTAINS(APR_ARRAY_IDX(dg->msgs, 0, iw_diag_msg_t).text, "rule bad1: ");
+        CHECK_CONTAINS(APR_ARRAY_IDX(dg->msgs, 0, iw_diag_msg_t).text, want[i]);
+    }
+    /* escaped wildcards are fine with base64: "a*b" -> YSpi */
+    FIRES(SEL("cs-uri-query|base64|contains: 'a\\*b'"), .target = "/?x=YSpi");
+    /* windash with an encoding: permutations ("-e" and "/e" -> LWU / L2U) */
+    FIRES(SEL("cs-uri-query|windash|base64offset|contains: '-e'"), .target = "/?x=L2U");
+    FIRES(SEL("cs-uri-query|windash|base64offset|contains: '-e'"), .target = "/?x=LWU");
+    QUIET(SEL("cs-uri-query|windash|base64offset|contains: '-e'"), .target = "/?x=K2U");
 }
