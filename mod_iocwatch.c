@@ -560,6 +560,39 @@ static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
 
 static apr_status_t iw_global_cleanup(void *v);
 
+/* `httpd -k stop|restart|graceful|graceful-stop` only signals the running
+ * server, after reading the config: it must work while a rule file is
+ * broken (the running server re-reads the rules itself on restart).  The
+ * MPM removes -k from process->argv, so look at the original command line
+ * (Linux /proc; elsewhere the rules are validated as on start). */
+static int signalling_only(apr_pool_t *p)
+{
+    apr_file_t *f;
+    char buf[4096];
+    apr_size_t n = sizeof(buf) - 1, i;
+    const char *prev = "";
+    if (apr_file_open(&f, "/proc/self/cmdline", APR_FOPEN_READ, 0, p)
+        != APR_SUCCESS)
+        return 0;
+    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS && n == 0) {
+        apr_file_close(f);
+        return 0;
+    }
+    apr_file_close(f);
+    buf[n] = '\0';
+    for (i = 0; i < n; i += strlen(buf + i) + 1) {
+        const char *a = buf + i, *k = NULL;
+        if (!strcmp(prev, "-k"))
+            k = a;
+        else if (!strncmp(a, "-k", 2) && a[2])
+            k = a + 2;
+        if (k)
+            return strcmp(k, "start") != 0;
+        prev = a;
+    }
+    return 0;
+}
+
 /* Every pass (also `httpd -t`): compile so that a broken rule fails here,
  * before httpd detaches, with file:line:col on stderr. */
 static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
@@ -572,6 +605,8 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     G->pool = pconf;
     apr_pool_cleanup_register(pconf, NULL, iw_global_cleanup,
                               apr_pool_cleanup_null);
+    if (signalling_only(ptemp))
+        return OK;
     for (s = s0; s; s = s->next) {
         iw_srv_conf_t *sc = srv_conf(s);
         sc->rt = -1;
@@ -589,8 +624,9 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
             if ((rt = build_rt(pconf, ptemp, s, sc)) == NULL) {
-                failed = 1;
-                continue;
+                failed = 1;         /* kept (engine NULL): reported once */
+                rt = apr_pcalloc(pconf, sizeof(*rt));
+                rt->key = sc;
             }
             G->rts[G->nrts++] = rt;
         }
@@ -778,36 +814,50 @@ static apr_status_t iw_global_cleanup(void *v)
     return APR_SUCCESS;
 }
 
+/* State tables of the rule configurations that need one (correlation
+ * rules or IocWatchSuppress); segments of the previous generation that are
+ * not reused are released.  Sets *need_mutex. */
+static int setup_tables(server_rec *s0, int *need_mutex)
+{
+    iw_retained_t *ret = ap_retained_data_get(IW_RETAINED_KEY);
+    server_rec *s;
+    int i;
+
+    if (!ret)
+        ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
+    for (s = s0; s; s = s->next) {
+        iw_srv_conf_t *sc = srv_conf(s);
+        if (sc->rt >= 0 && sc->suppress > 0)
+            G->rts[sc->rt]->need_mem = 1;
+    }
+    for (i = 0; i < IW_MAX_RT; i++) {
+        iw_rt_t *rt = i < G->nrts ? G->rts[i] : NULL;
+        if (rt && (rt->corr || rt->need_mem)) {
+            if (setup_corr(s0, ret, i, rt) != OK)
+                return HTTP_INTERNAL_SERVER_ERROR;
+            *need_mutex = 1;
+        }
+        else if (ret->slot[i].shm) {
+            apr_shm_destroy(ret->slot[i].shm);
+            memset(&ret->slot[i], 0, sizeof(ret->slot[i]));
+        }
+    }
+    return OK;
+}
+
 static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s0)
 {
-    iw_retained_t *ret;
     server_rec *s;
     int i, need_mutex = 0, rules = 0;
     apr_status_t rv;
 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !G)
         return OK;              /* dry-run pass: compiled in check_config */
-
-    ret = ap_retained_data_get(IW_RETAINED_KEY);
-    if (!ret)
-        ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
     if (gethostname(G->hostname, sizeof(G->hostname) - 1) != 0)
         apr_cpystrn(G->hostname, "localhost", sizeof(G->hostname));
-
-    for (s = s0; s; s = s->next) {
-        iw_srv_conf_t *sc = srv_conf(s);
-        if (sc->rt >= 0 && sc->suppress > 0)
-            G->rts[sc->rt]->need_mem = 1;
-    }
-    for (i = 0; i < G->nrts; i++) {
-        rules += G->rts[i]->nrules;
-        if (!G->rts[i]->corr && !G->rts[i]->need_mem)
-            continue;
-        if (setup_corr(s0, ret, i, G->rts[i]) != OK)
-            return HTTP_INTERNAL_SERVER_ERROR;
-        need_mutex = 1;
-    }
+    if (setup_tables(s0, &need_mutex) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
     if (need_mutex) {
         rv = ap_global_mutex_create(&G->mutex, &G->mutex_file, IW_MUTEX_TYPE,
                                     NULL, s0, pconf, 0);
@@ -830,6 +880,8 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* the parent logs too ("exit signal ..." when a child crashes) */
     notify_start_all(pconf, s0);
     G->ready = 1;
+    for (i = 0; i < G->nrts; i++)
+        rules += G->rts[i]->nrules;
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "%d rule(s) in %d "
                  "engine(s), %d alert target(s)", rules, G->nrts,
                  G->ntcfg->nelts);
@@ -994,6 +1046,9 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
         /* a window closed for another group: its fields are not this
          * event's (docs/CORRELATION.md, with_event) */
         a.ev = out[i].with_event ? ev : NULL;
+        a.suppressed = 0;
+        if (!pass_flood(sc, rt, &a, out[i].group, strlen(out[i].group)))
+            continue;
         CTR_INC(corr_alerts);
         send_alert(n, t, &a);
     }
@@ -1219,7 +1274,7 @@ static int iw_status_handler(request_rec *r)
         ap_rprintf(r, "corr_slots: %" APR_UINT64_T_FMT "\ncorr_used: %"
                    APR_UINT64_T_FMT "\ncorr_evictions: %" APR_UINT64_T_FMT
                    "\ncorr_updates: %" APR_UINT64_T_FMT "\ncorr_recycled: %"
-                   APR_UINT64_T_FMT "\ncorr_alerts: %"
+                   APR_UINT64_T_FMT "\ncorr_fired: %"
                    APR_UINT64_T_FMT "\ncorr_lock_failures: %" APR_UINT64_T_FMT
                    "\nsup_slots: %" APR_UINT64_T_FMT "\nsup_used: %"
                    APR_UINT64_T_FMT "\nsup_suppressed: %" APR_UINT64_T_FMT "\n",

@@ -2,10 +2,14 @@
  *
  * Compile once (post_config / CLI start): per event field one Vectorscan
  * database with every contains/startswith/endswith/equals/wildcard value of
- * every rule (caseless unless |cased), |re values in PCRE2 (JIT), |cidr in a
- * radix tree, numbers/exists/fieldref as direct checks.  Evaluate per event:
- * each field scanned once, conditions evaluated only for candidate rules,
- * filters applied, no allocation (all state in the per-thread scratch). */
+ * every rule (caseless unless |cased; exact values in a hash table and
+ * small literal sets compared directly instead), |re values in PCRE2 (JIT)
+ * behind a Vectorscan prefilter, |cidr in a radix tree, numbers/exists/
+ * fieldref/time as direct checks.  Evaluate per event: each field scanned
+ * once, conditions evaluated only for candidate rules, filters applied, no
+ * allocation (all state in the per-thread scratch).  Field slots
+ * (iw_field_slots): an item on cs-uri-stem/-query matches on any slot;
+ * substring items are scanned on cs-uri alone (it contains both). */
 #ifndef IW_ENGINE_H
 #define IW_ENGINE_H
 
@@ -67,6 +71,7 @@ typedef struct iw_engine_stats {
     int direct_checks;      /* numbers, null/exists, fieldref, time */
     long cidr_nodes;        /* radix tree nodes (all fields) */
     int always_candidates;  /* rules evaluated on every event */
+    int merged_literals;    /* substring literals scanned inside _raw */
 } iw_engine_stats_t;
 void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st);
 

@@ -602,12 +602,48 @@ static void append_headers(iw_event_t *ev)
     }
 }
 
+/* Bytes of "Name: value\n" for every header. */
+static size_t headers_len(const iw_event_t *ev)
+{
+    size_t n = 0;
+    int i;
+
+    for (i = 0; i < ev->nhdrs; i++)
+        n += ev->hdr_names[i].len + ev->hdr_values[i].len + 3;
+    return n;
+}
+
+static char *put_mem(char *d, const char *s, size_t n)
+{
+    if (n && s) memcpy(d, s, n);
+    return d + n;
+}
+
+/* The same bytes as append_headers when they all fit, without a bounds
+ * check per piece (cs-headers and _raw are built for every access event
+ * as soon as one keyword rule is loaded). */
+static void write_headers(iw_event_t *ev)
+{
+    char *d = ev->buf + ev->buf_used;
+    int i;
+
+    for (i = 0; i < ev->nhdrs; i++) {
+        d = put_mem(d, ev->hdr_names[i].p, ev->hdr_names[i].len);
+        *d++ = ':';
+        *d++ = ' ';
+        d = put_mem(d, ev->hdr_values[i].p, ev->hdr_values[i].len);
+        *d++ = '\n';
+    }
+    ev->buf_used = (size_t)(d - ev->buf);
+}
+
 static void lazy_headers(iw_event_t *ev)
 {
     size_t start = ev->buf_used;
 
     if (!ev->nhdrs || buf_avail(ev) == 0) return;
-    append_headers(ev);
+    if (headers_len(ev) < buf_avail(ev)) write_headers(ev);
+    else append_headers(ev);
     ev->val[IW_F_CS_HEADERS] = close_str(ev, start);
 }
 
@@ -619,16 +655,43 @@ static void append_field(iw_event_t *ev, iw_field_id_t f, const char *sep)
     }
 }
 
+static const iw_field_id_t raw_fields[] = {
+    IW_F_CS_METHOD, IW_F_CS_URI, IW_F_CS_VERSION, IW_F_SC_STATUS
+};
+
+/* The request-line part of _raw when it surely fits: what the
+ * append_field sequence writes, with one bounds check for all. */
+static int write_raw_line(iw_event_t *ev, size_t hlen)
+{
+    size_t need = hlen + 2, k;
+    char *d;
+
+    for (k = 0; k < sizeof(raw_fields) / sizeof(raw_fields[0]); k++)
+        need += ev->val[raw_fields[k]].len + 1;
+    if (need > buf_avail(ev)) return 0;
+    d = ev->buf + ev->buf_used;
+    for (k = 0; k < sizeof(raw_fields) / sizeof(raw_fields[0]); k++) {
+        iw_str_t v = ev->val[raw_fields[k]];
+        if (!v.p || !v.len) continue;
+        d = put_mem(d, v.p, v.len);
+        if (raw_fields[k] != IW_F_SC_STATUS) *d++ = ' ';
+    }
+    ev->buf_used = (size_t)(d - ev->buf);
+    return 1;
+}
+
 static void lazy_raw(iw_event_t *ev)
 {
     iw_str_t h = iw_event_get(ev, IW_F_CS_HEADERS);
     size_t start = ev->buf_used;
 
     if (buf_avail(ev) == 0) return;
-    append_field(ev, IW_F_CS_METHOD, " ");
-    append_field(ev, IW_F_CS_URI, " ");
-    append_field(ev, IW_F_CS_VERSION, " ");
-    append_field(ev, IW_F_SC_STATUS, "");
+    if (!write_raw_line(ev, h.len)) {
+        append_field(ev, IW_F_CS_METHOD, " ");
+        append_field(ev, IW_F_CS_URI, " ");
+        append_field(ev, IW_F_CS_VERSION, " ");
+        append_field(ev, IW_F_SC_STATUS, "");
+    }
     /* drop a trailing blank when status/version are missing */
     if (ev->buf_used > start && ev->buf[ev->buf_used - 1] == ' ') ev->buf_used--;
     append(ev, "\n", 1);
@@ -698,17 +761,26 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
                    | LAZY_BIT(IW_F_CS_URI_DEC) | LAZY_BIT(IW_F_CS_URI_STEM_DEC) \
                    | LAZY_BIT(IW_F_CS_URI_QUERY_DEC) | LAZY_BIT(IW_F_CS_HEADERS_DEC))
 
-/* Called for every field the engine scans: one mask test on the fast path. */
+/* First request of a lazy view: compute it once.  Out of line (and a tail
+ * call) so that iw_event_get stays a frameless leaf on its fast path: the
+ * engine calls it ~17 times per event. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static iw_str_t get_lazy(iw_event_t *ev, iw_field_id_t f)
+{
+    ev->lazy_done |= LAZY_BIT(f);
+    compute_lazy(ev, f);
+    return ev->val[f];
+}
+
 iw_str_t iw_event_get(iw_event_t *ev, iw_field_id_t f)
 {
     uint64_t bit;
 
     if ((unsigned)f >= IW_F__COUNT) return IW_STR_NULL;
     bit = LAZY_BIT(f);
-    if ((LAZY_MASK & bit) && !(ev->lazy_done & bit)) {
-        ev->lazy_done |= bit;
-        compute_lazy(ev, f);
-    }
+    if ((LAZY_MASK & bit) && !(ev->lazy_done & bit)) return get_lazy(ev, f);
     return ev->val[f];
 }
 

@@ -59,8 +59,8 @@ static int parse_i64(const char *p, size_t n, int64_t *v)
 
 static void out_reset(iw_parsed_t *o)
 {
-    memset(&o->req, 0, sizeof(o->req));
-    memset(&o->err, 0, sizeof(o->err));
+    o->req = (iw_request_desc_t){ 0 };      /* inline stores, no memset call */
+    o->err = (iw_error_desc_t){ 0 };
     o->req.sc_bytes = o->req.cs_bytes = o->req.time_taken_ms = -1;
     o->req.hdr_names = o->hdr_names;
     o->req.hdr_values = o->hdr_values;

@@ -26,12 +26,38 @@ struct iw_radix {
     int32_t *v4vals; size_t nv4vals;
 };
 
+/* Dotted-quad IPv4 without inet_pton (per event: the common case). */
+static int parse_v4(const char *s, size_t len, uint8_t out[4])
+{
+    size_t i = 0;
+    int part;
+    for (part = 0; part < 4; part++) {
+        unsigned v = 0, nd = 0;
+        while (i < len && s[i] >= '0' && s[i] <= '9' && nd < 4) {
+            v = v * 10 + (unsigned)(s[i++] - '0');
+            nd++;
+        }
+        if (!nd || nd > 3 || v > 255 || (nd > 1 && s[i - nd] == '0')) return 0;
+        out[part] = (uint8_t)v;
+        if (part < 3) {
+            if (i >= len || s[i] != '.') return 0;
+            i++;
+        }
+    }
+    return i == len;
+}
+
 int iw_ip_parse(const char *s, size_t len, uint8_t out[16])
 {
     char buf[64];
     struct in_addr a4;
 
     if (len && s[0] == '[' && s[len - 1] == ']') { s++; len -= 2; }
+    if (len && len <= 15 && parse_v4(s, len, out + 12)) {
+        memset(out, 0, 10);
+        out[10] = out[11] = 0xFF;
+        return 1;
+    }
     if (!len || len >= sizeof(buf)) return 0;
     memcpy(buf, s, len);
     buf[len] = '\0';

@@ -46,16 +46,19 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # ---- rules: the shipped pack, else SigmaHQ's webserver rules -------------
+sigmahq_rules() {
+    grep -rl -e 'category: webserver' -e 'service: apache' \
+        "$SIGMAHQ/rules" "$SIGMAHQ/rules-emerging-threats" 2>/dev/null |
+        while read -r f; do cp "$f" "$T/rules/"; done
+    chmod 644 "$T/rules"/*.yml 2>/dev/null || true
+}
 RULES=${RULES:-}
 if [ -z "$RULES" ]; then
     if find conf/rules -name '*.yml' 2>/dev/null | grep -q .; then
         RULES=$REPO/conf/rules
     else
+        sigmahq_rules
         RULES=$T/rules
-        grep -rl -e 'category: webserver' -e 'service: apache' \
-            "$SIGMAHQ/rules" "$SIGMAHQ/rules-emerging-threats" 2>/dev/null |
-            while read -r f; do cp "$f" "$RULES/"; done
-        chmod 644 "$RULES"/*.yml
     fi
 fi
 say "rules: $RULES"
@@ -87,6 +90,7 @@ say "rsyslogd: socket $T/run/log.sock -> $T/logs/syslog"
 USERGROUP=""
 [ "$(id -u)" = 0 ] && USERGROUP="User nobody
 Group nogroup"
+write_conf() {
 cat > "$T/httpd.conf" <<EOF
 ServerRoot "$T"
 DefaultRuntimeDir "$T/run"
@@ -114,8 +118,17 @@ IocWatchSharedMemory 4M
     Require all granted
 </Location>
 EOF
+}
+write_conf
 say "httpd: starting on 127.0.0.1:$PORT (compiling the rules)"
-"$APACHE" -d "$T" -f "$T/httpd.conf" -k start || die "httpd failed to start"
+if ! "$APACHE" -d "$T" -f "$T/httpd.conf" -k start; then
+    [ "$RULES" = "$REPO/conf/rules" ] || die "httpd failed to start"
+    say "httpd refused the shipped pack (see above): falling back to SigmaHQ's rules"
+    sigmahq_rules
+    RULES=$T/rules
+    write_conf
+    "$APACHE" -d "$T" -f "$T/httpd.conf" -k start || die "httpd failed to start"
+fi
 i=0
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do
     i=$((i+1)); [ $i -lt 1200 ] || die "httpd did not come up: $(tail -5 "$T/logs/error.log")"

@@ -557,6 +557,7 @@ def main():
     ap.add_argument('--no-modsec', action='store_true', help='skip the ModSecurity replay')
     ap.add_argument('--modsec-budget', type=float, default=240.0,
                     help='seconds allowed for the ModSecurity replay (default 240)')
+    ap.add_argument('--modsec-json', metavar='FILE', help='also write the CRS rule ids logged per request')
     ap.add_argument('--show-misses', metavar='CATS', help='print missed attacks / hit negatives of '
                     'these comma-separated categories')
     args = ap.parse_args()
@@ -574,6 +575,10 @@ def main():
         if modsec_available():
             try:
                 ms = eval_modsec(args, reqs, benign_lines)
+                if args.modsec_json:
+                    with open(args.modsec_json, 'w') as f:
+                        json.dump({k: {str(i): sorted(v) for i, v in ms[k].items()}
+                                   for k in ('corpus', 'benign')}, f)
             except (RuntimeError, OSError) as e:
                 log('detect: ModSecurity replay skipped: %s' % e)
         else:

@@ -180,9 +180,10 @@ static void print_stats(const char *label, const iw_engine_t *e, double ms, resu
     iw_engine_stats_t st;
     iw_engine_stats(e, &st);
     printf("bench_engine: %s: rules=%d predicates=%d patterns=%d databases=%d regex=%d "
-           "(unfiltered %d) direct=%d cidr_nodes=%ld always=%d compile=%.0f ms\n",
+           "(unfiltered %d) direct=%d cidr_nodes=%ld always=%d merged=%d compile=%.0f ms\n",
            label, st.rules, st.predicates, st.patterns, st.databases, st.regexes,
-           st.regexes_unfiltered, st.direct_checks, st.cidr_nodes, st.always_candidates, ms);
+           st.regexes_unfiltered, st.direct_checks, st.cidr_nodes, st.always_candidates,
+           st.merged_literals, ms);
     printf("bench_engine: %s: %.0f events/s wall, %.0f events/s per CPU-second (build+eval); "
            "eval %.0f CPU ns/event; eval wall median %.0f ns, p99 %.0f ns; "
            "%.2f candidate rules/event, %.4f hits/event\n",

@@ -403,10 +403,10 @@ DocumentRoot "{docs}"
         self.start(text, mpm)
 
     def stop(self):
+        """-k stop, then SIGTERM to the pid, then SIGKILL (bounded)."""
         pid = self.pid()
         if not pid or not self.alive():
             return
-        subprocess.run(self._cmd("-k", "stop"), capture_output=True, timeout=60)
 
         def gone():
             try:
@@ -414,10 +414,16 @@ DocumentRoot "{docs}"
                 return False
             except OSError:
                 return True
-        try:
-            wait_until(gone, 20, what="httpd stop")
-        except AssertionError:
-            os.kill(pid, signal.SIGKILL)
+        subprocess.run(self._cmd("-k", "stop"), capture_output=True, timeout=60)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                wait_until(gone, 10, what="httpd stop")
+                break
+            except AssertionError:
+                try:
+                    os.kill(pid, sig)
+                except OSError:
+                    break
         self.running_conf = None
 
     # -- logs

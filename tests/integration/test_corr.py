@@ -47,7 +47,10 @@ correlation:
 level: high
 """
 
+# prefork also runs with a file-based lock (re-opened in child_init), the
+# `Mutex` directive applying to the module's lock type
 PREFORK = """\
+Mutex flock iocwatch-corr
 StartServers 5
 MinSpareServers 5
 MaxSpareServers 10

@@ -3,11 +3,14 @@ rsyslogd: event_count exactly at the N-th request (prefork with >= 4
 children, event), groups apart, the original project's "5+ urgent entries"
 rule, value_count, a 10,000-client flood into a deliberately small table,
 graceful restart (kept / reset as docs/CORRELATION.md documents),
-temporal_ordered across children, and a window closed by slot recycling.
+temporal_ordered across children, a window closed by slot recycling, flood
+control of correlation alerts, the default table size.
 
 Every test uses fresh fake client addresses (X-Forwarded-For through
-mod_remoteip), so groups of different tests never mix.  Four listeners:
-  port    main server: rules/corr_main.yml + rules/corr_urgent.yml
+mod_remoteip), so groups of different tests never mix.  Five listeners:
+  port    main server: rules/corr_main.yml + the shipped
+          conf/rules/correlation/mr_urgent_entries_same_client.yml
+          (rules/corr_urgent.yml, a test copy, when that is missing/broken)
   flood   vhost, rules/corr_flood.yml, a 64-entry table
   grace   vhost, <httpd>/rules/corr_graceful.yml (rewritten by the test)
   quiet   vhost, rules/corr_recycle.yml, a 1-entry table
@@ -64,7 +67,7 @@ HDR = 256
 FLOOD_SLOTS = 64
 FLOOD_BYTES = HDR + FLOOD_SLOTS * (160 + 16 * 128 + 64)  # gte 1000000: 16 x 128
 QUIET_BYTES = HDR + 1 * (160 + 0 + 64)                   # lt: a counter only
-SUPPRESS_S = 3
+SUPPRESS_S = 4
 
 _ips = itertools.count(1)
 _net = random.randint(16, 31)
@@ -173,16 +176,18 @@ class KeepAlive:
         self.buf = self.buf[n:]
         return status, re.search(rb"\r\nconnection: *close", head, re.I) is not None
 
-    def batch(self, reqs):
-        """Pipeline `reqs` [(path, ip)]; returns their statuses."""
+    def batch(self, reqs, last_may_close=False):
+        """Pipeline `reqs` [(path, ip)]; returns their statuses.  The server
+        closing the connection (Connection: close) is an error, except
+        after the last response when last_may_close."""
         if self.sock is None:
             self._connect()
         self.sock.sendall(b"".join(request_bytes(p, ip, True) for p, ip in reqs))
         out = []
-        for _ in reqs:
+        for i in range(len(reqs)):
             st, closing = self._read_response()
             out.append(st)
-            if closing:          # not expected (MaxKeepAliveRequests 0)
+            if closing and not (last_may_close and i == len(reqs) - 1):
                 raise ConnectionError("server closed the keep-alive connection")
         return out
 
@@ -262,6 +267,9 @@ level: high
 """
 
 
+GRACE_VHOST_SHM = 'corr_graceful.yml"%s\n</VirtualHost>'
+
+
 class Ports:
     def __init__(self):
         self.flood = iwtest.free_port()
@@ -314,7 +322,7 @@ MaxKeepAliveRequests 0
   IocWatchSharedMemory {flood_bytes}
 </VirtualHost>
 <VirtualHost 127.0.0.1:{grace}>
-  IocWatchRules "{dir}/rules/corr_graceful.yml"
+  IocWatchRules "{dir}/rules/corr_graceful.yml"{grace_shm}
 </VirtualHost>
 <VirtualHost 127.0.0.1:{quiet}>
   IocWatchRules "{rules}/corr_recycle.yml"
@@ -324,9 +332,9 @@ MaxKeepAliveRequests 0
   IocWatchRules "{rules}/corr_main.yml"
   IocWatchSuppress {sup_s}
 </VirtualHost>
-""".format(flood=p.flood, grace=p.grace, quiet=p.quiet, sup=p.sup, sup_s=SUPPRESS_S, rules=iwtest.TEST_RULES,
-           urgent=URGENT_FILE, sock=rs.sock, dir=h.dir, htpasswd=htpasswd, flood_bytes=FLOOD_BYTES,
-           quiet_bytes=QUIET_BYTES)
+""".format(flood=p.flood, grace=p.grace, quiet=p.quiet, sup=p.sup, grace_shm="",
+           sup_s=SUPPRESS_S, rules=iwtest.TEST_RULES, urgent=URGENT_FILE, sock=rs.sock,
+           dir=h.dir, htpasswd=htpasswd, flood_bytes=FLOOD_BYTES, quiet_bytes=QUIET_BYTES)
 
 
 MODULES = ("auth_basic", "authn_core", "authn_file", "authz_user")
@@ -562,8 +570,49 @@ def test_graceful_restart_prefork(prefork, rsyslog, ports):
     graceful_keeps_or_resets(prefork, rsyslog, ports.grace)
 
 
+def test_graceful_restart_counts_old_childs_last_request(prefork, rsyslog, ports):
+    """Counting stays exact across a graceful restart (docs/CORRELATION.md:
+    "counts continue where they were"): a prefork child busy with a
+    keep-alive connection when the restart comes serves one more request
+    on it before it exits -- that request counts like any other."""
+    if write_grace(prefork, "iwc-never-1", 100):
+        graceful(prefork)
+    ip, n = new_ip(), nonce()
+    m = rsyslog.mark()
+    ka = KeepAlive(ports.grace)
+    try:
+        assert ka.batch([("/iwc-grace/%s/%d" % (n, i), ip) for i in range(4)]) == [404] * 4
+        old = set(served(prefork, ip, 4))
+        notes = graceful(prefork)
+        assert all(KEPT in ln for ln in notes), notes
+        try:                                      # the old child's last request
+            st = ka.batch([("/iwc-grace/%s/old" % n, ip)], last_may_close=True)
+        except (ConnectionError, OSError):        # closed before it was served:
+            st = None                             # send it anew
+        if st is None:
+            assert get1(ports.grace, "/iwc-grace/%s/old" % n, ip) == 404
+        else:
+            assert st == [404]
+    finally:
+        ka.close()
+    grace_reqs(ports.grace, ip, n + "new", 2)     # 7 so far
+    assert rsyslog.quiet(m, is_corr(GRACE, ip), wait=1.0) == []
+    grace_reqs(ports.grace, ip, n + "last", 1)    # the 8th
+    try:
+        rsyslog.wait_alerts(m, 1, is_corr(GRACE, ip), timeout=3)
+    except AssertionError:
+        pass
+    alerts = rsyslog.alerts(m, is_corr(GRACE, ip))
+    served_by = pids_for(prefork, ip)[4]
+    assert len(alerts) == 1, (
+        "no alert at the 8th request: the 5th, served after the restart by "
+        "pid %d (old-generation children: %s), was not counted"
+        % (served_by, sorted(old)))
+    check_corr_alert(alerts[0], GRACE, ip, "event_count", 8, 300)
+
+
 def test_event_count_exactly_at_n_event(event, rsyslog):
-    burst_exactly_at_n(event, rsyslog, min_children=1)
+    burst_exactly_at_n(event, rsyslog, min_children=2)   # StartServers 2
 
 
 # ----------------------------------------------------- 5. 10,000 clients
@@ -625,7 +674,9 @@ def test_flood_of_10000_clients_small_table(event, rsyslog, ports, errlog):
     assert st["corr_lock_failures"] == 0
     assert st["corr_used"] == FLOOD_SLOTS              # full, never grown
     # a new group takes an empty slot or evicts a live one (windows of 5 min
-    # cannot expire here): evictions = new groups - slots filled
+    # cannot expire here, nothing is recycled): evictions = new groups -
+    # slots filled
+    assert st.get("corr_recycled", 0) == before.get("corr_recycled", 0), st
     assert st["corr_evictions"] - before["corr_evictions"] == \
         groups - (FLOOD_SLOTS - before["corr_used"]), st
     # the equality above also says that the busy group (its own rule, which
@@ -725,6 +776,24 @@ def graceful_keeps_or_resets(h, rsyslog, port):
     check_corr_alert(a, GRACE, ip3, "event_count", 8, 300)
     assert get(a, "url.original") == "/iwc-grace/%si/0" % n
 
+    # a new IocWatchSharedMemory size resets the table too
+    ip4 = new_ip()
+    grace_reqs(port, ip4, n + "j", 4)
+    conf = h.running_conf
+    mark = h.errlog_size()
+    gen = iwtest.status_page(h.port)["mpm_generation"]
+    resized = conf.replace(GRACE_VHOST_SHM % "",
+                           GRACE_VHOST_SHM % "\n  IocWatchSharedMemory 512K")
+    assert resized != conf
+    h.restart(resized, graceful=True)
+    iwtest.wait_until(lambda: iwtest.status_page(h.port)["mpm_generation"] > gen,
+                      20, what="new generation serving")
+    notes = [ln for ln in h.errlog_lines(mark) if "state table" in ln]
+    assert len([ln for ln in notes if re.search(r"state table: .*, new$", ln)]) == 1, notes
+    grace_reqs(port, ip4, n + "k", 4)
+    assert rsyslog.quiet(m, is_corr(GRACE, ip4), wait=1.0) == []
+    h.restart(conf, graceful=True)             # back to the fixture's config
+
 
 def test_graceful_restart_event(event, rsyslog, ports):
     graceful_keeps_or_resets(event, rsyslog, ports.grace)
@@ -739,8 +808,8 @@ def test_recycled_window_alert_has_no_foreign_event(event, rsyslog, ports):
     with_event = 0 and the caller attaches no event (its source.ip/url
     would describe the other client)."""
     port = ports.quiet
-    st = iwtest.status_page(port)
-    assert st["corr_slots"] == 1, st
+    before = iwtest.status_page(port)
+    assert before["corr_slots"] == 1, before
     a_ip, b_ip, n = new_ip(), new_ip(), nonce()
     m = rsyslog.mark()
     assert get1(port, "/iwc-quiet/%s/a" % n, a_ip) == 404
@@ -752,6 +821,11 @@ def test_recycled_window_alert_has_no_foreign_event(event, rsyslog, ports):
         "alert for c-ip=%s carries the other client's source.ip %s" % (
             a_ip, get(a, "source.ip"))
     assert b_ip not in str(get(a, "url.original")), get(a, "url.original")
+    assert get(a, "url.original") is None
+    st = iwtest.status_page(port)
+    assert st["corr_evictions"] == before["corr_evictions"]     # recycled, not lost
+    if "corr_recycled" in st:
+        assert st["corr_recycled"] == before["corr_recycled"] + 1, st
 
 
 # ------------------------------- 9. flood control of correlation alerts

@@ -555,7 +555,17 @@ static int ref_glob(const char *p, size_t pn, const char *s, size_t sn, int case
     return sn == 0;
 }
 
+static void differential_wildcards(apr_pool_t *p, int *iw_failed_, int merged);
+
 TEST(engine_differential_wildcards)
+{
+    differential_wildcards(p, iw_failed_, 0);
+    differential_wildcards(p, iw_failed_, 1);
+}
+
+/* merged = 1 adds a keyword rule: _raw is scanned, so the substring
+ * literals of cs-user-agent are scanned inside _raw (merged scan) */
+static void differential_wildcards(apr_pool_t *p, int *iw_failed_, int merged)
 {
     static const char alpha[] = "abA/.*?\\";
     static const char *mods[] = { "", "|contains", "|startswith", "|endswith", "|cased",
@@ -582,8 +592,16 @@ TEST(engine_differential_wildcards)
             "    category: webserver\ndetection:\n    sel:\n        cs-user-agent%s: '%s'\n"
             "    condition: sel\n", i ? "---\n" : "", i, mods[modi[i]], vals[i]);
     }
+    if (merged)
+        APR_ARRAY_PUSH(docs, const char *) = "---\ntitle: k\nid: kw\nlogsource:\n"
+            "    category: webserver\ndetection:\n    k:\n        - 'qqqqqq'\n    condition: k\n";
     e = must_compile(p, apr_array_pstrcat(p, docs, 0), iw_failed_);
     REQUIRE(e != NULL);
+    {
+        iw_engine_stats_t st;
+        iw_engine_stats(e, &st);
+        CHECK(merged ? st.merged_literals > 0 : st.merged_literals == 0);
+    }
     s = iw_scratch_create(e);
     for (j = 0; j < NE && bad < 5; j++) {
         char ua[128];
@@ -616,7 +634,15 @@ TEST(engine_differential_wildcards)
     CHECK_INT(bad, 0);
 }
 
+static void differential_small(apr_pool_t *p, int *iw_failed_, int merged);
+
 TEST(engine_differential_small_literals)
+{
+    differential_small(p, iw_failed_, 0);
+    differential_small(p, iw_failed_, 1);
+}
+
+static void differential_small(apr_pool_t *p, int *iw_failed_, int merged)
 {
     /* a few plain contains values on one field: compared directly for
      * short values, through Vectorscan for long ones; both must agree
@@ -638,6 +664,9 @@ TEST(engine_differential_small_literals)
             "    category: webserver\ndetection:\n    sel:\n        cs-referer|contains%s: '%s'\n"
             "    condition: sel\n", i ? "---\n" : "", i, (i & 3) ? "" : "|cased", vals[i]);
     }
+    if (merged)
+        APR_ARRAY_PUSH(docs, const char *) = "---\ntitle: k\nid: kw\nlogsource:\n"
+            "    category: webserver\ndetection:\n    k:\n        - 'qqqqqq'\n    condition: k\n";
     e = must_compile(p, apr_array_pstrcat(p, docs, 0), iw_failed_);
     REQUIRE(e != NULL);
     s = iw_scratch_create(e);

@@ -470,3 +470,56 @@ TEST(mod_compile_errors)
     FIRES(SEL("cs-uri-query|windash|base64offset|contains: '-e'"), .target = "/?x=LWU");
     QUIET(SEL("cs-uri-query|windash|base64offset|contains: '-e'"), .target = "/?x=K2U");
 }
+
+TEST(mod_ip_parse)
+{
+    uint8_t a[16];
+    static const uint8_t v4[16] = { 0,0,0,0,0,0,0,0,0,0,0xff,0xff,192,0,2,1 };
+    static const char *bad[] = { "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "01.2.3.4",
+                                 "1..2.3", "a.b.c.d", "1.2.3.4/8", "[1.2.3.4", ":::", "1.2.3.-4" };
+    size_t i;
+    CHECK(iw_ip_parse("192.0.2.1", 9, a) && !memcmp(a, v4, 16));
+    CHECK(iw_ip_parse("::ffff:192.0.2.1", 16, a) && !memcmp(a, v4, 16));
+    CHECK(iw_ip_parse("[::ffff:192.0.2.1]", 18, a) && !memcmp(a, v4, 16));
+    CHECK(iw_ip_parse("0.0.0.0", 7, a) && a[12] == 0 && a[15] == 0);
+    CHECK(iw_ip_parse("255.255.255.255", 15, a) && a[12] == 255 && a[15] == 255);
+    CHECK(iw_ip_parse("2001:db8::1", 11, a) && a[0] == 0x20 && a[15] == 1);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (iw_ip_parse(bad[i], strlen(bad[i]), a)) {
+            fprintf(stderr, "  accepted bad address '%s'\n", bad[i]);
+            CHECK(0);
+        }
+}
+
+TEST(mod_utf16_transform)
+{
+    /* UTF-8 -> UTF-16: BMP, a surrogate pair, and an invalid byte (taken
+     * as Latin-1) */
+    const char *src = "A\xC3\xA9\xF0\x9F\x98\x80\xFF";
+    iw_pat_t *pt = iw_pat_parse(p, src, strlen(src), 0);
+    iw_pat_t *le = iw_pat_utf16(p, pt, 0), *be = iw_pat_utf16(p, pt, 1), *bom = iw_pat_utf16(p, pt, 2);
+    static const unsigned char want_le[] = { 'A', 0, 0xE9, 0, 0x3D, 0xD8, 0x00, 0xDE, 0xFF, 0 };
+    static const unsigned char want_be[] = { 0, 'A', 0, 0xE9, 0xD8, 0x3D, 0xDE, 0x00, 0, 0xFF };
+    CHECK_INT(le->n, sizeof(want_le));
+    CHECK(le->n == sizeof(want_le) && !memcmp(le->b, want_le, le->n));
+    CHECK(be->n == sizeof(want_be) && !memcmp(be->b, want_be, be->n));
+    CHECK(bom->n == sizeof(want_le) + 2 && bom->b[0] == 0xFF && bom->b[1] == 0xFE
+          && !memcmp(bom->b + 2, want_le, sizeof(want_le)));
+    /* wildcards stay wildcards through utf16 */
+    pt = iw_pat_parse(p, "a*b", 3, 1);
+    le = iw_pat_utf16(p, pt, 0);
+    CHECK(le->n == 5 && le->k[2] == IW_U_STAR && le->b[0] == 'a' && le->b[1] == 0);
+}
+
+TEST(mod_base64offset_vectors)
+{
+    /* the three shifted encodings of "cmd.exe" (static parts) */
+    iw_pat_t *pt = iw_pat_parse(p, "cmd.exe", 7, 0), *o[3];
+    CHECK_INT(iw_pat_base64offset(p, pt, o), 0);
+    REQUIRE(o[0] && o[1] && o[2]);
+    CHECK_STR(iw_pat_str(p, o[0]), "Y21kLmV4Z");
+    CHECK_STR(iw_pat_str(p, o[1]), "NtZC5leG");
+    CHECK_STR(iw_pat_str(p, o[2]), "jbWQuZXhl");
+    CHECK(iw_pat_base64offset(p, iw_pat_parse(p, "a*", 2, 1), o) < 0);
+    CHECK_STR(iw_pat_str(p, iw_pat_base64(p, iw_pat_parse(p, "evil", 4, 0))), "ZXZpbA==");
+}
