@@ -2098,8 +2098,10 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         iw_hit_t *h;
         int f, dropped = 0;
         if (!(cr->applies & type) || !eval_node(e, s, cr->root)) continue;
+        /* Sigma filters as pySigma applies them: the rule's condition is
+         * ANDed with each filter's, so exclusions read "condition: not x". */
         for (f = 0; f < cr->filters.n && !dropped; f++)
-            dropped = eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
+            dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
         if (dropped) continue;
         h = &s->hits[nhits++];
         h->rule = cr->rule;

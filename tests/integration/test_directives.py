@@ -202,3 +202,33 @@ def test_rsyslog_route_example(httpd, rsyslog, base_dir):
     finally:
         rs2.stop()
         rs2.write_conf = orig_write
+
+
+PARENT_RULE = """\
+title: IW test P - parent restart notice
+id: 7b0c5a55-0000-4000-8000-0000000000e2
+status: test
+logsource:
+    service: apache
+detection:
+    keywords:
+        - 'SIGHUP received'
+    condition: keywords
+level: low
+"""
+
+
+def test_parent_process_entries_alert(httpd, rsyslog):
+    """Entries logged by the parent (no request, no connection) are seen
+    too -- the parent has its own queue: AH00494 on a restart."""
+    rule = httpd.write_rule("parent.yml", PARENT_RULE)
+    httpd.ensure('IocWatchRules "%s"\nIocWatchAlertTarget unix:%s\n'
+                 % (rule, rsyslog.sock), "event")
+    parent = httpd.pid()
+    m = rsyslog.mark()
+    httpd.restart()
+    (a,) = rsyslog.wait_alerts(m, 1, lambda a: get(a, "rule.id") ==
+                               "7b0c5a55-0000-4000-8000-0000000000e2")
+    assert "SIGHUP received" in get(a, "message")
+    assert get(a, "process.pid") == parent
+    assert get(a, "source.ip") is None

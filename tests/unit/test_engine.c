@@ -104,7 +104,7 @@ TEST(engine_filters)
         "---\n"
         "title: allow the office\nid: filt1\nlogsource:\n    category: webserver\n"
         "filter:\n    rules:\n        - det1\n    selection:\n        c-ip|cidr: '10.0.0.0/8'\n"
-        "    condition: selection\n", NULL);
+        "    condition: not selection\n", NULL);
     iw_engine_t *e = must_compile(p, yaml, iw_failed_);
     iw_scratch_t *s;
     const iw_hit_t *hits;

@@ -388,7 +388,7 @@ TEST(rules_filter_model)
     CHECK_INT(probe->filters->nelts, 2);
     CHECK(APR_ARRAY_IDX(probe->filters, 0, iw_rule_t *) == f);
     CHECK_INT(f->selections->nelts, 2);
-    CHECK_STR(show(p, f->cond, f), "AND(selection,selection_ua)");
+    CHECK_STR(show(p, f->cond, f), "NOT(AND(selection,selection_ua))");
     CHECK_INT(item(sel(f, "selection"), 0, 0)->mods, IW_MOD_CIDR);
     /* a list of conditions is ORed */
     CHECK_STR(show(p, probe->cond, probe), "OR(selection,AND(selection,selection))");
