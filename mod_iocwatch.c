@@ -431,6 +431,8 @@ typedef struct iw_shm_slot {
 
 typedef struct iw_retained {
     iw_shm_slot_t slot[IW_MAX_RT];
+    apr_global_mutex_t *mutex;  /* process lifetime, see shared_mutex() */
+    const char *mutex_file;
 } iw_retained_t;
 
 #define CTR_INC(f) __atomic_fetch_add(&G->ctr.f, 1, __ATOMIC_RELAXED)
@@ -665,13 +667,33 @@ static apr_status_t shm_make(apr_shm_t **shm, apr_size_t bytes, int idx,
     return rv;
 }
 
-/* New table per generation (old children keep the old one during a
- * graceful restart); the previous content is copied over and kept when the
- * ruleset fingerprint matches (iw_corr_mem_attach), else reset. */
+/* Does the previous generation's table fit these rules (same correlation
+ * rules, fingerprint and size)?  Probed on a copy: iw_corr_mem_attach
+ * re-initialises a block that does not fit, and old children may still be
+ * using the original. */
+static int table_fits(const iw_rt_t *rt, const iw_shm_slot_t *slot,
+                      apr_size_t bytes, const char *key)
+{
+    void *probe;
+    int kept;
+    if (!slot->shm || slot->bytes != bytes || strcmp(slot->key, key))
+        return 0;
+    if (!(probe = malloc(bytes)))
+        return 0;
+    memcpy(probe, slot->mem, bytes);
+    kept = iw_corr_mem_attach(rt->corr, probe, bytes);
+    free(probe);
+    return kept;
+}
+
+/* The table of one rule configuration.  When the previous generation's
+ * table fits, it is shared as is -- with the retained mutex, old children
+ * finishing their requests during a graceful restart keep counting into
+ * it, so counts stay exact across the restart.  Otherwise a fresh segment
+ * (old children keep the old one until they exit). */
 static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
 {
     iw_shm_slot_t *slot = &ret->slot[idx];
-    apr_pool_t *ppool = s->process->pool;
     apr_int64_t want = rt->key->shm_size == IW_UNSET ? IW_DEF_SHM
                                                      : rt->key->shm_size;
     apr_size_t bytes = (apr_size_t)want & ~(apr_size_t)7;
@@ -679,7 +701,7 @@ static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
     const char *key = rt_key(G->pool, rt);
     apr_shm_t *shm;
     apr_status_t rv;
-    int kept = 0;
+    int kept;
 
     if (slots == 0) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, IW_TAG
@@ -687,30 +709,48 @@ static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
                      "for one entry", want);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((rv = shm_make(&shm, bytes, idx, s, ppool)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot create "
-                     "%" APR_SIZE_T_FMT " bytes of shared memory", bytes);
-        return HTTP_INTERNAL_SERVER_ERROR;
+    kept = table_fits(rt, slot, bytes, key);
+    if (!kept) {
+        rv = shm_make(&shm, bytes, idx, s, s->process->pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot create "
+                         "%" APR_SIZE_T_FMT " bytes of shared memory", bytes);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        iw_corr_mem_init(rt->corr, apr_shm_baseaddr_get(shm), bytes);
+        if (slot->shm)              /* the parent's mapping only */
+            apr_shm_destroy(slot->shm);
+        slot->shm = shm;
+        slot->mem = apr_shm_baseaddr_get(shm);
+        slot->bytes = bytes;
+        apr_cpystrn(slot->key, key, sizeof(slot->key));
     }
-    rt->mem = apr_shm_baseaddr_get(shm);
+    rt->mem = slot->mem;
     rt->mem_bytes = bytes;
-    if (slot->shm && slot->bytes == bytes && !strcmp(slot->key, key)) {
-        memcpy(rt->mem, slot->mem, bytes);
-        kept = iw_corr_mem_attach(rt->corr, rt->mem, bytes);
-    }
-    else
-        iw_corr_mem_init(rt->corr, rt->mem, bytes);
-    if (slot->shm)
-        apr_shm_destroy(slot->shm);
-    slot->shm = shm;
-    slot->mem = rt->mem;
-    slot->bytes = bytes;
-    apr_cpystrn(slot->key, key, sizeof(slot->key));
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IW_TAG "state table: "
                  "%" APR_SIZE_T_FMT " entries in %" APR_SIZE_T_FMT " bytes, "
                  "%s", slots, bytes, kept ? "kept from the previous generation"
                  : "new");
     return OK;
+}
+
+/* One global mutex for the life of the server process (not per config
+ * generation): children of the old and the new generation may share a
+ * table during a graceful restart.  `Mutex` changes need a full restart. */
+static apr_status_t shared_mutex(server_rec *s0, iw_retained_t *ret)
+{
+    apr_status_t rv = APR_SUCCESS;
+    if (!ret->mutex) {
+        rv = ap_global_mutex_create(&ret->mutex, &ret->mutex_file, IW_MUTEX_TYPE,
+                                    NULL, s0, s0->process->pool, 0);
+        if (rv != APR_SUCCESS)
+            ret->mutex = NULL;
+        else if (ret->mutex_file)
+            ret->mutex_file = apr_pstrdup(s0->process->pool, ret->mutex_file);
+    }
+    G->mutex = ret->mutex;
+    G->mutex_file = ret->mutex_file;
+    return rv;
 }
 
 static int iw_lock(void *b)
@@ -817,14 +857,11 @@ static apr_status_t iw_global_cleanup(void *v)
 /* State tables of the rule configurations that need one (correlation
  * rules or IocWatchSuppress); segments of the previous generation that are
  * not reused are released.  Sets *need_mutex. */
-static int setup_tables(server_rec *s0, int *need_mutex)
+static int setup_tables(server_rec *s0, iw_retained_t *ret, int *need_mutex)
 {
-    iw_retained_t *ret = ap_retained_data_get(IW_RETAINED_KEY);
     server_rec *s;
     int i;
 
-    if (!ret)
-        ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
     for (s = s0; s; s = s->next) {
         iw_srv_conf_t *sc = srv_conf(s);
         if (sc->rt >= 0 && sc->suppress > 0)
@@ -848,6 +885,7 @@ static int setup_tables(server_rec *s0, int *need_mutex)
 static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s0)
 {
+    iw_retained_t *ret;
     server_rec *s;
     int i, need_mutex = 0, rules = 0;
     apr_status_t rv;
@@ -856,14 +894,13 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;              /* dry-run pass: compiled in check_config */
     if (gethostname(G->hostname, sizeof(G->hostname) - 1) != 0)
         apr_cpystrn(G->hostname, "localhost", sizeof(G->hostname));
-    if (setup_tables(s0, &need_mutex) != OK)
+    ret = ap_retained_data_get(IW_RETAINED_KEY);
+    if (!ret)
+        ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
+    if (setup_tables(s0, ret, &need_mutex) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
-    if (need_mutex) {
-        rv = ap_global_mutex_create(&G->mutex, &G->mutex_file, IW_MUTEX_TYPE,
-                                    NULL, s0, pconf, 0);
-        if (rv != APR_SUCCESS)
-            return HTTP_INTERNAL_SERVER_ERROR;   /* logged by httpd */
-    }
+    if (need_mutex && (rv = shared_mutex(s0, ret)) != APR_SUCCESS)
+        return HTTP_INTERNAL_SERVER_ERROR;       /* logged by httpd */
 
     G->ntcfg = apr_array_make(pconf, 2, sizeof(iw_notify_cfg_t));
     for (s = s0; s; s = s->next) {
@@ -1105,6 +1142,44 @@ static const char *request_id(const request_rec *orig, const request_rec *r)
     return id ? id : orig->log_id;
 }
 
+/* Request headers as sent (headers_in of the first request), at most
+ * IW_MAX_HDRS of them (the CLI keeps as many). */
+static int copy_headers(const request_rec *orig, iw_str_t *hn, iw_str_t *hv)
+{
+    const apr_array_header_t *ha = apr_table_elts(orig->headers_in);
+    const apr_table_entry_t *he = (const apr_table_entry_t *)ha->elts;
+    int i, n = 0;
+    for (i = 0; i < ha->nelts && n < IW_MAX_HDRS; i++) {
+        if (!he[i].key)
+            continue;
+        hn[n] = S(he[i].key);
+        hv[n] = S(he[i].val);
+        n++;
+    }
+    return n;
+}
+
+/* The request line and headers of the first request of the internal
+ * redirect chain (what the client sent), the outcome of the final one. */
+static void describe_request(const request_rec *orig, const request_rec *r,
+                             iw_request_desc_t *d)
+{
+    const conn_rec *c = r->connection;
+    split_request_line(orig, r, d);
+    d->status = r->status;
+    d->sc_bytes = r->bytes_sent;
+    d->cs_bytes = -1;                   /* not known without mod_logio */
+    d->time_taken_ms = (apr_int64_t)apr_time_as_msec(apr_time_now()
+                                                     - orig->request_time);
+    d->client_ip = S(r->useragent_ip);
+    d->server_ip = S(c->local_ip);
+    d->server_port = c->local_addr ? c->local_addr->port : 0;
+    d->sitename = S(r->server->server_hostname);
+    d->username = S(r->user ? r->user : orig->user);
+    d->request_id = S(request_id(orig, r));
+    d->time = orig->request_time;
+}
+
 static int iw_log_transaction(request_rec *r0)
 {
     request_rec *orig = r0, *r = r0;
@@ -1112,11 +1187,8 @@ static int iw_log_transaction(request_rec *r0)
     const iw_dir_conf_t *dc;
     iw_request_desc_t d;
     iw_str_t hn[IW_MAX_HDRS], hv[IW_MAX_HDRS];
-    const apr_array_header_t *ha;
-    const apr_table_entry_t *he;
     iw_event_t ev;
     iw_tls_t *t;
-    int i;
 
     while (orig->prev)
         orig = orig->prev;
@@ -1129,32 +1201,10 @@ static int iw_log_transaction(request_rec *r0)
         return DECLINED;
 
     memset(&d, 0, sizeof(d));
-    split_request_line(orig, r, &d);
-    ha = apr_table_elts(orig->headers_in);
-    he = (const apr_table_entry_t *)ha->elts;
-    for (i = 0; i < ha->nelts && d.nhdrs < IW_MAX_HDRS; i++) {
-        if (!he[i].key)
-            continue;
-        hn[d.nhdrs] = S(he[i].key);
-        hv[d.nhdrs] = S(he[i].val);
-        d.nhdrs++;
-    }
+    describe_request(orig, r, &d);
+    d.nhdrs = copy_headers(orig, hn, hv);
     d.hdr_names = hn;
     d.hdr_values = hv;
-    d.status = r->status;
-    d.sc_bytes = r->bytes_sent;
-    d.cs_bytes = -1;
-    d.time_taken_ms = (apr_int64_t)apr_time_as_msec(apr_time_now()
-                                                    - orig->request_time);
-    d.client_ip = S(r->useragent_ip);
-    d.server_ip = S(r->connection->local_ip);
-    d.server_port = r->connection->local_addr
-                    ? r->connection->local_addr->port : 0;
-    d.sitename = S(r->server->server_hostname);
-    d.username = S(r->user ? r->user : orig->user);
-    d.request_id = S(request_id(orig, r));
-    d.time = orig->request_time;
-
     iw_event_init(&ev, t->evbuf, IW_EVBUF_SIZE);
     iw_event_from_request(&ev, &d);
     CTR_INC(events);

@@ -372,7 +372,12 @@ void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d)
     ev->val[IW_F_MODULE] = d->module;
     ev->val[IW_F_C_IP] = d->client_ip;
     ev->val[IW_F_REQUEST_ID] = d->request_id;
-    if (d->ah_code > 0) {
+    if (d->ah_code > 0 && d->ah_code <= 99999) {   /* "AH%05d" without printf */
+        unsigned v = (unsigned)d->ah_code;
+        ah[0] = 'A'; ah[1] = 'H';
+        for (n = 6; n >= 2; n--, v /= 10) ah[n] = (char)('0' + v % 10);
+        put_str(ev, IW_F_AH_CODE, ah, 7);
+    } else if (d->ah_code > 0) {
         n = snprintf(ah, sizeof(ah), "AH%05d", d->ah_code);
         put_str(ev, IW_F_AH_CODE, ah, (size_t)n);
     }
@@ -613,9 +618,11 @@ static size_t headers_len(const iw_event_t *ev)
     return n;
 }
 
+/* Like append (a piece without text is skipped), unchecked. */
 static char *put_mem(char *d, const char *s, size_t n)
 {
-    if (n && s) memcpy(d, s, n);
+    if (!s) return d;
+    if (n) memcpy(d, s, n);
     return d + n;
 }
 

@@ -669,6 +669,14 @@ static int parse_error(const char *s, size_t len, iw_parsed_t *o,
 
     o->type = IW_EV_ERROR;
     cur_ws(&c);
+    if (c.p < c.e && *c.p != '[') {
+        /* text a child wrote to stderr, which httpd puts into the error
+         * log verbatim (glibc assertions, CGI/PHP output): an entry with
+         * that message and no time, level or module */
+        e->message = (iw_str_t){ c.p, (size_t)(c.e - c.p) };
+        err_ah_code(e);
+        return 1;
+    }
     if (!cur_ch(&c, '[') || !(rb = memchr(c.p, ']', (size_t)(c.e - c.p)))
         || !parse_err_time(c.p, (size_t)(rb - c.p), &e->time)) {
         *why = "no [Www Mmm dd hh:mm:ss yyyy] timestamp";

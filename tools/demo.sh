@@ -131,7 +131,7 @@ if ! "$APACHE" -d "$T" -f "$T/httpd.conf" -k start; then
 fi
 i=0
 until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do
-    i=$((i+1)); [ $i -lt 1200 ] || die "httpd did not come up: $(tail -5 "$T/logs/error.log")"
+    i=$((i+1)); [ $i -lt 3000 ] || die "httpd did not come up: $(tail -5 "$T/logs/error.log")"
     sleep 0.1
 done
 

@@ -331,13 +331,17 @@ def benign_raw_request(line):
     return out + b'\r\n'
 
 
-MODSEC_HOUSEKEEPING = (949110, 959100, 980130, 980140)
-
-
 def modsec_detected(ids):
-    """A request counts as detected when a CRS detection rule (9xxxxx outside
-    the initialisation/blocking/correlation housekeeping) fired."""
-    return any(i >= 911000 and i < 949000 for i in ids)
+    """A request counts as detected when CRS's inbound anomaly score reached the
+    PL1 threshold (rule 949110: what blocks in On mode).  This reproduces the
+    issue's reference numbers; single rule matches below the threshold do not
+    count (see modsec_any_rule for the looser view)."""
+    return 949110 in ids
+
+
+def modsec_any_rule(ids):
+    """Any CRS detection rule (911000-948999) matched, threshold or not."""
+    return any(911000 <= i < 949000 for i in ids)
 
 
 def eval_modsec(args, reqs, benign_lines):
@@ -388,6 +392,11 @@ def pct(x):
     return '%.2f' % x
 
 
+def ms_any_recall(reqs, ms):
+    att = [r for r in reqs if r['label'] == 'attack' and r['id'] in ms['corpus']]
+    return sum(1 for r in att if modsec_any_rule(ms['corpus'][r['id']])) / max(len(att), 1)
+
+
 def build_report(args, reqs, iw, ms, tps, nbenign):
     by_cat = collections.defaultdict(lambda: collections.Counter())
     ms_cat = collections.defaultdict(lambda: collections.Counter())
@@ -426,9 +435,10 @@ def build_report(args, reqs, iw, ms, tps, nbenign):
     if ms_col:
         lines.append('- ModSecurity: Debian ModSecurity 2.9.7 + CRS 3.3.4 at paranoia level 1, '
                      '`SecRuleEngine DetectionOnly`, in a sandboxed httpd on 127.0.0.1; the same bytes '
-                     'sent over raw sockets; a request counts as detected when any CRS detection rule '
-                     '(911000–948999) logged a match for it.%s'
-                     % (' **Partial run** (time budget hit).' if ms['partial'] else ''))
+                     'sent over raw sockets; a request counts as detected when the inbound anomaly score '
+                     'reached the PL1 threshold (rule 949110, what blocks in `On` mode; this reproduces the '
+                     'issue\'s numbers). Counting any single CRS rule match instead: %.2f overall recall.%s'
+                     % (ms_any_recall(reqs, ms), ' **Partial run** (time budget hit).' if ms['partial'] else ''))
     lines.append('')
     hdr = '| category | attacks | iocwatch recall | ModSec PL1 (issue) |'
     sep = '|---|---:|---:|---:|'

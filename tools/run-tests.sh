@@ -13,8 +13,9 @@ LOG=build/test-logs
 mkdir -p "$LOG"
 passed=0; failed=0; stages_failed=""
 
-count() {   # count FILE: add the last "N passed, N failed" / pytest summary
-    set -- $(grep -E '[0-9]+ (passed|failed)' "$1" | tail -n 1 | awk '{
+count() {   # count FILE: add every closing line in it (ours: "x: N passed, N failed";
+            # pytest: "... N passed, N failed ... in 12.3s")
+    set -- $(grep -E '(: [0-9]+ passed, [0-9]+ failed|^[0-9]+ passed, [0-9]+ failed|(passed|failed|error).* in [0-9.]+s)' "$1" | awk '{
         for (i = 2; i <= NF; i++) {
             w = $i; gsub(/[^a-z]/, "", w); n = $(i - 1) + 0
             if (w == "passed") p += n; else if (w == "failed" || w == "error" || w == "errors") f += n
@@ -35,7 +36,7 @@ stage() {   # stage NAME CMD...: run, tee the log, count its closing line
     fi
 }
 
-stage build make --no-print-directory all cli
+stage build make --no-print-directory all cli unit
 stage unit env IW_SRCDIR="$PWD" build/unit_tests
 [ "${IW_SKIP_ASAN:-0}" = 1 ] || stage asan make --no-print-directory test-asan
 stage rules build/iocwatch check conf/rules

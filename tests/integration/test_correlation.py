@@ -411,10 +411,10 @@ def burst_exactly_at_n(h, rs, min_children):
     # N-1 requests spread over the children: no alert
     sts = spread(h.port, [(p, ip) for p in paths[:N - 1]])
     assert sts == [404] * (N - 1)
-    assert rs.quiet(m, is_corr(BURST), wait=1.0) == []
+    assert rs.quiet(m, is_corr(BURST, ip), wait=1.0) == []
     # the N-th: exactly one alert, count N, carrying the N-th request
     assert get1(h.port, paths[N - 1], ip) == 404
-    (a,) = rs.wait_alerts(m, 1, is_corr(BURST), settle=0.3)
+    (a,) = rs.wait_alerts(m, 1, is_corr(BURST, ip), settle=0.3)
     check_corr_alert(a, BURST, ip, "event_count", N, 60)
     assert get(a, "source.ip") == ip
     assert get(a, "url.original") == paths[N - 1]
@@ -422,10 +422,10 @@ def burst_exactly_at_n(h, rs, min_children):
     # ("one alert per burst"), so no second alert ...
     sts = spread(h.port, [(p, ip) for p in paths[N:2 * N - 1]])
     assert sts == [404] * (N - 1)
-    assert len(rs.quiet(m, is_corr(BURST), wait=1.0)) == 1
+    assert len(rs.quiet(m, is_corr(BURST, ip), wait=1.0)) == 1
     # ... until the 2N-th, which completes the next disjoint burst of N
     assert get1(h.port, paths[2 * N - 1], ip) == 404
-    alerts = rs.wait_alerts(m, 2, is_corr(BURST))
+    alerts = rs.wait_alerts(m, 2, is_corr(BURST, ip))
     assert len(alerts) == 2
     assert get(alerts[1], "iocwatch.correlation.count") == N
     assert get(alerts[1], "url.original") == paths[2 * N - 1]
@@ -873,3 +873,16 @@ def test_status_page_keys_unique(event):
             resp.split(b"\r\n\r\n", 1)[1].decode().splitlines() if ":" in ln]
     dup = sorted({k for k in keys if keys.count(k) > 1})
     assert dup == [], dup
+
+
+def test_mutex_directive_applies(event, rsyslog, ports):
+    """The correlation lock is an ap_global_mutex: `Mutex` configures it
+    (mutex name iocwatch-corr); an unknown mechanism fails the config test."""
+    text = event.render(body(rsyslog, event, ports), "event", modules=MODULES)
+    rc, out = event.configtest(text + "Mutex fcntl:%s/run iocwatch-corr\n" % event.dir)
+    assert rc == 0, out
+    rc, out = event.configtest(text + "Mutex no-such-mech iocwatch-corr\n")
+    assert rc != 0 and "no-such-mech" in out, out
+    # the name is registered (an unknown one is refused)
+    rc, out = event.configtest(text + "Mutex fcntl:%s/run iocwatch-nosuch\n" % event.dir)
+    assert rc != 0 and "iocwatch-nosuch" in out, out

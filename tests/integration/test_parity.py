@@ -20,7 +20,7 @@ import pytest
 import iwtest
 from iwtest import get
 
-N_REQUESTS = int(os.environ.get("IW_PARITY_N", "1000"))
+N_REQUESTS = int(os.environ.get("IW_PARITY_N", "3000"))
 SIGMA_ROOT = os.path.dirname(iwtest.SIGMAHQ)
 
 

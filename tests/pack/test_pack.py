@@ -261,3 +261,28 @@ def test_large_ip_feed(tmp_path):
                   placeholders=["iocwatch_bad_ips=%s" % feed])
     assert time.time() - t0 < 120
     assert {a["iocwatch"]["input"]["id"] for a in alerts} == {"in-first", "in-last"}
+
+
+# ---- OSSEC attack samples (the log-monitor project's reference page) ---------------
+
+def test_ossec_attack_samples(tmp_path):
+    """Every exploit line of the OSSEC apache_attacks samples (Mambo/phpBB RFI +
+    cmd=wget, PHP-Nuke UNION SELECT, awstats configdir injection) alerts, and
+    the xmlrpc.php POST sweeps trip the login brute-force correlation."""
+    rst = os.path.join(SHARED, "corpus", "ossec", "apache_attacks.rst")
+    if not os.path.exists(rst):
+        pytest.skip("OSSEC samples not available")
+    with open(rst, encoding="utf-8") as fh:
+        lines = [l.strip() for l in fh
+                 if re.match(r"^\s+(\[\d+/|[\w.-]+ - - \[)", l)]
+    log = tmp_path / "attacks.log"
+    log.write_text("\n".join(lines) + "\n")
+    alerts = scan([str(log)], [PACK], fmt="combined")
+    hit = {a["iocwatch"]["input"]["line"] for a in alerts if "correlation" not in a["iocwatch"]}
+    exploit = {i for i, l in enumerate(lines, 1) if re.search(r"cmd=|UNION|configdir=", l)}
+    assert len(exploit) >= 20
+    assert exploit <= hit
+    login = {d["id"] for _, d in PACK_DOCS if d.get("title") == "Login Form or XML-RPC Brute Force From One Client"}
+    sweeps = {a["iocwatch"]["correlation"]["group"]["c-ip"] for a in alerts
+              if "correlation" in a["iocwatch"] and a["rule"]["id"] in login}
+    assert sweeps == {"195.82.6.xxx", "81.186.243.xxx"}
