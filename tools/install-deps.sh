@@ -3,7 +3,7 @@
 # Used by `make deps`, .ci/run and docker/Dockerfile alike.
 set -e
 PKGS="build-essential pkg-config libapr1-dev libaprutil1-dev libpcre2-dev libyaml-dev
-libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest curl wrk clang"
+libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest curl wrk"
 [ "${IW_WITH_MODSEC:-1}" = 1 ] && PKGS="$PKGS libapache2-mod-security2 modsecurity-crs"
 missing=""
 for p in $PKGS; do
@@ -17,8 +17,15 @@ fi
 echo "iocwatch: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# Never let package scripts start services on this machine.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.iocwatch
-[ -e /usr/sbin/policy-rc.d ] || { cp /usr/sbin/policy-rc.d.iocwatch /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; }
-rm -f /usr/sbin/policy-rc.d.iocwatch
-apt-get install -y -q --no-install-recommends $missing
+# Package scripts must not start services here (apache2, rsyslog): block
+# them for the duration of the install only, when no policy is in place.
+made_policy=0
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+fi
+rc=0
+apt-get install -y -q --no-install-recommends $missing || rc=$?
+[ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+exit $rc
