@@ -998,6 +998,87 @@ static int select_hits(const iw_dir_conf_t *dc, iw_tls_t *t,
     return n;
 }
 
+/* Keep the hits that alert themselves (generate, level) at the front of
+ * t->sel; returns how many, *best = the highest level among them. */
+static int alerting_hits(iw_tls_t *t, int nsel, iw_level_t min, int *best)
+{
+    int i, n = 0;
+    *best = 0;
+    for (i = 0; i < nsel; i++) {
+        const iw_rule_t *rule = t->sel[i].rule;
+        if (!rule->generate)
+            continue;
+        if (rule->level < min) {
+            CTR_INC(below_level);
+            continue;
+        }
+        t->sel[n] = t->sel[i];
+        if (rule->level > t->sel[*best].rule->level)
+            *best = n;
+        n++;
+    }
+    return n;
+}
+
+/* Detection alerts: one per rule, or one summary per request. */
+static void send_detections(const iw_srv_conf_t *sc, const iw_rt_t *rt,
+                            const iw_dir_conf_t *dc, iw_notify_t *n,
+                            iw_tls_t *t, iw_alert_t *a, int nalert, int best)
+{
+    iw_str_t cip = iw_event_get(a->ev, IW_F_C_IP);
+    char grp[128] = "";
+    size_t glen = 0;
+    int i;
+
+    if (cip.p)                      /* flood-control group: the client */
+        glen = (size_t)apr_snprintf(grp, sizeof(grp), "c-ip=%.*s",
+                                    (int)(cip.len > 100 ? 100 : cip.len), cip.p);
+    if (dc && dc->summary == 1) {
+        a->rule = t->sel[best].rule;
+        a->hit = &t->sel[best];
+        a->all_hits = t->sel;
+        a->nall_hits = nalert;
+        if (pass_flood(sc, rt, a, grp, glen))
+            send_alert(n, t, a);
+        a->all_hits = NULL;
+        a->nall_hits = 0;
+        return;
+    }
+    for (i = 0; i < nalert; i++) {
+        a->rule = t->sel[i].rule;
+        a->hit = &t->sel[i];
+        a->suppressed = 0;
+        if (pass_flood(sc, rt, a, grp, glen))
+            send_alert(n, t, a);
+    }
+}
+
+/* Correlation alerts (flood control per rule and correlation group). */
+static void send_correlations(const iw_srv_conf_t *sc, const iw_rt_t *rt,
+                              iw_notify_t *n, iw_tls_t *t, iw_alert_t *a,
+                              const iw_corr_alert_t *out, int nc, iw_level_t min)
+{
+    iw_event_t *ev = a->ev;
+    int i;
+    a->hit = NULL;
+    for (i = 0; i < nc; i++) {
+        if (out[i].rule->level < min)
+            continue;
+        a->rule = out[i].rule;
+        a->corr = &out[i];
+        /* a window closed for another group: its fields are not this
+         * event's (docs/CORRELATION.md, with_event) */
+        a->ev = out[i].with_event ? ev : NULL;
+        a->suppressed = 0;
+        if (!pass_flood(sc, rt, a, out[i].group, strlen(out[i].group)))
+            continue;
+        CTR_INC(corr_alerts);
+        send_alert(n, t, a);
+    }
+    a->ev = ev;
+    a->corr = NULL;
+}
+
 /* Evaluate one event with the server's engine and queue its alerts:
  * detection alerts (or one summary), then correlation alerts. */
 static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
@@ -1009,12 +1090,9 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
     iw_corr_alert_t out[IW_MAX_CORR_OUT];
     const iw_hit_t *hits;
     iw_alert_t a;
-    int nhits, nsel, nalert = 0, nc = 0, i, feeds = 0, best = 0;
+    int nhits, nsel, nalert, nc = 0, feeds = 0, best;
     iw_level_t min = sc->min_level == IW_UNSET ? IW_LEVEL_NONE
                                                : (iw_level_t)sc->min_level;
-    iw_str_t cip;
-    char grp[128];
-    size_t glen = 0;
 
     if (!scr)
         return;
@@ -1023,72 +1101,21 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
         return;
     __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
     nsel = select_hits(dc, t, hits, nhits, &feeds);
-
     /* correlation sees every kept hit, also of generate:false rules */
     if (feeds && rt->corr && rt->mem && G->mutex)
         nc = iw_corr_update(rt->corr, rt->mem, &iw_corr_lock, ev, t->sel,
                             nsel, ev->time, out, IW_MAX_CORR_OUT);
-
-    /* compact to the hits that alert themselves */
-    for (i = 0; i < nsel; i++) {
-        const iw_rule_t *rule = t->sel[i].rule;
-        if (!rule->generate)
-            continue;
-        if (rule->level < min) {
-            CTR_INC(below_level);
-            continue;
-        }
-        t->sel[nalert] = t->sel[i];
-        if (t->sel[nalert].rule->level > t->sel[best].rule->level)
-            best = nalert;
-        nalert++;
-    }
+    nalert = alerting_hits(t, nsel, min, &best);
 
     memset(&a, 0, sizeof(a));
     a.ev = ev;
     a.ruleset = "sigma";
     a.host_name = G->hostname;
     a.now = apr_time_now();
-    /* flood-control group: the client */
-    cip = iw_event_get(ev, IW_F_C_IP);
-    if (cip.p)
-        glen = (size_t)apr_snprintf(grp, sizeof(grp), "c-ip=%.*s",
-                                    (int)(cip.len > 100 ? 100 : cip.len), cip.p);
-    if (nalert && dc && dc->summary == 1) {
-        a.rule = t->sel[best].rule;
-        a.hit = &t->sel[best];
-        a.all_hits = t->sel;
-        a.nall_hits = nalert;
-        if (pass_flood(sc, rt, &a, grp, glen))
-            send_alert(n, t, &a);
-        a.all_hits = NULL;
-        a.nall_hits = 0;
-    }
-    else {
-        for (i = 0; i < nalert; i++) {
-            a.rule = t->sel[i].rule;
-            a.hit = &t->sel[i];
-            a.suppressed = 0;
-            if (pass_flood(sc, rt, &a, grp, glen))
-                send_alert(n, t, &a);
-        }
-    }
-    a.hit = NULL;
-    a.suppressed = 0;
-    for (i = 0; i < nc; i++) {
-        if (out[i].rule->level < min)
-            continue;
-        a.rule = out[i].rule;
-        a.corr = &out[i];
-        /* a window closed for another group: its fields are not this
-         * event's (docs/CORRELATION.md, with_event) */
-        a.ev = out[i].with_event ? ev : NULL;
-        a.suppressed = 0;
-        if (!pass_flood(sc, rt, &a, out[i].group, strlen(out[i].group)))
-            continue;
-        CTR_INC(corr_alerts);
-        send_alert(n, t, &a);
-    }
+    if (nalert)
+        send_detections(sc, rt, dc, n, t, &a, nalert, best);
+    if (nc)
+        send_correlations(sc, rt, n, t, &a, out, nc, min);
 }
 
 /* Monitoring on for this server and scope?  (Rules configured, not Off.) */

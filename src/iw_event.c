@@ -267,8 +267,11 @@ static void header_fields_set(iw_event_t *ev, const iw_request_desc_t *d,
         if (!h->p) continue;
         for (k = 0; k < sizeof(header_fields) / sizeof(header_fields[0]); k++) {
             iw_str_t *dst;
+            /* the log parser passes these very literals (merged by the
+             * linker): pointer equality first, then the real compare */
             if (h->len != header_fields[k].len
-                || strncasecmp(h->p, header_fields[k].name, h->len))
+                || (h->p != header_fields[k].name
+                    && strncasecmp(h->p, header_fields[k].name, h->len)))
                 continue;
             dst = header_fields[k].f == IW_F_CS_HOST ? host
                                                      : &ev->val[header_fields[k].f];

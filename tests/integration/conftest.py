@@ -69,5 +69,9 @@ def errlog(request):
     o = ErrlogOracle(h)
     yield o
     bad = iwtest.bad_errlog_lines(o.new_lines(), o.expected)
+    for f in h.asan_reports():
+        with open(f, errors="replace") as fh:
+            bad.append("sanitizer report %s:\n%s" % (f, fh.read()[:4000]))
+        os.rename(f, os.path.join(os.path.dirname(f), "reported-" + os.path.basename(f)))
     if bad:
         pytest.fail("unexpected error-log lines:\n" + "\n".join(bad[:20]), pytrace=False)

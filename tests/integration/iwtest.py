@@ -25,6 +25,15 @@ TEST_RULES = os.path.join(HERE, "rules")
 SIGMAHQ = os.environ.get("IW_SIGMAHQ", "/work/shared/sigma/sigmahq-rules/rules")
 CORPUS = os.environ.get("IW_CORPUS", "/work/shared/corpus/crs-requests.jsonl")
 IS_ROOT = os.geteuid() == 0
+# IW_ASAN=1: the module was built with -fsanitize=address,undefined; httpd
+# (not sanitized itself) runs with the runtimes preloaded, reports go to
+# <httpd>/logs/asan.* and make the test fail (see asan_reports()).
+ASAN = os.environ.get("IW_ASAN") == "1"
+
+
+def _asan_runtime(name):
+    r = subprocess.run(["gcc", "-print-file-name=" + name], capture_output=True, text=True)
+    return r.stdout.strip()
 
 
 def free_port():
@@ -312,13 +321,29 @@ DocumentRoot "{docs}"
     def _cmd(self, *args, conf=None):
         return [APACHE, "-d", self.dir, "-f", conf or self.conf] + list(args)
 
+    def _env(self):
+        env = dict(os.environ)
+        if ASAN:
+            env["LD_PRELOAD"] = " ".join(_asan_runtime(n) for n in
+                                         ("libasan.so", "libubsan.so"))
+            env["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=1:log_path=%s"
+                                   % os.path.join(self.dir, "logs", "asan"))
+            env["UBSAN_OPTIONS"] = ("print_stacktrace=1:halt_on_error=1:log_path=%s"
+                                    % os.path.join(self.dir, "logs", "ubsan"))
+        return env
+
+    def asan_reports(self):
+        d = os.path.join(self.dir, "logs")
+        return [os.path.join(d, f) for f in os.listdir(d)
+                if f.startswith(("asan.", "ubsan."))]
+
     def configtest(self, text):
         """httpd -t on a config text; returns (rc, output)."""
         p = os.path.join(self.dir, "conf", "configtest.conf")
         with open(p, "w") as f:
             f.write(text)
         r = subprocess.run(self._cmd("-t", conf=p), capture_output=True, text=True,
-                           timeout=60)
+                           timeout=300, env=self._env())
         return r.returncode, r.stdout + r.stderr
 
     def pid(self):
@@ -357,7 +382,7 @@ DocumentRoot "{docs}"
             f.write(text)
         ready = self._count_ready()
         r = subprocess.run(self._cmd("-k", "start"), capture_output=True, text=True,
-                           timeout=120)
+                           timeout=300, env=self._env())
         if r.returncode != 0:
             raise RuntimeError("httpd start failed rc=%d:\n%s%s\n%s" % (
                 r.returncode, r.stdout, r.stderr, self.errlog_tail()))
@@ -373,7 +398,7 @@ DocumentRoot "{docs}"
     def _signal_restart(self, kind):
         ready = self._count_ready()
         r = subprocess.run(self._cmd("-k", kind), capture_output=True, text=True,
-                           timeout=60)
+                           timeout=300, env=self._env())
         if r.returncode != 0:
             raise RuntimeError("httpd -k %s failed: %s%s" % (kind, r.stdout, r.stderr))
         wait_until(lambda: self._count_ready() > ready or not self.alive(), 180,
@@ -414,7 +439,8 @@ DocumentRoot "{docs}"
                 return False
             except OSError:
                 return True
-        subprocess.run(self._cmd("-k", "stop"), capture_output=True, timeout=60)
+        subprocess.run(self._cmd("-k", "stop"), capture_output=True, timeout=300,
+                       env=self._env())
         for sig in (signal.SIGTERM, signal.SIGKILL):
             try:
                 wait_until(gone, 10, what="httpd stop")

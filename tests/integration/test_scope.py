@@ -282,7 +282,7 @@ def test_broken_rule_file_configtest_fails_but_stop_works(httpd, rsyslog, errlog
     assert rc != 0 and "grace2.yml:" in out, out
     pid = httpd.pid()
     r = subprocess.run(httpd._cmd("-k", "stop"), capture_output=True, text=True,
-                       timeout=60)
+                       timeout=300, env=httpd._env())
     assert r.returncode == 0, r.stdout + r.stderr
     iwtest.wait_until(lambda: not httpd.alive(), 10, what="httpd stopped by -k stop")
     httpd.running_conf = None

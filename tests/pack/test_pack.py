@@ -286,3 +286,26 @@ def test_ossec_attack_samples(tmp_path):
     sweeps = {a["iocwatch"]["correlation"]["group"]["c-ip"] for a in alerts
               if "correlation" in a["iocwatch"] and a["rule"]["id"] in login}
     assert sweeps == {"195.82.6.xxx", "81.186.243.xxx"}
+
+
+# ---- class coverage beyond the per-rule cases -------------------------------------
+
+def test_attack_variants_alert():
+    """attacks.jsonl: common real-world payload shapes (SQLi, XSS, LFI, RCE, SSTI,
+    SSRF, RFI, Java, webshells, sensitive files, NoSQL, XXE, CRLF, traversal)
+    written independently of the CRS corpus; each must raise a pack alert."""
+    rows = read_jsonl(os.path.join(HERE, "attacks.jsonl"))
+    alerts = scan([os.path.join(HERE, "attacks.jsonl")], [PACK], fmt="jsonl")
+    hit = {a["iocwatch"]["input"]["id"] for a in alerts
+           if "correlation" not in a["iocwatch"] and a["rule"]["id"] in PACK_IDS}
+    assert [r["id"] for r in rows if r["id"] not in hit] == []
+
+
+def test_benign_requests_do_not_alert():
+    """benign.jsonl: modern everyday traffic (searches with quotes and SQL words,
+    OAuth/UTM/GraphQL parameters, JWT and analytics cookies, crawlers, health
+    checks, WordPress admin) - no pack rule may fire."""
+    alerts = scan([os.path.join(HERE, "benign.jsonl")], [PACK], fmt="jsonl")
+    fired = sorted({(a["iocwatch"]["input"]["id"], a["rule"]["name"]) for a in alerts
+                    if "correlation" not in a["iocwatch"]})
+    assert fired == []
