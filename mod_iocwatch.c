@@ -441,7 +441,7 @@ typedef struct iw_retained {
 /* ------------------------------------------------------ per-thread scratch */
 
 typedef struct iw_tls {
-    int in_hook;                        /* recursion guard (error_log) */
+    int in_hook;                        /* buffers in use: no re-entry */
     char *evbuf;                        /* event work buffer */
     char *alertbuf;                     /* rendered alert */
     iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
@@ -1224,9 +1224,12 @@ static int iw_log_transaction(request_rec *r0)
     sc = srv_conf(orig->server);
     /* scope (On/Off, exclusions) follows the URL the client asked for */
     dc = dir_conf(orig->per_dir_config);
-    if (!active(sc, dc) || !(t = iw_tls()))
+    if (!active(sc, dc) || !(t = iw_tls()) || t->in_hook)
         return DECLINED;
 
+    /* the thread's buffers are in use: an error-log entry written meanwhile
+     * (by anything this calls) is skipped, not evaluated over them */
+    t->in_hook = 1;
     memset(&d, 0, sizeof(d));
     describe_request(orig, r, &d);
     d.nhdrs = copy_headers(orig, hn, hv);
@@ -1236,6 +1239,7 @@ static int iw_log_transaction(request_rec *r0)
     iw_event_from_request(&ev, &d);
     CTR_INC(events);
     iw_process(sc, dc, t, &ev);
+    t->in_hook = 0;
     return DECLINED;
 }
 

@@ -3,14 +3,23 @@
  *   iocwatch check RULES...
  *   iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]
  *                 [--placeholder NAME=FILE]... [--min-level L] [--exclude ID]...
- *                 [--summary] [--progress|--no-progress] FILE...|-
+ *                 [--summary] [--progress|--no-progress] [--jobs N] FILE...|-
  *
  * scan prints one ECS JSON alert per line on stdout and a summary on stderr.
- * Malformed input lines are counted and reported with their line number. */
+ * Malformed input lines are counted and reported with their line number.
+ *
+ * With --jobs N > 1 the reading thread cuts lines into batches, N workers
+ * parse, evaluate and render each batch into its own buffer, and the
+ * reading thread emits finished batches strictly in input order: stdout is
+ * byte-identical to --jobs 1.  Correlation state is only touched by the
+ * reading thread, in input order: workers note which lines fed a
+ * correlation and the reader re-builds those events and replays the
+ * update between the batch's alerts. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <apr_general.h>
@@ -30,6 +39,10 @@
 #define CLI_ALERT_BUF    (16 * 1024)
 #define CLI_CORR_SLOTS   (1u << 16)
 #define CLI_SHOW_MALFORMED 20            /* per run; the rest are counted */
+#define CLI_BATCH_LINES  4096            /* a batch: this many lines ... */
+#define CLI_BATCH_BYTES  CLI_MAX_LINE    /* ... or bytes (any accepted line fits) */
+#define CLI_MAX_JOBS     64
+_Static_assert(CLI_BATCH_BYTES >= CLI_MAX_LINE, "a batch holds any accepted line");
 
 typedef struct cli_opts {
     apr_array_header_t *rules;        /* const char* paths */
@@ -40,6 +53,7 @@ typedef struct cli_opts {
     int format;                       /* iw_input_format_t */
     int summary_mode;                 /* one alert per event listing all rules */
     int progress;                     /* -1 auto (TTY), 0 off, 1 on */
+    int jobs;                         /* worker threads; <= 1: serial */
 } cli_opts_t;
 
 typedef struct cli_stats {
@@ -47,21 +61,79 @@ typedef struct cli_stats {
     uint64_t shown_malformed;
 } cli_stats_t;
 
-typedef struct cli_ctx {
-    apr_pool_t *pool;
-    cli_opts_t *o;
-    const iw_engine_t *engine;
+typedef struct cli_ctx cli_ctx_t;
+typedef struct cli_batch cli_batch_t;
+
+/* Parse/eval/render state of one thread: the main thread has one (serial
+ * scan, correlation replay), each worker its own. */
+typedef struct cli_thr {
+    cli_ctx_t *c;
     iw_scratch_t *scratch;
-    const iw_corr_t *corr;
-    void *corr_mem;
     char *evbuf, *pbuf, *abuf;
     size_t pbuf_size;
     iw_parsed_t ps;                   /* reused per line: 2 KB not cleared per line */
     iw_event_t ev;
+    uint64_t *rule_counts;            /* alerts per rule index */
+    pthread_t tid;
+} cli_thr_t;
+
+/* One input line of a batch; why != NULL: found malformed by the reader. */
+typedef struct cli_line {
+    size_t off;
+    size_t len;
+    uint64_t lineno;
+    const char *why;
+    int fmt;
+} cli_line_t;
+
+/* Something the in-order consumer must do at a point of the batch output:
+ * report a malformed line (why != NULL), or replay a line's correlation
+ * update after its detection alerts (out_off) with the rules it fed. */
+typedef struct cli_note {
+    uint64_t lineno;
+    const char *why;
+    size_t out_off;
+    int line, feed0, nfeed;
+} cli_note_t;
+
+/* A batch of lines: filled by the reader, processed by one worker, emitted
+ * by the reader thread strictly in input order. Buffers are reused. */
+struct cli_batch {
+    const char *name;
+    char *data; size_t dlen;          /* the lines' bytes (CLI_BATCH_BYTES) */
+    cli_line_t *lines; int nlines;    /* CLI_BATCH_LINES */
+    char *out; size_t olen, ocap;     /* rendered detection alerts */
+    cli_note_t *notes; int nnotes, notecap;
+    const iw_rule_t **feeds; int nfeeds, feedcap;
+    uint64_t events, alerts, lost;    /* lost: alerts/notes without memory */
+    int done;                         /* under par.mu */
+};
+
+/* Fixed ring of batches: [tail, take) in workers' hands or done, [take,
+ * head) queued, head = the batch being filled. */
+typedef struct cli_par {
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    cli_batch_t *ring;
+    unsigned long nslots, head, take, tail;
+    int stop, nthr;
+    cli_thr_t *thr;
+} cli_par_t;
+
+struct cli_ctx {
+    apr_pool_t *pool;
+    cli_opts_t *o;
+    const iw_engine_t *engine;
+    const iw_corr_t *corr;
+    void *corr_mem;
+    unsigned char *feeds_corr;        /* per rule index: feeds a correlation */
+    iw_hit_t *replay_hits;            /* nrules entries */
     char hostname[256];
     cli_stats_t st;
-    uint64_t *rule_counts;            /* alerts per rule index */
-} cli_ctx_t;
+    int nrules, oom;
+    cli_thr_t thr;                    /* the main thread's */
+    cli_par_t *par;                   /* NULL: serial scan */
+};
 
 static void usage(FILE *f)
 {
@@ -69,10 +141,12 @@ static void usage(FILE *f)
           "       iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]\n"
           "                     [--placeholder NAME=FILE]... [--min-level LEVEL]\n"
           "                     [--exclude RULE-ID]... [--summary] [--[no-]progress]\n"
-          "                     FILE...|-\n"
+          "                     [--jobs N] FILE...|-\n"
           "RULES is a Sigma rule file, a directory (searched recursively for *.yml)\n"
           "or a glob.  scan prints one ECS JSON alert per line on stdout and a\n"
-          "summary on stderr; the default rules are /etc/iocwatch/rules.\n", f);
+          "summary on stderr; the default rules are /etc/iocwatch/rules.\n"
+          "--jobs N evaluates on N threads (default: online CPUs); the output is\n"
+          "the same as with --jobs 1.\n", f);
 }
 
 static void print_diags(const iw_diag_t *d)
@@ -131,13 +205,55 @@ static int cmd_check(apr_pool_t *p, cli_opts_t *o)
     return 0;
 }
 
-/* ---- scan ------------------------------------------------------------- */
+/* ---- scan: one line ------------------------------------------------------ */
 
-static void emit(cli_ctx_t *c, const iw_alert_t *a)
+static void thr_free(cli_thr_t *t)
 {
-    size_t n = iw_alert_json(a, c->abuf, CLI_ALERT_BUF);
-    c->abuf[n] = '\n';
-    fwrite(c->abuf, 1, n + 1, stdout);
+    if (t->scratch) iw_scratch_destroy(t->scratch);
+    free(t->pbuf); free(t->evbuf); free(t->abuf); free(t->rule_counts);
+    memset(t, 0, sizeof(*t));
+}
+
+static int thr_init(cli_ctx_t *c, cli_thr_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->c = c;
+    t->scratch = iw_scratch_create(c->engine);
+    t->pbuf_size = 2 * CLI_MAX_LINE + 64;
+    t->pbuf = malloc(t->pbuf_size);
+    t->evbuf = malloc(CLI_EVBUF);
+    t->abuf = malloc(CLI_ALERT_BUF + 1);
+    t->rule_counts = calloc(c->nrules + 1, sizeof(uint64_t));
+    if (!t->scratch || !t->pbuf || !t->evbuf || !t->abuf || !t->rule_counts) {
+        thr_free(t);
+        return -1;
+    }
+    iw_event_init(&t->ev, t->evbuf, CLI_EVBUF);
+    return 0;
+}
+
+/* Append one rendered alert to a batch's output (b != NULL) or write it to
+ * stdout.  Returns 0 when the batch buffer could not grow. */
+static int put_alert(cli_thr_t *t, cli_batch_t *b, const iw_alert_t *a)
+{
+    size_t n;
+    if (!b) {
+        n = iw_alert_json(a, t->abuf, CLI_ALERT_BUF);
+        t->abuf[n] = '\n';
+        fwrite(t->abuf, 1, n + 1, stdout);
+        return 1;
+    }
+    if (b->ocap - b->olen < CLI_ALERT_BUF + 1) {
+        size_t cap = b->ocap * 2 + CLI_ALERT_BUF + 1;
+        char *o = realloc(b->out, cap);
+        if (!o) { b->lost++; return 0; }
+        b->out = o;
+        b->ocap = cap;
+    }
+    n = iw_alert_json(a, b->out + b->olen, CLI_ALERT_BUF);
+    b->out[b->olen + n] = '\n';
+    b->olen += n + 1;
+    return 1;
 }
 
 static void alert_init(cli_ctx_t *c, iw_alert_t *a, iw_event_t *ev)
@@ -150,24 +266,25 @@ static void alert_init(cli_ctx_t *c, iw_alert_t *a, iw_event_t *ev)
     a->with_input = 1;
 }
 
-static void emit_corr(cli_ctx_t *c, iw_event_t *ev, const iw_corr_alert_t *ca, int k);
-
-static void handle_hits(cli_ctx_t *c, iw_event_t *ev, const iw_hit_t *hits, int n)
+/* Detection alerts of one event: one per generating hit, or one summary
+ * alert listing them all.  Returns how many were written. */
+static uint64_t detect_alerts(cli_thr_t *t, cli_batch_t *b, iw_event_t *ev,
+                              const iw_hit_t *hits, int n)
 {
+    cli_ctx_t *c = t->c;
     iw_alert_t a;
-    iw_corr_alert_t ca[16];
-    int i, first = -1, k;
+    uint64_t sent = 0;
+    int i, first = -1;
 
     for (i = 0; i < n; i++) {
         if (!hits[i].rule->generate) continue;
         if (first < 0) first = i;
-        c->rule_counts[hits[i].rule->index]++;
+        t->rule_counts[hits[i].rule->index]++;
         if (c->o->summary_mode) continue;
         alert_init(c, &a, ev);
         a.rule = hits[i].rule;
         a.hit = &hits[i];
-        emit(c, &a);
-        c->st.alerts++;
+        sent += put_alert(t, b, &a);
     }
     if (c->o->summary_mode && first >= 0) {
         alert_init(c, &a, ev);
@@ -175,17 +292,13 @@ static void handle_hits(cli_ctx_t *c, iw_event_t *ev, const iw_hit_t *hits, int 
         a.hit = &hits[first];
         a.all_hits = hits;
         a.nall_hits = n;
-        emit(c, &a);
-        c->st.alerts++;
+        sent += put_alert(t, b, &a);
     }
-    if (!c->corr) return;
-    k = iw_corr_update(c->corr, c->corr_mem, NULL, ev, hits, n, ev->time,
-                       ca, (int)(sizeof(ca) / sizeof(ca[0])));
-    emit_corr(c, ev, ca, k);
+    return sent;
 }
 
-/* Correlation alerts; one that belongs to another group (a recycled slot)
- * or to a closed window carries no request of its own. */
+/* Correlation alerts (main thread only); one that belongs to another group
+ * (a recycled slot) or to a closed window carries no request of its own. */
 static void emit_corr(cli_ctx_t *c, iw_event_t *ev, const iw_corr_alert_t *ca, int k)
 {
     iw_alert_t a;
@@ -195,10 +308,22 @@ static void emit_corr(cli_ctx_t *c, iw_event_t *ev, const iw_corr_alert_t *ca, i
         if (!ca[i].with_event) a.now = ca[i].last_seen;
         a.rule = ca[i].rule;
         a.corr = &ca[i];
-        emit(c, &a);
-        c->rule_counts[ca[i].rule->index]++;
+        put_alert(&c->thr, NULL, &a);
+        c->thr.rule_counts[ca[i].rule->index]++;
         c->st.corr_alerts++;
     }
+}
+
+/* Feed one event's hits to the correlation table (main thread, in input
+ * order) and emit what fires. */
+static void corr_feed(cli_ctx_t *c, iw_event_t *ev, const iw_hit_t *hits, int n)
+{
+    iw_corr_alert_t ca[16];
+    int k;
+    if (!c->corr) return;
+    k = iw_corr_update(c->corr, c->corr_mem, NULL, ev, hits, n, ev->time,
+                       ca, (int)(sizeof(ca) / sizeof(ca[0])));
+    emit_corr(c, ev, ca, k);
 }
 
 /* End of input: close every open window (lt/lte/eq/neq conditions). */
@@ -222,42 +347,343 @@ static void malformed(cli_ctx_t *c, const char *name, uint64_t lineno, const cha
         fputs("iocwatch: further malformed lines are only counted\n", stderr);
 }
 
-static void scan_line(cli_ctx_t *c, const char *name, int *fmt,
-                      const char *line, size_t len, uint64_t lineno)
+/* Checks done before parsing, in input order (the format of a file is
+ * detected on its first non-empty line).  *len loses trailing CRs.
+ * Returns 0 to skip an empty line, -1 malformed (*why), 1 to parse. */
+static int line_prep(cli_ctx_t *c, int *fmt, const char *line, size_t *len,
+                     const char **why)
 {
-    iw_parsed_t *ps = &c->ps;
-    iw_event_t *ev = &c->ev;
-    const iw_hit_t *hits;
-    const char *why = NULL;
-    int n;
-
-    while (len && (line[len - 1] == '\r')) len--;
-    if (!len) return;
-    if (*fmt == IW_INPUT_AUTO) *fmt = iw_logfmt_detect(line, len);
+    while (*len && line[*len - 1] == '\r') (*len)--;
+    if (!*len) return 0;
+    if (*fmt == IW_INPUT_AUTO) *fmt = iw_logfmt_detect(line, *len);
     if (*fmt == IW_INPUT_AUTO) {
-        malformed(c, name, lineno, "format not recognised (use --format)");
-        return;
+        *why = "format not recognised (use --format)";
+        return -1;
     }
-    if (len * 2 + 64 > c->pbuf_size) {
-        malformed(c, name, lineno, "line too long");
-        return;
+    if (*len * 2 + 64 > 2 * CLI_MAX_LINE + 64) {
+        *why = "line too long";
+        return -1;
     }
+    return 1;
+}
+
+/* Parse a prepared line into t->ev; NULL when malformed (*why). */
+static iw_event_t *line_event(cli_thr_t *t, int fmt, const char *line, size_t len,
+                              uint64_t lineno, const char **why)
+{
+    iw_parsed_t *ps = &t->ps;
+    iw_event_t *ev = &t->ev;
+
     /* the parser resets what it fills (out_reset): no per-line memset */
-    ps->buf = c->pbuf;
-    ps->buf_size = c->pbuf_size;
-    if (!iw_logfmt_parse((iw_input_format_t)*fmt, line, len, ps, &why)) {
-        malformed(c, name, lineno, why);
-        return;
-    }
-    /* ev was initialised over evbuf once (cmd_scan); the builders reset it */
+    ps->buf = t->pbuf;
+    ps->buf_size = t->pbuf_size;
+    *why = NULL;
+    if (!iw_logfmt_parse((iw_input_format_t)fmt, line, len, ps, why)) return NULL;
+    /* ev was initialised over evbuf once (thr_init); the builders reset it */
     if (ps->type == IW_EV_ERROR) iw_event_from_error(ev, &ps->err);
     else iw_event_from_request(ev, &ps->req);
     ev->input_line = (long)lineno;
     ev->input_id = ps->id[0] ? ps->id : NULL;
-    c->st.events++;
-    n = iw_engine_eval(c->engine, c->scratch, ev, &hits);
-    if (n > 0 || c->corr) handle_hits(c, ev, hits, n);
+    return ev;
 }
+
+/* Serial path (--jobs 1): everything on the calling thread. */
+static void scan_line(cli_ctx_t *c, const char *name, int *fmt,
+                      const char *line, size_t len, uint64_t lineno)
+{
+    const iw_hit_t *hits;
+    const char *why = NULL;
+    iw_event_t *ev;
+    int n, r = line_prep(c, fmt, line, &len, &why);
+
+    if (r <= 0) {
+        if (r < 0) malformed(c, name, lineno, why);
+        return;
+    }
+    if (!(ev = line_event(&c->thr, *fmt, line, len, lineno, &why))) {
+        malformed(c, name, lineno, why);
+        return;
+    }
+    c->st.events++;
+    n = iw_engine_eval(c->engine, c->thr.scratch, ev, &hits);
+    if (n > 0) {
+        c->st.alerts += detect_alerts(&c->thr, NULL, ev, hits, n);
+        corr_feed(c, ev, hits, n);
+    }
+}
+
+/* ---- scan: worker threads ------------------------------------------------ */
+
+static cli_note_t *note_add(cli_batch_t *b, uint64_t lineno, const char *why)
+{
+    cli_note_t *nt;
+    if (b->nnotes == b->notecap) {
+        int cap = b->notecap ? b->notecap * 2 : 64;
+        cli_note_t *v = realloc(b->notes, sizeof(*v) * cap);
+        if (!v) { b->lost++; return NULL; }
+        b->notes = v;
+        b->notecap = cap;
+    }
+    nt = &b->notes[b->nnotes++];
+    memset(nt, 0, sizeof(*nt));
+    nt->lineno = lineno;
+    nt->why = why;
+    return nt;
+}
+
+/* Remember, after this line's detection alerts, the rules that feed a
+ * correlation: the consumer replays the update in input order. */
+static void note_corr(cli_ctx_t *c, cli_batch_t *b, int line, const iw_hit_t *hits, int n)
+{
+    cli_note_t *nt;
+    int i, nf = 0;
+
+    for (i = 0; i < n; i++) nf += c->feeds_corr[hits[i].rule->index];
+    if (!nf) return;
+    if (b->nfeeds + nf > b->feedcap) {
+        int cap = (b->feedcap + nf) * 2;
+        const iw_rule_t **v = realloc(b->feeds, sizeof(*v) * cap);
+        if (!v) { b->lost++; return; }
+        b->feeds = v;
+        b->feedcap = cap;
+    }
+    if (!(nt = note_add(b, b->lines[line].lineno, NULL))) return;
+    nt->out_off = b->olen;
+    nt->line = line;
+    nt->feed0 = b->nfeeds;
+    nt->nfeed = nf;
+    for (i = 0; i < n; i++)
+        if (c->feeds_corr[hits[i].rule->index]) b->feeds[b->nfeeds++] = hits[i].rule;
+}
+
+/* Parse, evaluate and render one batch (worker thread). */
+static void work_batch(cli_thr_t *t, cli_batch_t *b)
+{
+    cli_ctx_t *c = t->c;
+    const iw_hit_t *hits;
+    const char *why;
+    iw_event_t *ev;
+    int i, n;
+
+    for (i = 0; i < b->nlines; i++) {
+        const cli_line_t *l = &b->lines[i];
+        if (l->why) { note_add(b, l->lineno, l->why); continue; }
+        if (!(ev = line_event(t, l->fmt, b->data + l->off, l->len, l->lineno, &why))) {
+            note_add(b, l->lineno, why);
+            continue;
+        }
+        b->events++;
+        n = iw_engine_eval(c->engine, t->scratch, ev, &hits);
+        if (n <= 0) continue;
+        b->alerts += detect_alerts(t, b, ev, hits, n);
+        if (c->corr) note_corr(c, b, i, hits, n);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    cli_thr_t *t = arg;
+    cli_par_t *par = t->c->par;
+    cli_batch_t *b;
+
+    for (;;) {
+        pthread_mutex_lock(&par->mu);
+        while (par->take == par->head && !par->stop)
+            pthread_cond_wait(&par->work, &par->mu);
+        if (par->take == par->head) {           /* stopping, queue empty */
+            pthread_mutex_unlock(&par->mu);
+            return NULL;
+        }
+        b = &par->ring[par->take++ % par->nslots];
+        pthread_mutex_unlock(&par->mu);
+        work_batch(t, b);
+        pthread_mutex_lock(&par->mu);
+        b->done = 1;
+        pthread_cond_signal(&par->done);        /* only the reader waits */
+        pthread_mutex_unlock(&par->mu);
+    }
+}
+
+/* ---- scan: in-order consumer (reader thread) ----------------------------- */
+
+/* Re-build the event of a noted line and run its correlation update. */
+static void corr_replay(cli_ctx_t *c, const cli_batch_t *b, const cli_note_t *nt)
+{
+    const cli_line_t *l = &b->lines[nt->line];
+    const char *why;
+    iw_event_t *ev = line_event(&c->thr, l->fmt, b->data + l->off, l->len,
+                                l->lineno, &why);
+    int i;
+
+    if (!ev) return;                  /* not reached: the worker parsed it */
+    for (i = 0; i < nt->nfeed; i++) {
+        c->replay_hits[i].rule = b->feeds[nt->feed0 + i];
+        c->replay_hits[i].nmatches = 0;
+    }
+    corr_feed(c, ev, c->replay_hits, nt->nfeed);
+}
+
+/* Emit a finished batch: its alerts, malformed reports and correlation
+ * alerts in input order; then count it. */
+static void batch_emit(cli_ctx_t *c, cli_batch_t *b)
+{
+    size_t pos = 0;
+    int i;
+
+    for (i = 0; i < b->nnotes; i++) {
+        const cli_note_t *nt = &b->notes[i];
+        if (nt->why) {
+            malformed(c, b->name, nt->lineno, nt->why);
+            continue;
+        }
+        fwrite(b->out + pos, 1, nt->out_off - pos, stdout);
+        pos = nt->out_off;
+        corr_replay(c, b, nt);
+    }
+    fwrite(b->out + pos, 1, b->olen - pos, stdout);
+    c->st.events += b->events;
+    c->st.alerts += b->alerts;
+    if (b->lost) c->oom = 1;
+}
+
+static void batch_reset(cli_batch_t *b)
+{
+    b->name = NULL;
+    b->dlen = b->olen = 0;
+    b->nlines = b->nnotes = b->nfeeds = 0;
+    b->events = b->alerts = b->lost = 0;
+    b->done = 0;
+}
+
+/* Wait for the oldest batch, emit it, free its slot. */
+static void par_retire(cli_ctx_t *c)
+{
+    cli_par_t *par = c->par;
+    cli_batch_t *b = &par->ring[par->tail % par->nslots];
+
+    pthread_mutex_lock(&par->mu);
+    while (!b->done) pthread_cond_wait(&par->done, &par->mu);
+    pthread_mutex_unlock(&par->mu);
+    batch_emit(c, b);
+    par->tail++;
+}
+
+/* Hand the batch being filled to the workers; wait for a free slot. */
+static void par_submit(cli_ctx_t *c)
+{
+    cli_par_t *par = c->par;
+
+    if (!par->ring[par->head % par->nslots].nlines) return;
+    pthread_mutex_lock(&par->mu);
+    par->head++;
+    pthread_cond_signal(&par->work);
+    pthread_mutex_unlock(&par->mu);
+    if (par->head - par->tail == par->nslots) par_retire(c);
+    batch_reset(&par->ring[par->head % par->nslots]);
+}
+
+static void par_drain(cli_ctx_t *c)
+{
+    par_submit(c);
+    while (c->par->tail != c->par->head) par_retire(c);
+}
+
+/* Queue one line (len bytes, or none with a reader's verdict in why). */
+static void par_add(cli_ctx_t *c, const char *name, int fmt, const char *s,
+                    size_t len, uint64_t lineno, const char *why)
+{
+    cli_par_t *par = c->par;
+    cli_batch_t *b = &par->ring[par->head % par->nslots];
+    cli_line_t *l;
+
+    if (b->nlines == CLI_BATCH_LINES || b->dlen + len > CLI_BATCH_BYTES) {
+        par_submit(c);
+        b = &par->ring[par->head % par->nslots];
+    }
+    b->name = name;
+    l = &b->lines[b->nlines++];
+    l->off = b->dlen;
+    l->len = len;
+    l->lineno = lineno;
+    l->why = why;
+    l->fmt = fmt;
+    memcpy(b->data + b->dlen, s, len);
+    b->dlen += len;
+}
+
+static void par_line(cli_ctx_t *c, const char *name, int *fmt,
+                     const char *line, size_t len, uint64_t lineno)
+{
+    const char *why = NULL;
+    int r = line_prep(c, fmt, line, &len, &why);
+    if (r > 0) par_add(c, name, *fmt, line, len, lineno, NULL);
+    else if (r < 0) par_add(c, name, 0, line, 0, lineno, why);
+}
+
+static void par_stop(cli_ctx_t *c)
+{
+    cli_par_t *par = c->par;
+    unsigned long i;
+    int k;
+
+    if (!par) return;
+    pthread_mutex_lock(&par->mu);
+    par->stop = 1;
+    pthread_cond_broadcast(&par->work);
+    pthread_mutex_unlock(&par->mu);
+    for (k = 0; k < par->nthr; k++) {
+        pthread_join(par->thr[k].tid, NULL);
+        for (i = 0; i <= (unsigned long)c->nrules; i++)
+            c->thr.rule_counts[i] += par->thr[k].rule_counts[i];
+        thr_free(&par->thr[k]);
+    }
+    for (i = 0; i < par->nslots; i++) {
+        cli_batch_t *b = &par->ring[i];
+        free(b->data); free(b->lines); free(b->out); free(b->notes); free(b->feeds);
+    }
+    pthread_cond_destroy(&par->work);
+    pthread_cond_destroy(&par->done);
+    pthread_mutex_destroy(&par->mu);
+    free(par->ring); free(par->thr); free(par);
+    c->par = NULL;
+}
+
+/* Start `jobs` workers over a ring of batches.  On failure the scan stays
+ * serial (with fewer workers when only some threads could start). */
+static void par_start(cli_ctx_t *c, int jobs)
+{
+    cli_par_t *par = calloc(1, sizeof(*par));
+    unsigned long i;
+
+    if (!par) return;
+    par->nslots = (unsigned long)jobs + (jobs < 8 ? jobs : 8) + 1;
+    par->ring = calloc(par->nslots, sizeof(cli_batch_t));
+    par->thr = calloc(jobs, sizeof(cli_thr_t));
+    pthread_mutex_init(&par->mu, NULL);
+    pthread_cond_init(&par->work, NULL);
+    pthread_cond_init(&par->done, NULL);
+    c->par = par;
+    if (!par->ring || !par->thr) goto fail;
+    for (i = 0; i < par->nslots; i++) {
+        cli_batch_t *b = &par->ring[i];
+        b->data = malloc(CLI_BATCH_BYTES);
+        b->lines = malloc(sizeof(cli_line_t) * CLI_BATCH_LINES);
+        b->ocap = 256 * 1024;
+        b->out = malloc(b->ocap);
+        if (!b->data || !b->lines || !b->out) goto fail;
+    }
+    for (; par->nthr < jobs; par->nthr++) {
+        cli_thr_t *t = &par->thr[par->nthr];
+        if (thr_init(c, t) < 0) break;
+        if (pthread_create(&t->tid, NULL, worker_main, t) != 0) { thr_free(t); break; }
+    }
+    if (par->nthr > 0) return;
+fail:
+    fputs("iocwatch: cannot start worker threads; scanning on one\n", stderr);
+    par_stop(c);
+}
+
+/* ---- scan: input ---------------------------------------------------------- */
 
 static void progress(cli_ctx_t *c, const char *name, uint64_t done, uint64_t total)
 {
@@ -268,6 +694,13 @@ static void progress(cli_ctx_t *c, const char *name, uint64_t done, uint64_t tot
     fprintf(stderr, "\r%-30.30s [%s] %3d%% %llu lines %llu alerts", name, b, pct,
             (unsigned long long)c->st.lines,
             (unsigned long long)(c->st.alerts + c->st.corr_alerts));
+}
+
+static void take_line(cli_ctx_t *c, const char *name, int *fmt,
+                      const char *s, size_t len, uint64_t lineno)
+{
+    if (c->par) par_line(c, name, fmt, s, len, lineno);
+    else scan_line(c, name, fmt, s, len, lineno);
 }
 
 /* Read a file in large chunks and cut lines with memchr: the scan must keep
@@ -300,12 +733,15 @@ static int scan_file(cli_ctx_t *c, const char *path)
             lineno++;
             c->st.lines++;
             if (skipping) skipping = 0;
-            else scan_line(c, name, &fmt, s, e - s, lineno);
+            else take_line(c, name, &fmt, s, e - s, lineno);
             s = nl ? nl + 1 : end;
         }
         have = end - s;
         if (have >= CLI_MAX_LINE) {   /* a line longer than we accept */
-            malformed(c, name, lineno + 1, "line too long");
+            if (!skipping) {          /* reported once, however long */
+                if (c->par) par_add(c, name, 0, s, 0, lineno + 1, "line too long");
+                else malformed(c, name, lineno + 1, "line too long");
+            }
             have = 0;
             skipping = 1;             /* drop the rest up to its newline */
         } else {
@@ -316,6 +752,10 @@ static int scan_file(cli_ctx_t *c, const char *path)
             next_prog = done + (4u << 20);
         }
         if (eof) break;
+    }
+    if (c->par) {                     /* batches never span files */
+        if (show) par_drain(c);
+        else par_submit(c);
     }
     if (show) { progress(c, name, total ? total : done, total ? total : done); fputc('\n', stderr); }
     if (ferror(f)) fprintf(stderr, "iocwatch: read error on %s\n", name);
@@ -328,9 +768,10 @@ static int scan_file(cli_ctx_t *c, const char *path)
 static void print_summary(cli_ctx_t *c, double secs)
 {
     const iw_ruleset_t *rs = iw_engine_ruleset(c->engine);
+    const uint64_t *cnt = c->thr.rule_counts;
     int i, fired = 0;
 
-    for (i = 0; i < rs->rules->nelts; i++) fired += c->rule_counts[i] > 0;
+    for (i = 0; i < rs->rules->nelts; i++) fired += cnt[i] > 0;
     fprintf(stderr, "iocwatch: %llu lines, %llu events, %llu malformed, %llu alerts "
             "(%llu correlation) from %d rule(s) in %.2f s (%.0f lines/s)\n",
             (unsigned long long)c->st.lines, (unsigned long long)c->st.events,
@@ -339,10 +780,30 @@ static void print_summary(cli_ctx_t *c, double secs)
             secs > 0 ? c->st.lines / secs : 0.0);
     for (i = 0; i < rs->rules->nelts; i++) {
         const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
-        if (c->rule_counts[i])
-            fprintf(stderr, "  %8llu  %s  %s\n", (unsigned long long)c->rule_counts[i],
+        if (cnt[i])
+            fprintf(stderr, "  %8llu  %s  %s\n", (unsigned long long)cnt[i],
                     r->id ? r->id : "-", r->title ? r->title : "");
     }
+}
+
+/* Which rules feed a correlation (their hits need the in-order replay). */
+static int corr_setup(cli_ctx_t *c)
+{
+    const iw_ruleset_t *rs = iw_engine_ruleset(c->engine);
+    size_t sz = iw_corr_mem_size(CLI_CORR_SLOTS);
+    int i;
+
+    c->corr_mem = calloc(1, sz);
+    c->feeds_corr = calloc(c->nrules + 1, 1);
+    c->replay_hits = calloc(c->nrules + 1, sizeof(iw_hit_t));
+    if (!c->corr_mem || !c->feeds_corr || !c->replay_hits) return -1;
+    iw_corr_mem_init(c->corr, c->corr_mem, sz);
+    for (i = 0; i < rs->rules->nelts && i < c->nrules; i++) {
+        const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
+        if (r->index >= 0 && r->index < c->nrules && r->feeds && r->feeds->nelts)
+            c->feeds_corr[r->index] = 1;
+    }
+    return 0;
 }
 
 static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
@@ -350,7 +811,7 @@ static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
     cli_ctx_t c;
     iw_diag_t *d = iw_diag_create(p);
     apr_time_t t0;
-    int i, nrules = 0, rc = 0;
+    int i, rc = 0;
     static char outbuf[1 << 16];
 
     if (!o->rules->nelts) APR_ARRAY_PUSH(o->rules, const char *) = "/etc/iocwatch/rules";
@@ -361,37 +822,28 @@ static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
     memset(&c, 0, sizeof(c));
     c.pool = p;
     c.o = o;
-    if (!(c.engine = load_engine(p, o, &nrules))) return 1;
-    c.scratch = iw_scratch_create(c.engine);
+    if (!(c.engine = load_engine(p, o, &c.nrules))) return 1;
     c.corr = iw_corr_create(p, c.engine, d);
     print_diags(d);
     if (d->errors) return 1;
-    if (c.corr) {
-        size_t sz = iw_corr_mem_size(CLI_CORR_SLOTS);
-        c.corr_mem = calloc(1, sz);
-        if (!c.corr_mem) { fputs("iocwatch: out of memory\n", stderr); return 1; }
-        iw_corr_mem_init(c.corr, c.corr_mem, sz);
-    }
-    c.pbuf_size = 2 * CLI_MAX_LINE + 64;
-    c.pbuf = malloc(c.pbuf_size);
-    c.evbuf = malloc(CLI_EVBUF);
-    c.abuf = malloc(CLI_ALERT_BUF + 1);
-    c.rule_counts = calloc(nrules + 1, sizeof(uint64_t));
-    if (!c.scratch || !c.pbuf || !c.evbuf || !c.abuf || !c.rule_counts) {
+    if (thr_init(&c, &c.thr) < 0 || (c.corr && corr_setup(&c) < 0)) {
         fputs("iocwatch: out of memory\n", stderr);
         return 1;
     }
-    iw_event_init(&c.ev, c.evbuf, CLI_EVBUF);
     if (gethostname(c.hostname, sizeof(c.hostname) - 1) != 0) strcpy(c.hostname, "localhost");
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     t0 = apr_time_now();
+    if (o->jobs > 1) par_start(&c, o->jobs);
     for (i = 0; i < o->inputs->nelts; i++)
         if (scan_file(&c, APR_ARRAY_IDX(o->inputs, i, const char *)) < 0) rc = 1;
+    if (c.par) par_drain(&c);
+    par_stop(&c);
     flush_corr(&c);
     fflush(stdout);
+    if (c.oom) { fputs("iocwatch: out of memory: some alerts were lost\n", stderr); rc = 1; }
     print_summary(&c, (double)(apr_time_now() - t0) / APR_USEC_PER_SEC);
-    iw_scratch_destroy(c.scratch);
-    free(c.corr_mem); free(c.pbuf); free(c.evbuf); free(c.abuf); free(c.rule_counts);
+    thr_free(&c.thr);
+    free(c.corr_mem); free(c.feeds_corr); free(c.replay_hits);
     return rc;
 }
 
@@ -405,6 +857,23 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name)
     return NULL;
 }
 
+/* Online CPUs, capped: the default for --jobs. */
+static int default_jobs(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > CLI_MAX_JOBS ? CLI_MAX_JOBS : (int)n;
+}
+
+static int parse_jobs(const char *v)
+{
+    char *end;
+    long n;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno || end == v || *end || n < 1 || n > CLI_MAX_JOBS) return -1;
+    return (int)n;
+}
+
 static int parse_args(apr_pool_t *p, int argc, char **argv, cli_opts_t *o)
 {
     int i;
@@ -414,6 +883,7 @@ static int parse_args(apr_pool_t *p, int argc, char **argv, cli_opts_t *o)
     o->placeholders = apr_array_make(p, 2, sizeof(const char *));
     o->exclude = apr_array_make(p, 2, sizeof(const char *));
     o->progress = -1;
+    o->jobs = default_jobs();
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         if ((v = opt_value(argc, argv, &i, "--rules")))
@@ -430,6 +900,11 @@ static int parse_args(apr_pool_t *p, int argc, char **argv, cli_opts_t *o)
         else if ((v = opt_value(argc, argv, &i, "--min-level"))) {
             if ((o->min_level = iw_level_parse(v)) == IW_LEVEL_NONE) {
                 fprintf(stderr, "iocwatch: unknown --min-level '%s'\n", v);
+                return -1;
+            }
+        } else if ((v = opt_value(argc, argv, &i, "--jobs"))) {
+            if ((o->jobs = parse_jobs(v)) < 0) {
+                fprintf(stderr, "iocwatch: --jobs wants 1..%d, got '%s'\n", CLI_MAX_JOBS, v);
                 return -1;
             }
         } else if (!strcmp(a, "--summary")) o->summary_mode = 1;

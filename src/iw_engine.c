@@ -112,6 +112,18 @@ typedef struct extab {
 static const int merge_fields[NMERGE] = { IW_F_CS_USER_AGENT, IW_F_CS_REFERER };
 
 typedef struct confent { int32_t pat, field, len, slot; } confent_t;
+
+/* Lazy predicates.  A predicate that triggers no rule (a value of an |all
+ * item, a non-trigger item of an AND group, a filter, a |neq term) and
+ * whose matchers are all plain literals or direct checks on one field is
+ * not scanned for: it is computed (lit_match, direct) the first time a
+ * candidate rule reads it in an event.  Common values like `200` or `/images/` then cost
+ * nothing on events where no rule needing them is a candidate. */
+typedef struct lazyent {
+    litpat_t l;
+    int32_t field;
+    int32_t dc;                    /* >= 0: direct check e->ldc[dc] instead */
+} lazyent_t;
 typedef struct segment { size_t off, len; int ok; } segment_t;
 
 /* Matchers of one field for one event type. */
@@ -159,6 +171,11 @@ struct iw_engine {
     int32_t *trig_rules;
     int32_t *always; int nalways;
     int npatterns;
+    /* lazy predicates: computed only when a candidate reads them */
+    uint64_t *lazy;                /* bit per pred */
+    int32_t *lz_first;             /* per pred, CSR into lz (n+1) */
+    lazyent_t *lz; int nlazy;
+    dcheck_t *ldc; int nldc;       /* direct checks of lazy predicates */
 };
 
 struct iw_scratch {
@@ -169,6 +186,7 @@ struct iw_scratch {
     uint8_t *pfield;               /* field that set each predicate */
     int32_t *touched; int ntouched;
     uint32_t *rgen; uint32_t gen;
+    uint32_t *pgen;                /* lazy pred computed in event gen */
     int32_t *cand; int ncand;
     iw_hit_t *hits;
     uint64_t nevents, ncandidates;
@@ -188,6 +206,7 @@ typedef struct pat {
     int32_t act_head;              /* into b->acts (linked) */
     int dead;
     int conf;                      /* also scanned inside _raw (merged) */
+    int lazy;                      /* serves lazy predicates only: not scanned */
     const unsigned char *lb; size_t ll;  /* pure literal (lb != NULL) */
     int open_s, open_e;
     const iw_rule_t *rule; int line, col;
@@ -201,7 +220,8 @@ typedef struct build {
     iw_diag_t *diag;
     iw_ruleset_t *rs;
     apr_array_header_t *crules, *nodes, *kids, *sels, *groups, *items, *rows,
-        *terms, *filt, *pats, *acts, *rx, *rxall, *dc, *predw, *always, *lits, *conf;
+        *terms, *filt, *pats, *acts, *rx, *rxall, *dc, *predw, *always, *lits, *conf,
+        *pnl;                      /* char per pred: 1 = cannot be lazy */
     apr_hash_t *pat_by_key, *pred_by_sig;
     /* current rule / item for messages and masks */
     const iw_rule_t *rule;
@@ -246,6 +266,7 @@ static void berr(build_t *b, int line, int col, const char *fmt, ...)
 static int32_t pred_new(build_t *b, double w)
 {
     APR_ARRAY_PUSH(b->predw, double) = w > 1.0 ? 1.0 : w;
+    APR_ARRAY_PUSH(b->pnl, char) = 0;
     return (int32_t)(b->predw->nelts - 1);
 }
 
@@ -672,6 +693,8 @@ static void pat_add_action(build_t *b, int32_t pi, int32_t value)
 
 static int emit(build_t *b, mdesc_t *m, int field, int32_t pred)
 {
+    if ((m->kind != M_HS || !m->plain || !m->ll) && m->kind != M_DIRECT)
+        APR_ARRAY_IDX(b->pnl, pred, char) = 1;
     switch (m->kind) {
     case M_HS:
         pat_add_action(b, pat_get(b, m, field), pred);
@@ -1129,6 +1152,102 @@ static void build_triggers(build_t *b)
     e->nalways = b->always->nelts;
 }
 
+/* Field of each predicate's matchers: -1 none, -2 several fields. */
+static void pred_fields(build_t *b, int32_t *pf, int np)
+{
+    int i;
+    int32_t a;
+    for (i = 0; i < np; i++) pf[i] = -1;
+    for (i = 0; i < b->dc->nelts; i++) {
+        const dcheck_t *d = &APR_ARRAY_IDX(b->dc, i, dcheck_t);
+        pf[d->pred] = pf[d->pred] == -1 || pf[d->pred] == d->field ? d->field : -2;
+    }
+    for (i = 0; i < b->pats->nelts; i++) {
+        const pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
+        for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
+            int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
+            if (v < 0) continue;                   /* regex: its pred is in pnl */
+            pf[v] = pf[v] == -1 || pf[v] == pt->field ? pt->field : -2;
+            if (!pt->lb || !pt->ll || pt->dead) APR_ARRAY_IDX(b->pnl, v, char) = 1;
+        }
+    }
+}
+
+/* Direct checks of lazy predicates move out of the per-event list. */
+static void split_dchecks(build_t *b, const char *lz)
+{
+    apr_array_header_t *ldc = apr_array_make(b->p, 8, sizeof(dcheck_t));
+    int i, k = 0;
+    for (i = 0; i < b->dc->nelts; i++) {
+        dcheck_t d = APR_ARRAY_IDX(b->dc, i, dcheck_t);
+        if (lz[d.pred]) APR_ARRAY_PUSH(ldc, dcheck_t) = d;
+        else APR_ARRAY_IDX(b->dc, k++, dcheck_t) = d;
+    }
+    b->dc->nelts = k;
+    b->e->ldc = (dcheck_t *)ldc->elts;
+    b->e->nldc = ldc->nelts;
+}
+
+/* Lazy predicates (see lazyent_t): not a trigger of any rule, every
+ * matcher a plain literal or a direct check, all on one field.  A pattern
+ * serving only such predicates leaves the scan.  Needs the triggers. */
+static void plan_lazy(build_t *b)
+{
+    iw_engine_t *e = b->e;
+    int np = b->predw->nelts, i;
+    int32_t *pf = apr_palloc(b->tp, sizeof(int32_t) * (size_t)(np + 1));
+    int32_t *fill, a;
+    char *lz = apr_pcalloc(b->tp, (size_t)np + 1);
+
+    e->lazy = apr_pcalloc(b->p, sizeof(uint64_t) * (size_t)(np / 64 + 1));
+    e->lz_first = apr_pcalloc(b->p, sizeof(int32_t) * (size_t)(np + 1));
+    pred_fields(b, pf, np);
+    for (i = 0; i < np; i++)
+        if (!APR_ARRAY_IDX(b->pnl, i, char) && pf[i] >= 0
+            && e->trig_first[i + 1] == e->trig_first[i]) {
+            lz[i] = 1;
+            e->lazy[i >> 6] |= (uint64_t)1 << (i & 63);
+        }
+    for (i = 0; i < b->pats->nelts; i++) {
+        pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
+        int all = pt->act_head >= 0;
+        for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
+            int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
+            if (v >= 0 && lz[v]) e->lz_first[v + 1]++;
+            else all = 0;
+        }
+        pt->lazy = all;
+    }
+    split_dchecks(b, lz);
+    for (i = 0; i < e->nldc; i++) e->lz_first[e->ldc[i].pred + 1]++;
+    for (i = 0; i < np; i++) e->lz_first[i + 1] += e->lz_first[i];
+    e->nlazy = e->lz_first[np];
+    e->lz = apr_pcalloc(b->p, sizeof(lazyent_t) * (size_t)(e->nlazy + 1));
+    fill = apr_pmemdup(b->tp, e->lz_first, sizeof(int32_t) * (size_t)(np + 1));
+    for (i = 0; i < b->pats->nelts; i++) {
+        const pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
+        for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
+            int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
+            lazyent_t *z;
+            if (v < 0 || !lz[v]) continue;
+            z = &e->lz[fill[v]++];
+            z->field = pt->field;
+            z->l.b = pt->lb;
+            z->l.len = (uint32_t)pt->ll;
+            z->l.open_s = (uint8_t)pt->open_s;
+            z->l.open_e = (uint8_t)pt->open_e;
+            z->l.caseless = (pt->flags & HS_FLAG_CASELESS) != 0;
+            z->l.id = i;
+            z->dc = -1;
+        }
+    }
+    for (i = 0; i < e->nldc; i++) {
+        lazyent_t *z = &e->lz[fill[e->ldc[i].pred]++];
+        z->field = e->ldc[i].field;
+        z->dc = i;
+    }
+}
+
 /* ---- Vectorscan databases ------------------------------------------------- */
 
 static int type_index(unsigned t) { return t == IW_EV_ERROR ? 1 : 0; }
@@ -1285,7 +1404,7 @@ static int compile_field(build_t *b, int ti, int field)
 
     for (i = 0; i < b->pats->nelts; i++) {
         pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
-        if (pt->field == field && (pt->types & type) && !pt->dead)
+        if (pt->field == field && (pt->types & type) && !pt->dead && !pt->lazy)
             APR_ARRAY_PUSH(all, unsigned) = (unsigned)i;
     }
     if (!all->nelts) return 0;
@@ -1355,7 +1474,8 @@ static void plan_merge(build_t *b)
     int i, raw = 0;
     for (i = 0; i < b->pats->nelts; i++) {
         const pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
-        if (pt->field == IW_F_RAW && (pt->types & IW_EV_ACCESS) && !pt->dead) raw = 1;
+        if (pt->field == IW_F_RAW && (pt->types & IW_EV_ACCESS) && !pt->dead && !pt->lazy)
+            raw = 1;
     }
     if (!raw) return;
     b->e->merge = 1;
@@ -1363,7 +1483,7 @@ static void plan_merge(build_t *b)
         pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
         int slot = merge_slot(pt->field);
         confent_t *c;
-        if (slot < 0 || !(pt->types & IW_EV_ACCESS) || pt->dead || !pt->lb
+        if (slot < 0 || !(pt->types & IW_EV_ACCESS) || pt->dead || pt->lazy || !pt->lb
             || !pt->open_s || !pt->open_e)
             continue;
         pt->conf = 1;
@@ -1499,7 +1619,7 @@ static void build_init(build_t *b, apr_pool_t *p, iw_ruleset_t *rs, iw_diag_t *d
     MK(groups, range_t); MK(items, citem_t); MK(rows, range_t); MK(terms, int32_t);
     MK(filt, int32_t); MK(pats, pat_t); MK(acts, act_t); MK(rx, rxcheck_t);
     MK(rxall, rxalways_t); MK(dc, dcheck_t); MK(predw, double); MK(always, int32_t);
-    MK(lits, litpat_t); MK(conf, confent_t);
+    MK(lits, litpat_t); MK(conf, confent_t); MK(pnl, char);
 #undef MK
     b->pat_by_key = apr_hash_make(b->tp);
     b->pred_by_sig = apr_hash_make(b->tp);
@@ -1552,6 +1672,8 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     compile_filters(b, apr_hash_make(b->tp));
     b->rule = NULL;
 
+    build_triggers(b);
+    plan_lazy(b);
     plan_merge(b);
     for (t = 0; t < NTYPES; t++)
         for (f = 0; f < IW_F__COUNT; f++)
@@ -1560,7 +1682,6 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     for (f = 0; f < IW_F__COUNT; f++)
         if (e->radix[f] && iw_radix_finalize(e->radix[f]) < 0) berr(b, 0, 0, "out of memory");
     build_actions(b);
-    build_triggers(b);
     engine_publish(b);
     apr_pool_destroy(b->tp);
     return b->errors ? NULL : e;
@@ -1585,10 +1706,11 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     s->pfield = calloc(np + 1, 1);
     s->touched = calloc(np + 1, sizeof(int32_t));
     s->rgen = calloc(nr + 1, sizeof(uint32_t));
+    s->pgen = calloc(np + 1, sizeof(uint32_t));
     s->cand = calloc(nr + 1, sizeof(int32_t));
     s->hits = calloc(nr + 1, sizeof(iw_hit_t));
     s->md = pcre2_match_data_create(1, NULL);
-    if (!s->bits || !s->pfield || !s->touched || !s->rgen || !s->cand || !s->hits || !s->md
+    if (!s->bits || !s->pfield || !s->touched || !s->rgen || !s->pgen || !s->cand || !s->hits || !s->md
         || (e->proto && hs_clone_scratch(e->proto, &s->hs) != HS_SUCCESS)) {
         iw_scratch_destroy(s);
         return NULL;
@@ -1601,7 +1723,7 @@ void iw_scratch_destroy(iw_scratch_t *s)
     if (!s) return;
     if (s->hs) hs_free_scratch(s->hs);
     if (s->md) pcre2_match_data_free(s->md);
-    free(s->bits); free(s->pfield); free(s->touched); free(s->rgen);
+    free(s->bits); free(s->pfield); free(s->touched); free(s->rgen); free(s->pgen);
     free(s->cand); free(s->hits);
     free(s);
 }
@@ -1850,6 +1972,43 @@ static void ex_lookup(const extab_t *x, int lower, scan_ctx_t *c)
     }
 }
 
+/* A lazy predicate, on first read in an event: its literals compared
+ * against its field (what the scan would have found there). */
+static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+{
+    int32_t i;
+    int field = -1;
+    iw_str_t v = IW_STR_NULL;
+    for (i = e->lz_first[p]; i < e->lz_first[p + 1]; i++) {
+        const lazyent_t *z = &e->lz[i];
+        if (z->dc >= 0) {
+            fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
+            if (direct(s, &e->ldc[z->dc], &fc)) {
+                pred_set(s, p, z->field);
+                return;
+            }
+            continue;
+        }
+        if (z->field != field) {
+            field = z->field;
+            v = iw_event_get(s->ev, (iw_field_id_t)field);
+        }
+        if (v.p && v.len && lit_match(&z->l, (const unsigned char *)v.p, v.len)) {
+            pred_set(s, p, field);
+            return;
+        }
+    }
+}
+
+static inline int pred_val(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+{
+    if (pred_is_set(s, p)) return 1;
+    if (!((e->lazy[p >> 6] >> (p & 63)) & 1) || s->pgen[p] == s->gen) return 0;
+    s->pgen[p] = s->gen;
+    lazy_eval(e, s, p);
+    return pred_is_set(s, p);
+}
+
 /* Where the merged header fields lie inside _raw (the request line, then
  * "Name: value\n" per header in order, see iw_event.c): computed from the
  * event's headers and verified byte for byte, so any other layout (or a
@@ -1940,21 +2099,21 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     }
 }
 
-static int eval_item(const iw_engine_t *e, const iw_scratch_t *s, const citem_t *it)
+static int eval_item(const iw_engine_t *e, iw_scratch_t *s, const citem_t *it)
 {
     int r, k;
     for (r = 0; r < it->rows.n; r++) {
         const range_t *row = &e->rows[it->rows.first + r];
         for (k = 0; k < row->n; k++) {
             int32_t t = e->terms[row->first + k];
-            if (pred_is_set(s, t >> 1) == (t & 1)) break;
+            if (pred_val(e, s, t >> 1) == (t & 1)) break;
         }
         if (k == row->n) return 1;
     }
     return 0;
 }
 
-static int eval_group(const iw_engine_t *e, const iw_scratch_t *s, int32_t g)
+static int eval_group(const iw_engine_t *e, iw_scratch_t *s, int32_t g)
 {
     const range_t *gr = &e->groups[g];
     int i;
@@ -1963,7 +2122,7 @@ static int eval_group(const iw_engine_t *e, const iw_scratch_t *s, int32_t g)
     return 1;
 }
 
-static int eval_sel(const iw_engine_t *e, const iw_scratch_t *s, int32_t sel)
+static int eval_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel)
 {
     const range_t *sr = &e->sels[sel];
     int g;
@@ -1972,7 +2131,7 @@ static int eval_sel(const iw_engine_t *e, const iw_scratch_t *s, int32_t sel)
     return 0;
 }
 
-static int eval_node(const iw_engine_t *e, const iw_scratch_t *s, int32_t ni)
+static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
 {
     const cnode_t *n = &e->nodes[ni];
     int i;
@@ -2015,7 +2174,7 @@ static void evidence_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel, iw_
                 int ok = 1;
                 for (k = 0; k < row->n && ok; k++) {
                     int32_t t = e->terms[row->first + k];
-                    ok = pred_is_set(s, t >> 1) != (t & 1);
+                    ok = pred_val(e, s, t >> 1) != (t & 1);
                 }
                 if (!ok) continue;
                 for (k = 0; k < row->n; k++) {
@@ -2079,6 +2238,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     s->tm_ok = 0;
     if (++s->gen == 0) {
         memset(s->rgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
+        memset(s->pgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
         s->gen = 1;
     }
     scan_event(e, s, ev);

@@ -59,7 +59,8 @@ def body(h, rs):
              % (xrule, feed)),
             ("suppress.test", "IocWatchSuppress 2"),
             ("noerrlog.test", "IocWatchErrorLog Off"),
-            ("critonly.test", "IocWatchErrorLog crit")]:
+            ("critonly.test", "IocWatchErrorLog crit"),
+            ("filter.test", 'IocWatchFilters "%s/filter.yml"' % iwtest.TEST_RULES)]:
         vh += """<VirtualHost 127.0.0.1:{port}>
   ServerName {name}
   {extra}
@@ -140,6 +141,19 @@ def test_errorlog_off_and_level(server, rsyslog, errlog, host, fires):
         assert rsyslog.alerts(m, pred) == []
 
 
+def test_filters(server, rsyslog):
+    """rules/filter.yml (pySigma semantics: rule AND filter condition)
+    keeps rule B quiet for our own scanner on filter.test only."""
+    n1, n2, n3 = nonce(), nonce(), nonce()
+    m = rsyslog.mark()
+    attack(server, "filter.test", n1, ua="iwscanner-b trusted-scan")
+    attack(server, "filter.test", n2, ua="iwscanner-b")
+    attack(server, "main.test", n3, ua="iwscanner-b trusted-scan")
+    assert ids(rsyslog.wait_alerts(m, 3, by_url(n2))) == [RULE_A, RULE_B, RULE_C]
+    assert ids(rsyslog.wait_alerts(m, 3, by_url(n3))) == [RULE_A, RULE_B, RULE_C]
+    assert ids(rsyslog.wait_alerts(m, 2, by_url(n1))) == [RULE_A, RULE_C]
+
+
 def test_filters_file_is_loaded(server, rsyslog):
     """IocWatchFilters feeds the loader: a broken filter file fails
     `httpd -t` with its file:line."""
@@ -159,6 +173,20 @@ def test_debian_conf_passes_configtest(server, rsyslog):
     text = text.replace("/etc/iocwatch/rules", os.path.join(iwtest.TEST_RULES, "basic.yml"))
     text = text.replace("unix:/dev/log", "unix:" + rsyslog.sock)
     inc = server.write_rule("debian-iocwatch.conf", text)
+    rc, out = server.configtest(server.render("Include %s\n" % inc, "event"))
+    assert rc == 0 and "Syntax OK" in out, out
+
+
+def test_example_httpd_conf_passes_configtest(server, rsyslog):
+    src = os.path.join(iwtest.REPO, "conf", "httpd-example.conf")
+    with open(src) as f:
+        text = f.read()
+    basic = os.path.join(iwtest.TEST_RULES, "basic.yml")
+    text = (text.replace("LoadModule iocwatch_module modules/mod_iocwatch.so", "")
+            .replace("/etc/iocwatch/rules /etc/iocwatch/shop-rules", basic)
+            .replace("/etc/iocwatch/rules", basic)
+            .replace("unix:/dev/log", "unix:" + rsyslog.sock))
+    inc = server.write_rule("example.conf", text)
     rc, out = server.configtest(server.render("Include %s\n" % inc, "event"))
     assert rc == 0 and "Syntax OK" in out, out
 

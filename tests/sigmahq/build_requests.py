@@ -1082,8 +1082,8 @@ LOG_CASES = {
     "web_apache_threading_error": (
         "errors.log:6 — glibc `tpp.c:82: __pthread_tpp_change_priority: "
         "Assertion …` written by a child to stderr",
-        "**fails**: `iw_logfmt.c` rejects the unprefixed stderr line "
-        "(see Error log)"),
+        "fires (unprefixed stderr line read as an error entry, "
+        "see Error log)"),
     "web_cve_2021_26084_confluence_rce_exploit": (
         "access.log:1-2 — anonymous POST /pages/createpage-entervariables."
         "action?SpaceKey=x, and doenterpagevariables with a \\u0027 payload",

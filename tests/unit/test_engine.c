@@ -691,3 +691,134 @@ static void differential_small(apr_pool_t *p, int *iw_failed_, int merged)
     iw_scratch_destroy(s);
     CHECK_INT(bad, 0);
 }
+
+/* Lazy predicates (values of |all items, non-trigger items of AND groups,
+ * filters, numbers): rules built from atoms, each atom also compiled as a
+ * rule of its own in a second engine (there it triggers, so it is
+ * scanned).  A combined rule must fire exactly when its atoms do. */
+static const char *const lazy_atoms[] = {
+    "cs-uri-query|contains: 'ab'", "cs-uri-query|contains: 'b/'",
+    "cs-uri-query|contains|cased: 'aB'", "cs-uri-stem|startswith: '/a'",
+    "cs-uri-stem|endswith: '.x'", "cs-user-agent|contains: 'zz'",
+    "cs-user-agent|startswith: 'a'", "cs-user-agent: 'ab'", "cs-referer|endswith: 'b'",
+    "cs-method: 'POST'", "sc-status: 200", "sc-status: 404", "cs-method|neq: 'GET'",
+    "cs-referer: null", "cs-uri-query|contains: '200'", "cs-user-agent|contains: 'a.x'",
+};
+#define NATOMS ((int)(sizeof(lazy_atoms) / sizeof(lazy_atoms[0])))
+/* |all items: values of one field, each also an atom "contains" */
+static const char *const lazy_all_vals[] = { "ab", "zz", "b/", "x", "20", "/a" };
+
+static int lazy_want(const int *items, int nitems, int notf, const int *atom_hit)
+{
+    int i, ok = 1;
+    for (i = 0; i < nitems && ok; i++) ok = atom_hit[items[i]];
+    return ok && (notf < 0 || !atom_hit[notf]);
+}
+
+static void lazy_rule_text(apr_pool_t *p, apr_array_header_t *docs, int r, const int *items,
+                           int nitems, int notf, const int *allv)
+{
+    char *det = apr_psprintf(p, "    t:\n        cs-uri-query|contains: 'qqqq%d'\n", r % 4);
+    char *cond = "t and ";
+    int i;
+    /* one selection per item (atoms may share a key).  The long literal of
+     * t is the rarest: it triggers, every atom is left to lazy evaluation */
+    for (i = 0; i < nitems; i++) {
+        if (items[i] < NATOMS)
+            det = apr_psprintf(p, "%s    s%d:\n        %s\n", det, i, lazy_atoms[items[i]]);
+        else {
+            int k = items[i] - NATOMS;   /* |all over allv[2k], allv[2k+1] */
+            det = apr_psprintf(p, "%s    s%d:\n        %s|contains|all:\n            - '%s'\n"
+                               "            - '%s'\n", det, i, k ? "cs-user-agent" : "cs-uri-query",
+                               lazy_all_vals[allv[2 * k]], lazy_all_vals[allv[2 * k + 1]]);
+        }
+        cond = apr_psprintf(p, "%s%ss%d", cond, i ? " and " : "", i);
+    }
+    if (notf >= 0)
+        det = apr_pstrcat(p, det, "    flt:\n        ", lazy_atoms[notf], "\n", NULL);
+    det = apr_pstrcat(p, det, "    condition: ", cond, notf >= 0 ? " and not flt" : "", NULL);
+    APR_ARRAY_PUSH(docs, const char *) = apr_pstrcat(p, r ? "---\n" : "",
+                                                     eu_rule(p, apr_psprintf(p, "c%d", r), det), NULL);
+}
+
+TEST(engine_lazy_predicates_differential)
+{
+    enum { NR = 120, NE = 600, NALLV = (int)(sizeof(lazy_all_vals) / sizeof(lazy_all_vals[0])) };
+    /* atoms 0..NATOMS-1, then per rule up to 2 |all items (k = 0, 1) */
+    int items[NR][4], nitems[NR], notf[NR], allv[NR][4], i, j, k, bad = 0;
+    uint32_t x = 4242;
+    apr_array_header_t *cdocs = apr_array_make(p, NR, sizeof(char *));
+    apr_array_header_t *adocs = apr_array_make(p, NATOMS + NALLV * 2, sizeof(char *));
+    iw_engine_t *ec, *ea;
+    iw_scratch_t *sc, *sa;
+
+    for (i = 0; i < NATOMS; i++)
+        APR_ARRAY_PUSH(adocs, const char *) = apr_pstrcat(p, i ? "---\n" : "",
+            eu_rule(p, apr_psprintf(p, "a%d", i), apr_pstrcat(p, "    sel:\n        ",
+                    lazy_atoms[i], "\n    condition: sel", NULL)), NULL);
+    for (i = 0; i < NALLV; i++)
+        for (k = 0; k < 2; k++)
+            APR_ARRAY_PUSH(adocs, const char *) = apr_pstrcat(p, "---\n",
+                eu_rule(p, apr_psprintf(p, "v%d_%d", i, k), apr_psprintf(p,
+                        "    sel:\n        %s|contains: '%s'\n    condition: sel",
+                        k ? "cs-user-agent" : "cs-uri-query", lazy_all_vals[i])), NULL);
+    for (i = 0; i < NR; i++) {
+        nitems[i] = 1 + (int)(rs_next(&x) % 4);
+        for (j = 0; j < nitems[i]; j++) items[i][j] = (int)(rs_next(&x) % (NATOMS + 2));
+        for (j = 0; j < 4; j++) allv[i][j] = (int)(rs_next(&x) % NALLV);
+        notf[i] = rs_next(&x) % 3 ? -1 : (int)(rs_next(&x) % NATOMS);
+        lazy_rule_text(p, cdocs, i, items[i], nitems[i], notf[i], allv[i]);
+    }
+    ec = must_compile(p, apr_array_pstrcat(p, cdocs, 0), iw_failed_);
+    ea = must_compile(p, apr_array_pstrcat(p, adocs, 0), iw_failed_);
+    REQUIRE(ec != NULL && ea != NULL);
+    sc = iw_scratch_create(ec);
+    sa = iw_scratch_create(ea);
+    for (j = 0; j < NE && bad < 5; j++) {
+        static const char *const frag[] = { "ab", "aB", "b/", "zz", "/a", ".x", "200", "x", "20",
+                                            "a.x", "?", "&", "q" };
+        static const char *const meth[] = { "GET", "POST", "PUT" };
+        static const int status[] = { 200, 404, 500 };
+        char tgt[64], ua[64], ref[16];
+        const iw_hit_t *hc, *ha;
+        int atom_hit[NATOMS], nc, na, t;
+        treq_t rq;
+        tgt[0] = ua[0] = '\0';
+        for (t = (int)(rs_next(&x) % 5); t >= 0; t--) strcat(tgt, frag[rs_next(&x) % 13]);
+        for (t = (int)(rs_next(&x) % 4); t > 0; t--) strcat(ua, frag[rs_next(&x) % 13]);
+        snprintf(ref, sizeof(ref), "%s", frag[rs_next(&x) % 13]);
+        memset(&rq, 0, sizeof(rq));
+        rq.method = meth[rs_next(&x) % 3];
+        rq.status = status[rs_next(&x) % 3];
+        rq.target = apr_pstrcat(p, rs_next(&x) & 1 ? "/" : "", tgt,
+                                rs_next(&x) % 4 ? apr_psprintf(p, "qqqq%d", (int)(rs_next(&x) % 4)) : "",
+                                NULL);
+        rq.ua = rs_next(&x) % 4 ? ua : NULL;
+        rq.referer = rs_next(&x) % 2 ? ref : NULL;
+        na = eu_eval(p, ea, sa, &rq, &ha);
+        nc = eu_eval(p, ec, sc, &rq, &hc);
+        for (i = 0; i < NATOMS; i++) atom_hit[i] = eu_fired(ha, na, apr_psprintf(p, "a%d", i));
+        for (i = 0; i < NR; i++) {
+            int want, got, it[4], n = 0;
+            for (k = 0; k < nitems[i]; k++) {
+                if (items[i][k] < NATOMS) { it[n++] = items[i][k]; continue; }
+                {
+                    int f = items[i][k] - NATOMS, v0 = allv[i][2 * f], v1 = allv[i][2 * f + 1];
+                    int ok = eu_fired(ha, na, apr_psprintf(p, "v%d_%d", v0, f))
+                          && eu_fired(ha, na, apr_psprintf(p, "v%d_%d", v1, f));
+                    if (!ok) { n = -1; break; }
+                }
+            }
+            want = n >= 0 && lazy_want(it, n, notf[i], atom_hit)
+                && strstr(rq.target, apr_psprintf(p, "qqqq%d", i % 4));
+            got = eu_fired(hc, nc, apr_psprintf(p, "c%d", i));
+            if (got != want && bad++ < 5)
+                fprintf(stderr, "  rule c%d on %s %s ua=%s ref=%s: engine %d, atoms %d\n", i,
+                        rq.method, rq.target, rq.ua ? rq.ua : "-", rq.referer ? rq.referer : "-",
+                        got, want);
+        }
+    }
+    iw_scratch_destroy(sc);
+    iw_scratch_destroy(sa);
+    CHECK_INT(bad, 0);
+}
