@@ -5,15 +5,17 @@
  * Sigma rules evaluate; alerts are rendered as ECS JSON and only queued here:
  * a sender thread per process (iw_notify) writes them to syslog.  Nothing in
  * the request path blocks on I/O, takes a lock (unless a correlation rule is
- * fed) or allocates (per-thread scratch, stack buffers).
+ * fed or IocWatchSuppress is on) or allocates (per-thread scratch, stack
+ * buffers).
  *
  * Life cycle
  *   check_config  (every config pass, also `httpd -t`): load, link and
  *                 compile the rules of every server; any error is printed as
  *                 file:line:col and fails the start / the config test.
- *   post_config   (not on the dry-run pass): correlation shared memory (state
- *                 carried over a restart when the rules did not change), the
- *                 global mutex, the parent's own alert queue (for error-log
+ *   post_config   (not on the dry-run pass): correlation shared memory (the
+ *                 previous generation's table is shared on when the rules
+ *                 did not change), the global mutex (one per server
+ *                 process), the parent's own alert queue (for error-log
  *                 entries logged by the parent, e.g. "exit signal").
  *   child_init    re-attach the mutex, start this child's alert queue; a pool
  *                 cleanup flushes it (bounded) when the child exits.
@@ -38,7 +40,6 @@
 #include "apr_strings.h"
 #include "apr_shm.h"
 #include "apr_global_mutex.h"
-#include "apr_fnmatch.h"
 
 #include "iw_common.h"
 #include "iw_rules.h"
@@ -1163,8 +1164,11 @@ static void split_request_line(const request_rec *orig, const request_rec *r,
 
 static const char *request_id(const request_rec *orig, const request_rec *r)
 {
-    const char *id = apr_table_get(orig->subprocess_env, "UNIQUE_ID");
-    if (!id)
+    const char *id = NULL;
+    /* may be called (error_log) on a request still being read */
+    if (orig->subprocess_env)
+        id = apr_table_get(orig->subprocess_env, "UNIQUE_ID");
+    if (!id && r->subprocess_env)
         id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     return id ? id : orig->log_id;
 }

@@ -18,7 +18,15 @@
  * fired, plus rules whose condition can hold with no predicate set (computed
  * at compile time).  Bits are cleared through a touched list, candidates
  * deduplicated with a generation counter: nothing proportional to the rule
- * count is done per event, and nothing is allocated. */
+ * count is done per event, and nothing is allocated.
+ *
+ * Only trigger predicates are scanned for.  A predicate that triggers no
+ * rule and is made of plain literals and direct checks is *lazy*: computed
+ * when a candidate first reads it (see lazyent_t), so common values of
+ * |all items and AND groups (`200`, `POST`, `/images/`) cost nothing on
+ * the events where their rule is not a candidate.  Patterns with an inner
+ * `*` are scanned as their longest literal and confirmed by PCRE2
+ * (star_split).  Both keep results and evidence identical. */
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
@@ -131,6 +139,7 @@ typedef struct fieldm {
     hs_database_t *rest;           /* merged field: what _raw does not cover */
     int merged;                    /* 1: use rest when the segment is found */
     hs_database_t *db;             /* what is not below; may be NULL */
+    unsigned db_minw, rest_minw;   /* shortest match of any pattern of db / rest */
     range_t lits;                  /* affix literals, + contains ones if small */
     int small;                     /* contains literals are in lits too */
     extab_t ex[2];                 /* [0] caseless, [1] cased */
@@ -166,6 +175,7 @@ struct iw_engine {
     dcheck_t *dc; int ndc;
     iw_radix_t *radix[IW_F__COUNT];
     unsigned radix_types[IW_F__COUNT];
+    int32_t radix_fields[IW_F__COUNT]; int nradix;   /* fields with a tree */
     /* candidate pruning */
     int32_t *trig_first;           /* per pred, CSR into trig_rules (n+1) */
     int32_t *trig_rules;
@@ -236,6 +246,7 @@ typedef struct mdesc {
     int kind;
     const char *expr; unsigned flags; size_t lit;   /* M_HS; M_RE: prefilter */
     int open_s, open_e;                              /* M_HS: unanchored sides */
+    int split;                                       /* M_RE from star_split */
     const unsigned char *lb; size_t ll; int plain;   /* M_HS: pure literal */
     pcre2_code *code; int jit;                       /* M_RE */
     int32_t rx_pred, rx_idx;                         /* M_RE: check reuse */
@@ -446,6 +457,47 @@ static void literal_info(build_t *b, mdesc_t *m, const iw_pat_t *pt, int open_s,
     m->plain = 1;
 }
 
+/* A pattern with an inner `*` (a.*b): Vectorscan scans only for its
+ * longest literal run and PCRE2 confirms the whole expression on a hit
+ * (M_RE); `.*` in a database costs every event more than the rare
+ * confirmation.  Returns 0 (matcher left as is) when the run is short. */
+#define STAR_SPLIT_MIN_RUN 4
+static int star_split(build_t *b, mdesc_t *m, const iw_pat_t *pt)
+{
+    size_t a = 0, z = pt->n, i, run = 0, best = 0, end = 0, k;
+    int inner = 0, err;
+    uint32_t opts = 0;
+    PCRE2_SIZE off;
+    pcre2_code *code;
+    char *lit;
+
+    while (a < z && pt->k[a] == IW_U_STAR) a++;
+    while (z > a && pt->k[z - 1] == IW_U_STAR) z--;
+    for (i = a; i < z; i++) {
+        if (pt->k[i] == IW_U_STAR) inner = 1;
+        run = pt->k[i] == IW_U_LIT ? run + 1 : 0;
+        if (run > best) { best = run; end = i + 1; }
+    }
+    if (!inner || best < STAR_SPLIT_MIN_RUN) return 0;
+    if (m->flags & HS_FLAG_CASELESS) opts |= PCRE2_CASELESS;
+    if (m->flags & HS_FLAG_DOTALL) opts |= PCRE2_DOTALL;
+    code = pcre2_compile((PCRE2_SPTR)m->expr, PCRE2_ZERO_TERMINATED, opts, &err, &off, NULL);
+    if (!code) return 0;                   /* keep the Vectorscan pattern */
+    APR_ARRAY_PUSH(b->e->codes, pcre2_code *) = code;
+    lit = apr_palloc(b->tp, best * 4 + 1);
+    for (i = end - best, k = 0; i < end; i++, k += 4)
+        snprintf(lit + k, 5, "\\x%02x", pt->b[i]);
+    m->kind = M_RE;
+    m->split = 1;
+    m->code = code;
+    m->jit = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    m->expr = lit;
+    m->flags = (m->flags & (HS_FLAG_CASELESS | HS_FLAG_DOTALL)) | HS_FLAG_SINGLEMATCH;
+    m->plain = 0;
+    m->lb = NULL;
+    return 1;
+}
+
 /* One pattern (after encodings) as a Vectorscan matcher or direct check. */
 static void pat_matcher(build_t *b, apr_array_header_t *ms, const iw_pat_t *pt,
                         int open_start, int open_end, unsigned hsflags, int field)
@@ -468,6 +520,7 @@ static void pat_matcher(build_t *b, apr_array_header_t *ms, const iw_pat_t *pt,
     m->w = hs_weight(lit, field);
     literal_info(b, m, pt, open_start, open_end);
     m->sig = apr_psprintf(b->tp, "h%x:%s", hsflags, expr);
+    star_split(b, m, pt);
 }
 
 /* A string value (already expanded) through windash / utf16 / base64 and
@@ -803,7 +856,7 @@ static int all_unanchored(apr_array_header_t **vms, int nv)
         for (k = 0; k < vms[i]->nelts; k++) {
             const mdesc_t *m = &APR_ARRAY_IDX(vms[i], k, mdesc_t);
             if (m->kind == M_DIRECT && m->d.kind == D_PRESENT) continue;
-            if (m->kind != M_HS || !m->open_s || !m->open_e) return 0;
+            if ((m->kind != M_HS && !m->split) || !m->open_s || !m->open_e) return 0;
         }
     return 1;
 }
@@ -1152,15 +1205,23 @@ static void build_triggers(build_t *b)
     e->nalways = b->always->nelts;
 }
 
-/* Field of each predicate's matchers: -1 none, -2 several fields. */
+static int merge_slot(int field);
+
+/* Field of each predicate's matchers: -1 none, -2 several fields, -3
+ * several fields where the scan order is not the field order (a direct
+ * check runs after all scans, a merged field is found inside _raw): the
+ * lazy evaluation tries fields in field order, so that the field reported
+ * as evidence is the one the scan would have set first. */
 static void pred_fields(build_t *b, int32_t *pf, int np)
 {
     int i;
     int32_t a;
+    char *odd = apr_pcalloc(b->tp, (size_t)np + 1);
     for (i = 0; i < np; i++) pf[i] = -1;
     for (i = 0; i < b->dc->nelts; i++) {
         const dcheck_t *d = &APR_ARRAY_IDX(b->dc, i, dcheck_t);
         pf[d->pred] = pf[d->pred] == -1 || pf[d->pred] == d->field ? d->field : -2;
+        odd[d->pred] = 1;
     }
     for (i = 0; i < b->pats->nelts; i++) {
         const pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
@@ -1168,8 +1229,22 @@ static void pred_fields(build_t *b, int32_t *pf, int np)
             int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
             if (v < 0) continue;                   /* regex: its pred is in pnl */
             pf[v] = pf[v] == -1 || pf[v] == pt->field ? pt->field : -2;
+            if (merge_slot(pt->field) >= 0) odd[v] = 1;
             if (!pt->lb || !pt->ll || pt->dead) APR_ARRAY_IDX(b->pnl, v, char) = 1;
         }
+    }
+    for (i = 0; i < np; i++)
+        if (pf[i] == -2 && odd[i]) pf[i] = -3;
+}
+
+/* Entries of one lazy predicate in field order (insertion sort: few). */
+static void lz_sort(lazyent_t *z, int n)
+{
+    int i, j;
+    for (i = 1; i < n; i++) {
+        lazyent_t t = z[i];
+        for (j = i; j > 0 && z[j - 1].field > t.field; j--) z[j] = z[j - 1];
+        z[j] = t;
     }
 }
 
@@ -1189,7 +1264,7 @@ static void split_dchecks(build_t *b, const char *lz)
 }
 
 /* Lazy predicates (see lazyent_t): not a trigger of any rule, every
- * matcher a plain literal or a direct check, all on one field.  A pattern
+ * matcher a plain literal or a direct check (see pred_fields).  A pattern
  * serving only such predicates leaves the scan.  Needs the triggers. */
 static void plan_lazy(build_t *b)
 {
@@ -1203,7 +1278,7 @@ static void plan_lazy(build_t *b)
     e->lz_first = apr_pcalloc(b->p, sizeof(int32_t) * (size_t)(np + 1));
     pred_fields(b, pf, np);
     for (i = 0; i < np; i++)
-        if (!APR_ARRAY_IDX(b->pnl, i, char) && pf[i] >= 0
+        if (!APR_ARRAY_IDX(b->pnl, i, char) && pf[i] != -1 && pf[i] != -3
             && e->trig_first[i + 1] == e->trig_first[i]) {
             lz[i] = 1;
             e->lazy[i >> 6] |= (uint64_t)1 << (i & 63);
@@ -1246,6 +1321,8 @@ static void plan_lazy(build_t *b)
         z->field = e->ldc[i].field;
         z->dc = i;
     }
+    for (i = 0; i < np; i++)
+        if (lz[i]) lz_sort(e->lz + e->lz_first[i], e->lz_first[i + 1] - e->lz_first[i]);
 }
 
 /* ---- Vectorscan databases ------------------------------------------------- */
@@ -1273,8 +1350,6 @@ static void pattern_failed(build_t *b, int32_t pi, const char *msg)
         berr(b, pt->line, pt->col, "pattern /%s/ rejected by Vectorscan: %s", pt->expr, msg);
     }
 }
-
-static int merge_slot(int field);
 
 static uint64_t hash_bytes(const unsigned char *p, size_t n, int lower)
 {
@@ -1345,7 +1420,27 @@ static unsigned single_match_flags(const char *expr, unsigned flags)
 
 /* Vectorscan database of the listed patterns; a pattern it rejects is
  * dropped (pattern_failed) and the rest compiled again. */
-static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_database_t **out)
+/* Shortest match of any of the expressions (0 if unknown): a shorter
+ * value needs no scan (e.g. `.{150}` of a |re on cs-host). */
+static unsigned min_width(const char **exprs, const unsigned *flags, int n)
+{
+    unsigned w = ~0u;
+    int i;
+    for (i = 0; i < n && w; i++) {
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *err = NULL;
+        if (hs_expression_info(exprs[i], flags[i] & ~HS_FLAG_SINGLEMATCH, &info, &err) != HS_SUCCESS) {
+            if (err) hs_free_compile_error(err);
+            return 0;
+        }
+        if (info->min_width < w) w = info->min_width;
+        free(info);
+    }
+    return w == ~0u ? 0 : w;
+}
+
+static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_database_t **out,
+                      unsigned *minw)
 {
     int i, n, tries;
     for (tries = 0; tries < 1000 && (n = ids->nelts) > 0; tries++) {
@@ -1368,8 +1463,10 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
             flags[i] = single_match_flags(pt->expr, pt->flags);
         }
         if (hs_compile_multi(exprs, flags, (const unsigned *)ids->elts, (unsigned)n,
-                             HS_MODE_BLOCK, NULL, out, &err) == HS_SUCCESS)
+                             HS_MODE_BLOCK, NULL, out, &err) == HS_SUCCESS) {
+            *minw = min_width(exprs, flags, n);
             return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
+        }
         if (err && err->expression >= 0 && err->expression < n) {
             unsigned bad = APR_ARRAY_IDX(ids, err->expression, unsigned);
             if (bad >= (unsigned)b->pats->nelts)   /* the same literal alone compiled */
@@ -1432,7 +1529,7 @@ static int compile_field(build_t *b, int ti, int field)
         for (i = 0; i < hs->nelts; i++)
             if (!APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(hs, i, unsigned), pat_t).conf)
                 APR_ARRAY_PUSH(rest, unsigned) = APR_ARRAY_IDX(hs, i, unsigned);
-        if (rest->nelts && (rc = compile_hs(b, rest, field, &fm->rest)) == 0 && fm->rest)
+        if (rest->nelts && (rc = compile_hs(b, rest, field, &fm->rest, &fm->rest_minw)) == 0 && fm->rest)
             b->e->ndbs++;
     }
     if (!ti && field == IW_F_RAW && b->e->merge)
@@ -1451,7 +1548,7 @@ static int compile_field(build_t *b, int ti, int field)
     /* contains literals stay in the database for long values */
     apr_array_cat(hs, contains);
     if (hs->nelts) {
-        rc = compile_hs(b, hs, field, &fm->db);
+        rc = compile_hs(b, hs, field, &fm->db, &fm->db_minw);
         if (fm->db) b->e->ndbs++;
     }
     extab_build(b, &fm->ex[0], ex[0]);
@@ -1679,8 +1776,11 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
         for (f = 0; f < IW_F__COUNT; f++)
             if (compile_field(b, t, f) < 0 && !b->errors)
                 berr(b, 0, 0, "Vectorscan scratch allocation failed");
-    for (f = 0; f < IW_F__COUNT; f++)
-        if (e->radix[f] && iw_radix_finalize(e->radix[f]) < 0) berr(b, 0, 0, "out of memory");
+    for (f = 0; f < IW_F__COUNT; f++) {
+        if (!e->radix[f]) continue;
+        if (iw_radix_finalize(e->radix[f]) < 0) berr(b, 0, 0, "out of memory");
+        e->radix_fields[e->nradix++] = f;
+    }
     build_actions(b);
     engine_publish(b);
     apr_pool_destroy(b->tp);
@@ -1945,10 +2045,19 @@ static void lit_scan(const iw_engine_t *e, const range_t *r, int with_contains,
                      scan_ctx_t *c)
 {
     int i;
+    const unsigned char *v = (const unsigned char *)c->v.p;
+    size_t n = c->v.len;
     for (i = 0; i < r->n; i++) {
         const litpat_t *l = &e->lits[r->first + i];
+        unsigned char b;
         if (l->open_s && l->open_e && !with_contains) continue;
-        if (lit_match(l, (const unsigned char *)c->v.p, c->v.len))
+        /* anchored: one byte decides most values without a call */
+        if (!l->len || n < l->len) continue;
+        if (!l->open_s || !l->open_e) {
+            b = l->open_s ? v[n - 1] : v[0];
+            if ((l->caseless ? lower_tab[b] : b) != l->b[l->open_s ? l->len - 1 : 0]) continue;
+        }
+        if (lit_match(l, v, n))
             on_match((unsigned)l->id, 0, 0, 0, c);
     }
 }
@@ -2067,8 +2176,9 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, &c);
         if (fm->lits.n) lit_scan(e, &fm->lits, short_small, &c);
         if (fm->merged && c.seg[merge_slot(f)].ok) {
-            if (fm->rest) hs_scan(fm->rest, v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
-        } else if (fm->db && !short_small) {
+            if (fm->rest && v.len >= fm->rest_minw)
+                hs_scan(fm->rest, v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
+        } else if (fm->db && !short_small && v.len >= fm->db_minw) {
             hs_scan(fm->db, v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
         }
     }
@@ -2079,14 +2189,15 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         v = iw_event_get(ev, (iw_field_id_t)ra->field);
         if (v.p && run_regex(s, &e->rx[ra->rx], v)) pred_set(s, e->rx[ra->rx].pred, ra->field);
     }
-    for (i = 0; i < IW_F__COUNT; i++) {
+    for (i = 0; i < e->nradix; i++) {
+        int f = e->radix_fields[i];
         uint8_t addr[16];
         iw_str_t v;
-        if (!e->radix[i] || !(e->radix_types[i] & type)) continue;
-        v = iw_event_get(ev, (iw_field_id_t)i);
+        if (!(e->radix_types[f] & type)) continue;
+        v = iw_event_get(ev, (iw_field_id_t)f);
         if (!v.p || !iw_ip_parse(v.p, v.len, addr)) continue;
-        c.field = i;
-        iw_radix_lookup(e->radix[i], addr, on_cidr, &c);
+        c.field = f;
+        iw_radix_lookup(e->radix[f], addr, on_cidr, &c);
     }
     for (i = 0; i < e->ndc; i++) {
         const dcheck_t *d = &e->dc[i];
@@ -2283,7 +2394,7 @@ void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
     st->databases = e->ndbs;
     st->regexes = e->nrx;
     st->regexes_unfiltered = e->nrxall;
-    st->direct_checks = e->ndc;
+    st->direct_checks = e->ndc + e->nldc;   /* lazy ones included */
     for (f = 0; f < IW_F__COUNT; f++)
         if (e->radix[f]) st->cidr_nodes += (long)iw_radix_nodes(e->radix[f]);
     st->always_candidates = e->nalways;

@@ -103,6 +103,13 @@ LoadModule dir_module $MODDIR/mod_dir.so
 LoadModule mime_module $MODDIR/mod_mime.so
 LoadModule iocwatch_module $MODULE
 $USERGROUP
+# one child process: the status page's per-process counters are complete
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 25
+MaxRequestWorkers 25
+MinSpareThreads 1
+MaxSpareThreads 25
 TypesConfig /etc/mime.types
 ErrorLog "$T/logs/error.log"
 CustomLog "$T/logs/access.log" "%h %l %u %t \"%r\" %>s %b"
@@ -120,7 +127,7 @@ IocWatchSharedMemory 4M
 EOF
 }
 write_conf
-say "httpd: starting on 127.0.0.1:$PORT (compiling the rules)"
+say "httpd: starting on 127.0.0.1:$PORT (compiling the rules, twice: config check + start)"
 if ! "$APACHE" -d "$T" -f "$T/httpd.conf" -k start; then
     [ "$RULES" = "$REPO/conf/rules" ] || die "httpd failed to start"
     say "httpd refused the shipped pack (see above): falling back to SigmaHQ's rules"
@@ -180,7 +187,10 @@ for line in open(sys.argv[1], errors="replace"):
     url = g(a, "url", "original") or ""
     extra = ""
     if corr:
-        extra = "  [%s count=%s %s]" % (corr.get("type"), corr.get("count"), corr.get("group"))
+        grp = corr.get("group")
+        if isinstance(grp, dict):
+            grp = ",".join("%s=%s" % kv for kv in grp.items())
+        extra = "  [%s count=%s %s]" % (corr.get("type"), corr.get("count"), grp)
     print("%-9s %-55.55s %-15s %s%s" % (
         g(a, "log", "level") or "-", g(a, "rule", "name") or g(a, "rule", "id"),
         g(a, "source", "ip") or "-", url[:70], extra))

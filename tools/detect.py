@@ -536,6 +536,22 @@ def build_report(args, reqs, iw, ms, tps, nbenign):
     else:
         lines.append('(no alerts on benign lines)')
     lines.append('')
+    lines.append('## Notes')
+    lines.append('')
+    lines.append('- What a log-phase inspector cannot see: request bodies (CRS tests whose payload is in a '
+                 'multipart/JSON/XML body were dropped from the corpus; form bodies were moved to the query) and '
+                 'the absence of headers in logs that do not record them. Most remaining `protocol` misses are '
+                 'CRS tests about a Content-Type charset, a missing Host, a GET with a body or header counts that '
+                 'the corpus request no longer carries; most remaining `sqli` misses are CRS paranoia-level 2+ '
+                 'checks (runs of SQL meta-characters such as `~~~~~~`, `@@@@@@`, `((((((`, bare operators `||`, '
+                 '`<>`, and bare function names like `COS(`) that would fire on ordinary traffic.')
+    lines.append('- `negative` requests are CRS look-alikes for one rule; many of them are attacks of another class '
+                 '(e.g. an SSRF URL that is not the metadata address), so their alert rate is reported, not '
+                 'targeted. Session-fixation negatives differ from attacks only by a same-site Referer, which '
+                 'a rule cannot compare with the Host.')
+    lines.append('- Correlation alerts are not in the recall or FP numbers. On the benign log only the original '
+                 'project\'s "5+ urgent entries in 60 s" rule fires (clients with several missing resources).')
+    lines.append('')
     lines.append('Scan time: corpus %.1f s, benign log %.1f s (including rule compilation).'
                  % iw['time'])
     lines.append('')

@@ -165,3 +165,23 @@ def test_status_page_counts(server, rsyslog):
     assert st["rules"] >= 6
     assert st["dropped"] == 0
     assert st["enqueue_failed"] == 0
+
+
+def test_real_child_crash_seen_by_the_parent(server, rsyslog, errlog):
+    """A child killed by SIGSEGV: the parent logs AH00052 "child pid N exit
+    signal Segmentation fault (11)" -- no request, no connection -- and
+    the SigmaHQ rule fires from the parent's own queue."""
+    import signal
+    import subprocess
+    errlog.expect(r"AH00052: child pid \d+ exit signal Segmentation fault")
+    parent = server.pid()
+    kids = subprocess.run(["pgrep", "-P", str(parent)], capture_output=True,
+                          text=True).stdout.split()
+    assert kids
+    m = rsyslog.mark()
+    os.kill(int(kids[-1]), signal.SIGSEGV)
+    (a,) = rsyslog.wait_alerts(m, 1, lambda a: get(a, "rule.id") == SEGFAULT)
+    assert "child pid %s exit signal" % kids[-1] in get(a, "message")
+    assert get(a, "process.pid") == parent
+    iwtest.wait_until(lambda: iwtest.http_get(server.port, "/")[0] == 200, 10,
+                      what="server still serving")

@@ -822,3 +822,43 @@ TEST(engine_lazy_predicates_differential)
     iw_scratch_destroy(sa);
     CHECK_INT(bad, 0);
 }
+
+/* A value with an inner `*` and a long literal run is scanned for the run
+ * and confirmed by PCRE2: same matches, same slot rules (a contains item on
+ * cs-uri-query is matched on cs-uri alone, the evidence field), same
+ * anchoring, case rules and keywords. */
+TEST(engine_star_split)
+{
+    static const char *const det =
+        "    sel:\n        cs-uri-query|contains: '/config/keystore/*.js'\n    condition: sel";
+    const char *yaml = eu_rule(p, "st1", det);
+    iw_engine_t *e = must_compile(p, yaml, iw_failed_);
+    iw_scratch_t *s;
+    const iw_hit_t *hits;
+    int n;
+
+    REQUIRE(e != NULL);
+    s = iw_scratch_create(e);
+    n = eu_eval(p, e, s, &(treq_t){ .target = "/CONFIG/KEYSTORE/a/b.JS?x=1" }, &hits);
+    REQUIRE(n == 1);
+    CHECK_INT(hits[0].nmatches, 1);
+    CHECK_INT(hits[0].matches[0].field, IW_F_CS_URI);
+    CHECK_INT(eu_eval(p, e, s, &(treq_t){ .target = "/config/keystore/x.j" }, &hits), 0);
+    CHECK_INT(eu_eval(p, e, s, &(treq_t){ .target = "/a.js/config/keystore/" }, &hits), 0);
+    iw_scratch_destroy(s);
+    FIRES(det, .target = "/q?a=/config/keystore/.js");
+    FIRES("    sel:\n        cs-uri-stem|startswith: '/config*keystore/'\n    condition: sel",
+          .target = "/config/x/keystore/");
+    QUIET("    sel:\n        cs-uri-stem|startswith: '/config*keystore/'\n    condition: sel",
+          .target = "/x/config/keystore/");
+    FIRES("    sel:\n        cs-uri-stem|endswith: '/config*keystore'\n    condition: sel",
+          .target = "/a/config/b/keystore");
+    QUIET("    sel:\n        cs-uri-stem|endswith: '/config*keystore'\n    condition: sel",
+          .target = "/a/config/b/keystore/");
+    FIRES("    sel:\n        cs-uri-stem|contains|cased: 'Select*From'\n    condition: sel",
+          .target = "/Select_x_From");
+    QUIET("    sel:\n        cs-uri-stem|contains|cased: 'Select*From'\n    condition: sel",
+          .target = "/select_x_from");
+    FIRES("    kw:\n        - 'select * from'\n    condition: kw", .ua = "x SELECT a\nb FROM y");
+    QUIET("    kw:\n        - 'select * from'\n    condition: kw", .ua = "x select a fro");
+}
