@@ -14,7 +14,8 @@
  * byte-identical to --jobs 1.  Correlation state is only touched by the
  * reading thread, in input order: workers note which lines fed a
  * correlation and the reader re-builds those events and replays the
- * update between the batch's alerts. */
+ * update between the batch's alerts.  IOCWATCH_BATCH_LINES=N (tests) makes
+ * batches smaller to exercise their boundaries. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,6 +132,7 @@ struct cli_ctx {
     char hostname[256];
     cli_stats_t st;
     int nrules, oom;
+    int batch_lines;                  /* <= CLI_BATCH_LINES */
     cli_thr_t thr;                    /* the main thread's */
     cli_par_t *par;                   /* NULL: serial scan */
 };
@@ -596,7 +598,7 @@ static void par_add(cli_ctx_t *c, const char *name, int fmt, const char *s,
     cli_batch_t *b = &par->ring[par->head % par->nslots];
     cli_line_t *l;
 
-    if (b->nlines == CLI_BATCH_LINES || b->dlen + len > CLI_BATCH_BYTES) {
+    if (b->nlines >= c->batch_lines || b->dlen + len > CLI_BATCH_BYTES) {
         par_submit(c);
         b = &par->ring[par->head % par->nslots];
     }
@@ -806,6 +808,13 @@ static int corr_setup(cli_ctx_t *c)
     return 0;
 }
 
+static int batch_lines(void)
+{
+    const char *v = getenv("IOCWATCH_BATCH_LINES");
+    long n = v ? strtol(v, NULL, 10) : 0;
+    return n >= 1 && n < CLI_BATCH_LINES ? (int)n : CLI_BATCH_LINES;
+}
+
 static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
 {
     cli_ctx_t c;
@@ -833,6 +842,7 @@ static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
     if (gethostname(c.hostname, sizeof(c.hostname) - 1) != 0) strcpy(c.hostname, "localhost");
     setvbuf(stdout, outbuf, _IOFBF, sizeof(outbuf));
     t0 = apr_time_now();
+    c.batch_lines = batch_lines();
     if (o->jobs > 1) par_start(&c, o->jobs);
     for (i = 0; i < o->inputs->nelts; i++)
         if (scan_file(&c, APR_ARRAY_IDX(o->inputs, i, const char *)) < 0) rc = 1;

@@ -1468,12 +1468,13 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
             return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
         }
         if (err && err->expression >= 0 && err->expression < n) {
-            unsigned bad = APR_ARRAY_IDX(ids, err->expression, unsigned);
+            int at = err->expression;   /* read before err is freed */
+            unsigned bad = APR_ARRAY_IDX(ids, at, unsigned);
             if (bad >= (unsigned)b->pats->nelts)   /* the same literal alone compiled */
                 bad = (unsigned)APR_ARRAY_IDX(b->conf, bad - (unsigned)b->pats->nelts, confent_t).pat;
             pattern_failed(b, (int32_t)bad, err->message);
             hs_free_compile_error(err);
-            for (i = err->expression; i + 1 < n; i++)
+            for (i = at; i + 1 < n; i++)
                 APR_ARRAY_IDX(ids, i, unsigned) = APR_ARRAY_IDX(ids, i + 1, unsigned);
             ids->nelts--;
             continue;
