@@ -54,7 +54,7 @@ $(BUILD)/mod_iocwatch.so: mod_iocwatch.c $(BUILD)/libiocwatch.a $(wildcard src/*
 	cp mod_iocwatch.c $(BUILD)/apxs/
 	cd $(BUILD)/apxs && $(APXS) -c -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter \
 	    -Wc,-std=gnu11 -I$(CURDIR)/src $(DEP_CFLAGS) mod_iocwatch.c \
-	    $(CURDIR)/$(BUILD)/libiocwatch.a $(DEP_LIBS) >apxs.log 2>&1 || { cat apxs.log; exit 1; }
+	    $(abspath $(BUILD))/libiocwatch.a $(DEP_LIBS) >apxs.log 2>&1 || { cat apxs.log; exit 1; }
 	cp $(BUILD)/apxs/.libs/mod_iocwatch.so $@
 
 install: $(BUILD)/mod_iocwatch.so $(BUILD)/iocwatch
@@ -104,7 +104,7 @@ check-rules: cli
 test-integration: all
 	cd tests/integration && $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: deps-check all $(BENCH_BIN)
+bench: deps-check all cli $(BENCH_BIN)
 	@sh tools/run-bench.sh
 
 demo: deps-check all

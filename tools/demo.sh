@@ -15,7 +15,7 @@ case $BUILD in /*) ;; *) BUILD=$REPO/$BUILD ;; esac
 APACHE=${APACHE:-/usr/sbin/apache2}
 MODDIR=${MODDIR:-/usr/lib/apache2/modules}
 RSYSLOGD=${RSYSLOGD:-/usr/sbin/rsyslogd}
-SIGMAHQ=${SIGMAHQ:-/work/shared/sigma/sigmahq-rules}
+SIGMAHQ=${SIGMAHQ:-$(cd "$REPO/.." && pwd)/shared/sigma/sigmahq-rules}
 MODULE=$BUILD/mod_iocwatch.so
 
 say() { printf '\033[1m== %s\033[0m\n' "$*"; }

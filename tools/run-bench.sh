@@ -12,7 +12,7 @@ echo "== machine: $(nproc) cores, $(uname -m), $(grep -m1 'model name' /proc/cpu
 
 echo "== 1. engine: events/s with all SigmaHQ rules, then + 10,000 IoCs + 100,000 CIDRs"
 if [ -x build/bench/bench_engine ]; then
-    IW_SHARED="$SHARED" build/bench/bench_engine
+    build/bench/bench_engine "$SHARED/sigma/sigmahq-rules" "$SHARED/corpus" 7
 else
     echo "bench_engine not built"
 fi

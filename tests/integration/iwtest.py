@@ -22,8 +22,9 @@ APACHE = os.environ.get("IW_APACHE", "/usr/sbin/apache2")
 MODDIR = os.environ.get("IW_APACHE_MODULES", "/usr/lib/apache2/modules")
 RSYSLOGD = os.environ.get("IW_RSYSLOGD", "/usr/sbin/rsyslogd")
 TEST_RULES = os.path.join(HERE, "rules")
-SIGMAHQ = os.environ.get("IW_SIGMAHQ", "/work/shared/sigma/sigmahq-rules/rules")
-CORPUS = os.environ.get("IW_CORPUS", "/work/shared/corpus/crs-requests.jsonl")
+SHARED = os.environ.get("IW_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
+SIGMAHQ = os.environ.get("IW_SIGMAHQ", os.path.join(SHARED, "sigma", "sigmahq-rules", "rules"))
+CORPUS = os.environ.get("IW_CORPUS", os.path.join(SHARED, "corpus", "crs-requests.jsonl"))
 IS_ROOT = os.geteuid() == 0
 # IW_ASAN=1: the module was built with -fsanitize=address,undefined; httpd
 # (not sanitized itself) runs with the runtimes preloaded, reports go to

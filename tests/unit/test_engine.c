@@ -271,8 +271,8 @@ TEST(engine_sigmahq_compiles)
     iw_engine_t *e;
     int i;
 
-    iw_rules_load(rs, "/work/shared/sigma/sigmahq-rules/rules", d);
-    iw_rules_load(rs, "/work/shared/sigma/sigmahq-rules/rules-emerging-threats", d);
+    iw_rules_load(rs, iw_test_path(p, "../shared/sigma/sigmahq-rules/rules"), d);
+    iw_rules_load(rs, iw_test_path(p, "../shared/sigma/sigmahq-rules/rules-emerging-threats"), d);
     iw_ruleset_link(rs, d);
     e = iw_engine_compile(p, rs, NULL, d);
     for (i = 0; i < d->msgs->nelts; i++)
@@ -313,8 +313,8 @@ TEST(engine_sigmahq_conformance)
     ssize_t len;
     int n_attack = 0, n_benign = 0, bad = 0, lineno = 0;
 
-    iw_rules_load(rs, "/work/shared/sigma/sigmahq-rules/rules", d);
-    iw_rules_load(rs, "/work/shared/sigma/sigmahq-rules/rules-emerging-threats", d);
+    iw_rules_load(rs, iw_test_path(p, "../shared/sigma/sigmahq-rules/rules"), d);
+    iw_rules_load(rs, iw_test_path(p, "../shared/sigma/sigmahq-rules/rules-emerging-threats"), d);
     iw_ruleset_link(rs, d);
     e = iw_engine_compile(p, rs, NULL, d);
     REQUIRE(e != NULL);

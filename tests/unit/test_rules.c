@@ -433,7 +433,7 @@ TEST(rules_sigmahq_load_clean)
     iw_diag_t *d = iw_diag_create(p);
     const char *base = getenv("IW_SIGMA_DIR");
     int n;
-    if (!base) base = "/work/shared/sigma";
+    if (!base) base = iw_test_path(p, "../shared/sigma");
     n = iw_rules_load(rs, apr_pstrcat(p, base, "/sigmahq-rules/rules", NULL), d);
     n += iw_rules_load(rs, apr_pstrcat(p, base, "/sigmahq-rules/rules-emerging-threats", NULL), d);
     CHECK_INT(iw_ruleset_link(rs, d), 0);
@@ -450,7 +450,7 @@ TEST(rules_sigmahq_unsupported_points_to_correlation)
     iw_diag_t *d = iw_diag_create(p);
     const char *base = getenv("IW_SIGMA_DIR");
     int i, found = 0;
-    if (!base) base = "/work/shared/sigma";
+    if (!base) base = iw_test_path(p, "../shared/sigma");
     CHECK_INT(iw_rules_load(rs, apr_pstrcat(p, base, "/sigmahq-rules/unsupported", NULL), d), 0);
     CHECK_INT(d->errors, 1);
     for (i = 0; i < d->msgs->nelts; i++) {

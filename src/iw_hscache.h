@@ -1,0 +1,79 @@
+/* iw_hscache: a persistent on-disk cache of compiled Vectorscan databases.
+ *
+ * Compiling the rule pack is dominated by hs_compile_multi (seconds of CPU,
+ * paid by every CLI run, httpd start, `httpd -t` and graceful restart).  The
+ * cache keys a database by SHA-256 over a format version, hs_version(), the
+ * host platform (hs_populate_platform), sizeof(void*)/byte order, mode, n and
+ * every expression/flag/id, and stores hs_serialize_database output in
+ * `<dir>/<64 hex key>.hsdb` behind a header (magic, version, key, length,
+ * SHA-256 of the payload).  Anything unexpected on load (short file, wrong
+ * magic/key/length/checksum, foreign owner, symlink, deserialize failure)
+ * is treated as a miss: compile, then rewrite the entry.  Writes are atomic
+ * (O_EXCL|O_NOFOLLOW temp file 0600 in the same dir + rename); the dir is
+ * created 0700.  An unusable dir (missing parent, read-only, not ours) just
+ * means compiling every time.  After a store the dir is trimmed to at most
+ * IW_HSCACHE_MAX_ENTRIES entries / IW_HSCACHE_MAX_BYTES, oldest mtime first.
+ *
+ * Default dirs (wired by the callers, not here):
+ *   CLI:    $IOCWATCH_CACHE_DIR, else $XDG_CACHE_HOME/iocwatch, else
+ *           $HOME/.cache/iocwatch (iw_hscache_default_dir); an empty
+ *           $IOCWATCH_CACHE_DIR disables the cache.
+ *   module: directive IocWatchCacheDir, default
+ *           DefaultRuntimeDir/iocwatch-cache (compile runs as root in
+ *           post_config, so the dir is root's, 0700).
+ *
+ * Thread-safe: the handle is immutable apart from atomic counters. */
+#ifndef IW_HSCACHE_H
+#define IW_HSCACHE_H
+
+#include <hs.h>
+#include <apr_pools.h>
+
+#define IW_HSCACHE_MAX_ENTRIES 64
+#define IW_HSCACHE_MAX_BYTES   (256ul << 20)
+
+typedef struct iw_hscache iw_hscache_t;
+
+/* NULL or empty dir = disabled (iw_hscache_compile_multi just compiles).
+ * The dir is created lazily on the first store.  Never returns NULL. */
+iw_hscache_t *iw_hscache_create(apr_pool_t *p, const char *dir);
+
+/* Drop-in for hs_compile_multi(exprs, flags, ids, n, mode, NULL, db, err):
+ * same return codes, same *err on failure (free with
+ * hs_free_compile_error); on success *err is NULL.  Failed compiles are
+ * never cached.  c may be NULL (= disabled). */
+int iw_hscache_compile_multi(const iw_hscache_t *c, const char *const *exprs,
+                             const unsigned *flags, const unsigned *ids,
+                             unsigned n, unsigned mode, hs_database_t **db,
+                             hs_compile_error_t **err);
+
+/* How the last iw_hscache_compile_multi2 call was served. */
+typedef enum {
+    IW_HSCACHE_DISABLED,   /* no cache: compiled */
+    IW_HSCACHE_HIT,        /* loaded from the cache */
+    IW_HSCACHE_STORED,     /* miss (or bad entry): compiled and stored */
+    IW_HSCACHE_UNSTORED,   /* miss: compiled, store failed (dir unusable) */
+    IW_HSCACHE_FAILED      /* compile error: nothing cached */
+} iw_hscache_how_t;
+
+/* iw_hscache_compile_multi, also reporting how it was served (how may be
+ * NULL). */
+int iw_hscache_compile_multi2(const iw_hscache_t *c, const char *const *exprs,
+                              const unsigned *flags, const unsigned *ids,
+                              unsigned n, unsigned mode, hs_database_t **db,
+                              hs_compile_error_t **err, iw_hscache_how_t *how);
+
+typedef struct iw_hscache_stats {
+    unsigned long hits, misses, stores, bad_entries, evicted;
+} iw_hscache_stats_t;
+void iw_hscache_stats(const iw_hscache_t *c, iw_hscache_stats_t *st);
+/* The cache dir, NULL when disabled. */
+const char *iw_hscache_dir(const iw_hscache_t *c);
+
+/* CLI default dir from the environment (see above); NULL = disabled. */
+const char *iw_hscache_default_dir(apr_pool_t *p);
+
+/* SHA-256 (exposed for the unit tests). */
+void iw_sha256(const void *data, size_t len, unsigned char out[32]);
+
+#endif
