@@ -46,6 +46,7 @@
 #include "iw_event.h"
 #include "iw_engine.h"
 #include "iw_corr.h"
+#include "iw_hscache.h"
 #include "iw_alert.h"
 #include "iw_notify.h"
 
@@ -84,6 +85,7 @@ typedef struct iw_srv_conf {
     int errorlog;                     /* max APLOG level watched, or IW_ELOG_OFF */
     int suppress;                     /* IocWatchSuppress seconds */
     apr_int64_t shm_size;             /* IocWatchSharedMemory bytes */
+    const char *cache_dir;            /* IocWatchCacheDir ("" = off) */
     /* resolved at check_config / post_config (not merged) */
     int rt;                           /* index into G->rts, -1: no rules */
     int nt;                           /* index into G->ntcfg */
@@ -123,6 +125,7 @@ static void *iw_merge_srv(apr_pool_t *p, void *basev, void *addv)
     IW_MERGE_INT(errorlog);
     IW_MERGE_INT(suppress);
     IW_MERGE_INT(shm_size);
+    IW_MERGE_PTR(cache_dir);
     m->rt = m->nt = -1;
     return m;
 }
@@ -307,6 +310,16 @@ static const char *set_suppress(cmd_parms *cmd, void *dv, const char *arg)
     return err;
 }
 
+/* DIR | Off: where compiled Vectorscan databases are kept between starts;
+ * relative paths are under DefaultRuntimeDir. */
+static const char *set_cache_dir(cmd_parms *cmd, void *dv, const char *arg)
+{
+    srv_conf(cmd->server)->cache_dir = !strcasecmp(arg, "off") ? ""
+        : ap_runtime_dir_relative(cmd->pool, arg);
+    return srv_conf(cmd->server)->cache_dir ? NULL
+        : "IocWatchCacheDir: invalid path";
+}
+
 /* SIZE: bytes with an optional K, M or G suffix. */
 static const char *set_shm(cmd_parms *cmd, void *dv, const char *arg)
 {
@@ -372,6 +385,9 @@ static const command_rec iw_cmds[] = {
     AP_INIT_TAKE1("IocWatchSharedMemory", set_shm, NULL, RSRC_CONF,
         "size of the correlation state table shared by all children "
         "(default 4M)"),
+    AP_INIT_TAKE1("IocWatchCacheDir", set_cache_dir, NULL, RSRC_CONF,
+        "DIR|Off: keep compiled rule databases here so restarts skip the "
+        "compile (default DefaultRuntimeDir/iocwatch-cache)"),
     AP_INIT_TAKE1("IocWatchErrorLog", set_errorlog, NULL, RSRC_CONF,
         "On|Off|LEVEL: inspect error-log entries (of at least LEVEL)"),
     AP_INIT_TAKE1("IocWatchSuppress", set_suppress, NULL, RSRC_CONF,
@@ -545,6 +561,8 @@ static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     if (!d->errors) {
         opts.min_level = sc->min_level == IW_UNSET ? IW_LEVEL_NONE
                                                    : (iw_level_t)sc->min_level;
+        opts.hscache = iw_hscache_create(pconf, sc->cache_dir ? sc->cache_dir
+                          : ap_runtime_dir_relative(ptemp, "iocwatch-cache"));
         rt->engine = iw_engine_compile(pconf, rt->rs, &opts, d);
     }
     if (rt->engine && !d->errors)

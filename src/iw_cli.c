@@ -33,6 +33,7 @@
 #include "iw_corr.h"
 #include "iw_alert.h"
 #include "iw_logfmt.h"
+#include "iw_hscache.h"
 
 #define CLI_MAX_LINE     (1024 * 1024)   /* longer lines are malformed */
 #define CLI_READ_CHUNK   (1024 * 1024)
@@ -184,6 +185,8 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
         memset(&eo, 0, sizeof(eo));
         eo.min_level = o->min_level;
         eo.exclude_ids = o->exclude;
+        /* compiled Vectorscan databases are reused across runs */
+        eo.hscache = iw_hscache_create(p, iw_hscache_default_dir(p));
         e = iw_engine_compile(p, rs, &eo, d);
     }
     print_diags(d);

@@ -40,6 +40,7 @@
 #include "iw_engine.h"
 #include "iw_match_wild.h"
 #include "iw_match_radix.h"
+#include "iw_hscache.h"
 
 #define MAX_SLOTS 4
 #define MAX_COND_DEPTH 200
@@ -238,6 +239,7 @@ typedef struct build {
     unsigned types;
     int vline, vcol;               /* item being bound (pattern origin) */
     int errors;
+    const iw_hscache_t *hsc;       /* compiled databases from earlier runs */
 } build_t;
 
 /* A matcher before it is bound to a field and a predicate. */
@@ -1462,8 +1464,8 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
             exprs[i] = pt->expr;
             flags[i] = single_match_flags(pt->expr, pt->flags);
         }
-        if (hs_compile_multi(exprs, flags, (const unsigned *)ids->elts, (unsigned)n,
-                             HS_MODE_BLOCK, NULL, out, &err) == HS_SUCCESS) {
+        if (iw_hscache_compile_multi(b->hsc, exprs, flags, (const unsigned *)ids->elts,
+                                     (unsigned)n, HS_MODE_BLOCK, out, &err) == HS_SUCCESS) {
             *minw = min_width(exprs, flags, n);
             return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
         }
@@ -1760,6 +1762,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
 
     if (!rs || !rs->rules) return NULL;
     build_init(b, p, rs, diag);
+    b->hsc = opts ? opts->hscache : NULL;
     e = b->e;
     for (i = 0; i < rs->rules->nelts; i++) {
         const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);

@@ -22,7 +22,7 @@ typedef struct iw_scratch iw_scratch_t;
 typedef struct iw_engine_opts {
     iw_level_t min_level;            /* rules below are not compiled; NONE = all */
     apr_array_header_t *exclude_ids; /* const char*: rule ids not compiled */
-    const struct iw_hscache *hscache;/* compiled-database cache (iw_hscache.h); NULL = none */
+    const struct iw_hscache *hscache;/* compiled-database cache; NULL = none */
 } iw_engine_opts_t;
 
 /* Compile all detection rules (and filters) of a linked ruleset.  Returns

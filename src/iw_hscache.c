@@ -53,14 +53,13 @@ static void sha_block(sha_t *s, const unsigned char *b)
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
     memcpy(v, s->h, sizeof v);
-    for (i = 0; i < 64; i++) {
+    for (i = 0; i < 64; i++) {   /* named rotation: no memmove per round */
         t1 = v[7] + (ROR(v[4], 6) ^ ROR(v[4], 11) ^ ROR(v[4], 25)) +
              ((v[4] & v[5]) ^ (~v[4] & v[6])) + K[i] + w[i];
         t2 = (ROR(v[0], 2) ^ ROR(v[0], 13) ^ ROR(v[0], 22)) +
              ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
-        memmove(v + 1, v, 7 * sizeof(uint32_t));
-        v[4] += t1;
-        v[0] = t1 + t2;
+        v[7] = v[6]; v[6] = v[5]; v[5] = v[4]; v[4] = v[3] + t1;
+        v[3] = v[2]; v[2] = v[1]; v[1] = v[0]; v[0] = t1 + t2;
     }
     for (i = 0; i < 8; i++) s->h[i] += v[i];
 }
@@ -210,13 +209,29 @@ const char *iw_hscache_default_dir(apr_pool_t *p)
     return NULL;
 }
 
+/* mkdir -p with 0700 (e.g. a fresh account has no ~/.cache yet). */
+static int mkdirs(const char *dir)
+{
+    char buf[4096];
+    size_t i, n = strlen(dir);
+    if (n >= sizeof buf) return -1;
+    memcpy(buf, dir, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -1;
+        buf[i] = i < n ? '/' : '\0';
+    }
+    return 0;
+}
+
 /* The dir must be ours and not writable by others: otherwise someone else
  * could swap entries under us.  create: mkdir it 0700 if missing. */
 static int dir_usable(const char *dir, int create)
 {
     struct stat st;
     if (stat(dir, &st) != 0) {
-        if (!create || errno != ENOENT || mkdir(dir, 0700) != 0 || stat(dir, &st) != 0)
+        if (!create || errno != ENOENT || mkdirs(dir) != 0 || stat(dir, &st) != 0)
             return 0;
     }
     return S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & 022);
@@ -250,6 +265,7 @@ static int check_image(const unsigned char *img, size_t size, const unsigned cha
     unsigned char sum[32];
     uint64_t len;
     if (size < HDR_SIZE || memcmp(img, MAGIC, 8) || get_le(img + 8, 4) != FORMAT_VERSION ||
+        get_le(img + 12, 4) != 0 ||
         memcmp(img + 16, key, 32))
         return -1;
     len = get_le(img + 48, 8);

@@ -212,7 +212,8 @@ TEST(engine_opts_level_exclude)
         eu_rule(p, "hi2", "    sel:\n        cs-uri-stem: '/x'\n    condition: sel"), NULL);
     iw_ruleset_t *rs = iw_ruleset_create(p);
     iw_diag_t *d = iw_diag_create(p);
-    iw_engine_opts_t o = { IW_LEVEL_MEDIUM, apr_array_make(p, 1, sizeof(char *)) };
+    iw_engine_opts_t o = { .min_level = IW_LEVEL_MEDIUM,
+                           .exclude_ids = apr_array_make(p, 1, sizeof(char *)) };
     iw_engine_t *e;
     iw_scratch_t *s;
     const iw_hit_t *hits;

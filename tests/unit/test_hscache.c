@@ -148,7 +148,7 @@ TEST(hscache_miss_then_hit)
     struct stat sb;
     int ok;
     REQUIRE(dir);
-    sub = apr_pstrcat(p, dir, "/cache", NULL);   /* created on first store */
+    sub = apr_pstrcat(p, dir, "/x/cache", NULL);   /* created on first store */
     c = iw_hscache_create(p, sub);
     CHECK_INT(via_cache(c, &ok), IW_HSCACHE_STORED);
     CHECK(ok);
@@ -168,7 +168,9 @@ TEST(hscache_miss_then_hit)
     CHECK_INT(via_cache(iw_hscache_create(p, NULL), &ok), IW_HSCACHE_DISABLED);
     CHECK(ok);
     CHECK_INT(via_cache(NULL, &ok), IW_HSCACHE_DISABLED);
+    CHECK(stat(apr_pstrcat(p, dir, "/x", NULL), &sb) == 0 && (sb.st_mode & 0777) == 0700);
     rmtree(p, sub);
+    rmdir(apr_pstrcat(p, dir, "/x", NULL));
     rmdir(dir);
 }
 
@@ -247,6 +249,13 @@ static unsigned char *slurp(const char *path, size_t *len)
     return b;
 }
 
+/* Header length field (little endian) made to fit a truncated payload. */
+static void put_len(unsigned char *b, size_t len)
+{
+    int i;
+    for (i = 0; i < 8; i++) b[48 + i] = (unsigned char)((unsigned long long)len >> (8 * i));
+}
+
 static void spit(const char *path, const unsigned char *b, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -314,17 +323,57 @@ TEST(hscache_corrupt_entries_fall_back)
     rmtree(p, dir);
 }
 
+/* Random damage (bounded, seeded): 1-4 flipped bytes and/or a truncation,
+ * half of the time with our checksum recomputed so that the damage reaches
+ * hs_deserialize_database.  Every call must still yield a correct db. */
+TEST(hscache_random_damage)
+{
+    const char *dir = tmpdir(p), *path;
+    unsigned char *good, *b;
+    size_t len, blen;
+    unsigned seed = 12345;
+    iw_hscache_t *c;
+    iw_hscache_stats_t st;
+    int it, k, ok, bad = 0;
+    REQUIRE(dir);
+    c = iw_hscache_create(p, dir);
+    via_cache(c, &ok);
+    REQUIRE((path = only_entry(p, dir)) && (good = slurp(path, &len)) && len > 200);
+    b = malloc(len);
+    for (it = 0; it < 150; it++) {
+        memcpy(b, good, len);
+        blen = len;
+        for (k = 0; k <= (int)(rand_r(&seed) % 4); k++)
+            b[rand_r(&seed) % (it % 3 ? len : 128)] ^= (unsigned char)(1 + rand_r(&seed) % 255);
+        if (it % 5 == 0) blen = rand_r(&seed) % len;
+        if (it % 2 && blen > 88) iw_sha256(b + 88, blen - 88, b + 56);
+        if (it % 2 && blen > 88) put_len(b, blen - 88);
+        unlink(path);
+        spit(path, b, blen);
+        via_cache(c, &ok);
+        bad += !ok;
+    }
+    CHECK_INT(bad, 0);
+    iw_hscache_stats(c, &st);
+    CHECK(st.bad_entries >= 140);   /* nearly every damage detected, not just survived */
+    free(b);
+    free(good);
+    rmtree(p, dir);
+}
+
 /* Unusable dirs: compile, never crash, never write. */
 TEST(hscache_unusable_dirs)
 {
     const char *dir = tmpdir(p), *file, *shared, *foreign;
     int ok;
     REQUIRE(dir);
-    CHECK_INT(via_cache(iw_hscache_create(p, "/nonexistent-iw/a/b"), &ok), IW_HSCACHE_UNSTORED);
-    CHECK(ok);
     file = apr_pstrcat(p, dir, "/plainfile", NULL);
     spit(file, (const unsigned char *)"x", 1);
     CHECK_INT(via_cache(iw_hscache_create(p, file), &ok), IW_HSCACHE_UNSTORED);
+    CHECK(ok);
+    /* cannot be created (a parent is a file) */
+    CHECK_INT(via_cache(iw_hscache_create(p, apr_pstrcat(p, file, "/a/b", NULL)), &ok),
+              IW_HSCACHE_UNSTORED);
     CHECK(ok);
     shared = apr_pstrcat(p, dir, "/shared", NULL);       /* writable by others */
     CHECK(mkdir(shared, 0700) == 0 && chmod(shared, 0777) == 0);
@@ -361,6 +410,12 @@ TEST(hscache_eviction_bounds_dir)
         if (i == 69) oldest = path;   /* the newest stale one must survive */
     }
     spit(apr_pstrcat(p, dir, "/unrelated.txt", NULL), (const unsigned char *)"keep", 4);
+    {   /* temp files: a crashed writer's (old) goes, a live writer's stays */
+        struct timespec ts[2] = {{1000, 0}, {1000, 0}};
+        spit(apr_pstrcat(p, dir, "/.tmp-dead", NULL), (const unsigned char *)"x", 1);
+        utimensat(AT_FDCWD, apr_pstrcat(p, dir, "/.tmp-dead", NULL), ts, 0);
+        spit(apr_pstrcat(p, dir, "/.tmp-live", NULL), (const unsigned char *)"x", 1);
+    }
     c = iw_hscache_create(p, dir);
     CHECK_INT(via_cache(c, &ok), IW_HSCACHE_STORED);
     CHECK(ok);
@@ -371,6 +426,28 @@ TEST(hscache_eviction_bounds_dir)
     iw_hscache_stats(c, &st);
     CHECK_INT(st.evicted, 70 + 1 - IW_HSCACHE_MAX_ENTRIES);
     CHECK_INT(via_cache(c, &ok), IW_HSCACHE_HIT);   /* the new entry was kept */
+    CHECK(access(apr_pstrcat(p, dir, "/.tmp-dead", NULL), F_OK) != 0);
+    CHECK(access(apr_pstrcat(p, dir, "/.tmp-live", NULL), F_OK) == 0);
+    rmtree(p, dir);
+}
+
+/* The byte bound: one (sparse) old entry over the limit is evicted. */
+TEST(hscache_eviction_bytes)
+{
+    const char *dir = tmpdir(p), *big;
+    struct timespec ts[2] = {{1000, 0}, {1000, 0}};
+    int fd, ok;
+    REQUIRE(dir);
+    big = apr_pstrcat(p, dir, "/", apr_psprintf(p, "%064x.hsdb", 7), NULL);
+    fd = open(big, O_WRONLY | O_CREAT, 0600);
+    REQUIRE(fd >= 0);
+    CHECK(ftruncate(fd, (off_t)IW_HSCACHE_MAX_BYTES) == 0);   /* no disk used */
+    close(fd);
+    utimensat(AT_FDCWD, big, ts, 0);
+    CHECK_INT(via_cache(iw_hscache_create(p, dir), &ok), IW_HSCACHE_STORED);
+    CHECK(ok);
+    CHECK(access(big, F_OK) != 0);
+    CHECK_INT(count_files(dir, NULL), 1);
     rmtree(p, dir);
 }
 
