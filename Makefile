@@ -62,6 +62,8 @@ install: $(BUILD)/mod_iocwatch.so $(BUILD)/iocwatch
 	install -m 0755 $(BUILD)/iocwatch /usr/local/bin/iocwatch
 	install -d /etc/iocwatch/rules
 	cp -r conf/rules/. /etc/iocwatch/rules/
+	install -d /etc/iocwatch/feeds
+	cp -r conf/feeds/. /etc/iocwatch/feeds/
 	install -m 0644 conf/debian/iocwatch.load conf/debian/iocwatch.conf /etc/apache2/mods-available/
 
 $(BUILD)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard src/*.h)
