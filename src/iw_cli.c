@@ -521,6 +521,7 @@ static void corr_replay(cli_ctx_t *c, const cli_batch_t *b, const cli_note_t *nt
     int i;
 
     if (!ev) return;                  /* not reached: the worker parsed it */
+    /* iw_corr_update reads only hits[].rule (and the event) */
     for (i = 0; i < nt->nfeed; i++) {
         c->replay_hits[i].rule = b->feeds[nt->feed0 + i];
         c->replay_hits[i].nmatches = 0;
@@ -642,7 +643,7 @@ static void par_stop(cli_ctx_t *c)
             c->thr.rule_counts[i] += par->thr[k].rule_counts[i];
         thr_free(&par->thr[k]);
     }
-    for (i = 0; i < par->nslots; i++) {
+    for (i = 0; par->ring && i < par->nslots; i++) {
         cli_batch_t *b = &par->ring[i];
         free(b->data); free(b->lines); free(b->out); free(b->notes); free(b->feeds);
     }
