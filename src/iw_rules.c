@@ -1568,18 +1568,22 @@ typedef struct {
     char *drop;             /* per rule index: removed after linking */
 } link_t;
 
+static void ldiag(link_t *l, iw_diag_level_t lvl, const iw_rule_t *r, mark_t m,
+                  const char *fmt, va_list ap)
+{
+    if (!l->diag) return;
+    iw_diag_add(l->diag, lvl, r->file, m.line ? m.line : r->line, m.col, rid(r), "%s",
+                apr_pvsprintf(l->diag->pool, fmt, ap));
+}
+
 static void lerr(link_t *l, const iw_rule_t *r, mark_t m, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static void lerr(link_t *l, const iw_rule_t *r, mark_t m, const char *fmt, ...)
 {
     va_list ap;
-    const char *text;
-    if (!l->diag) return;
     va_start(ap, fmt);
-    text = apr_pvsprintf(l->diag->pool, fmt, ap);
+    ldiag(l, IW_DIAG_ERROR, r, m, fmt, ap);
     va_end(ap);
-    iw_diag_add(l->diag, IW_DIAG_ERROR, r->file, m.line ? m.line : r->line, m.col,
-                rid(r), "%s", text);
 }
 
 static void lwarn(link_t *l, const iw_rule_t *r, mark_t m, const char *fmt, ...)
@@ -1587,13 +1591,9 @@ static void lwarn(link_t *l, const iw_rule_t *r, mark_t m, const char *fmt, ...)
 static void lwarn(link_t *l, const iw_rule_t *r, mark_t m, const char *fmt, ...)
 {
     va_list ap;
-    const char *text;
-    if (!l->diag) return;
     va_start(ap, fmt);
-    text = apr_pvsprintf(l->diag->pool, fmt, ap);
+    ldiag(l, IW_DIAG_WARNING, r, m, fmt, ap);
     va_end(ap);
-    iw_diag_add(l->diag, IW_DIAG_WARNING, r->file, m.line ? m.line : r->line, m.col,
-                rid(r), "%s", text);
 }
 
 /* Rebuild by_id/by_name; a second rule with the same id/name is an error. */
