@@ -200,12 +200,22 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
 
 static int cmd_check(apr_pool_t *p, cli_opts_t *o)
 {
+    iw_diag_t *d = iw_diag_create(p);
+    iw_engine_t *e;
     int nrules = 0;
     if (!o->rules->nelts) {
         fputs("iocwatch check: no rule files given\n", stderr);
         return 2;
     }
-    if (!load_engine(p, o, &nrules)) return 1;
+    if (!(e = load_engine(p, o, &nrules))) return 1;
+    /* correlation limits (rules per correlation, state size) are only
+     * known once the correlation program is built: check them too */
+    iw_corr_create(p, e, d);
+    print_diags(d);
+    if (d->errors) {
+        fprintf(stderr, "iocwatch: %d error(s) in rules\n", d->errors);
+        return 1;
+    }
     fprintf(stderr, "iocwatch: %d rule(s) OK\n", nrules);
     return 0;
 }
