@@ -25,8 +25,8 @@ SHARED = os.environ.get("IW_SHARED", os.path.join(os.path.dirname(REPO), "shared
 SIGMA = os.path.join(SHARED, "sigma", "sigmahq-rules")
 MODULE = os.environ.get("IW_MODULE", os.path.join(REPO, "build", "mod_iocwatch.so"))
 MODDIR = "/usr/lib/apache2/modules"
-ROUNDS = int(os.environ.get("IW_BENCH_ROUNDS", "3"))
-SECONDS = int(os.environ.get("IW_BENCH_SECONDS", "6"))
+ROUNDS = int(os.environ.get("IW_BENCH_ROUNDS", "5"))
+SECONDS = int(os.environ.get("IW_BENCH_SECONDS", "5"))
 
 BASE = """
 ServerRoot "{d}"
@@ -144,13 +144,38 @@ class Httpd:
 
 
 def wrk(port, path):
+    """Requests/s and the number of requests of one wrk run."""
     r = subprocess.run(["wrk", "-t2", "-c32", "-d%ds" % SECONDS,
                         "http://127.0.0.1:%d%s" % (port, path)],
                        capture_output=True, text=True)
+    rps = total = None
     for line in r.stdout.splitlines():
         if line.startswith("Requests/sec:"):
-            return float(line.split()[1])
-    raise RuntimeError("wrk: " + r.stdout + r.stderr)
+            rps = float(line.split()[1])
+        elif " requests in " in line:
+            total = int(line.split()[0])
+    if rps is None or not total:
+        raise RuntimeError("wrk: " + r.stdout + r.stderr)
+    return rps, total
+
+
+def httpd_cpu(conf):
+    """CPU seconds (user+sys) used so far by every process of this httpd."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                if conf.encode() not in f.read():
+                    continue
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            continue
+    return total / tick
 
 
 def main():
@@ -174,8 +199,11 @@ def main():
         rules.append(pack)
     on = ("LoadModule iocwatch_module %s\nIocWatch On\nIocWatchRules %s\n"
           "IocWatchAlertTarget unix:%s\nIocWatchAlertFormat json\n"
-          % (MODULE, " ".join(rules), sockpath))
+          "IocWatchCacheDir %s/hscache\n"
+          % (MODULE, " ".join(rules), sockpath, sockdir))
+    sigmahq_only = on.replace(" " + pack, "") if pack in rules else on
     variants = [("off", "", "/static.html"),
+                ("sigmahq", sigmahq_only, "/static.html"),
                 ("on", on, "/static.html"),
                 ("corr", on.replace("IocWatchRules ", "IocWatchRules %s " % corr_rule),
                  "/corr/index.html")]
@@ -191,30 +219,41 @@ def main():
             "/static.html"))
     servers = {n: Httpd(n, extra) for n, extra, _ in variants}
     results = {n: [] for n, _, _ in variants}
+    cpu = {n: [] for n, _, _ in variants}
     try:
+        for name, _, _ in variants:
+            servers[name].start()
         for rnd in range(ROUNDS):
-            for name, _, path in variants:
+            # alternate the order so drift on a shared machine hits all alike
+            order = variants if rnd % 2 == 0 else list(reversed(variants))
+            for name, _, path in order:
                 h = servers[name]
-                h.start()
-                try:
-                    wrk(h.port, path)  # warm-up (1 s would do; reuse duration)
-                    results[name].append(wrk(h.port, path))
-                finally:
-                    h.stop()
+                wrk(h.port, path)                       # warm-up
+                c0 = httpd_cpu(h.conf)
+                rps, total = wrk(h.port, path)
+                results[name].append(rps)
+                cpu[name].append((httpd_cpu(h.conf) - c0) / total * 1e6)
             print("round %d: %s" % (rnd + 1, "  ".join(
                 "%s %.0f" % (n, results[n][-1]) for n, _, _ in variants)), flush=True)
     except RuntimeError as e:
         print("bench_httpd: %s" % e)
         return 1
-    base = statistics.median(results["off"])
-    print("httpd event MPM, wrk -t2 -c32 -d%ds keep-alive, 2 KB static file, median of %d rounds"
+    finally:
+        for h in servers.values():
+            h.stop()
+    print("httpd event MPM, wrk -t2 -c32 -d%ds keep-alive, 2 KB static file, %d rounds "
+          "(all servers up, order alternating); ratio = median of per-round ratios to module off"
           % (SECONDS, ROUNDS))
-    labels = {"off": "module off", "on": "mod_iocwatch on (SigmaHQ + pack)",
+    labels = {"off": "module off", "sigmahq": "mod_iocwatch on (88 SigmaHQ rules only)",
+              "on": "mod_iocwatch on (SigmaHQ + pack)",
               "corr": "mod_iocwatch on, path feeding a correlation rule",
               "modsec": "ModSecurity + CRS PL1 DetectionOnly (reference)"}
+    base_cpu = statistics.median(cpu["off"])
     for name, _, _ in variants:
-        m = statistics.median(results[name])
-        print("  %-52s %9.0f req/s  ratio %.3f" % (labels[name], m, m / base))
+        ratio = statistics.median(r / b for r, b in zip(results[name], results["off"]))
+        c = statistics.median(cpu[name])
+        print("  %-50s %8.0f req/s  ratio %.3f   httpd CPU %6.1f us/req (%+.1f us)"
+              % (labels[name], statistics.median(results[name]), ratio, c, c - base_cpu))
     for h in servers.values():
         shutil.rmtree(h.d, ignore_errors=True)
     shutil.rmtree(sockdir, ignore_errors=True)
