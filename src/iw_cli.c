@@ -152,13 +152,6 @@ static void usage(FILE *f)
           "the same as with --jobs 1.\n", f);
 }
 
-static void print_diags(const iw_diag_t *d)
-{
-    int i;
-    for (i = 0; i < d->msgs->nelts; i++)
-        fprintf(stderr, "%s\n", APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
-}
-
 /* Load + link + compile; prints every diagnostic.  NULL on any error. */
 static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
 {
@@ -189,7 +182,7 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
         eo.hscache = iw_hscache_create(p, iw_hscache_default_dir(p));
         e = iw_engine_compile(p, rs, &eo, d);
     }
-    print_diags(d);
+    iw_diag_print(d, stderr, "");
     if (d->errors) {
         fprintf(stderr, "iocwatch: %d error(s) in rules\n", d->errors);
         return NULL;
@@ -211,7 +204,7 @@ static int cmd_check(apr_pool_t *p, cli_opts_t *o)
     /* correlation limits (rules per correlation, state size) are only
      * known once the correlation program is built: check them too */
     iw_corr_create(p, e, d);
-    print_diags(d);
+    iw_diag_print(d, stderr, "");
     if (d->errors) {
         fprintf(stderr, "iocwatch: %d error(s) in rules\n", d->errors);
         return 1;
@@ -847,7 +840,7 @@ static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
     c.o = o;
     if (!(c.engine = load_engine(p, o, &c.nrules))) return 1;
     c.corr = iw_corr_create(p, c.engine, d);
-    print_diags(d);
+    iw_diag_print(d, stderr, "");
     if (d->errors) return 1;
     if (thr_init(&c, &c.thr) < 0 || (c.corr && corr_setup(&c) < 0)) {
         fputs("iocwatch: out of memory\n", stderr);

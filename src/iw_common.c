@@ -37,6 +37,13 @@ void iw_diag_add(iw_diag_t *d, iw_diag_level_t lvl, const char *file, int line,
     if (lvl == IW_DIAG_ERROR) d->errors++; else d->warnings++;
 }
 
+void iw_diag_print(const iw_diag_t *d, FILE *f, const char *prefix)
+{
+    int i;
+    for (i = 0; d && i < d->msgs->nelts; i++)
+        fprintf(f, "%s%s\n", prefix, APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
+}
+
 static const char *const level_names[] = {
     "none", "informational", "low", "medium", "high", "critical"
 };

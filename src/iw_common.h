@@ -3,6 +3,7 @@
 #define IW_COMMON_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
@@ -39,6 +40,9 @@ iw_diag_t *iw_diag_create(apr_pool_t *p);
 void iw_diag_add(iw_diag_t *d, iw_diag_level_t lvl, const char *file, int line,
                  int col, const char *rule_id, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
+
+/* Print every message, one per line, each after `prefix`. */
+void iw_diag_print(const iw_diag_t *d, FILE *f, const char *prefix);
 
 /* Sigma levels, ordered. */
 typedef enum {

@@ -312,8 +312,7 @@ int main(int argc, char **argv)
     e1 = iw_engine_compile(p, rs, NULL, d);
     ms1 = (now_ns() - t0) / 1e6;
     if (!e1 || d->errors) {
-        for (i = 0; i < d->msgs->nelts; i++)
-            fprintf(stderr, "%s\n", APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
+        iw_diag_print(d, stderr, "");
         return 1;
     }
 

@@ -95,9 +95,7 @@ static inline int eu_one(apr_pool_t *p, const char *det, const treq_t *r)
     int n;
 
     if (!e) {
-        int i;
-        for (i = 0; i < dg->msgs->nelts; i++)
-            fprintf(stderr, "    diag: %s\n", APR_ARRAY_IDX(dg->msgs, i, iw_diag_msg_t).text);
+        iw_diag_print(dg, stderr, "    diag: ");
         return -1;
     }
     s = iw_scratch_create(e);

@@ -55,8 +55,7 @@ static int produces(apr_pool_t *p, const char *path, const char *want, int *nerr
     for (i = 0; i < d->msgs->nelts; i++)
         if (strstr(APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text, want)) return 1;
     fprintf(stderr, "  %s: expected \"%s\", got:\n", path, want);
-    for (i = 0; i < d->msgs->nelts; i++)
-        fprintf(stderr, "    %s\n", APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
+    iw_diag_print(d, stderr, "    ");
     return 0;
 }
 

@@ -1074,12 +1074,10 @@ TEST(corr_end_to_end_yaml_engine)
     iw_diag_t *d = iw_diag_create(p);
     e2e_t *x = apr_pcalloc(p, sizeof(*x));
     size_t bytes;
-    int i;
 
     iw_rules_load_string(rs, "e2e.yml", E2E_YAML, strlen(E2E_YAML), d);
     iw_ruleset_link(rs, d);
-    for (i = 0; i < d->msgs->nelts; i++)
-        fprintf(stderr, "    diag: %s\n", APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
+    iw_diag_print(d, stderr, "    diag: ");
     REQUIRE(d->errors == 0);
     x->e = iw_engine_compile(p, rs, NULL, d);
     REQUIRE(x->e);

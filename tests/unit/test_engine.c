@@ -7,10 +7,8 @@ static iw_engine_t *must_compile(apr_pool_t *p, const char *yaml, int *failed)
 {
     iw_diag_t *dg;
     iw_engine_t *e = eu_compile(p, yaml, &dg, NULL);
-    int i;
     if (!e) {
-        for (i = 0; i < dg->msgs->nelts; i++)
-            fprintf(stderr, "    diag: %s\n", APR_ARRAY_IDX(dg->msgs, i, iw_diag_msg_t).text);
+        iw_diag_print(dg, stderr, "    diag: ");
         (*failed)++;
     }
     return e;

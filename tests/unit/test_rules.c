@@ -8,13 +8,6 @@
 #include "iw_test.h"
 #include "iw_rules.h"
 
-static void dump(const iw_diag_t *d)
-{
-    int i;
-    for (i = 0; i < d->msgs->nelts; i++)
-        fprintf(stderr, "    %s\n", APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
-}
-
 /* Load + link tests/rules/<rel>; returns NULL (and prints) on any diag. */
 static iw_ruleset_t *load_ok(apr_pool_t *p, const char *rel, int *failed)
 {
@@ -24,7 +17,7 @@ static iw_ruleset_t *load_ok(apr_pool_t *p, const char *rel, int *failed)
     iw_ruleset_link(rs, d);
     if (d->errors || d->warnings) {
         fprintf(stderr, "  %s: unexpected diagnostics:\n", rel);
-        dump(d);
+        iw_diag_print(d, stderr, "    ");
         (*failed)++;
         return NULL;
     }
@@ -359,7 +352,7 @@ TEST(rules_generate_false_silences_base_rule)
     iw_rule_t *base;
     CHECK_INT(iw_rules_load_string(rs, "gen.yml", y, sizeof(y) - 1, d), 2);
     CHECK_INT(iw_ruleset_link(rs, d), 0);
-    dump(d);
+    iw_diag_print(d, stderr, "    ");
     base = by_id(rs, "base-1");
     REQUIRE(base);
     CHECK_INT(base->generate, 0);
@@ -437,7 +430,7 @@ TEST(rules_sigmahq_load_clean)
     n = iw_rules_load(rs, apr_pstrcat(p, base, "/sigmahq-rules/rules", NULL), d);
     n += iw_rules_load(rs, apr_pstrcat(p, base, "/sigmahq-rules/rules-emerging-threats", NULL), d);
     CHECK_INT(iw_ruleset_link(rs, d), 0);
-    if (d->msgs->nelts) dump(d);
+    if (d->msgs->nelts) iw_diag_print(d, stderr, "    ");
     CHECK_INT(d->errors, 0);
     CHECK_INT(d->warnings, 0);
     CHECK_INT(n, 88);
@@ -514,7 +507,7 @@ TEST(rules_value_types)
         d = iw_diag_create(p);
         CHECK_INT(iw_rules_load_string(rs, "types.yml", fixed, strlen(fixed), d), 1);
     }
-    dump(d);
+    iw_diag_print(d, stderr, "    ");
     REQUIRE(rs->rules->nelts == 1);
     r = APR_ARRAY_IDX(rs->rules, 0, iw_rule_t *);
     CHECK(r->title && !r->id);
@@ -637,7 +630,7 @@ TEST(rules_value_count_field_alias)
     CHECK_INT(iw_rules_load_string(rs, "vc.yml", y, sizeof(y) - 1, d), 3);
     CHECK_INT(iw_ruleset_link(rs, d), 0);
     CHECK_INT(d->msgs->nelts, 0);
-    dump(d);
+    iw_diag_print(d, stderr, "    ");
     vc = by_id(rs, "vc-1");
     REQUIRE(vc);
     CHECK_STR(vc->corr->value_field, "agent");
@@ -707,7 +700,7 @@ TEST(rules_filter_any_rules)
     iw_diag_t *d = iw_diag_create(p);
     CHECK_INT(iw_rules_load_string(rs, "any.yml", y, sizeof(y) - 1, d), 5);
     CHECK_INT(iw_ruleset_link(rs, d), 0);
-    dump(d);
+    iw_diag_print(d, stderr, "    ");
     CHECK_INT(by_id(rs, "f1")->filter_rules->nelts, 2);
     CHECK_INT(by_id(rs, "f2")->filter_rules->nelts, 1);
     CHECK_INT(by_id(rs, "a1")->filters->nelts, 1);
