@@ -3,7 +3,8 @@
  *   iocwatch check RULES...
  *   iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]
  *                 [--placeholder NAME=FILE]... [--min-level L] [--exclude ID]...
- *                 [--summary] [--progress|--no-progress] [--jobs N] FILE...|-
+ *                 [--summary] [--progress|--no-progress] [--jobs N]
+ *                 [--scan-cache N] FILE...|-
  *
  * scan prints one ECS JSON alert per line on stdout and a summary on stderr.
  * Malformed input lines are counted and reported with their line number.
@@ -56,6 +57,7 @@ typedef struct cli_opts {
     int summary_mode;                 /* one alert per event listing all rules */
     int progress;                     /* -1 auto (TTY), 0 off, 1 on */
     int jobs;                         /* worker threads; <= 1: serial */
+    int scan_cache;                   /* engine opt: 0 default, < 0 off */
 } cli_opts_t;
 
 typedef struct cli_stats {
@@ -144,12 +146,14 @@ static void usage(FILE *f)
           "       iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]\n"
           "                     [--placeholder NAME=FILE]... [--min-level LEVEL]\n"
           "                     [--exclude RULE-ID]... [--summary] [--[no-]progress]\n"
-          "                     [--jobs N] FILE...|-\n"
+          "                     [--jobs N] [--scan-cache N] FILE...|-\n"
           "RULES is a Sigma rule file, a directory (searched recursively for *.yml)\n"
           "or a glob.  scan prints one ECS JSON alert per line on stdout and a\n"
           "summary on stderr; the default rules are /etc/iocwatch/rules.\n"
           "--jobs N evaluates on N threads (default: online CPUs); the output is\n"
-          "the same as with --jobs 1.\n", f);
+          "the same as with --jobs 1.  --scan-cache N sets the per-thread cache\n"
+          "of scan results for repeated values (entries, 0 = off); it never\n"
+          "changes the output.\n", f);
 }
 
 /* Load + link + compile; prints every diagnostic.  NULL on any error. */
@@ -177,6 +181,7 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
     if (!d->errors) {
         memset(&eo, 0, sizeof(eo));
         eo.min_level = o->min_level;
+        eo.scan_cache = o->scan_cache;
         eo.exclude_ids = o->exclude;
         /* compiled Vectorscan databases are reused across runs */
         eo.hscache = iw_hscache_create(p, iw_hscache_default_dir(p));
@@ -924,6 +929,15 @@ static int parse_args(apr_pool_t *p, int argc, char **argv, cli_opts_t *o)
                 fprintf(stderr, "iocwatch: --jobs wants 1..%d, got '%s'\n", CLI_MAX_JOBS, v);
                 return -1;
             }
+        } else if ((v = opt_value(argc, argv, &i, "--scan-cache"))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (end == v || *end || n < 0 || n > (1L << 20)) {
+                fprintf(stderr, "iocwatch: --scan-cache wants 0..%ld entries, got '%s'\n",
+                        1L << 20, v);
+                return -1;
+            }
+            o->scan_cache = n ? (int)n : -1;
         } else if (!strcmp(a, "--summary")) o->summary_mode = 1;
         else if (!strcmp(a, "--progress")) o->progress = 1;
         else if (!strcmp(a, "--no-progress")) o->progress = 0;

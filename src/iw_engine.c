@@ -41,6 +41,7 @@
 #include "iw_match_wild.h"
 #include "iw_match_radix.h"
 #include "iw_hscache.h"
+#include "iw_scache.h"
 
 #define MAX_SLOTS 4
 #define MAX_COND_DEPTH 200
@@ -187,6 +188,7 @@ struct iw_engine {
     int32_t *lz_first;             /* per pred, CSR into lz (n+1) */
     lazyent_t *lz; int nlazy;
     dcheck_t *ldc; int nldc;       /* direct checks of lazy predicates */
+    unsigned sc_entries;           /* scan-result cache per scratch; 0 = off */
 };
 
 struct iw_scratch {
@@ -205,6 +207,7 @@ struct iw_scratch {
     iw_event_t *ev;
     int tm_ok;
     struct tm tm;
+    iw_scache_t *sc;               /* scan results of recent values; NULL = off */
 };
 
 /* ---- build state (compile time only) ------------------------------------ */
@@ -1764,6 +1767,8 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     build_init(b, p, rs, diag);
     b->hsc = opts ? opts->hscache : NULL;
     e = b->e;
+    e->sc_entries = !opts || !opts->scan_cache ? IW_SCACHE_DEFAULT_ENTRIES
+                    : opts->scan_cache < 0 ? 0 : (unsigned)opts->scan_cache;
     for (i = 0; i < rs->rules->nelts; i++) {
         const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
         if (!r || r->kind != IW_RULE_DETECTION || excluded(r, opts)) continue;
@@ -1814,6 +1819,10 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     s->cand = calloc(nr + 1, sizeof(int32_t));
     s->hits = calloc(nr + 1, sizeof(iw_hit_t));
     s->md = pcre2_match_data_create(1, NULL);
+    if (e->sc_entries && !(s->sc = iw_scache_create(e->sc_entries))) {
+        iw_scratch_destroy(s);
+        return NULL;
+    }
     if (!s->bits || !s->pfield || !s->touched || !s->rgen || !s->pgen || !s->cand || !s->hits || !s->md
         || (e->proto && hs_clone_scratch(e->proto, &s->hs) != HS_SUCCESS)) {
         iw_scratch_destroy(s);
@@ -1827,6 +1836,7 @@ void iw_scratch_destroy(iw_scratch_t *s)
     if (!s) return;
     if (s->hs) hs_free_scratch(s->hs);
     if (s->md) pcre2_match_data_free(s->md);
+    iw_scache_destroy(s->sc);
     free(s->bits); free(s->pfield); free(s->touched); free(s->rgen); free(s->pgen);
     free(s->cand); free(s->hits);
     free(s);
@@ -1861,10 +1871,18 @@ typedef struct scan_ctx {
     int field;
     iw_str_t v;
     segment_t seg[NMERGE];         /* merged fields inside _raw */
+    iw_scache_res_t *rec;          /* recording a field's result for the cache */
 } scan_ctx_t;
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
                     unsigned flags, void *ctx);
+
+/* A predicate found by a field's scan (recorded for the cache). */
+static inline void scan_set(scan_ctx_t *c, int32_t p)
+{
+    pred_set(c->s, p, c->field);
+    if (c->rec) iw_scache_res_add(c->rec, p, c->field);
+}
 
 /* A merged literal found in _raw: it counts when it lies inside the
  * segment of its field. */
@@ -1898,11 +1916,13 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     for (i = e->pat_act_first[id]; i < e->pat_act_first[id + 1]; i++) {
         int32_t a = e->acts[i];
         if (a >= 0) {
-            pred_set(c->s, a, c->field);
+            scan_set(c, a);
         } else {
+            /* while recording, confirm even what an earlier field already
+             * set: the cached result must not depend on other fields */
             const rxcheck_t *rx = &e->rx[-1 - a];
-            if (!pred_is_set(c->s, rx->pred) && run_regex(c->s, rx, c->v))
-                pred_set(c->s, rx->pred, c->field);
+            if ((c->rec || !pred_is_set(c->s, rx->pred)) && run_regex(c->s, rx, c->v))
+                scan_set(c, rx->pred);
         }
     }
     return 0;
@@ -2152,6 +2172,75 @@ static void find_segments(iw_event_t *ev, iw_str_t raw, segment_t *seg)
     }
 }
 
+/* Which database scans c->v (NULL: only the exact and literal checks). */
+static hs_database_t *field_db(const fieldm_t *fm, const scan_ctx_t *c, int short_small)
+{
+    size_t n = c->v.len;
+    if (fm->merged && c->seg[merge_slot(c->field)].ok)
+        return fm->rest && n >= fm->rest_minw ? fm->rest : NULL;
+    return fm->db && !short_small && n >= fm->db_minw ? fm->db : NULL;
+}
+
+/* Every matcher of one field on c->v. */
+static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
+                       const fieldm_t *fm, hs_database_t *db, int short_small)
+{
+    if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
+    if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
+    if (fm->lits.n) lit_scan(e, &fm->lits, short_small, c);
+    if (db) hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c);
+}
+
+/* The context a field's result depends on besides its bytes: for _raw,
+ * where the merged fields lie (confined literals count only there). */
+static size_t seg_key(const scan_ctx_t *c, uint32_t *out)
+{
+    int k;
+    for (k = 0; k < NMERGE; k++) {
+        out[3 * k] = (uint32_t)c->seg[k].ok;
+        out[3 * k + 1] = c->seg[k].ok ? (uint32_t)c->seg[k].off : 0;
+        out[3 * k + 2] = c->seg[k].ok ? (uint32_t)c->seg[k].len : 0;
+    }
+    return sizeof(uint32_t) * 3 * NMERGE;
+}
+
+/* scan_field through the scan-result cache: only fields that need a
+ * Vectorscan call are worth a lookup.  The key is (event type, field,
+ * database, segments for _raw, bytes), everything scan_field reads. */
+static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti)
+{
+    const fieldm_t *fm = &e->fm[ti][c->field];
+    int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN, k;
+    hs_database_t *db = field_db(fm, c, short_small);
+    uint32_t segs[3 * NMERGE];
+    iw_scache_key_t key;
+    const iw_scache_res_t *hit;
+    iw_scache_res_t rec;
+
+    if (!s->sc || !db) {
+        scan_field(e, s, c, fm, db, short_small);
+        return;
+    }
+    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
+    key.pre = segs;
+    key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
+    key.v = c->v.p;
+    key.n = c->v.len;
+    if (!iw_scache_key(&key)) {
+        scan_field(e, s, c, fm, db, short_small);
+        return;
+    }
+    if ((hit = iw_scache_get(s->sc, &key))) {
+        for (k = 0; k < hit->n; k++) pred_set(s, hit->pred[k], hit->field[k]);
+        return;
+    }
+    rec.n = rec.overflow = 0;
+    c->rec = &rec;
+    scan_field(e, s, c, fm, db, short_small);
+    c->rec = NULL;
+    iw_scache_put(s->sc, &key, &rec);
+}
+
 /* Scan phase: set every predicate that holds for the event. */
 static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
 {
@@ -2168,23 +2257,14 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     if (e->merge && ti == 0) find_segments(ev, iw_event_get(ev, IW_F_RAW), c.seg);
     else memset(c.seg, 0, sizeof(c.seg));
 
+    c.rec = NULL;
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];
         iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
         if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
-        const fieldm_t *fm = &e->fm[ti][f];
-        int short_small = fm->small && v.len <= LIT_MAX_CONTAINS_LEN;
         c.field = f;
         c.v = v;
-        if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, &c);
-        if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, &c);
-        if (fm->lits.n) lit_scan(e, &fm->lits, short_small, &c);
-        if (fm->merged && c.seg[merge_slot(f)].ok) {
-            if (fm->rest && v.len >= fm->rest_minw)
-                hs_scan(fm->rest, v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
-        } else if (fm->db && !short_small && v.len >= fm->db_minw) {
-            hs_scan(fm->db, v.p, (unsigned)v.len, 0, s->hs, on_match, &c);
-        }
+        scan_field_cached(e, s, &c, ti);
     }
     for (i = 0; i < e->nrxall; i++) {
         const rxalways_t *ra = &e->rxall[i];
@@ -2409,4 +2489,9 @@ void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events, uint64_t *cand
 {
     if (events) *events = s ? s->nevents : 0;
     if (candidates) *candidates = s ? s->ncandidates : 0;
+}
+
+void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
+{
+    iw_scache_counters(s ? s->sc : NULL, hits, misses);
 }

@@ -23,6 +23,8 @@ typedef struct iw_engine_opts {
     iw_level_t min_level;            /* rules below are not compiled; NONE = all */
     apr_array_header_t *exclude_ids; /* const char*: rule ids not compiled */
     const struct iw_hscache *hscache;/* compiled-database cache; NULL = none */
+    int scan_cache;                  /* scan-result cache entries per scratch
+                                      * (iw_scache.h): 0 = default, < 0 = off */
 } iw_engine_opts_t;
 
 /* Compile all detection rules (and filters) of a linked ruleset.  Returns
@@ -80,5 +82,8 @@ void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st);
  * conditions evaluated (shows how well pruning works). */
 void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events,
                          uint64_t *candidates);
+/* Scan-result cache hits and misses of this scratch (0/0 when off). */
+void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits,
+                               uint64_t *misses);
 
 #endif

@@ -547,6 +547,38 @@ typedef enum { DEC_PLAIN = 0, DEC_PLUS = 1, DEC_PATH = 2 } dec_mode_t;
  * path normalisation (DEC_PATH).  The input is cut so that the result and
  * one scratch copy fit; returns the result (NUL-terminated) or a NULL str
  * when the buffer is exhausted. */
+int iw_event_decode_fastpath = 1;
+
+/* Bytes that make decoding do something: '%' (percent/%u escapes), NUL,
+ * lead bytes of overlong forms, '+' (DEC_PLUS), '\\' and '/' before
+ * '/' or '.' (DEC_PATH).  Most real values have none. */
+static int decode_is_identity(const char *in, size_t len, int mode)
+{
+    const unsigned char *u = (const unsigned char *)in;
+    size_t i;
+
+    if ((mode & DEC_PATH) && len && u[0] == '.') return 0;
+    for (i = 0; i < len; i++) {
+        switch (u[i]) {
+        case '%': case '\0': case 0xC0: case 0xC1: case 0xE0: case 0xF0:
+            return 0;
+        case '+':
+            if (mode & DEC_PLUS) return 0;
+            break;
+        case '\\':
+            if (mode & DEC_PATH) return 0;
+            break;
+        case '/':
+            if ((mode & DEC_PATH) && i + 1 < len && (u[i + 1] == '/' || u[i + 1] == '.'))
+                return 0;
+            break;
+        default:
+            break;
+        }
+    }
+    return 1;
+}
+
 static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode)
 {
     size_t avail = buf_avail(ev), n, r;
@@ -555,6 +587,12 @@ static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode
     if (avail < 4) return IW_STR_NULL;
     if (len > avail / 2 - 1) len = avail / 2 - 1;
     a = ev->buf + ev->buf_used;
+    if (iw_event_decode_fastpath && decode_is_identity(in, len, mode)) {
+        memcpy(a, in, len);
+        a[len] = '\0';
+        ev->buf_used += len + 1;
+        return (iw_str_t){ a, len };
+    }
     b = a + len + 1;
     n = iw_url_decode_once(in, len, a, mode & DEC_PLUS);
     n = fold_overlong(a, n);

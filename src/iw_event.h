@@ -134,4 +134,8 @@ int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out);
  * %XX / %uXXXX decoding; plus_space turns '+' into ' '. */
 size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space);
 
+/* 1 (default): decoded views of values with nothing to decode are plain
+ * copies.  Tests set 0 to check the full decoder gives the same result. */
+extern int iw_event_decode_fastpath;
+
 #endif

@@ -96,7 +96,10 @@ def ip_of(i):
     return "10.77.%d.%d" % (i // 250, i % 250 + 1)
 
 
-def test_module_and_cli_agree(httpd, rsyslog, errlog, tmp_path):
+# The module with its default scan-result cache, and with a 2-entry cache
+# (constant eviction) against a CLI scan with the cache off.
+@pytest.mark.parametrize("scan_cache", [None, "2"])
+def test_module_and_cli_agree(httpd, rsyslog, errlog, tmp_path, scan_cache):
     # httpd's own complaints about the corpus' malformed requests
     errlog.expect(r"\[client 10\.77\.")
     rule_paths = ['"%s"' % p for p in rule_sets(httpd)]
@@ -104,12 +107,13 @@ def test_module_and_cli_agree(httpd, rsyslog, errlog, tmp_path):
 IocWatchRules {rules}
 IocWatchAlertTarget unix:{sock}
 IocWatchQueueSize 2048
-RemoteIPHeader X-Forwarded-For
+{cache}RemoteIPHeader X-Forwarded-For
 RemoteIPInternalProxy 127.0.0.1
 LogFormat "%a %>s" iwparity
 CustomLog "{log}" iwparity
 """.format(rules=" ".join(rule_paths), sock=rsyslog.sock,
-           log=os.path.join(httpd.dir, "logs", "parity.log")), "event")
+           log=os.path.join(httpd.dir, "logs", "parity-%s.log" % scan_cache),
+           cache="IocWatchScanCache %s\n" % scan_cache if scan_cache else ""), "event")
 
     reqs = corpus(N_REQUESTS)
     assert len(reqs) >= 200
@@ -125,7 +129,7 @@ CustomLog "{log}" iwparity
 
     def all_logged():
         status.clear()
-        with open(os.path.join(httpd.dir, "logs", "parity.log")) as f:
+        with open(os.path.join(httpd.dir, "logs", "parity-%s.log" % scan_cache)) as f:
             for ln in f:
                 ip, st = ln.split()
                 status[ip] = int(st)
@@ -158,6 +162,8 @@ CustomLog "{log}" iwparity
             f.write(json.dumps(e) + "\n")
     assert len(compared) >= 200, len(compared)
     cmd = [iwtest.CLI, "scan", "--no-progress", "--format", "jsonl"]
+    if scan_cache:
+        cmd += ["--scan-cache", "0"]
     for p in rule_paths:
         cmd += ["--rules", p.strip('"')]
     r = subprocess.run(cmd + [str(jl)], capture_output=True, text=True, timeout=300)

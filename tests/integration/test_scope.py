@@ -224,6 +224,7 @@ def test_bad_directive_values_refused(server, rsyslog):
                    ("IocWatchMinLevel severe", "IocWatchMinLevel"),
                    ("IocWatchSyslogFacility local9", "IocWatchSyslogFacility"),
                    ("IocWatchQueueSize 0", "IocWatchQueueSize"),
+                   ("IocWatchScanCache lots", "IocWatchScanCache: expected a number"),
                    ("IocWatchSharedMemory 12X", "IocWatchSharedMemory"),
                    ("IocWatchAlertTarget ftp://x", "IocWatchAlertTarget")]:
         rc, out = server.configtest(server.render(d + "\n", "event"))

@@ -470,3 +470,58 @@ TEST(event_repeated_headers)
     CHECK_STR(fv(&ev, IW_F_CS_REFERER), "");
     CHECK_STR(fv(&ev, IW_F_CS_HEADERS), "Cookie: a=1\ncookie: b=2\nReferer: \n");
 }
+
+/* Decoded view of `target`'s stem, query, full URI and headers with the
+ * fast path on or off, as one string. */
+static void decoded_views(const char *target, const char *hv, int fast, char *out, size_t n)
+{
+    static char buf[16384];
+    iw_request_desc_t d;
+    iw_str_t hn = S("X-T"), hval = { hv, strlen(hv) };
+    iw_event_t ev;
+    static const iw_field_id_t views[] = { IW_F_CS_URI_STEM_DEC, IW_F_CS_URI_QUERY_DEC,
+                                           IW_F_CS_URI_DEC, IW_F_CS_HEADERS_DEC };
+    size_t k, o = 0;
+
+    desc_init(&d, "GET", target);
+    d.hdr_names = &hn;
+    d.hdr_values = &hval;
+    d.nhdrs = 1;
+    iw_event_decode_fastpath = fast;
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_request(&ev, &d);
+    for (k = 0; k < sizeof(views) / sizeof(views[0]); k++) {
+        iw_str_t v = iw_event_get(&ev, views[k]);
+        o += (size_t)snprintf(out + o, n - o, "[%d:%.*s]", v.p ? (int)v.len : -1,
+                              (int)v.len, v.p ? v.p : "");
+    }
+    iw_event_decode_fastpath = 1;
+}
+
+/* The plain-copy fast path must give exactly what the full decoder gives:
+ * random targets over an alphabet rich in the bytes that matter. */
+TEST(event_decode_fastpath_same_as_full)
+{
+    static const char alpha[] = "/./%2e+\\aZ?=&\xc0\xae\xe0\x80/.u1";
+    char t[48], h[48], a[4096], b[4096];
+    unsigned seed = 12345;
+    int i, k, n, diff = 0;
+
+    for (i = 0; i < 20000; i++) {
+        n = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 40;
+        t[0] = '/';
+        for (k = 1; k < n; k++)
+            t[k] = alpha[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof(alpha) - 1)];
+        t[n] = '\0';
+        for (k = 0; k < n; k++)
+            h[k] = alpha[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof(alpha) - 1)];
+        h[n] = '\0';
+        decoded_views(t, h, 1, a, sizeof(a));
+        decoded_views(t, h, 0, b, sizeof(b));
+        if (strcmp(a, b) && diff++ < 5)
+            fprintf(stderr, "  fast/full differ on \"%s\": %s vs %s\n", t, a, b);
+    }
+    CHECK_INT(diff, 0);
+    decoded_views("/a/b.html?x=1", "plain", 1, a, sizeof(a));
+    CHECK_STR(a, "[9:/a/b.html][3:x=1][13:/a/b.html?x=1][11:X-T: plain\n]");
+}

@@ -1,0 +1,144 @@
+/* iw_scache: per-thread memo of field scan results (see iw_scache.h). */
+#include <stdlib.h>
+#include <string.h>
+#include "iw_scache.h"
+
+#define RING_MIN (4u * IW_SCACHE_MAX_KEY)
+
+typedef struct ent {
+    uint64_t h;
+    uint64_t pos;                  /* ring position of pre + value */
+    uint32_t tag, npre, n;
+    int used;
+    iw_scache_res_t res;
+} ent_t;
+
+struct iw_scache {
+    ent_t *ents;
+    uint32_t mask;
+    unsigned char *ring;
+    uint64_t ring_size, head;      /* head: total bytes ever written */
+    uint64_t hits, misses;
+};
+
+uint64_t iw_hash64(uint64_t seed, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull), w;
+
+    for (; n >= 8; b += 8, n -= 8) {
+        memcpy(&w, b, 8);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    if (n) {
+        w = 0;
+        memcpy(&w, b, n);
+        h = (h ^ w) * 0xBF58476D1CE4E5B9ull;
+        h ^= h >> 31;
+    }
+    h *= 0x94D049BB133111EBull;
+    return h ^ (h >> 29);
+}
+
+iw_scache_t *iw_scache_create(unsigned entries)
+{
+    iw_scache_t *c;
+    uint32_t n = 1;
+
+    if (!entries) return NULL;
+    while (n < entries && n < (1u << 20)) n <<= 1;
+    if (!(c = calloc(1, sizeof(*c)))) return NULL;
+    c->mask = n - 1;
+    c->ring_size = (uint64_t)n * IW_SCACHE_RING_PER_ENTRY;
+    if (c->ring_size < RING_MIN) c->ring_size = RING_MIN;
+    c->ents = calloc(n, sizeof(ent_t));
+    c->ring = malloc((size_t)c->ring_size);
+    if (!c->ents || !c->ring) {
+        iw_scache_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+void iw_scache_destroy(iw_scache_t *c)
+{
+    if (!c) return;
+    free(c->ents);
+    free(c->ring);
+    free(c);
+}
+
+int iw_scache_key(iw_scache_key_t *k)
+{
+    if (k->npre + k->n > IW_SCACHE_MAX_KEY) return 0;
+    k->h = iw_hash64(iw_hash64(k->tag, k->pre, k->npre), k->v, k->n);
+    return 1;
+}
+
+/* The ring bytes at pos are intact while fewer than ring_size bytes have
+ * been written since (writes never wrap inside one key). */
+static int ent_matches(const iw_scache_t *c, const ent_t *e, const iw_scache_key_t *k)
+{
+    const unsigned char *b;
+
+    if (!e->used || e->h != k->h || e->tag != k->tag || e->npre != k->npre
+        || e->n != k->n || c->head - e->pos > c->ring_size)
+        return 0;
+    b = c->ring + (e->pos % c->ring_size);
+    return (!k->npre || !memcmp(b, k->pre, k->npre))
+           && (!k->n || !memcmp(b + k->npre, k->v, k->n));
+}
+
+const iw_scache_res_t *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k)
+{
+    const ent_t *e = &c->ents[k->h & c->mask];
+
+    if (ent_matches(c, e, k)) {
+        c->hits++;
+        return &e->res;
+    }
+    c->misses++;
+    return NULL;
+}
+
+void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const iw_scache_res_t *r)
+{
+    ent_t *e = &c->ents[k->h & c->mask];
+    uint64_t len = k->npre + k->n, off = c->head % c->ring_size;
+    unsigned char *b;
+
+    if (r->overflow || len > IW_SCACHE_MAX_KEY) return;
+    if (off + len > c->ring_size) c->head += c->ring_size - off;   /* no wrap inside */
+    e->pos = c->head;
+    b = c->ring + (c->head % c->ring_size);
+    if (k->npre) memcpy(b, k->pre, k->npre);
+    if (k->n) memcpy(b + k->npre, k->v, k->n);
+    c->head += len;
+    e->h = k->h;
+    e->tag = k->tag;
+    e->npre = (uint32_t)k->npre;
+    e->n = (uint32_t)k->n;
+    e->res = *r;
+    e->used = 1;
+}
+
+void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field)
+{
+    int i;
+
+    for (i = 0; i < r->n; i++)
+        if (r->pred[i] == pred && r->field[i] == (uint8_t)field) return;
+    if (r->n == IW_SCACHE_MAX_PREDS) {
+        r->overflow = 1;
+        return;
+    }
+    r->pred[r->n] = pred;
+    r->field[r->n++] = (uint8_t)field;
+}
+
+void iw_scache_counters(const iw_scache_t *c, uint64_t *hits, uint64_t *misses)
+{
+    if (hits) *hits = c ? c->hits : 0;
+    if (misses) *misses = c ? c->misses : 0;
+}

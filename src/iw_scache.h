@@ -1,0 +1,67 @@
+/* iw_scache: per-thread memo of field scan results.
+ *
+ * Scanning one field value with its Vectorscan database (plus the exact and
+ * literal checks of that field, and PCRE2 confirmation of prefilter hits)
+ * is a pure function of the bytes scanned and a little context (field,
+ * event type, which database, where merged fields lie).  Real traffic
+ * repeats those bytes all the time: the Host header, the method, the
+ * same static paths, a browser's whole header block on every asset of a
+ * page.  The cache maps key bytes -> the predicates the scan set, so a
+ * repeated value costs a hash and a memcmp instead of a scan (which costs
+ * 0.3-3 us with a large rule set, more when its tables are cold).
+ *
+ * Exact: a hit requires the same context tag and byte-identical key bytes
+ * (kept in a ring buffer), never just an equal hash.  Bounded: a fixed
+ * number of direct-mapped entries and a fixed ring, allocated once per
+ * scratch; keys longer than IW_SCACHE_MAX_KEY or results with more than
+ * IW_SCACHE_MAX_PREDS predicates are simply not cached.  Not thread-safe:
+ * one per scratch, like the scratch itself. */
+#ifndef IW_SCACHE_H
+#define IW_SCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IW_SCACHE_MAX_PREDS 16
+#define IW_SCACHE_MAX_KEY   4096
+#define IW_SCACHE_DEFAULT_ENTRIES 512
+#define IW_SCACHE_RING_PER_ENTRY 128   /* ring bytes per entry */
+
+/* What one scan set, in order: predicate and the field credited. */
+typedef struct iw_scache_res {
+    int n;
+    int overflow;                  /* more than IW_SCACHE_MAX_PREDS: not cacheable */
+    int32_t pred[IW_SCACHE_MAX_PREDS];
+    uint8_t field[IW_SCACHE_MAX_PREDS];
+} iw_scache_res_t;
+
+typedef struct iw_scache iw_scache_t;
+
+/* Key: a context tag, an optional short prefix (context bytes) and the
+ * value.  Computed once, used for the lookup and the following store. */
+typedef struct iw_scache_key {
+    uint32_t tag;
+    const void *pre; size_t npre;
+    const void *v; size_t n;
+    uint64_t h;
+} iw_scache_key_t;
+
+/* entries is rounded up to a power of two; NULL on allocation failure. */
+iw_scache_t *iw_scache_create(unsigned entries);
+void iw_scache_destroy(iw_scache_t *c);
+
+/* Hash the key (sets k->h); 0 when the key is too long to cache. */
+int iw_scache_key(iw_scache_key_t *k);
+/* The cached result for the key, or NULL (counted as a miss). */
+const iw_scache_res_t *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k);
+/* Remember a result (ignored when it overflowed). */
+void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const iw_scache_res_t *r);
+/* Add a (pred, field) pair to a result being recorded, once. */
+void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field);
+
+void iw_scache_counters(const iw_scache_t *c, uint64_t *hits, uint64_t *misses);
+
+/* 64-bit hash of bytes (not cryptographic; collisions only cost a miss). */
+uint64_t iw_hash64(uint64_t seed, const void *p, size_t n);
+
+#endif
