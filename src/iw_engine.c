@@ -48,6 +48,7 @@
 #define MAX_EXPAND 2000000L      /* values one |expand value may produce */
 #define MAX_WINDASH 3125         /* permutations before an encoding */
 #define NTYPES 2                 /* event types: access, error */
+#define EVC_ENTRIES(sc) ((sc) / 8 < 16 ? 16u : (sc) / 8)   /* event cache size */
 #define ALL_TYPES ((unsigned)(IW_EV_ACCESS | IW_EV_ERROR))
 
 /* ---- compiled representation ------------------------------------------- */
@@ -189,6 +190,11 @@ struct iw_engine {
     lazyent_t *lz; int nlazy;
     dcheck_t *ldc; int nldc;       /* direct checks of lazy predicates */
     unsigned sc_entries;           /* scan-result cache per scratch; 0 = off */
+    /* event cache key: the base fields every matcher reads (lazy views
+     * replaced by what they are computed from), per event type */
+    uint64_t evk_fields[NTYPES];
+    int evk_hdrs[NTYPES];          /* the header list too */
+    int evk_time;                  /* time-part checks: the minute too */
 };
 
 struct iw_scratch {
@@ -208,6 +214,9 @@ struct iw_scratch {
     int tm_ok;
     struct tm tm;
     iw_scache_t *sc;               /* scan results of recent values; NULL = off */
+    iw_scache_t *evc;              /* hits of recent whole events; NULL = off */
+    unsigned char *kbuf;           /* event key being built */
+    uint64_t evc_hits;
 };
 
 /* ---- build state (compile time only) ------------------------------------ */
@@ -1756,6 +1765,69 @@ static void engine_publish(build_t *b)
     e->npatterns = b->pats->nelts;
 }
 
+/* ---- event cache plan ---------------------------------------------------- */
+
+#define FBIT(f) ((uint64_t)1 << (f))
+
+static void read_field(iw_engine_t *e, unsigned types, int f)
+{
+    int t;
+    for (t = 0; t < NTYPES; t++)
+        if (types & (t ? IW_EV_ERROR : IW_EV_ACCESS)) e->evk_fields[t] |= FBIT(f);
+}
+
+static void read_dcheck(iw_engine_t *e, const dcheck_t *d, unsigned types)
+{
+    read_field(e, types, d->field);
+    if (d->kind == D_FIELDREF) read_field(e, types, d->field2);
+    if (d->kind == D_TIME) e->evk_time = 1;
+}
+
+/* Access events: the lazy views are functions of these (iw_event.c). */
+static void expand_lazy(iw_engine_t *e)
+{
+    static const struct { int view; uint64_t from; int hdrs; } deps[] = {
+        { IW_F_CS_HEADERS, 0, 1 },
+        { IW_F_CS_HEADERS_DEC, 0, 1 },
+        { IW_F_RAW, FBIT(IW_F_CS_METHOD) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_VERSION)
+                    | FBIT(IW_F_SC_STATUS), 1 },
+        { IW_F_CS_URI_DEC, FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_URI_STEM)
+                           | FBIT(IW_F_CS_URI_QUERY), 0 },
+        { IW_F_CS_URI_STEM_DEC, FBIT(IW_F_CS_URI_STEM), 0 },
+        { IW_F_CS_URI_QUERY_DEC, FBIT(IW_F_CS_URI_QUERY), 0 },
+    };
+    uint64_t *m = &e->evk_fields[0];
+    size_t k;
+
+    for (k = 0; k < sizeof(deps) / sizeof(deps[0]); k++) {
+        if (!(*m & FBIT(deps[k].view))) continue;
+        *m = (*m & ~FBIT(deps[k].view)) | deps[k].from;
+        if (deps[k].hdrs) e->evk_hdrs[0] = 1;
+    }
+}
+
+/* Which event data any matcher reads: the event cache keys on exactly
+ * that (and on nothing else, so e.g. the time or request id do not spoil
+ * it unless a rule reads them). */
+static void plan_event_key(iw_engine_t *e)
+{
+    int t, i, k;
+
+    for (t = 0; t < NTYPES; t++)
+        for (i = 0; i < e->nscan[t]; i++)
+            read_field(e, t ? IW_EV_ERROR : IW_EV_ACCESS, e->scan_fields[t][i]);
+    for (i = 0; i < e->nrxall; i++) read_field(e, e->rxall[i].types, e->rxall[i].field);
+    for (i = 0; i < e->nradix; i++)
+        read_field(e, e->radix_types[e->radix_fields[i]], e->radix_fields[i]);
+    for (i = 0; i < e->ndc; i++) read_dcheck(e, &e->dc[i], e->dc[i].types);
+    for (i = 0; i < e->nldc; i++) read_dcheck(e, &e->ldc[i], ALL_TYPES);
+    for (i = 0; i < e->nlazy; i++)
+        if (e->lz[i].dc < 0) read_field(e, ALL_TYPES, e->lz[i].field);
+    if (e->nconf)                  /* merged scan: segments of these in _raw */
+        for (k = 0; k < NMERGE; k++) read_field(e, IW_EV_ACCESS, merge_fields[k]);
+    expand_lazy(e);
+}
+
 iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
                                const iw_engine_opts_t *opts, iw_diag_t *diag)
 {
@@ -1792,6 +1864,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     }
     build_actions(b);
     engine_publish(b);
+    plan_event_key(e);
     apr_pool_destroy(b->tp);
     return b->errors ? NULL : e;
 }
@@ -1819,7 +1892,9 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     s->cand = calloc(nr + 1, sizeof(int32_t));
     s->hits = calloc(nr + 1, sizeof(iw_hit_t));
     s->md = pcre2_match_data_create(1, NULL);
-    if (e->sc_entries && !(s->sc = iw_scache_create(e->sc_entries))) {
+    if (e->sc_entries && (!(s->sc = iw_scache_create(e->sc_entries))
+                          || !(s->evc = iw_scache_create(EVC_ENTRIES(e->sc_entries)))
+                          || !(s->kbuf = malloc(IW_SCACHE_MAX_KEY)))) {
         iw_scratch_destroy(s);
         return NULL;
     }
@@ -1837,6 +1912,8 @@ void iw_scratch_destroy(iw_scratch_t *s)
     if (s->hs) hs_free_scratch(s->hs);
     if (s->md) pcre2_match_data_free(s->md);
     iw_scache_destroy(s->sc);
+    iw_scache_destroy(s->evc);
+    free(s->kbuf);
     free(s->bits); free(s->pfield); free(s->touched); free(s->rgen); free(s->pgen);
     free(s->cand); free(s->hits);
     free(s);
@@ -2216,6 +2293,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     iw_scache_key_t key;
     const iw_scache_res_t *hit;
     iw_scache_res_t rec;
+    size_t rlen;
 
     if (!s->sc || !db) {
         scan_field(e, s, c, fm, db, short_small);
@@ -2230,7 +2308,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
         scan_field(e, s, c, fm, db, short_small);
         return;
     }
-    if ((hit = iw_scache_get(s->sc, &key))) {
+    if ((hit = iw_scache_get(s->sc, &key, &rlen))) {
         for (k = 0; k < hit->n; k++) pred_set(s, hit->pred[k], hit->field[k]);
         return;
     }
@@ -2238,7 +2316,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     c->rec = &rec;
     scan_field(e, s, c, fm, db, short_small);
     c->rec = NULL;
-    iw_scache_put(s->sc, &key, &rec);
+    if (!rec.overflow) iw_scache_put(s->sc, &key, &rec, sizeof(rec));
 }
 
 /* Scan phase: set every predicate that holds for the event. */
@@ -2415,9 +2493,106 @@ static void cand_sort(int32_t *a, int n)
         }
 }
 
+/* ---- event cache --------------------------------------------------------- */
+
+/* An event's hits as the cache keeps them: rule (crule index) and the
+ * fields of its evidence (the values are the new event's, equal bytes). */
+#define EVC_MAX_HITS 7
+typedef struct evc_hit { int32_t rule; uint8_t n, field[IW_MAX_MATCHES_PER_HIT]; } evc_hit_t;
+typedef struct evc_res { int32_t n; evc_hit_t h[EVC_MAX_HITS]; } evc_res_t;
+_Static_assert(sizeof(evc_res_t) <= IW_SCACHE_MAX_RES, "event cache result too big");
+_Static_assert(sizeof(iw_scache_res_t) <= IW_SCACHE_MAX_RES, "scan cache result too big");
+
+typedef struct kbuf { unsigned char *p; size_t n, max; } kbuf_t;
+
+static void kput(kbuf_t *k, const void *b, size_t n)
+{
+    if (k->n + n > k->max) { k->n = k->max + 1; return; }   /* too long: no key */
+    if (n) memcpy(k->p + k->n, b, n);
+    k->n += n;
+}
+
+static void kput_str(kbuf_t *k, iw_str_t v)
+{
+    uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;   /* absent != empty */
+    kput(k, &len, sizeof(len));
+    if (v.p) kput(k, v.p, v.len);
+}
+
+/* The event's key bytes: type, then every field the matchers read (with
+ * its number), the header list and the minute when rules need them.
+ * 0 when the event is too big to cache or its views could be cut short
+ * by the work buffer (then results could depend on what is not keyed). */
+static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
+{
+    kbuf_t k = { buf, 0, IW_SCACHE_MAX_KEY };
+    uint64_t m = e->evk_fields[ti];
+    unsigned char t = (unsigned char)ti;
+    int f, i;
+
+    kput(&k, &t, 1);
+    for (f = 0; m; f++, m >>= 1) {
+        if (!(m & 1)) continue;
+        kput_str(&k, ev->val[f]);
+        if (ev->have_num & FBIT(f)) kput(&k, &ev->num[f], sizeof(ev->num[f]));
+    }
+    if (e->evk_hdrs[ti]) {
+        kput(&k, &ev->nhdrs, sizeof(ev->nhdrs));
+        for (i = 0; i < ev->nhdrs; i++) {
+            kput_str(&k, ev->hdr_names[i]);
+            kput_str(&k, ev->hdr_values[i]);
+        }
+    }
+    if (e->evk_time) {
+        int64_t minute = (int64_t)(ev->time / (60 * (apr_time_t)APR_USEC_PER_SEC));
+        kput(&k, &minute, sizeof(minute));
+    }
+    if (k.n > k.max || ev->buf_used + 6 * k.n + 1024 > ev->buf_size) return 0;
+    return k.n;
+}
+
+static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                      const evc_res_t *r)
+{
+    int i, j;
+    for (i = 0; i < r->n; i++) {
+        iw_hit_t *h = &s->hits[i];
+        h->rule = e->rules[r->h[i].rule].rule;
+        h->nmatches = r->h[i].n;
+        for (j = 0; j < h->nmatches; j++) {
+            h->matches[j].field = r->h[i].field[j];
+            h->matches[j].value = iw_event_get(ev, (iw_field_id_t)r->h[i].field[j]);
+        }
+    }
+    s->nevents++;
+    s->evc_hits++;
+    return r->n;
+}
+
+static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t *idx, int nhits)
+{
+    evc_res_t r;
+    int i, j;
+
+    if (nhits > EVC_MAX_HITS) return;
+    memset(&r, 0, sizeof(r));
+    r.n = nhits;
+    for (i = 0; i < nhits; i++) {
+        r.h[i].rule = idx[i];
+        r.h[i].n = (uint8_t)s->hits[i].nmatches;
+        for (j = 0; j < s->hits[i].nmatches; j++)
+            r.h[i].field[j] = (uint8_t)s->hits[i].matches[j].field;
+    }
+    iw_scache_put(s->evc, key, &r, sizeof(r));
+}
+
 int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                    const iw_hit_t **hits)
 {
+    iw_scache_key_t key;
+    int32_t idx[EVC_MAX_HITS];
+    const void *cached;
+    size_t rlen;
     unsigned type;
     int i, nhits = 0;
 
@@ -2435,6 +2610,15 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         memset(s->rgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
         memset(s->pgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
         s->gen = 1;
+    }
+    key.n = 0;
+    if (s->evc && (key.n = event_key(e, ev, type_index(type), s->kbuf))) {
+        key.tag = 0;
+        key.pre = NULL;
+        key.npre = 0;
+        key.v = s->kbuf;
+        if (iw_scache_key(&key) && (cached = iw_scache_get(s->evc, &key, &rlen)))
+            return evc_replay(e, s, ev, cached);
     }
     scan_event(e, s, ev);
 
@@ -2458,11 +2642,13 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         for (f = 0; f < cr->filters.n && !dropped; f++)
             dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
         if (dropped) continue;
+        if (nhits < EVC_MAX_HITS) idx[nhits] = s->cand[i];
         h = &s->hits[nhits++];
         h->rule = cr->rule;
         h->nmatches = 0;
         evidence_node(e, s, cr->root, h);
     }
+    if (key.n) evc_store(s, &key, idx, nhits);
     return nhits;
 }
 
@@ -2494,4 +2680,9 @@ void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events, uint64_t *cand
 void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
 {
     iw_scache_counters(s ? s->sc : NULL, hits, misses);
+}
+
+void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
+{
+    iw_scache_counters(s ? s->evc : NULL, hits, misses);
 }

@@ -82,8 +82,12 @@ void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st);
  * conditions evaluated (shows how well pruning works). */
 void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events,
                          uint64_t *candidates);
-/* Scan-result cache hits and misses of this scratch (0/0 when off). */
+/* Scan-result cache hits and misses of this scratch (0/0 when off), and
+ * of its whole-event cache (an event whose every field a rule reads equals
+ * a recent one's gets that one's hits without a scan). */
 void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits,
                                uint64_t *misses);
+void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits,
+                                     uint64_t *misses);
 
 #endif

@@ -9,8 +9,8 @@ typedef struct ent {
     uint64_t h;
     uint64_t pos;                  /* ring position of pre + value */
     uint32_t tag, npre, n;
-    int used;
-    iw_scache_res_t res;
+    uint8_t used, rlen;
+    unsigned char res[IW_SCACHE_MAX_RES];
 } ent_t;
 
 struct iw_scache {
@@ -90,25 +90,26 @@ static int ent_matches(const iw_scache_t *c, const ent_t *e, const iw_scache_key
            && (!k->n || !memcmp(b + k->npre, k->v, k->n));
 }
 
-const iw_scache_res_t *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k)
+const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen)
 {
     const ent_t *e = &c->ents[k->h & c->mask];
 
     if (ent_matches(c, e, k)) {
         c->hits++;
-        return &e->res;
+        *rlen = e->rlen;
+        return e->res;
     }
     c->misses++;
     return NULL;
 }
 
-void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const iw_scache_res_t *r)
+void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const void *res, size_t rlen)
 {
     ent_t *e = &c->ents[k->h & c->mask];
     uint64_t len = k->npre + k->n, off = c->head % c->ring_size;
     unsigned char *b;
 
-    if (r->overflow || len > IW_SCACHE_MAX_KEY) return;
+    if (rlen > IW_SCACHE_MAX_RES || len > IW_SCACHE_MAX_KEY) return;
     if (off + len > c->ring_size) c->head += c->ring_size - off;   /* no wrap inside */
     e->pos = c->head;
     b = c->ring + (c->head % c->ring_size);
@@ -119,7 +120,8 @@ void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const iw_scache_res
     e->tag = k->tag;
     e->npre = (uint32_t)k->npre;
     e->n = (uint32_t)k->n;
-    e->res = *r;
+    memcpy(e->res, res, rlen);
+    e->rlen = (uint8_t)rlen;
     e->used = 1;
 }
 

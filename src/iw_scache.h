@@ -1,4 +1,4 @@
-/* iw_scache: per-thread memo of field scan results.
+/* iw_scache: per-thread memo of scan results.
  *
  * Scanning one field value with its Vectorscan database (plus the exact and
  * literal checks of that field, and PCRE2 confirmation of prefilter hits)
@@ -8,7 +8,10 @@
  * same static paths, a browser's whole header block on every asset of a
  * page.  The cache maps key bytes -> the predicates the scan set, so a
  * repeated value costs a hash and a memcmp instead of a scan (which costs
- * 0.3-3 us with a large rule set, more when its tables are cold).
+ * 0.3-3 us with a large rule set, more when its tables are cold).  The
+ * engine keeps a second one for whole events (every field any rule reads
+ * -> the hits): health checks, monitoring probes, polling clients and bots
+ * send the same request over and over.  Results are opaque bytes here.
  *
  * Exact: a hit requires the same context tag and byte-identical key bytes
  * (kept in a ring buffer), never just an equal hash.  Bounded: a fixed
@@ -23,7 +26,8 @@
 #include <stdint.h>
 
 #define IW_SCACHE_MAX_PREDS 16
-#define IW_SCACHE_MAX_KEY   4096
+#define IW_SCACHE_MAX_KEY   8192
+#define IW_SCACHE_MAX_RES   104    /* result bytes per entry */
 #define IW_SCACHE_DEFAULT_ENTRIES 512
 #define IW_SCACHE_RING_PER_ENTRY 128   /* ring bytes per entry */
 
@@ -52,10 +56,10 @@ void iw_scache_destroy(iw_scache_t *c);
 
 /* Hash the key (sets k->h); 0 when the key is too long to cache. */
 int iw_scache_key(iw_scache_key_t *k);
-/* The cached result for the key, or NULL (counted as a miss). */
-const iw_scache_res_t *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k);
-/* Remember a result (ignored when it overflowed). */
-void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const iw_scache_res_t *r);
+/* The cached result for the key (*rlen bytes), or NULL (a miss). */
+const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen);
+/* Remember a result of at most IW_SCACHE_MAX_RES bytes (else ignored). */
+void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const void *res, size_t rlen);
 /* Add a (pred, field) pair to a result being recorded, once. */
 void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field);
 

@@ -5,10 +5,16 @@ A sandboxed httpd (event MPM, 127.0.0.1, temp dir) serves a 2 KB static file;
 wrk (keep-alive) measures requests/s for each variant, interleaved over
 several rounds so drift on a shared 2-core machine hits all variants alike.
 Printed as ratios to the module-off baseline:
+  sigmahq   the 88 SigmaHQ rules only
   on        all SigmaHQ rules + the shipped pack, alerts to a unix socket
+  nocache   same with IocWatchScanCache Off (every request fully scanned)
+  on-uniq   same as on, but every request distinct (wrk Lua script adds a
+            unique query), against off-uniq (module off, same script)
   corr      same, wrk hitting a path that feeds a correlation rule
   modsec    ModSecurity + CRS (PL1, DetectionOnly) as the reference,
             when Debian's libapache2-mod-security2 + modsecurity-crs exist
+IW_BENCH_VARIANTS=on,on-uniq runs a subset (baselines are added);
+IW_BENCH_ROUNDS / IW_BENCH_SECONDS set the rounds and seconds per run.
 """
 import os
 import shutil
@@ -143,10 +149,31 @@ class Httpd:
             return ""
 
 
-def wrk(port, path):
+# Every request different (query "?t=<thread>&r=<n>"): defeats the
+# module's whole-event cache and the scan cache for the target, the cost
+# of a stream of distinct requests.
+UNIQUE_LUA = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  n = 0
+end
+function request()
+  n = n + 1
+  return wrk.format(nil, wrk.path .. "?t=" .. tid .. "&r=" .. n)
+end
+"""
+
+
+def wrk(port, path, script=None, seconds=None):
     """Requests/s and the number of requests of one wrk run."""
-    r = subprocess.run(["wrk", "-t2", "-c32", "-d%ds" % SECONDS,
-                        "http://127.0.0.1:%d%s" % (port, path)],
+    cmd = ["wrk", "-t2", "-c32", "-d%ds" % (seconds or SECONDS)]
+    if script:
+        cmd += ["-s", script]
+    r = subprocess.run(cmd + ["http://127.0.0.1:%d%s" % (port, path)],
                        capture_output=True, text=True)
     rps = total = None
     for line in r.stdout.splitlines():
@@ -192,6 +219,9 @@ def main():
     corr_rule = os.path.join(sockdir, "corr.yml")
     with open(corr_rule, "w") as f:
         f.write(CORR_RULE)
+    uniq = os.path.join(sockdir, "unique.lua")
+    with open(uniq, "w") as f:
+        f.write(UNIQUE_LUA)
 
     rules = ["%s/rules" % SIGMA, "%s/rules-emerging-threats" % SIGMA]
     pack = os.path.join(REPO, "conf", "rules")
@@ -202,11 +232,15 @@ def main():
           "IocWatchCacheDir %s/hscache\n"
           % (MODULE, " ".join(rules), sockpath, sockdir))
     sigmahq_only = on.replace(" " + pack, "") if pack in rules else on
-    variants = [("off", "", "/static.html"),
-                ("sigmahq", sigmahq_only, "/static.html"),
-                ("on", on, "/static.html"),
+    # (name, config, path, wrk script, baseline for the ratio)
+    variants = [("off", "", "/static.html", None, "off"),
+                ("sigmahq", sigmahq_only, "/static.html", None, "off"),
+                ("on", on, "/static.html", None, "off"),
+                ("nocache", on + "IocWatchScanCache Off\n", "/static.html", None, "off"),
+                ("off-uniq", "", "/static.html", uniq, "off-uniq"),
+                ("on-uniq", on, "/static.html", uniq, "off-uniq"),
                 ("corr", on.replace("IocWatchRules ", "IocWatchRules %s " % corr_rule),
-                 "/corr/index.html")]
+                 "/corr/index.html", None, "off")]
     msec = os.path.join(MODDIR, "mod_security2.so")
     if os.path.exists(msec) and os.path.isdir("/usr/share/modsecurity-crs/rules"):
         variants.append(("modsec", (
@@ -216,25 +250,30 @@ def main():
             "SecAuditEngine Off\nSecDataDir {d}\nSecTmpDir {d}\n"
             "Include /etc/modsecurity/crs/crs-setup.conf\n"
             "Include /usr/share/modsecurity-crs/rules/*.conf\n") % (MODDIR, msec),
-            "/static.html"))
-    servers = {n: Httpd(n, extra) for n, extra, _ in variants}
-    results = {n: [] for n, _, _ in variants}
-    cpu = {n: [] for n, _, _ in variants}
+            "/static.html", None, "off"))
+    only = os.environ.get("IW_BENCH_VARIANTS")
+    if only:
+        keep = set(only.split(","))
+        keep.update(v[4] for v in variants if v[0] in keep)    # their baselines
+        variants = [v for v in variants if v[0] in keep]
+    servers = {v[0]: Httpd(v[0], v[1]) for v in variants}
+    results = {v[0]: [] for v in variants}
+    cpu = {v[0]: [] for v in variants}
     try:
-        for name, _, _ in variants:
+        for name in servers:
             servers[name].start()
         for rnd in range(ROUNDS):
             # alternate the order so drift on a shared machine hits all alike
             order = variants if rnd % 2 == 0 else list(reversed(variants))
-            for name, _, path in order:
+            for name, _, path, script, _ in order:
                 h = servers[name]
-                wrk(h.port, path)                       # warm-up
+                wrk(h.port, path, script, seconds=1)    # warm-up
                 c0 = httpd_cpu(h.conf)
-                rps, total = wrk(h.port, path)
+                rps, total = wrk(h.port, path, script)
                 results[name].append(rps)
                 cpu[name].append((httpd_cpu(h.conf) - c0) / total * 1e6)
             print("round %d: %s" % (rnd + 1, "  ".join(
-                "%s %.0f" % (n, results[n][-1]) for n, _, _ in variants)), flush=True)
+                "%s %.0f" % (v[0], results[v[0]][-1]) for v in variants)), flush=True)
     except RuntimeError as e:
         print("bench_httpd: %s" % e)
         return 1
@@ -246,12 +285,15 @@ def main():
           % (SECONDS, ROUNDS))
     labels = {"off": "module off", "sigmahq": "mod_iocwatch on (88 SigmaHQ rules only)",
               "on": "mod_iocwatch on (SigmaHQ + pack)",
+              "nocache": "on, IocWatchScanCache Off",
+              "off-uniq": "module off, every request distinct",
+              "on-uniq": "on, every request distinct (vs off-uniq)",
               "corr": "mod_iocwatch on, path feeding a correlation rule",
               "modsec": "ModSecurity + CRS PL1 DetectionOnly (reference)"}
-    base_cpu = statistics.median(cpu["off"])
-    for name, _, _ in variants:
-        ratio = statistics.median(r / b for r, b in zip(results[name], results["off"]))
+    for name, _, _, _, base in variants:
+        ratio = statistics.median(r / b for r, b in zip(results[name], results[base]))
         c = statistics.median(cpu[name])
+        base_cpu = statistics.median(cpu[base])
         print("  %-50s %8.0f req/s  ratio %.3f   httpd CPU %6.1f us/req (%+.1f us)"
               % (labels[name], statistics.median(results[name]), ratio, c, c - base_cpu))
     for h in servers.values():

@@ -1,0 +1,169 @@
+/* Tests of the scan-result / event caches (iw_scache) and of the engine
+ * with them on vs off: a cache may only ever save work, never change a
+ * result or its evidence. */
+#include <stdlib.h>
+#include "engine_util.h"
+#include "iw_scache.h"
+
+static iw_scache_key_t key_of(uint32_t tag, const char *pre, const char *v)
+{
+    iw_scache_key_t k;
+    k.tag = tag;
+    k.pre = pre;
+    k.npre = pre ? strlen(pre) : 0;
+    k.v = v;
+    k.n = strlen(v);
+    iw_scache_key(&k);
+    return k;
+}
+
+static const char *get_str(iw_scache_t *c, iw_scache_key_t k)
+{
+    size_t n = 0;
+    const char *r = iw_scache_get(c, &k, &n);
+    return r && n ? r : NULL;
+}
+
+TEST(scache_exact_keys)
+{
+    iw_scache_t *c = iw_scache_create(1);
+    iw_scache_key_t a = key_of(1, NULL, "/index.html"), k;
+    uint64_t hits, misses;
+
+    REQUIRE(c);
+    iw_scache_put(c, &a, "A", 2);
+    CHECK_STR(get_str(c, a), "A");
+    CHECK(!get_str(c, key_of(2, NULL, "/index.html")));      /* other tag */
+    CHECK(!get_str(c, key_of(1, NULL, "/index.htmX")));      /* other bytes */
+    CHECK(!get_str(c, key_of(1, "/", "index.html")));        /* other split */
+    k = key_of(1, NULL, "/other");
+    iw_scache_put(c, &k, "B", 2);                             /* one entry: evicts */
+    CHECK(!get_str(c, a));
+    CHECK_STR(get_str(c, k), "B");
+    iw_scache_counters(c, &hits, &misses);
+    CHECK_INT(hits, 2);
+    CHECK_INT(misses, 4);
+    iw_scache_destroy(c);
+}
+
+TEST(scache_limits_and_ring_reuse)
+{
+    iw_scache_t *c = iw_scache_create(64);
+    char *big = malloc(IW_SCACHE_MAX_KEY + 2), res[IW_SCACHE_MAX_RES + 1];
+    iw_scache_key_t a = key_of(0, NULL, "first"), k;
+    int i;
+
+    REQUIRE(c && big);
+    memset(big, 'x', IW_SCACHE_MAX_KEY + 1);
+    big[IW_SCACHE_MAX_KEY + 1] = '\0';
+    k.tag = 0; k.pre = NULL; k.npre = 0; k.v = big; k.n = IW_SCACHE_MAX_KEY + 1;
+    CHECK_INT(iw_scache_key(&k), 0);                          /* too long */
+    memset(res, 'r', sizeof(res));
+    iw_scache_put(c, &a, res, sizeof(res));                   /* result too big */
+    CHECK(!get_str(c, a));
+    iw_scache_put(c, &a, "A", 2);
+    CHECK_STR(get_str(c, a), "A");
+    /* push more bytes through the ring than it holds: "first"'s bytes are
+     * gone, so it must miss even if its entry was never reused */
+    for (i = 0; i < 64; i++) {
+        snprintf(big, 32, "%d-", i);
+        k.n = 4000;
+        big[strlen(big)] = 'x';
+        iw_scache_key(&k);
+        iw_scache_put(c, &k, "K", 2);
+    }
+    CHECK(!get_str(c, a));
+    CHECK_STR(get_str(c, k), "K");
+    free(big);
+    iw_scache_destroy(c);
+}
+
+static const char *CACHE_RULES =
+    "title: t1\nid: c1\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        c-ip|cidr: 10.0.0.0/8\n"
+    "        cs-uri-stem|contains: /admin\n    condition: sel\n---\n"
+    "title: t2\nid: c2\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        date|hour: 10\n        cs-method: DELETE\n    condition: sel\n---\n"
+    "title: t3\nid: c3\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    keywords:\n        - evil\n    condition: keywords\n---\n"
+    "title: t4\nid: c4\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        cs-user-agent|contains: sqlmap\n    condition: sel\n---\n"
+    "title: t5\nid: c5\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        cs-uri-query|re: 'id=[0-9]+ union'\n    condition: sel\n";
+
+static iw_engine_t *compile_with(apr_pool_t *p, int scan_cache)
+{
+    iw_ruleset_t *rs = iw_ruleset_create(p);
+    iw_diag_t *d = iw_diag_create(p);
+    iw_engine_opts_t o;
+
+    memset(&o, 0, sizeof(o));
+    o.scan_cache = scan_cache;
+    iw_rules_load_string(rs, "cache.yml", CACHE_RULES, strlen(CACHE_RULES), d);
+    iw_ruleset_link(rs, d);
+    if (d->errors) { iw_diag_print(d, stderr, "    diag: "); return NULL; }
+    return iw_engine_compile(p, rs, &o, d);
+}
+
+/* "id:field=value;..." for every hit, to compare two evaluations. */
+static void render(const iw_hit_t *h, int n, char *out, size_t max)
+{
+    size_t o = 0;
+    int i, j;
+    out[0] = '\0';
+    for (i = 0; i < n && o < max; i++) {
+        o += (size_t)snprintf(out + o, max - o, "%s:", h[i].rule->id);
+        for (j = 0; j < h[i].nmatches && o < max; j++)
+            o += (size_t)snprintf(out + o, max - o, "%d=%.*s,", h[i].matches[j].field,
+                                  (int)h[i].matches[j].value.len,
+                                  h[i].matches[j].value.p ? h[i].matches[j].value.p : "");
+        if (o < max) o += (size_t)snprintf(out + o, max - o, ";");
+    }
+}
+
+TEST(engine_caches_never_change_results)
+{
+    iw_engine_t *on = compile_with(p, 0), *off = compile_with(p, -1), *tiny = compile_with(p, 1);
+    iw_scratch_t *s_on, *s_off, *s_tiny;
+    apr_time_t ten = apr_time_from_sec(1764240000), eleven = ten + apr_time_from_sec(3600);
+    const char *clients[] = { "10.1.2.3", "192.0.2.7" };
+    const char *targets[] = { "/admin/x", "/index.html", "/a?id=1 union", "/evil", "/admin/%65vil" };
+    const char *uas[] = { "Mozilla/5.0", "sqlmap/1.7", NULL };
+    const char *methods[] = { "GET", "DELETE" };
+    char a[2048], b[2048], c[2048];
+    uint64_t eh = 0, fh = 0, x;
+    int round, ci, ti, ui, mi, hi, rep, fired = 0, diff = 0;
+
+    REQUIRE(on && off && tiny);
+    s_on = iw_scratch_create(on);
+    s_off = iw_scratch_create(off);
+    s_tiny = iw_scratch_create(tiny);
+    REQUIRE(s_on && s_off && s_tiny);
+    for (round = 0; round < 3; round++)
+    for (ci = 0; ci < 2; ci++) for (ti = 0; ti < 5; ti++) for (ui = 0; ui < 3; ui++)
+    for (mi = 0; mi < 2; mi++) for (hi = 0; hi < 2; hi++) for (rep = 0; rep < 2; rep++) {
+        treq_t r = { .method = methods[mi], .target = targets[ti], .ua = uas[ui],
+                     .client = clients[ci], .host = "www.example.org",
+                     .time = hi ? eleven : ten };
+        const iw_hit_t *h;
+        int n;
+        n = eu_eval(p, on, s_on, &r, &h);  render(h, n, a, sizeof(a));
+        n = eu_eval(p, off, s_off, &r, &h); render(h, n, b, sizeof(b));
+        n = eu_eval(p, tiny, s_tiny, &r, &h); render(h, n, c, sizeof(c));
+        fired += n > 0;
+        if ((strcmp(a, b) || strcmp(c, b)) && diff++ < 5)
+            fprintf(stderr, "  differ on %s %s ua=%s ip=%s h=%d:\n   on   %s\n   off  %s\n   tiny %s\n",
+                    r.method, r.target, r.ua ? r.ua : "-", r.client, hi, a, b, c);
+    }
+    CHECK_INT(diff, 0);
+    CHECK(fired > 200);
+    iw_scratch_event_cache_counters(s_on, &eh, &x);
+    iw_scratch_cache_counters(s_on, &fh, &x);
+    CHECK(eh >= 3 * 120);           /* every event is evaluated twice in a row */
+    CHECK(fh > 0);
+    iw_scratch_event_cache_counters(s_off, &eh, &x);
+    CHECK_INT(eh + x, 0);           /* off is off */
+    iw_scratch_destroy(s_on);
+    iw_scratch_destroy(s_off);
+    iw_scratch_destroy(s_tiny);
+}
