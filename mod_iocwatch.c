@@ -14,11 +14,11 @@
  *                 file:line:col and fails the start / the config test.
  *   post_config   (not on the dry-run pass): correlation shared memory (the
  *                 previous generation's table is shared on when the rules
- *                 did not change), the global mutex (one per server
- *                 process), the parent's own alert queue (for error-log
- *                 entries logged by the parent, e.g. "exit signal").
- *   child_init    re-attach the mutex, start this child's alert queue; a pool
- *                 cleanup flushes it (bounded) when the child exits.
+ *                 did not change; its partition locks live inside it), the
+ *                 parent's own alert queue (for error-log entries logged by
+ *                 the parent, e.g. "exit signal").
+ *   child_init    start this child's alert queue; a pool cleanup flushes it
+ *                 (bounded) when the child exits.
  * See docs/MODULE.md. */
 
 #include <pthread.h>
@@ -39,7 +39,6 @@
 #include "apr_lib.h"
 #include "apr_strings.h"
 #include "apr_shm.h"
-#include "apr_global_mutex.h"
 
 #include "iw_common.h"
 #include "iw_rules.h"
@@ -56,7 +55,7 @@ APLOG_USE_MODULE(iocwatch);
 #define IW_TAG            "iocwatch: "
 #define IW_UNSET          (-1)
 #define IW_ELOG_OFF       (-2)         /* IocWatchErrorLog Off */
-#define IW_MUTEX_TYPE     "iocwatch-corr"
+#define IW_MUTEX_TYPE     "iocwatch-corr"  /* accepted, unused (pre_config) */
 #define IW_RETAINED_KEY   "mod_iocwatch-retained"
 
 #define IW_DEF_QUEUE      1024
@@ -451,8 +450,6 @@ typedef struct iw_global {
     iw_notify_t **notifies;     /* this process's queues, one per ntcfg */
     apr_pool_t *npool;          /* unmanaged: holds them */
     pid_t notify_owner;         /* process that started them */
-    apr_global_mutex_t *mutex;
-    const char *mutex_file;
     char hostname[256];
     int ready;                  /* post_config done: hooks may run */
     iw_counters_t ctr;
@@ -471,8 +468,6 @@ typedef struct iw_shm_slot {
 
 typedef struct iw_retained {
     iw_shm_slot_t slot[IW_MAX_RT];
-    apr_global_mutex_t *mutex;  /* process lifetime, see shared_mutex() */
-    const char *mutex_file;
 } iw_retained_t;
 
 #define CTR_INC(f) __atomic_fetch_add(&G->ctr.f, 1, __ATOMIC_RELAXED)
@@ -685,6 +680,9 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int iw_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     G = NULL;
+    /* The correlation table locks itself (partition mutexes inside the
+     * shared block, docs/CORRELATION.md); the type stays registered only so
+     * that existing `Mutex ... iocwatch-corr` lines still parse. */
     return ap_mutex_register(pconf, IW_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0)
            == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
 }
@@ -732,9 +730,10 @@ static int table_fits(const iw_rt_t *rt, const iw_shm_slot_t *slot,
 }
 
 /* The table of one rule configuration.  When the previous generation's
- * table fits, it is shared as is -- with the retained mutex, old children
- * finishing their requests during a graceful restart keep counting into
- * it, so counts stay exact across the restart.  Otherwise a fresh segment
+ * table fits, it is shared as is -- its partition locks are inside it, so
+ * old children finishing their requests during a graceful restart keep
+ * counting into it with the new ones, and counts stay exact across the
+ * restart.  Otherwise a fresh segment
  * (old children keep the old one until they exit). */
 static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
 {
@@ -778,38 +777,6 @@ static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
                  : "new");
     return OK;
 }
-
-/* One global mutex for the life of the server process (not per config
- * generation): children of the old and the new generation may share a
- * table during a graceful restart.  `Mutex` changes need a full restart. */
-static apr_status_t shared_mutex(server_rec *s0, iw_retained_t *ret)
-{
-    apr_status_t rv = APR_SUCCESS;
-    if (!ret->mutex) {
-        rv = ap_global_mutex_create(&ret->mutex, &ret->mutex_file, IW_MUTEX_TYPE,
-                                    NULL, s0, s0->process->pool, 0);
-        if (rv != APR_SUCCESS)
-            ret->mutex = NULL;
-        else if (ret->mutex_file)
-            ret->mutex_file = apr_pstrdup(s0->process->pool, ret->mutex_file);
-    }
-    G->mutex = ret->mutex;
-    G->mutex_file = ret->mutex_file;
-    return rv;
-}
-
-static int iw_lock(void *b)
-{
-    return (G && G->mutex && apr_global_mutex_lock(G->mutex) == APR_SUCCESS)
-           ? 0 : -1;
-}
-
-static void iw_unlock(void *b)
-{
-    apr_global_mutex_unlock(G->mutex);
-}
-
-static const iw_corr_lock_t iw_corr_lock = { iw_lock, iw_unlock, NULL };
 
 /* ---------------------------------------------------------- alert targets */
 
@@ -901,8 +868,8 @@ static apr_status_t iw_global_cleanup(void *v)
 
 /* State tables of the rule configurations that need one (correlation
  * rules or IocWatchSuppress); segments of the previous generation that are
- * not reused are released.  Sets *need_mutex. */
-static int setup_tables(server_rec *s0, iw_retained_t *ret, int *need_mutex)
+ * not reused are released. */
+static int setup_tables(server_rec *s0, iw_retained_t *ret)
 {
     server_rec *s;
     int i;
@@ -917,7 +884,6 @@ static int setup_tables(server_rec *s0, iw_retained_t *ret, int *need_mutex)
         if (rt && (rt->corr || rt->need_mem)) {
             if (setup_corr(s0, ret, i, rt) != OK)
                 return HTTP_INTERNAL_SERVER_ERROR;
-            *need_mutex = 1;
         }
         else if (ret->slot[i].shm) {
             apr_shm_destroy(ret->slot[i].shm);
@@ -932,8 +898,7 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     iw_retained_t *ret;
     server_rec *s;
-    int i, need_mutex = 0, rules = 0;
-    apr_status_t rv;
+    int i, rules = 0;
 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !G)
         return OK;              /* dry-run pass: compiled in check_config */
@@ -942,10 +907,8 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ret = ap_retained_data_get(IW_RETAINED_KEY);
     if (!ret)
         ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
-    if (setup_tables(s0, ret, &need_mutex) != OK)
+    if (setup_tables(s0, ret) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
-    if (need_mutex && (rv = shared_mutex(s0, ret)) != APR_SUCCESS)
-        return HTTP_INTERNAL_SERVER_ERROR;       /* logged by httpd */
 
     G->ntcfg = apr_array_make(pconf, 2, sizeof(iw_notify_cfg_t));
     for (s = s0; s; s = s->next) {
@@ -972,17 +935,8 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
 static void iw_child_init(apr_pool_t *p, server_rec *s)
 {
-    apr_status_t rv;
     if (!G || !G->ready)
         return;
-    if (G->mutex) {
-        rv = apr_global_mutex_child_init(&G->mutex, G->mutex_file, p);
-        if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot attach "
-                         "the correlation mutex: correlation disabled here");
-            G->mutex = NULL;
-        }
-    }
     memset(&G->ctr, 0, sizeof(G->ctr));
     notify_start_all(p, s);
 }
@@ -1006,9 +960,9 @@ static int pass_flood(const iw_srv_conf_t *sc, const iw_rt_t *rt,
                       iw_alert_t *a, const char *grp, size_t glen)
 {
     int64_t held = 0;
-    if (sc->suppress <= 0 || !rt->mem || !G->mutex)
+    if (sc->suppress <= 0 || !rt->mem)
         return 1;
-    if (!iw_corr_suppress(rt->corr, rt->mem, &iw_corr_lock, a->rule, grp, glen,
+    if (!iw_corr_suppress(rt->corr, rt->mem, NULL, a->rule, grp, glen,
                           a->now, apr_time_from_sec(sc->suppress), &held)) {
         CTR_INC(suppressed);
         return 0;
@@ -1147,8 +1101,8 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
     __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
     nsel = select_hits(dc, t, hits, nhits, &feeds);
     /* correlation sees every kept hit, also of generate:false rules */
-    if (feeds && rt->corr && rt->mem && G->mutex)
-        nc = iw_corr_update(rt->corr, rt->mem, &iw_corr_lock, ev, t->sel,
+    if (feeds && rt->corr && rt->mem)       /* partition locks: in the block */
+        nc = iw_corr_update(rt->corr, rt->mem, NULL, ev, t->sel,
                             nsel, ev->time, out, IW_MAX_CORR_OUT);
     nalert = alerting_hits(t, nsel, min, &best);
 

@@ -14,22 +14,35 @@
 #define GROUP_MAX ((int)sizeof(((iw_corr_alert_t *)0)->group))
 
 _Static_assert(sizeof(corr_hdr_t) <= IW_CORR_HDR_BYTES, "header area too small");
+_Static_assert(IW_CORR_HDR_BYTES + IW_CORR_PART_BYTES == 256,
+               "one partition costs what the old 256-byte header did");
 _Static_assert(sizeof(corr_slot_t) % 16 == 0, "slot head must keep payload aligned");
+
+/* Where a (correlation, group) pair lives: its partition, the partition's
+ * first slot and the home slot inside it (computed once: no division per
+ * probe step). */
+typedef struct where { uint64_t part, base, i0; } where_t;
 
 /* One (correlation, referenced rule, group) update caused by one event. */
 typedef struct item {
     int ci, pos, rank, has_v;
     uint64_t gh, vh;
+    where_t w;
     char group[GROUP_MAX];
 } item_t;
+
+#define NO_PART UINT64_MAX
 
 typedef struct upd {
     const iw_corr_t *c;
     corr_hdr_t *h;
+    corr_part_t *pt;       /* the partition whose lock is held */
+    uint64_t pi;           /* its index, NO_PART when none */
     iw_event_t *ev;
     apr_time_t now;
     iw_corr_alert_t *out;
     int max, nout, nitems, overflow;
+    int counted;           /* this event is in some partition's `updates` */
     item_t items[IW_CORR_MAX_ITEMS];
 } upd_t;
 
@@ -74,20 +87,33 @@ static uint64_t home_of(uint64_t gh, int ci)
     return iw_corr__mix(gh ^ ((uint64_t)(ci + 1) * 0x9e3779b97f4a7c15ull));
 }
 
+static where_t where_of(const corr_hdr_t *h, uint64_t gh, int ci)
+{
+    uint64_t home = home_of(gh, ci);
+    where_t w;
+    w.part = iw_corr__part_of(h, home);
+    w.base = w.part * h->part_slots;
+    w.i0 = h->part_slots ? home % h->part_slots : 0;
+    return w;
+}
+
 static void layout(const iw_corr_t *c, size_t bytes, corr_hdr_t *h)
 {
-    size_t units = iw_corr_table_slots(c, bytes);
+    corr_geom_t g = iw_corr__geometry(iw_corr_slot_size(c), bytes);
     memset(h, 0, sizeof(*h));
     h->magic = IW_CORR_MAGIC;
     h->layout = IW_CORR_LAYOUT;
     h->fingerprint = iw_corr_fingerprint(c);
     h->bytes = bytes;
     h->slot_size = iw_corr_slot_size(c);
-    h->nslots = c ? units : 0;
-    h->nsup = units * IW_CORR_SUP_PER_SLOT;
-    h->sup_off = IW_CORR_HDR_BYTES;
+    h->nparts = (uint32_t)g.nparts;
+    h->part_slots = c ? g.part_units : 0;
+    h->part_sup = g.part_units * IW_CORR_SUP_PER_SLOT;
+    h->nslots = h->nparts * h->part_slots;
+    h->nsup = h->nparts * h->part_sup;
+    h->sup_off = IW_CORR_HDR_BYTES + (uint64_t)h->nparts * IW_CORR_PART_BYTES;
     h->slots_off = h->sup_off + h->nsup * sizeof(corr_sup_t);
-    h->ncorr = c ? (uint64_t)c->ncorr : 0;
+    h->ncorr = c ? (uint32_t)c->ncorr : 0;
 }
 
 static uint64_t random_seed(const void *mem)
@@ -104,6 +130,19 @@ void iw_corr_mem_init(const iw_corr_t *c, void *mem, size_t bytes)
     memset(mem, 0, bytes);
     layout(c, bytes, mem);
     ((corr_hdr_t *)mem)->seed = random_seed(mem);
+    if (iw_corr__geometry_ok(mem)) iw_corr__parts_init(mem);
+}
+
+/* Entries in use never exceed a partition's size (else: not our block). */
+static int counts_ok(corr_hdr_t *h)
+{
+    uint64_t p;
+    if (!iw_corr__geometry_ok(h)) return 0;
+    for (p = 0; p < h->nparts; p++) {
+        const corr_part_t *pt = iw_corr__part(h, p);
+        if (pt->used > h->part_slots || pt->sup_used > h->part_sup) return 0;
+    }
+    return 1;
 }
 
 int iw_corr_mem_attach(const iw_corr_t *c, void *mem, size_t bytes)
@@ -117,32 +156,47 @@ int iw_corr_mem_attach(const iw_corr_t *c, void *mem, size_t bytes)
         && h->slot_size == want.slot_size && h->nslots == want.nslots
         && h->nsup == want.nsup && h->sup_off == want.sup_off
         && h->slots_off == want.slots_off && h->ncorr == want.ncorr
-        && h->used <= h->nslots && h->sup_used <= h->nsup)
-        return 1;
+        && h->nparts == want.nparts && h->part_slots == want.part_slots
+        && h->part_sup == want.part_sup
+        && counts_ok(h))
+        return 1;       /* state and locks kept: children may be using them */
     iw_corr_mem_init(c, mem, bytes);
     return 0;
 }
 
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* Sums over the partitions, read without their locks (a snapshot that may
+ * be mid-update, like any counter read from another process). */
 void iw_corr_get_stats(const void *mem, iw_corr_stats_t *st)
 {
-    const corr_hdr_t *h = mem;
+    corr_hdr_t *h = (corr_hdr_t *)mem;
+    uint64_t p;
     memset(st, 0, sizeof(*st));
     if (!h || h->magic != IW_CORR_MAGIC || h->layout != IW_CORR_LAYOUT) return;
     st->slots = h->nslots;
-    st->used = h->used;
-    st->evictions = h->evictions;
-    st->updates = h->updates;
-    st->lock_failures = __atomic_load_n(&h->lock_failures, __ATOMIC_RELAXED);
-    st->late = h->late;
-    st->alerts = h->alerts;
-    st->dropped = h->dropped;
-    st->recycled = h->recycled;
     st->sup_slots = h->nsup;
-    st->sup_used = h->sup_used;
-    st->sup_evictions = h->sup_evictions;
-    st->sup_suppressed = h->sup_suppressed;
     st->slot_size = h->slot_size;
     st->bytes = h->bytes;
+    st->lock_failures = LOAD(h->lock_failures);
+    st->lock_recovered = LOAD(h->lock_recovered);
+    st->lock_repaired = LOAD(h->lock_repaired);
+    st->dropped = LOAD(h->dropped);
+    if (!iw_corr__geometry_ok(h)) return;
+    st->partitions = h->nparts;
+    for (p = 0; p < h->nparts; p++) {
+        corr_part_t *pt = iw_corr__part(h, p);
+        st->updates += LOAD(pt->updates);
+        st->used += LOAD(pt->used);
+        st->evictions += LOAD(pt->evictions);
+        st->late += LOAD(pt->late);
+        st->alerts += LOAD(pt->alerts);
+        st->dropped += LOAD(pt->dropped);
+        st->recycled += LOAD(pt->recycled);
+        st->sup_used += LOAD(pt->sup_used);
+        st->sup_evictions += LOAD(pt->sup_evictions);
+        st->sup_suppressed += LOAD(pt->sup_suppressed);
+    }
 }
 
 /* The block belongs to this rule set (else updates are no-ops) and its
@@ -156,6 +210,7 @@ static corr_hdr_t *hdr_for(const iw_corr_t *c, void *mem)
     return h;
 }
 
+/* The caller's lock (optional, outside the partition locks). */
 static int take_lock(corr_hdr_t *h, const iw_corr_lock_t *lk)
 {
     if (!lk || !lk->lock) return 0;
@@ -167,6 +222,27 @@ static int take_lock(corr_hdr_t *h, const iw_corr_lock_t *lk)
 static void drop_lock(const iw_corr_lock_t *lk)
 {
     if (lk && lk->lock && lk->unlock) lk->unlock(lk->baton);
+}
+
+/* Hold partition p's lock (one at a time: the held one is released first,
+ * so there is no lock order to respect).  0 when held. */
+static int hold_part(upd_t *u, uint64_t p)
+{
+    if (u->pi == p) return 0;
+    if (u->pi != NO_PART) iw_corr__part_unlock(u->h, u->pi);
+    u->pi = NO_PART;
+    u->pt = NULL;
+    if (iw_corr__part_lock(u->h, p)) return -1;
+    u->pi = p;
+    u->pt = iw_corr__part(u->h, p);
+    return 0;
+}
+
+static void release_part(upd_t *u)
+{
+    if (u->pi != NO_PART) iw_corr__part_unlock(u->h, u->pi);
+    u->pi = NO_PART;
+    u->pt = NULL;
 }
 
 /* ---- per-slot state ------------------------------------------------------ */
@@ -207,22 +283,23 @@ static int64_t vb_count(const corr_prog_t *pg, corr_slot_t *s)
     return (int64_t)llround(-(double)m * log((double)(m - ones) / (double)m));
 }
 
-static void slot_free(corr_hdr_t *h, corr_slot_t *s)
+static void slot_free(corr_part_t *pt, corr_slot_t *s)
 {
     s->ci1 = 0;
     s->ghash = 0;
-    if (h->used) h->used--;
+    if (pt->used) pt->used--;
 }
 
 /* Shared memory is trusted but checked: a slot that cannot be ours is
- * freed instead of being read out of bounds. */
-static const corr_prog_t *slot_prog(const iw_corr_t *c, corr_hdr_t *h, corr_slot_t *s)
+ * freed instead of being read out of bounds.  pt: its partition, locked;
+ * NULL for lock-free readers (nothing is freed then). */
+static const corr_prog_t *slot_prog(const iw_corr_t *c, corr_part_t *pt, corr_slot_t *s)
 {
     const corr_prog_t *pg;
     if (!s->ci1) return NULL;
-    if (s->ci1 > (uint32_t)c->ncorr) { slot_free(h, s); return NULL; }
+    if (s->ci1 > (uint32_t)c->ncorr) { if (pt) slot_free(pt, s); return NULL; }
     pg = &c->progs[s->ci1 - 1];
-    if (s->n > (uint32_t)pg->cap) { slot_free(h, s); return NULL; }
+    if (s->n > (uint32_t)pg->cap) { if (pt) slot_free(pt, s); return NULL; }
     return pg;
 }
 
@@ -341,6 +418,7 @@ static void item_add(upd_t *u, int from, int ci, int pos)
     u->items[i].pos = pos;
     u->items[i].rank = pg->rank;
     item_fill(pg, pos, u->ev, u->h->seed, &u->items[i]);
+    u->items[i].w = where_of(u->h, u->items[i].gh, ci);
     u->nitems++;
 }
 
@@ -360,7 +438,7 @@ static void feed_rule(upd_t *u, int from, const iw_rule_t *r)
 static void fire(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cur,
                  int64_t count, int64_t first, int64_t last)
 {
-    u->h->alerts++;
+    u->pt->alerts++;
     if (!pg->silent) {
         if (u->nout < u->max) {
             iw_corr_alert_t *a = &u->out[u->nout++];
@@ -377,7 +455,7 @@ static void fire(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cur,
             a->last_seen = last;
             a->with_event = cur >= 0;
         } else {
-            u->h->dropped++;
+            u->pt->dropped++;
         }
     }
     if (cur >= 0) feed_rule(u, cur + 1, pg->rule);
@@ -393,14 +471,28 @@ static void close_window(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cu
 
 /* ---- table: find / claim ------------------------------------------------- */
 
-static corr_slot_t *slot_find(const iw_corr_t *c, corr_hdr_t *h, int ci, uint64_t gh)
+/* Probe window: IW_CORR_PROBE slots from the home slot, wrapping inside
+ * the partition (with one partition: the whole table, as before). */
+static corr_slot_t *probe_at(corr_hdr_t *h, const where_t *w, uint64_t k)
 {
-    uint64_t n = h->nslots, i0, k, probe = n < IW_CORR_PROBE ? n : IW_CORR_PROBE;
-    if (!n) return NULL;
-    i0 = home_of(gh, ci) % n;
+    uint64_t i = w->i0 + k;             /* k < probe_len <= part_slots */
+    if (i >= h->part_slots) i -= h->part_slots;
+    return slot_at(h, w->base + i);
+}
+
+static uint64_t probe_len(const corr_hdr_t *h)
+{
+    return h->part_slots < IW_CORR_PROBE ? h->part_slots : IW_CORR_PROBE;
+}
+
+/* pt: the partition of `w`, locked (NULL: read only). */
+static corr_slot_t *slot_find(const iw_corr_t *c, corr_hdr_t *h, corr_part_t *pt,
+                              int ci, uint64_t gh, const where_t *w)
+{
+    uint64_t k, probe = probe_len(h);
     for (k = 0; k < probe; k++) {
-        corr_slot_t *s = slot_at(h, (i0 + k) % n);
-        if (s->ci1 == (uint32_t)ci + 1 && s->ghash == gh && slot_prog(c, h, s))
+        corr_slot_t *s = probe_at(h, w, k);
+        if (s->ci1 == (uint32_t)ci + 1 && s->ghash == gh && slot_prog(c, pt, s))
             return s;
     }
     return NULL;
@@ -420,27 +512,27 @@ static corr_slot_t *slot_claim(upd_t *u, int ci, const item_t *it)
 {
     const iw_corr_t *c = u->c;
     corr_hdr_t *h = u->h;
-    uint64_t n = h->nslots, i0, k, probe = n < IW_CORR_PROBE ? n : IW_CORR_PROBE;
+    corr_part_t *pt = u->pt;
+    uint64_t k, probe = probe_len(h);
     corr_slot_t *v = NULL;
     const corr_prog_t *pv = NULL, *pg = &c->progs[ci];
     size_t gl;
 
-    if (!n) return NULL;
-    i0 = home_of(it->gh, ci) % n;
+    if (!probe) return NULL;
     for (k = 0; k < probe; k++) {
-        corr_slot_t *s = slot_at(h, (i0 + k) % n);
-        const corr_prog_t *ps = slot_prog(c, h, s);
+        corr_slot_t *s = probe_at(h, &it->w, k);
+        const corr_prog_t *ps = slot_prog(c, pt, s);
         if (!ps) { v = s; pv = NULL; break; }
         if (!v || s->last < v->last) { v = s; pv = ps; }
     }
     if (pv) {
         if (slot_expired(pv, v, u->now)) {
             if (pv->close_mode) close_window(u, pv, v, -1);
-            h->recycled++;
+            pt->recycled++;
         } else {
-            h->evictions++;
+            pt->evictions++;
         }
-        slot_free(h, v);
+        slot_free(pt, v);
     }
     v->ci1 = (uint32_t)ci + 1;
     v->ghash = it->gh;
@@ -449,7 +541,7 @@ static corr_slot_t *slot_claim(upd_t *u, int ci, const item_t *it)
     if (gl >= sizeof(v->group)) gl = sizeof(v->group) - 1;
     memcpy(v->group, it->group, gl);
     v->group[gl] = 0;
-    h->used++;
+    pt->used++;
     return v;
 }
 
@@ -578,7 +670,7 @@ static void apply_rising(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cu
     int64_t t = u->now, newest, first, n;
 
     if (s->last != IW_CORR_UNSET && passed(t, pg->span, s->last)) {
-        u->h->late++;   /* older than the group's window: nothing to add to */
+        u->pt->late++;  /* older than the group's window: nothing to add to */
         return;
     }
     newest = (s->last == IW_CORR_UNSET || t > s->last) ? t : s->last;
@@ -588,7 +680,7 @@ static void apply_rising(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cu
     if (pg->type != IW_CORR_EVENT_COUNT) s->first = first;
     if (cond_ok(pg, n)) {
         fire(u, pg, s, cur, n, first, newest);
-        slot_free(u->h, s);
+        slot_free(u->pt, s);
     }
 }
 
@@ -605,7 +697,7 @@ static void apply_close(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cur
     if (s->first == IW_CORR_UNSET) {
         s->first = s->last = t;
     } else if (passed(t, pg->span, s->first)) {
-        u->h->late++;   /* a whole window older than the open one */
+        u->pt->late++;  /* a whole window older than the open one */
         return;
     } else if (t > s->last) {
         s->last = t;
@@ -632,8 +724,10 @@ static void apply_item(upd_t *u, int cur)
     corr_slot_t *s;
 
     if (is_dup(u, cur)) return;             /* an event counts once per group */
+    if (hold_part(u, it->w.part)) return;   /* lock failed: counted */
+    if (!u->counted) { u->pt->updates++; u->counted = 1; }
     if (pg->type == IW_CORR_VALUE_COUNT && !it->has_v) return;
-    s = slot_find(u->c, u->h, it->ci, it->gh);
+    s = slot_find(u->c, u->h, u->pt, it->ci, it->gh, &it->w);
     if (!s && !(s = slot_claim(u, it->ci, it))) return;
     if (pg->close_mode) apply_close(u, pg, s, cur);
     else apply_rising(u, pg, s, cur);
@@ -654,22 +748,47 @@ int iw_corr_update(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
     u.now = now;
     u.out = out;
     u.max = out ? max : 0;
-    u.nout = u.nitems = u.overflow = 0;
+    u.nout = u.nitems = u.overflow = u.counted = 0;
+    u.pt = NULL;
+    u.pi = NO_PART;
     for (i = 0; i < nhits; i++) feed_rule(&u, 0, hits[i].rule);
     if (!u.nitems) return 0;        /* no correlation fed: no lock */
     if (take_lock(u.h, lk)) return 0;
-    u.h->updates++;
+    /* items in order, each under its partition's lock (a chained
+     * correlation fired here appends items: seen by this same loop) */
     for (i = 0; i < u.nitems; i++) apply_item(&u, i);
-    u.h->dropped += (uint64_t)u.overflow;
+    if (u.overflow && u.pt) u.pt->dropped += (uint64_t)u.overflow;
+    else if (u.overflow) __atomic_fetch_add(&u.h->dropped, (uint64_t)u.overflow,
+                                            __ATOMIC_RELAXED);
+    release_part(&u);
     drop_lock(lk);
     return u.nout;
+}
+
+/* Close the expired windows of partition p (its lock held). */
+static void flush_part(upd_t *u, uint64_t p)
+{
+    uint64_t i, n = u->h->part_slots;
+    for (i = p * n; i < (p + 1) * n; i++) {
+        corr_slot_t *s = slot_at(u->h, i);
+        const corr_prog_t *pg = slot_prog(u->c, u->pt, s);
+        if (!pg || !slot_expired(pg, s, u->now)) continue;
+        if (pg->close_mode) {
+            if (u->nout >= u->max && !pg->silent && s->first != IW_CORR_UNSET
+                && cond_ok(pg, held_count(pg, s, s->last, NULL)))
+                continue;               /* no room: stays for the next call */
+            close_window(u, pg, s, -1);
+        }
+        slot_free(u->pt, s);
+        u->pt->recycled++;
+    }
 }
 
 int iw_corr_flush(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
                   apr_time_t now, iw_corr_alert_t *out, int max)
 {
     upd_t u;
-    uint64_t i;
+    uint64_t p;
 
     if (!(u.h = hdr_for(c, mem))) return 0;
     u.c = c;
@@ -677,21 +796,13 @@ int iw_corr_flush(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
     u.now = now;
     u.out = out;
     u.max = out ? max : 0;
-    u.nout = u.nitems = u.overflow = 0;
+    u.nout = u.nitems = u.overflow = u.counted = 0;
+    u.pt = NULL;
+    u.pi = NO_PART;
     if (take_lock(u.h, lk)) return 0;
-    for (i = 0; i < u.h->nslots; i++) {
-        corr_slot_t *s = slot_at(u.h, i);
-        const corr_prog_t *pg = slot_prog(c, u.h, s);
-        if (!pg || !slot_expired(pg, s, now)) continue;
-        if (pg->close_mode) {
-            if (u.nout >= u.max && !pg->silent && s->first != IW_CORR_UNSET
-                && cond_ok(pg, held_count(pg, s, s->last, NULL)))
-                continue;               /* no room: stays for the next call */
-            close_window(&u, pg, s, -1);
-        }
-        slot_free(u.h, s);
-        u.h->recycled++;
-    }
+    for (p = 0; p < u.h->nparts; p++)
+        if (u.h->part_slots && hold_part(&u, p) == 0) flush_part(&u, p);
+    release_part(&u);
     drop_lock(lk);
     return u.nout;
 }
@@ -703,6 +814,7 @@ int iw_corr_peek(const iw_corr_t *c, const void *mem, const iw_rule_t *rule,
     const corr_prog_t *pg;
     corr_slot_t *s;
     item_t it;
+    where_t w;
     int ci;
 
     if (count) *count = 0;
@@ -710,7 +822,22 @@ int iw_corr_peek(const iw_corr_t *c, const void *mem, const iw_rule_t *rule,
     if ((ci = c->ci_of_rule[rule->index]) < 0) return 0;
     pg = &c->progs[ci];
     item_fill(pg, 0, ev, h->seed, &it);
-    if (!(s = slot_find(c, h, ci, it.gh))) return 0;
+    if (!h->part_slots) return 0;
+    w = where_of(h, it.gh, ci);
+    if (!(s = slot_find(c, h, NULL, ci, it.gh, &w))) return 0;
     if (count) *count = held_count(pg, s, s->last, NULL);
     return 1;
+}
+
+int iw_corr__partition(const iw_corr_t *c, const void *mem,
+                       const iw_rule_t *rule, iw_event_t *ev)
+{
+    corr_hdr_t *h = hdr_for(c, (void *)mem);
+    item_t it;
+    int ci;
+
+    if (!h || !rule || rule->index < 0 || rule->index >= c->nrules) return -1;
+    if ((ci = c->ci_of_rule[rule->index]) < 0) return -1;
+    item_fill(&c->progs[ci], 0, ev, h->seed, &it);
+    return (int)where_of(h, it.gh, ci).part;
 }

@@ -3,8 +3,10 @@
  *
  * The table lives in one flat memory block that holds no pointers, so the
  * same code runs on heap memory in the CLI and on shared memory across
- * httpd's children.  The caller supplies the lock (a global mutex in httpd,
- * nothing in the CLI); all updates of one event happen under one lock. */
+ * httpd's children.  The block is split into partitions, each with its own
+ * process-shared robust mutex inside the block: callers need no lock of
+ * their own (pass NULL).  One event's updates take the partition locks of
+ * the groups it feeds one after another, never two at once. */
 #ifndef IW_CORR_H
 #define IW_CORR_H
 
@@ -12,7 +14,8 @@
 
 typedef struct iw_corr iw_corr_t;
 
-/* Lock callbacks; both may be NULL (single process, single thread). */
+/* An optional caller lock, taken around a whole update / flush / suppress
+ * call (outside the partition locks); NULL = none, the normal case. */
 typedef struct iw_corr_lock {
     int (*lock)(void *baton);    /* returns 0 on success */
     void (*unlock)(void *baton);
@@ -25,8 +28,10 @@ iw_corr_t *iw_corr_create(apr_pool_t *p, const iw_engine_t *e, iw_diag_t *diag);
 
 /* Bytes needed for a table of `slots` entries; and how many slots fit in
  * `bytes`.  Initialise a fresh block (zeroes, writes a header with the
- * ruleset fingerprint); attach checks the header and re-initialises on a
- * mismatch (rules changed) -- returns 1 when state was kept, 0 when reset. */
+ * ruleset fingerprint, initialises the partition locks: never on a block
+ * other processes are using); attach checks the header and re-initialises
+ * on a mismatch (rules changed) -- returns 1 when state (and the locks) was
+ * kept, 0 when reset.  The block must be 8-byte aligned. */
 size_t iw_corr_mem_size(size_t slots);
 size_t iw_corr_slots_for(size_t bytes);
 void iw_corr_mem_init(const iw_corr_t *c, void *mem, size_t bytes);
@@ -48,8 +53,9 @@ typedef struct iw_corr_alert {
 } iw_corr_alert_t;
 
 /* Feed one event's hits; `now` is the event time (CLI: from the log line).
- * Writes up to `max` alerts, returns how many.  Takes the lock only when a
- * hit feeds a correlation rule. */
+ * Writes up to `max` alerts, returns how many.  Takes locks only when a
+ * hit feeds a correlation rule.  Safe from any number of threads and
+ * processes sharing the block. */
 int iw_corr_update(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
                    iw_event_t *ev, const iw_hit_t *hits, int nhits,
                    apr_time_t now, iw_corr_alert_t *out, int max);
@@ -65,6 +71,10 @@ typedef struct iw_corr_stats {
     uint64_t recycled;       /* slots reused after their window expired */
     uint64_t sup_slots, sup_used, sup_evictions, sup_suppressed;
     uint64_t slot_size, bytes;
+    /* additive (partitioned table, layout 5) */
+    uint64_t partitions;     /* independent partitions (power of two) */
+    uint64_t lock_recovered; /* partition locks taken over from a dead owner */
+    uint64_t lock_repaired;  /* scribbled partition heads rebuilt */
 } iw_corr_stats_t;
 void iw_corr_get_stats(const void *mem, iw_corr_stats_t *st);
 

@@ -379,32 +379,44 @@ iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs, iw_diag_t *d
 
 /* ---- sizing -------------------------------------------------------------- */
 
-static size_t unit_bytes(size_t slot_size)
-{
-    return slot_size + IW_CORR_SUP_PER_SLOT * sizeof(corr_sup_t);
-}
-
 size_t iw_corr_slot_size(const iw_corr_t *c) { return c ? c->slot_size : 0; }
 uint64_t iw_corr_fingerprint(const iw_corr_t *c) { return c ? c->fingerprint : 0; }
 
+static size_t units_in(size_t slot_size, size_t bytes)
+{
+    corr_geom_t g = iw_corr__geometry(slot_size, bytes);
+    return (size_t)(g.nparts * g.part_units);
+}
+
+/* Smallest block with at least `slots` units: partition heads and the
+ * rounding to whole partitions cost a few units once the table is big
+ * enough to be split (bounded search, config time only). */
+static size_t bytes_for(size_t slot_size, size_t slots)
+{
+    size_t unit = slot_size + IW_CORR_SUP_PER_SLOT * sizeof(corr_sup_t);
+    size_t b = IW_CORR_HDR_BYTES + IW_CORR_PART_BYTES + slots * unit;
+    int i;
+    for (i = 0; i < 4 * IW_CORR_MAX_PARTS * 4 && units_in(slot_size, b) < slots; i++)
+        b += unit * (i < 8 ? 1 : IW_CORR_MAX_PARTS / 8);
+    return b;
+}
+
 size_t iw_corr_table_bytes(const iw_corr_t *c, size_t slots)
 {
-    return IW_CORR_HDR_BYTES + slots * unit_bytes(iw_corr_slot_size(c));
+    return bytes_for(iw_corr_slot_size(c), slots);
 }
 
 size_t iw_corr_table_slots(const iw_corr_t *c, size_t bytes)
 {
-    if (bytes < IW_CORR_HDR_BYTES) return 0;
-    return (bytes - IW_CORR_HDR_BYTES) / unit_bytes(iw_corr_slot_size(c));
+    return units_in(iw_corr_slot_size(c), bytes);
 }
 
 size_t iw_corr_mem_size(size_t slots)
 {
-    return IW_CORR_HDR_BYTES + slots * unit_bytes(IW_CORR_SLOT_DEFAULT);
+    return bytes_for(IW_CORR_SLOT_DEFAULT, slots);
 }
 
 size_t iw_corr_slots_for(size_t bytes)
 {
-    if (bytes < IW_CORR_HDR_BYTES) return 0;
-    return (bytes - IW_CORR_HDR_BYTES) / unit_bytes(IW_CORR_SLOT_DEFAULT);
+    return units_in(IW_CORR_SLOT_DEFAULT, bytes);
 }

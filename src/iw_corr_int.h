@@ -1,18 +1,24 @@
 /* iw_corr internals shared by iw_corr*.c (not an interface).
  *
  * Block layout (offsets from the block start, no pointers anywhere):
- *   [corr_hdr_t][sup_t x nsup][slot x nslots]
+ *   [corr_hdr_t 128 B][corr_part_t 128 B x nparts][sup_t x nsup][slot x nslots]
+ * The table is split into nparts (a power of two) independent partitions:
+ * partition p owns slots [p * part_slots, (p + 1) * part_slots) and
+ * suppression entries [p * part_sup, (p + 1) * part_sup), with its own
+ * lock (a process-shared robust mutex inside the block) and statistics.
+ * A (correlation, group) pair lives in one partition, chosen by its hash.
  * A slot is a corr_slot_t followed by a payload whose shape depends on the
  * correlation type of the rule that owns the slot; every slot has the same
  * size (the largest need of all rules), so slot i is at slots_off + i*size. */
 #ifndef IW_CORR_INT_H
 #define IW_CORR_INT_H
 
+#include <pthread.h>
 #include "iw_corr.h"
 
 #define IW_CORR_MAGIC        0x52434f49u   /* "IOCR" little-endian */
-#define IW_CORR_LAYOUT       4u
-#define IW_CORR_HDR_BYTES    256
+#define IW_CORR_LAYOUT       5u     /* 5: partitions with in-block locks */
+#define IW_CORR_HDR_BYTES    128    /* the header; partition heads follow */
 #define IW_CORR_PROBE        8      /* open-addressing probe window */
 #define IW_CORR_MAX_ELEMS    128    /* per-slot ring / value set bound */
 #define IW_CORR_MAX_REFS     32     /* referenced rules per correlation */
@@ -21,17 +27,29 @@
 #define IW_CORR_SUP_PER_SLOT 2      /* suppression entries per slot */
 #define IW_CORR_BOUND_MAX    1000000 /* larger thresholds are clamped */
 #define IW_CORR_UNSET        INT64_MIN
+#define IW_CORR_PART_BYTES   128    /* one partition head: two cache lines */
+#define IW_CORR_MAX_PARTS    64
+#define IW_CORR_PART_MIN     64     /* slot units per partition, at least */
 
 typedef struct corr_hdr {
     uint32_t magic, layout;
     uint64_t fingerprint;
     uint64_t bytes, slot_size, nslots, nsup, sup_off, slots_off;
-    uint64_t ncorr;
+    uint32_t ncorr, nparts;
     uint64_t seed;         /* random per table: keys group and value hashes */
-    /* statistics (written under the caller's lock, lock_failures atomically) */
-    uint64_t used, evictions, updates, lock_failures, late, alerts, dropped,
-             recycled, sup_used, sup_evictions, sup_suppressed;
+    uint64_t part_slots, part_sup;
+    /* rare events, updated atomically (the per-partition counters are in
+     * corr_part_t, summed by iw_corr_get_stats) */
+    uint64_t lock_failures, lock_recovered, lock_repaired, dropped;
 } corr_hdr_t;
+
+/* One partition's head.  Statistics are written under `mu`. */
+typedef struct corr_part {
+    pthread_mutex_t mu;    /* PTHREAD_PROCESS_SHARED + PTHREAD_MUTEX_ROBUST */
+    uint64_t guard;        /* iw_corr__guard(): a scribbled head is rebuilt */
+    uint64_t updates, used, evictions, late, alerts, dropped, recycled,
+             sup_used, sup_evictions, sup_suppressed;
+} corr_part_t;
 
 typedef struct corr_slot {
     uint32_t ci1;          /* correlation index + 1; 0 = empty */
@@ -100,12 +118,43 @@ static inline corr_hdr_t *iw_corr__hdr(void *mem)
 /* Areas inside the block (a scribbled header must not send us outside). */
 static inline int iw_corr__geometry_ok(const corr_hdr_t *h)
 {
-    uint64_t sup_end = h->sup_off + h->nsup * sizeof(corr_sup_t);
-    return h->sup_off >= IW_CORR_HDR_BYTES && h->nsup <= h->bytes && h->nslots <= h->bytes
-        && h->slot_size <= h->bytes && sup_end <= h->slots_off
+    uint64_t sup_end;
+    if (h->bytes >= ((uint64_t)1 << 48) || h->nparts == 0
+        || h->nparts > IW_CORR_MAX_PARTS || (h->nparts & (h->nparts - 1))
+        || h->part_slots > h->bytes
+        || h->part_sup > h->bytes || h->nslots != h->nparts * h->part_slots
+        || h->nsup != h->nparts * h->part_sup
+        || h->sup_off != IW_CORR_HDR_BYTES + (uint64_t)h->nparts * IW_CORR_PART_BYTES)
+        return 0;
+    sup_end = h->sup_off + h->nsup * sizeof(corr_sup_t);
+    return h->slot_size <= h->bytes && sup_end <= h->slots_off
         && h->slots_off <= h->bytes
         && (h->slot_size == 0 || h->nslots <= (h->bytes - h->slots_off) / h->slot_size)
         && (h->nslots == 0 || h->slot_size >= sizeof(corr_slot_t));
 }
+
+static inline corr_part_t *iw_corr__part(corr_hdr_t *h, uint64_t p)
+{
+    return (corr_part_t *)((char *)h + IW_CORR_HDR_BYTES + p * IW_CORR_PART_BYTES);
+}
+
+/* Partition of a mixed hash: its upper half (the lower one picks the home
+ * slot inside the partition). */
+static inline uint64_t iw_corr__part_of(const corr_hdr_t *h, uint64_t hash)
+{
+    return (hash >> 32) & (h->nparts - 1);
+}
+
+/* partitions and their locks (iw_corr_part.c) */
+typedef struct corr_geom { uint64_t nparts, part_units; } corr_geom_t;
+corr_geom_t iw_corr__geometry(size_t slot_size, size_t bytes);
+void iw_corr__parts_init(corr_hdr_t *h);
+/* 0: held (after recovering it from a dead owner if need be); -1: not
+ * taken, counted in lock_failures. */
+int iw_corr__part_lock(corr_hdr_t *h, uint64_t p);
+void iw_corr__part_unlock(corr_hdr_t *h, uint64_t p);
+/* test hook: partition of `rule`'s group for `ev`, -1 when none */
+int iw_corr__partition(const iw_corr_t *c, const void *mem,
+                       const iw_rule_t *rule, iw_event_t *ev);
 
 #endif

@@ -21,19 +21,23 @@ static uint64_t sup_key(uint64_t seed, const iw_rule_t *rule, const char *group,
     return h ? h : 1;
 }
 
-/* Entry of `key`, or a claimed one (empty, else oldest last-seen). */
-static corr_sup_t *sup_slot(corr_hdr_t *h, uint64_t key, int *fresh)
+/* Entry of `key` in partition p, or a claimed one (empty, else oldest
+ * last-seen).  The probe window wraps inside the partition. */
+static corr_sup_t *sup_slot(corr_hdr_t *h, uint64_t p, uint64_t key, int *fresh)
 {
-    uint64_t n = h->nsup, i0 = key % n, k, probe = n < IW_CORR_PROBE ? n : IW_CORR_PROBE;
+    corr_part_t *pt = iw_corr__part(h, p);
+    uint64_t n = h->part_sup, base = p * n, i0 = key % n, k;
+    uint64_t probe = n < IW_CORR_PROBE ? n : IW_CORR_PROBE;
     corr_sup_t *v = NULL;
 
     for (k = 0; k < probe; k++) {
-        corr_sup_t *e = sup_at(h, (i0 + k) % n);
+        uint64_t i = i0 + k < n ? i0 + k : i0 + k - n;
+        corr_sup_t *e = sup_at(h, base + i);
         if (e->key == key) { *fresh = 0; return e; }
         if (!v || (v->key && (!e->key || e->last < v->last))) v = e;
     }
-    if (v->key) h->sup_evictions++;
-    else h->sup_used++;
+    if (v->key) pt->sup_evictions++;
+    else pt->sup_used++;
     *fresh = 1;
     return v;
 }
@@ -45,18 +49,23 @@ int iw_corr_suppress(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
 {
     corr_hdr_t *h = iw_corr__hdr(mem);
     corr_sup_t *e;
-    uint64_t key;
+    uint64_t key, p;
     int fresh, send = 1;
 
     (void)c;
     if (suppressed_out) *suppressed_out = 0;
-    if (!h || window <= 0 || !h->nsup || !iw_corr__geometry_ok(h)) return 1;
+    if (!h || window <= 0 || !iw_corr__geometry_ok(h) || !h->part_sup) return 1;
     key = sup_key(h->seed, rule, group, group ? glen : 0);
+    p = iw_corr__part_of(h, key);
     if (lk && lk->lock && lk->lock(lk->baton) != 0) {
         __atomic_fetch_add(&h->lock_failures, 1, __ATOMIC_RELAXED);
         return 1;                       /* fail open: never lose an alert */
     }
-    e = sup_slot(h, key, &fresh);
+    if (iw_corr__part_lock(h, p) != 0) {  /* counted */
+        if (lk && lk->lock && lk->unlock) lk->unlock(lk->baton);
+        return 1;
+    }
+    e = sup_slot(h, p, key, &fresh);
     if (fresh) {
         e->key = key;
         e->sent = e->last = now;
@@ -64,13 +73,14 @@ int iw_corr_suppress(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
     } else if (now < e->sent || (uint64_t)now - (uint64_t)e->sent < (uint64_t)window) {
         e->suppressed++;                /* within the window of the last sent */
         if (now > e->last) e->last = now;
-        h->sup_suppressed++;
+        iw_corr__part(h, p)->sup_suppressed++;
         send = 0;
     } else {
         if (suppressed_out) *suppressed_out = (int64_t)e->suppressed;
         e->suppressed = 0;
         e->sent = e->last = now;
     }
+    iw_corr__part_unlock(h, p);
     if (lk && lk->lock && lk->unlock) lk->unlock(lk->baton);
     return send;
 }

@@ -1,5 +1,6 @@
 /* Unit tests for iw_corr: correlation semantics, the flat table, eviction,
- * graceful-restart attach, multi-process exactness and flood control.
+ * graceful-restart attach, partitions and their locks (multi-thread and
+ * multi-process exactness, dead lock owners) and flood control.
  * The rule model is built by hand (as iw_ruleset_link would leave it). */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <apr_strings.h>
 #include "iw_test.h"
 #include "iw_corr.h"
+#include "iw_corr_int.h"     /* partition hooks: iw_corr__partition, locks */
 
 #define SEC ((apr_time_t)1000000)
 #define T0  ((apr_time_t)1700000000 * SEC)
@@ -893,27 +895,71 @@ typedef struct shared {
 static int mu_lock(void *b) { return pthread_mutex_lock(&((shared_t *)b)->mu); }
 static void mu_unlock(void *b) { pthread_mutex_unlock(&((shared_t *)b)->mu); }
 
-static void child_feed(fx_t *f, const iw_rule_t *a, shared_t *sh, int k)
+/* Worker k of 4 (a process or a thread, own event): 1000 rounds of three
+ * events -- the shared group 6.6.6.6, its own group 7.7.7.k and one of 8
+ * groups 8.8.0.j all workers cycle through.  Every event feeds two
+ * correlations (two partitions in sequence).  lk: the caller's lock or
+ * NULL (the partition locks alone). */
+static void worker_feed(const iw_corr_t *c, void *mem, const iw_rule_t *a,
+                        shared_t *sh, int k, const iw_corr_lock_t *lk)
 {
-    iw_corr_lock_t lk = {mu_lock, mu_unlock, sh};
+    iw_event_t ev;
+    char buf[512], own[32], cyc[32];
     iw_corr_alert_t out[4];
     iw_hit_t hit;
-    int i, n;
+    int i, j, n;
+
+    iw_event_init(&ev, buf, sizeof(buf));
+    ev.type = IW_EV_ACCESS;
     memset(&hit, 0, sizeof(hit));
     hit.rule = a;
-    set_field(f, IW_F_C_IP, "6.6.6.6");
+    snprintf(own, sizeof(own), "7.7.7.%d", k);
     for (i = 0; i < 1000; i++) {
-        /* interleaved, distinct timestamps: children race out of order */
+        /* interleaved, distinct timestamps: workers race out of order */
         apr_time_t t = T0 + (apr_time_t)i * 4 + k;
-        n = iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, t, out, 4);
-        if (n > 0) {
-            __atomic_fetch_add(&sh->alerts, n, __ATOMIC_SEQ_CST);
-            __atomic_store_n(&sh->count, out[0].count, __ATOMIC_SEQ_CST);
+        const char *ips[3] = {"6.6.6.6", own, cyc};
+        snprintf(cyc, sizeof(cyc), "8.8.0.%d", i % 8);
+        for (j = 0; j < 3; j++) {
+            ev.val[IW_F_C_IP] = (iw_str_t){ips[j], strlen(ips[j])};
+            n = iw_corr_update(c, mem, lk, &ev, &hit, 1, t, out, 4);
+            if (n > 0) {
+                __atomic_fetch_add(&sh->alerts, n, __ATOMIC_SEQ_CST);
+                __atomic_store_n(&sh->count, out[0].count, __ATOMIC_SEQ_CST);
+            }
         }
     }
 }
 
-TEST(corr_multiprocess_exact)
+/* A 4000-event threshold on the shared group fires exactly once, every
+ * count is exact, no update is lost. */
+static void check_exact(int *iw_failed_, fx_t *f, const iw_rule_t *big,
+                        const iw_rule_t *never, const shared_t *sh)
+{
+    char ip[32];
+    int j, off = 0;
+    iw_corr_stats_t st = stats(f);
+
+    CHECK_INT(sh->alerts, 1);
+    CHECK_INT(sh->count, 4000);
+    CHECK_INT(peek(f, never, "6.6.6.6"), 4000);
+    CHECK_INT(peek(f, big, "6.6.6.6"), 0);        /* fired, then reset */
+    for (j = 0; j < 4; j++) {
+        snprintf(ip, sizeof(ip), "7.7.7.%d", j);
+        off += peek(f, never, ip) != 1000 || peek(f, big, ip) != 1000;
+    }
+    for (j = 0; j < 8; j++) {
+        snprintf(ip, sizeof(ip), "8.8.0.%d", j);
+        off += peek(f, never, ip) != 500 || peek(f, big, ip) != 500;
+    }
+    CHECK_INT(off, 0);
+    CHECK_INT(st.updates, 12000);
+    CHECK_INT(st.lock_failures, 0);
+    CHECK_INT(st.evictions, 0);
+    CHECK_INT(st.used, 2 * (1 + 4 + 8) - 1);
+}
+
+static void multiprocess_exact(int *iw_failed_, apr_pool_t *p, size_t slots,
+                               int caller_lock, uint64_t parts)
 {
     fx_t *f = fx_new(p);
     iw_rule_t *a = det(f, "a");
@@ -922,39 +968,351 @@ TEST(corr_multiprocess_exact)
     iw_rule_t *never = corr(f, "never", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
                             IW_CMP_GTE, 1000000, 0, 0, a, NULL);
     pthread_mutexattr_t ma;
+    iw_corr_lock_t lk;
     shared_t *sh;
-    void *heap;
     pid_t pid[4];
     int k, st, ok = 1;
 
-    REQUIRE(fx_build(f, 64));
-    heap = f->mem;
+    REQUIRE(fx_build(f, slots));
     f->mem = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     REQUIRE(f->mem != MAP_FAILED && sh != MAP_FAILED);
-    (void)heap;
     memset(sh, 0, sizeof(*sh));
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
     pthread_mutex_init(&sh->mu, &ma);
+    lk = (iw_corr_lock_t){mu_lock, mu_unlock, sh};
     iw_corr_mem_init(f->c, f->mem, f->bytes);
+    if (parts) CHECK_INT(stats(f).partitions, parts);
     for (k = 0; k < 4; k++) {
         pid[k] = fork();
-        if (pid[k] == 0) { child_feed(f, a, sh, k); _exit(0); }
+        if (pid[k] == 0) {
+            worker_feed(f->c, f->mem, a, sh, k, caller_lock ? &lk : NULL);
+            _exit(0);
+        }
         if (pid[k] < 0) ok = 0;
     }
     for (k = 0; k < 4; k++)
         if (pid[k] > 0 && (waitpid(pid[k], &st, 0) != pid[k] || !WIFEXITED(st)
                            || WEXITSTATUS(st) != 0)) ok = 0;
     CHECK(ok);
-    CHECK_INT(sh->alerts, 1);
-    CHECK_INT(sh->count, 4000);
-    CHECK_INT(peek(f, never, "6.6.6.6"), 4000);
-    CHECK_INT(peek(f, big, "6.6.6.6"), 0);        /* fired, then reset */
-    CHECK_INT(stats(f).updates, 4000);
+    check_exact(iw_failed_, f, big, never, sh);
+    CHECK_INT(stats(f).lock_recovered, 0);
     pthread_mutex_destroy(&sh->mu);
     munmap(f->mem, f->bytes);
     munmap(sh, sizeof(*sh));
+}
+
+/* The caller's lock (the pre-partition API). */
+TEST(corr_multiprocess_exact)
+{
+    multiprocess_exact(iw_failed_, p, 256, 1, 0);
+}
+
+/* No caller lock: 4 processes on a 64-partition table, the partition
+ * locks alone keep every count exact. */
+TEST(corr_multiprocess_exact_partitioned)
+{
+    multiprocess_exact(iw_failed_, p, 64 * 80, 0, 64);
+}
+
+typedef struct thr {
+    fx_t *f;
+    const iw_rule_t *a;
+    shared_t *sh;
+    int k;
+} thr_t;
+
+static void *thr_main(void *v)
+{
+    thr_t *t = v;
+    worker_feed(t->f->c, t->f->mem, t->a, t->sh, t->k, NULL);
+    return NULL;
+}
+
+/* Same with 4 threads of one process (httpd's worker threads). */
+TEST(corr_threads_exact_partitioned)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    iw_rule_t *big = corr(f, "c4000", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
+                          IW_CMP_GTE, 4000, 0, 0, a, NULL);
+    iw_rule_t *never = corr(f, "never", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
+                            IW_CMP_GTE, 1000000, 0, 0, a, NULL);
+    shared_t sh;
+    thr_t t[4];
+    pthread_t tid[4];
+    int k, started = 0;
+
+    REQUIRE(fx_build(f, 64 * 80));
+    memset(&sh, 0, sizeof(sh));
+    for (k = 0; k < 4; k++) {
+        t[k] = (thr_t){f, a, &sh, k};
+        if (pthread_create(&tid[k], NULL, thr_main, &t[k]) == 0) started |= 1 << k;
+    }
+    for (k = 0; k < 4; k++)
+        if (started & (1 << k)) pthread_join(tid[k], NULL);
+    REQUIRE(started == 15);
+    check_exact(iw_failed_, f, big, never, &sh);
+}
+
+/* ---- partitions --------------------------------------------------------- */
+
+TEST(corr_partition_geometry)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    iw_corr_stats_t st;
+    size_t n, b, got, big = 4 << 20;
+    void *mem;
+    int bad = 0;
+
+    corr(f, "c", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP, IW_CMP_GTE, 5, 0, 0, a, NULL);
+    REQUIRE(fx_build(f, 64));
+    CHECK_INT(stats(f).partitions, 1);      /* small: the unpartitioned layout */
+    /* iw_corr_table_bytes gives at least the slots asked for (exactly, up
+     * to two partitions' minimum), never much more */
+    for (n = 1; n < 30000; n += 1 + n / 3) {
+        b = iw_corr_table_bytes(f->c, n);
+        got = iw_corr_table_slots(f->c, b);
+        if (got < n || got > n + n / 16 + 64 || (n < 2 * IW_CORR_PART_MIN && got != n)) {
+            fprintf(stderr, "    %zu slots asked, %zu got\n", n, got);
+            bad++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    /* one partition costs what the old 256-byte header did: a one-slot
+     * table still fits in 256 bytes + one slot unit */
+    CHECK_INT(iw_corr_table_bytes(f->c, 1), 256 + iw_corr_slot_size(f->c) + 64);
+    CHECK_INT(iw_corr_table_slots(f->c, 256 + iw_corr_slot_size(f->c) + 64), 1);
+    /* a mid-size table: the largest power of two that leaves each
+     * partition IW_CORR_PART_MIN slots */
+    b = iw_corr_table_bytes(f->c, 300);
+    mem = apr_palloc(p, b);
+    iw_corr_mem_init(f->c, mem, b);
+    iw_corr_get_stats(mem, &st);
+    CHECK_INT(st.partitions, 4);
+    CHECK_INT(st.slots % 4, 0);
+    /* httpd's default 4 MiB block: 64 partitions, heads cost < 1% */
+    mem = apr_palloc(p, big);
+    iw_corr_mem_init(f->c, mem, big);
+    iw_corr_get_stats(mem, &st);
+    CHECK_INT(st.partitions, 64);
+    CHECK_INT(st.slots, iw_corr_table_slots(f->c, big));
+    CHECK_INT(st.slots % 64, 0);
+    CHECK(st.slots > (big - 256) / (st.slot_size + 64) * 99 / 100);
+    CHECK_INT(st.sup_slots, 2 * st.slots);
+    /* the size estimates without a rule set */
+    CHECK(iw_corr_slots_for(iw_corr_mem_size(65536)) >= 65536);
+    CHECK(iw_corr_slots_for(iw_corr_mem_size(10)) == 10);
+}
+
+/* A (correlation, group) pair always maps to one partition; groups spread
+ * evenly; two correlations of the same group are independent. */
+TEST(corr_partition_selection)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    iw_rule_t *c1 = corr(f, "c1", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
+                         IW_CMP_GTE, 1000, 0, 0, a, NULL);
+    iw_rule_t *c2 = corr(f, "c2", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
+                         IW_CMP_GTE, 1000, 0, 0, a, NULL);
+    int hist[64], i, differ = 0, bad = 0, lo = 1 << 30, hi = 0;
+    iw_corr_stats_t st;
+    char ip[32];
+
+    REQUIRE(fx_build(f, 64 * 1024));
+    REQUIRE(stats(f).partitions == 64);
+    memset(hist, 0, sizeof(hist));
+    for (i = 0; i < 6400; i++) {
+        int p1, p2;
+        snprintf(ip, sizeof(ip), "10.%d.%d.1", i >> 8, i & 255);
+        set_field(f, IW_F_C_IP, ip);
+        p1 = iw_corr__partition(f->c, f->mem, c1, &f->ev);
+        p2 = iw_corr__partition(f->c, f->mem, c2, &f->ev);
+        if (p1 < 0 || p1 >= 64 || p2 < 0 || p2 >= 64
+            || p1 != iw_corr__partition(f->c, f->mem, c1, &f->ev)) {
+            bad++;
+            continue;
+        }
+        hist[p1]++;
+        differ += p1 != p2;
+        feed(f, a, ip, T0 + i);             /* feeds c1 and c2 */
+    }
+    CHECK_INT(bad, 0);
+    for (i = 0; i < 64; i++) {
+        if (hist[i] < lo) lo = hist[i];
+        if (hist[i] > hi) hi = hist[i];
+    }
+    CHECK(lo >= 50 && hi <= 160);           /* 100 expected, sd 10 */
+    CHECK(differ > 6000);                   /* 6300 expected */
+    st = stats(f);
+    CHECK_INT(st.updates, 6400);
+    CHECK_INT(st.used + st.evictions, 2 * 6400);
+    CHECK_INT(peek(f, c1, ip), 1);
+    CHECK_INT(peek(f, c2, ip), 1);
+    set_field(f, IW_F_C_IP, ip);
+    CHECK_INT(iw_corr__partition(f->c, f->mem, a, &f->ev), -1);   /* not a correlation */
+}
+
+/* Eviction per partition keeps the table's accounting: every slot ends up
+ * used, every new group beyond them evicts exactly one, a hot group
+ * survives. */
+TEST(corr_partitioned_eviction)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    iw_rule_t *c = corr(f, "c", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
+                        IW_CMP_GTE, 50000, 0, 0, a, NULL);
+    iw_corr_stats_t st;
+    char ip[32];
+    int i, fired = 0;
+
+    REQUIRE(fx_build(f, 64 * 80));
+    REQUIRE(stats(f).partitions == 64);
+    for (i = 0; i < 40000; i++) {
+        snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+        fired += feed(f, a, ip, T0 + i);
+        if (i % 5 == 0) fired += feed(f, a, "192.168.0.1", T0 + i);
+    }
+    st = stats(f);
+    CHECK_INT(fired, 0);
+    CHECK_INT(st.used, st.slots);
+    CHECK_INT(st.evictions + st.used, 40000 + 1);
+    CHECK_INT(st.updates, 40000 + 8000);
+    CHECK_INT(peek(f, c, "192.168.0.1"), 8000);
+    CHECK_INT(peek(f, c, ip), 1);
+}
+
+/* A process that dies holding a partition lock (mid-update) neither
+ * deadlocks the table nor loses it: the next locker recovers the lock,
+ * recounts the partition and is counted in lock_recovered. */
+TEST(corr_lock_owner_died)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    iw_rule_t *c = corr(f, "c", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP,
+                        IW_CMP_GTE, 1000, 0, 0, a, NULL);
+    iw_corr_stats_t st;
+    int part, ws = -1;
+    pid_t pid;
+
+    REQUIRE(fx_build(f, 64 * 80));
+    f->mem = mmap(NULL, f->bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(f->mem != MAP_FAILED);
+    iw_corr_mem_init(f->c, f->mem, f->bytes);
+    CHECK_INT(feed(f, a, "1.1.1.1", T0), 0);
+    set_field(f, IW_F_C_IP, "1.1.1.1");
+    part = iw_corr__partition(f->c, f->mem, c, &f->ev);
+    REQUIRE(part >= 0);
+    pid = fork();
+    if (pid == 0) {
+        if (iw_corr__part_lock(f->mem, (uint64_t)part) != 0) _exit(2);
+        iw_corr__part(f->mem, (uint64_t)part)->used = 999;   /* half done */
+        _exit(0);                                           /* lock held */
+    }
+    REQUIRE(pid > 0);
+    CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    CHECK_INT(feed(f, a, "1.1.1.1", T0 + 1), 0);
+    st = stats(f);
+    CHECK_INT(st.lock_recovered, 1);
+    CHECK_INT(st.lock_failures, 0);
+    CHECK_INT(st.used, 1);                  /* recounted from the slots */
+    CHECK_INT(peek(f, c, "1.1.1.1"), 2);
+    /* the lock is healthy again: another process updates normally */
+    pid = fork();
+    if (pid == 0) _exit(feed(f, a, "1.1.1.1", T0 + 2) == 0 ? 0 : 1);
+    REQUIRE(pid > 0);
+    CHECK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+    CHECK_INT(peek(f, c, "1.1.1.1"), 3);
+    CHECK_INT(stats(f).lock_recovered, 1);
+    munmap(f->mem, f->bytes);
+}
+
+/* A scribbled partition head (its mutex) is rebuilt once, not locked. */
+TEST(corr_scribbled_partition_head)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    iw_rule_t *c = corr(f, "c", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP,
+                        IW_CMP_GTE, 1000, 0, 0, a, NULL);
+    iw_corr_stats_t st;
+    int part;
+
+    REQUIRE(fx_build(f, 64 * 80));
+    feed(f, a, "1.1.1.1", T0);
+    feed(f, a, "1.1.1.1", T0 + 1);
+    set_field(f, IW_F_C_IP, "1.1.1.1");
+    part = iw_corr__partition(f->c, f->mem, c, &f->ev);
+    REQUIRE(part >= 0);
+    memset(iw_corr__part(f->mem, (uint64_t)part), 0xff, IW_CORR_PART_BYTES);
+    CHECK_INT(feed(f, a, "1.1.1.1", T0 + 2), 0);
+    st = stats(f);
+    CHECK_INT(st.lock_repaired, 1);
+    CHECK_INT(st.lock_failures, 0);
+    CHECK_INT(st.used, 1);
+    CHECK_INT(peek(f, c, "1.1.1.1"), 3);
+}
+
+static int count_lock(void *b) { ((int *)b)[0]++; return 0; }
+static void count_unlock(void *b) { ((int *)b)[1]++; }
+
+/* The caller's lock is still taken once around each call that touches the
+ * table (optional since the partitions lock themselves). */
+TEST(corr_caller_lock_still_honoured)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a"), *b = det(f, "b");
+    int n[2] = {0, 0};
+    iw_corr_lock_t lk = {count_lock, count_unlock, n};
+    iw_hit_t hit;
+    int64_t sup;
+    corr(f, "c1", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP, IW_CMP_GTE, 2, 0, 0, a, NULL);
+    corr(f, "c2", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP, IW_CMP_GTE, 2, 0, 0, a, NULL);
+    REQUIRE(fx_build(f, 64 * 80));
+    memset(&hit, 0, sizeof(hit));
+    hit.rule = a;
+    set_field(f, IW_F_C_IP, "1.1.1.1");
+    CHECK_INT(iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, T0, f->out, 16), 0);
+    CHECK_INT(iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, T0, f->out, 16), 2);
+    CHECK(n[0] == 2 && n[1] == 2);
+    hit.rule = b;                           /* feeds nothing: no lock */
+    CHECK_INT(iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, T0, f->out, 16), 0);
+    CHECK(n[0] == 2 && n[1] == 2);
+    iw_corr_flush(f->c, f->mem, &lk, T0, f->out, 16);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, &lk, a, "g", 1, T0, SEC, &sup), 1);
+    CHECK(n[0] == 4 && n[1] == 4);
+}
+
+/* The CLI's way: a heap block sized by the estimate, no lock at all, one
+ * thread, windows closed by the end-of-input flush. */
+TEST(corr_null_lock_cli_path)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a");
+    size_t sz = iw_corr_mem_size(16384);
+    char ip[32];
+    int i, n = 0, got = 0;
+    corr(f, "few", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP, IW_CMP_LT, 3, 0, 0, a, NULL);
+    corr(f, "many", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP, IW_CMP_GTE, 3, 0, 0, a, NULL);
+    REQUIRE(fx_build(f, 8));
+    f->mem = calloc(1, sz);
+    REQUIRE(f->mem);
+    iw_corr_mem_init(f->c, f->mem, sz);
+    CHECK_INT(stats(f).partitions, 64);
+    for (i = 0; i < 1000; i++) {            /* client i sends i % 4 + 1 requests */
+        int k;
+        snprintf(ip, sizeof(ip), "10.0.%d.%d", i >> 8, i & 255);
+        for (k = 0; k <= i % 4; k++) n += feed(f, a, ip, T0 + i * SEC / 100 + k);
+    }
+    CHECK_INT(n, 500);                      /* "many": clients with 3 or 4 */
+    for (i = 0; i < 100 && (n = iw_corr_flush(f->c, f->mem, NULL, APR_INT64_MAX,
+                                              f->out, 16)) > 0; i++)
+        got += n;
+    CHECK_INT(got, 500);                    /* "few": clients with 1 or 2 */
+    CHECK_INT(stats(f).used, 0);
+    CHECK_INT(stats(f).lock_failures, 0);
+    free(f->mem);
 }
 
 /* ---- alert-flood control ---------------------------------------------- */
