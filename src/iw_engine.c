@@ -2512,11 +2512,15 @@ static void kput(kbuf_t *k, const void *b, size_t n)
     k->n += n;
 }
 
-static void kput_str(kbuf_t *k, iw_str_t v)
+static inline void kput_str(kbuf_t *k, iw_str_t v)
 {
     uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;   /* absent != empty */
-    kput(k, &len, sizeof(len));
-    if (v.p) kput(k, v.p, v.len);
+    size_t need = sizeof(len) + (v.p ? v.len : 0);
+
+    if (k->n + need > k->max) { k->n = k->max + 1; return; }
+    memcpy(k->p + k->n, &len, sizeof(len));
+    if (v.p) memcpy(k->p + k->n + sizeof(len), v.p, v.len);
+    k->n += need;
 }
 
 /* The event's key bytes: type, then every field the matchers read (with
@@ -2531,8 +2535,8 @@ static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsi
     int f, i;
 
     kput(&k, &t, 1);
-    for (f = 0; m; f++, m >>= 1) {
-        if (!(m & 1)) continue;
+    for (; m; m &= m - 1) {
+        f = __builtin_ctzll(m);
         kput_str(&k, ev->val[f]);
         if (ev->have_num & FBIT(f)) kput(&k, &ev->num[f], sizeof(ev->num[f]));
     }
