@@ -2537,8 +2537,13 @@ static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsi
     kput(&k, &t, 1);
     for (; m; m &= m - 1) {
         f = __builtin_ctzll(m);
-        kput_str(&k, ev->val[f]);
-        if (ev->have_num & FBIT(f)) kput(&k, &ev->num[f], sizeof(ev->num[f]));
+        if (ev->have_num & FBIT(f)) {            /* the text is the number's */
+            uint32_t num_mark = UINT32_MAX - 1;  /* never a string length */
+            kput(&k, &num_mark, sizeof(num_mark));
+            kput(&k, &ev->num[f], sizeof(ev->num[f]));
+        } else {
+            kput_str(&k, ev->val[f]);
+        }
     }
     if (e->evk_hdrs[ti]) {
         kput(&k, &ev->nhdrs, sizeof(ev->nhdrs));

@@ -148,13 +148,21 @@ static void put_short(iw_event_t *ev, iw_field_id_t f, const char *tmp, size_t l
     ev->val[f] = (iw_str_t){ dst, len };
 }
 
+/* The number now, its text on first iw_event_get (most events never
+ * need the text of their port, byte counts or time taken). */
 static void put_num(iw_event_t *ev, iw_field_id_t f, int64_t v)
+{
+    ev->num[f] = v;
+    ev->have_num |= (uint64_t)1 << f;
+    ev->lazy_done &= ~((uint64_t)1 << f);
+}
+
+static void num_text(iw_event_t *ev, iw_field_id_t f)
 {
     char tmp[SHORT_MAX];
 
-    put_short(ev, f, tmp, fmt_i64(tmp, v));
-    ev->num[f] = v;
-    ev->have_num |= (uint64_t)1 << f;
+    if (ev->have_num & ((uint64_t)1 << f))
+        put_short(ev, f, tmp, fmt_i64(tmp, ev->num[f]));
 }
 
 static void put2(char *d, unsigned v)
@@ -697,8 +705,9 @@ static void lazy_headers(iw_event_t *ev)
 
 static void append_field(iw_event_t *ev, iw_field_id_t f, const char *sep)
 {
-    if (ev->val[f].p && ev->val[f].len) {
-        append(ev, ev->val[f].p, ev->val[f].len);
+    iw_str_t v = iw_event_get(ev, f);
+    if (v.p && v.len) {
+        append(ev, v.p, v.len);
         append(ev, sep, strlen(sep));
     }
 }
@@ -731,7 +740,10 @@ static int write_raw_line(iw_event_t *ev, size_t hlen)
 static void lazy_raw(iw_event_t *ev)
 {
     iw_str_t h = iw_event_get(ev, IW_F_CS_HEADERS);
-    size_t start = ev->buf_used;
+    size_t start;
+
+    (void)iw_event_get(ev, IW_F_SC_STATUS);   /* its text, before _raw opens */
+    start = ev->buf_used;
 
     if (buf_avail(ev) == 0) return;
     if (!write_raw_line(ev, h.len)) {
@@ -799,6 +811,10 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
         s = iw_event_get(ev, IW_F_CS_HEADERS);
         if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLAIN);
         break;
+    case IW_F_S_PORT: case IW_F_SC_STATUS: case IW_F_SC_BYTES: case IW_F_CS_BYTES:
+    case IW_F_TIME_TAKEN: case IW_F_PID:
+        num_text(ev, f);
+        break;
     default:
         break;
     }
@@ -807,7 +823,10 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
 #define LAZY_BIT(f) ((uint64_t)1 << (f))
 #define LAZY_MASK (LAZY_BIT(IW_F_CS_HEADERS) | LAZY_BIT(IW_F_RAW)             \
                    | LAZY_BIT(IW_F_CS_URI_DEC) | LAZY_BIT(IW_F_CS_URI_STEM_DEC) \
-                   | LAZY_BIT(IW_F_CS_URI_QUERY_DEC) | LAZY_BIT(IW_F_CS_HEADERS_DEC))
+                   | LAZY_BIT(IW_F_CS_URI_QUERY_DEC) | LAZY_BIT(IW_F_CS_HEADERS_DEC) \
+                   | LAZY_BIT(IW_F_S_PORT) | LAZY_BIT(IW_F_SC_STATUS)          \
+                   | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
+                   | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID))
 
 /* First request of a lazy view: compute it once.  Out of line (and a tail
  * call) so that iw_event_get stays a frameless leaf on its fast path: the
