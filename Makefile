@@ -55,7 +55,9 @@ $(BUILD)/mod_iocwatch.so: mod_iocwatch.c $(BUILD)/libiocwatch.a $(wildcard src/*
 	cd $(BUILD)/apxs && $(APXS) -c -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter \
 	    -Wc,-std=gnu11 -I$(CURDIR)/src $(DEP_CFLAGS) mod_iocwatch.c \
 	    $(abspath $(BUILD))/libiocwatch.a $(DEP_LIBS) >apxs.log 2>&1 || { cat apxs.log; exit 1; }
-	cp $(BUILD)/apxs/.libs/mod_iocwatch.so $@
+	@# a new inode (rename), never rewrite in place: an httpd running from
+	@# the build tree has the old file mapped and would crash
+	cp $(BUILD)/apxs/.libs/mod_iocwatch.so $@.tmp && mv -f $@.tmp $@
 
 install: $(BUILD)/mod_iocwatch.so $(BUILD)/iocwatch
 	$(APXS) -i -n iocwatch $(BUILD)/mod_iocwatch.so

@@ -1364,6 +1364,12 @@ static int iw_status_handler(request_rec *r)
                    cs.slots, cs.used, cs.evictions, cs.updates, cs.recycled,
                    cs.alerts,
                    cs.lock_failures, cs.sup_slots, cs.sup_used, cs.sup_suppressed);
+        /* partition locks (docs/CORRELATION.md "Locking"): recovered =
+         * taken over from a dead owner, repaired = partition heads rebuilt */
+        ap_rprintf(r, "corr_partitions: %" APR_UINT64_T_FMT
+                   "\ncorr_lock_recovered: %" APR_UINT64_T_FMT
+                   "\ncorr_lock_repaired: %" APR_UINT64_T_FMT "\n",
+                   cs.partitions, cs.lock_recovered, cs.lock_repaired);
     }
     return OK;
 }

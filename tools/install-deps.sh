@@ -3,7 +3,7 @@
 # Used by `make deps`, .ci/run and docker/Dockerfile alike.
 set -e
 PKGS="build-essential pkg-config libapr1-dev libaprutil1-dev libpcre2-dev libyaml-dev
-libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest python3-yaml curl wrk procps"
+libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest python3-yaml curl wrk procps valgrind"
 [ "${IW_WITH_MODSEC:-1}" = 1 ] && PKGS="$PKGS libapache2-mod-security2 modsecurity-crs"
 missing=""
 for p in $PKGS; do

@@ -48,3 +48,10 @@ if [ -f tools/bench_httpd.py ]; then
 else
     echo "tools/bench_httpd.py missing"
 fi
+
+echo "== 4. httpd user-space instructions per request (callgrind, deterministic): module off vs on"
+if command -v valgrind >/dev/null 2>&1; then
+    /usr/bin/python3 tools/bench_instr.py
+else
+    echo "valgrind not installed (tools/install-deps.sh installs it)"
+fi

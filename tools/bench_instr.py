@@ -1,0 +1,165 @@
+#!/usr/bin/python3
+"""User-space instructions per request of httpd, module off vs on (make bench).
+
+wrk throughput on a shared 2-vCPU VM varies by +-20 % between minutes, far
+more than the 1 % this module may cost.  This companion to bench_httpd.py
+measures what does not vary: httpd runs single-process (`-X`, event MPM)
+under `valgrind --tool=callgrind`, serves N keep-alive requests for the 2 KB
+static file, and the instruction count of all its threads is read at exit.
+Two runs per variant (100 and 100+N requests) cancel start-up, rule
+compilation and thread creation, leaving the steady per-request cost.
+
+Only user space is counted: the kernel's TCP and syscall work (most of a
+static request's real cost) is not, so the ratio printed here is a lower
+bound for the throughput ratio.  Variants as in bench_httpd.py:
+  off, sigmahq, on, nocache (IocWatchScanCache Off), off-uniq / on-uniq
+  (every request distinct: "?r=<n>").
+The first run compiles the rule databases under valgrind (its CPU model
+differs from the host's, so the host's compiled databases do not apply):
+several minutes, then cached in build/bench-vg-hscache.
+
+    IW_INSTR_REQUESTS=1000 IW_INSTR_VARIANTS=off,on /usr/bin/python3 tools/bench_instr.py
+"""
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_httpd as B  # noqa: E402  (Httpd sandbox, paths)
+
+N = int(os.environ.get("IW_INSTR_REQUESTS", "1000"))
+B.CLI_PATH = os.environ.get("IW_CLI", os.path.join(B.REPO, "build", "iocwatch"))
+CACHE = os.path.join(B.REPO, "build", "bench-vg-hscache")
+START_TIMEOUT = 1800            # a cold compile under valgrind takes minutes
+
+
+def get_all(port, n, uniq):
+    """n keep-alive GETs on one connection, each response read fully."""
+    with socket.create_connection(("127.0.0.1", port), 30) as s:
+        for i in range(n):
+            path = "/static.html" + ("?r=%d" % i if uniq else "")
+            s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                       % (path, port)).encode())
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                buf += s.recv(65536)
+            head, body = buf.split(b"\r\n\r\n", 1)
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            while len(body) < length:
+                body += s.recv(65536)
+
+
+def instructions(name, extra, n, uniq, outdir):
+    """Total instructions of one httpd -X run serving n requests."""
+    # two workers: both have their per-thread scratch after the first 100
+    # requests, so thread start-up cancels out between the two runs
+    h = B.Httpd(name, extra + "ThreadsPerChild 2\nMaxRequestWorkers 2\n")
+    out = os.path.join(outdir, "cg-%s-%d.out" % (name, n))
+    # httpd drops root for its workers; callgrind writes its file at exit,
+    # so run everything as nobody in world-writable dirs
+    subprocess.run(["chmod", "-R", "a+rwX", h.d], check=True)
+    cmd = as_nobody(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                     "/usr/sbin/apache2", "-X", "-f", h.conf])
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + START_TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", h.port), 0.5).close()
+                break
+            except OSError:
+                if p.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("httpd under valgrind did not start:\n" + h.log())
+                time.sleep(0.2)
+        get_all(h.port, n, uniq)
+        time.sleep(0.5)                  # the last log_transaction
+    finally:
+        subprocess.run(["pkill", "-TERM", "-f", h.conf], capture_output=True)
+        p.wait(timeout=300)
+    total = 0
+    for f in glob.glob(out + "*"):
+        with open(f) as fh:
+            for line in fh:
+                if line.startswith(("summary:", "totals:")):
+                    total += int(line.split()[1])
+                    break
+    shutil.rmtree(h.d, ignore_errors=True)
+    if not total:
+        raise RuntimeError("no callgrind totals in %s" % out)
+    return total
+
+
+def as_nobody(cmd):
+    return (["runuser", "-u", "nobody", "--"] + cmd) if os.geteuid() == 0 else cmd
+
+
+def warm_cache(rule_sets):
+    """Compile the databases once under valgrind's CPU model (--tool=none
+    runs ~10x faster than callgrind) into CACHE, which httpd then loads.
+    The cache only trusts a dir owned by the user that reads it."""
+    os.makedirs(CACHE, exist_ok=True)
+    if os.geteuid() == 0:
+        import pwd
+        pw = pwd.getpwnam("nobody")
+        for root, dirs, files in os.walk(CACHE):
+            for n in [root] + [os.path.join(root, f) for f in files]:
+                os.chown(n, pw.pw_uid, pw.pw_gid)
+    os.chmod(CACHE, 0o700)
+    env = dict(os.environ, IOCWATCH_CACHE_DIR=CACHE)
+    for rules in rule_sets:
+        t0 = time.time()
+        subprocess.run(as_nobody(["valgrind", "--tool=none", "--quiet", B.CLI_PATH, "check"]
+                                 + rules), env=env, stdout=subprocess.DEVNULL, check=False)
+        print("  rule databases for valgrind ready (%.0f s)" % (time.time() - t0), flush=True)
+
+
+def main():
+    if not shutil.which("valgrind"):
+        print("valgrind not installed: apt-get install valgrind")
+        return 0
+    outdir = tempfile.mkdtemp(prefix="iw-instr-")
+    os.chmod(outdir, 0o1777)
+    sink = os.path.join(outdir, "alerts.sock")
+    base = ("LoadModule iocwatch_module %s\nIocWatch On\nIocWatchAlertTarget unix:%s\n"
+            "IocWatchAlertFormat json\nIocWatchCacheDir %s\n" % (B.MODULE, sink, CACHE))
+    sig = "%s/rules %s/rules-emerging-threats" % (B.SIGMA, B.SIGMA)
+    pack = os.path.join(B.REPO, "conf", "rules")
+    on = base + "IocWatchRules %s %s\n" % (sig, pack)
+    variants = [("off", "", False, "off"),
+                ("sigmahq", base + "IocWatchRules %s\n" % sig, False, "off"),
+                ("on", on, False, "off"),
+                ("nocache", on + "IocWatchScanCache Off\n", False, "off"),
+                ("off-uniq", "", True, "off-uniq"),
+                ("on-uniq", on, True, "off-uniq")]
+    warm_cache([sig.split(), sig.split() + [pack]])
+    only = os.environ.get("IW_INSTR_VARIANTS")
+    if only:
+        keep = set(only.split(","))
+        keep.update(v[3] for v in variants if v[0] in keep)
+        variants = [v for v in variants if v[0] in keep]
+    per = {}
+    for name, extra, uniq, base_name in variants:
+        a = instructions(name, extra, 100, uniq, outdir)
+        b = instructions(name, extra, 100 + N, uniq, outdir)
+        per[name] = (b - a) / N
+        print("  %-9s %8.0f instructions/request" % (name, per[name]), flush=True)
+    print("httpd -X (event MPM) under callgrind, %d keep-alive requests for a 2 KB file, "
+          "user space only" % N)
+    for name, _, _, base_name in variants:
+        d = per[name] - per[base_name]
+        print("  %-9s %8.0f instr/req  module %+6.0f  ratio %.3f"
+              % (name, per[name], d, per[base_name] / per[name]))
+    shutil.rmtree(outdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
