@@ -10,7 +10,7 @@ typedef struct ent {
     uint64_t pos;                  /* ring position of pre + value */
     uint32_t tag, npre, n;
     uint8_t used, rlen;
-    unsigned char res[IW_SCACHE_MAX_RES];
+    _Alignas(8) unsigned char res[IW_SCACHE_MAX_RES];   /* results are structs */
 } ent_t;
 
 struct iw_scache {
