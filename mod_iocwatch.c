@@ -481,7 +481,35 @@ typedef struct iw_tls {
     char *alertbuf;                     /* rendered alert */
     iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
     iw_scratch_t *scratch[IW_MAX_RT];   /* per engine, lazily */
+    struct iw_tls *prev, *next;         /* every thread's, for the status page */
 } iw_tls_t;
+
+/* All threads' iw_tls_t of this process; the lock is taken only when a
+ * thread starts or ends and by the status page. */
+static pthread_mutex_t iw_tls_mu = PTHREAD_MUTEX_INITIALIZER;
+static iw_tls_t *iw_tls_head;
+
+static void iw_tls_link(iw_tls_t *t)
+{
+    pthread_mutex_lock(&iw_tls_mu);
+    t->next = iw_tls_head;
+    if (iw_tls_head)
+        iw_tls_head->prev = t;
+    iw_tls_head = t;
+    pthread_mutex_unlock(&iw_tls_mu);
+}
+
+static void iw_tls_unlink(iw_tls_t *t)
+{
+    pthread_mutex_lock(&iw_tls_mu);
+    if (t->prev)
+        t->prev->next = t->next;
+    else if (iw_tls_head == t)
+        iw_tls_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&iw_tls_mu);
+}
 
 static pthread_key_t iw_key;
 static int iw_key_ok;
@@ -492,6 +520,7 @@ static void iw_tls_free(void *v)
     int i;
     if (!t)
         return;
+    iw_tls_unlink(t);
     for (i = 0; i < IW_MAX_RT; i++)
         if (t->scratch[i])
             iw_scratch_destroy(t->scratch[i]);
@@ -519,6 +548,7 @@ static iw_tls_t *iw_tls(void)
         iw_tls_free(t);
         return NULL;
     }
+    iw_tls_link(t);
     return t;
 }
 
@@ -1313,6 +1343,27 @@ static void iw_error_log(const ap_errorlog_info *info, const char *msg)
 
 /* ------------------------------------------------------------ status page */
 
+/* Scan-result and event cache counters of every thread of this process
+ * (IocWatchScanCache): how often repeated values spared a scan. */
+static void status_caches(request_rec *r, int rt)
+{
+    apr_uint64_t c[4] = {0, 0, 0, 0};
+    const iw_tls_t *t;
+    pthread_mutex_lock(&iw_tls_mu);
+    for (t = iw_tls_head; t; t = t->next) {
+        uint64_t h, m, eh, em;
+        if (!t->scratch[rt])
+            continue;
+        iw_scratch_cache_counters(t->scratch[rt], &h, &m);
+        iw_scratch_event_cache_counters(t->scratch[rt], &eh, &em);
+        c[0] += h; c[1] += m; c[2] += eh; c[3] += em;
+    }
+    pthread_mutex_unlock(&iw_tls_mu);
+    ap_rprintf(r, "scan_cache_hits: %" APR_UINT64_T_FMT "\nscan_cache_misses: %"
+               APR_UINT64_T_FMT "\nevent_cache_hits: %" APR_UINT64_T_FMT
+               "\nevent_cache_misses: %" APR_UINT64_T_FMT "\n", c[0], c[1], c[2], c[3]);
+}
+
 static int iw_status_handler(request_rec *r)
 {
     const iw_srv_conf_t *sc;
@@ -1339,6 +1390,7 @@ static int iw_status_handler(request_rec *r)
     P(events); P(error_events); P(hits); P(alerts); P(excluded);
     P(below_level); P(suppressed); P(corr_alerts); P(enqueue_failed);
 #undef P
+    status_caches(r, sc->rt);
     if (G->notifies && G->notifies[sc->nt]) {
         iw_notify_stats_t st;
         iw_notify_get_stats(G->notifies[sc->nt], &st);

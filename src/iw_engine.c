@@ -216,7 +216,6 @@ struct iw_scratch {
     iw_scache_t *sc;               /* scan results of recent values; NULL = off */
     iw_scache_t *evc;              /* hits of recent whole events; NULL = off */
     unsigned char *kbuf;           /* event key being built */
-    uint64_t evc_hits;
 };
 
 /* ---- build state (compile time only) ------------------------------------ */
@@ -2574,7 +2573,6 @@ static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         }
     }
     s->nevents++;
-    s->evc_hits++;
     return r->n;
 }
 

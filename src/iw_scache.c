@@ -94,12 +94,14 @@ const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen
 {
     const ent_t *e = &c->ents[k->h & c->mask];
 
+    /* one writer (the owning thread); relaxed stores so that a status
+     * page may read the counters from another thread */
     if (ent_matches(c, e, k)) {
-        c->hits++;
+        __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
         *rlen = e->rlen;
         return e->res;
     }
-    c->misses++;
+    __atomic_store_n(&c->misses, c->misses + 1, __ATOMIC_RELAXED);
     return NULL;
 }
 
@@ -141,6 +143,6 @@ void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field)
 
 void iw_scache_counters(const iw_scache_t *c, uint64_t *hits, uint64_t *misses)
 {
-    if (hits) *hits = c ? c->hits : 0;
-    if (misses) *misses = c ? c->misses : 0;
+    if (hits) *hits = c ? __atomic_load_n(&c->hits, __ATOMIC_RELAXED) : 0;
+    if (misses) *misses = c ? __atomic_load_n(&c->misses, __ATOMIC_RELAXED) : 0;
 }

@@ -63,6 +63,7 @@ void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const void *res, si
 /* Add a (pred, field) pair to a result being recorded, once. */
 void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field);
 
+/* Safe to call from another thread than the owner (relaxed reads). */
 void iw_scache_counters(const iw_scache_t *c, uint64_t *hits, uint64_t *misses);
 
 /* 64-bit hash of bytes (not cryptographic; collisions only cost a miss). */

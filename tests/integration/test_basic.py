@@ -165,6 +165,26 @@ def test_status_page_counts(server, rsyslog):
     assert st["rules"] >= 6
     assert st["dropped"] == 0
     assert st["enqueue_failed"] == 0
+    for k in ("scan_cache_hits", "scan_cache_misses", "event_cache_hits",
+              "event_cache_misses"):
+        assert isinstance(st[k], int) and st[k] >= 0, (k, st.get(k))
+
+
+def test_status_page_shows_cache_hits(server, rsyslog):
+    """Each status request is itself an identical request: once a thread
+    has evaluated it twice, its process reports an event cache hit
+    (IocWatchScanCache is on by default; the scan cache is only consulted
+    for values a Vectorscan database would scan, none here)."""
+    seen = {}
+
+    def hits():
+        st = iwtest.status_page(server.port)
+        seen.update(st)
+        return st["event_cache_hits"] >= 1
+    try:
+        iwtest.wait_until(hits, 20, step=0.02, what="cache hits on the status page")
+    except AssertionError:
+        raise AssertionError({k: v for k, v in seen.items() if "cache" in k or k == "events"})
 
 
 def test_real_child_crash_seen_by_the_parent(server, rsyslog, errlog):
