@@ -541,6 +541,18 @@ def status_page(port, path="/iw-status"):
     return out
 
 
+def settled_status(port, done, timeout=10.0):
+    """httpd counts an update in log_transaction, after the response went
+    out: poll the status page until done(st) or `timeout` s, and return the
+    last reading (the caller asserts on it, so a miss shows the numbers)."""
+    end = time.monotonic() + timeout
+    while True:
+        st = status_page(port)
+        if done(st) or time.monotonic() > end:
+            return st
+        time.sleep(0.05)
+
+
 # ---------------------------------------------------------------- sinks
 
 class Sink:

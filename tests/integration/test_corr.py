@@ -207,18 +207,6 @@ def flood(port, clients, nthreads=4):
     return errs
 
 
-def settled_status(port, done, timeout=10.0):
-    """httpd counts an update in log_transaction, after the response went
-    out: poll the status page until done(st) or `timeout` s, and return the
-    last reading (the caller asserts on it, so a miss shows the numbers)."""
-    end = time.monotonic() + timeout
-    while True:
-        st = iwtest.status_page(port)
-        if done(st) or time.monotonic() > end:
-            return st
-        time.sleep(0.05)
-
-
 def test_10000_clients_fill_small_table(httpd, rsyslog, mpm):
     """64 KiB table: a few hundred slots.  10,000 distinct clients fill it;
     the oldest groups are evicted (counted), nothing crashes, and the table
@@ -229,7 +217,7 @@ def test_10000_clients_fill_small_table(httpd, rsyslog, mpm):
     clients = ["10.200.%d.%d" % (i // 250, i % 250 + 1) for i in range(10000)]
     errs = flood(httpd.port, clients)
     assert errs == []
-    st = settled_status(httpd.port, lambda st: st["corr_updates"]
+    st = iwtest.settled_status(httpd.port, lambda st: st["corr_updates"]
                         - before.get("corr_updates", 0) >= 10000)
     assert st["corr_slots"] < 1000
     assert st["corr_used"] == st["corr_slots"]

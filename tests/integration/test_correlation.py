@@ -108,18 +108,6 @@ def get1(port, path, ip):
     return st
 
 
-def settled_status(port, done, timeout=10.0):
-    """httpd counts an update in log_transaction, after the response went
-    out: poll the status page until done(st) or `timeout` s, and return the
-    last reading (the caller asserts on it, so a miss shows the numbers)."""
-    end = time.monotonic() + timeout
-    while True:
-        st = iwtest.status_page(port)
-        if done(st) or time.monotonic() > end:
-            return st
-        time.sleep(0.05)
-
-
 def held_batch(port, reqs, timeout=10):
     """Send the requests on parallel fresh connections, each held open with
     an incomplete header until all are connected: under prefork every one
@@ -686,7 +674,7 @@ def test_flood_of_10000_clients_small_table(event, rsyslog, ports, errlog):
     groups = 10000 + 1
     # the last updates are counted in log_transaction, after their response
     # was sent: wait (bounded) until every event and eviction is counted
-    st = settled_status(port, lambda st: (
+    st = iwtest.settled_status(port, lambda st: (
         st["corr_updates"] - before["corr_updates"] >= 10000 + nbusy
         and st["corr_evictions"] - before["corr_evictions"]
         >= groups - (FLOOD_SLOTS - before["corr_used"])))
@@ -845,7 +833,7 @@ def test_recycled_window_alert_has_no_foreign_event(event, rsyslog, ports):
             a_ip, get(a, "source.ip"))
     assert b_ip not in str(get(a, "url.original")), get(a, "url.original")
     assert get(a, "url.original") is None
-    st = settled_status(port, lambda st: st.get("corr_recycled", 0)
+    st = iwtest.settled_status(port, lambda st: st.get("corr_recycled", 0)
                         > before.get("corr_recycled", 0))
     assert st["corr_evictions"] == before["corr_evictions"]     # recycled, not lost
     if "corr_recycled" in st:
