@@ -364,6 +364,10 @@ DocumentRoot "{docs}"
         except OSError:
             return False
 
+    def _dead(self):
+        """The pid file names a process that is gone (the parent crashed)."""
+        return self.pid() is not None and not self.alive()
+
     def _count_ready(self):
         with open(self.errlog, errors="replace") as f:
             return f.read().count("resuming normal operations")
@@ -379,6 +383,8 @@ DocumentRoot "{docs}"
         """Start (stop first when running); raises with the error log tail
         and the command output when httpd does not come up."""
         self.stop()
+        if self._dead():                 # left by a crashed parent
+            os.remove(self.pidfile)
         with open(self.conf, "w") as f:
             f.write(text)
         ready = self._count_ready()
@@ -388,11 +394,14 @@ DocumentRoot "{docs}"
             raise RuntimeError("httpd start failed rc=%d:\n%s%s\n%s" % (
                 r.returncode, r.stdout, r.stderr, self.errlog_tail()))
         try:
-            wait_until(lambda: self._count_ready() > ready and self._up(), 180,
-                       what="httpd up")
+            # fail fast (not after 180 s) when the parent dies on the way up
+            wait_until(lambda: self._dead() or (self._count_ready() > ready and self._up()),
+                       180, what="httpd up")
         except AssertionError:
             raise RuntimeError("httpd did not come up:\n%s%s\n%s" % (
                 r.stdout, r.stderr, self.errlog_tail()))
+        if self._dead():
+            raise RuntimeError("httpd's parent died while starting:\n%s" % self.errlog_tail())
         self.running_conf, self.running_mpm = text, mpm
         self.generation += 1
 
