@@ -2504,7 +2504,7 @@ _Static_assert(sizeof(iw_scache_res_t) <= IW_SCACHE_MAX_RES, "scan cache result 
 
 typedef struct kbuf { unsigned char *p; size_t n, max; } kbuf_t;
 
-static void kput(kbuf_t *k, const void *b, size_t n)
+static inline void kput(kbuf_t *k, const void *b, size_t n)
 {
     if (k->n + n > k->max) { k->n = k->max + 1; return; }   /* too long: no key */
     if (n) memcpy(k->p + k->n, b, n);
@@ -2514,12 +2514,8 @@ static void kput(kbuf_t *k, const void *b, size_t n)
 static inline void kput_str(kbuf_t *k, iw_str_t v)
 {
     uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;   /* absent != empty */
-    size_t need = sizeof(len) + (v.p ? v.len : 0);
-
-    if (k->n + need > k->max) { k->n = k->max + 1; return; }
-    memcpy(k->p + k->n, &len, sizeof(len));
-    if (v.p) memcpy(k->p + k->n + sizeof(len), v.p, v.len);
-    k->n += need;
+    kput(k, &len, sizeof(len));
+    if (v.p) kput(k, v.p, v.len);
 }
 
 /* The event's key bytes: type, then every field the matchers read (with
@@ -2559,18 +2555,15 @@ static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsi
     return k.n;
 }
 
-static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
-                      const evc_res_t *r)
+/* Evidence values are read from s->ev, the event being evaluated. */
+static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, const evc_res_t *r)
 {
     int i, j;
     for (i = 0; i < r->n; i++) {
         iw_hit_t *h = &s->hits[i];
         h->rule = e->rules[r->h[i].rule].rule;
-        h->nmatches = r->h[i].n;
-        for (j = 0; j < h->nmatches; j++) {
-            h->matches[j].field = r->h[i].field[j];
-            h->matches[j].value = iw_event_get(ev, (iw_field_id_t)r->h[i].field[j]);
-        }
+        h->nmatches = 0;
+        for (j = 0; j < r->h[i].n; j++) add_evidence(s, h, r->h[i].field[j]);
     }
     s->nevents++;
     return r->n;
@@ -2625,7 +2618,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         key.npre = 0;
         key.v = s->kbuf;
         if (iw_scache_key(&key) && (cached = iw_scache_get(s->evc, &key, &rlen)))
-            return evc_replay(e, s, ev, cached);
+            return evc_replay(e, s, cached);
     }
     scan_event(e, s, ev);
 

@@ -205,6 +205,17 @@ def httpd_cpu(conf):
     return total / tick
 
 
+def select_variants(variants, env):
+    """The variants named in $env (comma-separated) and their baselines;
+    all when unset.  A variant is a tuple: name first, baseline name last."""
+    only = os.environ.get(env)
+    if not only:
+        return variants
+    keep = set(only.split(","))
+    keep.update(v[-1] for v in variants if v[0] in keep)
+    return [v for v in variants if v[0] in keep]
+
+
 def main():
     if not shutil.which("wrk"):
         print("wrk not installed: apt-get install wrk")
@@ -251,11 +262,7 @@ def main():
             "Include /etc/modsecurity/crs/crs-setup.conf\n"
             "Include /usr/share/modsecurity-crs/rules/*.conf\n") % (MODDIR, msec),
             "/static.html", None, "off"))
-    only = os.environ.get("IW_BENCH_VARIANTS")
-    if only:
-        keep = set(only.split(","))
-        keep.update(v[4] for v in variants if v[0] in keep)    # their baselines
-        variants = [v for v in variants if v[0] in keep]
+    variants = select_variants(variants, "IW_BENCH_VARIANTS")
     servers = {v[0]: Httpd(v[0], v[1]) for v in variants}
     results = {v[0]: [] for v in variants}
     cpu = {v[0]: [] for v in variants}

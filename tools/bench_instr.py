@@ -139,12 +139,9 @@ def main():
                 ("nocache", on + "IocWatchScanCache Off\n", False, "off"),
                 ("off-uniq", "", True, "off-uniq"),
                 ("on-uniq", on, True, "off-uniq")]
-    warm_cache([sig.split(), sig.split() + [pack]])
-    only = os.environ.get("IW_INSTR_VARIANTS")
-    if only:
-        keep = set(only.split(","))
-        keep.update(v[3] for v in variants if v[0] in keep)
-        variants = [v for v in variants if v[0] in keep]
+    variants = B.select_variants(variants, "IW_INSTR_VARIANTS")
+    if any(v[1] for v in variants):              # some variant loads the module
+        warm_cache([sig.split(), sig.split() + [pack]])
     per = {}
     for name, extra, uniq, base_name in variants:
         a = instructions(name, extra, 100, uniq, outdir)
