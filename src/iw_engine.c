@@ -2294,7 +2294,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     iw_scache_res_t rec;
     size_t rlen;
 
-    if (!s->sc || !db) {
+    if (!s->sc || !db || !iw_scache_wanted(s->sc)) {
         scan_field(e, s, c, fm, db, short_small);
         return;
     }
@@ -2612,7 +2612,8 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         s->gen = 1;
     }
     key.n = 0;
-    if (s->evc && (key.n = event_key(e, ev, type_index(type), s->kbuf))) {
+    if (s->evc && iw_scache_wanted(s->evc)
+        && (key.n = event_key(e, ev, type_index(type), s->kbuf))) {
         key.tag = 0;
         key.pre = NULL;
         key.npre = 0;

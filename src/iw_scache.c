@@ -19,6 +19,8 @@ struct iw_scache {
     unsigned char *ring;
     uint64_t ring_size, head;      /* head: total bytes ever written */
     uint64_t hits, misses;
+    uint32_t w_lookups, w_hits;    /* current measurement window */
+    uint32_t paused;               /* calls still to skip */
 };
 
 uint64_t iw_hash64(uint64_t seed, const void *p, size_t n)
@@ -69,6 +71,23 @@ void iw_scache_destroy(iw_scache_t *c)
     free(c);
 }
 
+int iw_scache_wanted(iw_scache_t *c)
+{
+    if (!c->paused) return 1;
+    c->paused--;
+    return 0;
+}
+
+/* One lookup into the window; a poor window pauses the cache. */
+static void window_count(iw_scache_t *c, int hit)
+{
+    c->w_hits += (uint32_t)hit;
+    if (++c->w_lookups < IW_SCACHE_WINDOW) return;
+    if (c->w_hits * 1000u < IW_SCACHE_MIN_HITS * IW_SCACHE_WINDOW)
+        c->paused = IW_SCACHE_PAUSE * IW_SCACHE_WINDOW;
+    c->w_lookups = c->w_hits = 0;
+}
+
 int iw_scache_key(iw_scache_key_t *k)
 {
     if (k->npre + k->n > IW_SCACHE_MAX_KEY) return 0;
@@ -98,10 +117,12 @@ const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen
      * page may read the counters from another thread */
     if (ent_matches(c, e, k)) {
         __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
+        window_count(c, 1);
         *rlen = e->rlen;
         return e->res;
     }
     __atomic_store_n(&c->misses, c->misses + 1, __ATOMIC_RELAXED);
+    window_count(c, 0);
     return NULL;
 }
 

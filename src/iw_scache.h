@@ -50,10 +50,21 @@ typedef struct iw_scache_key {
     uint64_t h;
 } iw_scache_key_t;
 
+/* A cache only pays when values repeat: each lookup costs a hash, each
+ * miss a copy.  Over every IW_SCACHE_WINDOW lookups the hit rate is
+ * measured; below IW_SCACHE_MIN_HITS per mille the cache pauses (callers
+ * skip it: plain scans) for IW_SCACHE_PAUSE windows' worth of calls, then
+ * measures again.  Exactness does not depend on it. */
+#define IW_SCACHE_WINDOW   1024
+#define IW_SCACHE_MIN_HITS 50
+#define IW_SCACHE_PAUSE    8
+
 /* entries is rounded up to a power of two; NULL on allocation failure. */
 iw_scache_t *iw_scache_create(unsigned entries);
 void iw_scache_destroy(iw_scache_t *c);
 
+/* 1 when the caller should use the cache for this value (not paused). */
+int iw_scache_wanted(iw_scache_t *c);
 /* Hash the key (sets k->h); 0 when the key is too long to cache. */
 int iw_scache_key(iw_scache_key_t *k);
 /* The cached result for the key (*rlen bytes), or NULL (a miss). */

@@ -289,6 +289,7 @@ int main(int argc, char **argv)
     iw_ruleset_t *rs;
     iw_diag_t *d;
     iw_engine_t *e1, *e2;
+    iw_engine_opts_t eo;
     double t0, ms1, ms2;
     result_t r1, r2;
     int i;
@@ -302,6 +303,15 @@ int main(int argc, char **argv)
     printf("bench_engine: events=%d (elastic-apache.log %d + crs-requests.jsonl %d)\n",
            nevents, n_access_log, n_crs);
 
+    /* IW_BENCH_SCAN_CACHE=N: scan/event cache entries per scratch (0 = off),
+     * to compare with the default */
+    memset(&eo, 0, sizeof(eo));
+    if (getenv("IW_BENCH_SCAN_CACHE")) {
+        eo.scan_cache = atoi(getenv("IW_BENCH_SCAN_CACHE"));
+        if (eo.scan_cache <= 0) eo.scan_cache = -1;
+    }
+    printf("bench_engine: scan cache %s\n", eo.scan_cache < 0 ? "off" : "on");
+
     /* (1) SigmaHQ */
     rs = iw_ruleset_create(p);
     d = iw_diag_create(p);
@@ -309,7 +319,7 @@ int main(int argc, char **argv)
     iw_rules_load(rs, apr_pstrcat(p, sigma, "/rules-emerging-threats", NULL), d);
     iw_ruleset_link(rs, d);
     t0 = now_ns();
-    e1 = iw_engine_compile(p, rs, NULL, d);
+    e1 = iw_engine_compile(p, rs, &eo, d);
     ms1 = (now_ns() - t0) / 1e6;
     if (!e1 || d->errors) {
         iw_diag_print(d, stderr, "");
@@ -329,7 +339,7 @@ int main(int argc, char **argv)
     iw_ruleset_set_placeholder(rs, "ioc_nets", cidr_feed(p));
     iw_ruleset_link(rs, d);
     t0 = now_ns();
-    e2 = iw_engine_compile(p, rs, NULL, d);
+    e2 = iw_engine_compile(p, rs, &eo, d);
     ms2 = (now_ns() - t0) / 1e6;
     if (!e2) {
         for (i = 0; i < d->msgs->nelts && i < 20; i++)

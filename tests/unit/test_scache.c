@@ -167,3 +167,30 @@ TEST(engine_caches_never_change_results)
     iw_scratch_destroy(s_off);
     iw_scratch_destroy(s_tiny);
 }
+
+/* A cache whose values do not repeat pauses itself, then measures again. */
+TEST(scache_pauses_when_it_does_not_pay)
+{
+    iw_scache_t *c = iw_scache_create(64);
+    char v[32];
+    int i, skipped = 0;
+    iw_scache_key_t k;
+
+    REQUIRE(c);
+    CHECK_INT(iw_scache_wanted(c), 1);
+    for (i = 0; i < IW_SCACHE_WINDOW; i++) {           /* all distinct: all miss */
+        snprintf(v, sizeof(v), "value-%d", i);
+        k = key_of(0, NULL, v);
+        CHECK(!get_str(c, k));
+        iw_scache_put(c, &k, "x", 2);
+    }
+    for (i = 0; i < IW_SCACHE_PAUSE * IW_SCACHE_WINDOW; i++) skipped += !iw_scache_wanted(c);
+    CHECK_INT(skipped, IW_SCACHE_PAUSE * IW_SCACHE_WINDOW);
+    CHECK_INT(iw_scache_wanted(c), 1);                  /* measuring again */
+    /* a repeating window keeps it on */
+    k = key_of(0, NULL, "same");
+    iw_scache_put(c, &k, "y", 2);
+    for (i = 0; i < IW_SCACHE_WINDOW; i++) CHECK_STR(get_str(c, k), "y");
+    CHECK_INT(iw_scache_wanted(c), 1);
+    iw_scache_destroy(c);
+}
