@@ -478,6 +478,7 @@ typedef struct iw_retained {
 typedef struct iw_tls {
     int in_hook;                        /* buffers in use: no re-entry */
     char *evbuf;                        /* event work buffer */
+    iw_event_t ev;                      /* bound to evbuf once; each event resets it */
     char *alertbuf;                     /* rendered alert */
     iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
     iw_scratch_t *scratch[IW_MAX_RT];   /* per engine, lazily */
@@ -548,6 +549,7 @@ static iw_tls_t *iw_tls(void)
         iw_tls_free(t);
         return NULL;
     }
+    iw_event_init(&t->ev, t->evbuf, IW_EVBUF_SIZE);
     iw_tls_link(t);
     return t;
 }
@@ -1246,7 +1248,6 @@ static int iw_log_transaction(request_rec *r0)
     const iw_dir_conf_t *dc;
     iw_request_desc_t d;
     iw_str_t hn[IW_MAX_HDRS], hv[IW_MAX_HDRS];
-    iw_event_t ev;
     iw_tls_t *t;
 
     while (orig->prev)
@@ -1267,10 +1268,9 @@ static int iw_log_transaction(request_rec *r0)
     d.nhdrs = copy_headers(orig, hn, hv);
     d.hdr_names = hn;
     d.hdr_values = hv;
-    iw_event_init(&ev, t->evbuf, IW_EVBUF_SIZE);
-    iw_event_from_request(&ev, &d);
+    iw_event_from_request(&t->ev, &d);
     CTR_INC(events);
-    iw_process(sc, dc, t, &ev);
+    iw_process(sc, dc, t, &t->ev);
     t->in_hook = 0;
     return DECLINED;
 }
@@ -1302,7 +1302,6 @@ static void iw_error_log(const ap_errorlog_info *info, const char *msg)
     const iw_srv_conf_t *sc;
     const iw_dir_conf_t *dc;
     iw_error_desc_t d;
-    iw_event_t ev;
     iw_tls_t *t;
     int level = info->level & APLOG_LEVELMASK;
 
@@ -1334,10 +1333,9 @@ static void iw_error_log(const ap_errorlog_info *info, const char *msg)
     d.pid = (long)getpid();
     d.time = apr_time_now();
 
-    iw_event_init(&ev, t->evbuf, IW_EVBUF_SIZE);
-    iw_event_from_error(&ev, &d);
+    iw_event_from_error(&t->ev, &d);
     CTR_INC(error_events);
-    iw_process(sc, dc, t, &ev);
+    iw_process(sc, dc, t, &t->ev);
     t->in_hook = 0;
 }
 

@@ -195,6 +195,8 @@ struct iw_engine {
     uint64_t evk_fields[NTYPES];
     int evk_hdrs[NTYPES];          /* the header list too */
     int evk_time;                  /* time-part checks: the minute too */
+    int evk_secs[NTYPES];          /* date/time read: the second too */
+    uint64_t evk_req;              /* access fields for events built from a request */
 };
 
 struct iw_scratch {
@@ -1782,7 +1784,7 @@ static void read_dcheck(iw_engine_t *e, const dcheck_t *d, unsigned types)
     if (d->kind == D_TIME) e->evk_time = 1;
 }
 
-/* Access events: the lazy views are functions of these (iw_event.c). */
+/* The lazy views are functions of these (iw_event.c). */
 static void expand_lazy(iw_engine_t *e)
 {
     static const struct { int view; uint64_t from; int hdrs; } deps[] = {
@@ -1795,14 +1797,39 @@ static void expand_lazy(iw_engine_t *e)
         { IW_F_CS_URI_STEM_DEC, FBIT(IW_F_CS_URI_STEM), 0 },
         { IW_F_CS_URI_QUERY_DEC, FBIT(IW_F_CS_URI_QUERY), 0 },
     };
-    uint64_t *m = &e->evk_fields[0];
+    uint64_t *m = &e->evk_fields[0], when = FBIT(IW_F_DATE) | FBIT(IW_F_TIME);
     size_t k;
+    int t;
 
     for (k = 0; k < sizeof(deps) / sizeof(deps[0]); k++) {
         if (!(*m & FBIT(deps[k].view))) continue;
         *m = (*m & ~FBIT(deps[k].view)) | deps[k].from;
         if (deps[k].hdrs) e->evk_hdrs[0] = 1;
     }
+    /* both event types: "date" and "time" are text of the event's second */
+    for (t = 0; t < NTYPES; t++) {
+        if (!(e->evk_fields[t] & when)) continue;
+        e->evk_fields[t] &= ~when;
+        e->evk_secs[t] = 1;
+    }
+}
+
+/* For events built by iw_event_from_request, stem, query and host are
+ * functions of target, method and the header list, and the header fields
+ * of the list alone: with those keyed, the derived ones need not be. */
+static void plan_request_key(iw_engine_t *e)
+{
+    const uint64_t by_hdrs = FBIT(IW_F_CS_USER_AGENT) | FBIT(IW_F_CS_REFERER)
+                             | FBIT(IW_F_CS_COOKIE) | FBIT(IW_F_CS_CONTENT_TYPE);
+    const uint64_t by_target = FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_QUERY);
+    uint64_t m = e->evk_fields[0];
+
+    if (e->evk_hdrs[0]) m &= ~by_hdrs;
+    if (m & (by_target | (e->evk_hdrs[0] ? FBIT(IW_F_CS_HOST) : 0))) {
+        m &= ~(by_target | (e->evk_hdrs[0] ? FBIT(IW_F_CS_HOST) : 0));
+        m |= FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
+    }
+    e->evk_req = m;
 }
 
 /* Which event data any matcher reads: the event cache keys on exactly
@@ -1825,6 +1852,7 @@ static void plan_event_key(iw_engine_t *e)
     if (e->nconf)                  /* merged scan: segments of these in _raw */
         for (k = 0; k < NMERGE; k++) read_field(e, IW_EV_ACCESS, merge_fields[k]);
     expand_lazy(e);
+    plan_request_key(e);
 }
 
 iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
@@ -2502,57 +2530,73 @@ typedef struct evc_res { int32_t n; evc_hit_t h[EVC_MAX_HITS]; } evc_res_t;
 _Static_assert(sizeof(evc_res_t) <= IW_SCACHE_MAX_RES, "event cache result too big");
 _Static_assert(sizeof(iw_scache_res_t) <= IW_SCACHE_MAX_RES, "scan cache result too big");
 
-typedef struct kbuf { unsigned char *p; size_t n, max; } kbuf_t;
+/* Key writer: one room check per item, then plain copies (the key is
+ * built for every event, cached or not). */
+typedef struct kbuf { unsigned char *o, *end; } kbuf_t;
 
-static inline void kput(kbuf_t *k, const void *b, size_t n)
+static inline int kroom(const kbuf_t *k, size_t n) { return (size_t)(k->end - k->o) >= n; }
+
+static inline int kput(kbuf_t *k, const void *b, size_t n)
 {
-    if (k->n + n > k->max) { k->n = k->max + 1; return; }   /* too long: no key */
-    if (n) memcpy(k->p + k->n, b, n);
-    k->n += n;
+    if (!kroom(k, n)) return 0;
+    memcpy(k->o, b, n);
+    k->o += n;
+    return 1;
 }
 
-static inline void kput_str(kbuf_t *k, iw_str_t v)
+/* A string as length + bytes; absent (UINT32_MAX) differs from empty. */
+static inline int kput_str(kbuf_t *k, iw_str_t v)
 {
-    uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;   /* absent != empty */
-    kput(k, &len, sizeof(len));
-    if (v.p) kput(k, v.p, v.len);
+    uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;
+    if (!kroom(k, 4) || (v.p && !kroom(k, 4 + v.len))) return 0;
+    memcpy(k->o, &len, 4);
+    k->o += 4;
+    if (v.p && v.len) memcpy(k->o, v.p, v.len);
+    if (v.p) k->o += v.len;
+    return 1;
+}
+
+/* A number as a mark that is never a string length, then its value. */
+static inline int kput_num(kbuf_t *k, int64_t v)
+{
+    uint32_t mark = UINT32_MAX - 1;
+    if (!kroom(k, 12)) return 0;
+    memcpy(k->o, &mark, 4);
+    memcpy(k->o + 4, &v, 8);
+    k->o += 12;
+    return 1;
 }
 
 /* The event's key bytes: type, then every field the matchers read (with
- * its number), the header list and the minute when rules need them.
- * 0 when the event is too big to cache or its views could be cut short
- * by the work buffer (then results could depend on what is not keyed). */
+ * its number), the header list and the minute or second when rules need
+ * them.  0 when the event is too big to cache or its views could be cut
+ * short by the work buffer (then results could depend on what is not
+ * keyed). */
 static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
 {
-    kbuf_t k = { buf, 0, IW_SCACHE_MAX_KEY };
-    uint64_t m = e->evk_fields[ti];
-    unsigned char t = (unsigned char)ti;
-    int f, i;
+    kbuf_t k = { buf, buf + IW_SCACHE_MAX_KEY };
+    int req = ti == 0 && ev->from_request, f, i, ok = 1;
+    uint64_t m = req ? e->evk_req : e->evk_fields[ti];
+    size_t n;
 
-    kput(&k, &t, 1);
-    for (; m; m &= m - 1) {
+    *k.o++ = (unsigned char)(ti | req << 1);     /* which layout follows */
+    for (; m && ok; m &= m - 1) {
         f = __builtin_ctzll(m);
-        if (ev->have_num & FBIT(f)) {            /* the text is the number's */
-            uint32_t num_mark = UINT32_MAX - 1;  /* never a string length */
-            kput(&k, &num_mark, sizeof(num_mark));
-            kput(&k, &ev->num[f], sizeof(ev->num[f]));
-        } else {
-            kput_str(&k, ev->val[f]);
-        }
+        ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f])   /* the text is the number's */
+                                      : kput_str(&k, ev->val[f]);
     }
-    if (e->evk_hdrs[ti]) {
-        kput(&k, &ev->nhdrs, sizeof(ev->nhdrs));
-        for (i = 0; i < ev->nhdrs; i++) {
-            kput_str(&k, ev->hdr_names[i]);
-            kput_str(&k, ev->hdr_values[i]);
-        }
+    if (ok && e->evk_hdrs[ti]) {
+        ok = kput(&k, &ev->nhdrs, sizeof(ev->nhdrs));
+        for (i = 0; ok && i < ev->nhdrs; i++)
+            ok = kput_str(&k, ev->hdr_names[i]) && kput_str(&k, ev->hdr_values[i]);
     }
-    if (e->evk_time) {
-        int64_t minute = (int64_t)(ev->time / (60 * (apr_time_t)APR_USEC_PER_SEC));
-        kput(&k, &minute, sizeof(minute));
-    }
-    if (k.n > k.max || ev->buf_used + 6 * k.n + 1024 > ev->buf_size) return 0;
-    return k.n;
+    if (ok && e->evk_time)
+        ok = kput_num(&k, (int64_t)(ev->time / (60 * (apr_time_t)APR_USEC_PER_SEC)));
+    if (ok && e->evk_secs[ti])
+        ok = kput_num(&k, (int64_t)(ev->time / APR_USEC_PER_SEC));
+    n = (size_t)(k.o - buf);
+    if (!ok || ev->buf_used + 6 * n + 1024 > ev->buf_size) return 0;
+    return n;
 }
 
 /* Evidence values are read from s->ev, the event being evaluated. */

@@ -367,7 +367,7 @@ void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d)
     if (d->sc_bytes >= 0) put_num(ev, IW_F_SC_BYTES, d->sc_bytes);
     if (d->cs_bytes >= 0) put_num(ev, IW_F_CS_BYTES, d->cs_bytes);
     if (d->time_taken_ms >= 0) put_num(ev, IW_F_TIME_TAKEN, d->time_taken_ms);
-    put_date_time(ev, d->time);
+    ev->from_request = 1;
 }
 
 void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d)
@@ -393,7 +393,6 @@ void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d)
         put_str(ev, IW_F_AH_CODE, ah, (size_t)n);
     }
     if (d->pid > 0) put_num(ev, IW_F_PID, d->pid);
-    put_date_time(ev, d->time);
 }
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -785,6 +784,15 @@ static void lazy_uri_dec(iw_event_t *ev)
     ev->val[IW_F_CS_URI_DEC] = close_str(ev, start);
 }
 
+#define LAZY_BIT(f) ((uint64_t)1 << (f))
+#define LAZY_MASK (LAZY_BIT(IW_F_CS_HEADERS) | LAZY_BIT(IW_F_RAW)             \
+                   | LAZY_BIT(IW_F_CS_URI_DEC) | LAZY_BIT(IW_F_CS_URI_STEM_DEC) \
+                   | LAZY_BIT(IW_F_CS_URI_QUERY_DEC) | LAZY_BIT(IW_F_CS_HEADERS_DEC) \
+                   | LAZY_BIT(IW_F_S_PORT) | LAZY_BIT(IW_F_SC_STATUS)          \
+                   | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
+                   | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID)            \
+                   | LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME))
+
 static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
 {
     iw_str_t s;
@@ -815,18 +823,14 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
     case IW_F_TIME_TAKEN: case IW_F_PID:
         num_text(ev, f);
         break;
+    case IW_F_DATE: case IW_F_TIME:     /* both from ev->time, once */
+        ev->lazy_done |= LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME);
+        put_date_time(ev, ev->time);
+        break;
     default:
         break;
     }
 }
-
-#define LAZY_BIT(f) ((uint64_t)1 << (f))
-#define LAZY_MASK (LAZY_BIT(IW_F_CS_HEADERS) | LAZY_BIT(IW_F_RAW)             \
-                   | LAZY_BIT(IW_F_CS_URI_DEC) | LAZY_BIT(IW_F_CS_URI_STEM_DEC) \
-                   | LAZY_BIT(IW_F_CS_URI_QUERY_DEC) | LAZY_BIT(IW_F_CS_HEADERS_DEC) \
-                   | LAZY_BIT(IW_F_S_PORT) | LAZY_BIT(IW_F_SC_STATUS)          \
-                   | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
-                   | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID))
 
 /* First request of a lazy view: compute it once.  Out of line (and a tail
  * call) so that iw_event_get stays a frameless leaf on its fast path: the

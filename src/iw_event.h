@@ -92,6 +92,9 @@ typedef struct iw_event {
     /* kept for decoded/raw synthesis */
     const iw_str_t *hdr_names, *hdr_values;
     int nhdrs;
+    /* set by iw_event_from_request: stem, query, host and the header
+     * fields are then functions of target, method and the header list */
+    int from_request;
     /* CLI provenance (NULL/0 in httpd) */
     const char *input_id;
     long input_line;

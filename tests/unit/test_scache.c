@@ -89,9 +89,13 @@ static const char *CACHE_RULES =
     "title: t4\nid: c4\nlevel: high\nlogsource:\n    category: webserver\n"
     "detection:\n    sel:\n        cs-user-agent|contains: sqlmap\n    condition: sel\n---\n"
     "title: t5\nid: c5\nlevel: high\nlogsource:\n    category: webserver\n"
-    "detection:\n    sel:\n        cs-uri-query|re: 'id=[0-9]+ union'\n    condition: sel\n";
+    "detection:\n    sel:\n        cs-uri-query|re: 'id=[0-9]+ union'\n    condition: sel\n---\n"
+    /* date/time are lazy text of the event's second: the key must hold it */
+    "title: t6\nid: c6\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        time|endswith: ':07'\n        date|startswith: '20'\n"
+    "    condition: sel\n";
 
-static iw_engine_t *compile_with(apr_pool_t *p, int scan_cache)
+static iw_engine_t *compile_rules(apr_pool_t *p, const char *yaml, int scan_cache)
 {
     iw_ruleset_t *rs = iw_ruleset_create(p);
     iw_diag_t *d = iw_diag_create(p);
@@ -99,10 +103,15 @@ static iw_engine_t *compile_with(apr_pool_t *p, int scan_cache)
 
     memset(&o, 0, sizeof(o));
     o.scan_cache = scan_cache;
-    iw_rules_load_string(rs, "cache.yml", CACHE_RULES, strlen(CACHE_RULES), d);
+    iw_rules_load_string(rs, "cache.yml", yaml, strlen(yaml), d);
     iw_ruleset_link(rs, d);
     if (d->errors) { iw_diag_print(d, stderr, "    diag: "); return NULL; }
     return iw_engine_compile(p, rs, &o, d);
+}
+
+static iw_engine_t *compile_with(apr_pool_t *p, int scan_cache)
+{
+    return compile_rules(p, CACHE_RULES, scan_cache);
 }
 
 /* "id:field=value;..." for every hit, to compare two evaluations. */
@@ -125,14 +134,15 @@ TEST(engine_caches_never_change_results)
 {
     iw_engine_t *on = compile_with(p, 0), *off = compile_with(p, -1), *tiny = compile_with(p, 1);
     iw_scratch_t *s_on, *s_off, *s_tiny;
-    apr_time_t ten = apr_time_from_sec(1764240000), eleven = ten + apr_time_from_sec(3600);
+    apr_time_t ten = apr_time_from_sec(1764240000);
+    apr_time_t times[] = { ten, ten + apr_time_from_sec(3600), ten + apr_time_from_sec(7) };
     const char *clients[] = { "10.1.2.3", "192.0.2.7" };
     const char *targets[] = { "/admin/x", "/index.html", "/a?id=1 union", "/evil", "/admin/%65vil" };
     const char *uas[] = { "Mozilla/5.0", "sqlmap/1.7", NULL };
     const char *methods[] = { "GET", "DELETE" };
     char a[2048], b[2048], c[2048];
     uint64_t eh = 0, fh = 0, x;
-    int round, ci, ti, ui, mi, hi, rep, fired = 0, diff = 0;
+    int round, ci, ti, ui, mi, hi, rep, fired = 0, diff = 0, sec = 0;
 
     REQUIRE(on && off && tiny);
     s_on = iw_scratch_create(on);
@@ -141,25 +151,27 @@ TEST(engine_caches_never_change_results)
     REQUIRE(s_on && s_off && s_tiny);
     for (round = 0; round < 3; round++)
     for (ci = 0; ci < 2; ci++) for (ti = 0; ti < 5; ti++) for (ui = 0; ui < 3; ui++)
-    for (mi = 0; mi < 2; mi++) for (hi = 0; hi < 2; hi++) for (rep = 0; rep < 2; rep++) {
+    for (mi = 0; mi < 2; mi++) for (hi = 0; hi < 3; hi++) for (rep = 0; rep < 2; rep++) {
         treq_t r = { .method = methods[mi], .target = targets[ti], .ua = uas[ui],
                      .client = clients[ci], .host = "www.example.org",
-                     .time = hi ? eleven : ten };
+                     .time = times[hi] };
         const iw_hit_t *h;
         int n;
         n = eu_eval(p, on, s_on, &r, &h);  render(h, n, a, sizeof(a));
         n = eu_eval(p, off, s_off, &r, &h); render(h, n, b, sizeof(b));
         n = eu_eval(p, tiny, s_tiny, &r, &h); render(h, n, c, sizeof(c));
         fired += n > 0;
+        sec += strstr(a, "c6:") != NULL;
         if ((strcmp(a, b) || strcmp(c, b)) && diff++ < 5)
             fprintf(stderr, "  differ on %s %s ua=%s ip=%s h=%d:\n   on   %s\n   off  %s\n   tiny %s\n",
                     r.method, r.target, r.ua ? r.ua : "-", r.client, hi, a, b, c);
     }
     CHECK_INT(diff, 0);
     CHECK(fired > 200);
+    CHECK_INT(sec, 3 * 2 * 5 * 3 * 2 * 2);  /* exactly the events at second 07 */
     iw_scratch_event_cache_counters(s_on, &eh, &x);
     iw_scratch_cache_counters(s_on, &fh, &x);
-    CHECK(eh >= 3 * 120);           /* every event is evaluated twice in a row */
+    CHECK(eh >= 3 * 180);           /* every event is evaluated twice in a row */
     CHECK(fh > 0);
     iw_scratch_event_cache_counters(s_off, &eh, &x);
     CHECK_INT(eh + x, 0);           /* off is off */
@@ -193,4 +205,68 @@ TEST(scache_pauses_when_it_does_not_pay)
     for (i = 0; i < IW_SCACHE_WINDOW; i++) CHECK_STR(get_str(c, k), "y");
     CHECK_INT(iw_scache_wanted(c), 1);
     iw_scache_destroy(c);
+}
+
+/* Events built from a request are keyed on target, method and header
+ * list instead of stem, query, host and the header fields derived from
+ * them: with and without the header list in the key (cs-headers read or
+ * not), every combination must give the cache-off result. */
+static const char *DERIVED_RULES =
+    "title: d1\nid: d1\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        cs-uri-stem|endswith: /admin\n    condition: sel\n---\n"
+    "title: d2\nid: d2\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        cs-uri-query|contains: debug\n    condition: sel\n---\n"
+    "title: d3\nid: d3\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        cs-host|startswith: evil\n    condition: sel\n---\n"
+    "title: d4\nid: d4\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        cs-user-agent|contains: sqlmap\n"
+    "        cs-referer|contains: x\n    condition: sel\n";
+static const char *HEADERS_RULE =
+    "---\ntitle: d5\nid: d5\nlevel: high\nlogsource:\n    category: webserver\n"
+    "detection:\n    sel:\n        cs-headers|contains: 'Cookie: '\n    condition: sel\n";
+
+TEST(engine_event_key_derived_fields)
+{
+    const char *targets[] = { "/admin", "/admin?debug=1", "/x?debug=1", "http://evil.example/admin",
+                              "/x/admin?y" };
+    const char *hosts[] = { "evil.example", "good.example", NULL };
+    const char *uas[] = { "sqlmap/1.7", "curl/8", NULL };
+    const char *refs[] = { "x", NULL };
+    const char *methods[] = { "GET", "CONNECT" };
+    int variant;
+
+    for (variant = 0; variant < 2; variant++) {
+        const char *y = variant ? apr_pstrcat(p, DERIVED_RULES, HEADERS_RULE, NULL) : DERIVED_RULES;
+        iw_engine_t *on = compile_rules(p, y, 0), *off = compile_rules(p, y, -1);
+        iw_scratch_t *s_on, *s_off;
+        char a[1024], b[1024];
+        uint64_t eh = 0, x;
+        int ti, hi, ui, ri, mi, rep, diff = 0, fired = 0;
+
+        REQUIRE(on && off);
+        s_on = iw_scratch_create(on);
+        s_off = iw_scratch_create(off);
+        REQUIRE(s_on && s_off);
+        for (ti = 0; ti < 5; ti++) for (hi = 0; hi < 3; hi++) for (ui = 0; ui < 3; ui++)
+        for (ri = 0; ri < 2; ri++) for (mi = 0; mi < 2; mi++) for (rep = 0; rep < 2; rep++) {
+            treq_t r = { .method = methods[mi], .target = targets[ti], .ua = uas[ui],
+                         .referer = refs[ri], .host = hosts[hi],
+                         .cookie = (ti + ui) % 2 ? "s=1" : NULL };
+            const iw_hit_t *h;
+            int n = eu_eval(p, on, s_on, &r, &h);
+            render(h, n, a, sizeof(a));
+            n = eu_eval(p, off, s_off, &r, &h);
+            render(h, n, b, sizeof(b));
+            fired += n > 0;
+            if (strcmp(a, b) && diff++ < 5)
+                fprintf(stderr, "  differ (%d) on %s %s host=%s ua=%s:\n   on  %s\n   off %s\n",
+                        variant, r.method, r.target, r.host ? r.host : "-", r.ua ? r.ua : "-", a, b);
+        }
+        CHECK_INT(diff, 0);
+        CHECK(fired > 100);
+        iw_scratch_event_cache_counters(s_on, &eh, &x);
+        CHECK(eh >= 180);               /* each event twice in a row */
+        iw_scratch_destroy(s_on);
+        iw_scratch_destroy(s_off);
+    }
 }
