@@ -479,6 +479,7 @@ typedef struct iw_tls {
     int in_hook;                        /* buffers in use: no re-entry */
     char *evbuf;                        /* event work buffer */
     iw_event_t ev;                      /* bound to evbuf once; each event resets it */
+    apr_uint64_t events;                /* this thread's share of ctr.events */
     char *alertbuf;                     /* rendered alert */
     iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
     iw_scratch_t *scratch[IW_MAX_RT];   /* per engine, lazily */
@@ -503,6 +504,8 @@ static void iw_tls_link(iw_tls_t *t)
 static void iw_tls_unlink(iw_tls_t *t)
 {
     pthread_mutex_lock(&iw_tls_mu);
+    if (G)                  /* the thread's count outlives it */
+        __atomic_fetch_add(&G->ctr.events, t->events, __ATOMIC_RELAXED);
     if (t->prev)
         t->prev->next = t->next;
     else if (iw_tls_head == t)
@@ -1269,7 +1272,9 @@ static int iw_log_transaction(request_rec *r0)
     d.hdr_names = hn;
     d.hdr_values = hv;
     iw_event_from_request(&t->ev, &d);
-    CTR_INC(events);
+    /* per thread: a shared counter's cache line would bounce between
+     * cores on every request; the status page sums the threads */
+    __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
     iw_process(sc, dc, t, &t->ev);
     t->in_hook = 0;
     return DECLINED;
@@ -1362,6 +1367,19 @@ static void status_caches(request_rec *r, int rt)
                "\nevent_cache_misses: %" APR_UINT64_T_FMT "\n", c[0], c[1], c[2], c[3]);
 }
 
+/* Access events: the exited threads' (ctr.events) plus the live ones'. */
+static apr_uint64_t status_events(void)
+{
+    apr_uint64_t n;
+    const iw_tls_t *t;
+    pthread_mutex_lock(&iw_tls_mu);
+    n = CTR_GET(events);
+    for (t = iw_tls_head; t; t = t->next)
+        n += __atomic_load_n(&t->events, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&iw_tls_mu);
+    return n;
+}
+
 static int iw_status_handler(request_rec *r)
 {
     const iw_srv_conf_t *sc;
@@ -1385,7 +1403,8 @@ static int iw_status_handler(request_rec *r)
     ap_rprintf(r, "enabled: 1\nengines: %d\nrules: %d\n", G->nrts,
                G->rts[sc->rt]->nrules);
 #define P(f) ap_rprintf(r, #f ": %" APR_UINT64_T_FMT "\n", CTR_GET(f))
-    P(events); P(error_events); P(hits); P(alerts); P(excluded);
+    ap_rprintf(r, "events: %" APR_UINT64_T_FMT "\n", status_events());
+    P(error_events); P(hits); P(alerts); P(excluded);
     P(below_level); P(suppressed); P(corr_alerts); P(enqueue_failed);
 #undef P
     status_caches(r, sc->rt);

@@ -2322,11 +2322,12 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     iw_scache_res_t rec;
     size_t rlen;
 
-    if (!s->sc || !db || !iw_scache_wanted(s->sc)) {
+    /* the tag's low bits are the field: each field is its own class */
+    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
+    if (!s->sc || !db || !iw_scache_wanted(s->sc, key.tag)) {
         scan_field(e, s, c, fm, db, short_small);
         return;
     }
-    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
     key.pre = segs;
     key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
     key.v = c->v.p;
@@ -2529,6 +2530,7 @@ typedef struct evc_hit { int32_t rule; uint8_t n, field[IW_MAX_MATCHES_PER_HIT];
 typedef struct evc_res { int32_t n; evc_hit_t h[EVC_MAX_HITS]; } evc_res_t;
 _Static_assert(sizeof(evc_res_t) <= IW_SCACHE_MAX_RES, "event cache result too big");
 _Static_assert(sizeof(iw_scache_res_t) <= IW_SCACHE_MAX_RES, "scan cache result too big");
+_Static_assert(IW_F__COUNT <= IW_SCACHE_CLASSES, "one cache class per field");
 
 /* Key writer: one room check per item, then plain copies (the key is
  * built for every event, cached or not). */
@@ -2656,7 +2658,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         s->gen = 1;
     }
     key.n = 0;
-    if (s->evc && iw_scache_wanted(s->evc)
+    if (s->evc && iw_scache_wanted(s->evc, 0)
         && (key.n = event_key(e, ev, type_index(type), s->kbuf))) {
         key.tag = 0;
         key.pre = NULL;

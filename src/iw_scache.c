@@ -19,8 +19,10 @@ struct iw_scache {
     unsigned char *ring;
     uint64_t ring_size, head;      /* head: total bytes ever written */
     uint64_t hits, misses;
-    uint32_t w_lookups, w_hits;    /* current measurement window */
-    uint32_t paused;               /* calls still to skip */
+    struct {                       /* per class of keys (tag % IW_SCACHE_CLASSES) */
+        uint32_t w_lookups, w_hits;    /* current measurement window */
+        uint32_t paused;               /* calls still to skip */
+    } cls[IW_SCACHE_CLASSES];
 };
 
 uint64_t iw_hash64(uint64_t seed, const void *p, size_t n)
@@ -71,21 +73,23 @@ void iw_scache_destroy(iw_scache_t *c)
     free(c);
 }
 
-int iw_scache_wanted(iw_scache_t *c)
+int iw_scache_wanted(iw_scache_t *c, uint32_t tag)
 {
-    if (!c->paused) return 1;
-    c->paused--;
+    uint32_t *paused = &c->cls[tag % IW_SCACHE_CLASSES].paused;
+    if (!*paused) return 1;
+    (*paused)--;
     return 0;
 }
 
-/* One lookup into the window; a poor window pauses the cache. */
-static void window_count(iw_scache_t *c, int hit)
+/* One lookup into its class's window; a poor window pauses the class. */
+static void window_count(iw_scache_t *c, uint32_t tag, int hit)
 {
-    c->w_hits += (uint32_t)hit;
-    if (++c->w_lookups < IW_SCACHE_WINDOW) return;
-    if (c->w_hits * 1000u < IW_SCACHE_MIN_HITS * IW_SCACHE_WINDOW)
-        c->paused = IW_SCACHE_PAUSE * IW_SCACHE_WINDOW;
-    c->w_lookups = c->w_hits = 0;
+    __typeof__(c->cls[0]) *w = &c->cls[tag % IW_SCACHE_CLASSES];
+    w->w_hits += (uint32_t)hit;
+    if (++w->w_lookups < IW_SCACHE_WINDOW) return;
+    if (w->w_hits * 1000u < IW_SCACHE_MIN_HITS * IW_SCACHE_WINDOW)
+        w->paused = IW_SCACHE_PAUSE * IW_SCACHE_WINDOW;
+    w->w_lookups = w->w_hits = 0;
 }
 
 int iw_scache_key(iw_scache_key_t *k)
@@ -117,12 +121,12 @@ const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen
      * page may read the counters from another thread */
     if (ent_matches(c, e, k)) {
         __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
-        window_count(c, 1);
+        window_count(c, k->tag, 1);
         *rlen = e->rlen;
         return e->res;
     }
     __atomic_store_n(&c->misses, c->misses + 1, __ATOMIC_RELAXED);
-    window_count(c, 0);
+    window_count(c, k->tag, 0);
     return NULL;
 }
 

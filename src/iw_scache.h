@@ -51,20 +51,25 @@ typedef struct iw_scache_key {
 } iw_scache_key_t;
 
 /* A cache only pays when values repeat: each lookup costs a hash, each
- * miss a copy.  Over every IW_SCACHE_WINDOW lookups the hit rate is
- * measured; below IW_SCACHE_MIN_HITS per mille the cache pauses (callers
- * skip it: plain scans) for IW_SCACHE_PAUSE windows' worth of calls, then
- * measures again.  Exactness does not depend on it. */
+ * miss a copy.  Per class of keys (tag % IW_SCACHE_CLASSES: the engine's
+ * field caches use one class per field, so a Host header that repeats does
+ * not keep an ever-changing query cached), over every IW_SCACHE_WINDOW
+ * lookups the hit rate is measured; below IW_SCACHE_MIN_HITS per mille the
+ * class pauses (callers skip the cache: plain scans) for IW_SCACHE_PAUSE
+ * windows' worth of calls, then measures again.  Exactness does not depend
+ * on it. */
 #define IW_SCACHE_WINDOW   1024
 #define IW_SCACHE_MIN_HITS 50
 #define IW_SCACHE_PAUSE    8
+#define IW_SCACHE_CLASSES  64
 
 /* entries is rounded up to a power of two; NULL on allocation failure. */
 iw_scache_t *iw_scache_create(unsigned entries);
 void iw_scache_destroy(iw_scache_t *c);
 
-/* 1 when the caller should use the cache for this value (not paused). */
-int iw_scache_wanted(iw_scache_t *c);
+/* 1 when the caller should use the cache for a key of this tag (its
+ * class is not paused); counts the call when it is. */
+int iw_scache_wanted(iw_scache_t *c, uint32_t tag);
 /* Hash the key (sets k->h); 0 when the key is too long to cache. */
 int iw_scache_key(iw_scache_key_t *k);
 /* The cached result for the key (*rlen bytes), or NULL (a miss). */

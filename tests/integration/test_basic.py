@@ -170,6 +170,19 @@ def test_status_page_counts(server, rsyslog):
         assert isinstance(st[k], int) and st[k] >= 0, (k, st.get(k))
 
 
+def test_status_page_counts_events(server, rsyslog):
+    """Access events are counted per thread and summed by the status page:
+    the status requests themselves are events, so some process's count
+    grows past a few while we poll."""
+    seen = []
+
+    def counted():
+        seen.append(iwtest.status_page(server.port)["events"])
+        return seen[-1] >= 3
+    iwtest.wait_until(counted, 20, step=0.02, what="events on the status page")
+    assert all(isinstance(n, int) and n >= 0 for n in seen)
+
+
 def test_status_page_shows_cache_hits(server, rsyslog):
     """Each status request is itself an identical request: once a thread
     has evaluated it twice, its process reports an event cache hit

@@ -180,30 +180,38 @@ TEST(engine_caches_never_change_results)
     iw_scratch_destroy(s_tiny);
 }
 
-/* A cache whose values do not repeat pauses itself, then measures again. */
+/* A class of keys whose values do not repeat pauses itself, then measures
+ * again; another class (another field) keeps its cache meanwhile. */
 TEST(scache_pauses_when_it_does_not_pay)
 {
     iw_scache_t *c = iw_scache_create(64);
     char v[32];
-    int i, skipped = 0;
-    iw_scache_key_t k;
+    int i, skipped = 0, hh = 0;
+    iw_scache_key_t k, host;
 
     REQUIRE(c);
-    CHECK_INT(iw_scache_wanted(c), 1);
-    for (i = 0; i < IW_SCACHE_WINDOW; i++) {           /* all distinct: all miss */
+    CHECK_INT(iw_scache_wanted(c, 3), 1);
+    host = key_of(4, NULL, "www.example.org");
+    iw_scache_put(c, &host, "h", 2);
+    for (i = 0; i < IW_SCACHE_WINDOW; i++) {           /* class 3 all distinct: all miss */
         snprintf(v, sizeof(v), "value-%d", i);
-        k = key_of(0, NULL, v);
+        k = key_of(3, NULL, v);
         CHECK(!get_str(c, k));
         iw_scache_put(c, &k, "x", 2);
+        if (get_str(c, host)) hh++;                     /* class 4 repeats */
+        else iw_scache_put(c, &host, "h", 2);           /* evicted by a collision */
     }
-    for (i = 0; i < IW_SCACHE_PAUSE * IW_SCACHE_WINDOW; i++) skipped += !iw_scache_wanted(c);
+    CHECK(hh > IW_SCACHE_WINDOW / 2);
+    for (i = 0; i < IW_SCACHE_PAUSE * IW_SCACHE_WINDOW; i++) skipped += !iw_scache_wanted(c, 3);
     CHECK_INT(skipped, IW_SCACHE_PAUSE * IW_SCACHE_WINDOW);
-    CHECK_INT(iw_scache_wanted(c), 1);                  /* measuring again */
+    CHECK_INT(iw_scache_wanted(c, 3), 1);               /* measuring again */
+    CHECK_INT(iw_scache_wanted(c, 4), 1);               /* never paused */
+    CHECK_INT(iw_scache_wanted(c, 4 + IW_SCACHE_CLASSES), 1);
     /* a repeating window keeps it on */
-    k = key_of(0, NULL, "same");
+    k = key_of(3, NULL, "same");
     iw_scache_put(c, &k, "y", 2);
     for (i = 0; i < IW_SCACHE_WINDOW; i++) CHECK_STR(get_str(c, k), "y");
-    CHECK_INT(iw_scache_wanted(c), 1);
+    CHECK_INT(iw_scache_wanted(c, 3), 1);
     iw_scache_destroy(c);
 }
 
