@@ -297,12 +297,16 @@ def main():
               "on-uniq": "on, every request distinct (vs off-uniq)",
               "corr": "mod_iocwatch on, path feeding a correlation rule",
               "modsec": "ModSecurity + CRS PL1 DetectionOnly (reference)"}
+    print("  (ratio: median [lowest-highest] of the rounds; CPU ratio: baseline's httpd CPU "
+          "per request / this one's, medians)")
     for name, _, _, _, base in variants:
-        ratio = statistics.median(r / b for r, b in zip(results[name], results[base]))
+        ratios = sorted(r / b for r, b in zip(results[name], results[base]))
         c = statistics.median(cpu[name])
         base_cpu = statistics.median(cpu[base])
-        print("  %-50s %8.0f req/s  ratio %.3f   httpd CPU %6.1f us/req (%+.1f us)"
-              % (labels[name], statistics.median(results[name]), ratio, c, c - base_cpu))
+        print("  %-50s %8.0f req/s  ratio %.3f [%.3f-%.3f]  httpd CPU %6.1f us/req (%+.1f us,"
+              " CPU ratio %.3f)"
+              % (labels[name], statistics.median(results[name]), statistics.median(ratios),
+                 ratios[0], ratios[-1], c, c - base_cpu, base_cpu / c if c else 0))
     for h in servers.values():
         shutil.rmtree(h.d, ignore_errors=True)
     shutil.rmtree(sockdir, ignore_errors=True)
