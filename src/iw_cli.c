@@ -185,6 +185,10 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
         eo.exclude_ids = o->exclude;
         /* compiled Vectorscan databases are reused across runs */
         eo.hscache = iw_hscache_create(p, iw_hscache_default_dir(p));
+        /* diagnostic: IOCWATCH_PLAIN_DB=0 scans plain values with the full
+         * databases too (the output must not change; tests compare) */
+        if (getenv("IOCWATCH_PLAIN_DB") && !strcmp(getenv("IOCWATCH_PLAIN_DB"), "0"))
+            iw_engine_plain_dbs = 0;
         e = iw_engine_compile(p, rs, &eo, d);
     }
     iw_diag_print(d, stderr, "");

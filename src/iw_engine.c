@@ -38,6 +38,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include "iw_engine.h"
+#include "iw_plain.h"
 #include "iw_match_wild.h"
 #include "iw_match_radix.h"
 #include "iw_hscache.h"
@@ -146,7 +147,14 @@ typedef struct fieldm {
     range_t lits;                  /* affix literals, + contains ones if small */
     int small;                     /* contains literals are in lits too */
     extab_t ex[2];                 /* [0] caseless, [1] cased */
+    /* values of plain bytes only (iw_plain.h): PLAIN_DB scans plain,
+     * PLAIN_NONE needs no scan, PLAIN_OFF uses db as any value */
+    int plain_mode;
+    hs_database_t *plain;
+    unsigned plain_minw;
 } fieldm_t;
+
+enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
 
 struct iw_engine {
     apr_pool_t *pool;
@@ -1504,6 +1512,62 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
     return 0;
 }
 
+int iw_engine_plain_dbs = 1;
+
+#define PLAIN_MAX_BRANCHES 64
+
+/* The plain-value database of a field: the patterns of ids (db's), each
+ * regex split into its top-level branches, keeping what may match plain
+ * bytes.  Built only when it leaves something out; any compile failure
+ * simply keeps db for every value (it is only a faster equivalent). */
+static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
+{
+    apr_array_header_t *ex = apr_array_make(b->tp, 64, sizeof(const char *));
+    apr_array_header_t *fl = apr_array_make(b->tp, 64, sizeof(unsigned));
+    apr_array_header_t *id = apr_array_make(b->tp, 64, sizeof(unsigned));
+    size_t off[PLAIN_MAX_BRANCHES], len[PLAIN_MAX_BRANCHES];
+    hs_compile_error_t *err = NULL;
+    int i, k, nb, dropped = 0;
+
+    if (!iw_engine_plain_dbs) return;
+    for (i = 0; i < ids->nelts; i++) {
+        unsigned pi = APR_ARRAY_IDX(ids, i, unsigned);
+        const pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
+        size_t n = strlen(pt->expr);
+        nb = (pt->flags & HS_FLAG_PREFILTER)   /* PCRE2 confirms: any branch may report */
+             ? iw_plain_branches(pt->expr, n, off, len, PLAIN_MAX_BRANCHES) : 1;
+        if (nb == 1) { off[0] = 0; len[0] = n; }
+        for (k = 0; k < nb; k++) {
+            const char *br = pt->expr + off[k];
+            if (!iw_plain_may_match(br, len[k], (pt->flags & HS_FLAG_CASELESS) != 0)) {
+                dropped++;
+                continue;
+            }
+            br = nb == 1 ? pt->expr : apr_pstrmemdup(b->tp, br, len[k]);
+            APR_ARRAY_PUSH(ex, const char *) = br;
+            APR_ARRAY_PUSH(fl, unsigned) = single_match_flags(br, pt->flags);
+            APR_ARRAY_PUSH(id, unsigned) = pi;
+        }
+    }
+    if (!dropped) return;
+    if (!ex->nelts) { fm->plain_mode = PLAIN_NONE; return; }
+    if (iw_hscache_compile_multi(b->hsc, (const char *const *)ex->elts, (const unsigned *)fl->elts,
+                                 (const unsigned *)id->elts, (unsigned)ex->nelts, HS_MODE_BLOCK,
+                                 &fm->plain, &err) != HS_SUCCESS) {
+        if (err) hs_free_compile_error(err);
+        fm->plain = NULL;
+        return;
+    }
+    if (hs_alloc_scratch(fm->plain, &b->e->proto) != HS_SUCCESS) {
+        hs_free_database(fm->plain);
+        fm->plain = NULL;
+        return;
+    }
+    fm->plain_minw = min_width((const char **)ex->elts, (const unsigned *)fl->elts, ex->nelts);
+    fm->plain_mode = PLAIN_DB;
+    b->e->ndbs++;
+}
+
 /* Split the patterns of one field into exact-value tables, compared
  * literals and a Vectorscan database: a Vectorscan call costs ~50-100 ns
  * even on a few bytes, and anchored exact values slow a database down. */
@@ -1566,6 +1630,9 @@ static int compile_field(build_t *b, int ti, int field)
     if (hs->nelts) {
         rc = compile_hs(b, hs, field, &fm->db, &fm->db_minw);
         if (fm->db) b->e->ndbs++;
+        /* not _raw with merged literals (never plain anyway: spaces) */
+        if (fm->db && !rc && !fm->merged && !(!ti && field == IW_F_RAW && b->e->merge))
+            compile_plain(b, fm, hs);
     }
     extab_build(b, &fm->ex[0], ex[0]);
     extab_build(b, &fm->ex[1], ex[1]);
@@ -1632,6 +1699,7 @@ static apr_status_t engine_cleanup(void *data)
             fieldm_t *fm = &e->fm[t][f];
             if (fm->db) { hs_free_database(fm->db); fm->db = NULL; }
             if (fm->rest) { hs_free_database(fm->rest); fm->rest = NULL; }
+            if (fm->plain) { hs_free_database(fm->plain); fm->plain = NULL; }
         }
     for (f = 0; f < IW_F__COUNT; f++) { iw_radix_destroy(e->radix[f]); e->radix[f] = NULL; }
     if (e->proto) { hs_free_scratch(e->proto); e->proto = NULL; }
@@ -2282,7 +2350,10 @@ static hs_database_t *field_db(const fieldm_t *fm, const scan_ctx_t *c, int shor
     size_t n = c->v.len;
     if (fm->merged && c->seg[merge_slot(c->field)].ok)
         return fm->rest && n >= fm->rest_minw ? fm->rest : NULL;
-    return fm->db && !short_small && n >= fm->db_minw ? fm->db : NULL;
+    if (!fm->db || short_small || n < fm->db_minw) return NULL;
+    if (fm->plain_mode != PLAIN_OFF && iw_plain_value(c->v.p, n))
+        return fm->plain_mode == PLAIN_DB && n >= fm->plain_minw ? fm->plain : NULL;
+    return fm->db;
 }
 
 /* Every matcher of one field on c->v. */

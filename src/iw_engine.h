@@ -90,4 +90,8 @@ void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits,
 void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits,
                                      uint64_t *misses);
 
+/* Tests only: 0 = engines compiled from now on build no plain-value
+ * databases (iw_plain.h), to compare results with and without them. */
+extern int iw_engine_plain_dbs;
+
 #endif
