@@ -93,11 +93,13 @@ static int char_class(rx_t *r)
     memset(set, 0, sizeof(set));
     if (r->p < r->end && *r->p == '^') { neg = 1; r->p++; }
     while (r->p < r->end) {
+        int escaped = 0;
         c = (unsigned char)*r->p++;
         if (c == ']' && !first) break;
         first = 0;
         if (c == '[' && r->p < r->end && *r->p == ':') { r->bail = 1; return 1; }   /* POSIX */
         if (c == '\\' && r->p < r->end) {
+            escaped = 1;
             int e = (unsigned char)*r->p++;
             if (class_escape(e, set)) { prev = -1; continue; }
             if (e == 'x') { if ((c = hex_escape(r)) < 0 || c > 255) { r->bail = 1; return 1; } }
@@ -114,7 +116,7 @@ static int char_class(rx_t *r)
             }
             else c = e;
         }
-        if (c == '-' && prev >= 0 && r->p < r->end && *r->p != ']') {
+        if (c == '-' && !escaped && prev >= 0 && r->p < r->end && *r->p != ']') {
             int hi = (unsigned char)*r->p++;
             if (hi == '\\' || hi == '[') { r->bail = 1; return 1; }
             for (i = prev; i <= hi; i++) set[i] = 1;

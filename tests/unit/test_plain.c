@@ -57,6 +57,8 @@ TEST(plain_may_match_cases)
         { "(?(1)a|b)'", 1 },
         { "(*UTF)'", 1 },
         { "'(", 1 },  /* unbalanced */
+        { "[^a\\-z\\-0-9A-Z_.~/=&?:+,]", 1 },  /* escaped "-" is a byte, not a range: b-y remain */
+        { "[^b-y]", 1 },
     };
     size_t i;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
