@@ -1539,7 +1539,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
         if (nb == 1) { off[0] = 0; len[0] = n; }
         for (k = 0; k < nb; k++) {
             const char *br = pt->expr + off[k];
-            if (!iw_plain_may_match(br, len[k], (pt->flags & HS_FLAG_CASELESS) != 0)) {
+            if (!iw_plain_may_match(br, len[k])) {
                 dropped++;
                 continue;
             }
@@ -1890,13 +1890,12 @@ static void plan_request_key(iw_engine_t *e)
     const uint64_t by_hdrs = FBIT(IW_F_CS_USER_AGENT) | FBIT(IW_F_CS_REFERER)
                              | FBIT(IW_F_CS_COOKIE) | FBIT(IW_F_CS_CONTENT_TYPE);
     const uint64_t by_target = FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_QUERY);
+    /* host also needs the list (the Host header), else the target alone */
+    const uint64_t from_target = by_target | (e->evk_hdrs[0] ? FBIT(IW_F_CS_HOST) : 0);
     uint64_t m = e->evk_fields[0];
 
     if (e->evk_hdrs[0]) m &= ~by_hdrs;
-    if (m & (by_target | (e->evk_hdrs[0] ? FBIT(IW_F_CS_HOST) : 0))) {
-        m &= ~(by_target | (e->evk_hdrs[0] ? FBIT(IW_F_CS_HOST) : 0));
-        m |= FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
-    }
+    if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
     e->evk_req = m;
 }
 

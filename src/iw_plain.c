@@ -3,19 +3,14 @@
 #include "iw_plain.h"
 
 /* Letters, digits and - . _ ~ / = & ? : + ,  (closed under case, so the
- * analysis needs no case folding). */
-static int plain_byte(unsigned c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-           || (c && strchr("-._~/=&?:+,", (int)c));
-}
-
-/* plain_byte as a table (GNU range designators: gcc and clang) */
+ * analysis needs no case folding).  GNU range designators: gcc and clang. */
 static const unsigned char plain_tab[256] = {
     ['a' ... 'z'] = 1, ['A' ... 'Z'] = 1, ['0' ... '9'] = 1,
     ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['/'] = 1, ['='] = 1,
     ['&'] = 1, ['?'] = 1, [':'] = 1, ['+'] = 1, [','] = 1,
 };
+
+static int plain_byte(unsigned c) { return c < 256 && plain_tab[c]; }
 
 int iw_plain_value(const char *p, size_t n)
 {
@@ -252,12 +247,10 @@ static int alt(rx_t *r)
     return ok;
 }
 
-int iw_plain_may_match(const char *re, size_t n, int caseless)
+int iw_plain_may_match(const char *re, size_t n)
 {
     rx_t r = { re, re + n, 0 };
-    int ok;
-    (void)caseless;                /* the alphabet is closed under case */
-    ok = alt(&r);
+    int ok = alt(&r);
     while (r.p < r.end && !r.bail) {   /* a stray ')' : keep going */
         r.p++;
         ok |= alt(&r);

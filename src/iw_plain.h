@@ -20,8 +20,9 @@
 int iw_plain_value(const char *p, size_t n);
 
 /* 0 when no string of plain bytes can contain a match of the PCRE-syntax
- * pattern (caseless: the pattern ignores case); 1 otherwise. */
-int iw_plain_may_match(const char *re, size_t n, int caseless);
+ * pattern; 1 otherwise.  Case options do not matter: the alphabet holds
+ * both cases of every letter. */
+int iw_plain_may_match(const char *re, size_t n);
 
 /* The top-level alternatives of the pattern (also inside one group that
  * spans all of it), as offsets and lengths into re; at most max.  Returns

@@ -13,17 +13,21 @@ typedef struct ent {
     _Alignas(8) unsigned char res[IW_SCACHE_MAX_RES];   /* results are structs */
 } ent_t;
 
+typedef struct window {
+    uint32_t w_lookups, w_hits;    /* current measurement window */
+    uint32_t paused;               /* calls still to skip */
+} window_t;
+
 struct iw_scache {
     ent_t *ents;
     uint32_t mask;
     unsigned char *ring;
     uint64_t ring_size, head;      /* head: total bytes ever written */
     uint64_t hits, misses;
-    struct {                       /* per class of keys (tag % IW_SCACHE_CLASSES) */
-        uint32_t w_lookups, w_hits;    /* current measurement window */
-        uint32_t paused;               /* calls still to skip */
-    } cls[IW_SCACHE_CLASSES];
+    window_t cls[IW_SCACHE_CLASSES];   /* per class of keys (tag % IW_SCACHE_CLASSES) */
 };
+
+static window_t *window_of(iw_scache_t *c, uint32_t tag) { return &c->cls[tag % IW_SCACHE_CLASSES]; }
 
 uint64_t iw_hash64(uint64_t seed, const void *p, size_t n)
 {
@@ -75,16 +79,16 @@ void iw_scache_destroy(iw_scache_t *c)
 
 int iw_scache_wanted(iw_scache_t *c, uint32_t tag)
 {
-    uint32_t *paused = &c->cls[tag % IW_SCACHE_CLASSES].paused;
-    if (!*paused) return 1;
-    (*paused)--;
+    window_t *w = window_of(c, tag);
+    if (!w->paused) return 1;
+    w->paused--;
     return 0;
 }
 
 /* One lookup into its class's window; a poor window pauses the class. */
 static void window_count(iw_scache_t *c, uint32_t tag, int hit)
 {
-    __typeof__(c->cls[0]) *w = &c->cls[tag % IW_SCACHE_CLASSES];
+    window_t *w = window_of(c, tag);
     w->w_hits += (uint32_t)hit;
     if (++w->w_lookups < IW_SCACHE_WINDOW) return;
     if (w->w_hits * 1000u < IW_SCACHE_MIN_HITS * IW_SCACHE_WINDOW)

@@ -8,7 +8,7 @@
 #include "iw_plain.h"
 #include "iw_engine.h"
 
-static int may(const char *re) { return iw_plain_may_match(re, strlen(re), 0); }
+static int may(const char *re) { return iw_plain_may_match(re, strlen(re)); }
 
 TEST(plain_values)
 {
@@ -171,11 +171,11 @@ TEST(plain_analysis_agrees_with_pcre2)
             REQUIRE(iw_plain_value(s, strlen(s)));
             if (pcre2_match(whole, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) < 0) continue;
             matched++;
-            if (!iw_plain_may_match(res[r], strlen(res[r]), caseless) && bad++ < 5)
+            if (!iw_plain_may_match(res[r], strlen(res[r])) && bad++ < 5)
                 fprintf(stderr, "  pattern %s matches plain '%s' but was ruled out\n", res[r], s);
             for (k = 0; k < nb && !any; k++)
                 any = pcre2_match(br[k], (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) >= 0
-                      && iw_plain_may_match(res[r] + off[k], len[k], caseless);
+                      && iw_plain_may_match(res[r] + off[k], len[k]);
             if (!any && bad++ < 5)
                 fprintf(stderr, "  no kept branch of %s matches plain '%s'\n", res[r], s);
         }
@@ -200,7 +200,7 @@ TEST(plain_table_matches_alphabet)
         CHECK_INT(iw_plain_value(&b, 1), want);
         /* a one-byte pattern (escaped) may match exactly when the byte is plain */
         snprintf(lit, sizeof(lit), "\\x%02x", c);
-        CHECK_INT(iw_plain_may_match(lit, strlen(lit), 0), want);
+        CHECK_INT(iw_plain_may_match(lit, strlen(lit)), want);
         n += want;
     }
     CHECK_INT(n, 26 * 2 + 10 + 11);
