@@ -930,6 +930,21 @@ static void worker_feed(const iw_corr_t *c, void *mem, const iw_rule_t *a,
     }
 }
 
+/* The rules the concurrency tests feed: "a", a 4000-event threshold on it
+ * and one that never fires (its counts stay readable). */
+typedef struct exact_rules { iw_rule_t *a, *big, *never; } exact_rules_t;
+
+static exact_rules_t exact_rules(fx_t *f)
+{
+    exact_rules_t x;
+    x.a = det(f, "a");
+    x.big = corr(f, "c4000", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
+                 IW_CMP_GTE, 4000, 0, 0, x.a, NULL);
+    x.never = corr(f, "never", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
+                   IW_CMP_GTE, 1000000, 0, 0, x.a, NULL);
+    return x;
+}
+
 /* A 4000-event threshold on the shared group fires exactly once, every
  * count is exact, no update is lost. */
 static void check_exact(int *iw_failed_, fx_t *f, const iw_rule_t *big,
@@ -962,11 +977,7 @@ static void multiprocess_exact(int *iw_failed_, apr_pool_t *p, size_t slots,
                                int caller_lock, uint64_t parts)
 {
     fx_t *f = fx_new(p);
-    iw_rule_t *a = det(f, "a");
-    iw_rule_t *big = corr(f, "c4000", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
-                          IW_CMP_GTE, 4000, 0, 0, a, NULL);
-    iw_rule_t *never = corr(f, "never", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
-                            IW_CMP_GTE, 1000000, 0, 0, a, NULL);
+    exact_rules_t x = exact_rules(f);
     pthread_mutexattr_t ma;
     iw_corr_lock_t lk;
     shared_t *sh;
@@ -987,7 +998,7 @@ static void multiprocess_exact(int *iw_failed_, apr_pool_t *p, size_t slots,
     for (k = 0; k < 4; k++) {
         pid[k] = fork();
         if (pid[k] == 0) {
-            worker_feed(f->c, f->mem, a, sh, k, caller_lock ? &lk : NULL);
+            worker_feed(f->c, f->mem, x.a, sh, k, caller_lock ? &lk : NULL);
             _exit(0);
         }
         if (pid[k] < 0) ok = 0;
@@ -996,7 +1007,7 @@ static void multiprocess_exact(int *iw_failed_, apr_pool_t *p, size_t slots,
         if (pid[k] > 0 && (waitpid(pid[k], &st, 0) != pid[k] || !WIFEXITED(st)
                            || WEXITSTATUS(st) != 0)) ok = 0;
     CHECK(ok);
-    check_exact(iw_failed_, f, big, never, sh);
+    check_exact(iw_failed_, f, x.big, x.never, sh);
     CHECK_INT(stats(f).lock_recovered, 0);
     pthread_mutex_destroy(&sh->mu);
     munmap(f->mem, f->bytes);
@@ -1034,11 +1045,7 @@ static void *thr_main(void *v)
 TEST(corr_threads_exact_partitioned)
 {
     fx_t *f = fx_new(p);
-    iw_rule_t *a = det(f, "a");
-    iw_rule_t *big = corr(f, "c4000", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
-                          IW_CMP_GTE, 4000, 0, 0, a, NULL);
-    iw_rule_t *never = corr(f, "never", IW_CORR_EVENT_COUNT, 3600 * SEC, BY_IP,
-                            IW_CMP_GTE, 1000000, 0, 0, a, NULL);
+    exact_rules_t x = exact_rules(f);
     shared_t sh;
     thr_t t[4];
     pthread_t tid[4];
@@ -1047,13 +1054,13 @@ TEST(corr_threads_exact_partitioned)
     REQUIRE(fx_build(f, 64 * 80));
     memset(&sh, 0, sizeof(sh));
     for (k = 0; k < 4; k++) {
-        t[k] = (thr_t){f, a, &sh, k};
+        t[k] = (thr_t){f, x.a, &sh, k};
         if (pthread_create(&tid[k], NULL, thr_main, &t[k]) == 0) started |= 1 << k;
     }
     for (k = 0; k < 4; k++)
         if (started & (1 << k)) pthread_join(tid[k], NULL);
     REQUIRE(started == 15);
-    check_exact(iw_failed_, f, big, never, &sh);
+    check_exact(iw_failed_, f, x.big, x.never, &sh);
 }
 
 /* ---- partitions --------------------------------------------------------- */
