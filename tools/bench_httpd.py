@@ -205,6 +205,19 @@ def httpd_cpu(conf):
     return total / tick
 
 
+def sigmahq_rules():
+    """The SigmaHQ rule directories (88 webserver/apache rules)."""
+    return ["%s/rules" % SIGMA, "%s/rules-emerging-threats" % SIGMA]
+
+
+def module_conf(rules, sink, cache):
+    """Config lines loading mod_iocwatch with these rules, JSON alerts to a
+    unix datagram socket, compiled databases cached in cache."""
+    return ("LoadModule iocwatch_module %s\nIocWatch On\nIocWatchRules %s\n"
+            "IocWatchAlertTarget unix:%s\nIocWatchAlertFormat json\n"
+            "IocWatchCacheDir %s\n" % (MODULE, " ".join(rules), sink, cache))
+
+
 def select_variants(variants, env):
     """The variants named in $env (comma-separated) and their baselines;
     all when unset.  A variant is a tuple: name first, baseline name last."""
@@ -234,15 +247,13 @@ def main():
     with open(uniq, "w") as f:
         f.write(UNIQUE_LUA)
 
-    rules = ["%s/rules" % SIGMA, "%s/rules-emerging-threats" % SIGMA]
+    rules = sigmahq_rules()
     pack = os.path.join(REPO, "conf", "rules")
     if os.path.isdir(pack) and any(n.endswith(".yml") for _, _, fs in os.walk(pack) for n in fs):
         rules.append(pack)
-    on = ("LoadModule iocwatch_module %s\nIocWatch On\nIocWatchRules %s\n"
-          "IocWatchAlertTarget unix:%s\nIocWatchAlertFormat json\n"
-          "IocWatchCacheDir %s/hscache\n"
-          % (MODULE, " ".join(rules), sockpath, sockdir))
-    sigmahq_only = on.replace(" " + pack, "") if pack in rules else on
+    hscache = os.path.join(sockdir, "hscache")
+    on = module_conf(rules, sockpath, hscache)
+    sigmahq_only = module_conf(sigmahq_rules(), sockpath, hscache)
     # (name, config, path, wrk script, baseline for the ratio)
     variants = [("off", "", "/static.html", None, "off"),
                 ("sigmahq", sigmahq_only, "/static.html", None, "off"),

@@ -128,20 +128,18 @@ def main():
     outdir = tempfile.mkdtemp(prefix="iw-instr-")
     os.chmod(outdir, 0o1777)
     sink = os.path.join(outdir, "alerts.sock")
-    base = ("LoadModule iocwatch_module %s\nIocWatch On\nIocWatchAlertTarget unix:%s\n"
-            "IocWatchAlertFormat json\nIocWatchCacheDir %s\n" % (B.MODULE, sink, CACHE))
-    sig = "%s/rules %s/rules-emerging-threats" % (B.SIGMA, B.SIGMA)
+    sig = B.sigmahq_rules()
     pack = os.path.join(B.REPO, "conf", "rules")
-    on = base + "IocWatchRules %s %s\n" % (sig, pack)
+    on = B.module_conf(sig + [pack], sink, CACHE)
     variants = [("off", "", False, "off"),
-                ("sigmahq", base + "IocWatchRules %s\n" % sig, False, "off"),
+                ("sigmahq", B.module_conf(sig, sink, CACHE), False, "off"),
                 ("on", on, False, "off"),
                 ("nocache", on + "IocWatchScanCache Off\n", False, "off"),
                 ("off-uniq", "", True, "off-uniq"),
                 ("on-uniq", on, True, "off-uniq")]
     variants = B.select_variants(variants, "IW_INSTR_VARIANTS")
     if any(v[1] for v in variants):              # some variant loads the module
-        warm_cache([sig.split(), sig.split() + [pack]])
+        warm_cache([sig, sig + [pack]])
     per = {}
     for name, extra, uniq, base_name in variants:
         a = instructions(name, extra, 100, uniq, outdir)
