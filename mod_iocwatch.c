@@ -1115,9 +1115,12 @@ static void send_correlations(const iw_srv_conf_t *sc, const iw_rt_t *rt,
 
 /* Evaluate one event with the server's engine and queue its alerts:
  * detection alerts (or one summary), then correlation alerts. */
+/* Evaluate t->ev (an error-log entry), or the request d (a repeat the
+ * engine's cache knows to be clean is answered without building t->ev). */
 static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
-                       iw_tls_t *t, iw_event_t *ev)
+                       iw_tls_t *t, const iw_request_desc_t *d)
 {
+    iw_event_t *ev = &t->ev;
     const iw_rt_t *rt = G->rts[sc->rt];
     iw_notify_t *n = G->notifies ? G->notifies[sc->nt] : NULL;
     iw_scratch_t *scr = iw_tls_scratch(t, sc->rt);
@@ -1130,7 +1133,8 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
 
     if (!scr)
         return;
-    nhits = iw_engine_eval(rt->engine, scr, ev, &hits);
+    nhits = d ? iw_engine_eval_request(rt->engine, scr, ev, d, &hits)
+              : iw_engine_eval(rt->engine, scr, ev, &hits);
     if (nhits <= 0)
         return;
     __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
@@ -1271,11 +1275,10 @@ static int iw_log_transaction(request_rec *r0)
     d.nhdrs = copy_headers(orig, hn, hv);
     d.hdr_names = hn;
     d.hdr_values = hv;
-    iw_event_from_request(&t->ev, &d);
     /* per thread: a shared counter's cache line would bounce between
      * cores on every request; the status page sums the threads */
     __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
-    iw_process(sc, dc, t, &t->ev);
+    iw_process(sc, dc, t, &d);
     t->in_hook = 0;
     return DECLINED;
 }
@@ -1340,7 +1343,7 @@ static void iw_error_log(const ap_errorlog_info *info, const char *msg)
 
     iw_event_from_error(&t->ev, &d);
     CTR_INC(error_events);
-    iw_process(sc, dc, t, &t->ev);
+    iw_process(sc, dc, t, NULL);
     t->in_hook = 0;
 }
 

@@ -205,6 +205,7 @@ struct iw_engine {
     int evk_time;                  /* time-part checks: the minute too */
     int evk_secs[NTYPES];          /* date/time read: the second too */
     uint64_t evk_req;              /* access fields for events built from a request */
+    int evk_req_desc;              /* ... all copied as they are from the description */
 };
 
 struct iw_scratch {
@@ -1882,6 +1883,16 @@ static void expand_lazy(iw_engine_t *e)
     }
 }
 
+/* What iw_event_from_request does with each access field it does not
+ * derive: copied from the description, a number when known, never set. */
+#define REQ_COPIED (FBIT(IW_F_C_IP) | FBIT(IW_F_S_IP) | FBIT(IW_F_S_SITENAME)          \
+                    | FBIT(IW_F_CS_METHOD) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_VERSION) \
+                    | FBIT(IW_F_CS_USERNAME) | FBIT(IW_F_REQUEST_ID))
+#define REQ_NUMS   (FBIT(IW_F_S_PORT) | FBIT(IW_F_SC_STATUS) | FBIT(IW_F_SC_BYTES)     \
+                    | FBIT(IW_F_CS_BYTES) | FBIT(IW_F_TIME_TAKEN))
+#define REQ_UNSET  (FBIT(IW_F_MESSAGE) | FBIT(IW_F_LEVEL) | FBIT(IW_F_MODULE)          \
+                    | FBIT(IW_F_AH_CODE) | FBIT(IW_F_PID))
+
 /* For events built by iw_event_from_request, stem, query and host are
  * functions of target, method and the header list, and the header fields
  * of the list alone: with those keyed, the derived ones need not be. */
@@ -1897,6 +1908,7 @@ static void plan_request_key(iw_engine_t *e)
     if (e->evk_hdrs[0]) m &= ~by_hdrs;
     if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
     e->evk_req = m;
+    e->evk_req_desc = !(m & ~(REQ_COPIED | REQ_NUMS | REQ_UNSET));
 }
 
 /* Which event data any matcher reads: the event cache keys on exactly
@@ -2702,19 +2714,64 @@ static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t
     iw_scache_put(s->evc, key, &r, sizeof(r));
 }
 
-int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
-                   const iw_hit_t **hits)
+/* What event_key writes for the event iw_event_from_request builds from
+ * d, read from d itself: the same bytes, so both share cache entries (the
+ * plan only allows it when every keyed field is copied, numeric or unset,
+ * evk_req_desc).  The builder uses no work buffer: the room check is on
+ * the empty buffer. */
+static int request_item(kbuf_t *k, const iw_request_desc_t *d, int f)
 {
-    iw_scache_key_t key;
-    int32_t idx[EVC_MAX_HITS];
-    const void *cached;
-    size_t rlen;
-    unsigned type;
-    int i, nhits = 0;
+    switch (f) {
+    case IW_F_C_IP:        return kput_str(k, d->client_ip);
+    case IW_F_S_IP:        return kput_str(k, d->server_ip);
+    case IW_F_S_SITENAME:  return kput_str(k, d->sitename);
+    case IW_F_CS_METHOD:   return kput_str(k, d->method);
+    case IW_F_CS_URI:      return kput_str(k, d->target);
+    case IW_F_CS_VERSION:  return kput_str(k, d->version);
+    case IW_F_CS_USERNAME: return kput_str(k, d->username);
+    case IW_F_REQUEST_ID:  return kput_str(k, d->request_id);
+    case IW_F_S_PORT:
+        return d->server_port > 0 ? kput_num(k, d->server_port) : kput_str(k, IW_STR_NULL);
+    case IW_F_SC_STATUS:
+        return d->status > 0 ? kput_num(k, d->status) : kput_str(k, IW_STR_NULL);
+    case IW_F_SC_BYTES:
+        return d->sc_bytes >= 0 ? kput_num(k, d->sc_bytes) : kput_str(k, IW_STR_NULL);
+    case IW_F_CS_BYTES:
+        return d->cs_bytes >= 0 ? kput_num(k, d->cs_bytes) : kput_str(k, IW_STR_NULL);
+    case IW_F_TIME_TAKEN:
+        return d->time_taken_ms >= 0 ? kput_num(k, d->time_taken_ms) : kput_str(k, IW_STR_NULL);
+    default:               return kput_str(k, IW_STR_NULL);     /* REQ_UNSET */
+    }
+}
 
-    if (hits) *hits = s ? s->hits : NULL;
-    if (!e || !s || !ev || s->e != e) return 0;
-    type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
+static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
+                          size_t buf_size, unsigned char *buf)
+{
+    kbuf_t k = { buf, buf + IW_SCACHE_MAX_KEY };
+    int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, i, ok = 1;
+    uint64_t m = e->evk_req;
+    size_t n;
+
+    *k.o++ = (unsigned char)(0 | 1 << 1);        /* access, from a request */
+    for (; m && ok; m &= m - 1) ok = request_item(&k, d, __builtin_ctzll(m));
+    if (ok && e->evk_hdrs[0]) {
+        ok = kput(&k, &nhdrs, sizeof(nhdrs));
+        for (i = 0; ok && i < nhdrs; i++)
+            ok = kput_str(&k, d->hdr_names[i]) && kput_str(&k, d->hdr_values[i]);
+    }
+    if (ok && e->evk_time)
+        ok = kput_num(&k, (int64_t)(d->time / (60 * (apr_time_t)APR_USEC_PER_SEC)));
+    if (ok && e->evk_secs[0])
+        ok = kput_num(&k, (int64_t)(d->time / APR_USEC_PER_SEC));
+    n = (size_t)(k.o - buf);
+    if (!ok || 6 * n + 1024 > buf_size) return 0;
+    return n;
+}
+
+/* Start evaluating ev: forget the previous event's predicates. */
+static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
+{
+    int i;
     for (i = 0; i < s->ntouched; i++) {
         int32_t p = s->touched[i];
         s->bits[p >> 6] &= ~((uint64_t)1 << (p & 63));
@@ -2727,18 +2784,30 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         memset(s->pgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
         s->gen = 1;
     }
-    key.n = 0;
-    if (s->evc && iw_scache_wanted(s->evc, 0)
-        && (key.n = event_key(e, ev, type_index(type), s->kbuf))) {
-        key.tag = 0;
-        key.pre = NULL;
-        key.npre = 0;
-        key.v = s->kbuf;
-        if (iw_scache_key(&key) && (cached = iw_scache_get(s->evc, &key, &rlen)))
-            return evc_replay(e, s, cached);
-    }
-    scan_event(e, s, ev);
+}
 
+/* The event cache's result for key bytes s->kbuf[0..key->n), or NULL;
+ * key->n becomes 0 when the key cannot be cached. */
+static const evc_res_t *evc_find(iw_scratch_t *s, iw_scache_key_t *key)
+{
+    size_t rlen;
+    key->tag = 0;
+    key->pre = NULL;
+    key->npre = 0;
+    key->v = s->kbuf;
+    if (!iw_scache_key(key)) { key->n = 0; return NULL; }
+    return iw_scache_get(s->evc, key, &rlen);
+}
+
+/* Scan and evaluate the event (a cache miss); stores the hits under key
+ * when it has bytes. */
+static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                      unsigned type, const iw_scache_key_t *key)
+{
+    int32_t idx[EVC_MAX_HITS];
+    int i, nhits = 0;
+
+    scan_event(e, s, ev);
     s->ncand = 0;
     for (i = 0; i < s->ntouched; i++) {
         int32_t p = s->touched[i], k;
@@ -2765,8 +2834,51 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         h->nmatches = 0;
         evidence_node(e, s, cr->root, h);
     }
-    if (key.n) evc_store(s, &key, idx, nhits);
+    if (key->n) evc_store(s, key, idx, nhits);
     return nhits;
+}
+
+int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                   const iw_hit_t **hits)
+{
+    iw_scache_key_t key;
+    const evc_res_t *cached;
+    unsigned type;
+
+    if (hits) *hits = s ? s->hits : NULL;
+    if (!e || !s || !ev || s->e != e) return 0;
+    type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
+    scratch_begin(e, s, ev);
+    key.n = 0;
+    if (s->evc && iw_scache_wanted(s->evc, 0)
+        && (key.n = event_key(e, ev, type_index(type), s->kbuf))
+        && (cached = evc_find(s, &key)))
+        return evc_replay(e, s, cached);
+    return eval_fresh(e, s, ev, type, &key);
+}
+
+int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                           const iw_request_desc_t *d, const iw_hit_t **hits)
+{
+    iw_scache_key_t key;
+    const evc_res_t *cached = NULL;
+
+    if (hits) *hits = s ? s->hits : NULL;
+    if (!e || !s || !ev || !d || s->e != e) return 0;
+    if (!s->evc || !e->evk_req_desc) {
+        iw_event_from_request(ev, d);
+        return iw_engine_eval(e, s, ev, hits);
+    }
+    key.n = 0;
+    if (iw_scache_wanted(s->evc, 0) && (key.n = request_key(e, d, ev->buf_size, s->kbuf))
+        && (cached = evc_find(s, &key)) && cached->n == 0) {
+        s->nevents++;                   /* a repeat without hits: no event needed */
+        return 0;
+    }
+    iw_event_from_request(ev, d);
+    scratch_begin(e, s, ev);
+    if (cached) return evc_replay(e, s, cached);
+    return eval_fresh(e, s, ev, IW_EV_ACCESS, &key);
 }
 
 void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
