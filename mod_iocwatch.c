@@ -451,6 +451,7 @@ typedef struct iw_global {
     apr_pool_t *npool;          /* unmanaged: holds them */
     pid_t notify_owner;         /* process that started them */
     char hostname[256];
+    int unique_id;                      /* mod_unique_id loaded: UNIQUE_ID set */
     int ready;                  /* post_config done: hooks may run */
     iw_counters_t ctr;
 } iw_global_t;
@@ -475,14 +476,16 @@ typedef struct iw_retained {
 
 /* ------------------------------------------------------ per-thread scratch */
 
+/* What every request reads comes first: one cache line (in a busy
+ * server it is cold on each request). */
 typedef struct iw_tls {
     int in_hook;                        /* buffers in use: no re-entry */
+    apr_uint64_t events;                /* this thread's share of ctr.events */
+    iw_scratch_t *scratch[IW_MAX_RT];   /* per engine, lazily */
     char *evbuf;                        /* event work buffer */
     iw_event_t ev;                      /* bound to evbuf once; each event resets it */
-    apr_uint64_t events;                /* this thread's share of ctr.events */
     char *alertbuf;                     /* rendered alert */
     iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
-    iw_scratch_t *scratch[IW_MAX_RT];   /* per engine, lazily */
     struct iw_tls *prev, *next;         /* every thread's, for the status page */
 } iw_tls_t;
 
@@ -939,6 +942,7 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return OK;              /* dry-run pass: compiled in check_config */
     if (gethostname(G->hostname, sizeof(G->hostname) - 1) != 0)
         apr_cpystrn(G->hostname, "localhost", sizeof(G->hostname));
+    G->unique_id = ap_find_linked_module("mod_unique_id.c") != NULL;
     ret = ap_retained_data_get(IW_RETAINED_KEY);
     if (!ret)
         ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
@@ -1122,7 +1126,7 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
 {
     iw_event_t *ev = &t->ev;
     const iw_rt_t *rt = G->rts[sc->rt];
-    iw_notify_t *n = G->notifies ? G->notifies[sc->nt] : NULL;
+    iw_notify_t *n;
     iw_scratch_t *scr = iw_tls_scratch(t, sc->rt);
     iw_corr_alert_t out[IW_MAX_CORR_OUT];
     const iw_hit_t *hits;
@@ -1137,6 +1141,7 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
               : iw_engine_eval(rt->engine, scr, ev, &hits);
     if (nhits <= 0)
         return;
+    n = G->notifies ? G->notifies[sc->nt] : NULL;
     __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
     nsel = select_hits(dc, t, hits, nhits, &feeds);
     /* correlation sees every kept hit, also of generate:false rules */
@@ -1176,25 +1181,29 @@ static iw_str_t SN(const char *s, size_t n)
     return r;
 }
 
-/* Method, raw target and protocol exactly as on the request line. */
+/* Method, raw target and protocol exactly as on the request line (one
+ * pass for its length, then memchr/memrchr: this runs on every request). */
 static void split_request_line(const request_rec *orig, const request_rec *r,
                                iw_request_desc_t *d)
 {
-    const char *line = orig->the_request, *sp1, *sp2;
-    if (!line || !*line || !(sp1 = strchr(line, ' '))) {
+    const char *line = orig->the_request, *end, *sp1, *sp2;
+    size_t n = line ? strlen(line) : 0;
+
+    if (!n || !(sp1 = memchr(line, ' ', n))) {
         d->method = S(r->method);
         d->target = S(orig->unparsed_uri ? orig->unparsed_uri : r->unparsed_uri);
         d->version = S(r->protocol);
         return;
     }
+    end = line + n;
     d->method = SN(line, (size_t)(sp1 - line));
-    sp2 = strrchr(sp1 + 1, ' ');
-    if (sp2 && !strncmp(sp2 + 1, "HTTP/", 5)) {
+    sp2 = memrchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+    if (sp2 && end - sp2 > 5 && !memcmp(sp2 + 1, "HTTP/", 5)) {
         d->target = SN(sp1 + 1, (size_t)(sp2 - sp1 - 1));
-        d->version = S(sp2 + 1);
+        d->version = SN(sp2 + 1, (size_t)(end - sp2 - 1));
     }
     else {
-        d->target = S(sp1 + 1);                 /* HTTP/0.9 */
+        d->target = SN(sp1 + 1, (size_t)(end - sp1 - 1));   /* HTTP/0.9 */
         d->version = S("HTTP/0.9");
     }
 }
@@ -1202,6 +1211,8 @@ static void split_request_line(const request_rec *orig, const request_rec *r,
 static const char *request_id(const request_rec *orig, const request_rec *r)
 {
     const char *id = NULL;
+    if (!G->unique_id)          /* spare two table scans per request */
+        return orig->log_id;
     /* may be called (error_log) on a request still being read */
     if (orig->subprocess_env)
         id = apr_table_get(orig->subprocess_env, "UNIQUE_ID");

@@ -209,7 +209,12 @@ struct iw_engine {
 };
 
 struct iw_scratch {
+    /* first: all a clean repeated request reads (iw_engine_eval_request) */
     const iw_engine_t *e;
+    iw_scache_t *evc;              /* hits of recent whole events; NULL = off */
+    unsigned char *kbuf;           /* event key being built */
+    iw_hit_t *hits;
+    uint64_t nevents, ncandidates;
     hs_scratch_t *hs;
     pcre2_match_data *md;
     uint64_t *bits;
@@ -218,15 +223,11 @@ struct iw_scratch {
     uint32_t *rgen; uint32_t gen;
     uint32_t *pgen;                /* lazy pred computed in event gen */
     int32_t *cand; int ncand;
-    iw_hit_t *hits;
-    uint64_t nevents, ncandidates;
     /* per event */
     iw_event_t *ev;
     int tm_ok;
     struct tm tm;
     iw_scache_t *sc;               /* scan results of recent values; NULL = off */
-    iw_scache_t *evc;              /* hits of recent whole events; NULL = off */
-    unsigned char *kbuf;           /* event key being built */
 };
 
 /* ---- build state (compile time only) ------------------------------------ */
@@ -2628,15 +2629,39 @@ static inline int kput(kbuf_t *k, const void *b, size_t n)
     return 1;
 }
 
+/* Copy n bytes without a library call: key items are mostly a few to a
+ * few dozen bytes, where the call costs more than the copy. */
+static inline void kcopy(unsigned char *o, const char *p, size_t n)
+{
+    uint64_t w, x;
+    uint32_t a, b;
+    size_t i;
+
+    if (n >= 8) {                  /* whole words, then the last 8 bytes */
+        for (i = 0; i + 8 <= n; i += 8) { memcpy(&w, p + i, 8); memcpy(o + i, &w, 8); }
+        memcpy(&x, p + n - 8, 8);
+        memcpy(o + n - 8, &x, 8);
+    } else if (n >= 4) {           /* two overlapping halves */
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else {
+        for (i = 0; i < n; i++) o[i] = (unsigned char)p[i];
+    }
+}
+
 /* A string as length + bytes; absent (UINT32_MAX) differs from empty. */
 static inline int kput_str(kbuf_t *k, iw_str_t v)
 {
     uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;
-    if (!kroom(k, 4) || (v.p && !kroom(k, 4 + v.len))) return 0;
+    if (!kroom(k, 4 + (v.p ? v.len : 0))) return 0;
     memcpy(k->o, &len, 4);
     k->o += 4;
-    if (v.p && v.len) memcpy(k->o, v.p, v.len);
-    if (v.p) k->o += v.len;
+    if (v.p) {
+        kcopy(k->o, v.p, v.len);
+        k->o += v.len;
+    }
     return 1;
 }
 
@@ -2714,6 +2739,8 @@ static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t
     iw_scache_put(s->evc, key, &r, sizeof(r));
 }
 
+#define REQ_KEY_STACK 512
+
 /* What event_key writes for the event iw_event_from_request builds from
  * d, read from d itself: the same bytes, so both share cache entries (the
  * plan only allows it when every keyed field is copied, numeric or unset,
@@ -2745,9 +2772,9 @@ static int request_item(kbuf_t *k, const iw_request_desc_t *d, int f)
 }
 
 static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
-                          size_t buf_size, unsigned char *buf)
+                          size_t buf_size, unsigned char *buf, size_t room)
 {
-    kbuf_t k = { buf, buf + IW_SCACHE_MAX_KEY };
+    kbuf_t k = { buf, buf + room };
     int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, i, ok = 1;
     uint64_t m = e->evk_req;
     size_t n;
@@ -2766,6 +2793,17 @@ static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
     n = (size_t)(k.o - buf);
     if (!ok || 6 * n + 1024 > buf_size) return 0;
     return n;
+}
+
+/* The request's key in kb, or in the scratch's buffer when longer;
+ * key->n = 0 when it cannot be cached. */
+static size_t request_key_at(const iw_engine_t *e, iw_scratch_t *s, const iw_request_desc_t *d,
+                             size_t buf_size, unsigned char *kb, size_t nkb, iw_scache_key_t *key)
+{
+    key->v = kb;
+    if ((key->n = request_key(e, d, buf_size, kb, nkb))) return key->n;
+    key->v = s->kbuf;
+    return key->n = request_key(e, d, buf_size, s->kbuf, IW_SCACHE_MAX_KEY);
 }
 
 /* Start evaluating ev: forget the previous event's predicates. */
@@ -2794,7 +2832,6 @@ static const evc_res_t *evc_find(iw_scratch_t *s, iw_scache_key_t *key)
     key->tag = 0;
     key->pre = NULL;
     key->npre = 0;
-    key->v = s->kbuf;
     if (!iw_scache_key(key)) { key->n = 0; return NULL; }
     return iw_scache_get(s->evc, key, &rlen);
 }
@@ -2851,7 +2888,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     scratch_begin(e, s, ev);
     key.n = 0;
     if (s->evc && iw_scache_wanted(s->evc, 0)
-        && (key.n = event_key(e, ev, type_index(type), s->kbuf))
+        && (key.n = event_key(e, ev, type_index(type), s->kbuf)) && (key.v = s->kbuf)
         && (cached = evc_find(s, &key)))
         return evc_replay(e, s, cached);
     return eval_fresh(e, s, ev, type, &key);
@@ -2860,6 +2897,9 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
 int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                            const iw_request_desc_t *d, const iw_hit_t **hits)
 {
+    /* most keys fit here: the stack is warm, the scratch's key buffer
+     * would be two more cold cache lines per request */
+    unsigned char kb[REQ_KEY_STACK];
     iw_scache_key_t key;
     const evc_res_t *cached = NULL;
 
@@ -2870,7 +2910,7 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
         return iw_engine_eval(e, s, ev, hits);
     }
     key.n = 0;
-    if (iw_scache_wanted(s->evc, 0) && (key.n = request_key(e, d, ev->buf_size, s->kbuf))
+    if (iw_scache_wanted(s->evc, 0) && request_key_at(e, s, d, ev->buf_size, kb, sizeof(kb), &key)
         && (cached = evc_find(s, &key)) && cached->n == 0) {
         s->nevents++;                   /* a repeat without hits: no event needed */
         return 0;

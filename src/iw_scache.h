@@ -27,7 +27,7 @@
 
 #define IW_SCACHE_MAX_PREDS 16
 #define IW_SCACHE_MAX_KEY   8192
-#define IW_SCACHE_MAX_RES   104    /* result bytes per entry */
+#define IW_SCACHE_MAX_RES   96     /* result bytes per entry (an entry is 128) */
 #define IW_SCACHE_DEFAULT_ENTRIES 512
 #define IW_SCACHE_RING_PER_ENTRY 128   /* ring bytes per entry */
 
