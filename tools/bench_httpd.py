@@ -14,7 +14,9 @@ Printed as ratios to the module-off baseline:
   modsec    ModSecurity + CRS (PL1, DetectionOnly) as the reference,
             when Debian's libapache2-mod-security2 + modsecurity-crs exist
 IW_BENCH_VARIANTS=on,on-uniq runs a subset (baselines are added);
-IW_BENCH_ROUNDS / IW_BENCH_SECONDS set the rounds and seconds per run.
+IW_BENCH_ROUNDS / IW_BENCH_SECONDS set the rounds and seconds per run;
+IW_BENCH_PIN the CPUs of httpd and wrk (default 0,1; "none");
+IW_BENCH_RESTART=0 keeps the servers up across rounds (default: restart).
 """
 import os
 import shutil
@@ -33,6 +35,12 @@ MODULE = os.environ.get("IW_MODULE", os.path.join(REPO, "build", "mod_iocwatch.s
 MODDIR = "/usr/lib/apache2/modules"
 ROUNDS = int(os.environ.get("IW_BENCH_ROUNDS", "5"))
 SECONDS = int(os.environ.get("IW_BENCH_SECONDS", "5"))
+# "httpd-cpu,wrk-cpu": the servers and wrk on separate CPUs (taskset), as
+# when the load comes from another machine; without it they compete for
+# both CPUs and the rounds scatter by +-10-20 %.  "none" turns it off.
+PIN = os.environ.get("IW_BENCH_PIN", "0,1" if (os.cpu_count() or 1) >= 2 else "none")
+PIN = "" if PIN == "none" else PIN
+RESTART = os.environ.get("IW_BENCH_RESTART", "1") != "0"
 
 BASE = """
 ServerRoot "{d}"
@@ -102,6 +110,13 @@ def drain(sock):
             return
 
 
+def pinned(which, cmd):
+    """cmd under taskset on the IW_BENCH_PIN CPU for httpd (0) or wrk (1)."""
+    if not PIN:
+        return cmd
+    return ["taskset", "-c", PIN.split(",")[which]] + cmd
+
+
 class Httpd:
     def __init__(self, name, extra):
         self.d = tempfile.mkdtemp(prefix="iw-bench-%s-" % name)
@@ -120,7 +135,7 @@ class Httpd:
             f.write(conf)
 
     def start(self):
-        r = subprocess.run(["/usr/sbin/apache2", "-f", self.conf, "-k", "start"],
+        r = subprocess.run(pinned(0, ["/usr/sbin/apache2", "-f", self.conf, "-k", "start"]),
                            capture_output=True, text=True)
         if r.returncode:
             raise RuntimeError("httpd start failed: " + r.stderr + self.log())
@@ -173,7 +188,7 @@ def wrk(port, path, script=None, seconds=None):
     cmd = ["wrk", "-t2", "-c32", "-d%ds" % (seconds or SECONDS)]
     if script:
         cmd += ["-s", script]
-    r = subprocess.run(cmd + ["http://127.0.0.1:%d%s" % (port, path)],
+    r = subprocess.run(pinned(1, cmd + ["http://127.0.0.1:%d%s" % (port, path)]),
                        capture_output=True, text=True)
     rps = total = None
     for line in r.stdout.splitlines():
@@ -278,9 +293,16 @@ def main():
     results = {v[0]: [] for v in variants}
     cpu = {v[0]: [] for v in variants}
     try:
-        for name in servers:
-            servers[name].start()
         for rnd in range(ROUNDS):
+            # fresh processes every round: where a server's memory lands
+            # shifts its throughput for its whole life (the same module
+            # measured 0.971 and 0.998 in two runs, each with rounds within
+            # +-0.5 %), as much as the module costs
+            if rnd == 0 or RESTART:
+                for name in servers:
+                    if rnd:
+                        servers[name].stop()
+                    servers[name].start()
             # alternate the order so drift on a shared machine hits all alike
             order = variants if rnd % 2 == 0 else list(reversed(variants))
             for name, _, path, script, _ in order:
@@ -299,8 +321,9 @@ def main():
         for h in servers.values():
             h.stop()
     print("httpd event MPM, wrk -t2 -c32 -d%ds keep-alive, 2 KB static file, %d rounds "
-          "(all servers up, order alternating); ratio = median of per-round ratios to module off"
-          % (SECONDS, ROUNDS))
+          "(all servers up, order alternating%s%s); ratio = median of per-round ratios to module off"
+          % (SECONDS, ROUNDS, ", servers restarted every round" if RESTART else "",
+             ", httpd on CPU %s, wrk on CPU %s" % tuple(PIN.split(",")) if PIN else ""))
     labels = {"off": "module off", "sigmahq": "mod_iocwatch on (88 SigmaHQ rules only)",
               "on": "mod_iocwatch on (SigmaHQ + pack)",
               "nocache": "on, IocWatchScanCache Off",
