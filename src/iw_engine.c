@@ -2779,7 +2779,7 @@ static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
     uint64_t m = e->evk_req;
     size_t n;
 
-    *k.o++ = (unsigned char)(0 | 1 << 1);        /* access, from a request */
+    *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
     for (; m && ok; m &= m - 1) ok = request_item(&k, d, __builtin_ctzll(m));
     if (ok && e->evk_hdrs[0]) {
         ok = kput(&k, &nhdrs, sizeof(nhdrs));
@@ -2824,7 +2824,7 @@ static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     }
 }
 
-/* The event cache's result for key bytes s->kbuf[0..key->n), or NULL;
+/* The event cache's result for key bytes key->v[0..key->n), or NULL;
  * key->n becomes 0 when the key cannot be cached. */
 static const evc_res_t *evc_find(iw_scratch_t *s, iw_scache_key_t *key)
 {
