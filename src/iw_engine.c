@@ -1423,47 +1423,34 @@ static void lit_push(build_t *b, const pat_t *pt, unsigned id)
     l->id = (int32_t)id;
 }
 
-/* Vectorscan 5.4.9 loses matches of patterns that reduce to one byte
+/* One hs_expression_info per pattern (the analysis costs more than
+ * loading a cached database): the flags to compile it with and its
+ * shortest match (0 when unknown).
+ * Vectorscan 5.4.9 loses matches of patterns that reduce to one byte
  * ('a', 'a+', '.*a') under HS_FLAG_SINGLEMATCH once the byte lies past
  * the first 64 bytes of the buffer (found by a differential test; see
  * engine_vectorscan_single_byte).  Such patterns run without it: repeated
  * reports only find their predicate already set. */
-static unsigned single_match_flags(const char *expr, unsigned flags)
+static unsigned analyse_expr(const char *expr, unsigned flags, unsigned *min_width)
 {
     hs_expr_info_t *info = NULL;
     hs_compile_error_t *err = NULL;
 
-    if (!(flags & HS_FLAG_SINGLEMATCH)) return flags;
+    *min_width = 0;
     if (hs_expression_info(expr, flags & ~HS_FLAG_SINGLEMATCH, &info, &err) != HS_SUCCESS) {
         if (err) hs_free_compile_error(err);
         return flags;      /* the database compile reports the problem */
     }
+    *min_width = info->min_width;
     if (info->min_width <= 1) flags &= ~HS_FLAG_SINGLEMATCH;
     free(info);
     return flags;
 }
 
 /* Vectorscan database of the listed patterns; a pattern it rejects is
- * dropped (pattern_failed) and the rest compiled again. */
-/* Shortest match of any of the expressions (0 if unknown): a shorter
- * value needs no scan (e.g. `.{150}` of a |re on cs-host). */
-static unsigned min_width(const char **exprs, const unsigned *flags, int n)
-{
-    unsigned w = ~0u;
-    int i;
-    for (i = 0; i < n && w; i++) {
-        hs_expr_info_t *info = NULL;
-        hs_compile_error_t *err = NULL;
-        if (hs_expression_info(exprs[i], flags[i] & ~HS_FLAG_SINGLEMATCH, &info, &err) != HS_SUCCESS) {
-            if (err) hs_free_compile_error(err);
-            return 0;
-        }
-        if (info->min_width < w) w = info->min_width;
-        free(info);
-    }
-    return w == ~0u ? 0 : w;
-}
-
+ * dropped (pattern_failed) and the rest compiled again.  *minw: the
+ * shortest match of any of them (0 if unknown): a shorter value needs no
+ * scan (e.g. `.{150}` of a |re on cs-host). */
 static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_database_t **out,
                       unsigned *minw)
 {
@@ -1472,6 +1459,7 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
         hs_compile_error_t *err = NULL;
         const char **exprs = apr_palloc(b->tp, sizeof(char *) * (size_t)n);
         unsigned *flags = apr_palloc(b->tp, sizeof(unsigned) * (size_t)n);
+        unsigned w, shortest = ~0u;
         for (i = 0; i < n; i++) {
             unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
             const pat_t *pt;
@@ -1480,16 +1468,17 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
                 pt = &APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts,
                                                            confent_t).pat, pat_t);
                 exprs[i] = pt->expr;
-                flags[i] = pt->flags & ~HS_FLAG_SINGLEMATCH;
-                continue;
+                flags[i] = analyse_expr(pt->expr, pt->flags & ~HS_FLAG_SINGLEMATCH, &w);
+            } else {
+                pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
+                exprs[i] = pt->expr;
+                flags[i] = analyse_expr(pt->expr, pt->flags, &w);
             }
-            pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
-            exprs[i] = pt->expr;
-            flags[i] = single_match_flags(pt->expr, pt->flags);
+            if (w < shortest) shortest = w;     /* an unknown one (0) makes it 0 */
         }
         if (iw_hscache_compile_multi(b->hsc, exprs, flags, (const unsigned *)ids->elts,
                                      (unsigned)n, HS_MODE_BLOCK, out, &err) == HS_SUCCESS) {
-            *minw = min_width(exprs, flags, n);
+            *minw = shortest == ~0u ? 0 : shortest;
             return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
         }
         if (err && err->expression >= 0 && err->expression < n) {
@@ -1529,6 +1518,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     apr_array_header_t *id = apr_array_make(b->tp, 64, sizeof(unsigned));
     size_t off[PLAIN_MAX_BRANCHES], len[PLAIN_MAX_BRANCHES];
     hs_compile_error_t *err = NULL;
+    unsigned w, shortest = ~0u;
     int i, k, nb, dropped = 0;
 
     if (!iw_engine_plain_dbs) return;
@@ -1547,12 +1537,17 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
             }
             br = nb == 1 ? pt->expr : apr_pstrmemdup(b->tp, br, len[k]);
             APR_ARRAY_PUSH(ex, const char *) = br;
-            APR_ARRAY_PUSH(fl, unsigned) = single_match_flags(br, pt->flags);
+            APR_ARRAY_PUSH(fl, unsigned) = pt->flags;
             APR_ARRAY_PUSH(id, unsigned) = pi;
         }
     }
     if (!dropped) return;
     if (!ex->nelts) { fm->plain_mode = PLAIN_NONE; return; }
+    for (i = 0; i < ex->nelts; i++) {          /* analysed only when built */
+        unsigned *f = &APR_ARRAY_IDX(fl, i, unsigned);
+        *f = analyse_expr(APR_ARRAY_IDX(ex, i, const char *), *f, &w);
+        if (w < shortest) shortest = w;
+    }
     if (iw_hscache_compile_multi(b->hsc, (const char *const *)ex->elts, (const unsigned *)fl->elts,
                                  (const unsigned *)id->elts, (unsigned)ex->nelts, HS_MODE_BLOCK,
                                  &fm->plain, &err) != HS_SUCCESS) {
@@ -1565,7 +1560,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
         fm->plain = NULL;
         return;
     }
-    fm->plain_minw = min_width((const char **)ex->elts, (const unsigned *)fl->elts, ex->nelts);
+    fm->plain_minw = shortest == ~0u ? 0 : shortest;
     fm->plain_mode = PLAIN_DB;
     b->e->ndbs++;
 }
