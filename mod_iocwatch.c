@@ -1117,10 +1117,10 @@ static void send_correlations(const iw_srv_conf_t *sc, const iw_rt_t *rt,
     a->corr = NULL;
 }
 
-/* Evaluate one event with the server's engine and queue its alerts:
- * detection alerts (or one summary), then correlation alerts. */
-/* Evaluate t->ev (an error-log entry), or the request d (a repeat the
- * engine's cache knows to be clean is answered without building t->ev). */
+/* Evaluate t->ev (an error-log entry) or the request d with the server's
+ * engine (a repeat its cache knows to be clean is answered without
+ * building t->ev) and queue the alerts: detection alerts (or one summary),
+ * then correlation alerts. */
 static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
                        iw_tls_t *t, const iw_request_desc_t *d)
 {

@@ -1463,17 +1463,18 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
         for (i = 0; i < n; i++) {
             unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
             const pat_t *pt;
+            unsigned f;
             if (id >= (unsigned)b->pats->nelts) {
                 /* merged literal: every occurrence, the segment decides */
                 pt = &APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts,
                                                            confent_t).pat, pat_t);
-                exprs[i] = pt->expr;
-                flags[i] = analyse_expr(pt->expr, pt->flags & ~HS_FLAG_SINGLEMATCH, &w);
+                f = pt->flags & ~HS_FLAG_SINGLEMATCH;
             } else {
                 pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
-                exprs[i] = pt->expr;
-                flags[i] = analyse_expr(pt->expr, pt->flags, &w);
+                f = pt->flags;
             }
+            exprs[i] = pt->expr;
+            flags[i] = analyse_expr(pt->expr, f, &w);
             if (w < shortest) shortest = w;     /* an unknown one (0) makes it 0 */
         }
         if (iw_hscache_compile_multi(b->hsc, exprs, flags, (const unsigned *)ids->elts,
@@ -2676,10 +2677,28 @@ static inline int kput_num(kbuf_t *k, int64_t v)
  * them.  0 when the event is too big to cache or its views could be cut
  * short by the work buffer (then results could depend on what is not
  * keyed). */
+/* What follows the fields in both key layouts (event_key, request_key):
+ * the header list and the minute or second when rules need them. */
+static int key_tail(const iw_engine_t *e, int ti, kbuf_t *k, const iw_str_t *names,
+                    const iw_str_t *values, int nhdrs, apr_time_t t)
+{
+    int i, ok = 1;
+    if (e->evk_hdrs[ti]) {
+        ok = kput(k, &nhdrs, sizeof(nhdrs));
+        for (i = 0; ok && i < nhdrs; i++)
+            ok = kput_str(k, names[i]) && kput_str(k, values[i]);
+    }
+    if (ok && e->evk_time)
+        ok = kput_num(k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
+    if (ok && e->evk_secs[ti])
+        ok = kput_num(k, (int64_t)(t / APR_USEC_PER_SEC));
+    return ok;
+}
+
 static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
 {
     kbuf_t k = { buf, buf + IW_SCACHE_MAX_KEY };
-    int req = ti == 0 && ev->from_request, f, i, ok = 1;
+    int req = ti == 0 && ev->from_request, f, ok = 1;
     uint64_t m = req ? e->evk_req : e->evk_fields[ti];
     size_t n;
 
@@ -2689,15 +2708,7 @@ static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsi
         ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f])   /* the text is the number's */
                                       : kput_str(&k, ev->val[f]);
     }
-    if (ok && e->evk_hdrs[ti]) {
-        ok = kput(&k, &ev->nhdrs, sizeof(ev->nhdrs));
-        for (i = 0; ok && i < ev->nhdrs; i++)
-            ok = kput_str(&k, ev->hdr_names[i]) && kput_str(&k, ev->hdr_values[i]);
-    }
-    if (ok && e->evk_time)
-        ok = kput_num(&k, (int64_t)(ev->time / (60 * (apr_time_t)APR_USEC_PER_SEC)));
-    if (ok && e->evk_secs[ti])
-        ok = kput_num(&k, (int64_t)(ev->time / APR_USEC_PER_SEC));
+    ok = ok && key_tail(e, ti, &k, ev->hdr_names, ev->hdr_values, ev->nhdrs, ev->time);
     n = (size_t)(k.o - buf);
     if (!ok || ev->buf_used + 6 * n + 1024 > ev->buf_size) return 0;
     return n;
@@ -2770,21 +2781,14 @@ static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
                           size_t buf_size, unsigned char *buf, size_t room)
 {
     kbuf_t k = { buf, buf + room };
-    int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, i, ok = 1;
+    /* the builder's header count (iw_event_from_request) */
+    int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, ok = 1;
     uint64_t m = e->evk_req;
     size_t n;
 
     *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
     for (; m && ok; m &= m - 1) ok = request_item(&k, d, __builtin_ctzll(m));
-    if (ok && e->evk_hdrs[0]) {
-        ok = kput(&k, &nhdrs, sizeof(nhdrs));
-        for (i = 0; ok && i < nhdrs; i++)
-            ok = kput_str(&k, d->hdr_names[i]) && kput_str(&k, d->hdr_values[i]);
-    }
-    if (ok && e->evk_time)
-        ok = kput_num(&k, (int64_t)(d->time / (60 * (apr_time_t)APR_USEC_PER_SEC)));
-    if (ok && e->evk_secs[0])
-        ok = kput_num(&k, (int64_t)(d->time / APR_USEC_PER_SEC));
+    ok = ok && key_tail(e, 0, &k, d->hdr_names, d->hdr_values, nhdrs, d->time);
     n = (size_t)(k.o - buf);
     if (!ok || 6 * n + 1024 > buf_size) return 0;
     return n;
@@ -2882,8 +2886,9 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
     scratch_begin(e, s, ev);
     key.n = 0;
+    key.v = s->kbuf;
     if (s->evc && iw_scache_wanted(s->evc, 0)
-        && (key.n = event_key(e, ev, type_index(type), s->kbuf)) && (key.v = s->kbuf)
+        && (key.n = event_key(e, ev, type_index(type), s->kbuf))
         && (cached = evc_find(s, &key)))
         return evc_replay(e, s, cached);
     return eval_fresh(e, s, ev, type, &key);

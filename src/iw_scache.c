@@ -69,13 +69,13 @@ iw_scache_t *iw_scache_create(unsigned entries)
     ring = (uint64_t)n * IW_SCACHE_RING_PER_ENTRY;     /* a power of two */
     if (ring < RING_MIN) ring = RING_MIN;
     c->ring_mask = ring - 1;
-    c->ents = aligned_alloc(64, (size_t)n * 128);
+    c->ents = aligned_alloc(64, (size_t)n * sizeof(ent_t));
     c->ring = malloc((size_t)ring);
     if (!c->ents || !c->ring) {
         iw_scache_destroy(c);
         return NULL;
     }
-    memset(c->ents, 0, (size_t)n * 128);
+    memset(c->ents, 0, (size_t)n * sizeof(ent_t));
     return c;
 }
 

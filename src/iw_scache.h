@@ -68,7 +68,7 @@ iw_scache_t *iw_scache_create(unsigned entries);
 void iw_scache_destroy(iw_scache_t *c);
 
 /* 1 when the caller should use the cache for a key of this tag (its
- * class is not paused); counts the call when it is. */
+ * class is not paused); a call while paused counts the pause down. */
 int iw_scache_wanted(iw_scache_t *c, uint32_t tag);
 /* Hash the key (sets k->h); 0 when the key is too long to cache. */
 int iw_scache_key(iw_scache_key_t *k);
