@@ -36,9 +36,11 @@ lib: $(BUILD)/libiocwatch.a
 cli: $(BUILD)/iocwatch
 module: $(BUILD)/mod_iocwatch.so
 
+# hidden: inside mod_iocwatch.so the engine's functions call each other
+# directly, not through the PLT (only iocwatch_module is exported)
 $(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -c $< -o $@
 
 $(BUILD)/libiocwatch.a: $(LIB_OBJ)
 	@rm -f $@

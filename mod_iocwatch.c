@@ -154,11 +154,13 @@ static void *iw_merge_dir(apr_pool_t *p, void *basev, void *addv)
     return m;
 }
 
+IW_HOT
 static iw_srv_conf_t *srv_conf(const server_rec *s)
 {
     return ap_get_module_config(s->module_config, &iocwatch_module);
 }
 
+IW_HOT
 static iw_dir_conf_t *dir_conf(ap_conf_vector_t *v)
 {
     return v ? ap_get_module_config(v, &iocwatch_module) : NULL;
@@ -538,6 +540,7 @@ static void iw_tls_free(void *v)
 
 /* This thread's scratch; created on first use (one malloc per thread,
  * freed by the key destructor when the thread exits). */
+IW_HOT
 static iw_tls_t *iw_tls(void)
 {
     iw_tls_t *t;
@@ -560,6 +563,7 @@ static iw_tls_t *iw_tls(void)
     return t;
 }
 
+IW_HOT
 static iw_scratch_t *iw_tls_scratch(iw_tls_t *t, int rt)
 {
     if (!t->scratch[rt])
@@ -1117,31 +1121,21 @@ static void send_correlations(const iw_srv_conf_t *sc, const iw_rt_t *rt,
     a->corr = NULL;
 }
 
-/* Evaluate t->ev (an error-log entry) or the request d with the server's
- * engine (a repeat its cache knows to be clean is answered without
- * building t->ev) and queue the alerts: detection alerts (or one summary),
- * then correlation alerts. */
-static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
-                       iw_tls_t *t, const iw_request_desc_t *d)
+/* The alerts of an event with hits: detection alerts (or one summary),
+ * then correlation alerts.  Out of line: a clean request never runs it,
+ * so its code stays off the request path's cache lines. */
+static void __attribute__((noinline))
+iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
+              const iw_rt_t *rt, const iw_hit_t *hits, int nhits)
 {
     iw_event_t *ev = &t->ev;
-    const iw_rt_t *rt = G->rts[sc->rt];
-    iw_notify_t *n;
-    iw_scratch_t *scr = iw_tls_scratch(t, sc->rt);
+    iw_notify_t *n = G->notifies ? G->notifies[sc->nt] : NULL;
     iw_corr_alert_t out[IW_MAX_CORR_OUT];
-    const iw_hit_t *hits;
     iw_alert_t a;
-    int nhits, nsel, nalert, nc = 0, feeds = 0, best;
+    int nsel, nalert, nc = 0, feeds = 0, best;
     iw_level_t min = sc->min_level == IW_UNSET ? IW_LEVEL_NONE
                                                : (iw_level_t)sc->min_level;
 
-    if (!scr)
-        return;
-    nhits = d ? iw_engine_eval_request(rt->engine, scr, ev, d, &hits)
-              : iw_engine_eval(rt->engine, scr, ev, &hits);
-    if (nhits <= 0)
-        return;
-    n = G->notifies ? G->notifies[sc->nt] : NULL;
     __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
     nsel = select_hits(dc, t, hits, nhits, &feeds);
     /* correlation sees every kept hit, also of generate:false rules */
@@ -1161,7 +1155,28 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
         send_correlations(sc, rt, n, t, &a, out, nc, min);
 }
 
+/* Evaluate t->ev (an error-log entry) or the request d with the server's
+ * engine (a repeat its cache knows to be clean is answered without
+ * building t->ev) and queue the alerts of any hits. */
+IW_HOT
+static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
+                              iw_tls_t *t, const iw_request_desc_t *d)
+{
+    const iw_rt_t *rt = G->rts[sc->rt];
+    iw_scratch_t *scr = iw_tls_scratch(t, sc->rt);
+    const iw_hit_t *hits;
+    int nhits;
+
+    if (!scr)
+        return;
+    nhits = d ? iw_engine_eval_request(rt->engine, scr, &t->ev, d, &hits)
+              : iw_engine_eval(rt->engine, scr, &t->ev, &hits);
+    if (nhits > 0)
+        iw_alert_hits(sc, dc, t, rt, hits, nhits);
+}
+
 /* Monitoring on for this server and scope?  (Rules configured, not Off.) */
+IW_HOT
 static int active(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc)
 {
     if (!G || !G->ready || sc->rt < 0 || sc->nt < 0 || sc->rt >= G->nrts)
@@ -1183,6 +1198,7 @@ static iw_str_t SN(const char *s, size_t n)
 
 /* Method, raw target and protocol exactly as on the request line (one
  * pass for its length, then memchr/memrchr: this runs on every request). */
+IW_HOT
 static void split_request_line(const request_rec *orig, const request_rec *r,
                                iw_request_desc_t *d)
 {
@@ -1208,6 +1224,7 @@ static void split_request_line(const request_rec *orig, const request_rec *r,
     }
 }
 
+IW_HOT
 static const char *request_id(const request_rec *orig, const request_rec *r)
 {
     const char *id = NULL;
@@ -1223,6 +1240,7 @@ static const char *request_id(const request_rec *orig, const request_rec *r)
 
 /* Request headers as sent (headers_in of the first request), at most
  * IW_MAX_HDRS of them (the CLI keeps as many). */
+IW_HOT
 static int copy_headers(const request_rec *orig, iw_str_t *hn, iw_str_t *hv)
 {
     const apr_array_header_t *ha = apr_table_elts(orig->headers_in);
@@ -1240,6 +1258,7 @@ static int copy_headers(const request_rec *orig, iw_str_t *hn, iw_str_t *hv)
 
 /* The request line and headers of the first request of the internal
  * redirect chain (what the client sent), the outcome of the final one. */
+IW_HOT
 static void describe_request(const request_rec *orig, const request_rec *r,
                              iw_request_desc_t *d)
 {
@@ -1259,6 +1278,7 @@ static void describe_request(const request_rec *orig, const request_rec *r,
     d->time = orig->request_time;
 }
 
+IW_HOT
 static int iw_log_transaction(request_rec *r0)
 {
     request_rec *orig = r0, *r = r0;

@@ -27,6 +27,7 @@
  * the events where their rule is not a candidate.  Patterns with an inner
  * `*` are scanned as their longest literal and confirmed by PCRE2
  * (star_split).  Both keep results and evidence identical. */
+#include <stddef.h>
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
@@ -156,6 +157,12 @@ typedef struct fieldm {
 
 enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
 
+/* One field of a request's cache key (request_key): where its value is
+ * in an iw_request_desc_t and how event_key writes it for the event built
+ * from that description. */
+enum { RK_STR, RK_INT, RK_I64, RK_NULL };  /* RK_INT keyed when > 0, RK_I64 when >= 0 */
+typedef struct rkey_item { uint16_t off; uint8_t kind; } rkey_item_t;
+
 struct iw_engine {
     apr_pool_t *pool;
     iw_ruleset_t *rs;
@@ -206,6 +213,8 @@ struct iw_engine {
     int evk_secs[NTYPES];          /* date/time read: the second too */
     uint64_t evk_req;              /* access fields for events built from a request */
     int evk_req_desc;              /* ... all copied as they are from the description */
+    rkey_item_t rkey[IW_F__COUNT]; /* ... then where each is in the description */
+    int nrkey;
 };
 
 struct iw_scratch {
@@ -1890,6 +1899,33 @@ static void expand_lazy(iw_engine_t *e)
 #define REQ_UNSET  (FBIT(IW_F_MESSAGE) | FBIT(IW_F_LEVEL) | FBIT(IW_F_MODULE)          \
                     | FBIT(IW_F_AH_CODE) | FBIT(IW_F_PID))
 
+/* Where iw_event_from_request takes access field f from: the member of
+ * the description it copies (REQ_COPIED, REQ_NUMS), or nowhere (REQ_UNSET). */
+static rkey_item_t rkey_item(int f)
+{
+    rkey_item_t it = { 0, RK_NULL };
+#define RK(field, member, how) \
+    case field: it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; break
+    switch (f) {
+    RK(IW_F_C_IP, client_ip, RK_STR);
+    RK(IW_F_S_IP, server_ip, RK_STR);
+    RK(IW_F_S_SITENAME, sitename, RK_STR);
+    RK(IW_F_CS_METHOD, method, RK_STR);
+    RK(IW_F_CS_URI, target, RK_STR);
+    RK(IW_F_CS_VERSION, version, RK_STR);
+    RK(IW_F_CS_USERNAME, username, RK_STR);
+    RK(IW_F_REQUEST_ID, request_id, RK_STR);
+    RK(IW_F_S_PORT, server_port, RK_INT);
+    RK(IW_F_SC_STATUS, status, RK_INT);
+    RK(IW_F_SC_BYTES, sc_bytes, RK_I64);
+    RK(IW_F_CS_BYTES, cs_bytes, RK_I64);
+    RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64);
+    default: break;
+    }
+#undef RK
+    return it;
+}
+
 /* For events built by iw_event_from_request, stem, query and host are
  * functions of target, method and the header list, and the header fields
  * of the list alone: with those keyed, the derived ones need not be. */
@@ -1906,6 +1942,8 @@ static void plan_request_key(iw_engine_t *e)
     if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
     e->evk_req = m;
     e->evk_req_desc = !(m & ~(REQ_COPIED | REQ_NUMS | REQ_UNSET));
+    for (e->nrkey = 0; e->evk_req_desc && m; m &= m - 1)
+        e->rkey[e->nrkey++] = rkey_item(__builtin_ctzll(m));
 }
 
 /* Which event data any matcher reads: the event cache keys on exactly
@@ -2672,21 +2710,17 @@ static inline int kput_num(kbuf_t *k, int64_t v)
     return 1;
 }
 
-/* The event's key bytes: type, then every field the matchers read (with
- * its number), the header list and the minute or second when rules need
- * them.  0 when the event is too big to cache or its views could be cut
- * short by the work buffer (then results could depend on what is not
- * keyed). */
 /* What follows the fields in both key layouts (event_key, request_key):
  * the header list and the minute or second when rules need them. */
+IW_HOT
 static int key_tail(const iw_engine_t *e, int ti, kbuf_t *k, const iw_str_t *names,
                     const iw_str_t *values, int nhdrs, apr_time_t t)
 {
     int i, ok = 1;
-    if (e->evk_hdrs[ti]) {
+    if (e->evk_hdrs[ti]) {         /* name, value, name, ...: one copy of kput_str's code */
         ok = kput(k, &nhdrs, sizeof(nhdrs));
-        for (i = 0; ok && i < nhdrs; i++)
-            ok = kput_str(k, names[i]) && kput_str(k, values[i]);
+        for (i = 0; ok && i < 2 * nhdrs; i++)
+            ok = kput_str(k, (i & 1) ? values[i >> 1] : names[i >> 1]);
     }
     if (ok && e->evk_time)
         ok = kput_num(k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
@@ -2695,6 +2729,11 @@ static int key_tail(const iw_engine_t *e, int ti, kbuf_t *k, const iw_str_t *nam
     return ok;
 }
 
+/* The event's key bytes: type, then every field the matchers read (with
+ * its number), the header list and the minute or second when rules need
+ * them.  0 when the event is too big to cache or its views could be cut
+ * short by the work buffer (then results could depend on what is not
+ * keyed). */
 static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
 {
     kbuf_t k = { buf, buf + IW_SCACHE_MAX_KEY };
@@ -2747,47 +2786,39 @@ static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t
 
 #define REQ_KEY_STACK 512
 
+/* One planned field of a request key, as event_key writes it. */
+IW_HOT
+static int rkey_put(kbuf_t *k, const iw_request_desc_t *d, rkey_item_t it)
+{
+    const char *p = (const char *)d + it.off;
+    int64_t v = 0;
+    int x, num = 0;
+
+    switch (it.kind) {
+    case RK_STR: return kput_str(k, *(const iw_str_t *)(const void *)p);
+    case RK_INT: memcpy(&x, p, sizeof(x)); v = x; num = x > 0; break;
+    case RK_I64: memcpy(&v, p, sizeof(v)); num = v >= 0; break;
+    default:     break;
+    }
+    return num ? kput_num(k, v) : kput_str(k, IW_STR_NULL);
+}
+
 /* What event_key writes for the event iw_event_from_request builds from
  * d, read from d itself: the same bytes, so both share cache entries (the
  * plan only allows it when every keyed field is copied, numeric or unset,
  * evk_req_desc).  The builder uses no work buffer: the room check is on
  * the empty buffer. */
-static int request_item(kbuf_t *k, const iw_request_desc_t *d, int f)
-{
-    switch (f) {
-    case IW_F_C_IP:        return kput_str(k, d->client_ip);
-    case IW_F_S_IP:        return kput_str(k, d->server_ip);
-    case IW_F_S_SITENAME:  return kput_str(k, d->sitename);
-    case IW_F_CS_METHOD:   return kput_str(k, d->method);
-    case IW_F_CS_URI:      return kput_str(k, d->target);
-    case IW_F_CS_VERSION:  return kput_str(k, d->version);
-    case IW_F_CS_USERNAME: return kput_str(k, d->username);
-    case IW_F_REQUEST_ID:  return kput_str(k, d->request_id);
-    case IW_F_S_PORT:
-        return d->server_port > 0 ? kput_num(k, d->server_port) : kput_str(k, IW_STR_NULL);
-    case IW_F_SC_STATUS:
-        return d->status > 0 ? kput_num(k, d->status) : kput_str(k, IW_STR_NULL);
-    case IW_F_SC_BYTES:
-        return d->sc_bytes >= 0 ? kput_num(k, d->sc_bytes) : kput_str(k, IW_STR_NULL);
-    case IW_F_CS_BYTES:
-        return d->cs_bytes >= 0 ? kput_num(k, d->cs_bytes) : kput_str(k, IW_STR_NULL);
-    case IW_F_TIME_TAKEN:
-        return d->time_taken_ms >= 0 ? kput_num(k, d->time_taken_ms) : kput_str(k, IW_STR_NULL);
-    default:               return kput_str(k, IW_STR_NULL);     /* REQ_UNSET */
-    }
-}
-
+IW_HOT
 static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
                           size_t buf_size, unsigned char *buf, size_t room)
 {
     kbuf_t k = { buf, buf + room };
     /* the builder's header count (iw_event_from_request) */
-    int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, ok = 1;
-    uint64_t m = e->evk_req;
+    int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, ok = 1, i;
     size_t n;
 
     *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
-    for (; m && ok; m &= m - 1) ok = request_item(&k, d, __builtin_ctzll(m));
+    for (i = 0; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
     ok = ok && key_tail(e, 0, &k, d->hdr_names, d->hdr_values, nhdrs, d->time);
     n = (size_t)(k.o - buf);
     if (!ok || 6 * n + 1024 > buf_size) return 0;
@@ -2796,6 +2827,7 @@ static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
 
 /* The request's key in kb, or in the scratch's buffer when longer;
  * key->n = 0 when it cannot be cached. */
+IW_HOT
 static size_t request_key_at(const iw_engine_t *e, iw_scratch_t *s, const iw_request_desc_t *d,
                              size_t buf_size, unsigned char *kb, size_t nkb, iw_scache_key_t *key)
 {
@@ -2825,6 +2857,7 @@ static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
 
 /* The event cache's result for key bytes key->v[0..key->n), or NULL;
  * key->n becomes 0 when the key cannot be cached. */
+IW_HOT
 static const evc_res_t *evc_find(iw_scratch_t *s, iw_scache_key_t *key)
 {
     size_t rlen;
@@ -2894,6 +2927,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     return eval_fresh(e, s, ev, type, &key);
 }
 
+IW_HOT
 int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                            const iw_request_desc_t *d, const iw_hit_t **hits)
 {

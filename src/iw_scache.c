@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "iw_scache.h"
+#include "iw_common.h"
 
 #define RING_MIN (4u * IW_SCACHE_MAX_KEY)
 
@@ -35,6 +36,7 @@ struct iw_scache {
 
 static window_t *window_of(iw_scache_t *c, uint32_t tag) { return &c->cls[tag % IW_SCACHE_CLASSES]; }
 
+IW_HOT
 uint64_t iw_hash64(uint64_t seed, const void *p, size_t n)
 {
     const unsigned char *b = p;
@@ -87,6 +89,7 @@ void iw_scache_destroy(iw_scache_t *c)
     free(c);
 }
 
+IW_HOT
 int iw_scache_wanted(iw_scache_t *c, uint32_t tag)
 {
     window_t *w = window_of(c, tag);
@@ -96,6 +99,7 @@ int iw_scache_wanted(iw_scache_t *c, uint32_t tag)
 }
 
 /* One lookup into its class's window; a poor window pauses the class. */
+IW_HOT
 static void window_count(iw_scache_t *c, uint32_t tag, int hit)
 {
     window_t *w = window_of(c, tag);
@@ -106,15 +110,17 @@ static void window_count(iw_scache_t *c, uint32_t tag, int hit)
     w->w_lookups = w->w_hits = 0;
 }
 
+IW_HOT
 int iw_scache_key(iw_scache_key_t *k)
 {
     if (k->npre + k->n > IW_SCACHE_MAX_KEY) return 0;
-    k->h = iw_hash64(iw_hash64(k->tag, k->pre, k->npre), k->v, k->n);
+    k->h = iw_hash64(k->npre ? iw_hash64(k->tag, k->pre, k->npre) : k->tag, k->v, k->n);
     return 1;
 }
 
 /* The ring bytes at pos are intact while fewer than the ring's size have
  * been written since (writes never wrap inside one key). */
+IW_HOT
 static int ent_matches(const iw_scache_t *c, const ent_t *e, const iw_scache_key_t *k)
 {
     const unsigned char *b;
@@ -127,6 +133,7 @@ static int ent_matches(const iw_scache_t *c, const ent_t *e, const iw_scache_key
            && (!k->n || !memcmp(b + k->npre, k->v, k->n));
 }
 
+IW_HOT
 const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen)
 {
     const ent_t *e = &c->ents[k->h & c->mask];
