@@ -1160,19 +1160,22 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
  * building t->ev) and queue the alerts of any hits. */
 IW_HOT
 static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
-                              iw_tls_t *t, const iw_request_desc_t *d)
+                       iw_tls_t *t, const iw_request_desc_t *d)
 {
-    const iw_rt_t *rt = G->rts[sc->rt];
     iw_scratch_t *scr = iw_tls_scratch(t, sc->rt);
+    const iw_engine_t *e;
     const iw_hit_t *hits;
     int nhits;
 
     if (!scr)
         return;
-    nhits = d ? iw_engine_eval_request(rt->engine, scr, &t->ev, d, &hits)
-              : iw_engine_eval(rt->engine, scr, &t->ev, &hits);
+    /* the scratch's engine: a clean request reads no iw_rt_t (two cold
+     * lines: G->rts and the runtime) */
+    e = iw_scratch_engine(scr);
+    nhits = d ? iw_engine_eval_request(e, scr, &t->ev, d, &hits)
+              : iw_engine_eval(e, scr, &t->ev, &hits);
     if (nhits > 0)
-        iw_alert_hits(sc, dc, t, rt, hits, nhits);
+        iw_alert_hits(sc, dc, t, G->rts[sc->rt], hits, nhits);
 }
 
 /* Monitoring on for this server and scope?  (Rules configured, not Off.) */

@@ -2047,6 +2047,12 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     return s;
 }
 
+IW_HOT
+const iw_engine_t *iw_scratch_engine(const iw_scratch_t *s)
+{
+    return s->e;
+}
+
 void iw_scratch_destroy(iw_scratch_t *s)
 {
     if (!s) return;

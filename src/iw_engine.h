@@ -38,6 +38,8 @@ int iw_engine_rule_count(const iw_engine_t *e);
  * list).  Allocated with malloc: create once per thread, reuse. */
 iw_scratch_t *iw_scratch_create(const iw_engine_t *e);
 void iw_scratch_destroy(iw_scratch_t *s);
+/* The engine s was created for. */
+const iw_engine_t *iw_scratch_engine(const iw_scratch_t *s);
 
 /* A piece of evidence: which field matched and an excerpt of it. */
 typedef struct iw_match {

@@ -150,10 +150,17 @@ class Httpd:
     def stop(self):
         subprocess.run(["/usr/sbin/apache2", "-f", self.conf, "-k", "stop"],
                        capture_output=True)
+        # until the parent is gone and nothing listens (a loaded server's
+        # children may outlive the pid file: a restart would find the
+        # port still bound)
         pidf = os.path.join(self.d, "httpd.pid")
-        for _ in range(100):
+        deadline = time.time() + 30
+        while time.time() < deadline:
             if not os.path.exists(pidf):
-                break
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                except OSError:
+                    return
             time.sleep(0.05)
 
     def log(self):
