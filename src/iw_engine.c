@@ -160,7 +160,8 @@ enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
 /* One field of a request's cache key (request_key): where its value is
  * in an iw_request_desc_t and how event_key writes it for the event built
  * from that description. */
-enum { RK_STR, RK_INT, RK_I64, RK_NULL };  /* RK_INT keyed when > 0, RK_I64 when >= 0 */
+enum { RK_STR, RK_INT, RK_I64, RK_NULL,    /* RK_INT keyed when > 0, RK_I64 when >= 0 */
+       RK_DERIVED };                         /* not from one member: no request key */
 typedef struct rkey_item { uint16_t off; uint8_t kind; } rkey_item_t;
 
 struct iw_engine {
@@ -1889,21 +1890,13 @@ static void expand_lazy(iw_engine_t *e)
     }
 }
 
-/* What iw_event_from_request does with each access field it does not
- * derive: copied from the description, a number when known, never set. */
-#define REQ_COPIED (FBIT(IW_F_C_IP) | FBIT(IW_F_S_IP) | FBIT(IW_F_S_SITENAME)          \
-                    | FBIT(IW_F_CS_METHOD) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_VERSION) \
-                    | FBIT(IW_F_CS_USERNAME) | FBIT(IW_F_REQUEST_ID))
-#define REQ_NUMS   (FBIT(IW_F_S_PORT) | FBIT(IW_F_SC_STATUS) | FBIT(IW_F_SC_BYTES)     \
-                    | FBIT(IW_F_CS_BYTES) | FBIT(IW_F_TIME_TAKEN))
-#define REQ_UNSET  (FBIT(IW_F_MESSAGE) | FBIT(IW_F_LEVEL) | FBIT(IW_F_MODULE)          \
-                    | FBIT(IW_F_AH_CODE) | FBIT(IW_F_PID))
-
-/* Where iw_event_from_request takes access field f from: the member of
- * the description it copies (REQ_COPIED, REQ_NUMS), or nowhere (REQ_UNSET). */
+/* Where iw_event_from_request takes access field f from: a member of the
+ * description it copies (a string, or a number when known), nowhere (the
+ * field is never set in a request's event), or RK_DERIVED (computed from
+ * other data: a request key cannot stand for it). */
 static rkey_item_t rkey_item(int f)
 {
-    rkey_item_t it = { 0, RK_NULL };
+    rkey_item_t it = { 0, RK_DERIVED };
 #define RK(field, member, how) \
     case field: it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; break
     switch (f) {
@@ -1920,6 +1913,9 @@ static rkey_item_t rkey_item(int f)
     RK(IW_F_SC_BYTES, sc_bytes, RK_I64);
     RK(IW_F_CS_BYTES, cs_bytes, RK_I64);
     RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64);
+    case IW_F_MESSAGE: case IW_F_LEVEL: case IW_F_MODULE: case IW_F_AH_CODE: case IW_F_PID:
+        it.kind = RK_NULL;
+        break;
     default: break;
     }
 #undef RK
@@ -1941,9 +1937,16 @@ static void plan_request_key(iw_engine_t *e)
     if (e->evk_hdrs[0]) m &= ~by_hdrs;
     if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
     e->evk_req = m;
-    e->evk_req_desc = !(m & ~(REQ_COPIED | REQ_NUMS | REQ_UNSET));
-    for (e->nrkey = 0; e->evk_req_desc && m; m &= m - 1)
-        e->rkey[e->nrkey++] = rkey_item(__builtin_ctzll(m));
+    e->evk_req_desc = 1;
+    for (e->nrkey = 0; m; m &= m - 1) {
+        rkey_item_t it = rkey_item(__builtin_ctzll(m));
+        if (it.kind == RK_DERIVED) {
+            e->evk_req_desc = 0;
+            e->nrkey = 0;
+            return;
+        }
+        e->rkey[e->nrkey++] = it;
+    }
 }
 
 /* Which event data any matcher reads: the event cache keys on exactly

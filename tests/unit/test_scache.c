@@ -374,6 +374,54 @@ static void rdesc_set(rdesc_t *r, int m, int v)
 #undef RS
 }
 
+/* Which single fields let a clean repeat be answered from the request's
+ * description: those iw_event_from_request copies from one member (or
+ * never sets), and those derived from the target; not the header fields
+ * when no rule keys the header list (their values come from the list). */
+TEST(engine_request_key_per_field)
+{
+    static const struct { const char *field; int keyable; } fs[] = {
+        { "c-ip", 1 }, { "s-ip", 1 }, { "s-port", 1 }, { "s-sitename", 1 },
+        { "cs-method", 1 }, { "cs-uri", 1 }, { "cs-uri-stem", 1 }, { "cs-uri-query", 1 },
+        { "cs-version", 1 }, { "sc-status", 1 }, { "sc-bytes", 1 }, { "cs-bytes", 1 },
+        { "time-taken", 1 }, { "cs-username", 1 }, { "request-id", 1 }, { "cs-headers", 1 },
+        { "message", 1 }, { "ah-code", 1 }, { "pid", 1 },
+        { "cs-host", 0 }, { "cs-user-agent", 0 }, { "cs-referer", 0 }, { "cs-cookie", 0 },
+        { "cs-content-type", 0 },
+    };
+    static const char sentinel[] = "not built";
+    char buf[65536];
+    size_t i;
+
+    for (i = 0; i < sizeof(fs) / sizeof(fs[0]); i++) {
+        const char *y = apr_psprintf(p, "title: f\nid: f-%s\nlevel: high\nlogsource:\n"
+                                     "    category: webserver\ndetection:\n    sel:\n"
+                                     "        %s|contains: zz\n    condition: sel\n",
+                                     fs[i].field, fs[i].field);
+        iw_engine_t *e = compile_rules(p, y, 0);
+        iw_scratch_t *s;
+        iw_event_t ev;
+        rdesc_t r;
+        const iw_hit_t *h;
+        int m, skipped;
+
+        REQUIRE(e && (s = iw_scratch_create(e)));
+        iw_event_init(&ev, buf, sizeof(buf));
+        memset(&r, 0, sizeof(r));
+        for (m = 0; m < REQ_MEMBERS; m++) rdesc_set(&r, m, 0);
+        r.d.hdr_names = r.hn;
+        r.d.hdr_values = r.hv;
+        CHECK_INT(iw_engine_eval_request(e, s, &ev, &r.d, &h), 0);
+        ev.val[IW_F_CS_URI] = (iw_str_t){ sentinel, sizeof(sentinel) - 1 };
+        CHECK_INT(iw_engine_eval_request(e, s, &ev, &r.d, &h), 0);   /* the repeat */
+        skipped = ev.val[IW_F_CS_URI].p == sentinel;
+        if (skipped != fs[i].keyable)
+            fprintf(stderr, "    %s: repeat %s\n", fs[i].field, skipped ? "skipped" : "built");
+        CHECK_INT(skipped, fs[i].keyable);
+        iw_scratch_destroy(s);
+    }
+}
+
 TEST(engine_request_path_matches_event_path)
 {
     char buf_q[65536], buf_r[65536], a[2048], b[2048];
