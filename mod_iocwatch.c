@@ -1160,7 +1160,7 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
  * building t->ev) and queue the alerts of any hits. */
 IW_HOT
 static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
-                       iw_tls_t *t, const iw_request_desc_t *d)
+                       iw_tls_t *t, iw_request_desc_t *d)
 {
     iw_scratch_t *scr = iw_tls_scratch(t, sc->rt);
     const iw_engine_t *e;
@@ -1227,7 +1227,6 @@ static void split_request_line(const request_rec *orig, const request_rec *r,
     }
 }
 
-IW_HOT
 static const char *request_id(const request_rec *orig, const request_rec *r)
 {
     const char *id = NULL;
@@ -1259,26 +1258,46 @@ static int copy_headers(const request_rec *orig, iw_str_t *hn, iw_str_t *hv)
     return n;
 }
 
+/* A request's description with what its later members are read from. */
+typedef struct iw_req {
+    iw_request_desc_t d;                /* first: fill_later gets &d */
+    const request_rec *orig, *r;
+} iw_req_t;
+
+/* The members the engine reads only when a rule needs them or the request
+ * is evaluated in full (IW_RD_*): their strings are cold data. */
+static void describe_later(iw_request_desc_t *d)
+{
+    const iw_req_t *q = (const iw_req_t *)d;
+    const request_rec *orig = q->orig, *r = q->r;
+    const conn_rec *c = r->connection;
+
+    d->time_taken_ms = (apr_int64_t)apr_time_as_msec(apr_time_now()
+                                                     - orig->request_time);
+    d->server_ip = S(c->local_ip);
+    d->server_port = c->local_addr ? c->local_addr->port : 0;
+    d->sitename = S(r->server->server_hostname);
+    d->request_id = S(request_id(orig, r));
+}
+
 /* The request line and headers of the first request of the internal
  * redirect chain (what the client sent), the outcome of the final one. */
 IW_HOT
 static void describe_request(const request_rec *orig, const request_rec *r,
-                             iw_request_desc_t *d)
+                             iw_req_t *q)
 {
-    const conn_rec *c = r->connection;
+    iw_request_desc_t *d = &q->d;
     split_request_line(orig, r, d);
     d->status = r->status;
     d->sc_bytes = r->bytes_sent;
     d->cs_bytes = -1;                   /* not known without mod_logio */
-    d->time_taken_ms = (apr_int64_t)apr_time_as_msec(apr_time_now()
-                                                     - orig->request_time);
     d->client_ip = S(r->useragent_ip);
-    d->server_ip = S(c->local_ip);
-    d->server_port = c->local_addr ? c->local_addr->port : 0;
-    d->sitename = S(r->server->server_hostname);
     d->username = S(r->user ? r->user : orig->user);
-    d->request_id = S(request_id(orig, r));
     d->time = orig->request_time;
+    q->orig = orig;
+    q->r = r;
+    d->later = IW_RD_TIME_TAKEN | IW_RD_SERVER | IW_RD_SITENAME | IW_RD_REQUEST_ID;
+    d->fill_later = describe_later;
 }
 
 IW_HOT
@@ -1287,7 +1306,7 @@ static int iw_log_transaction(request_rec *r0)
     request_rec *orig = r0, *r = r0;
     const iw_srv_conf_t *sc;
     const iw_dir_conf_t *dc;
-    iw_request_desc_t d;
+    iw_req_t q;
     iw_str_t hn[IW_MAX_HDRS], hv[IW_MAX_HDRS];
     iw_tls_t *t;
 
@@ -1304,15 +1323,15 @@ static int iw_log_transaction(request_rec *r0)
     /* the thread's buffers are in use: an error-log entry written meanwhile
      * (by anything this calls) is skipped, not evaluated over them */
     t->in_hook = 1;
-    memset(&d, 0, sizeof(d));
-    describe_request(orig, r, &d);
-    d.nhdrs = copy_headers(orig, hn, hv);
-    d.hdr_names = hn;
-    d.hdr_values = hv;
+    memset(&q, 0, sizeof(q));
+    describe_request(orig, r, &q);
+    q.d.nhdrs = copy_headers(orig, hn, hv);
+    q.d.hdr_names = hn;
+    q.d.hdr_values = hv;
     /* per thread: a shared counter's cache line would bounce between
      * cores on every request; the status page sums the threads */
     __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
-    iw_process(sc, dc, t, &d);
+    iw_process(sc, dc, t, &q.d);
     t->in_hook = 0;
     return DECLINED;
 }

@@ -162,7 +162,7 @@ enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
  * from that description. */
 enum { RK_STR, RK_INT, RK_I64, RK_NULL,    /* RK_INT keyed when > 0, RK_I64 when >= 0 */
        RK_DERIVED };                         /* not from one member: no request key */
-typedef struct rkey_item { uint16_t off; uint8_t kind; } rkey_item_t;
+typedef struct rkey_item { uint16_t off; uint8_t kind, later; } rkey_item_t;  /* later: IW_RD_* */
 
 struct iw_engine {
     apr_pool_t *pool;
@@ -216,6 +216,7 @@ struct iw_engine {
     int evk_req_desc;              /* ... all copied as they are from the description */
     rkey_item_t rkey[IW_F__COUNT]; /* ... then where each is in the description */
     int nrkey;
+    unsigned rkey_later;           /* IW_RD_* members the request key reads */
 };
 
 struct iw_scratch {
@@ -1896,23 +1897,23 @@ static void expand_lazy(iw_engine_t *e)
  * other data: a request key cannot stand for it). */
 static rkey_item_t rkey_item(int f)
 {
-    rkey_item_t it = { 0, RK_DERIVED };
-#define RK(field, member, how) \
-    case field: it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; break
+    rkey_item_t it = { 0, RK_DERIVED, 0 };
+#define RK(field, member, how, when) case field:                                   \
+    it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; it.later = when; break
     switch (f) {
-    RK(IW_F_C_IP, client_ip, RK_STR);
-    RK(IW_F_S_IP, server_ip, RK_STR);
-    RK(IW_F_S_SITENAME, sitename, RK_STR);
-    RK(IW_F_CS_METHOD, method, RK_STR);
-    RK(IW_F_CS_URI, target, RK_STR);
-    RK(IW_F_CS_VERSION, version, RK_STR);
-    RK(IW_F_CS_USERNAME, username, RK_STR);
-    RK(IW_F_REQUEST_ID, request_id, RK_STR);
-    RK(IW_F_S_PORT, server_port, RK_INT);
-    RK(IW_F_SC_STATUS, status, RK_INT);
-    RK(IW_F_SC_BYTES, sc_bytes, RK_I64);
-    RK(IW_F_CS_BYTES, cs_bytes, RK_I64);
-    RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64);
+    RK(IW_F_C_IP, client_ip, RK_STR, 0);
+    RK(IW_F_S_IP, server_ip, RK_STR, IW_RD_SERVER);
+    RK(IW_F_S_SITENAME, sitename, RK_STR, IW_RD_SITENAME);
+    RK(IW_F_CS_METHOD, method, RK_STR, 0);
+    RK(IW_F_CS_URI, target, RK_STR, 0);
+    RK(IW_F_CS_VERSION, version, RK_STR, 0);
+    RK(IW_F_CS_USERNAME, username, RK_STR, 0);
+    RK(IW_F_REQUEST_ID, request_id, RK_STR, IW_RD_REQUEST_ID);
+    RK(IW_F_S_PORT, server_port, RK_INT, IW_RD_SERVER);
+    RK(IW_F_SC_STATUS, status, RK_INT, 0);
+    RK(IW_F_SC_BYTES, sc_bytes, RK_I64, 0);
+    RK(IW_F_CS_BYTES, cs_bytes, RK_I64, 0);
+    RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64, IW_RD_TIME_TAKEN);
     case IW_F_MESSAGE: case IW_F_LEVEL: case IW_F_MODULE: case IW_F_AH_CODE: case IW_F_PID:
         it.kind = RK_NULL;
         break;
@@ -1938,7 +1939,7 @@ static void plan_request_key(iw_engine_t *e)
     if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
     e->evk_req = m;
     e->evk_req_desc = 1;
-    for (e->nrkey = 0; m; m &= m - 1) {
+    for (e->nrkey = 0, e->rkey_later = 0; m; m &= m - 1) {
         rkey_item_t it = rkey_item(__builtin_ctzll(m));
         if (it.kind == RK_DERIVED) {
             e->evk_req_desc = 0;
@@ -1946,6 +1947,7 @@ static void plan_request_key(iw_engine_t *e)
             return;
         }
         e->rkey[e->nrkey++] = it;
+        e->rkey_later |= it.later;
     }
 }
 
@@ -2938,7 +2940,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
 
 IW_HOT
 int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
-                           const iw_request_desc_t *d, const iw_hit_t **hits)
+                           iw_request_desc_t *d, const iw_hit_t **hits)
 {
     /* most keys fit here: the stack is warm, the scratch's key buffer
      * would be two more cold cache lines per request */
@@ -2949,15 +2951,20 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     if (hits) *hits = s ? s->hits : NULL;
     if (!e || !s || !ev || !d || s->e != e) return 0;
     if (!s->evc || !e->evk_req_desc) {
+        iw_request_desc_complete(d);
         iw_event_from_request(ev, d);
         return iw_engine_eval(e, s, ev, hits);
     }
     key.n = 0;
-    if (iw_scache_wanted(s->evc, 0) && request_key_at(e, s, d, ev->buf_size, kb, sizeof(kb), &key)
-        && (cached = evc_find(s, &key)) && cached->n == 0) {
-        s->nevents++;                   /* a repeat without hits: no event needed */
-        return 0;
+    if (iw_scache_wanted(s->evc, 0)) {
+        if (d->later & e->rkey_later) iw_request_desc_complete(d);    /* the key reads them */
+        if (request_key_at(e, s, d, ev->buf_size, kb, sizeof(kb), &key)
+            && (cached = evc_find(s, &key)) && cached->n == 0) {
+            s->nevents++;               /* a repeat without hits: no event needed */
+            return 0;
+        }
     }
+    iw_request_desc_complete(d);
     iw_event_from_request(ev, d);
     scratch_begin(e, s, ev);
     if (cached) return evc_replay(e, s, cached);
