@@ -1458,6 +1458,19 @@ static unsigned analyse_expr(const char *expr, unsigned flags, unsigned *min_wid
     return flags;
 }
 
+/* analyse_expr over n patterns (their flags updated in place); returns
+ * the shortest match of any of them, 0 when one is unknown. */
+static unsigned analyse_exprs(const char *const *exprs, unsigned *flags, int n)
+{
+    unsigned w, shortest = ~0u;
+    int i;
+    for (i = 0; i < n; i++) {
+        flags[i] = analyse_expr(exprs[i], flags[i], &w);
+        if (w < shortest) shortest = w;     /* an unknown one (0) makes it 0 */
+    }
+    return shortest == ~0u ? 0 : shortest;
+}
+
 /* Vectorscan database of the listed patterns; a pattern it rejects is
  * dropped (pattern_failed) and the rest compiled again.  *minw: the
  * shortest match of any of them (0 if unknown): a shorter value needs no
@@ -1470,27 +1483,25 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
         hs_compile_error_t *err = NULL;
         const char **exprs = apr_palloc(b->tp, sizeof(char *) * (size_t)n);
         unsigned *flags = apr_palloc(b->tp, sizeof(unsigned) * (size_t)n);
-        unsigned w, shortest = ~0u;
+        unsigned shortest;
         for (i = 0; i < n; i++) {
             unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
             const pat_t *pt;
-            unsigned f;
             if (id >= (unsigned)b->pats->nelts) {
                 /* merged literal: every occurrence, the segment decides */
                 pt = &APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts,
                                                            confent_t).pat, pat_t);
-                f = pt->flags & ~HS_FLAG_SINGLEMATCH;
+                flags[i] = pt->flags & ~HS_FLAG_SINGLEMATCH;
             } else {
                 pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
-                f = pt->flags;
+                flags[i] = pt->flags;
             }
             exprs[i] = pt->expr;
-            flags[i] = analyse_expr(pt->expr, f, &w);
-            if (w < shortest) shortest = w;     /* an unknown one (0) makes it 0 */
         }
+        shortest = analyse_exprs(exprs, flags, n);
         if (iw_hscache_compile_multi(b->hsc, exprs, flags, (const unsigned *)ids->elts,
                                      (unsigned)n, HS_MODE_BLOCK, out, &err) == HS_SUCCESS) {
-            *minw = shortest == ~0u ? 0 : shortest;
+            *minw = shortest;
             return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
         }
         if (err && err->expression >= 0 && err->expression < n) {
@@ -1530,7 +1541,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     apr_array_header_t *id = apr_array_make(b->tp, 64, sizeof(unsigned));
     size_t off[PLAIN_MAX_BRANCHES], len[PLAIN_MAX_BRANCHES];
     hs_compile_error_t *err = NULL;
-    unsigned w, shortest = ~0u;
+    unsigned shortest;
     int i, k, nb, dropped = 0;
 
     if (!iw_engine_plain_dbs) return;
@@ -1555,11 +1566,8 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     }
     if (!dropped) return;
     if (!ex->nelts) { fm->plain_mode = PLAIN_NONE; return; }
-    for (i = 0; i < ex->nelts; i++) {          /* analysed only when built */
-        unsigned *f = &APR_ARRAY_IDX(fl, i, unsigned);
-        *f = analyse_expr(APR_ARRAY_IDX(ex, i, const char *), *f, &w);
-        if (w < shortest) shortest = w;
-    }
+    shortest = analyse_exprs((const char *const *)ex->elts, (unsigned *)fl->elts,
+                             ex->nelts);                 /* analysed only when built */
     if (iw_hscache_compile_multi(b->hsc, (const char *const *)ex->elts, (const unsigned *)fl->elts,
                                  (const unsigned *)id->elts, (unsigned)ex->nelts, HS_MODE_BLOCK,
                                  &fm->plain, &err) != HS_SUCCESS) {
@@ -1572,7 +1580,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
         fm->plain = NULL;
         return;
     }
-    fm->plain_minw = shortest == ~0u ? 0 : shortest;
+    fm->plain_minw = shortest;
     fm->plain_mode = PLAIN_DB;
     b->e->ndbs++;
 }
