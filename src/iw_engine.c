@@ -2671,6 +2671,7 @@ _Static_assert(IW_F__COUNT <= IW_SCACHE_CLASSES, "one cache class per field");
 /* Key writer: one room check per item, then plain copies (the key is
  * built for every event, cached or not). */
 typedef struct kbuf { unsigned char *o, *end; } kbuf_t;
+#define KCOPY_INLINE_MAX 16
 
 static inline int kroom(const kbuf_t *k, size_t n) { return (size_t)(k->end - k->o) >= n; }
 
@@ -2682,15 +2683,18 @@ static inline int kput(kbuf_t *k, const void *b, size_t n)
     return 1;
 }
 
-/* Copy n bytes without a library call: key items are mostly a few to a
- * few dozen bytes, where the call costs more than the copy. */
+/* Copy n bytes: key items are mostly a few to a few dozen bytes, where
+ * a library call costs more than the copy; long ones (a cookie, a user
+ * agent) go to memcpy's vector loop. */
 static inline void kcopy(unsigned char *o, const char *p, size_t n)
 {
     uint64_t w, x;
     uint32_t a, b;
     size_t i;
 
-    if (n >= 8) {                  /* whole words, then the last 8 bytes */
+    if (n > KCOPY_INLINE_MAX) {
+        memcpy(o, p, n);
+    } else if (n >= 8) {                  /* whole words, then the last 8 bytes */
         for (i = 0; i + 8 <= n; i += 8) { memcpy(&w, p + i, 8); memcpy(o + i, &w, 8); }
         memcpy(&x, p + n - 8, 8);
         memcpy(o + n - 8, &x, 8);
@@ -2803,8 +2807,6 @@ static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t
     iw_scache_put(s->evc, key, &r, sizeof(r));
 }
 
-#define REQ_KEY_STACK 512
-
 /* One planned field of a request key, as event_key writes it. */
 IW_HOT
 static int rkey_put(kbuf_t *k, const iw_request_desc_t *d, rkey_item_t it)
@@ -2842,18 +2844,6 @@ static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
     n = (size_t)(k.o - buf);
     if (!ok || 6 * n + 1024 > buf_size) return 0;
     return n;
-}
-
-/* The request's key in kb, or in the scratch's buffer when longer;
- * key->n = 0 when it cannot be cached. */
-IW_HOT
-static size_t request_key_at(const iw_engine_t *e, iw_scratch_t *s, const iw_request_desc_t *d,
-                             size_t buf_size, unsigned char *kb, size_t nkb, iw_scache_key_t *key)
-{
-    key->v = kb;
-    if ((key->n = request_key(e, d, buf_size, kb, nkb))) return key->n;
-    key->v = s->kbuf;
-    return key->n = request_key(e, d, buf_size, s->kbuf, IW_SCACHE_MAX_KEY);
 }
 
 /* Start evaluating ev: forget the previous event's predicates. */
@@ -2950,9 +2940,10 @@ IW_HOT
 int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                            iw_request_desc_t *d, const iw_hit_t **hits)
 {
-    /* most keys fit here: the stack is warm, the scratch's key buffer
-     * would be two more cold cache lines per request */
-    unsigned char kb[REQ_KEY_STACK];
+    /* on the stack, as large as any cached key (built once, never
+     * retried; only the lines written are touched, and the stack is
+     * warm where the scratch's buffer would be cold) */
+    unsigned char kb[IW_SCACHE_MAX_KEY];
     iw_scache_key_t key;
     const evc_res_t *cached = NULL;
 
@@ -2966,7 +2957,8 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     key.n = 0;
     if (iw_scache_wanted(s->evc, 0)) {
         if (d->later & e->rkey_later) iw_request_desc_complete(d);    /* the key reads them */
-        if (request_key_at(e, s, d, ev->buf_size, kb, sizeof(kb), &key)
+        key.v = kb;
+        if ((key.n = request_key(e, d, ev->buf_size, kb, sizeof(kb)))
             && (cached = evc_find(s, &key)) && cached->n == 0) {
             s->nevents++;               /* a repeat without hits: no event needed */
             return 0;

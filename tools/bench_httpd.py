@@ -10,6 +10,8 @@ Printed as ratios to the module-off baseline:
   nocache   same with IocWatchScanCache Off (every request fully scanned)
   on-uniq   same as on, but every request distinct (wrk Lua script adds a
             unique query), against off-uniq (module off, same script)
+  on-brws   same as on, every request with a browser's ~1 KB of headers
+            (BROWSER_HEADERS), against off-brws
   corr      same, wrk hitting a path that feeds a correlation rule
   modsec    ModSecurity + CRS (PL1, DetectionOnly) as the reference,
             when Debian's libapache2-mod-security2 + modsecurity-crs exist
@@ -41,6 +43,36 @@ SECONDS = int(os.environ.get("IW_BENCH_SECONDS", "5"))
 PIN = os.environ.get("IW_BENCH_PIN", "0,1" if (os.cpu_count() or 1) >= 2 else "none")
 PIN = "" if PIN == "none" else PIN
 RESTART = os.environ.get("IW_BENCH_RESTART", "1") != "0"
+
+# What a current browser sends for a page of a site it has visited: ~1 KB
+# of headers where wrk's own request has Host alone (the request key, and
+# all the module reads, grows with them).
+BROWSER_HEADERS = [
+    ("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"),
+    ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+    ("Accept-Language", "en-GB,en;q=0.7,de;q=0.3"),
+    ("Accept-Encoding", "gzip, deflate, br, zstd"),
+    ("Referer", "http://127.0.0.1/index.html"),
+    ("Connection", "keep-alive"),
+    ("Cookie", "session=8f14e45fceea167a5a36dedd4bea2543; _ga=GA1.1.1234567890.1732780800; "
+     "_ga_X1Y2Z3=GS1.1.1732780800.3.1.1732781100.0.0.0; prefs=%7B%22theme%22%3A%22dark%22%2C"
+     "%22lang%22%3A%22en%22%2C%22tz%22%3A%22Europe%2FBerlin%22%7D; consent=analytics%3Dno%26"
+     "marketing%3Dno%26functional%3Dyes; csrftoken=Qm9uam91ciBsZXMgYW1pcyBkZSBsYSBzZWN1cml0ZQ"),
+    ("Upgrade-Insecure-Requests", "1"),
+    ("Sec-Fetch-Dest", "document"),
+    ("Sec-Fetch-Mode", "navigate"),
+    ("Sec-Fetch-Site", "same-origin"),
+    ("Sec-Fetch-User", "?1"),
+    ("Priority", "u=0, i"),
+]
+
+
+def browser_lua():
+    """A wrk script sending BROWSER_HEADERS with every request."""
+    def q(v):
+        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+    return "".join("wrk.headers[%s] = %s\n" % (q(k), q(v)) for k, v in BROWSER_HEADERS)
+
 
 BASE = """
 ServerRoot "{d}"
@@ -268,6 +300,9 @@ def main():
     uniq = os.path.join(sockdir, "unique.lua")
     with open(uniq, "w") as f:
         f.write(UNIQUE_LUA)
+    brws = os.path.join(sockdir, "browser.lua")
+    with open(brws, "w") as f:
+        f.write(browser_lua())
 
     rules = sigmahq_rules()
     pack = os.path.join(REPO, "conf", "rules")
@@ -283,6 +318,8 @@ def main():
                 ("nocache", on + "IocWatchScanCache Off\n", "/static.html", None, "off"),
                 ("off-uniq", "", "/static.html", uniq, "off-uniq"),
                 ("on-uniq", on, "/static.html", uniq, "off-uniq"),
+                ("off-brws", "", "/static.html", brws, "off-brws"),
+                ("on-brws", on, "/static.html", brws, "off-brws"),
                 ("corr", on.replace("IocWatchRules ", "IocWatchRules %s " % corr_rule),
                  "/corr/index.html", None, "off")]
     msec = os.path.join(MODDIR, "mod_security2.so")
@@ -336,6 +373,8 @@ def main():
               "nocache": "on, IocWatchScanCache Off",
               "off-uniq": "module off, every request distinct",
               "on-uniq": "on, every request distinct (vs off-uniq)",
+              "off-brws": "module off, a browser's headers",
+              "on-brws": "on, a browser's headers (vs off-brws)",
               "corr": "mod_iocwatch on, path feeding a correlation rule",
               "modsec": "ModSecurity + CRS PL1 DetectionOnly (reference)"}
     print("  (ratio: median [lowest-highest] of the rounds; CPU ratio: baseline's httpd CPU "

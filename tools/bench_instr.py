@@ -13,8 +13,9 @@ Only user space is counted: the kernel's TCP and syscall work (most of a
 static request's real cost) is not, so the ratio printed here is a lower
 bound for the throughput ratio.  Variants as in bench_httpd.py:
   off, sigmahq, on, nocache (IocWatchScanCache Off), off-uniq / on-uniq
-  (every request distinct: "?r=<n>").
-With `on` selected, one more pair of runs counts the log_transaction hook
+  (every request distinct: "?r=<n>"), off-brws / on-brws (the repeated
+  request with a browser's ~1 KB of headers instead of Host alone).
+With `on` (`on-brws`) selected, one more pair of runs counts the log_transaction hook
 alone under callgrind's cache model (--cache-sim): its instructions and its
 L1 instruction and data misses per request, i.e. the lines it finds cold
 after httpd's own work.  wrk cannot resolve a 1 % change on this machine;
@@ -43,13 +44,16 @@ CACHE = os.path.join(B.REPO, "build", "bench-vg-hscache")
 START_TIMEOUT = 1800            # a cold compile under valgrind takes minutes
 
 
-def get_all(port, n, uniq):
-    """n keep-alive GETs on one connection, each response read fully."""
+def get_all(port, n, kind):
+    """n keep-alive GETs on one connection, each response read fully.
+    kind: "same" (the wrk request), "uniq" (a distinct query each time),
+    "browser" (the same request with a browser's headers)."""
     with socket.create_connection(("127.0.0.1", port), 30) as s:
         for i in range(n):
-            path = "/static.html" + ("?r=%d" % i if uniq else "")
-            s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
-                       % (path, port)).encode())
+            path = "/static.html" + ("?r=%d" % i if kind == "uniq" else "")
+            extra = "".join("%s: %s\r\n" % hv for hv in B.BROWSER_HEADERS) if kind == "browser" else ""
+            s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n"
+                       % (path, port, extra)).encode())
             buf = b""
             while b"\r\n\r\n" not in buf:
                 buf += s.recv(65536)
@@ -62,7 +66,7 @@ def get_all(port, n, uniq):
                 body += s.recv(65536)
 
 
-def callgrind(name, extra, n, uniq, outdir, vg_args=()):
+def callgrind(name, extra, n, kind, outdir, vg_args=()):
     """callgrind's event totals (Ir, and I1mr, D1mr, ... with --cache-sim)
     of one httpd -X run serving n requests."""
     # two workers: both have their per-thread scratch after the first 100
@@ -77,7 +81,7 @@ def callgrind(name, extra, n, uniq, outdir, vg_args=()):
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(p, h, bool(extra))
-        get_all(h.port, n, uniq)
+        get_all(h.port, n, kind)
         time.sleep(0.5)                  # the last log_transaction
     finally:
         subprocess.run(["pkill", "-TERM", "-f", h.conf], capture_output=True)
@@ -115,20 +119,20 @@ def wait_ready(p, h, module):
         time.sleep(0.2)
 
 
-def instructions(name, extra, n, uniq, outdir):
+def instructions(name, extra, n, kind, outdir):
     """Total instructions of one httpd -X run serving n requests."""
-    return callgrind(name, extra, n, uniq, outdir)["Ir"]
+    return callgrind(name, extra, n, kind, outdir)["Ir"]
 
 
-def hook_cache(extra, n, outdir):
+def hook_cache(extra, n, outdir, kind="same"):
     """Per request in the module's log_transaction hook (and all it calls),
     under callgrind's cache model with httpd's own work in between:
     instructions, L1 instruction misses, L1 data misses (read + write).
     The misses are the hook's cold lines: the part of its cost that the
     instruction count does not show."""
     vg = ["--cache-sim=yes", "--toggle-collect=iw_log_transaction"]
-    a = callgrind("hook", extra, 100, False, outdir, vg)     # cancels thread set-up
-    b = callgrind("hook", extra, 100 + n, False, outdir, vg)
+    a = callgrind("hook", extra, 100, kind, outdir, vg)      # cancels thread set-up
+    b = callgrind("hook", extra, 100 + n, kind, outdir, vg)
     d = {ev: (b[ev] - a.get(ev, 0)) / n for ev in b}
     return d["Ir"], d["I1mr"], d["D1mr"] + d["D1mw"]
 
@@ -167,19 +171,21 @@ def main():
     sig = B.sigmahq_rules()
     pack = os.path.join(B.REPO, "conf", "rules")
     on = B.module_conf(sig + [pack], sink, CACHE)
-    variants = [("off", "", False, "off"),
-                ("sigmahq", B.module_conf(sig, sink, CACHE), False, "off"),
-                ("on", on, False, "off"),
-                ("nocache", on + "IocWatchScanCache Off\n", False, "off"),
-                ("off-uniq", "", True, "off-uniq"),
-                ("on-uniq", on, True, "off-uniq")]
+    variants = [("off", "", "same", "off"),
+                ("sigmahq", B.module_conf(sig, sink, CACHE), "same", "off"),
+                ("on", on, "same", "off"),
+                ("nocache", on + "IocWatchScanCache Off\n", "same", "off"),
+                ("off-uniq", "", "uniq", "off-uniq"),
+                ("on-uniq", on, "uniq", "off-uniq"),
+                ("off-brws", "", "browser", "off-brws"),
+                ("on-brws", on, "browser", "off-brws")]
     variants = B.select_variants(variants, "IW_INSTR_VARIANTS")
     if any(v[1] for v in variants):              # some variant loads the module
         warm_cache([sig, sig + [pack]])
     per = {}
-    for name, extra, uniq, base_name in variants:
-        a = instructions(name, extra, 100, uniq, outdir)
-        b = instructions(name, extra, 100 + N, uniq, outdir)
+    for name, extra, kind, base_name in variants:
+        a = instructions(name, extra, 100, kind, outdir)
+        b = instructions(name, extra, 100 + N, kind, outdir)
         per[name] = (b - a) / N
         print("  %-9s %8.0f instructions/request" % (name, per[name]), flush=True)
     print("httpd -X (event MPM) under callgrind, %d keep-alive requests for a 2 KB file, "
@@ -188,10 +194,11 @@ def main():
         d = per[name] - per[base_name]
         print("  %-9s %8.0f instr/req  module %+6.0f  ratio %.3f"
               % (name, per[name], d, per[base_name] / per[name]))
-    if any(v[0] == "on" for v in variants):
-        ir, i1, d1 = hook_cache(on, N, outdir)
-        print("  on: log_transaction hook under the cache model: %.0f instr, "
-              "%.1f L1i misses, %.1f L1d misses per request" % (ir, i1, d1))
+    for name, kind in (("on", "same"), ("on-brws", "browser")):
+        if any(v[0] == name for v in variants):
+            ir, i1, d1 = hook_cache(on, N, outdir, kind)
+            print("  %s: log_transaction hook under the cache model: %.0f instr, "
+                  "%.1f L1i misses, %.1f L1d misses per request" % (name, ir, i1, d1))
     shutil.rmtree(outdir, ignore_errors=True)
     return 0
 

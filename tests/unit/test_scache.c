@@ -46,6 +46,38 @@ TEST(scache_exact_keys)
     iw_scache_destroy(c);
 }
 
+/* The hash reads every byte of keys of every length (the 16-byte steps,
+ * the overlapping tail, the 1-3 byte sample) and the length itself, and
+ * spreads similar keys over a direct-mapped table's slots. */
+TEST(scache_hash_covers_every_byte)
+{
+    unsigned char b[80], slots[256];
+    size_t n, i;
+    int bit, used = 0;
+
+    memset(b, 'a', sizeof(b));
+    for (n = 0; n <= 64; n++) {
+        uint64_t h = iw_hash64(7, b, n);
+        CHECK(h != iw_hash64(8, b, n));                        /* the seed */
+        if (n) CHECK(h != iw_hash64(7, b, n - 1));             /* the length */
+        for (i = 0; i < n; i++)
+            for (bit = 0; bit < 8; bit += 7) {
+                b[i] ^= (unsigned char)(1u << bit);
+                CHECK(iw_hash64(7, b, n) != h);
+                b[i] ^= (unsigned char)(1u << bit);
+            }
+    }
+    memset(slots, 0, sizeof(slots));
+    for (i = 0; i < 256; i++) {                               /* "/page-000" .. */
+        char k[64];
+        int len = snprintf(k, sizeof(k), "GET /page-%03zu.html HTTP/1.1", i);
+        unsigned s = (unsigned)(iw_hash64(0, k, (size_t)len) & 255);
+        used += !slots[s];
+        slots[s] = 1;
+    }
+    CHECK(used > 140);              /* a random map fills ~162 of 256 slots */
+}
+
 TEST(scache_limits_and_ring_reuse)
 {
     iw_scache_t *c = iw_scache_create(64);
@@ -326,7 +358,7 @@ static const char *REQ_HDRS_RULE =
 typedef struct rdesc {
     iw_request_desc_t d;
     iw_str_t hn[3], hv[3];
-    int long_accept;               /* key longer than the engine's stack buffer */
+    int long_accept;               /* 1: a long key, 2: longer than any cached key */
 } rdesc_t;
 
 #define LONG_ACCEPT "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif," \
@@ -337,7 +369,8 @@ typedef struct rdesc {
     "application/zip;q=0.1,application/gzip;q=0.1,application/x-tar;q=0.1,*/*;q=0.05," \
     "application/vnd.ms-excel;q=0.05,application/vnd.openxmlformats-officedocument." \
     "spreadsheetml.sheet;q=0.05,application/msword;q=0.05,application/rtf;q=0.04"
-_Static_assert(sizeof(LONG_ACCEPT) > 600, "longer than the engine's stack key buffer");
+_Static_assert(sizeof(LONG_ACCEPT) > 600, "a browser's long header");
+static char huge_accept[IW_SCACHE_MAX_KEY + 100];      /* filled by the test */
 
 /* Member m of the description set to its first (0) or second value. */
 static void rdesc_set(rdesc_t *r, int m, int v)
@@ -366,7 +399,8 @@ static void rdesc_set(rdesc_t *r, int m, int v)
         r->hn[0] = RS("User-Agent");
         r->hn[1] = RS("Host");
         r->hn[2] = RS("Accept");
-        r->hv[2] = RS(r->long_accept ? LONG_ACCEPT : "*/*");
+        r->hv[2] = r->long_accept == 2 ? RS(huge_accept)
+                   : RS(r->long_accept ? LONG_ACCEPT : "*/*");
         d->hdr_names = r->hn;
         d->hdr_values = r->hv;
         d->nhdrs = 3;
@@ -468,6 +502,7 @@ TEST(engine_request_path_matches_event_path)
     static const char sentinel[] = "not built";
     int variant;
 
+    memset(huge_accept, 'a', sizeof(huge_accept) - 1);
     for (variant = 0; variant < 2; variant++) {
         const char *y = variant ? apr_pstrcat(p, REQ_RULES, REQ_HDRS_RULE, NULL) : REQ_RULES;
         iw_engine_t *on = compile_rules(p, y, 0), *off = compile_rules(p, y, -1);
@@ -475,7 +510,7 @@ TEST(engine_request_path_matches_event_path)
         iw_event_t evq, evr;
         later_desc_t l;
         unsigned seed = 12345;
-        int trial, m, k, diff = 0, fired = 0, skipped = 0, skipped_long = 0;
+        int trial, m, k, diff = 0, fired = 0, skipped = 0, skipped_long = 0, skipped_huge = 0;
 
         REQUIRE(on && off);
         s_on = iw_scratch_create(on);
@@ -487,7 +522,7 @@ TEST(engine_request_path_matches_event_path)
             rdesc_t base;
             int v[REQ_MEMBERS];
             memset(&base, 0, sizeof(base));
-            base.long_accept = trial % 3 == 0;
+            base.long_accept = trial % 3 == 0 ? 1 : trial % 5 == 1 ? 2 : 0;
             for (m = 0; m < REQ_MEMBERS; m++) {
                 seed = seed * 1103515245u + 12345u;
                 v[m] = (seed >> 16) % 16 == 0;                  /* mostly clean */
@@ -506,7 +541,8 @@ TEST(engine_request_path_matches_event_path)
                 if (trial & 1) CHECK(l.calls <= 1);
                 render(h, n, a, sizeof(a));
                 skipped += evq.val[IW_F_CS_URI].p == sentinel;
-                skipped_long += r.long_accept && evq.val[IW_F_CS_URI].p == sentinel;
+                skipped_long += r.long_accept == 1 && evq.val[IW_F_CS_URI].p == sentinel;
+                skipped_huge += r.long_accept == 2 && evq.val[IW_F_CS_URI].p == sentinel;
                 if (n) CHECK(evq.val[IW_F_CS_URI].p != sentinel);   /* alerts need the event */
                 iw_event_from_request(&evr, &r.d);
                 n = iw_engine_eval(off, s_off, &evr, &h);
@@ -522,6 +558,7 @@ TEST(engine_request_path_matches_event_path)
         if (variant) {                      /* clean repeats: the event is not built */
             CHECK(skipped >= 20);
             CHECK(skipped_long >= 5);       /* also with a long key */
+            CHECK_INT(skipped_huge, 0);     /* too long to cache: always built */
         } else {
             CHECK_INT(skipped, 0);          /* header fields keyed by value: always built */
         }
