@@ -2736,27 +2736,26 @@ static inline int kput_num(kbuf_t *k, int64_t v)
 }
 
 /* What follows the fields in both key layouts (event_key, request_key):
- * the header list and the minute or second when rules need them. */
+ * the header list and the minute or second when rules need them.  The
+ * writer comes by value and the new end goes back (NULL: no room): the
+ * key's byte stores cannot alias a local, so its position stays in a
+ * register (through a kbuf_t * it was reloaded after every store, a third
+ * of the work for a browser's header list), also in the callers. */
 IW_HOT
-static int key_tail(const iw_engine_t *e, int ti, kbuf_t *k, const iw_str_t *names,
-                    const iw_str_t *values, int nhdrs, apr_time_t t)
+static unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *names,
+                               const iw_str_t *values, int nhdrs, apr_time_t t)
 {
-    /* a local writer: the key's byte stores cannot alias it, so its
-     * position stays in a register (through *k it is reloaded after every
-     * store: a third of the work for a browser's header list) */
-    kbuf_t w = *k;
     int i, ok = 1;
     if (e->evk_hdrs[ti]) {         /* name, value, name, ...: one copy of kput_str's code */
-        ok = kput(&w, &nhdrs, sizeof(nhdrs));
+        ok = kput(&k, &nhdrs, sizeof(nhdrs));
         for (i = 0; ok && i < 2 * nhdrs; i++)
-            ok = kput_str(&w, (i & 1) ? values[i >> 1] : names[i >> 1]);
+            ok = kput_str(&k, (i & 1) ? values[i >> 1] : names[i >> 1]);
     }
     if (ok && e->evk_time)
-        ok = kput_num(&w, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
+        ok = kput_num(&k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
     if (ok && e->evk_secs[ti])
-        ok = kput_num(&w, (int64_t)(t / APR_USEC_PER_SEC));
-    k->o = w.o;
-    return ok;
+        ok = kput_num(&k, (int64_t)(t / APR_USEC_PER_SEC));
+    return ok ? k.o : NULL;
 }
 
 /* The event's key bytes: type, then every field the matchers read (with
@@ -2777,9 +2776,10 @@ static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsi
         ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f])   /* the text is the number's */
                                       : kput_str(&k, ev->val[f]);
     }
-    ok = ok && key_tail(e, ti, &k, ev->hdr_names, ev->hdr_values, ev->nhdrs, ev->time);
+    if (!ok || !(k.o = key_tail(e, ti, k, ev->hdr_names, ev->hdr_values, ev->nhdrs, ev->time)))
+        return 0;
     n = (size_t)(k.o - buf);
-    if (!ok || ev->buf_used + 6 * n + 1024 > ev->buf_size) return 0;
+    if (ev->buf_used + 6 * n + 1024 > ev->buf_size) return 0;
     return n;
 }
 
@@ -2840,17 +2840,17 @@ IW_HOT
 static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
                           size_t buf_size, unsigned char *buf, size_t room)
 {
-    kbuf_t w = { buf, buf + room }, k;     /* w stays local (see key_tail) */
+    kbuf_t k = { buf, buf + room };
     /* the builder's header count (iw_event_from_request) */
     int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, ok = 1, i;
     size_t n;
 
-    *w.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
-    for (i = 0; i < e->nrkey && ok; i++) ok = rkey_put(&w, d, e->rkey[i]);
-    k = w;
-    ok = ok && key_tail(e, 0, &k, d->hdr_names, d->hdr_values, nhdrs, d->time);
+    *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
+    for (i = 0; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
+    if (!ok || !(k.o = key_tail(e, 0, k, d->hdr_names, d->hdr_values, nhdrs, d->time)))
+        return 0;
     n = (size_t)(k.o - buf);
-    if (!ok || 6 * n + 1024 > buf_size) return 0;
+    if (6 * n + 1024 > buf_size) return 0;
     return n;
 }
 
