@@ -15,10 +15,10 @@ bound for the throughput ratio.  Variants as in bench_httpd.py:
   off, sigmahq, on, nocache (IocWatchScanCache Off), off-uniq / on-uniq
   (every request distinct: "?r=<n>"), off-brws / on-brws (the repeated
   request with a browser's ~1 KB of headers instead of Host alone).
-With `on` (`on-brws`) selected, one more pair of runs counts the log_transaction hook
-alone under callgrind's cache model (--cache-sim): its instructions and its
-L1 instruction and data misses per request, i.e. the lines it finds cold
-after httpd's own work.  wrk cannot resolve a 1 % change on this machine;
+With `on` (`on-brws`) selected, one more pair of runs counts the
+log_transaction hook alone under callgrind's cache model (--cache-sim):
+its instructions and its L1 instruction and data misses per request, i.e.
+the lines it finds cold after httpd's own work.  wrk cannot resolve a 1 % change on this machine;
 these counts are exact and rerunnable.
 The first run compiles the rule databases under valgrind (its CPU model
 differs from the host's, so the host's compiled databases do not apply):
@@ -48,10 +48,10 @@ def get_all(port, n, kind):
     """n keep-alive GETs on one connection, each response read fully.
     kind: "same" (the wrk request), "uniq" (a distinct query each time),
     "browser" (the same request with a browser's headers)."""
+    extra = "".join("%s: %s\r\n" % hv for hv in B.BROWSER_HEADERS) if kind == "browser" else ""
     with socket.create_connection(("127.0.0.1", port), 30) as s:
         for i in range(n):
             path = "/static.html" + ("?r=%d" % i if kind == "uniq" else "")
-            extra = "".join("%s: %s\r\n" % hv for hv in B.BROWSER_HEADERS) if kind == "browser" else ""
             s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n"
                        % (path, port, extra)).encode())
             buf = b""
@@ -80,7 +80,7 @@ def callgrind(name, extra, n, kind, outdir, vg_args=()):
                     + list(vg_args) + ["/usr/sbin/apache2", "-X", "-f", h.conf])
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_ready(p, h, bool(extra))
+        wait_ready(p, h, "iocwatch_module" in extra)
         get_all(h.port, n, kind)
         time.sleep(0.5)                  # the last log_transaction
     finally:
