@@ -17,6 +17,7 @@
  *   a BOM confuses most collectors' JSON parsers).
  * - RFC 3164 without a hostname (hostname NULL) is the syslog(3) form that
  *   local sockets expect: rsyslog's imuxsock does not parse a hostname there. */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <apr_time.h>
@@ -48,6 +49,38 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return 4;
 }
 
+/* Nonzero when one of the 8 bytes in x does not go into a JSON string as
+ * it is: < 0x20, '"', '\\', 0x7f, or >= 0x80 (checked as UTF-8).  Each
+ * test is the exact "some byte is zero / less than n" word trick: no
+ * false positives, and only whether any byte matches is used. */
+static inline uint64_t special8(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\'), d = x ^ (ones * 0x7f);
+
+    return (((x - ones * 0x20) & ~x)     /* < 0x20 */
+            | ((q - ones) & ~q)          /* '"' */
+            | ((b - ones) & ~b)          /* '\\' */
+            | ((d - ones) & ~d)          /* 0x7f */
+            | x) & (ones * 0x80);        /* >= 0x80 */
+}
+
+/* How many of the n bytes at s are printable ASCII that JSON carries as
+ * they are (most of any alert's text): 8 at a time, then bytewise. */
+static size_t plain_run(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    uint64_t x;
+
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&x, s + i, 8);
+        if (special8(x)) break;
+    }
+    while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 /* Append "escaped" at *pos, never past `end` (exclusive).  Returns 0 when
  * the input (cut to max bytes) fit completely, 1 when it was cut short for
  * lack of room (the literal is still closed), -1 when not even "" fits
@@ -65,18 +98,27 @@ static int json_str_bounded(char *buf, size_t end, size_t *pos,
     lim = len < max ? len : max;
     buf[o++] = '"';
     while (i < lim) {
-        unsigned c = s[i];
-        size_t in = 1, out;
+        unsigned c;
+        size_t in = 1, out, run = plain_run(s + i, lim - i);
         char esc[8];
         const char *src = esc;
 
+        if (run) {                      /* copied as they are, as far as they fit */
+            if (run > end - o - 1) {
+                run = end - o - 1;
+                cut = 1;
+            }
+            memcpy(buf + o, s + i, run);
+            o += run;
+            i += run;
+            if (cut || i >= lim) break;
+        }
+        c = s[i];
         if (c == '"' || c == '\\') {
             esc[0] = '\\'; esc[1] = (char)c; out = 2;
         } else if (c < 0x20 || c == 0x7f) {
             memcpy(esc, "\\u00", 4);
             esc[4] = hex[c >> 4]; esc[5] = hex[c & 15]; out = 6;
-        } else if (c < 0x80) {
-            esc[0] = (char)c; out = 1;
         } else if ((in = utf8_len(s + i, len - i)) > 0) {
             if (i + in > lim) break;    /* cut by max: stay on a boundary */
             src = (const char *)s + i; out = in;
@@ -247,23 +289,66 @@ static void m_lit(jw_t *w, const char *key, const char *lit)
     jw_end(w, &cp);
 }
 
+/* v's decimal digits at out, no NUL (an alert has a few numbers, and
+ * snprintf costs ~1,000 instructions each); returns their count. */
+static size_t put_dec(char *out, unsigned long long v)
+{
+    char t[20];
+    size_t n = 0, i;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++) out[i] = t[n - 1 - i];
+    return n;
+}
+
+/* The last `width` decimal digits of v (>= 0), zero-padded. */
+static char *put_fixed(char *o, unsigned v, int width)
+{
+    int i;
+    for (i = width - 1; i >= 0; i--, v /= 10) o[i] = (char)('0' + v % 10);
+    return o + width;
+}
+
 static void m_int(jw_t *w, const char *key, long long v)
 {
-    char num[32];
-    snprintf(num, sizeof(num), "%lld", v);
+    char num[24];
+    size_t n = 0;
+    if (v < 0) num[n++] = '-';
+    n += put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+    num[n] = '\0';
     m_lit(w, key, num);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* t as 2026-11-28T09:59:55.249Z (UTC, milliseconds). */
 static void fmt_iso(char *out, size_t size, apr_time_t t)
 {
     apr_time_exp_t x;
+    char *o = out;
+
+    if (size < 25) {
+        if (size) out[0] = '\0';
+        return;
+    }
     apr_time_exp_gmt(&x, t);
-    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             (x.tm_year + 1900) % 10000, (x.tm_mon + 1) % 100, x.tm_mday % 100,
-             x.tm_hour % 100, x.tm_min % 100, x.tm_sec % 100,
-             (x.tm_usec / 1000) % 1000);
+    o = put_fixed(o, (unsigned)(x.tm_year + 1900), 4);
+    *o++ = '-';
+    o = put_fixed(o, (unsigned)(x.tm_mon + 1), 2);
+    *o++ = '-';
+    o = put_fixed(o, (unsigned)x.tm_mday, 2);
+    *o++ = 'T';
+    o = put_fixed(o, (unsigned)x.tm_hour, 2);
+    *o++ = ':';
+    o = put_fixed(o, (unsigned)x.tm_min, 2);
+    *o++ = ':';
+    o = put_fixed(o, (unsigned)x.tm_sec, 2);
+    *o++ = '.';
+    o = put_fixed(o, (unsigned)(x.tm_usec / 1000), 3);
+    *o++ = 'Z';
+    *o = '\0';
 }
 
 int iw_level_to_ecs_severity(iw_level_t l)

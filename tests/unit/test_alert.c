@@ -357,6 +357,104 @@ TEST(alert_json_str_escaping)
     CHECK_INT(buf[0], 0);
 }
 
+/* The escaping rules one byte at a time, written from the contract
+ * (the writer copies runs of plain bytes at once): quote and backslash
+ * escaped, controls and DEL as \u00XX, valid UTF-8 kept whole and never
+ * split by max, any other byte U+FFFD; cut (and closed) where the next
+ * piece would not leave room for the closing quote. */
+static size_t ref_utf8(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], need, i, cp;
+    if (c < 0x80) return 1;
+    if (c < 0xC2 || c > 0xF4) return 0;
+    need = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (n < need) return 0;
+    cp = c & (0x7f >> need);
+    for (i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) || cp > 0x10FFFF
+        || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return need;
+}
+
+static void ref_json_str(char *buf, size_t size, size_t *pos, const unsigned char *s,
+                         size_t len, size_t max)
+{
+    size_t end = size - 1, o = *pos, i = 0, lim = len < max ? len : max;
+    if (o + 2 > end) { buf[o] = '\0'; return; }
+    buf[o++] = '"';
+    while (i < lim) {
+        char piece[8];
+        size_t in = 1, out;
+        unsigned c = s[i];
+        if (c == '"' || c == '\\') { piece[0] = '\\'; piece[1] = (char)c; out = 2; }
+        else if (c < 0x20 || c == 0x7f) { snprintf(piece, sizeof(piece), "\\u%04x", c); out = 6; }
+        else if ((in = ref_utf8(s + i, len - i)) > 0) {
+            if (i + in > lim) break;
+            memcpy(piece, s + i, in); out = in;
+        }
+        else { memcpy(piece, "\\ufffd", 6); in = 1; out = 6; }
+        if (o + out + 1 > end) break;
+        memcpy(buf + o, piece, out);
+        o += out;
+        i += in;
+    }
+    buf[o++] = '"';
+    buf[o] = '\0';
+    *pos = o;
+}
+
+/* 20,000 random strings (mostly plain text with specials, UTF-8, broken
+ * UTF-8 and long plain runs mixed in) at random max and buffer sizes and
+ * offsets: the writer's output equals the reference's byte for byte. */
+TEST(alert_json_str_matches_bytewise_reference)
+{
+    static const char *bits[] = { "\"", "\\", "\n", "\x7f", "\x01", "\xc3\xa9", "\xe2\x82\xac",
+                                  "\xf0\x9f\x98\x80", "\xed\xa0\x80", "\xc0\xaf", "\x80",
+                                  "\xf4\x90\x80\x80", "\xe2\x82", "abcdefghijklmnop", " ", "~" };
+    unsigned seed = 12345, round;
+    unsigned char in[200];
+    char got[320], want[320];
+    int mismatches = 0;
+
+    for (round = 0; round < 20000; round++) {
+        size_t n = 0, size, start, gp, wp, max;
+        while (n < 150) {
+            seed = seed * 1103515245u + 12345u;
+            if ((seed >> 16) % 3) {                     /* a plain byte */
+                in[n++] = (unsigned char)(0x20 + (seed >> 8) % 95);
+                if (in[n - 1] == '"' || in[n - 1] == '\\') in[n - 1] = 'q';
+            } else {
+                const char *b = bits[(seed >> 20) % (sizeof(bits) / sizeof(bits[0]))];
+                size_t bl = strlen(b);
+                if (n + bl > sizeof(in)) break;
+                memcpy(in + n, b, bl);
+                n += bl;
+            }
+            if ((seed >> 12) % 40 == 0) break;
+        }
+        seed = seed * 1103515245u + 12345u;
+        max = (seed >> 16) % 4 ? n : (seed >> 8) % (n + 1);
+        size = 3 + (seed >> 4) % 300;
+        start = (seed >> 24) % 4;
+        if (start + 1 > size) start = 0;
+        memset(got, 'X', sizeof(got));
+        memset(want, 'X', sizeof(want));
+        gp = wp = start;
+        iw_json_str(got, size, &gp, (const char *)in, n, max);
+        ref_json_str(want, size, &wp, in, n, max);
+        if (gp != wp || memcmp(got + start, want + start, gp - start + 1)) {
+            if (!mismatches++)
+                fprintf(stderr, "  round %u: n %zu max %zu size %zu:\n  got  %s\n  want %s\n",
+                        round, n, max, size, got + start, want + start);
+        }
+        if (gp < size && got[gp]) mismatches++;           /* NUL-terminated */
+    }
+    CHECK_INT(mismatches, 0);
+}
+
 /* An alert full of hostile values: at every buffer size the output is valid
  * JSON shorter than the buffer, and with rule.id whenever that can fit. */
 TEST(alert_json_truncation_every_size)
