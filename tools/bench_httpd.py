@@ -12,6 +12,11 @@ Printed as ratios to the module-off baseline:
             unique query), against off-uniq (module off, same script)
   on-brws   same as on, every request with a browser's ~1 KB of headers
             (BROWSER_HEADERS), against off-brws
+  on-real   same as on, replaying the GET requests of a real access log
+            (corpus/benign/elastic-apache.log: 1,753 clients, their user
+            agents and referers; the client in X-Forwarded-For, taken by
+            mod_remoteip; every path served by the 2 KB file), against
+            off-real
   corr      same, wrk hitting a path that feeds a correlation rule
   modsec    ModSecurity + CRS (PL1, DetectionOnly) as the reference,
             when Debian's libapache2-mod-security2 + modsecurity-crs exist
@@ -21,6 +26,7 @@ IW_BENCH_PIN the CPUs of httpd and wrk (default 0,1; "none");
 IW_BENCH_RESTART=0 keeps the servers up across rounds (default: restart).
 """
 import os
+import re
 import shutil
 import socket
 import statistics
@@ -33,6 +39,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("IW_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 SIGMA = os.path.join(SHARED, "sigma", "sigmahq-rules")
+REAL_LOG = os.path.join(SHARED, "corpus", "benign", "elastic-apache.log")
 MODULE = os.environ.get("IW_MODULE", os.path.join(REPO, "build", "mod_iocwatch.so"))
 MODDIR = "/usr/lib/apache2/modules"
 ROUNDS = int(os.environ.get("IW_BENCH_ROUNDS", "5"))
@@ -72,6 +79,73 @@ def browser_lua():
     def q(v):
         return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
     return "".join("wrk.headers[%s] = %s\n" % (q(k), q(v)) for k, v in BROWSER_HEADERS)
+
+
+# Real traffic: the requests of a real combined-format access log in its
+# order.  Both real variants serve every path with the 2 KB file (the
+# log's paths do not exist here) and take the client from X-Forwarded-For,
+# as behind a proxy, so the module sees the log's 1,753 clients.  Host is
+# the log's site (its referers' name): a bare IP with a remote client is
+# what the pack's "Host Header Is a Bare IP Address" rule reports.
+REAL_HOST = "semicomplete.com"
+REAL_CONF = """LoadModule alias_module {m}/mod_alias.so
+LoadModule remoteip_module {m}/mod_remoteip.so
+RemoteIPHeader X-Forwarded-For
+RemoteIPInternalProxy 127.0.0.1
+AliasMatch "^/.*$" "{{d}}/htdocs/static.html"
+""".format(m=MODDIR)
+COMBINED = re.compile(r'^(\S+) \S+ \S+ \[[^\]]*\] "GET (\S+) HTTP/1\.[01]" \d+ \S+ "([^"]*)" "([^"]*)"')
+PRINTABLE = re.compile(r"^[\x20-\x7e]*$")
+
+
+def real_requests(path=None):
+    """(client, target, referer, user agent) of each GET line of a real
+    access log (REAL_LOG), in order; "-" marks an absent referer or agent.
+    Lines with bytes a request line or header cannot carry are left out."""
+    out = []
+    with open(path or REAL_LOG, encoding="latin-1") as f:
+        for line in f:
+            m = COMBINED.match(line)
+            if m and all(PRINTABLE.match(v) for v in m.groups()):
+                out.append(m.groups())
+    return out
+
+
+def real_headers(client, referer, agent):
+    """The header lines (name, value) sent for one real request."""
+    h = [("Host", REAL_HOST), ("X-Forwarded-For", client)]
+    if agent != "-":
+        h.append(("User-Agent", agent))
+    if referer != "-":
+        h.append(("Referer", referer))
+    return h
+
+
+def real_lua(reqs):
+    """A wrk script replaying reqs in a loop, each thread from its own
+    offset (requests pre-formatted once per thread)."""
+    def q(v):
+        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+    rows = []
+    for client, target, referer, agent in reqs:
+        hs = ", ".join("[%s] = %s" % (q(k), q(v)) for k, v in real_headers(client, referer, agent))
+        rows.append("{%s, {%s}}," % (q(target), hs))
+    return ("local R = {\n%s\n}\n" % "\n".join(rows)) + """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+function init(args)
+  reqs = {}
+  for i, r in ipairs(R) do reqs[i] = wrk.format("GET", r[1], r[2]) end
+  n = ((tid or 1) - 1) * 4999
+end
+function request()
+  n = n % #reqs + 1
+  return reqs[n]
+end
+"""
 
 
 BASE = """
@@ -303,6 +377,9 @@ def main():
     brws = os.path.join(sockdir, "browser.lua")
     with open(brws, "w") as f:
         f.write(browser_lua())
+    real = os.path.join(sockdir, "real.lua")
+    with open(real, "w") as f:
+        f.write(real_lua(real_requests()))
 
     rules = sigmahq_rules()
     pack = os.path.join(REPO, "conf", "rules")
@@ -320,6 +397,8 @@ def main():
                 ("on-uniq", on, "/static.html", uniq, "off-uniq"),
                 ("off-brws", "", "/static.html", brws, "off-brws"),
                 ("on-brws", on, "/static.html", brws, "off-brws"),
+                ("off-real", REAL_CONF, "/", real, "off-real"),
+                ("on-real", REAL_CONF + on, "/", real, "off-real"),
                 ("corr", on.replace("IocWatchRules ", "IocWatchRules %s " % corr_rule),
                  "/corr/index.html", None, "off")]
     msec = os.path.join(MODDIR, "mod_security2.so")
@@ -375,6 +454,8 @@ def main():
               "on-uniq": "on, every request distinct (vs off-uniq)",
               "off-brws": "module off, a browser's headers",
               "on-brws": "on, a browser's headers (vs off-brws)",
+              "off-real": "module off, a real log's requests",
+              "on-real": "on, a real log's requests (vs off-real)",
               "corr": "mod_iocwatch on, path feeding a correlation rule",
               "modsec": "ModSecurity + CRS PL1 DetectionOnly (reference)"}
     print("  (ratio: median [lowest-highest] of the rounds; CPU ratio: baseline's httpd CPU "

@@ -14,7 +14,9 @@ static request's real cost) is not, so the ratio printed here is a lower
 bound for the throughput ratio.  Variants as in bench_httpd.py:
   off, sigmahq, on, nocache (IocWatchScanCache Off), off-uniq / on-uniq
   (every request distinct: "?r=<n>"), off-brws / on-brws (the repeated
-  request with a browser's ~1 KB of headers instead of Host alone).
+  request with a browser's ~1 KB of headers instead of Host alone),
+  off-real / on-real (the GET requests of a real access log in order,
+  bench_httpd.real_requests, the client in X-Forwarded-For).
 With `on` (`on-brws`) selected, one more pair of runs counts the
 log_transaction hook alone under callgrind's cache model (--cache-sim):
 its instructions and its L1 instruction and data misses per request, i.e.
@@ -47,13 +49,18 @@ START_TIMEOUT = 1800            # a cold compile under valgrind takes minutes
 def get_all(port, n, kind):
     """n keep-alive GETs on one connection, each response read fully.
     kind: "same" (the wrk request), "uniq" (a distinct query each time),
-    "browser" (the same request with a browser's headers)."""
+    "browser" (the same request with a browser's headers), "real" (a real
+    log's requests in order, B.real_requests)."""
     extra = "".join("%s: %s\r\n" % hv for hv in B.BROWSER_HEADERS) if kind == "browser" else ""
+    real = B.real_requests() if kind == "real" else None
     with socket.create_connection(("127.0.0.1", port), 30) as s:
         for i in range(n):
             path = "/static.html" + ("?r=%d" % i if kind == "uniq" else "")
-            s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n"
-                       % (path, port, extra)).encode())
+            if real:
+                client, path, referer, agent = real[i % len(real)]
+                extra = "".join("%s: %s\r\n" % hv for hv in B.real_headers(client, referer, agent))
+            host = "" if real else "Host: 127.0.0.1:%d\r\n" % port    # real: in extra
+            s.sendall(("GET %s HTTP/1.1\r\n%s%s\r\n" % (path, host, extra)).encode())
             buf = b""
             while b"\r\n\r\n" not in buf:
                 buf += s.recv(65536)
@@ -178,7 +185,9 @@ def main():
                 ("off-uniq", "", "uniq", "off-uniq"),
                 ("on-uniq", on, "uniq", "off-uniq"),
                 ("off-brws", "", "browser", "off-brws"),
-                ("on-brws", on, "browser", "off-brws")]
+                ("on-brws", on, "browser", "off-brws"),
+                ("off-real", B.REAL_CONF, "real", "off-real"),
+                ("on-real", B.REAL_CONF + on, "real", "off-real")]
     variants = B.select_variants(variants, "IW_INSTR_VARIANTS")
     if any(v[1] for v in variants):              # some variant loads the module
         warm_cache([sig, sig + [pack]])
