@@ -70,10 +70,11 @@ typedef struct crule {
 } crule_t;
 
 /* direct checks */
-enum { D_PRESENT = 1, D_ABSENT, D_NULL, D_EMPTY, D_NUM, D_TIME, D_FIELDREF };
+enum { D_PRESENT = 1, D_ABSENT, D_NULL, D_EMPTY, D_NUM, D_TIME, D_FIELDREF, D_LONG };
 enum { OP_EQ = 1, OP_LT, OP_LTE, OP_GT, OP_GTE };
 enum { T_MINUTE = 1, T_HOUR, T_DAY, T_WEEK, T_MONTH, T_YEAR };
 enum { FR_EQ = 0, FR_CONTAINS, FR_STARTS, FR_ENDS };
+enum { LL_VALUE = 0, LL_FIRST, LL_ANY };   /* D_LONG: of the value, its first line, any line */
 
 typedef struct dcheck {
     int32_t kind, op, field, field2, unit, mode, cased;
@@ -617,6 +618,54 @@ static int string_matchers(build_t *b, apr_array_header_t *ms, const char *s,
     return 0;
 }
 
+/* A length test written as a regex: ^.{N} or ^[^\n]{N} (also with ",}").
+ * Vectorscan runs a bounded repeat of N states over every value (^[^\n]{8192}
+ * on the header block was half of the pack's header scan), while the
+ * answer is a length: "some line of at least N bytes".  Byte semantics as
+ * PCRE2 compiles them here (no UTF): "." is any byte but the newline (LF,
+ * checked), with s any byte at all; ^ is the value's start, with m also
+ * after every LF.  Returns 1 and fills n and mode when re is such a test. */
+static int long_line_regex(const char *re, unsigned mods, int64_t *n, int32_t *mode)
+{
+    uint32_t nl = 0;
+    const char *p;
+    char *end;
+    long v;
+
+    if (!strncmp(re, "^.{", 3)) {
+        p = re + 3;
+        *mode = (mods & IW_MOD_RE_S) ? LL_VALUE : (mods & IW_MOD_RE_M) ? LL_ANY : LL_FIRST;
+    } else if (!strncmp(re, "^[^\\n]{", 7)) {
+        p = re + 7;
+        *mode = (mods & IW_MOD_RE_M) ? LL_ANY : LL_FIRST;
+    } else {
+        return 0;
+    }
+    if (*p < '1' || *p > '9') return 0;
+    v = strtol(p, &end, 10);
+    if (v < 1 || v > 65535) return 0;
+    if (end[0] == ',') end++;
+    if (strcmp(end, "}")) return 0;
+    if (pcre2_config(PCRE2_CONFIG_NEWLINE, &nl) < 0 || nl != PCRE2_NEWLINE_LF) return 0;
+    *n = v;
+    return 1;
+}
+
+/* Does v have a line (mode) of at least n bytes? */
+static int long_line(iw_str_t v, int64_t n, int32_t mode)
+{
+    const char *p = v.p, *end = v.p + v.len, *nl;
+
+    if (!v.p || (int64_t)v.len < n) return 0;
+    if (mode == LL_VALUE) return 1;
+    for (;;) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if ((nl ? nl : end) - p >= n) return 1;
+        if (!nl || mode == LL_FIRST || end - (nl + 1) < n) return 0;
+        p = nl + 1;
+    }
+}
+
 static int regex_matcher(build_t *b, apr_array_header_t *ms, const char *re,
                          unsigned mods, const iw_value_t *v)
 {
@@ -630,6 +679,13 @@ static int regex_matcher(build_t *b, apr_array_header_t *ms, const char *re,
     if (mods & IW_MOD_RE_I) { opts |= PCRE2_CASELESS; hsflags |= HS_FLAG_CASELESS; }
     if (mods & IW_MOD_RE_M) { opts |= PCRE2_MULTILINE; hsflags |= HS_FLAG_MULTILINE; }
     if (mods & IW_MOD_RE_S) { opts |= PCRE2_DOTALL; hsflags |= HS_FLAG_DOTALL; }
+    {
+        dcheck_t d = { .kind = D_LONG };
+        if (long_line_regex(re, mods, &d.num, &d.mode)) {
+            md_direct(b, ms, d, 0.5);
+            return 0;
+        }
+    }
     code = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, opts, &err, &off, NULL);
     if (!code) {
         PCRE2_UCHAR msg[256];
@@ -2267,6 +2323,7 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
     case D_TIME: return time_part(s, d->unit, &x) && cmp_num(x, d->op, d->num);
     case D_FIELDREF:
         return fieldref_match(fc->v, iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
+    case D_LONG: return long_line(fc->v, d->num, d->mode);
     default: return 0;
     }
 }

@@ -32,3 +32,80 @@ TEST(engine_rejected_regex_keeps_other_patterns)
     }
     iw_scratch_destroy(s);
 }
+
+/* Length tests written as regexes (^.{N}, ^[^\n]{N}, also "N,") are
+ * answered by a direct check instead of a Vectorscan bounded repeat.  Each
+ * shape and flag combination is compared with the same test written so
+ * that it is not recognised ((?:.) and a (?:) tail: PCRE2 decides) over
+ * 3,000 random values of 0-12 bytes with LFs, CRs and other bytes. */
+TEST(engine_long_line_regex_matches_pcre2)
+{
+    static const struct { const char *mods, *fast, *slow; } shapes[] = {
+        { "re", "^.{5}", "^(?:.){5}(?:)" },
+        { "re|s", "^.{5}", "^(?:.){5}(?:)" },
+        { "re|m", "^.{5}", "^(?:.){5}(?:)" },
+        { "re|s|m", "^.{5}", "^(?:.){5}(?:)" },
+        { "re|i|m", "^.{4,}", "^(?:.){4,}(?:)" },
+        { "re", "^[^\\n]{5}", "^(?:[^\\n]){5}(?:)" },
+        { "re|m", "^[^\\n]{5}", "^(?:[^\\n]){5}(?:)" },
+        { "re|s|m", "^[^\\n]{3,}", "^(?:[^\\n]){3,}(?:)" },
+    };
+    const int nshapes = (int)(sizeof(shapes) / sizeof(shapes[0]));
+    const char *yaml = "";
+    iw_diag_t *d;
+    iw_engine_t *e;
+    iw_engine_stats_t st;
+    iw_scratch_t *s;
+    const iw_hit_t *hits;
+    unsigned seed = 99;
+    int i, k, n, mismatches = 0, fired = 0, direct_checks;
+
+    for (i = 0; i < nshapes; i++)
+        yaml = apr_pstrcat(p, yaml, i ? "---\n" : "",
+            eu_rule(p, apr_psprintf(p, "f%d", i),
+                    apr_psprintf(p, "    sel:\n        cs-user-agent|%s: '%s'\n    condition: sel",
+                                 shapes[i].mods, shapes[i].fast)), "---\n",
+            eu_rule(p, apr_psprintf(p, "s%d", i),
+                    apr_psprintf(p, "    sel:\n        cs-user-agent|%s: '%s'\n    condition: sel",
+                                 shapes[i].mods, shapes[i].slow)), NULL);
+    e = eu_compile(p, yaml, &d, NULL);
+    REQUIRE(e != NULL);
+    iw_engine_stats(e, &st);
+    direct_checks = st.direct_checks;
+    CHECK(direct_checks >= 5);               /* the fast forms' 5 distinct tests */
+    CHECK_INT(st.regexes, nshapes);          /* the slow ones stayed regexes */
+    s = iw_scratch_create(e);
+    REQUIRE(s != NULL);
+    for (k = 0; k < 3000; k++) {
+        char ua[16];
+        int len, j;
+        seed = seed * 1103515245u + 12345u;
+        len = (int)((seed >> 16) % 13);
+        for (j = 0; j < len; j++) {
+            seed = seed * 1103515245u + 12345u;
+            ua[j] = "ab\n\r x.\t"[(seed >> 16) % 8];
+        }
+        ua[len] = '\0';
+        n = eu_eval(p, e, s, &(treq_t){ .ua = ua }, &hits);
+        for (i = 0; i < nshapes; i++) {
+            int f = eu_fired(hits, n, apr_psprintf(p, "f%d", i));
+            if (f != eu_fired(hits, n, apr_psprintf(p, "s%d", i))) {
+                if (!mismatches++)
+                    fprintf(stderr, "  shape %d (%s '%s') on \"%s\": direct %d\n", i,
+                            shapes[i].mods, shapes[i].fast, ua, f);
+            }
+            fired += f;
+        }
+    }
+    CHECK_INT(mismatches, 0);
+    CHECK(fired > 1000);
+    /* the value reaches the check with its LFs: the first line is short,
+     * the second long enough */
+    n = eu_eval(p, e, s, &(treq_t){ .ua = "ab\ncdefgh" }, &hits);
+    CHECK(!eu_fired(hits, n, "f0"));
+    CHECK(eu_fired(hits, n, "f1"));
+    CHECK(eu_fired(hits, n, "f2"));
+    CHECK(!eu_fired(hits, n, "f5"));
+    CHECK(eu_fired(hits, n, "f6"));
+    iw_scratch_destroy(s);
+}
