@@ -74,11 +74,24 @@ BROWSER_HEADERS = [
 ]
 
 
+def lua_str(v):
+    """v as a Lua string literal."""
+    return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+
+
+# wrk Lua: each thread learns its number (1, 2, ...) as the global tid.
+LUA_THREAD_IDS = """
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+"""
+
+
 def browser_lua():
     """A wrk script sending BROWSER_HEADERS with every request."""
-    def q(v):
-        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
-    return "".join("wrk.headers[%s] = %s\n" % (q(k), q(v)) for k, v in BROWSER_HEADERS)
+    return "".join("wrk.headers[%s] = %s\n" % (lua_str(k), lua_str(v)) for k, v in BROWSER_HEADERS)
 
 
 # Real traffic: the requests of a real combined-format access log in its
@@ -124,18 +137,12 @@ def real_headers(client, referer, agent):
 def real_lua(reqs):
     """A wrk script replaying reqs in a loop, each thread from its own
     offset (requests pre-formatted once per thread)."""
-    def q(v):
-        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
     rows = []
     for client, target, referer, agent in reqs:
-        hs = ", ".join("[%s] = %s" % (q(k), q(v)) for k, v in real_headers(client, referer, agent))
-        rows.append("{%s, {%s}}," % (q(target), hs))
-    return ("local R = {\n%s\n}\n" % "\n".join(rows)) + """
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
+        hs = ", ".join("[%s] = %s" % (lua_str(k), lua_str(v))
+                       for k, v in real_headers(client, referer, agent))
+        rows.append("{%s, {%s}}," % (lua_str(target), hs))
+    return ("local R = {\n%s\n}\n" % "\n".join(rows)) + LUA_THREAD_IDS + """
 function init(args)
   reqs = {}
   for i, r in ipairs(R) do reqs[i] = wrk.format("GET", r[1], r[2]) end
@@ -280,12 +287,7 @@ class Httpd:
 # Every request different (query "?t=<thread>&r=<n>"): defeats the
 # module's whole-event cache and the scan cache for the target, the cost
 # of a stream of distinct requests.
-UNIQUE_LUA = """
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("tid", threads)
-end
+UNIQUE_LUA = LUA_THREAD_IDS + """
 function init(args)
   n = 0
 end
