@@ -78,6 +78,7 @@ typedef struct cli_thr {
     iw_parsed_t ps;                   /* reused per line: 2 KB not cleared per line */
     iw_event_t ev;
     uint64_t *rule_counts;            /* alerts per rule index */
+    iw_hit_t *sel;                    /* nrules: the hits a summary lists */
     pthread_t tid;
 } cli_thr_t;
 
@@ -228,6 +229,7 @@ static void thr_free(cli_thr_t *t)
 {
     if (t->scratch) iw_scratch_destroy(t->scratch);
     free(t->pbuf); free(t->evbuf); free(t->abuf); free(t->rule_counts);
+    free(t->sel);
     memset(t, 0, sizeof(*t));
 }
 
@@ -241,7 +243,8 @@ static int thr_init(cli_ctx_t *c, cli_thr_t *t)
     t->evbuf = malloc(CLI_EVBUF);
     t->abuf = malloc(CLI_ALERT_BUF + 1);
     t->rule_counts = calloc(c->nrules + 1, sizeof(uint64_t));
-    if (!t->scratch || !t->pbuf || !t->evbuf || !t->abuf || !t->rule_counts) {
+    t->sel = malloc(sizeof(iw_hit_t) * (c->nrules + 1));
+    if (!t->scratch || !t->pbuf || !t->evbuf || !t->abuf || !t->rule_counts || !t->sel) {
         thr_free(t);
         return -1;
     }
@@ -283,7 +286,15 @@ static void alert_init(cli_ctx_t *c, iw_alert_t *a, iw_event_t *ev)
     a->with_input = 1;
 }
 
-/* Detection alerts of one event: one per generating hit, or one summary
+/* The rule alerts on its own: generate, and not below --min-level (rules
+ * below it are compiled when they feed a correlation: the threshold
+ * filters alerts, never what correlations count). */
+static int alerts_on_own(const cli_ctx_t *c, const iw_rule_t *r)
+{
+    return r->generate && (c->o->min_level == IW_LEVEL_NONE || r->level >= c->o->min_level);
+}
+
+/* Detection alerts of one event: one per alerting hit, or one summary
  * alert listing them all.  Returns how many were written. */
 static uint64_t detect_alerts(cli_thr_t *t, cli_batch_t *b, iw_event_t *ev,
                               const iw_hit_t *hits, int n)
@@ -291,24 +302,26 @@ static uint64_t detect_alerts(cli_thr_t *t, cli_batch_t *b, iw_event_t *ev,
     cli_ctx_t *c = t->c;
     iw_alert_t a;
     uint64_t sent = 0;
-    int i, first = -1;
+    int i, k = 0;
 
     for (i = 0; i < n; i++) {
-        if (!hits[i].rule->generate) continue;
-        if (first < 0) first = i;
+        if (!alerts_on_own(c, hits[i].rule)) continue;
         t->rule_counts[hits[i].rule->index]++;
-        if (c->o->summary_mode) continue;
+        if (c->o->summary_mode) {
+            t->sel[k++] = hits[i];      /* the summary lists these */
+            continue;
+        }
         alert_init(c, &a, ev);
         a.rule = hits[i].rule;
         a.hit = &hits[i];
         sent += put_alert(t, b, &a);
     }
-    if (c->o->summary_mode && first >= 0) {
+    if (k) {
         alert_init(c, &a, ev);
-        a.rule = hits[first].rule;
-        a.hit = &hits[first];
-        a.all_hits = hits;
-        a.nall_hits = n;
+        a.rule = t->sel[0].rule;
+        a.hit = &t->sel[0];
+        a.all_hits = t->sel;
+        a.nall_hits = k;
         sent += put_alert(t, b, &a);
     }
     return sent;
@@ -321,6 +334,8 @@ static void emit_corr(cli_ctx_t *c, iw_event_t *ev, const iw_corr_alert_t *ca, i
     iw_alert_t a;
     int i;
     for (i = 0; i < k; i++) {
+        if (c->o->min_level != IW_LEVEL_NONE && ca[i].rule->level < c->o->min_level)
+            continue;
         alert_init(c, &a, ca[i].with_event ? ev : NULL);
         if (!ca[i].with_event) a.now = ca[i].last_seen;
         a.rule = ca[i].rule;

@@ -1801,11 +1801,16 @@ static int dcheck_cmp(const void *a, const void *b)
     return c ? c : x->pred < y->pred ? -1 : x->pred > y->pred;
 }
 
+/* Left out of the compiled engine: rules excluded by id, and rules below
+ * min_level that feed no correlation.  A rule that feeds one is compiled
+ * whatever its level (feeders are mostly informational): a level
+ * threshold filters alerts, the caller drops the rule's own alert. */
 static int excluded(const iw_rule_t *r, const iw_engine_opts_t *o)
 {
     int i;
     if (!o) return 0;
-    if (o->min_level != IW_LEVEL_NONE && r->level < o->min_level) return 1;
+    if (o->min_level != IW_LEVEL_NONE && r->level < o->min_level
+        && !(r->feeds && r->feeds->nelts)) return 1;
     for (i = 0; o->exclude_ids && r->id && i < o->exclude_ids->nelts; i++)
         if (!strcmp(APR_ARRAY_IDX(o->exclude_ids, i, const char *), r->id)) return 1;
     return 0;

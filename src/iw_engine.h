@@ -20,7 +20,10 @@ typedef struct iw_engine iw_engine_t;
 typedef struct iw_scratch iw_scratch_t;
 
 typedef struct iw_engine_opts {
-    iw_level_t min_level;            /* rules below are not compiled; NONE = all */
+    iw_level_t min_level;            /* rules below are not compiled, except
+                                      * those feeding a correlation (their
+                                      * hits are returned: callers filter
+                                      * alerts by level); NONE = all */
     apr_array_header_t *exclude_ids; /* const char*: rule ids not compiled */
     const struct iw_hscache *hscache;/* compiled-database cache; NULL = none */
     int scan_cache;                  /* scan-result cache entries per scratch
