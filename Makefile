@@ -22,7 +22,7 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all lib cli module unit fuzz test test-unit test-asan test-integration \
-        bench demo detect deps install clean check-rules
+        bench demo detect deps install clean check-rules rules
 
 all: deps-check lib cli module
 
@@ -118,6 +118,10 @@ demo: deps-check all
 
 detect: deps-check all
 	@$(PYTHON) tools/detect.py
+
+# the pack's long alternations, generated from conf/lists/ into conf/rules/ (committed)
+rules:
+	@$(PYTHON) tools/genrules.py
 
 clean:
 	rm -rf build build-asan
