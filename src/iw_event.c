@@ -470,42 +470,65 @@ size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space)
     return o;
 }
 
-/* Fold overlong UTF-8 encodings of ASCII (C0 AE = '.', E0 80 AF = '/',
- * F0 80 81 9C = '\\', ...) to the ASCII byte, in place.  Returns new len. */
-static size_t fold_overlong(char *s, size_t len)
+/* The decoded views' decoder appends one byte at a time to its output and
+ * reduces the output's tail while it ends in a decodable sequence: "%hh",
+ * "%uXXXX", an overlong UTF-8 form of an ASCII byte (C0 AE = '.',
+ * E0 80 AF = '/', F0 80 81 9C = '\\', ...); a NUL (raw or decoded) is
+ * dropped.  A reduction only ever creates a sequence that ends at the tail,
+ * so the output never holds one: decoding it again changes nothing, however
+ * the layers were nested ("%2541", "%c0%00%af" = C0 NUL AF -> C0 AF -> '/').
+ * Each reduction shortens the output, so the decode is linear. */
+static size_t dec_reduce_tail(unsigned char *o, size_t n, unsigned char *pend, int *npend)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, o = 0;
+    unsigned char c = o[n - 1], u[3];
+    size_t k;
+    long cp;
 
-#define CONT(k) (i + (k) < len && (u[i + (k)] & 0xC0) == 0x80)
-    while (i < len) {
-        unsigned c = u[i];
-        if ((c == 0xC0 || c == 0xC1) && CONT(1)) {
-            s[o++] = (char)(((c & 0x1F) << 6) | (u[i + 1] & 0x3F));
-            i += 2;
-        } else if (c == 0xE0 && CONT(1) && u[i + 1] <= 0x81 && CONT(2)) {
-            s[o++] = (char)(((u[i + 1] & 0x3F) << 6) | (u[i + 2] & 0x3F));
-            i += 3;
-        } else if (c == 0xF0 && CONT(1) && u[i + 1] == 0x80 && CONT(2)
-                   && u[i + 2] <= 0x81 && CONT(3)) {
-            s[o++] = (char)(((u[i + 2] & 0x3F) << 6) | (u[i + 3] & 0x3F));
-            i += 4;
-        } else {
-            s[o++] = (char)c;
-            i++;
+    if (hexval(c) >= 0) {
+        if (n >= 3 && o[n - 3] == '%' && hexval(o[n - 2]) >= 0) {
+            pend[(*npend)++] = (unsigned char)(hexval(o[n - 2]) * 16 + hexval(c));
+            return n - 3;
         }
+        if (n >= 6 && o[n - 6] == '%' && (cp = pct_u((const char *)o, n, n - 6)) >= 0) {
+            k = utf8_put((char *)u, (unsigned)cp);
+            while (k) pend[(*npend)++] = u[--k];     /* popped in order */
+            return n - 6;
+        }
+        return n;
     }
-#undef CONT
-    return o;
+    if ((c & 0xC0) != 0x80) return n;
+    if (n >= 2 && (o[n - 2] == 0xC0 || o[n - 2] == 0xC1)) {
+        pend[(*npend)++] = (unsigned char)(((o[n - 2] & 0x1F) << 6) | (c & 0x3F));
+        return n - 2;
+    }
+    if (n >= 3 && o[n - 3] == 0xE0 && o[n - 2] <= 0x81 && (o[n - 2] & 0xC0) == 0x80) {
+        pend[(*npend)++] = (unsigned char)(((o[n - 2] & 0x3F) << 6) | (c & 0x3F));
+        return n - 3;
+    }
+    if (n >= 4 && o[n - 4] == 0xF0 && o[n - 3] == 0x80 && o[n - 2] <= 0x81
+        && (o[n - 2] & 0xC0) == 0x80) {
+        pend[(*npend)++] = (unsigned char)(((o[n - 2] & 0x3F) << 6) | (c & 0x3F));
+        return n - 4;
+    }
+    return n;
 }
 
-static size_t strip_nul(char *s, size_t len)
+/* Append c to o[0, n) and reduce; returns the new length.  A reduction
+ * yields at most 3 bytes (pending, last first); only an ASCII result can
+ * reduce again, so pending never holds more than 3 + 1 bytes. */
+static size_t dec_push(unsigned char *o, size_t n, unsigned char c)
 {
-    size_t i, o = 0;
+    unsigned char pend[16];
+    int npend = 1;
 
-    for (i = 0; i < len; i++)
-        if (s[i] != '\0') s[o++] = s[i];
-    return o;
+    pend[0] = c;
+    while (npend) {
+        c = pend[--npend];
+        if (!c) continue;
+        o[n++] = c;
+        if (npend <= 12) n = dec_reduce_tail(o, n, pend, &npend);   /* always */
+    }
+    return n;
 }
 
 /* Drop the last output segment of s[lead, o) (and its separator). */
@@ -551,15 +574,8 @@ static size_t path_normalise(char *s, size_t len)
     return o;
 }
 
-typedef enum { DEC_PLAIN = 0, DEC_PLUS = 1, DEC_PATH = 2 } dec_mode_t;
+typedef enum { DEC_PLAIN = 0, DEC_PLUS = IW_DECODE_PLUS, DEC_PATH = IW_DECODE_PATH } dec_mode_t;
 
-#define IW_DECODE_ROUNDS 4
-
-/* Decode [in, in+len) into the work buffer: up to IW_DECODE_ROUNDS rounds of
- * percent/%u decoding + overlong folding until stable, NULs removed, then
- * path normalisation (DEC_PATH).  The input is cut so that the result and
- * one scratch copy fit; returns the result (NUL-terminated) or a NULL str
- * when the buffer is exhausted. */
 int iw_event_decode_fastpath = 1;
 
 /* Bytes that make decoding do something: '%' (percent/%u escapes), NUL,
@@ -592,13 +608,27 @@ static int decode_is_identity(const char *in, size_t len, int mode)
     return 1;
 }
 
+size_t iw_url_decode_full(const char *in, size_t len, char *out, int flags)
+{
+    unsigned char *o = (unsigned char *)out;
+    size_t i, n = 0;
+
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        n = dec_push(o, n, (c == '+' && (flags & IW_DECODE_PLUS)) ? ' ' : c);
+    }
+    if (flags & IW_DECODE_PATH) n = path_normalise(out, n);
+    out[n] = '\0';
+    return n;
+}
+
 static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode)
 {
-    size_t avail = buf_avail(ev), n, r;
-    char *a, *b, *t;
+    size_t avail = buf_avail(ev), n;
+    char *a;
 
     if (avail < 4) return IW_STR_NULL;
-    if (len > avail / 2 - 1) len = avail / 2 - 1;
+    if (len > avail - 1) len = avail - 1;      /* the output is never longer */
     a = ev->buf + ev->buf_used;
     if (iw_event_decode_fastpath && decode_is_identity(in, len, mode)) {
         memcpy(a, in, len);
@@ -606,22 +636,7 @@ static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode
         ev->buf_used += len + 1;
         return (iw_str_t){ a, len };
     }
-    b = a + len + 1;
-    n = iw_url_decode_once(in, len, a, mode & DEC_PLUS);
-    n = fold_overlong(a, n);
-    for (r = 1; r < IW_DECODE_ROUNDS && memchr(a, '%', n); r++) {
-        size_t m = iw_url_decode_once(a, n, b, 0);
-        m = fold_overlong(b, m);
-        if (m == n && !memcmp(a, b, n)) break;
-        t = a; a = b; b = t; n = m;
-    }
-    if (a != ev->buf + ev->buf_used) {
-        memmove(ev->buf + ev->buf_used, a, n);
-        a = ev->buf + ev->buf_used;
-    }
-    n = strip_nul(a, n);
-    if (mode & DEC_PATH) n = path_normalise(a, n);
-    a[n] = '\0';
+    n = iw_url_decode_full(in, len, a, mode);
     ev->buf_used += n + 1;
     return (iw_str_t){ a, n };
 }

@@ -261,17 +261,16 @@ TEST(event_decoded_views)
     iw_event_t ev;
     char buf[2048];
 
-    /* double and triple encoding, stable after <= 4 rounds */
+    /* double and triple encoding */
     ev_target(&ev, buf, sizeof(buf), "/a/%252e%252e/%252e%252e/etc/passwd");
     CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/etc/passwd");
     ev_target(&ev, buf, sizeof(buf), "/x?f=%25252e%25252e%25252f");
     CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "f=../");
-    /* four levels: decoded fully in the four rounds */
+    /* any depth of nesting is decoded (there is no round limit to pad past) */
     ev_target(&ev, buf, sizeof(buf), "/x?f=%2525252e");
     CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "f=.");
-    /* five levels: only four rounds are applied */
-    ev_target(&ev, buf, sizeof(buf), "/x?f=%252525252e");
-    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "f=%2e");
+    ev_target(&ev, buf, sizeof(buf), "/x?f=%25252525252525252e%2525252525252525252f");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "f=./");
     /* %u and overlong UTF-8 forms of '.', '/', '\\' */
     ev_target(&ev, buf, sizeof(buf), "/a/%u002e%u002e/%c0%ae%c0%ae%c0%afetc%e0%80%afpasswd");
     CHECK_STR(fv(&ev, IW_F_CS_URI_STEM_DEC), "/etc/passwd");
@@ -309,6 +308,44 @@ TEST(event_decoded_views)
     CHECK_STR(fv(&ev, IW_F_CS_URI_DEC), "/b?c");
     /* raw fields keep raw semantics */
     CHECK_STR(fv(&ev, IW_F_CS_URI_STEM), "/a%3f/../b");
+}
+
+/* The decoded views are a fixpoint: a NUL or an escape inside an overlong
+ * form or an escape (which only a second pass used to join) is decoded in
+ * the first; decoding a view again changes nothing. */
+TEST(event_decode_fixpoint)
+{
+    static const char *const cases[][2] = {
+        { "/\xc1%00\xac", "/l" },                            /* C1 NUL AC -> C1 AC -> 'l' */
+        { "/..%c0%00%afetc%c0%00%afpasswd", "/etc/passwd" },
+        { "/a/.%00./b", "/b" },                              /* NUL inside ".." */
+        { "/%%0041", "/A" },                                 /* "%" NUL "41" */
+        { "/%2%00541", "/A" },                               /* "%2" NUL "5" -> "%", then "%41" */
+        { "/%e0%00%80%00%af%00x", "/x" },                    /* E0 80 AF with NULs between */
+        { "/a/%f0%80%00%81%9c..%f0%80%81%9cwin", "/win" },   /* F0 80 81 9C = '\\' */
+        { "/%u002%00e%u002e/x", "/x" },                      /* NUL inside %u002e */
+        { "/%25%00%32%35%34%31", "/A" },                     /* "%" NUL "2541": every layer */
+    };
+    iw_event_t ev;
+    char buf[1024], again[256];
+    const char *v;
+    size_t i, n, m;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ev_target(&ev, buf, sizeof(buf), cases[i][0]);
+        v = fv(&ev, IW_F_CS_URI_STEM_DEC);
+        if (strcmp(v, cases[i][1])) fprintf(stderr, "  case %zu\n", i);
+        CHECK_STR(v, cases[i][1]);
+        n = strlen(v);
+        m = iw_url_decode_full(v, n, again, IW_DECODE_PATH);
+        CHECK(m == n && !memcmp(again, v, n));
+    }
+    /* the query and header views: the same, in their modes */
+    ev_target(&ev, buf, sizeof(buf), "/x?a=%%00%34%00%31+%2b");
+    CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "a=A +");
+    n = iw_url_decode_full("%c0%00%ae%c0%00%ae", 18, again, 0);
+    CHECK_INT(n, 2);
+    CHECK_STR(again, "..");
 }
 
 TEST(event_path_normalise)
