@@ -49,6 +49,7 @@
 #include "iw_hscache.h"
 #include "iw_alert.h"
 #include "iw_notify.h"
+#include "iw_metrics.h"
 
 APLOG_USE_MODULE(iocwatch);
 
@@ -435,12 +436,13 @@ typedef struct iw_rt {
     apr_size_t mem_bytes;
     int need_mem;               /* correlation rules or IocWatchSuppress */
     int nrules;
+    int *midx;                  /* rule->index -> server-wide counter entry */
 } iw_rt_t;
 
 /* Per process counters (the status page). */
 typedef struct iw_counters {
     apr_uint64_t events, error_events, hits, alerts, excluded, below_level,
-                 suppressed, corr_alerts, enqueue_failed;
+                 suppressed, corr_alerts, enqueue_failed, eval_errors;
 } iw_counters_t;
 
 /* One per config generation, from pconf. */
@@ -453,6 +455,8 @@ typedef struct iw_global {
     apr_pool_t *npool;          /* unmanaged: holds them */
     pid_t notify_owner;         /* process that started them */
     char hostname[256];
+    iw_metrics_t *metrics;      /* server-wide counters (shared memory) */
+    int64_t rules_time;         /* when this generation's rules were loaded */
     int unique_id;                      /* mod_unique_id loaded: UNIQUE_ID set */
     int ready;                  /* post_config done: hooks may run */
     iw_counters_t ctr;
@@ -473,7 +477,11 @@ typedef struct iw_retained {
     iw_shm_slot_t slot[IW_MAX_RT];
 } iw_retained_t;
 
-#define CTR_INC(f) __atomic_fetch_add(&G->ctr.f, 1, __ATOMIC_RELAXED)
+/* This process's counter and the server-wide one (the thread's slot of
+ * the metrics block, see "server-wide metrics" below). */
+static __thread iw_mslot_t *iw_mslot_tl;
+#define CTR_INC(f) (__atomic_fetch_add(&G->ctr.f, 1, __ATOMIC_RELAXED), \
+                    iw_metrics_add(iw_mslot_tl, IW_Mn_##f, 1))
 #define CTR_GET(f) __atomic_load_n(&G->ctr.f, __ATOMIC_RELAXED)
 
 /* ------------------------------------------------------ per-thread scratch */
@@ -489,6 +497,9 @@ typedef struct iw_tls {
     char *alertbuf;                     /* rendered alert */
     iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
     struct iw_tls *prev, *next;         /* every thread's, for the status page */
+    iw_mslot_t *mslot;                  /* server-wide counters (shared memory) */
+    uint64_t mcache[4];                 /* cache counters already published */
+    const int *midx;                    /* the alerting engine's rule entries */
 } iw_tls_t;
 
 /* All threads' iw_tls_t of this process; the lock is taken only when a
@@ -523,12 +534,17 @@ static void iw_tls_unlink(iw_tls_t *t)
 static pthread_key_t iw_key;
 static int iw_key_ok;
 
+static void metrics_thread_start(iw_tls_t *t);
+static void metrics_thread_end(iw_tls_t *t);
+static void metrics_publish_caches(iw_tls_t *t);
+
 static void iw_tls_free(void *v)
 {
     iw_tls_t *t = v;
     int i;
     if (!t)
         return;
+    metrics_thread_end(t);
     iw_tls_unlink(t);
     for (i = 0; i < IW_MAX_RT; i++)
         if (t->scratch[i])
@@ -560,6 +576,7 @@ static iw_tls_t *iw_tls(void)
     }
     iw_event_init(&t->ev, t->evbuf, IW_EVBUF_SIZE);
     iw_tls_link(t);
+    metrics_thread_start(t);
     return t;
 }
 
@@ -935,6 +952,9 @@ static int setup_tables(server_rec *s0, iw_retained_t *ret)
     return OK;
 }
 
+static void metrics_setup(server_rec *s);
+static void metrics_child_init(apr_pool_t *p);
+
 static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                           apr_pool_t *ptemp, server_rec *s0)
 {
@@ -961,6 +981,7 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     }
     if (G->nrts == 0)
         return OK;
+    metrics_setup(s0);
 
     if (pthread_key_create(&iw_key, iw_tls_free) != 0)
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -981,6 +1002,7 @@ static void iw_child_init(apr_pool_t *p, server_rec *s)
     if (!G || !G->ready)
         return;
     memset(&G->ctr, 0, sizeof(G->ctr));
+    metrics_child_init(p);
     notify_start_all(p, s);
 }
 
@@ -1018,6 +1040,8 @@ static void send_alert(iw_notify_t *n, iw_tls_t *t, const iw_alert_t *a)
 {
     size_t len = iw_alert_json(a, t->alertbuf, IW_ALERTBUF_SIZE);
     CTR_INC(alerts);
+    if (t->midx)
+        iw_metrics_rule_add(G->metrics, t->midx[a->rule->index], IW_MR_ALERTS);
     if (!n || iw_notify_enqueue(n, a->rule->level, a->now, t->alertbuf, len) != 0)
         CTR_INC(enqueue_failed);
 }
@@ -1137,6 +1161,8 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
                                                : (iw_level_t)sc->min_level;
 
     __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
+    iw_metrics_add(t->mslot, IW_M_HITS, (uint64_t)nhits);
+    t->midx = rt->midx;
     nsel = select_hits(dc, t, hits, nhits, &feeds);
     /* correlation sees every kept hit, also of generate:false rules */
     if (feeds && rt->corr && rt->mem)       /* partition locks: in the block */
@@ -1331,7 +1357,10 @@ static int iw_log_transaction(request_rec *r0)
     /* per thread: a shared counter's cache line would bounce between
      * cores on every request; the status page sums the threads */
     __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
+    iw_metrics_add(t->mslot, IW_M_EVENTS, 1);
     iw_process(sc, dc, t, &q.d);
+    if (!(t->events & 31))          /* cache counters: every 32 requests */
+        metrics_publish_caches(t);
     t->in_hook = 0;
     return DECLINED;
 }
@@ -1400,6 +1429,196 @@ static void iw_error_log(const ap_errorlog_info *info, const char *msg)
     t->in_hook = 0;
 }
 
+/* ---------------------------------------------------- server-wide metrics */
+
+/* The counter block (src/iw_metrics.c) lives in shared memory made once
+ * by the parent and kept across restarts (retained data, like the
+ * correlation tables): counts go on over graceful and plain restarts, and
+ * start from zero when httpd is started anew (iocwatch_metrics_start_time_
+ * seconds tells).  Each thread counts into a slot of its own. */
+#define IW_METRICS_KEY "mod_iocwatch-metrics"
+
+typedef struct iw_metrics_retained {
+    apr_shm_t *shm;
+    void *mem;
+} iw_metrics_retained_t;
+
+static void metrics_register_rules(iw_metrics_t *m, iw_rt_t *rt)
+{
+    const apr_array_header_t *rules = rt->rs->rules;
+    int i;
+    rt->midx = apr_pcalloc(G->pool, sizeof(int) * (rules->nelts + 1));
+    for (i = 0; i < rules->nelts; i++) {
+        const iw_rule_t *r = APR_ARRAY_IDX(rules, i, const iw_rule_t *);
+        if (r->index >= 0 && r->index < rules->nelts)
+            rt->midx[r->index] = iw_metrics_rule(m, r->id ? r->id : r->name,
+                                                 iw_level_name(r->level));
+    }
+}
+
+/* Parent, post_config: attach (or make) the block, register this
+ * generation's rules and targets.  Without it the module works as before
+ * and the totals read 0. */
+static void metrics_setup(server_rec *s)
+{
+    iw_metrics_retained_t *ret = ap_retained_data_get(IW_METRICS_KEY);
+    size_t bytes = iw_metrics_size();
+    apr_status_t rv;
+    int i;
+
+    if (!ret)
+        ret = ap_retained_data_create(IW_METRICS_KEY, sizeof(*ret));
+    G->metrics = ret->mem ? iw_metrics_attach(ret->mem, bytes) : NULL;
+    if (!G->metrics) {              /* first start, or a layout of another build */
+        apr_shm_t *shm;
+        rv = shm_make(&shm, bytes, IW_MAX_RT, s, s->process->pool);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot create "
+                         "%" APR_SIZE_T_FMT " bytes of shared memory for the "
+                         "counters; server-wide totals stay 0", bytes);
+            return;
+        }
+        ret->shm = shm;             /* an older block stays mapped by its children */
+        ret->mem = apr_shm_baseaddr_get(shm);
+        G->metrics = iw_metrics_init(ret->mem, (int64_t)apr_time_sec(apr_time_now()));
+    }
+    for (i = 0; i < G->nrts; i++)
+        if (G->rts[i]->engine)
+            metrics_register_rules(G->metrics, G->rts[i]);
+    for (i = 0; i < G->ntcfg->nelts; i++) {
+        iw_notify_cfg_t *c = &APR_ARRAY_IDX(G->ntcfg, i, iw_notify_cfg_t);
+        c->shared = iw_metrics_target(G->metrics, c->target);
+    }
+    G->rules_time = (int64_t)apr_time_sec(apr_time_now());
+}
+
+static void metrics_thread_start(iw_tls_t *t)
+{
+    t->mslot = G ? iw_metrics_claim(G->metrics) : NULL;
+    iw_mslot_tl = t->mslot;
+}
+
+/* Scan and event cache counters of this thread (all its engines) into its
+ * slot: only the deltas since the last time, so the slot's next owner
+ * continues from its sums. */
+static void metrics_publish_caches(iw_tls_t *t)
+{
+    uint64_t c[4] = {0, 0, 0, 0};
+    int i, k;
+    if (!t->mslot)
+        return;
+    for (i = 0; i < IW_MAX_RT; i++) {
+        uint64_t h, m, eh, em;
+        if (!t->scratch[i])
+            continue;
+        iw_scratch_cache_counters(t->scratch[i], &h, &m);
+        iw_scratch_event_cache_counters(t->scratch[i], &eh, &em);
+        c[0] += h; c[1] += m; c[2] += eh; c[3] += em;
+    }
+    for (k = 0; k < 4; k++) {
+        if (c[k] > t->mcache[k])
+            iw_metrics_add(t->mslot, IW_M_SCAN_CACHE_HITS + k, c[k] - t->mcache[k]);
+        t->mcache[k] = c[k];
+    }
+}
+
+static void metrics_thread_end(iw_tls_t *t)
+{
+    metrics_publish_caches(t);
+    iw_metrics_release(t->mslot);
+    t->mslot = NULL;
+    iw_mslot_tl = NULL;
+}
+
+/* The main thread's scratch (and slot) came from the parent by fork: a
+ * slot of its own, so that the parent and every child do not all write
+ * one slot; its counts are published when the child exits (a key
+ * destructor does not run for the main thread). */
+static apr_status_t metrics_child_exit(void *v)
+{
+    iw_tls_t *t = iw_key_ok ? pthread_getspecific(iw_key) : NULL;
+    if (t && t->mslot)
+        metrics_thread_end(t);
+    return APR_SUCCESS;
+}
+
+static void metrics_child_init(apr_pool_t *p)
+{
+    iw_tls_t *t = iw_key_ok ? pthread_getspecific(iw_key) : NULL;
+    if (t)
+        metrics_thread_start(t);    /* the parent keeps its own */
+    apr_pool_cleanup_register(p, NULL, metrics_child_exit, apr_pool_cleanup_null);
+}
+
+/* What the block does not hold: this generation's rules and tables. */
+static void metrics_extra(iw_metrics_extra_t *x)
+{
+    int i;
+    memset(x, 0, sizeof(*x));
+    x->config_generation = (int64_t)ap_state_query(AP_SQ_CONFIG_GEN);
+    x->engines = G->nrts;
+    x->rules_loaded_time = G->rules_time;
+    for (i = 0; i < G->nrts; i++) {
+        iw_corr_stats_t cs;
+        x->rules_loaded += G->rts[i]->nrules;
+        if (!G->rts[i]->mem)
+            continue;
+        iw_corr_get_stats(G->rts[i]->mem, &cs);
+        x->have_corr = 1;
+        x->corr_slots += cs.slots;
+        x->corr_used += cs.used;
+        x->corr_evictions += cs.evictions;
+        x->corr_recycled += cs.recycled;
+        x->corr_fired += cs.alerts;
+        x->sup_slots += cs.sup_slots;
+        x->sup_used += cs.sup_used;
+    }
+}
+
+static void metrics_emit(void *ctx, const char *s, size_t n)
+{
+    ap_rwrite(s, (int)n, ctx);
+}
+
+/* "?format=prometheus" or "?prometheus" (any position among &-separated
+ * arguments) selects the Prometheus text exposition. */
+static int wants_prometheus(const char *args)
+{
+    const char *p = args;
+    while (p && *p) {
+        size_t n = strcspn(p, "&");
+        if ((n == 10 && !strncmp(p, "prometheus", 10))
+            || (n == 17 && !strncmp(p, "format=prometheus", 17)))
+            return 1;
+        p += n + (p[n] == '&');
+    }
+    return 0;
+}
+
+/* The status page's server-wide section (total_* lines). */
+static void metrics_status_text(request_rec *r, iw_tls_t *t)
+{
+    iw_metrics_extra_t x;
+    if (t)
+        metrics_publish_caches(t);
+    metrics_extra(&x);
+    iw_metrics_render_text(G->metrics, &x, metrics_emit, r);
+}
+
+static int metrics_prometheus(request_rec *r)
+{
+    iw_metrics_extra_t x;
+    iw_tls_t *t = iw_tls();
+    ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");
+    if (r->header_only)
+        return OK;
+    if (t)
+        metrics_publish_caches(t);
+    metrics_extra(&x);
+    iw_metrics_render_prom(G->metrics, &x, metrics_emit, r);
+    return OK;
+}
+
 /* ------------------------------------------------------------ status page */
 
 /* Scan-result and event cache counters of every thread of this process
@@ -1444,10 +1663,12 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     r->allowed = (AP_METHOD_BIT << M_GET);
     if (r->method_number != M_GET)
         return DECLINED;
+    sc = srv_conf(r->server);
+    if (r->args && G && G->ready && sc->rt >= 0 && wants_prometheus(r->args))
+        return metrics_prometheus(r);
     ap_set_content_type(r, "text/plain; charset=utf-8");
     if (r->header_only)
         return OK;
-    sc = srv_conf(r->server);
     ap_mpm_query(AP_MPMQ_GENERATION, &gen);
     ap_rprintf(r, "pid: %ld\nmpm_generation: %d\nconfig_generation: %ld\n",
                (long)getpid(), gen, (long)ap_state_query(AP_SQ_CONFIG_GEN));
@@ -1495,6 +1716,7 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
                    "\ncorr_lock_repaired: %" APR_UINT64_T_FMT "\n",
                    cs.partitions, cs.lock_recovered, cs.lock_repaired);
     }
+    metrics_status_text(r, iw_tls());
     return OK;
 }
 

@@ -68,6 +68,7 @@ struct iw_notify {
     _Atomic uint64_t queued, sent, dropped, send_errors, reconnects,
                      truncated, unsent, reports;
     _Atomic uint64_t lost;          /* losses not yet reported */
+    uint64_t *shared;               /* IW_NS_N server-wide counters, or NULL */
     /* thread control */
     apr_thread_t *thread;
     int efd;                        /* eventfd: wake the sender */
@@ -219,6 +220,7 @@ iw_notify_t *iw_notify_create(apr_pool_t *p, const iw_notify_cfg_t *cfg,
     }
     n = apr_pcalloc(p, sizeof(*n));
     n->pool = p;
+    n->shared = cfg ? cfg->shared : NULL;
     n->type = t.type;
     if ((e = resolve(p, n, &t))) { *err = e; return NULL; }
     n->format = cfg && cfg->format ? cfg->format
@@ -330,6 +332,12 @@ static void wake(iw_notify_t *n)
     }
 }
 
+/* The server-wide copy of a counter (iw_notify_cfg_t.shared). */
+static void shared_add(iw_notify_t *n, int k, uint64_t v)
+{
+    if (n->shared) __atomic_fetch_add(&n->shared[k], v, __ATOMIC_RELAXED);
+}
+
 int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
                       const char *json, size_t len)
 {
@@ -356,6 +364,7 @@ int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
     if (tries >= CAS_TRIES) {
         atomic_fetch_add(&n->dropped, 1);
         atomic_fetch_add(&n->lost, 1);
+        shared_add(n, IW_NS_DROPPED, 1);
         return -1;
     }
     dst = n->data + (pos % n->cap) * IW_NOTIFY_MSG_MAX;
@@ -369,6 +378,8 @@ int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
     sl->t = t;
     sl->len = (uint32_t)len;
     atomic_fetch_add(&n->queued, 1);
+    shared_add(n, IW_NS_QUEUED, 1);
+    shared_add(n, IW_NS_DEPTH, 1);
     /* seq_cst publish, then seq_cst look at `sleeping`; the sender does the
      * mirror image (set sleeping, re-check the slot): one of the two sees
      * the other, so no wake-up is lost */
@@ -534,6 +545,7 @@ static int take(iw_notify_t *n)
     frame(n, sl->lvl, sl->t, n->data + (n->tail % n->cap) * IW_NOTIFY_MSG_MAX,
           sl->len);
     n->out_is_report = 0;
+    shared_add(n, IW_NS_DEPTH, (uint64_t)-1);
     atomic_store_explicit(&sl->seq, n->tail + n->cap, memory_order_release);
     n->tail++;
     return 1;
@@ -571,7 +583,10 @@ static int send_out(iw_notify_t *n)
 static void sent_ok(iw_notify_t *n)
 {
     if (n->out_is_report) atomic_fetch_add(&n->reports, 1);
-    else atomic_fetch_add(&n->sent, 1);
+    else {
+        atomic_fetch_add(&n->sent, 1);
+        shared_add(n, IW_NS_SENT, 1);
+    }
     n->have_out = 0;
     n->healthy = 1;
     n->backoff = BACKOFF_MIN;
@@ -616,11 +631,16 @@ static int step(iw_notify_t *n)
         break;
     case SEND_BAD:                  /* this message can never go: drop it */
         atomic_fetch_add(&n->send_errors, 1);
-        if (!n->out_is_report) atomic_fetch_add(&n->lost, 1);
+        shared_add(n, IW_NS_SEND_ERRORS, 1);
+        if (!n->out_is_report) {
+            atomic_fetch_add(&n->lost, 1);
+            shared_add(n, IW_NS_DROPPED, 1);
+        }
         n->have_out = 0;
         break;
     default:
         atomic_fetch_add(&n->send_errors, 1);
+        shared_add(n, IW_NS_SEND_ERRORS, 1);
         disconnect(n);
         schedule_retry(n);
         break;
@@ -679,6 +699,7 @@ void iw_notify_stop(iw_notify_t *n, apr_interval_time_t max_wait)
     /* what is still queued (and a frame half-way out) was not sent; later
      * alerts are queued but never sent (the queue just fills up) */
     left = atomic_load(&n->head) - n->tail;
+    shared_add(n, IW_NS_DEPTH, (uint64_t)0 - left);   /* never taken off */
     if (n->have_out && !n->out_is_report) left++;
     atomic_fetch_add(&n->unsent, left);
     n->have_out = 0;

@@ -22,7 +22,15 @@ typedef struct iw_notify_cfg {
     int queue_size;             /* slots; default 1024 */
     const char *hostname;       /* for framing; NULL = gethostname */
     const char *app_name;       /* default "iocwatch" */
+    /* optional: IW_NS_N counters (server-wide, in shared memory) that the
+     * queue also adds to, atomically; NULL = none */
+    uint64_t *shared;
 } iw_notify_cfg_t;
+
+/* Indexes of iw_notify_cfg_t.shared. */
+enum { IW_NS_QUEUED, IW_NS_SENT, IW_NS_DROPPED, IW_NS_SEND_ERRORS,
+       IW_NS_DEPTH,             /* +1 queued, -1 taken off or given up */
+       IW_NS_N };
 
 typedef struct iw_notify iw_notify_t;
 

@@ -1,0 +1,179 @@
+"""Server-wide counters (shared memory) on the status page and as the
+Prometheus exposition (?format=prometheus): totals over all children and
+across a graceful restart, `promtool check metrics` on the output, and a
+real Prometheus server scraping it and answering a query with the number of
+alerts the target received."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+
+import iwtest
+
+RULE_A = "7b0c5a55-0000-4000-8000-00000000000a"
+PROMETHEUS = os.environ.get("IW_PROMETHEUS", "/usr/bin/prometheus")
+PROMTOOL = os.environ.get("IW_PROMTOOL", "/usr/bin/promtool")
+
+
+def body(sock):
+    return """\
+IocWatchRules "{rules}/basic.yml"
+IocWatchAlertTarget unix:{sock}
+<Location /iw-status>
+  SetHandler iocwatch-status
+</Location>
+""".format(rules=iwtest.TEST_RULES, sock=sock)
+
+
+@pytest.fixture(scope="module")
+def sink(base_dir):
+    s = iwtest.Sink("unix", os.path.join(base_dir, "metrics-sink.sock"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def server(httpd, sink):
+    # prefork: several children answer, each with its own counters
+    httpd.ensure(body(sink.path), "prefork")
+    return httpd
+
+
+def scrape(port):
+    st, resp = iwtest.http_get(port, "/iw-status?format=prometheus")
+    assert st == 200, resp[:300]
+    head, text = resp.split(b"\r\n\r\n", 1)
+    return head.decode("latin-1"), text.decode()
+
+
+def samples(text):
+    """{'name{labels}': value} of an exposition."""
+    out = {}
+    for ln in text.splitlines():
+        if ln and not ln.startswith("#"):
+            k, v = ln.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def attack(port, n, tag):
+    for i in range(n):
+        st, _ = iwtest.http_get(port, "/m?q=iwattack-a&t=%s&i=%d" % (tag, i))
+        assert st == 404
+
+
+def test_totals_over_all_children(server, sink):
+    before = iwtest.status_page(server.port)
+    tag = uuid.uuid4().hex[:10]
+    attack(server.port, 24, tag)
+    st = iwtest.settled_status(server.port, lambda s: s["total_alerts"]
+                               >= before["total_alerts"] + 24)
+    assert st["total_alerts"] - before["total_alerts"] == 24, st
+    # every request over a new connection: prefork spreads them over its
+    # children, each counting into its own slot; the totals see all
+    assert st["total_events"] - before["total_events"] >= 24
+    assert st["total_hits"] - before["total_hits"] == 24
+    iwtest.wait_until(lambda: len(sink.alerts(lambda a: tag in a["url"]["original"])) == 24,
+                      10, what="24 alerts at the sink")
+    st = iwtest.settled_status(server.port, lambda s: s["total_sent"]
+                               >= before["total_sent"] + 24)
+    assert st["total_sent"] - before["total_sent"] == 24
+    assert st["total_queued"] - before["total_queued"] == 24
+    assert st["total_dropped"] == before["total_dropped"] == 0
+    assert st["total_queue_depth"] == 0
+    assert st["total_rules_loaded"] == 3
+
+
+def test_prometheus_exposition_is_valid(server):
+    attack(server.port, 2, uuid.uuid4().hex[:10])
+    head, text = scrape(server.port)
+    assert "Content-Type: text/plain; version=0.0.4; charset=utf-8" in head
+    r = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = samples(text)
+    key = 'iocwatch_rule_alerts_total{rule="%s",level="high"}' % RULE_A
+    assert s[key] >= 2
+    assert s["iocwatch_rules_loaded"] == 3
+    assert any(k.startswith('iocwatch_target_sent_total{target="unix:') for k in s)
+    for name in ("events", "error_events", "alerts", "corr_alerts", "suppressed",
+                 "below_level", "eval_errors", "scan_cache_hits", "event_cache_misses"):
+        assert "# TYPE iocwatch_%s_total counter" % name in text
+    # ?prometheus is the short form
+    st, resp = iwtest.http_get(server.port, "/iw-status?prometheus")
+    assert b"version=0.0.4" in resp.split(b"\r\n\r\n", 1)[0]
+
+
+def test_graceful_restart_keeps_totals(server):
+    attack(server.port, 3, uuid.uuid4().hex[:10])
+    before = iwtest.settled_status(server.port, lambda s: True, timeout=0)
+    server.restart(graceful=True)
+    attack(server.port, 5, uuid.uuid4().hex[:10])
+    st = iwtest.settled_status(server.port, lambda s: s["total_alerts"]
+                               >= before["total_alerts"] + 5)
+    assert st["total_alerts"] == before["total_alerts"] + 5, (before, st)
+    assert st["total_rules_generation"] > before["total_rules_generation"]
+
+
+def test_real_prometheus_scrapes_alert_counts(server, sink, base_dir):
+    """Prometheus (loopback, temp dir, 1 s scrape interval) scrapes the page;
+    its answer for the alerts sent equals what the target received."""
+    d = os.path.join(base_dir, "prometheus")
+    os.makedirs(d, exist_ok=True)
+    port = iwtest.free_port()
+    with open(os.path.join(d, "prometheus.yml"), "w") as f:
+        f.write("""\
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: iocwatch
+    metrics_path: /iw-status
+    params:
+      format: [prometheus]
+    static_configs:
+      - targets: ["127.0.0.1:%d"]
+""" % server.port)
+    tag = uuid.uuid4().hex[:10]
+    attack(server.port, 7, tag)
+    iwtest.wait_until(lambda: len(sink.alerts(lambda a: tag in a["url"]["original"])) == 7,
+                      10, what="7 alerts at the sink")
+    received = len(sink.alerts())
+    proc = subprocess.Popen(
+        [PROMETHEUS, "--config.file=" + os.path.join(d, "prometheus.yml"),
+         "--storage.tsdb.path=" + os.path.join(d, "data"),
+         "--web.listen-address=127.0.0.1:%d" % port, "--log.level=warn"],
+        stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "stderr"), "w"))
+    try:
+        def query(q):
+            url = "http://127.0.0.1:%d/api/v1/query?%s" % (
+                port, urllib.parse.urlencode({"query": q}))
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    res = json.load(r)["data"]["result"]
+            except (OSError, ValueError, KeyError):
+                return None
+            return float(res[0]["value"][1]) if res else None
+
+        sent = iwtest.wait_until(lambda: query("sum(iocwatch_target_sent_total)"), 30,
+                                 step=0.3, what="a scrape")
+        assert sent == received
+        up = query('up{job="iocwatch"}')
+        assert up == 1
+        by_rule = query('iocwatch_rule_alerts_total{rule="%s",level="high"}' % RULE_A)
+        assert by_rule == len(sink.alerts(lambda a: a["rule"]["id"] == RULE_A))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        shutil.rmtree(os.path.join(d, "data"), ignore_errors=True)
