@@ -1,0 +1,85 @@
+"""conf/rsyslog/20-iocwatch-mail.conf end to end: module -> real rsyslogd
+running the shipped route -> ommail -> a local SMTP server (aiosmtpd)
+receives the mail; alerts below the level send none; a burst sends one."""
+
+import email
+import email.policy
+import threading
+import time
+import uuid
+
+import pytest
+
+import iwtest
+import iwroute
+
+aiosmtpd = pytest.importorskip("aiosmtpd.controller")
+
+
+class Inbox:
+    def __init__(self):
+        self.msgs = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.msgs.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              email.message_from_bytes(envelope.content,
+                                                       policy=email.policy.default)))
+        return "250 OK"
+
+    def get(self):
+        with self.lock:
+            return list(self.msgs)
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    inbox = Inbox()
+    port = iwtest.free_port()
+    ctl = aiosmtpd.Controller(inbox, hostname="127.0.0.1", port=port)
+    ctl.start()
+    inbox.port = port
+    yield inbox
+    ctl.stop()
+
+
+@pytest.fixture(scope="module")
+def mailer(base_dir, smtp):
+    rs = iwroute.Rsyslogd(base_dir, "rs-mail")
+    rs.start(iwroute.shipped("20-iocwatch-mail.conf", {
+        'port="25"': 'port="%d"' % smtp.port}))
+    yield rs
+    rs.stop()
+
+
+def test_burst_of_high_alerts_sends_one_readable_mail(httpd, mailer, smtp, errlog):
+    httpd.ensure('IocWatchRules "%s/basic.yml"\nIocWatchAlertTarget unix:%s\n'
+                 % (iwtest.TEST_RULES, mailer.sock), "event")
+    n = uuid.uuid4().hex[:10]
+    # medium (rule B) and low (rule C) alerts: below the route's level
+    for i in range(3):
+        iwtest.http_get(httpd.port, "/iwpath-c/%s" % n,
+                        headers={"User-Agent": "iwscanner-b"})
+    time.sleep(1.0)
+    assert smtp.get() == [], [m[2]["Subject"] for m in smtp.get()]
+    # a scan: 60 high alerts (rule A) in a burst
+    for i in range(60):
+        iwtest.http_get(httpd.port, "/scan?q=iwattack-a&n=%s&i=%d" % (n, i))
+    iwtest.wait_until(smtp.get, 10, what="a mail")
+    time.sleep(2.0)                         # the rest of the burst would follow now
+    msgs = smtp.get()
+    assert len(msgs) == 1, [m[2]["Subject"] for m in msgs]
+    frm, to, msg = msgs[0]
+    assert frm == "iocwatch@localhost" and to == ["manager@example.org"]
+    subject = str(msg["Subject"])
+    assert subject == "[iocwatch] high alert: IW test A - marker in the query from 127.0.0.1"
+    body = msg.get_body().get_content() if msg.is_multipart() else msg.get_content()
+    assert "Rule:     IW test A - marker in the query" in body
+    assert "Rule id:  7b0c5a55-0000-4000-8000-00000000000a" in body
+    assert "Client:   127.0.0.1" in body
+    assert "Request:  GET /scan?q=iwattack-a&n=%s&i=0" % n in body
+    assert "Status:   404" in body
+    assert "Integration-test rule (query marker)." in body
+    assert "{" not in body                  # fields, not raw JSON
+    assert "error" not in mailer.errors().lower(), mailer.errors()
