@@ -11,7 +11,9 @@
  * Life cycle
  *   check_config  (every config pass, also `httpd -t`): load, link and
  *                 compile the rules of every server; any error is printed as
- *                 file:line:col and fails the start / the config test.
+ *                 file:line:col and fails the start / the config test.  A
+ *                 restart with broken rules keeps the previous generation's
+ *                 (rebuilt from their saved sources) and logs one error.
  *   post_config   (not on the dry-run pass): correlation shared memory (the
  *                 previous generation's table is shared on when the rules
  *                 did not change; its partition locks live inside it), the
@@ -437,6 +439,10 @@ typedef struct iw_rt {
     int need_mem;               /* correlation rules or IocWatchSuppress */
     int nrules;
     int *midx;                  /* rule->index -> server-wide counter entry */
+    /* a reload found the rule files broken and this generation runs the
+     * previous one's rules (rebuilt from their saved sources): the first
+     * error, for the status page; NULL normally */
+    const char *stale;
 } iw_rt_t;
 
 /* Per process counters (the status page). */
@@ -476,6 +482,22 @@ typedef struct iw_shm_slot {
 typedef struct iw_retained {
     iw_shm_slot_t slot[IW_MAX_RT];
 } iw_retained_t;
+
+/* Survives restarts too (its own retained block, malloc'd contents): the
+ * sources of the rules each configuration last compiled without error, so
+ * that a reload with a broken rule file keeps serving with them.  Sources,
+ * not compiled engines: the DSO (and the code any compiled object points
+ * to) is unloaded and loaded again on every restart. */
+#define IW_SNAPS_KEY      "mod_iocwatch-rule-sources"
+typedef struct iw_snap {
+    char *key;                  /* conf_key() of the configuration */
+    char *blob;                 /* iw_ruleset_sources_dump() */
+    size_t len;
+} iw_snap_t;
+
+typedef struct iw_snaps {
+    iw_snap_t s[IW_MAX_RT];
+} iw_snaps_t;
 
 /* This process's counter and the server-wide one (the thread's slot of
  * the metrics block, see "server-wide metrics" below). */
@@ -616,24 +638,31 @@ static void add_paths(iw_ruleset_t *rs, const apr_array_header_t *a,
         iw_rules_load(rs, APR_ARRAY_IDX(a, i, const char *), d);
 }
 
-/* Load, link and compile one configuration; NULL after logging errors. */
-static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
-                         const iw_srv_conf_t *sc)
+/* Load, link and compile one configuration, from its files (the sources
+ * are recorded for a later reload) or from saved sources (from != NULL).
+ * NULL when d has errors; the caller logs d. */
+static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp,
+                         const iw_srv_conf_t *sc, const iw_snap_t *from,
+                         iw_diag_t *d)
 {
-    iw_diag_t *d = iw_diag_create(ptemp);
     iw_rt_t *rt = apr_pcalloc(pconf, sizeof(*rt));
     iw_engine_opts_t opts = {0};
     int i;
 
     rt->key = sc;
     rt->rs = iw_ruleset_create(pconf);
-    for (i = 0; sc->placeholders && i < sc->placeholders->nelts; i++) {
-        const iw_placeholder_t *ph = &APR_ARRAY_IDX(sc->placeholders, i,
-                                                    iw_placeholder_t);
-        iw_ruleset_load_placeholder_file(rt->rs, ph->name, ph->file, d);
+    iw_ruleset_record_sources(rt->rs);
+    if (from) {
+        iw_ruleset_load_sources(rt->rs, from->blob, from->len, d);
+    } else {
+        for (i = 0; sc->placeholders && i < sc->placeholders->nelts; i++) {
+            const iw_placeholder_t *ph = &APR_ARRAY_IDX(sc->placeholders, i,
+                                                        iw_placeholder_t);
+            iw_ruleset_load_placeholder_file(rt->rs, ph->name, ph->file, d);
+        }
+        add_paths(rt->rs, sc->rules, d);
+        add_paths(rt->rs, sc->filters, d);
     }
-    add_paths(rt->rs, sc->rules, d);
-    add_paths(rt->rs, sc->filters, d);
     if (!d->errors)
         iw_ruleset_link(rt->rs, d);
     if (!d->errors) {
@@ -647,16 +676,134 @@ static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s,
     }
     if (rt->engine && !d->errors)
         rt->corr = iw_corr_create(pconf, rt->engine, d);
-    log_diags(s, d);
-    if (d->errors || !rt->engine) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
-                     IW_TAG "%d error(s) in the rules of %s:%u",
-                     d->errors, s->server_hostname ? s->server_hostname : "*",
-                     (unsigned)s->port);
+    if (d->errors || !rt->engine)
         return NULL;
-    }
     rt->nrules = iw_engine_rule_count(rt->engine);
     return rt;
+}
+
+static const char *server_desc(apr_pool_t *p, const server_rec *s)
+{
+    return apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname
+                        : "*", (unsigned)s->port);
+}
+
+/* Which rule configuration: everything build_rt reads from sc. */
+static const char *conf_key(apr_pool_t *p, const iw_srv_conf_t *sc)
+{
+    const char *k = apr_psprintf(p, "level=%d scan_cache=%d", sc->min_level,
+                                 sc->scan_cache);
+    int i;
+    for (i = 0; sc->rules && i < sc->rules->nelts; i++)
+        k = apr_pstrcat(p, k, "\nrules ", APR_ARRAY_IDX(sc->rules, i, const char *), NULL);
+    for (i = 0; sc->filters && i < sc->filters->nelts; i++)
+        k = apr_pstrcat(p, k, "\nfilters ", APR_ARRAY_IDX(sc->filters, i, const char *), NULL);
+    for (i = 0; sc->placeholders && i < sc->placeholders->nelts; i++) {
+        const iw_placeholder_t *ph = &APR_ARRAY_IDX(sc->placeholders, i, iw_placeholder_t);
+        k = apr_pstrcat(p, k, "\nplaceholder ", ph->name, "=", ph->file, NULL);
+    }
+    return k;
+}
+
+static iw_snaps_t *snaps_get(void)
+{
+    iw_snaps_t *sn = ap_retained_data_get(IW_SNAPS_KEY);
+    return sn ? sn : ap_retained_data_create(IW_SNAPS_KEY, sizeof(*sn));
+}
+
+static const iw_snap_t *snap_find(const iw_snaps_t *sn, const char *key)
+{
+    int i;
+    for (i = 0; i < IW_MAX_RT; i++)
+        if (sn->s[i].key && !strcmp(sn->s[i].key, key))
+            return &sn->s[i];
+    return NULL;
+}
+
+/* The first error of d, on one line (status page, the one log line). */
+static const char *first_error(apr_pool_t *p, const iw_diag_t *d)
+{
+    int i;
+    for (i = 0; i < d->msgs->nelts; i++) {
+        const iw_diag_msg_t *m = &APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t);
+        if (m->level == IW_DIAG_ERROR) {
+            char *t = apr_pstrdup(p, m->text), *c;
+            for (c = t; *c; c++)
+                if ((unsigned char)*c < 0x20)
+                    *c = ' ';
+            return t;
+        }
+    }
+    return "unknown error";
+}
+
+/* A reload (not a start, not `httpd -t`) found this configuration's rules
+ * broken: rebuild the previous generation's from their saved sources and
+ * log one error naming the broken file and line.  NULL when there were
+ * none (a configuration new in this reload): its servers are then not
+ * monitored until a reload with good rules. */
+static iw_rt_t *keep_previous_rules(apr_pool_t *pconf, apr_pool_t *ptemp,
+                                    server_rec *s, iw_srv_conf_t *sc,
+                                    const iw_snaps_t *sn, const iw_diag_t *d)
+{
+    const iw_snap_t *old = snap_find(sn, conf_key(ptemp, sc));
+    iw_diag_t *d2 = iw_diag_create(ptemp);
+    const char *why = first_error(pconf, d);
+    iw_rt_t *rt = old ? build_rt(pconf, ptemp, sc, old, d2) : NULL;
+    int i;
+
+    if (rt)
+        rt->stale = why;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "rules of %s not reloaded: "
+                 "%s (%d error(s); `apachectl configtest` lists them); %s",
+                 server_desc(ptemp, s), why, d->errors, rt ? apr_psprintf(ptemp,
+                 "still serving with the previous generation's %d rule(s)",
+                 rt->nrules) : "no earlier rules of this configuration: not "
+                 "monitored until a reload with good rules");
+    for (i = 0; i < d->msgs->nelts; i++)      /* the rest: for the curious */
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, IW_TAG "%s",
+                     APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
+    if (old && !rt) {               /* never: the sources compiled before */
+        log_diags(s, d2);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "the previous rules "
+                     "of %s did not compile again", server_desc(ptemp, s));
+    }
+    return rt;
+}
+
+/* After a good pass: the sources of every configuration now in force
+ * become the ones a later broken reload falls back to (a configuration
+ * running on fallback rules keeps its older sources); the rest is freed. */
+static void snaps_commit(apr_pool_t *ptemp, iw_snaps_t *sn)
+{
+    iw_snap_t next[IW_MAX_RT];
+    int i, j;
+
+    memset(next, 0, sizeof(next));
+    for (j = 0; j < G->nrts; j++) {
+        const iw_rt_t *rt = G->rts[j];
+        const char *key = conf_key(ptemp, rt->key);
+        if (rt->stale) {
+            for (i = 0; i < IW_MAX_RT; i++)
+                if (sn->s[i].key && !strcmp(sn->s[i].key, key)) {
+                    next[j] = sn->s[i];
+                    memset(&sn->s[i], 0, sizeof(sn->s[i]));
+                    break;
+                }
+            continue;
+        }
+        next[j].blob = iw_ruleset_sources_dump(rt->rs, &next[j].len);
+        next[j].key = next[j].blob ? strdup(key) : NULL;
+        if (!next[j].key) {
+            free(next[j].blob);
+            memset(&next[j], 0, sizeof(next[j]));
+        }
+    }
+    for (i = 0; i < IW_MAX_RT; i++) {
+        free(sn->s[i].key);
+        free(sn->s[i].blob);
+    }
+    memcpy(sn->s, next, sizeof(next));
 }
 
 static apr_status_t iw_global_cleanup(void *v);
@@ -700,7 +847,8 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                            apr_pool_t *ptemp, server_rec *s0)
 {
     server_rec *s;
-    int failed = 0, j;
+    iw_snaps_t *sn;
+    int failed = 0, j, reload;
 
     G = apr_pcalloc(pconf, sizeof(*G));
     G->pool = pconf;
@@ -708,6 +856,11 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                               apr_pool_cleanup_null);
     if (signalling_only(ptemp))
         return OK;
+    /* a restart (SIGHUP/SIGUSR1, generation 2 on): broken rules must not
+     * stop the server, which is running; start and `httpd -t` fail */
+    reload = ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL
+             && ap_state_query(AP_SQ_CONFIG_GEN) >= 2;
+    sn = snaps_get();
     for (s = s0; s; s = s->next) {
         iw_srv_conf_t *sc = srv_conf(s);
         sc->rt = -1;
@@ -718,13 +871,24 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                 break;
         if (j == G->nrts) {
             iw_rt_t *rt;
+            iw_diag_t *d = iw_diag_create(ptemp);
             if (G->nrts == IW_MAX_RT) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
                              IW_TAG "more than %d distinct rule configurations",
                              IW_MAX_RT);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
-            if ((rt = build_rt(pconf, ptemp, s, sc)) == NULL) {
+            rt = build_rt(pconf, ptemp, sc, NULL, d);
+            if (!rt && reload) {
+                if (!(rt = keep_previous_rules(pconf, ptemp, s, sc, sn, d)))
+                    continue;       /* this server unmonitored (logged) */
+            } else {
+                log_diags(s, d);
+            }
+            if (!rt) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
+                             IW_TAG "%d error(s) in the rules of %s",
+                             d->errors, server_desc(ptemp, s));
                 failed = 1;         /* kept (engine NULL): reported once */
                 rt = apr_pcalloc(pconf, sizeof(*rt));
                 rt->key = sc;
@@ -733,7 +897,11 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
         }
         sc->rt = j;
     }
-    return failed ? HTTP_INTERNAL_SERVER_ERROR : OK;
+    if (failed)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_NORMAL)
+        snaps_commit(ptemp, sn);
+    return OK;
 }
 
 static int iw_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -960,7 +1128,7 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     iw_retained_t *ret;
     server_rec *s;
-    int i, rules = 0;
+    int i, rules = 0, stale = 0;
 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !G)
         return OK;              /* dry-run pass: compiled in check_config */
@@ -989,11 +1157,15 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     /* the parent logs too ("exit signal ..." when a child crashes) */
     notify_start_all(pconf, s0);
     G->ready = 1;
-    for (i = 0; i < G->nrts; i++)
+    for (i = 0; i < G->nrts; i++) {
         rules += G->rts[i]->nrules;
+        stale += G->rts[i]->stale != NULL;
+    }
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "%d rule(s) in %d "
-                 "engine(s), %d alert target(s)", rules, G->nrts,
-                 G->ntcfg->nelts);
+                 "engine(s), %d alert target(s)%s", rules, G->nrts,
+                 G->ntcfg->nelts, stale ? apr_psprintf(ptemp, "; %d engine(s) "
+                 "with the previous generation's rules (reload failed)", stale)
+                 : "");
     return OK;
 }
 
@@ -1678,6 +1850,11 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     }
     ap_rprintf(r, "enabled: 1\nengines: %d\nrules: %d\n", G->nrts,
                G->rts[sc->rt]->nrules);
+    /* 1: a reload found the rule files broken, the previous rules are in
+     * force (docs/MODULE.md "Graceful restart") */
+    ap_rprintf(r, "rules_stale: %d\n", G->rts[sc->rt]->stale != NULL);
+    if (G->rts[sc->rt]->stale)
+        ap_rprintf(r, "rules_stale_error: %s\n", G->rts[sc->rt]->stale);
 #define P(f) ap_rprintf(r, #f ": %" APR_UINT64_T_FMT "\n", CTR_GET(f))
     ap_rprintf(r, "events: %" APR_UINT64_T_FMT "\n", status_events());
     P(error_events); P(hits); P(alerts); P(excluded);

@@ -9,6 +9,8 @@
  * kept in a private side table (rule_ext_t) so the public model stays
  * small. */
 #include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -1415,6 +1417,137 @@ static void load_err(iw_diag_t *d, const char *path, const char *fmt, ...)
     iw_diag_add(d, IW_DIAG_ERROR, path, 0, 0, NULL, "%s", text);
 }
 
+/* ---- sources: the files as read, for a later rebuild ---------------- */
+
+typedef struct src_file { const char *name, *data; size_t len; } src_file_t;
+
+void iw_ruleset_record_sources(iw_ruleset_t *rs)
+{
+    if (rs && !rs->sources)
+        rs->sources = apr_array_make(rs->pool, 16, sizeof(src_file_t));
+}
+
+static void record_source(iw_ruleset_t *rs, const char *name, const char *data,
+                          size_t len)
+{
+    src_file_t *f;
+    if (!rs->sources) return;
+    f = &APR_ARRAY_PUSH(rs->sources, src_file_t);
+    f->name = apr_pstrdup(rs->pool, name);
+    f->data = apr_pstrmemdup(rs->pool, data, len);
+    f->len = len;
+}
+
+/* Blob: records of a type byte, then 'F': name, data; 'P': name, count,
+ * values.  Strings are a 64-bit length (native order: the blob never leaves
+ * the process) and the bytes plus a NUL. */
+static char *put_bytes(char *o, const char *s, size_t n)
+{
+    uint64_t l = n;
+    if (o) { memcpy(o, &l, sizeof(l)); memcpy(o + sizeof(l), s, n); o[sizeof(l) + n] = 0; }
+    return o ? o + sizeof(l) + n + 1 : NULL;
+}
+
+static size_t dump_into(const iw_ruleset_t *rs, char *o)
+{
+    size_t n = 0;
+    int i;
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(NULL, rs->placeholders); hi; hi = apr_hash_next(hi)) {
+        const void *k;
+        void *v;
+        const apr_array_header_t *vals;
+        apr_hash_this(hi, &k, NULL, &v);
+        vals = v;
+        if (o) o[n] = 'P';
+        n++;
+        put_bytes(o ? o + n : NULL, k, strlen(k));
+        n += sizeof(uint64_t) + strlen(k) + 1;
+        if (o) { uint64_t c = vals ? (uint64_t)vals->nelts : 0; memcpy(o + n, &c, sizeof(c)); }
+        n += sizeof(uint64_t);
+        for (i = 0; vals && i < vals->nelts; i++) {
+            const char *s = APR_ARRAY_IDX(vals, i, const char *);
+            put_bytes(o ? o + n : NULL, s, strlen(s));
+            n += sizeof(uint64_t) + strlen(s) + 1;
+        }
+    }
+    for (i = 0; rs->sources && i < rs->sources->nelts; i++) {
+        const src_file_t *f = &APR_ARRAY_IDX(rs->sources, i, src_file_t);
+        if (o) o[n] = 'F';
+        n++;
+        put_bytes(o ? o + n : NULL, f->name, strlen(f->name));
+        n += sizeof(uint64_t) + strlen(f->name) + 1;
+        put_bytes(o ? o + n : NULL, f->data, f->len);
+        n += sizeof(uint64_t) + f->len + 1;
+    }
+    return n;
+}
+
+char *iw_ruleset_sources_dump(const iw_ruleset_t *rs, size_t *len)
+{
+    size_t n;
+    char *blob;
+    if (!rs) return NULL;
+    n = dump_into(rs, NULL);
+    if (!(blob = malloc(n ? n : 1))) return NULL;
+    dump_into(rs, blob);
+    if (len) *len = n;
+    return blob;
+}
+
+/* The string at *pos (bounds-checked); NULL when the blob ends early. */
+static const char *get_bytes(const char *b, size_t len, size_t *pos, size_t *n)
+{
+    uint64_t l;
+    if (len - *pos < sizeof(l)) return NULL;
+    memcpy(&l, b + *pos, sizeof(l));
+    if (l >= len - *pos - sizeof(l) || b[*pos + sizeof(l) + l] != 0) return NULL;
+    *n = (size_t)l;
+    *pos += sizeof(l) + l + 1;
+    return b + *pos - l - 1;
+}
+
+int iw_ruleset_load_sources(iw_ruleset_t *rs, const char *blob, size_t len,
+                            iw_diag_t *diag)
+{
+    size_t pos = 0, nl, dl;
+    int docs = 0;
+
+    while (blob && pos < len) {
+        char type = blob[pos++];
+        const char *name = get_bytes(blob, len, &pos, &nl), *data;
+        if (!name) break;
+        if (type == 'P') {
+            uint64_t c, i;
+            apr_array_header_t *vals;
+            if (len - pos < sizeof(c)) break;
+            memcpy(&c, blob + pos, sizeof(c));
+            pos += sizeof(c);
+            if (c > len) break;
+            vals = apr_array_make(rs->pool, (int)c + 1, sizeof(const char *));
+            for (i = 0; i < c; i++) {
+                if (!(data = get_bytes(blob, len, &pos, &dl))) break;
+                APR_ARRAY_PUSH(vals, const char *) = apr_pstrmemdup(rs->pool, data, dl);
+            }
+            if (i < c) break;
+            iw_ruleset_set_placeholder(rs, apr_pstrmemdup(rs->pool, name, nl), vals);
+        } else if (type == 'F') {
+            if (!(data = get_bytes(blob, len, &pos, &dl))) break;
+            record_source(rs, name, data, dl);
+            docs += iw_rules_load_string(rs, name, data, dl, diag);
+        } else {
+            break;
+        }
+    }
+    if (!blob || pos != len) {
+        load_err(diag, "<saved rules>", "saved rule sources are damaged at byte %lu",
+                 (unsigned long)pos);
+        return -1;
+    }
+    return docs;
+}
+
 static int load_file(iw_ruleset_t *rs, const char *path, iw_diag_t *diag)
 {
     FILE *f = fopen(path, "rb");
@@ -1442,6 +1575,7 @@ static int load_file(iw_ruleset_t *rs, const char *path, iw_diag_t *diag)
     got = fread(buf, 1, (size_t)size, f);
     fclose(f);
     buf[got] = 0;
+    record_source(rs, path, buf, got);
     n = iw_rules_load_string(rs, path, buf, got, diag);
     free(buf);
     return n;

@@ -166,6 +166,9 @@ typedef struct iw_ruleset {
      * filled by the caller before iw_engine_compile (|expand) */
     apr_hash_t *placeholders;
     int linked;
+    /* additive: the bytes of every rule file read, in load order, when
+     * iw_ruleset_record_sources() was called before loading (else NULL) */
+    apr_array_header_t *sources;
 } iw_ruleset_t;
 
 iw_ruleset_t *iw_ruleset_create(apr_pool_t *p);
@@ -189,6 +192,21 @@ void iw_ruleset_set_placeholder(iw_ruleset_t *rs, const char *name,
                                 apr_array_header_t *values);
 int iw_ruleset_load_placeholder_file(iw_ruleset_t *rs, const char *name,
                                      const char *path, iw_diag_t *diag);
+
+/* Sources: the rules as they were read, to rebuild the same ruleset later
+ * without the files (httpd keeps the last good rules this way, so that a
+ * reload with a broken file keeps serving with them: docs/MODULE.md).
+ * record_sources: from now on every rule file read is kept (in rs->pool).
+ * sources_dump: a flat blob (malloc'd, free() it; NULL when out of memory)
+ * of the recorded files and of every placeholder's values; no pointers,
+ * so it outlives the pools and the code that wrote it.
+ * load_sources: load such a blob into an empty ruleset as if the files were
+ * read again (messages name the original files); returns the number of
+ * documents loaded, -1 when the blob is damaged (a diag says so). */
+void iw_ruleset_record_sources(iw_ruleset_t *rs);
+char *iw_ruleset_sources_dump(const iw_ruleset_t *rs, size_t *len);
+int iw_ruleset_load_sources(iw_ruleset_t *rs, const char *blob, size_t len,
+                            iw_diag_t *diag);
 
 /* Parse a condition expression against a rule's selections (exposed for
  * unit tests).  Returns NULL and adds a diag on error. */
