@@ -506,8 +506,20 @@ static int slot_expired(const corr_prog_t *pg, const corr_slot_t *s, int64_t now
                           : passed(s->last, pg->span, now);
 }
 
-/* A slot for a new group: an empty one in the probe window, else the one
- * with the oldest last-seen time (a closed window is evaluated first). */
+/* Eviction weight of a live slot: the events its group holds (for
+ * event_count the count in the window, for the other types every event
+ * added since the state began); -1 when expired (nothing to lose). */
+static int64_t slot_weight(const corr_prog_t *pg, const corr_slot_t *s, int64_t now)
+{
+    return slot_expired(pg, s, now) ? -1 : s->count;
+}
+
+/* A slot for a new group: an empty one in the probe window, else an
+ * expired one (a closed window is evaluated first), else the live group
+ * holding the fewest events, the oldest last-seen among equals.  So a flood
+ * of one-off groups (one event each) only pushes out one-off groups: a
+ * group that is building up (a brute force at 7 of 8) keeps its count
+ * (docs/CORRELATION.md "Eviction"). */
 static corr_slot_t *slot_claim(upd_t *u, int ci, const item_t *it)
 {
     const iw_corr_t *c = u->c;
@@ -516,14 +528,17 @@ static corr_slot_t *slot_claim(upd_t *u, int ci, const item_t *it)
     uint64_t k, probe = probe_len(h);
     corr_slot_t *v = NULL;
     const corr_prog_t *pv = NULL, *pg = &c->progs[ci];
+    int64_t vw = 0;
     size_t gl;
 
     if (!probe) return NULL;
     for (k = 0; k < probe; k++) {
         corr_slot_t *s = probe_at(h, &it->w, k);
         const corr_prog_t *ps = slot_prog(c, pt, s);
+        int64_t w;
         if (!ps) { v = s; pv = NULL; break; }
-        if (!v || s->last < v->last) { v = s; pv = ps; }
+        w = slot_weight(ps, s, u->now);
+        if (!v || w < vw || (w == vw && s->last < v->last)) { v = s; pv = ps; vw = w; }
     }
     if (pv) {
         if (slot_expired(pv, v, u->now)) {
@@ -662,6 +677,8 @@ static void add_event(const corr_prog_t *pg, corr_slot_t *s, const item_t *it,
         ord_step(pg, pt, it->pos, t);
         break;
     }
+    if (pg->type != IW_CORR_EVENT_COUNT)
+        s->count++;             /* events held: the eviction weight */
 }
 
 /* Lower bounds only: decide on this event, clear the group when it fires. */

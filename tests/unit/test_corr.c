@@ -688,6 +688,48 @@ TEST(corr_full_table_evicts_oldest)
     CHECK_INT(peek(f, c, "10.0.0.1"), 0);         /* long evicted */
 }
 
+/* A flood of one-off groups does not flush a group that is building up
+ * (issue: 12,000 one-off clients evicted a brute-forcer's count): victims
+ * are the groups holding the fewest events.  Same for value_count. */
+TEST(corr_one_off_flood_keeps_building_groups)
+{
+    fx_t *f = fx_new(p);
+    iw_rule_t *a = det(f, "a"), *b = det(f, "b");
+    iw_rule_t *c = corr(f, "c", IW_CORR_EVENT_COUNT, 30 * SEC, BY_IP,
+                        IW_CMP_GTE, 8, 0, 0, a, NULL);
+    iw_rule_t *v;
+    char ip[32], path[32];
+    int i, fired = 0;
+
+    v = corr(f, "v", IW_CORR_VALUE_COUNT, 30 * SEC, BY_IP, IW_CMP_GTE, 10, 0, 0, b, NULL);
+    ((iw_corr_def_t *)v->corr)->value_field_id = IW_F_CS_URI_STEM;
+    REQUIRE(fx_build(f, 256));
+    for (i = 0; i < 7; i++)                         /* 7 of 8 */
+        fired += feed(f, a, "192.0.2.66", T0 + i * SEC / 10);
+    for (i = 0; i < 9; i++) {                       /* 9 of 10 distinct paths */
+        snprintf(path, sizeof(path), "/p%d", i);
+        set_field(f, IW_F_CS_URI_STEM, path);
+        fired += feed(f, b, "192.0.2.77", T0 + i * SEC / 10);
+    }
+    CHECK_INT(fired, 0);
+    for (i = 0; i < 12000; i++) {                   /* one-off clients, both rules */
+        snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
+        snprintf(path, sizeof(path), "/q%d", i);
+        set_field(f, IW_F_CS_URI_STEM, path);
+        fired += feed2(f, a, b, ip, T0 + SEC + i * 100);
+    }
+    CHECK_INT(fired, 0);
+    CHECK(stats(f).evictions > 10000);
+    CHECK_INT(peek(f, c, "192.0.2.66"), 7);
+    REQUIRE(feed(f, a, "192.0.2.66", T0 + 3 * SEC) == 1);
+    CHECK(f->out[0].rule == c);
+    CHECK_INT(f->out[0].count, 8);
+    set_field(f, IW_F_CS_URI_STEM, "/p9");
+    REQUIRE(feed(f, b, "192.0.2.77", T0 + 3 * SEC) == 1);
+    CHECK(f->out[0].rule == v);
+    CHECK_INT(f->out[0].count, 10);
+}
+
 TEST(corr_expired_slots_are_recycled_not_evicted)
 {
     fx_t *f = fx_new(p);
