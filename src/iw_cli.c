@@ -35,6 +35,7 @@
 #include "iw_alert.h"
 #include "iw_logfmt.h"
 #include "iw_hscache.h"
+#include "iw_report.h"
 
 #define CLI_MAX_LINE     (1024 * 1024)   /* longer lines are malformed */
 #define CLI_READ_CHUNK   (1024 * 1024)
@@ -982,6 +983,7 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "report")) return iw_report_main(argc - 1, argv + 1);
     apr_initialize();
     atexit(apr_terminate);
     apr_pool_create(&p, NULL);

@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config libapr1-dev libaprutil1-dev libpcre2-dev libyam
 libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest python3-yaml curl wrk procps valgrind"
 # integration tests against the real components (docs/INTEGRATIONS.md)
 PKGS="$PKGS prometheus rsyslog-gnutls rsyslog-relp gnutls-bin python3-aiosmtpd
-fail2ban"
+fail2ban chromium"
 [ "${IW_WITH_MODSEC:-1}" = 1 ] && PKGS="$PKGS libapache2-mod-security2 modsecurity-crs"
 missing=""
 for p in $PKGS; do

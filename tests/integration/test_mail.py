@@ -1,9 +1,13 @@
 """conf/rsyslog/20-iocwatch-mail.conf end to end: module -> real rsyslogd
 running the shipped route -> ommail -> a local SMTP server (aiosmtpd)
-receives the mail; alerts below the level send none; a burst sends one."""
+receives the mail; alerts below the level send none; a burst sends one.
+conf/cron/iocwatch-digest (the daily digest job) mails the report to it."""
 
+import datetime
 import email
 import email.policy
+import os
+import subprocess
 import threading
 import time
 import uuid
@@ -83,3 +87,41 @@ def test_burst_of_high_alerts_sends_one_readable_mail(httpd, mailer, smtp, errlo
     assert "Integration-test rule (query marker)." in body
     assert "{" not in body                  # fields, not raw JSON
     assert "error" not in mailer.errors().lower(), mailer.errors()
+
+
+def test_daily_digest_job_mails_the_report(smtp, base_dir):
+    """The shipped digest job: `iocwatch report` (text + HTML) mailed with
+    curl to the SMTP server."""
+    d = os.path.join(base_dir, "digest")
+    os.makedirs(d, exist_ok=True)
+    t = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+    log = "".join('203.0.113.%d - - [%s] "GET /x?q=iwattack-a HTTP/1.1" 404 1 "-" "iwscanner-b"\n'
+                  % (i % 3, t.strftime("%d/%b/%Y:%H:%M:%S +0000")) for i in range(6))
+    r = subprocess.run([iwtest.CLI, "scan", "--rules", os.path.join(iwtest.TEST_RULES, "basic.yml"),
+                        "-"], input=log, capture_output=True, text=True, timeout=120)
+    alerts = os.path.join(d, "alerts.json")
+    with open(alerts, "w") as f:
+        f.write(r.stdout)
+    before = len(smtp.get())
+    env = dict(os.environ, IOCWATCH_DIGEST_TO="manager@example.org, ciso@example.org",
+               IOCWATCH_DIGEST_FROM="digest@example.org",
+               IOCWATCH_DIGEST_SMTP="smtp://127.0.0.1:%d" % smtp.port,
+               IOCWATCH_ALERTS=alerts, IOCWATCH=iwtest.CLI)
+    job = os.path.join(iwtest.REPO, "conf", "cron", "iocwatch-digest")
+    r = subprocess.run([job], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    msgs = smtp.get()[before:]
+    assert len(msgs) == 1
+    frm, to, msg = msgs[0]
+    assert frm == "digest@example.org"
+    assert to == ["manager@example.org", "ciso@example.org"]
+    assert "12 alerts, 0 critical, 6 high (last 24h)" in str(msg["Subject"])
+    text = msg.get_body(("plain",)).get_content()
+    html = msg.get_body(("html",)).get_content()
+    assert "alerts: 12 (critical 0, high 6, medium 6" in text
+    assert html.startswith("<!DOCTYPE html>") and "<svg" in html and "203.0.113.1" in html
+    # no recipient: a clear error, no mail
+    env.pop("IOCWATCH_DIGEST_TO")
+    r = subprocess.run([job], env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "IOCWATCH_DIGEST_TO" in r.stderr
+    assert len(smtp.get()) == before + 1
