@@ -1,21 +1,26 @@
 #!/usr/bin/python3
-"""make detect: detection quality of the shipped rule pack (issue 5).
+"""make detect: detection quality of the shipped rule pack.
 
 Runs `iocwatch scan` with conf/rules over
-  - the CRS regression requests (corpus/crs-requests.jsonl): recall on `attack`
-    and alert rate on `negative` requests, per category;
+  - the development corpora (default: corpus/crs-requests.jsonl, the CRS
+    regression requests, and corpus/fuzzdb-requests.jsonl, fuzzdb's payload
+    lists): recall on `attack` requests per category, alert rate on
+    `negative` look-alikes and on `benign` requests;
   - a real benign access log (corpus/benign/elastic-apache.log): alert rate
     after removing the real probes listed in tools/benign-true-positives.txt;
 and, when Debian's libapache2-mod-security2 + modsecurity-crs are installed,
 replays the same requests through a sandboxed httpd (127.0.0.1, temp dir,
-ModSecurity DetectionOnly + CRS at paranoia level 1) to print its numbers in
-the same table.  Writes the report to docs/DETECTION.md as well.
+ModSecurity DetectionOnly + CRS at paranoia level 1) to print its numbers side
+by side; the replay is cached in build/modsec-cache.json while the request
+files and CRS rules stay the same.  Writes the report to docs/DETECTION.md.
+IW_SHARED points at another shared/ directory (corpus/ below it).
 
 Only the standard library is used; every run is bounded in time."""
 
 import argparse
 import collections
 import concurrent.futures
+import hashlib
 import json
 import os
 import re
@@ -29,15 +34,10 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.normpath(os.path.join(ROOT, '..', 'shared', 'corpus'))
+SHARED = os.path.join(os.environ.get('IW_SHARED') or os.path.normpath(os.path.join(ROOT, '..', 'shared')),
+                      'corpus')
 CATEGORIES = ['generic', 'java', 'lfi', 'php', 'rce', 'rfi', 'scanner',
               'session-fixation', 'sqli', 'xss', 'protocol']
-# Measured in the issue: ModSecurity 2.9.7 + CRS 3.3.4, paranoia level 1.
-MODSEC_PL1_REF = {'generic': 0.20, 'java': 0.59, 'lfi': 0.31, 'php': 0.64,
-                  'rce': 0.59, 'rfi': 0.26, 'scanner': 1.00,
-                  'session-fixation': 0.46, 'sqli': 0.36, 'xss': 0.77,
-                  'protocol': 0.35}
-MODSEC_PL1_REF_BENIGN = 0.0044
 BENIGN_TARGET = 0.001
 
 APACHE_BIN = '/usr/sbin/apache2'
@@ -101,35 +101,37 @@ def load_true_positives(path):
     return tps
 
 
-def eval_iocwatch(args, reqs):
+def eval_iocwatch(args, corpora):
+    """Alerts of the pack per corpus request and per benign log line."""
     rules = args.rules
-    log('detect: iocwatch scan of %s (%d requests)' % (args.corpus, len(reqs)))
-    t0 = time.time()
-    alerts = run_scan(args.iocwatch, rules, 'jsonl', args.corpus)
-    t_corpus = time.time() - t0
-    fired = collections.defaultdict(set)
-    for a in alerts:
-        if is_correlation(a):
-            continue
-        rid = a['iocwatch']['input'].get('id')
-        fired[rid].add(a['rule']['id'])
+    names = {}
+    times = {}
+    for c in corpora:
+        log('detect: iocwatch scan of %s (%d requests)' % (c['path'], len(c['reqs'])))
+        t0 = time.time()
+        alerts = run_scan(args.iocwatch, rules, 'jsonl', c['path'])
+        times[c['name']] = time.time() - t0
+        fired = collections.defaultdict(set)
+        for a in alerts:
+            names[a['rule']['id']] = a['rule'].get('name', '')
+            if is_correlation(a):
+                continue
+            fired[a['iocwatch']['input'].get('id')].add(a['rule']['id'])
+        c['fired'] = fired
 
     log('detect: iocwatch scan of %s' % args.benign)
     t0 = time.time()
     balerts = run_scan(args.iocwatch, rules, 'combined', args.benign)
-    t_benign = time.time() - t0
+    times['benign log'] = time.time() - t0
     blines = collections.defaultdict(set)
     bcorr = collections.Counter()
-    names = {}
-    for a in alerts + balerts:
-        names[a['rule']['id']] = a['rule'].get('name', '')
     for a in balerts:
+        names[a['rule']['id']] = a['rule'].get('name', '')
         if is_correlation(a):
             bcorr[a['rule']['id']] += 1
             continue
         blines[a['iocwatch']['input']['line']].add(a['rule']['id'])
-    return {'fired': fired, 'benign_lines': blines, 'benign_corr': bcorr,
-            'names': names, 'time': (t_corpus, t_benign)}
+    return {'benign_lines': blines, 'benign_corr': bcorr, 'names': names, 'time': times}
 
 
 # --------------------------------------------------------------- modsecurity --
@@ -335,16 +337,43 @@ def modsec_detected(ids):
     """A request counts as detected when CRS's inbound anomaly score reached the
     PL1 threshold (rule 949110: what blocks in On mode).  This reproduces the
     issue's reference numbers; single rule matches below the threshold do not
-    count (see modsec_any_rule for the looser view)."""
+    count."""
     return 949110 in ids
 
 
-def modsec_any_rule(ids):
-    """Any CRS detection rule (911000-948999) matched, threshold or not."""
-    return any(911000 <= i < 949000 for i in ids)
+def modsec_fingerprint(corpora, benign_path):
+    """What a cached replay depends on: the request files and the CRS rules."""
+    h = hashlib.sha256()
+    for path in [c['path'] for c in corpora] + [benign_path]:
+        with open(path, 'rb') as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    for name in sorted(os.listdir(CRS_RULES)) + [os.path.basename(CRS_SETUP)]:
+        full = os.path.join(CRS_RULES, name) if name != os.path.basename(CRS_SETUP) else CRS_SETUP
+        if os.path.isfile(full):
+            with open(full, 'rb') as f:
+                h.update(name.encode() + hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
 
 
-def eval_modsec(args, reqs, benign_lines):
+def eval_modsec(args, corpora, benign_lines):
+    """Replay every corpus and the benign log through ModSecurity + CRS once;
+    {'corpus': {name: {id: ids}}, 'benign': {line: ids}, 'partial': bool}.
+    The result is cached (build/modsec-cache.json) under a fingerprint of the
+    request files and the CRS rules, so repeated runs do not replay."""
+    fp = modsec_fingerprint(corpora, args.benign)
+    if args.modsec_cache and os.path.exists(args.modsec_cache) and not args.modsec_replay:
+        try:
+            with open(args.modsec_cache, encoding='utf-8') as f:
+                cached = json.load(f)
+            if cached.get('fingerprint') == fp and not cached.get('partial'):
+                log('detect: ModSecurity results from %s (same requests and CRS rules)'
+                    % os.path.relpath(args.modsec_cache, ROOT))
+                return {'corpus': {n: {k: set(v) for k, v in d.items()}
+                                   for n, d in cached['corpus'].items()},
+                        'benign': {int(k): set(v) for k, v in cached['benign'].items()},
+                        'partial': False, 'cached': True}
+        except (OSError, ValueError, KeyError):
+            pass
     httpd = Httpd()
     log('detect: ModSecurity + CRS PL1 (DetectionOnly) on 127.0.0.1:%d in %s'
         % (httpd.port, httpd.dir))
@@ -353,11 +382,11 @@ def eval_modsec(args, reqs, benign_lines):
     partial = False
     try:
         httpd.start()
-        jobs = [('c', r['id'], corpus_raw_request(r)) for r in reqs]
+        jobs = [(c['name'], r['id'], corpus_raw_request(r)) for c in corpora for r in c['reqs']]
         for i, line in enumerate(benign_lines, 1):
             raw = benign_raw_request(line)
             if raw:
-                jobs.append(('b', i, raw))
+                jobs.append(('', i, raw))
         lock = threading.Lock()
 
         def work(job):
@@ -378,11 +407,21 @@ def eval_modsec(args, reqs, benign_lines):
     finally:
         httpd.stop()
         httpd.cleanup()
-    res = {'corpus': {}, 'benign': {}, 'partial': partial,
-           'sent': len(uid_of)}
-    for (kind, key), uid in uid_of.items():
+    res = {'corpus': {c['name']: {} for c in corpora}, 'benign': {}, 'partial': partial,
+           'cached': False}
+    for (name, key), uid in uid_of.items():
         ids = hits.get(uid, set())
-        res['corpus' if kind == 'c' else 'benign'][key] = ids
+        if name:
+            res['corpus'][name][key] = ids
+        else:
+            res['benign'][key] = ids
+    if args.modsec_cache and not partial:
+        os.makedirs(os.path.dirname(args.modsec_cache), exist_ok=True)
+        with open(args.modsec_cache, 'w', encoding='utf-8') as f:
+            json.dump({'fingerprint': fp,
+                       'corpus': {n: {k: sorted(v) for k, v in d.items()}
+                                  for n, d in res['corpus'].items()},
+                       'benign': {str(k): sorted(v) for k, v in res['benign'].items()}}, f)
     return res
 
 
@@ -392,120 +431,161 @@ def pct(x):
     return '%.2f' % x
 
 
-def ms_any_recall(reqs, ms):
-    att = [r for r in reqs if r['label'] == 'attack' and r['id'] in ms['corpus']]
-    return sum(1 for r in att if modsec_any_rule(ms['corpus'][r['id']])) / max(len(att), 1)
+def ratio(hit, n):
+    return pct(hit / n) if n else 'n/a'
 
 
-def build_report(args, reqs, iw, ms, tps, nbenign):
-    by_cat = collections.defaultdict(lambda: collections.Counter())
-    ms_cat = collections.defaultdict(lambda: collections.Counter())
-    for r in reqs:
-        c, lab = r['category'], r['label']
-        by_cat[c][lab] += 1
-        if iw['fired'].get(r['id']):
-            by_cat[c][lab + '_hit'] += 1
-        if ms is not None and r['id'] in ms['corpus']:
-            ms_cat[c][lab + '_sent'] += 1
-            if modsec_detected(ms['corpus'][r['id']]):
-                ms_cat[c][lab + '_hit'] += 1
+def tally(c, ms):
+    """Per category: attack/negative/benign counts and hits for both engines."""
+    k = collections.defaultdict(collections.Counter)
+    msc = ms['corpus'].get(c['name'], {}) if ms else {}
+    for r in c['reqs']:
+        cat, lab = r['category'], r['label']
+        k[cat][lab] += 1
+        if c['fired'].get(r['id']):
+            k[cat][lab + '_hit'] += 1
+        if r['id'] in msc:
+            k[cat][lab + '_sent'] += 1
+            if modsec_detected(msc[r['id']]):
+                k[cat][lab + '_mshit'] += 1
+    return k
 
+
+def git_commit():
+    try:
+        out = subprocess.run(['git', '-C', ROOT, 'rev-parse', '--short', 'HEAD'],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=10)
+        return out.stdout.decode().strip() or 'unknown'
+    except (OSError, subprocess.TimeoutExpired):
+        return 'unknown'
+
+
+def categories(tallies):
+    seen = []
+    for cat in CATEGORIES:
+        if any(t[cat]['attack'] for t in tallies):
+            seen.append(cat)
+    for t in tallies:
+        for cat in sorted(t):
+            if cat not in seen and t[cat]['attack']:
+                seen.append(cat)
+    return seen
+
+
+def side_by_side(lines, corpora, tallies, ms):
+    hdr = '| category |'
+    sep = '|---|'
+    for c in corpora:
+        hdr += ' %s attacks | iocwatch | ModSec PL1 |' % c['name']
+        sep += '---:|---:|---:|'
+    lines += [hdr, sep]
+    tot = [collections.Counter() for _ in corpora]
+    for cat in categories(tallies):
+        row = '| %s |' % cat
+        for i, t in enumerate(tallies):
+            k = t[cat]
+            if not k['attack']:
+                row += ' | | |'
+                continue
+            iw = k['attack_hit'] / k['attack']
+            msr = k['attack_mshit'] / k['attack_sent'] if k['attack_sent'] else None
+            mark = ' (below)' if msr is not None and iw + 1e-9 < msr else ''
+            row += ' %d | %s%s | %s |' % (k['attack'], pct(iw), mark,
+                                          pct(msr) if msr is not None else 'n/a')
+            for key in ('attack', 'attack_hit', 'attack_sent', 'attack_mshit'):
+                tot[i][key] += k[key]
+        lines.append(row)
+    row = '| **all** |'
+    for k in tot:
+        row += ' %d | %s | %s |' % (k['attack'], ratio(k['attack_hit'], k['attack']),
+                                    ratio(k['attack_mshit'], k['attack_sent']) if ms else 'n/a')
+    lines.append(row)
+
+
+def corpus_detail(lines, c, t, ms):
+    lines.append('| category | attacks | iocwatch recall | ModSec PL1 | negatives | iocwatch on negatives '
+                 '| ModSec on negatives |')
+    lines.append('|---|---:|---:|---:|---:|---:|---:|')
+    for cat in categories([t]):
+        k = t[cat]
+        lines.append('| %s | %d | %s | %s | %d | %s | %s |' % (
+            cat, k['attack'], ratio(k['attack_hit'], k['attack']),
+            ratio(k['attack_mshit'], k['attack_sent']), k['negative'],
+            ratio(k['negative_hit'], k['negative']) if k['negative'] else '—',
+            ratio(k['negative_mshit'], k['negative_sent']) if k['negative'] else '—'))
+
+
+def build_report(args, corpora, iw, ms, tps, nbenign):
+    tallies = [tally(c, ms) for c in corpora]
     alerted = set(iw['benign_lines'])
     fp_lines = sorted(alerted - set(tps))
     denom = nbenign - len(tps)
     fp_rate = len(fp_lines) / denom if denom else 0.0
-    tp_hit = sorted(set(tps) & alerted)
 
-    lines = []
-    lines.append('# Detection quality of the shipped rule pack')
-    lines.append('')
-    lines.append('Generated by `make detect` (`tools/detect.py`) on %s. Rules: `%s`.'
-                 % (time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), ' '.join(
+    lines = ['# Detection quality of the shipped rule pack', '']
+    lines.append('Generated by `make detect` (`tools/detect.py`) on %s at commit `%s`. Rules: `%s`.'
+                 % (time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime()), git_commit(), ' '.join(
                      os.path.relpath(r, ROOT) for r in args.rules)))
     lines.append('')
-    lines.append('- Corpus: `%s` (%d requests from the OWASP CRS regression tests; `attack` = the CRS test '
-                 'expects its rule to fire, `negative` = it expects no alert).' %
-                 (os.path.relpath(args.corpus, ROOT), len(reqs)))
+    for c in corpora:
+        labels = collections.Counter(r['label'] for r in c['reqs'])
+        lines.append('- `%s`: %d requests (%s); %s' % (
+            c['name'], len(c['reqs']), ', '.join('%d %s' % (n, l) for l, n in sorted(labels.items())),
+            CORPUS_ABOUT.get(c['name'], 'development corpus')))
     lines.append('- Benign: `%s` (%d real access-log lines); %d lines are real probes counted as true '
                  'positives (`tools/benign-true-positives.txt`) and left out of the FP rate.' %
-                 (os.path.relpath(args.benign, ROOT), nbenign, len(tps)))
+                 (os.path.basename(args.benign), nbenign, len(tps)))
     lines.append('- Recall = share of `attack` requests with at least one alert from the pack; a request '
                  'counts once however many rules fire. Correlation alerts are not counted.')
-    ms_col = ms is not None
-    if ms_col:
+    if ms:
         lines.append('- ModSecurity: Debian ModSecurity 2.9.7 + CRS 3.3.4 at paranoia level 1, '
                      '`SecRuleEngine DetectionOnly`, in a sandboxed httpd on 127.0.0.1; the same bytes '
                      'sent over raw sockets; a request counts as detected when the inbound anomaly score '
-                     'reached the PL1 threshold (rule 949110, what blocks in `On` mode; this reproduces the '
-                     'issue\'s numbers). Counting any single CRS rule match instead: %.2f overall recall.%s'
-                     % (ms_any_recall(reqs, ms), ' **Partial run** (time budget hit).' if ms['partial'] else ''))
-    lines.append('')
-    hdr = '| category | attacks | iocwatch recall | ModSec PL1 (issue) |'
-    sep = '|---|---:|---:|---:|'
-    if ms_col:
-        hdr += ' ModSec PL1 (measured here) |'
-        sep += '---:|'
-    hdr += ' negatives | iocwatch alert rate on negatives |'
-    sep += '---:|---:|'
-    if ms_col:
-        hdr += ' ModSec on negatives |'
-        sep += '---:|'
-    lines.append(hdr)
-    lines.append(sep)
-    tot = collections.Counter()
-    for c in CATEGORIES:
-        k = by_cat[c]
-        rec = k['attack_hit'] / k['attack'] if k['attack'] else 0.0
-        neg = k['negative_hit'] / k['negative'] if k['negative'] else 0.0
-        row = '| %s | %d | %s%s | %s |' % (c, k['attack'], pct(rec),
-                                           '' if rec >= MODSEC_PL1_REF[c] else ' (below)',
-                                           pct(MODSEC_PL1_REF[c]))
-        if ms_col:
-            m = ms_cat[c]
-            row += ' %s |' % (pct(m['attack_hit'] / m['attack_sent']) if m['attack_sent'] else 'n/a')
-        row += ' %d | %s |' % (k['negative'], pct(neg))
-        if ms_col:
-            m = ms_cat[c]
-            row += ' %s |' % (pct(m['negative_hit'] / m['negative_sent']) if m['negative_sent'] else 'n/a')
-        lines.append(row)
-        for key in ('attack', 'attack_hit', 'negative', 'negative_hit'):
-            tot[key] += k[key]
-        if ms_col:
-            for key in ('attack_sent', 'attack_hit', 'negative_sent', 'negative_hit'):
-                tot['ms_' + key] += ms_cat[c][key]
-    row = '| **all** | %d | %s | — |' % (tot['attack'], pct(tot['attack_hit'] / max(tot['attack'], 1)))
-    if ms_col:
-        row += ' %s |' % pct(tot['ms_attack_hit'] / max(tot['ms_attack_sent'], 1))
-    row += ' %d | %s |' % (tot['negative'], pct(tot['negative_hit'] / max(tot['negative'], 1)))
-    if ms_col:
-        row += ' %s |' % pct(tot['ms_negative_hit'] / max(tot['ms_negative_sent'], 1))
-    lines.append(row)
-    lines.append('')
-    lines.append('## Benign traffic')
-    lines.append('')
-    lines.append('| | lines | alerted lines | alert rate | target |')
-    lines.append('|---|---:|---:|---:|---:|')
-    lines.append('| iocwatch (true probes excluded) | %d | %d | %.3f %% | ≤ %.1f %% |'
-                 % (denom, len(fp_lines), 100 * fp_rate, 100 * BENIGN_TARGET))
-    lines.append('| iocwatch (all lines) | %d | %d | %.3f %% | |'
-                 % (nbenign, len(alerted), 100 * len(alerted) / max(nbenign, 1)))
-    lines.append('| ModSecurity CRS PL1 (issue) | %d | | %.2f %% | |' % (nbenign, 100 * MODSEC_PL1_REF_BENIGN))
-    if ms_col:
-        sent = len(ms['benign'])
-        mhit = sum(1 for ids in ms['benign'].values() if modsec_detected(ids))
+                     'reached the PL1 threshold (rule 949110, what blocks in `On` mode).%s%s'
+                     % (' Replay results reused from `build/modsec-cache.json` (same request files and '
+                        'CRS rules; `--modsec-replay` replays).' if ms.get('cached') else '',
+                        ' **Partial run** (time budget hit).' if ms['partial'] else ''))
+    else:
+        lines.append('- ModSecurity + CRS not installed here: its columns are `n/a`.')
+    lines += ['', '## Recall per category, both corpora', '']
+    side_by_side(lines, corpora, tallies, ms)
+    lines += ['', '`(below)` marks a category where the pack detects less than CRS PL1.', '']
+
+    lines += ['## False positives', '', '| data | items | iocwatch | ModSec PL1 | target |',
+              '|---|---:|---:|---:|---|']
+    if ms:
         mfp = sum(1 for ln, ids in ms['benign'].items() if modsec_detected(ids) and ln not in tps)
-        lines.append('| ModSecurity CRS PL1 (measured here, all lines) | %d | %d | %.3f %% | |'
-                     % (sent, mhit, 100 * mhit / max(sent, 1)))
-        lines.append('| ModSecurity CRS PL1 (measured here, true probes excluded) | %d | %d | %.3f %% | |'
-                     % (sent - len(set(tps) & set(ms['benign'])), mfp,
-                        100 * mfp / max(sent - len(set(tps) & set(ms['benign'])), 1)))
+        msent = len(ms['benign']) - len(set(tps) & set(ms['benign']))
+        ms_b = '%.3f %%' % (100 * mfp / max(msent, 1))
+    else:
+        ms_b = 'n/a'
+    lines.append('| `%s` lines, true probes excluded | %d | %.3f %% (%d lines) | %s | ≤ %.1f %% |'
+                 % (os.path.basename(args.benign), denom, 100 * fp_rate, len(fp_lines), ms_b,
+                    100 * BENIGN_TARGET))
+    for c, t in zip(corpora, tallies):
+        for cat in sorted(t):
+            k = t[cat]
+            if k['benign']:
+                lines.append('| `%s` benign `%s` requests | %d | %s | %s | ≤ ModSec |' % (
+                    c['name'], cat, k['benign'], ratio(k['benign_hit'], k['benign']),
+                    ratio(k['benign_mshit'], k['benign_sent'])))
+        neg = sum(t[cat]['negative'] for cat in t)
+        if neg:
+            lines.append('| `%s` `negative` look-alikes (reported, not targeted) | %d | %s | %s | |' % (
+                c['name'], neg, ratio(sum(t[x]['negative_hit'] for x in t), neg),
+                ratio(sum(t[x]['negative_mshit'] for x in t), sum(t[x]['negative_sent'] for x in t))))
     lines.append('')
     if iw['benign_corr']:
         lines.append('Correlation alerts on the benign log: ' + ', '.join(
             '%s × %d' % (iw['names'].get(r, r), n) for r, n in iw['benign_corr'].most_common()) + '.')
         lines.append('')
-    lines.append('### Real probes in the benign log (counted as true positives)')
-    lines.append('')
+
+    for c, t in zip(corpora, tallies):
+        lines += ['## `%s` per category' % c['name'], '']
+        corpus_detail(lines, c, t, ms)
+        lines.append('')
+
+    lines += ['## Benign log details', '', '### Real probes in the benign log (counted as true positives)', '']
     if tps:
         lines.append('| line | alerted | reason |')
         lines.append('|---:|---|---|')
@@ -513,9 +593,7 @@ def build_report(args, reqs, iw, ms, tps, nbenign):
             lines.append('| %d | %s | %s |' % (ln, 'yes' if ln in alerted else 'no', tps[ln]))
     else:
         lines.append('(none listed)')
-    lines.append('')
-    lines.append('### Rules that fired most on benign traffic (true probes excluded)')
-    lines.append('')
+    lines += ['', '### Rules that fired on benign traffic (true probes excluded)', '']
     cnt = collections.Counter()
     for ln in fp_lines:
         for rid in iw['benign_lines'][ln]:
@@ -525,9 +603,7 @@ def build_report(args, reqs, iw, ms, tps, nbenign):
         lines.append('|---:|---|---|')
         for rid, n in cnt.most_common(10):
             lines.append('| %d | `%s` | %s |' % (n, rid, iw['names'].get(rid, '')))
-        lines.append('')
-        lines.append('False-positive lines:')
-        lines.append('')
+        lines += ['', 'False-positive lines:', '']
         with open(args.benign, encoding='utf-8', errors='replace') as f:
             blines = f.read().split('\n')
         for ln in fp_lines[:25]:
@@ -535,84 +611,97 @@ def build_report(args, reqs, iw, ms, tps, nbenign):
             lines.append('- line %d: `%s`' % (ln, text[:160].replace('`', "'")))
     else:
         lines.append('(no alerts on benign lines)')
-    lines.append('')
-    lines.append('## Notes')
-    lines.append('')
+    lines += ['', '## Notes', '']
     lines.append('- What a log-phase inspector cannot see: request bodies (CRS tests whose payload is in a '
-                 'multipart/JSON/XML body were dropped from the corpus; form bodies were moved to the query) and '
-                 'the absence of headers in logs that do not record them. Most remaining `protocol` misses are '
-                 'CRS tests about a Content-Type charset, a missing Host, a GET with a body or header counts that '
-                 'the corpus request no longer carries; most remaining `sqli` misses are CRS paranoia-level 2+ '
-                 'checks (runs of SQL meta-characters such as `~~~~~~`, `@@@@@@`, `((((((`, bare operators `||`, '
-                 '`<>`, and bare function names like `COS(`) that would fire on ordinary traffic.')
-    lines.append('- `negative` requests are CRS look-alikes for one rule; many of them are attacks of another class '
-                 '(e.g. an SSRF URL that is not the metadata address), so their alert rate is reported, not '
-                 'targeted. Session-fixation negatives differ from attacks only by a same-site Referer, which '
-                 'a rule cannot compare with the Host.')
-    lines.append('- Correlation alerts are not in the recall or FP numbers. On the benign log only the original '
-                 'project\'s "5+ urgent entries in 60 s" rule fires (clients with several missing resources).')
+                 'multipart/JSON/XML body were dropped from the CRS corpus; form bodies were moved to the query) '
+                 'and the absence of headers in logs that do not record them. Most remaining `protocol` misses '
+                 'on the CRS corpus are tests about a Content-Type charset, a missing Host, a GET with a body or '
+                 'header counts that the corpus request no longer carries; most remaining `sqli` misses are CRS '
+                 'paranoia-level 2+ checks (runs of SQL meta-characters such as `~~~~~~`, `@@@@@@`, `((((((`, '
+                 'bare operators `||`, `<>`, and bare function names like `COS(`) that would fire on ordinary '
+                 'traffic.')
+    lines.append('- `negative` requests are CRS look-alikes for one rule; many of them are attacks of another '
+                 'class (e.g. an SSRF URL that is not the metadata address), so their alert rate is reported, '
+                 'not targeted. Session-fixation negatives differ from attacks only by a same-site Referer, '
+                 'which a rule cannot compare with the Host.')
+    lines.append('- fuzzdb payloads that are placeholders (`{cmd}`, `{FILE}`) or prose (`Exploit String: ...`) '
+                 'count as attacks in the corpus; neither engine is tuned to them.')
+    lines.append('- Correlation alerts are not in the recall or FP numbers.')
     lines.append('')
-    lines.append('Scan time: corpus %.1f s, benign log %.1f s (including rule compilation).'
-                 % iw['time'])
+    lines.append('Scan time of `iocwatch scan` (wall clock, including rule compilation, `--jobs` = CPUs): '
+                 + ', '.join('%s %.1f s' % (n, t) for n, t in iw['time'].items()) + '.')
     lines.append('')
-    return '\n'.join(lines), tp_hit
+    return '\n'.join(lines)
 
 
-def show_misses(reqs, iw, cats):
-    for r in reqs:
-        if r['category'] in cats and not iw['fired'].get(r['id']) and r['label'] == 'attack':
-            print('MISS %s %s %s %s' % (r['id'], r['method'], r['uri'][:160],
-                                        json.dumps({k: v for k, v in r['headers'].items()
-                                                    if k.lower() not in ('host', 'accept', 'accept-encoding',
-                                                                         'accept-language', 'keep-alive',
-                                                                         'proxy-connection', 'connection')
-                                                    and v != 'OWASP CRS test agent'})[:160]))
-        if r['category'] in cats and iw['fired'].get(r['id']) and r['label'] == 'negative':
-            print('NEG  %s %s %s' % (r['id'], r['uri'][:120], ' '.join(sorted(iw['fired'][r['id']]))))
+def show_misses(corpora, cats):
+    for c in corpora:
+        for r in c['reqs']:
+            if r['category'] not in cats:
+                continue
+            hit = c['fired'].get(r['id'])
+            if r['label'] == 'attack' and not hit:
+                print('MISS %s %s %s %s' % (r['id'], r['method'], r['uri'][:160],
+                                            json.dumps({k: v for k, v in r['headers'].items()
+                                                        if k.lower() not in ('host', 'accept', 'accept-encoding',
+                                                                             'accept-language', 'keep-alive',
+                                                                             'proxy-connection', 'connection')
+                                                        and v != 'OWASP CRS test agent'})[:160]))
+            if r['label'] != 'attack' and hit:
+                print('NEG  %s %s %s' % (r['id'], r['uri'][:120], ' '.join(sorted(hit))))
+
+
+CORPUS_ABOUT = {
+    'crs-requests.jsonl': 'OWASP CRS regression tests (`attack` = the CRS test expects its rule to fire, '
+                          '`negative` = it expects no alert)',
+    'fuzzdb-requests.jsonl': 'fuzzdb payload lists placed in a query parameter, plus benign Unicode '
+                             '"naughty strings" (`benign`)',
+}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--iocwatch', default=os.environ.get('IOCWATCH', os.path.join(ROOT, 'build', 'iocwatch')))
     ap.add_argument('--rules', action='append', help='rule paths (default conf/rules)')
-    ap.add_argument('--corpus', default=os.path.join(SHARED, 'crs-requests.jsonl'))
+    ap.add_argument('--corpus', action='append',
+                    help='JSON-lines corpus (repeatable; default crs-requests.jsonl and fuzzdb-requests.jsonl)')
     ap.add_argument('--benign', default=os.path.join(SHARED, 'benign', 'elastic-apache.log'))
     ap.add_argument('--true-positives', default=os.path.join(ROOT, 'tools', 'benign-true-positives.txt'))
     ap.add_argument('--out', default=os.path.join(ROOT, 'docs', 'DETECTION.md'),
                     help="report file ('-' = do not write)")
     ap.add_argument('--no-modsec', action='store_true', help='skip the ModSecurity replay')
-    ap.add_argument('--modsec-budget', type=float, default=240.0,
-                    help='seconds allowed for the ModSecurity replay (default 240)')
-    ap.add_argument('--modsec-json', metavar='FILE', help='also write the CRS rule ids logged per request')
+    ap.add_argument('--modsec-budget', type=float, default=900.0,
+                    help='seconds allowed for the ModSecurity replay (default 900)')
+    ap.add_argument('--modsec-cache', default=os.path.join(ROOT, 'build', 'modsec-cache.json'),
+                    help="replay results reused while the requests and CRS rules are unchanged ('' = none)")
+    ap.add_argument('--modsec-replay', action='store_true', help='replay even when the cache is valid')
     ap.add_argument('--show-misses', metavar='CATS', help='print missed attacks / hit negatives of '
                     'these comma-separated categories')
     args = ap.parse_args()
     args.rules = args.rules or [os.path.join(ROOT, 'conf', 'rules')]
+    args.corpus = args.corpus or [os.path.join(SHARED, 'crs-requests.jsonl'),
+                                  os.path.join(SHARED, 'fuzzdb-requests.jsonl')]
     if not os.access(args.iocwatch, os.X_OK):
         raise SystemExit('detect: %s not found (run make cli, or pass --iocwatch)' % args.iocwatch)
 
-    reqs = load_corpus(args.corpus)
+    corpora = [{'name': os.path.basename(p), 'path': p, 'reqs': load_corpus(p)} for p in args.corpus]
     with open(args.benign, encoding='utf-8', errors='surrogateescape') as f:
         benign_lines = [l.rstrip('\n') for l in f if l.strip()]
     tps = load_true_positives(args.true_positives)
-    iw = eval_iocwatch(args, reqs)
+    iw = eval_iocwatch(args, corpora)
     ms = None
     if not args.no_modsec:
         if modsec_available():
             try:
-                ms = eval_modsec(args, reqs, benign_lines)
-                if args.modsec_json:
-                    with open(args.modsec_json, 'w') as f:
-                        json.dump({k: {str(i): sorted(v) for i, v in ms[k].items()}
-                                   for k in ('corpus', 'benign')}, f)
+                ms = eval_modsec(args, corpora, benign_lines)
             except (RuntimeError, OSError) as e:
                 log('detect: ModSecurity replay skipped: %s' % e)
         else:
-            log('detect: ModSecurity/CRS not installed; only the issue\'s reference numbers are shown')
-    report, _ = build_report(args, reqs, iw, ms, tps, len(benign_lines))
+            log('detect: ModSecurity/CRS not installed; its columns are n/a')
+    report = build_report(args, corpora, iw, ms, tps, len(benign_lines))
     print(report)
     if args.show_misses:
-        show_misses(reqs, iw, set(args.show_misses.split(',')))
+        show_misses(corpora, set(args.show_misses.split(',')))
     if args.out != '-':
         with open(args.out, 'w', encoding='utf-8') as f:
             f.write(report)
