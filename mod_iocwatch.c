@@ -64,8 +64,8 @@ APLOG_USE_MODULE(iocwatch);
 #define IW_DEF_QUEUE      1024
 #define IW_DEF_FACILITY   16           /* local0 */
 #define IW_DEF_SHM        (4 * 1024 * 1024)
-#define IW_MAX_HDRS       64           /* = IW_LOGFMT_MAX_HEADERS (CLI parity) */
-#define IW_EVBUF_SIZE     (64 * 1024)
+#define IW_HDRS_MIN       128          /* header slots per thread to start with */
+#define IW_DEF_INSPECT    (1024 * 1024) /* IocWatchInspectLimit: > 100 x 8190 */
 #define IW_ALERTBUF_SIZE  (IW_NOTIFY_MSG_MAX + 1)
 #define IW_MAX_SEL_HITS   64           /* hits kept after exclusions */
 #define IW_MAX_CORR_OUT   8
@@ -363,6 +363,33 @@ static const char *set_shm(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+/* IocWatchInspectLimit SIZE: per process (the per-thread event buffers),
+ * so main server config only; reset by every config read (pre_config). */
+static apr_size_t iw_inspect_limit = IW_DEF_INSPECT;
+
+static const char *set_inspect_limit(cmd_parms *cmd, void *dv, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    apr_int64_t v;
+    int sh = 0;
+    if (err)
+        return err;
+    v = apr_strtoi64(arg, &end, 10);
+    if (end != arg && *end && !end[1]) {
+        switch (apr_toupper(*end)) {
+        case 'K': sh = 10; end++; break;
+        case 'M': sh = 20; end++; break;
+        }
+    }
+    if (end == arg || *end || v < 1 || v > ((apr_int64_t)256 << (20 - sh))
+        || (v << sh) < 4096)
+        return "IocWatchInspectLimit: expected a size from 4K to 256M "
+               "(like 1M or 65536)";
+    iw_inspect_limit = (apr_size_t)(v << sh);
+    return NULL;
+}
+
 static const char *set_errorlog(cmd_parms *cmd, void *dv, const char *arg)
 {
     iw_srv_conf_t *c = srv_conf(cmd->server);
@@ -422,6 +449,10 @@ static const command_rec iw_cmds[] = {
         "(0 = off)"),
     AP_INIT_FLAG("IocWatchSummary", set_summary, NULL, RSRC_CONF | ACCESS_CONF,
         "On|Off: one alert per request listing every matching rule"),
+    AP_INIT_TAKE1("IocWatchInspectLimit", set_inspect_limit, NULL, RSRC_CONF,
+        "SIZE: request line + headers inspected in full (decoded views, "
+        "cs-headers); a larger request gets iw-truncated and is counted "
+        "(default 1M, above httpd's default limits; main server only)"),
     {NULL}
 };
 
@@ -448,7 +479,8 @@ typedef struct iw_rt {
 /* Per process counters (the status page). */
 typedef struct iw_counters {
     apr_uint64_t events, error_events, hits, alerts, excluded, below_level,
-                 suppressed, corr_alerts, enqueue_failed, eval_errors;
+                 suppressed, corr_alerts, enqueue_failed, eval_errors,
+                 inspect_truncated;
 } iw_counters_t;
 
 /* One per config generation, from pconf. */
@@ -514,10 +546,11 @@ typedef struct iw_tls {
     int in_hook;                        /* buffers in use: no re-entry */
     apr_uint64_t events;                /* this thread's share of ctr.events */
     iw_scratch_t *scratch[IW_MAX_RT];   /* per engine, lazily */
-    char *evbuf;                        /* event work buffer */
-    iw_event_t ev;                      /* bound to evbuf once; each event resets it */
+    iw_event_t ev;                      /* owns its work buffer, sized per request */
     char *alertbuf;                     /* rendered alert */
     iw_hit_t sel[IW_MAX_SEL_HITS];      /* hits kept after exclusions */
+    iw_str_t *hn, *hv;                  /* request header names/values */
+    int hcap;                           /* slots in hn/hv (grown as needed) */
     struct iw_tls *prev, *next;         /* every thread's, for the status page */
     iw_mslot_t *mslot;                  /* server-wide counters (shared memory) */
     uint64_t mcache[4];                 /* cache counters already published */
@@ -571,8 +604,10 @@ static void iw_tls_free(void *v)
     for (i = 0; i < IW_MAX_RT; i++)
         if (t->scratch[i])
             iw_scratch_destroy(t->scratch[i]);
-    free(t->evbuf);
+    iw_event_release(&t->ev);
     free(t->alertbuf);
+    free(t->hn);
+    free(t->hv);
     free(t);
 }
 
@@ -590,13 +625,15 @@ static iw_tls_t *iw_tls(void)
     t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
-    t->evbuf = malloc(IW_EVBUF_SIZE);
     t->alertbuf = malloc(IW_ALERTBUF_SIZE);
-    if (!t->evbuf || !t->alertbuf || pthread_setspecific(iw_key, t) != 0) {
+    t->hn = malloc(IW_HDRS_MIN * sizeof(*t->hn));
+    t->hv = malloc(IW_HDRS_MIN * sizeof(*t->hv));
+    t->hcap = IW_HDRS_MIN;
+    if (iw_event_init_owned(&t->ev, iw_inspect_limit) != 0 || !t->alertbuf
+        || !t->hn || !t->hv || pthread_setspecific(iw_key, t) != 0) {
         iw_tls_free(t);
         return NULL;
     }
-    iw_event_init(&t->ev, t->evbuf, IW_EVBUF_SIZE);
     iw_tls_link(t);
     metrics_thread_start(t);
     return t;
@@ -907,6 +944,7 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 static int iw_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     G = NULL;
+    iw_inspect_limit = IW_DEF_INSPECT;
     /* The correlation table locks itself (partition mutexes inside the
      * shared block, docs/CORRELATION.md); the type stays registered only so
      * that existing `Mutex ... iocwatch-corr` lines still parse. */
@@ -1438,22 +1476,71 @@ static const char *request_id(const request_rec *orig, const request_rec *r)
     return id ? id : orig->log_id;
 }
 
-/* Request headers as sent (headers_in of the first request), at most
- * IW_MAX_HDRS of them (the CLI keeps as many). */
-IW_HOT
-static int copy_headers(const request_rec *orig, iw_str_t *hn, iw_str_t *hv)
+/* Room for n headers in the thread's arrays (they only grow: as many as
+ * httpd accepted, LimitRequestFields). */
+static int __attribute__((noinline)) grow_headers(iw_tls_t *t, int n)
 {
-    const apr_array_header_t *ha = apr_table_elts(orig->headers_in);
+    iw_str_t *hn = realloc(t->hn, (size_t)n * sizeof(*hn)), *hv;
+    if (hn)
+        t->hn = hn;
+    if (!hn || !(hv = realloc(t->hv, (size_t)n * sizeof(*hv))))
+        return 0;
+    t->hv = hv;
+    t->hcap = n;
+    return 1;
+}
+
+/* The headers as the client sent them, before any other module (and any
+ * .htaccess: mod_headers' RequestHeader runs in fixups) could rewrite
+ * them: a shallow copy of headers_in (its entries' pointers; unset/set
+ * leave the old strings in the request pool), taken first thing after
+ * httpd read the request.  Initial requests only: an internal redirect
+ * is inspected through the first request of its chain. */
+static int iw_post_read_request(request_rec *r)
+{
+    const iw_srv_conf_t *sc;
+    if (r->prev || r->main || !G || !G->ready)
+        return DECLINED;
+    sc = srv_conf(r->server);
+    if (sc->rt >= 0)
+        ap_set_module_config(r->request_config, &iocwatch_module,
+                             apr_table_copy(r->pool, r->headers_in));
+    return DECLINED;
+}
+
+/* Request headers as sent (see iw_post_read_request), every one
+ * httpd accepted.  Headers that find no slot (out of memory) are counted
+ * into d->dropped (iw-truncated), never silently lost.  Returns their
+ * bytes as iw_request_bytes counts them. */
+IW_HOT
+static apr_size_t copy_headers(const request_rec *orig, iw_tls_t *t,
+                               iw_request_desc_t *d)
+{
+    const apr_table_t *sent = ap_get_module_config(orig->request_config,
+                                                   &iocwatch_module);
+    const apr_array_header_t *ha = apr_table_elts(sent ? sent : orig->headers_in);
     const apr_table_entry_t *he = (const apr_table_entry_t *)ha->elts;
+    apr_size_t bytes = 0;
     int i, n = 0;
-    for (i = 0; i < ha->nelts && n < IW_MAX_HDRS; i++) {
+    if (ha->nelts > t->hcap)
+        grow_headers(t, ha->nelts);
+    for (i = 0; i < ha->nelts; i++) {
         if (!he[i].key)
             continue;
-        hn[n] = S(he[i].key);
-        hv[n] = S(he[i].val);
+        if (n == t->hcap) {
+            d->dropped += strlen(he[i].key) + 3
+                          + (he[i].val ? strlen(he[i].val) : 0);
+            continue;
+        }
+        t->hn[n] = S(he[i].key);
+        t->hv[n] = S(he[i].val);
+        bytes += t->hn[n].len + t->hv[n].len + 3;
         n++;
     }
-    return n;
+    d->hdr_names = t->hn;
+    d->hdr_values = t->hv;
+    d->nhdrs = n;
+    return bytes;
 }
 
 /* A request's description with what its later members are read from. */
@@ -1505,8 +1592,8 @@ static int iw_log_transaction(request_rec *r0)
     const iw_srv_conf_t *sc;
     const iw_dir_conf_t *dc;
     iw_req_t q;
-    iw_str_t hn[IW_MAX_HDRS], hv[IW_MAX_HDRS];
     iw_tls_t *t;
+    apr_size_t bytes;
 
     while (orig->prev)
         orig = orig->prev;
@@ -1523,9 +1610,8 @@ static int iw_log_transaction(request_rec *r0)
     t->in_hook = 1;
     memset(&q, 0, sizeof(q));
     describe_request(orig, r, &q);
-    q.d.nhdrs = copy_headers(orig, hn, hv);
-    q.d.hdr_names = hn;
-    q.d.hdr_values = hv;
+    bytes = copy_headers(orig, t, &q.d) + q.d.method.len + q.d.target.len
+            + q.d.version.len;
     /* per thread: a shared counter's cache line would bounce between
      * cores on every request; the status page sums the threads */
     __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
@@ -1533,6 +1619,8 @@ static int iw_log_transaction(request_rec *r0)
     iw_process(sc, dc, t, &q.d);
     if (!(t->events & 31))          /* cache counters: every 32 requests */
         metrics_publish_caches(t);
+    if (q.d.dropped || bytes > iw_inspect_limit)    /* iw-truncated is set */
+        CTR_INC(inspect_truncated);
     t->in_hook = 0;
     return DECLINED;
 }
@@ -1859,6 +1947,7 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     ap_rprintf(r, "events: %" APR_UINT64_T_FMT "\n", status_events());
     P(error_events); P(hits); P(alerts); P(excluded);
     P(below_level); P(suppressed); P(corr_alerts); P(enqueue_failed);
+    P(inspect_truncated);
 #undef P
     status_caches(r, sc->rt);
     if (G->notifies && G->notifies[sc->nt]) {
@@ -1916,6 +2005,7 @@ static void iw_register_hooks(apr_pool_t *p)
     ap_hook_check_config(iw_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(iw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(iw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(iw_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(iw_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_error_log(iw_error_log, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(iw_status_handler, NULL, NULL, APR_HOOK_MIDDLE);

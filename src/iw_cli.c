@@ -4,7 +4,7 @@
  *   iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]
  *                 [--placeholder NAME=FILE]... [--min-level L] [--exclude ID]...
  *                 [--summary] [--progress|--no-progress] [--jobs N]
- *                 [--scan-cache N] FILE...|-
+ *                 [--scan-cache N] [--inspect-limit SIZE] FILE...|-
  *
  * scan prints one ECS JSON alert per line on stdout and a summary on stderr.
  * Malformed input lines are counted and reported with their line number.
@@ -39,7 +39,7 @@
 
 #define CLI_MAX_LINE     (1024 * 1024)   /* longer lines are malformed */
 #define CLI_READ_CHUNK   (1024 * 1024)
-#define CLI_EVBUF        (64 * 1024)
+#define CLI_INSPECT      (1024 * 1024)   /* --inspect-limit default (IocWatchInspectLimit's) */
 #define CLI_ALERT_BUF    (16 * 1024)
 #define CLI_CORR_SLOTS   (1u << 16)
 #define CLI_SHOW_MALFORMED 20            /* per run; the rest are counted */
@@ -59,6 +59,7 @@ typedef struct cli_opts {
     int progress;                     /* -1 auto (TTY), 0 off, 1 on */
     int jobs;                         /* worker threads; <= 1: serial */
     int scan_cache;                   /* engine opt: 0 default, < 0 off */
+    size_t inspect_limit;             /* request bytes inspected in full */
 } cli_opts_t;
 
 typedef struct cli_stats {
@@ -74,7 +75,7 @@ typedef struct cli_batch cli_batch_t;
 typedef struct cli_thr {
     cli_ctx_t *c;
     iw_scratch_t *scratch;
-    char *evbuf, *pbuf, *abuf;
+    char *pbuf, *abuf;
     size_t pbuf_size;
     iw_parsed_t ps;                   /* reused per line: 2 KB not cleared per line */
     iw_event_t ev;
@@ -148,14 +149,17 @@ static void usage(FILE *f)
           "       iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]\n"
           "                     [--placeholder NAME=FILE]... [--min-level LEVEL]\n"
           "                     [--exclude RULE-ID]... [--summary] [--[no-]progress]\n"
-          "                     [--jobs N] [--scan-cache N] FILE...|-\n"
+          "                     [--jobs N] [--scan-cache N] [--inspect-limit SIZE]\n"
+          "                     FILE...|-\n"
           "RULES is a Sigma rule file, a directory (searched recursively for *.yml)\n"
           "or a glob.  scan prints one ECS JSON alert per line on stdout and a\n"
           "summary on stderr; the default rules are /etc/iocwatch/rules.\n"
           "--jobs N evaluates on N threads (default: online CPUs); the output is\n"
           "the same as with --jobs 1.  --scan-cache N sets the per-thread cache\n"
           "of scan results for repeated values (entries, 0 = off); it never\n"
-          "changes the output.\n", f);
+          "changes the output.  --inspect-limit SIZE (default 1M, as the module's\n"
+          "IocWatchInspectLimit): requests larger than this are inspected over\n"
+          "their first SIZE bytes and get the field iw-truncated.\n", f);
 }
 
 /* Load + link + compile; prints every diagnostic.  NULL on any error. */
@@ -229,7 +233,8 @@ static int cmd_check(apr_pool_t *p, cli_opts_t *o)
 static void thr_free(cli_thr_t *t)
 {
     if (t->scratch) iw_scratch_destroy(t->scratch);
-    free(t->pbuf); free(t->evbuf); free(t->abuf); free(t->rule_counts);
+    iw_event_release(&t->ev);
+    free(t->pbuf); free(t->abuf); free(t->rule_counts);
     free(t->sel);
     memset(t, 0, sizeof(*t));
 }
@@ -241,15 +246,14 @@ static int thr_init(cli_ctx_t *c, cli_thr_t *t)
     t->scratch = iw_scratch_create(c->engine);
     t->pbuf_size = 2 * CLI_MAX_LINE + 64;
     t->pbuf = malloc(t->pbuf_size);
-    t->evbuf = malloc(CLI_EVBUF);
     t->abuf = malloc(CLI_ALERT_BUF + 1);
     t->rule_counts = calloc(c->nrules + 1, sizeof(uint64_t));
     t->sel = malloc(sizeof(iw_hit_t) * (c->nrules + 1));
-    if (!t->scratch || !t->pbuf || !t->evbuf || !t->abuf || !t->rule_counts || !t->sel) {
+    if (iw_event_init_owned(&t->ev, c->o->inspect_limit) != 0 || !t->scratch || !t->pbuf
+        || !t->abuf || !t->rule_counts || !t->sel) {
         thr_free(t);
         return -1;
     }
-    iw_event_init(&t->ev, t->evbuf, CLI_EVBUF);
     return 0;
 }
 
@@ -412,7 +416,7 @@ static iw_event_t *line_event(cli_thr_t *t, int fmt, const char *line, size_t le
     ps->buf_size = t->pbuf_size;
     *why = NULL;
     if (!iw_logfmt_parse((iw_input_format_t)fmt, line, len, ps, why)) return NULL;
-    /* ev was initialised over evbuf once (thr_init); the builders reset it */
+    /* ev owns its work buffer (thr_init); the builders reset it */
     if (ps->type == IW_EV_ERROR) iw_event_from_error(ev, &ps->err);
     else iw_event_from_request(ev, &ps->req);
     ev->input_line = (long)lineno;
@@ -926,6 +930,7 @@ static int parse_args(apr_pool_t *p, int argc, char **argv, cli_opts_t *o)
     o->exclude = apr_array_make(p, 2, sizeof(const char *));
     o->progress = -1;
     o->jobs = default_jobs();
+    o->inspect_limit = CLI_INSPECT;
     for (i = 2; i < argc; i++) {
         const char *a = argv[i];
         if ((v = opt_value(argc, argv, &i, "--rules")))
@@ -958,6 +963,17 @@ static int parse_args(apr_pool_t *p, int argc, char **argv, cli_opts_t *o)
                 return -1;
             }
             o->scan_cache = n ? (int)n : -1;
+        } else if ((v = opt_value(argc, argv, &i, "--inspect-limit"))) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            int sh = (*end == 'K' || *end == 'k') ? 10 : (*end == 'M' || *end == 'm') ? 20 : 0;
+            if (sh) end++;
+            if (end == v || *end || n < 1 || n > (256L << (20 - sh)) || (n << sh) < 4096) {
+                fprintf(stderr, "iocwatch: --inspect-limit wants a size from 4K to 256M, "
+                        "got '%s'\n", v);
+                return -1;
+            }
+            o->inspect_limit = (size_t)n << sh;
         } else if (!strcmp(a, "--summary")) o->summary_mode = 1;
         else if (!strcmp(a, "--progress")) o->progress = 1;
         else if (!strcmp(a, "--no-progress")) o->progress = 0;

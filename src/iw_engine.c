@@ -1942,6 +1942,9 @@ static void expand_lazy(iw_engine_t *e)
                            | FBIT(IW_F_CS_URI_QUERY), 0 },
         { IW_F_CS_URI_STEM_DEC, FBIT(IW_F_CS_URI_STEM), 0 },
         { IW_F_CS_URI_QUERY_DEC, FBIT(IW_F_CS_URI_QUERY), 0 },
+        /* the request's size (and the process's fixed limit) */
+        { IW_F_IW_TRUNCATED, FBIT(IW_F_CS_METHOD) | FBIT(IW_F_CS_URI)
+                             | FBIT(IW_F_CS_VERSION), 1 },
     };
     uint64_t *m = &e->evk_fields[0], when = FBIT(IW_F_DATE) | FBIT(IW_F_TIME);
     size_t k;
@@ -2907,6 +2910,7 @@ static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
     int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, ok = 1, i;
     size_t n;
 
+    if (d->dropped) return 0;                     /* iw-truncated: not a function of the key */
     *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
     for (i = 0; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
     if (!ok || !(k.o = key_tail(e, 0, k, d->hdr_names, d->hdr_values, nhdrs, d->time)))
@@ -2982,7 +2986,8 @@ static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         h->nmatches = 0;
         evidence_node(e, s, cr->root, h);
     }
-    if (key->n) evc_store(s, key, idx, nhits);
+    /* a truncated event's views depend on its buffer, not only the key */
+    if (key->n && !(ev->have_num & FBIT(IW_F_IW_TRUNCATED))) evc_store(s, key, idx, nhits);
     return nhits;
 }
 

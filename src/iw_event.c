@@ -2,12 +2,16 @@
  *
  * Everything an event needs beyond the caller's raw strings lives in the
  * caller's work buffer (ev->buf): numbers as text, date/time, cs-headers,
- * _raw and the decoded views.  When the buffer is full a value is cut
- * short, never overflowed; nothing here allocates. */
+ * _raw and the decoded views.  An owned buffer (iw_event_init_owned) is
+ * sized per request before anything points into it, so every view fits;
+ * a caller's fixed buffer that may be too small, or a request over the
+ * limit, gets iw-truncated, and a value is cut short, never overflowed.
+ * Nothing here allocates except an owned buffer that grows or shrinks. */
 #include <stddef.h>
 #include <string.h>
 #include <strings.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include "iw_event.h"
 
 /* ---- field table --------------------------------------------------------- */
@@ -25,6 +29,7 @@ static const char *const field_names[IW_F__COUNT] = {
     [IW_F_CS_CONTENT_TYPE] = "cs-content-type",
     [IW_F_DATE] = "date",               [IW_F_TIME] = "time",
     [IW_F_CS_HEADERS] = "cs-headers",   [IW_F_REQUEST_ID] = "request-id",
+    [IW_F_IW_TRUNCATED] = "iw-truncated",
     [IW_F_CS_URI_DEC] = "cs-uri-decoded",
     [IW_F_CS_URI_STEM_DEC] = "cs-uri-stem-decoded",
     [IW_F_CS_URI_QUERY_DEC] = "cs-uri-query-decoded",
@@ -76,6 +81,7 @@ int iw_field_is_numeric(iw_field_id_t f)
     switch (f) {
     case IW_F_S_PORT: case IW_F_SC_STATUS: case IW_F_SC_BYTES:
     case IW_F_CS_BYTES: case IW_F_TIME_TAKEN: case IW_F_PID:
+    case IW_F_IW_TRUNCATED:
         return 1;
     default:
         return 0;
@@ -235,16 +241,82 @@ void iw_event_init(iw_event_t *ev, char *buf, size_t buf_size)
     event_clear(ev, buf, buf_size);
 }
 
+int iw_event_init_owned(iw_event_t *ev, size_t max_request)
+{
+    char *buf = malloc(IW_EVENT_BUF_MIN);
+
+    event_clear(ev, buf, IW_EVENT_BUF_MIN);
+    ev->own_buf = 1;
+    ev->grow_max = max_request;
+    return buf ? 0 : -1;
+}
+
+void iw_event_release(iw_event_t *ev)
+{
+    if (ev->own_buf) free(ev->buf);
+    ev->buf = NULL;
+    ev->buf_size = ev->buf_used = 0;
+}
+
 /* Forget the previous event but keep the work buffer and provenance. */
 static void event_reset(iw_event_t *ev, iw_event_type_t type)
 {
     const char *id = ev->input_id;
     long line = ev->input_line;
+    size_t grow_max = ev->grow_max;
+    int own = ev->own_buf;
 
     event_clear(ev, ev->buf, ev->buf_size);
     ev->input_id = id;
     ev->input_line = line;
+    ev->grow_max = grow_max;
+    ev->own_buf = own;
     ev->type = type;
+}
+
+size_t iw_request_bytes(const iw_request_desc_t *d)
+{
+    size_t n = d->method.len + d->target.len + d->version.len;
+    int i;
+
+    if (d->hdr_names && d->hdr_values)
+        for (i = 0; i < d->nhdrs; i++)
+            n += d->hdr_names[i].len + d->hdr_values[i].len + 3;
+    return n;
+}
+
+/* An owned buffer gets room for every view of this request (up to
+ * grow_max request bytes), rounded to 64 KiB; after a large request it
+ * shrinks back on the next one that needs no more than the minimum.
+ * Nothing points into the buffer here, so its contents need not move. */
+static void event_fit(iw_event_t *ev, size_t bytes)
+{
+    size_t want = IW_EVENT_ROOM(bytes < ev->grow_max ? bytes : ev->grow_max);
+    char *nb;
+
+    want = (want + IW_EVENT_BUF_MIN - 1) / IW_EVENT_BUF_MIN * IW_EVENT_BUF_MIN;
+    if (want <= ev->buf_size
+        && !(want == IW_EVENT_BUF_MIN && ev->buf_size > 4 * IW_EVENT_BUF_MIN))
+        return;
+    if (!(nb = malloc(want))) return;          /* keep the old one: iw-truncated */
+    free(ev->buf);
+    ev->buf = nb;
+    ev->buf_size = want;
+}
+
+/* iw-truncated: the request bytes whose views may not fit the buffer, plus
+ * what the caller left out.  Set up front, so it does not depend on which
+ * views a rule happens to read first. */
+static void event_room(iw_event_t *ev, const iw_request_desc_t *d)
+{
+    size_t bytes = iw_request_bytes(d), fits;
+
+    if (ev->own_buf) event_fit(ev, bytes);
+    fits = ev->buf_size > 512 ? (ev->buf_size - 512) / 4 : 0;
+    if (ev->own_buf && fits > ev->grow_max) fits = ev->grow_max;
+    if (bytes > fits || d->dropped)
+        put_num(ev, IW_F_IW_TRUNCATED,
+                (int64_t)((bytes > fits ? bytes - fits : 0) + d->dropped));
 }
 
 /* ---- request builder --------------------------------------------------- */
@@ -373,6 +445,7 @@ void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d)
     if (d->sc_bytes >= 0) put_num(ev, IW_F_SC_BYTES, d->sc_bytes);
     if (d->cs_bytes >= 0) put_num(ev, IW_F_CS_BYTES, d->cs_bytes);
     if (d->time_taken_ms >= 0) put_num(ev, IW_F_TIME_TAKEN, d->time_taken_ms);
+    event_room(ev, d);
     ev->from_request = 1;
 }
 
@@ -812,6 +885,7 @@ static void lazy_uri_dec(iw_event_t *ev)
                    | LAZY_BIT(IW_F_S_PORT) | LAZY_BIT(IW_F_SC_STATUS)          \
                    | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
                    | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID)            \
+                   | LAZY_BIT(IW_F_IW_TRUNCATED)                               \
                    | LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME))
 
 static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
@@ -841,7 +915,7 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
         if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLAIN);
         break;
     case IW_F_S_PORT: case IW_F_SC_STATUS: case IW_F_SC_BYTES: case IW_F_CS_BYTES:
-    case IW_F_TIME_TAKEN: case IW_F_PID:
+    case IW_F_TIME_TAKEN: case IW_F_PID: case IW_F_IW_TRUNCATED:
         num_text(ev, f);
         break;
     case IW_F_DATE: case IW_F_TIME:     /* both from ev->time, once */

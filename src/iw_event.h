@@ -42,6 +42,9 @@ typedef enum {
     IW_F_TIME,            /* "time" HH:MM:SS (UTC) */
     IW_F_CS_HEADERS,      /* "cs-headers": every request header "Name: value\n" */
     IW_F_REQUEST_ID,      /* "request-id" mod_unique_id, or corpus id */
+    IW_F_IW_TRUNCATED,    /* "iw-truncated" request bytes not fully inspected
+                           * (over the inspection limit, or left out by the
+                           * caller); absent when everything was inspected */
     /* decoded views (lazy): percent-decoded however deeply nested,
      * %uXXXX to UTF-8, overlong UTF-8 folded, NULs removed, until nothing
      * decodable is left (decoding a view again gives the same); the *stem* and
@@ -93,6 +96,10 @@ typedef struct iw_event {
     /* kept for decoded/raw synthesis */
     const iw_str_t *hdr_names, *hdr_values;
     int nhdrs;
+    /* iw_event_init_owned: the event owns buf and grows it (up to
+     * grow_max bytes) to what each request needs; kept across events */
+    size_t grow_max;
+    int own_buf;
     /* set by iw_event_from_request: stem, query, host and the header
      * fields are then functions of target, method and the header list */
     int from_request;
@@ -123,6 +130,9 @@ typedef struct iw_request_desc {
      * for them.  0 for a complete description. */
     unsigned later;
     void (*fill_later)(struct iw_request_desc *d);
+    /* bytes of the request the caller could not pass (e.g. headers past
+     * what it could hold): counted into iw-truncated, never silent */
+    size_t dropped;
 } iw_request_desc_t;
 
 /* Fill what d->later says is missing (no-op when nothing is). */
@@ -136,9 +146,28 @@ typedef struct iw_error_desc {
 } iw_error_desc_t;
 
 /* Initialise an event over a caller-supplied work buffer (per-thread,
- * reused; 64 KiB is plenty: views that do not fit are truncated, never
- * overflowed).  Values in `d` must outlive the event. */
+ * reused).  A request whose views may not fit (iw_event_room) has them
+ * computed over a prefix and iw-truncated set, never overflowed.  Values
+ * in `d` must outlive the event. */
 void iw_event_init(iw_event_t *ev, char *buf, size_t buf_size);
+/* Initialise an event that owns its work buffer (malloc, IW_EVENT_BUF_MIN
+ * bytes to start): iw_event_from_request grows it to what the request
+ * needs (iw_event_room), for requests of up to max_request bytes (request
+ * line + headers); a larger one is inspected over its first max_request
+ * bytes and gets iw-truncated.  After a large request the buffer shrinks
+ * back on the next small one.  Returns 0, or -1 when out of memory. */
+int iw_event_init_owned(iw_event_t *ev, size_t max_request);
+/* Frees an owned buffer (no-op for a caller-supplied one). */
+void iw_event_release(iw_event_t *ev);
+
+#define IW_EVENT_BUF_MIN (64 * 1024)
+/* Work buffer bytes that hold every view of a request of `bytes` bytes
+ * (request line + headers as "Name: value\r\n"): cs-headers, _raw, the
+ * decoded views with their scratch copies, numbers and date/time. */
+#define IW_EVENT_ROOM(bytes) (4 * (size_t)(bytes) + 512)
+/* Bytes of the request a description stands for (method, target,
+ * version, "Name: value\r\n" per header, plus d->dropped). */
+size_t iw_request_bytes(const iw_request_desc_t *d);
 /* d must be complete (d->later == 0, see iw_request_desc_complete). */
 void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d);
 void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d);

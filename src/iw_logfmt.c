@@ -84,7 +84,10 @@ static void add_header(iw_parsed_t *o, iw_str_t name, iw_str_t value)
 {
     int n = o->req.nhdrs;
 
-    if (n >= IW_LOGFMT_MAX_HEADERS) return;     /* extra headers dropped */
+    if (n >= IW_LOGFMT_MAX_HEADERS) {           /* no slot: counted (iw-truncated) */
+        o->req.dropped += name.len + value.len + 3;
+        return;
+    }
     o->hdr_names[n] = name;
     o->hdr_values[n] = value;
     o->req.nhdrs = n + 1;
@@ -925,11 +928,7 @@ static int js_header_value(js_t *j, iw_str_t name)
     js_ws(j);
     if (j->p < j->e && *j->p == '"') {
         if (!js_string(j, &v)) return 0;
-        if (j->o->req.nhdrs < IW_LOGFMT_MAX_HEADERS) {
-            int n = j->o->req.nhdrs++;
-            j->o->hdr_names[n] = name;
-            j->o->hdr_values[n] = v;
-        }
+        add_header(j->o, name, v);
         return 1;
     }
     if (j->p < j->e && *j->p == '[') {
@@ -955,6 +954,7 @@ static int js_headers(js_t *j)
     if (j->p < j->e && *j->p == 'n') return js_literal(j, "null");
     if (j->p >= j->e || *j->p != '{') return js_fail(j, "\"headers\" must be an object");
     j->o->req.nhdrs = 0;
+    j->o->req.dropped = 0;
     j->p++;
     js_ws(j);
     if (j->p < j->e && *j->p == '}') { j->p++; return 1; }

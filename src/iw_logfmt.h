@@ -16,7 +16,9 @@ int iw_input_format_parse(const char *name);
 /* Guess the format of one line (first non-empty line of a file). */
 iw_input_format_t iw_logfmt_detect(const char *line, size_t len);
 
-#define IW_LOGFMT_MAX_HEADERS 64
+/* Headers kept per line (httpd accepts 100 by default); the bytes of any
+ * more are counted into the request's `dropped` (iw-truncated). */
+#define IW_LOGFMT_MAX_HEADERS 256
 
 /* Parse result.  Owns a buffer for unescaped strings (JSON); the request /
  * error descriptions point into it or into the line. */

@@ -521,3 +521,35 @@ TEST(logfmt_to_event)
     CHECK_STR(sv(iw_event_get(&ev, IW_F_DATE)), "2000-10-11");
     CHECK_STR(sv(iw_event_get(&ev, IW_F_PID)), "5");
 }
+
+/* More headers than a line keeps: the rest are counted into `dropped`
+ * (the event's iw-truncated), never silently lost; a repeated "headers"
+ * key starts over. */
+TEST(logfmt_jsonl_headers_past_the_limit_counted)
+{
+    static char line[32768];
+    static iw_parsed_t o;
+    const char *why = NULL;
+    size_t n = 0, want = 0;
+    int i, total = IW_LOGFMT_MAX_HEADERS + 10;
+
+    n += (size_t)sprintf(line + n, "{\"method\":\"GET\",\"uri\":\"/\",\"headers\":{");
+    for (i = 0; i < total; i++) {
+        n += (size_t)sprintf(line + n, "%s\"X-H%d\":\"v%d\"", i ? "," : "", i, i);
+        if (i >= IW_LOGFMT_MAX_HEADERS)   /* "X-H%d" + "v%d" + ": \n" */
+            want += 2 * (size_t)snprintf(NULL, 0, "%d", i) + 3 + 1 + 3;
+    }
+    sprintf(line + n, "}}");
+    memset(&o, 0, sizeof(o));
+    o.buf = pbuf;
+    o.buf_size = sizeof(pbuf);
+    REQUIRE(iw_logfmt_parse(IW_INPUT_JSONL, line, strlen(line), &o, &why));
+    CHECK_INT(o.req.nhdrs, IW_LOGFMT_MAX_HEADERS);
+    CHECK_INT(o.req.dropped, want);
+    memset(&o, 0, sizeof(o));
+    o.buf = pbuf;
+    o.buf_size = sizeof(pbuf);
+    REQUIRE(iw_logfmt_parse(IW_INPUT_JSONL, "{\"method\":\"GET\",\"uri\":\"/\",\"headers\":{\"A\":\"b\"}}",
+                            46, &o, &why));
+    CHECK_INT(o.req.dropped, 0);
+}
