@@ -941,9 +941,16 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* SetHandler expressions of server config (status_allowed) */
+static const void **iw_status_exprs;    /* pconf; reset in pre_config */
+static int iw_status_nexprs;
+static void status_collect(apr_pool_t *pconf, server_rec *s0);
+
 static int iw_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     G = NULL;
+    iw_status_exprs = NULL;
+    iw_status_nexprs = 0;
     iw_inspect_limit = IW_DEF_INSPECT;
     /* The correlation table locks itself (partition mutexes inside the
      * shared block, docs/CORRELATION.md); the type stays registered only so
@@ -1168,8 +1175,11 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     server_rec *s;
     int i, rules = 0, stale = 0;
 
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || !G)
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;              /* dry-run pass: compiled in check_config */
+    status_collect(pconf, s0);  /* also without rules: the page says so */
+    if (!G)
+        return OK;
     if (gethostname(G->hostname, sizeof(G->hostname) - 1) != 0)
         apr_cpystrn(G->hostname, "localhost", sizeof(G->hostname));
     G->unique_id = ap_find_linked_module("mod_unique_id.c") != NULL;
@@ -1986,6 +1996,59 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     return OK;
 }
 
+/* The page is the server admin's: it is served only where the SetHandler
+ * in effect is one of server config (httpd.conf, <VirtualHost>,
+ * <Directory>, <Location>, <Files>, <If>).  SetHandler and AddHandler are
+ * allowed in .htaccess (AllowOverride FileInfo), which must not open the
+ * page past the admin's access control.  core keeps each SetHandler as an
+ * expression object and merging copies the pointer, so the one in effect
+ * is server config's exactly when it is one of the pointers collected from
+ * the config sections at post_config (an .htaccess one is made per request
+ * in the request pool; AddHandler or a RewriteRule H= set none). */
+static void status_collect_dir(apr_array_header_t *found, ap_conf_vector_t *v)
+{
+    core_dir_config *d = v ? ap_get_core_module_config(v) : NULL;
+    int i;
+    if (!d)
+        return;
+    if (d->expr_handler)
+        APR_ARRAY_PUSH(found, const void *) = d->expr_handler;
+    for (i = 0; d->sec_file && i < d->sec_file->nelts; i++)
+        status_collect_dir(found, APR_ARRAY_IDX(d->sec_file, i, ap_conf_vector_t *));
+    for (i = 0; d->sec_if && i < d->sec_if->nelts; i++)
+        status_collect_dir(found, APR_ARRAY_IDX(d->sec_if, i, ap_conf_vector_t *));
+}
+
+static void status_collect(apr_pool_t *pconf, server_rec *s0)
+{
+    apr_array_header_t *found = apr_array_make(pconf, 8, sizeof(const void *));
+    server_rec *s;
+    int i;
+    for (s = s0; s; s = s->next) {
+        core_server_config *sc = ap_get_core_module_config(s->module_config);
+        status_collect_dir(found, s->lookup_defaults);
+        for (i = 0; sc->sec_dir && i < sc->sec_dir->nelts; i++)
+            status_collect_dir(found, APR_ARRAY_IDX(sc->sec_dir, i, ap_conf_vector_t *));
+        for (i = 0; sc->sec_url && i < sc->sec_url->nelts; i++)
+            status_collect_dir(found, APR_ARRAY_IDX(sc->sec_url, i, ap_conf_vector_t *));
+    }
+    iw_status_exprs = (const void **)found->elts;
+    iw_status_nexprs = found->nelts;
+}
+
+static int __attribute__((noinline, cold)) status_allowed(request_rec *r)
+{
+    const core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    int i;
+    for (i = 0; d && d->expr_handler && i < iw_status_nexprs; i++)
+        if (iw_status_exprs[i] == (const void *)d->expr_handler)
+            return 1;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IW_TAG "status page refused "
+                  "for %s: the handler was not set by SetHandler in server "
+                  "config (e.g. by an .htaccess file)", r->uri);
+    return 0;
+}
+
 /* Asked of every request of every server: the first character spares a
  * strcmp, and the page's code (and its stack frame) stay out of the way. */
 IW_HOT
@@ -1994,7 +2057,7 @@ static int iw_status_handler(request_rec *r)
     const char *h = r->handler;
     if (!h || h[0] != 'i' || strcmp(h, "iocwatch-status"))
         return DECLINED;
-    return status_page(r);
+    return status_allowed(r) ? status_page(r) : HTTP_FORBIDDEN;
 }
 
 /* ------------------------------------------------------------------- hooks */
