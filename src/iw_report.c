@@ -282,10 +282,14 @@ static int parse_time(const char *s, int64_t *out)
     else if (*s == '+' || *s == '-') {
         sign = *s == '-' ? -1 : 1;
         n = 0;
-        if (sscanf(s + 1, "%2d%n", &oh, &n) != 1) return -1;
+        if (sscanf(s + 1, "%2d%n", &oh, &n) != 1 || n != 2) return -1;
         s += 1 + n;
         if (*s == ':') s++;
-        if (isdigit((unsigned char)*s)) { om = (s[0] - '0') * 10 + (s[1] - '0'); s += 2; }
+        if (isdigit((unsigned char)s[0]) && isdigit((unsigned char)s[1])) {
+            om = (s[0] - '0') * 10 + (s[1] - '0');
+            s += 2;
+        }
+        if (oh > 23 || om > 59) return -1;
         t -= sign * (oh * 3600 + om * 60);
     }
     if (*s) return -1;
@@ -958,7 +962,6 @@ int iw_report_main(int argc, char **argv)
     int i, rc = 0;
 
     apr_initialize();
-    atexit(apr_terminate);
     apr_pool_create(&p, NULL);
     memset(&r, 0, sizeof(r));
     r.p = p;
@@ -970,6 +973,8 @@ int iw_report_main(int argc, char **argv)
     in = apr_array_make(p, 4, sizeof(const char *));
     if (parse_report_args(&r, argc, argv, in) < 0) {
         usage(stderr);
+        apr_pool_destroy(p);
+        apr_terminate();
         return 2;
     }
     if (r.since && !r.have_to) {        /* --since: up to now */
@@ -1002,5 +1007,7 @@ int iw_report_main(int argc, char **argv)
         fprintf(stderr, "iocwatch report: cannot write the report: %s\n", strerror(errno));
         rc = 1;
     }
+    apr_pool_destroy(p);
+    apr_terminate();
     return rc;
 }
