@@ -480,7 +480,7 @@ typedef struct iw_rt {
 typedef struct iw_counters {
     apr_uint64_t events, error_events, hits, alerts, excluded, below_level,
                  suppressed, corr_alerts, enqueue_failed, eval_errors,
-                 inspect_truncated;
+                 inspect_truncated, summary_omitted;
 } iw_counters_t;
 
 /* One per config generation, from pconf. */
@@ -536,6 +536,8 @@ typedef struct iw_snaps {
 static __thread iw_mslot_t *iw_mslot_tl;
 #define CTR_INC(f) (__atomic_fetch_add(&G->ctr.f, 1, __ATOMIC_RELAXED), \
                     iw_metrics_add(iw_mslot_tl, IW_Mn_##f, 1))
+#define CTR_ADD(f, v) (__atomic_fetch_add(&G->ctr.f, (v), __ATOMIC_RELAXED), \
+                       iw_metrics_add(iw_mslot_tl, IW_Mn_##f, (v)))
 #define CTR_GET(f) __atomic_load_n(&G->ctr.f, __ATOMIC_RELAXED)
 
 /* ------------------------------------------------------ per-thread scratch */
@@ -1258,8 +1260,11 @@ static int pass_flood(const iw_srv_conf_t *sc, const iw_rt_t *rt,
 
 static void send_alert(iw_notify_t *n, iw_tls_t *t, const iw_alert_t *a)
 {
-    size_t len = iw_alert_json(a, t->alertbuf, IW_ALERTBUF_SIZE);
+    iw_alert_info_t info;
+    size_t len = iw_alert_json_info(a, t->alertbuf, IW_ALERTBUF_SIZE, &info);
     CTR_INC(alerts);
+    if (info.rules_omitted > 0)     /* a summary too long for one alert */
+        CTR_ADD(summary_omitted, (apr_uint64_t)info.rules_omitted);
     if (t->midx)
         iw_metrics_rule_add(G->metrics, t->midx[a->rule->index], IW_MR_ALERTS);
     if (!n || iw_notify_enqueue(n, a->rule->level, a->now, t->alertbuf, len) != 0)
@@ -1958,6 +1963,7 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     P(error_events); P(hits); P(alerts); P(excluded);
     P(below_level); P(suppressed); P(corr_alerts); P(enqueue_failed);
     P(inspect_truncated);
+    P(summary_omitted);
 #undef P
     status_caches(r, sc->rt);
     if (G->notifies && G->notifies[sc->nt]) {

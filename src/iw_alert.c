@@ -159,6 +159,7 @@ typedef struct jw {
     int depth;
     int too_deep;               /* opens past JW_DEPTH (never in practice) */
     int dropped;                /* sections rolled back for lack of room */
+    int rules_omitted;          /* summary: matching rules left out of "rules" */
     unsigned char first[JW_DEPTH];
     jw_cp_t open[JW_DEPTH];     /* where each open container started */
 } jw_t;
@@ -645,22 +646,45 @@ static void r_corr(jw_t *w, const iw_corr_alert_t *c)
     jw_close(w, '}');
 }
 
-/* Summary mode: every rule (that alerts on its own) matching the event. */
+/* Summary mode: every rule (that alerts on its own) matching the event,
+ * whole entries while they fit; the rest is never dropped silently:
+ * "rules_omitted" says how many (room for it is reserved up front) and
+ * "rules_total" how many matched. */
+#define RULES_TAIL_RESERVE 48   /* ,"rules_omitted":N,"rules_total":N */
+
 static void r_rules(jw_t *w, const iw_alert_t *a)
 {
-    int i;
+    int i, total = 0, listed = 0;
     if (!a->all_hits || a->nall_hits <= 0) return;
+    for (i = 0; i < a->nall_hits; i++)
+        if (a->all_hits[i].rule && a->all_hits[i].rule->generate) total++;
+    w->reserve += RULES_TAIL_RESERVE;
     jw_open(w, "rules", '[');
-    for (i = 0; i < a->nall_hits; i++) {
+    for (i = 0; i < a->nall_hits && !w->err; i++) {
         const iw_rule_t *r = a->all_hits[i].rule;
+        jw_cp_t cp;
+        int dropped = w->dropped;
         if (!r || !r->generate) continue;
+        cp = jw_save(w);
         jw_open(w, NULL, '{');
         m_cstr(w, "id", r->id ? r->id : r->name, IW_ALERT_EXCERPT_MAX);
         m_cstr(w, "name", r->title, IW_ALERT_EXCERPT_MAX);
         m_cstr(w, "level", iw_level_name(r->level), 32);
         jw_close(w, '}');
+        if (w->err || w->dropped != dropped) {  /* no room: whole entries only */
+            jw_restore(w, &cp);
+            w->dropped = dropped + 1;
+            break;
+        }
+        listed++;
     }
     jw_close(w, ']');
+    w->reserve -= RULES_TAIL_RESERVE;
+    w->rules_omitted = total - listed;
+    if (listed < total) {
+        m_int(w, "rules_omitted", total - listed);
+        m_int(w, "rules_total", total);
+    }
 }
 
 static void r_iocwatch(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
@@ -722,9 +746,11 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
     jw_close(w, '}');
 }
 
-size_t iw_alert_json(const iw_alert_t *a, char *buf, size_t size)
+size_t iw_alert_json_info(const iw_alert_t *a, char *buf, size_t size,
+                          iw_alert_info_t *info)
 {
     jw_t w;
+    if (info) memset(info, 0, sizeof(*info));
     if (!buf || size == 0) return 0;
     jw_init(&w, buf, size);
     if (a) render(&w, a, 0);
@@ -737,7 +763,13 @@ size_t iw_alert_json(const iw_alert_t *a, char *buf, size_t size)
         w.pos = 2;
     }
     buf[w.pos] = '\0';
+    if (info) info->rules_omitted = w.rules_omitted;
     return w.pos;
+}
+
+size_t iw_alert_json(const iw_alert_t *a, char *buf, size_t size)
+{
+    return iw_alert_json_info(a, buf, size, NULL);
 }
 
 /* ---- syslog ------------------------------------------------------------- */

@@ -32,6 +32,15 @@ typedef struct iw_alert {
  * result is valid JSON for any size >= 3; empty when size < 3. */
 size_t iw_alert_json(const iw_alert_t *a, char *buf, size_t size);
 
+/* The same, and what was left out: a summary alert lists whole rule
+ * entries while they fit and says how many it left out
+ * (iocwatch.rules_omitted, with iocwatch.rules_total); callers count them. */
+typedef struct iw_alert_info {
+    int rules_omitted;
+} iw_alert_info_t;
+size_t iw_alert_json_info(const iw_alert_t *a, char *buf, size_t size,
+                          iw_alert_info_t *info);
+
 /* Append a JSON string literal of [s, s+len) to buf at *pos, escaping
  * quotes, backslashes, control characters < 0x20 and 0x7f (as \u00XX) and
  * each invalid UTF-8 byte (as \ufffd), cut to max bytes of input on a UTF-8

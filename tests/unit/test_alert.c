@@ -650,3 +650,61 @@ TEST(alert_json_unknown_time_omitted)
                    "\"dataset\":\"iocwatch.alert\"},\"log\":{\"level\":\"informational\"},"
                    "\"host\":{\"name\":\"web1\"}}");
 }
+
+/* A summary alert never drops rule ids silently: whole entries while they
+ * fit, then iocwatch.rules_omitted (+ rules_total), also reported to the
+ * caller; at every buffer size the JSON is valid and listed + omitted is
+ * the number of matching rules. */
+TEST(alert_json_summary_says_how_many_more)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hits[40];
+    iw_alert_info_t info;
+    char *buf = malloc(8193);
+    size_t n, size;
+    int i;
+
+    REQUIRE(buf);
+    fx_request(&f, "/?q=union+select", "sqlmap/1.7");
+    memset(hits, 0, sizeof(hits));
+    for (i = 0; i < 40; i++) {
+        char *title = apr_psprintf(p, "Rule %02d: a long descriptive title of a web attack "
+                                   "class, as SigmaHQ rules have them (%s)", i,
+                                   "x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x-x");
+        hits[i].rule = mk_rule(p, apr_psprintf(p, "5e000000-0000-4000-8000-0000000000%02d", i),
+                               title, IW_LEVEL_HIGH, "attack.t1190");
+    }
+    alert_for(&a, hits[0].rule, &f.ev, &hits[0]);
+    a.all_hits = hits;
+    a.nall_hits = 40;
+    n = iw_alert_json_info(&a, buf, 8193, &info);
+    CHECK(iw_test_json_valid(buf, n));
+    CHECK(info.rules_omitted > 0 && info.rules_omitted < 40);
+    CHECK_CONTAINS(buf, apr_psprintf(p, "\"rules_omitted\":%d,\"rules_total\":40",
+                                     info.rules_omitted));
+    {
+        int listed = 0;
+        const char *q = strstr(buf, "\"rules\":[") ? strstr(buf, "\"rules\":[") : "";
+        while ((q = strstr(q, "\"id\":\"5e000000-")) != NULL) { listed++; q++; }
+        CHECK_INT(listed + info.rules_omitted, 40);
+    }
+    /* all fit: no omitted count */
+    a.nall_hits = 3;
+    n = iw_alert_json_info(&a, buf, 8193, &info);
+    CHECK_INT(info.rules_omitted, 0);
+    CHECK(strstr(buf, "rules_omitted") == NULL);
+    /* every size: valid JSON, nothing silently lost once the list appears */
+    a.nall_hits = 40;
+    for (size = 3; size <= 8193; size += 37) {
+        int listed = 0;
+        const char *q;
+        n = iw_alert_json_info(&a, buf, size, &info);
+        q = strstr(buf, "\"rules\":[") ? strstr(buf, "\"rules\":[") : "";
+        CHECK(iw_test_json_valid(buf, n));
+        while ((q = strstr(q, "\"id\":\"5e000000-")) != NULL) { listed++; q++; }
+        if (strstr(buf, "\"rules\":[") || strstr(buf, "rules_omitted"))
+            CHECK_INT(listed + info.rules_omitted, 40);
+    }
+    free(buf);
+}
