@@ -480,7 +480,7 @@ typedef struct iw_rt {
 typedef struct iw_counters {
     apr_uint64_t events, error_events, hits, alerts, excluded, below_level,
                  suppressed, corr_alerts, enqueue_failed, eval_errors,
-                 inspect_truncated, summary_omitted;
+                 inspect_truncated, rules_omitted;
 } iw_counters_t;
 
 /* One per config generation, from pconf. */
@@ -1264,7 +1264,7 @@ static void send_alert(iw_notify_t *n, iw_tls_t *t, const iw_alert_t *a)
     size_t len = iw_alert_json_info(a, t->alertbuf, IW_ALERTBUF_SIZE, &info);
     CTR_INC(alerts);
     if (info.rules_omitted > 0)     /* a summary too long for one alert */
-        CTR_ADD(summary_omitted, (apr_uint64_t)info.rules_omitted);
+        CTR_ADD(rules_omitted, (apr_uint64_t)info.rules_omitted);
     if (t->midx)
         iw_metrics_rule_add(G->metrics, t->midx[a->rule->index], IW_MR_ALERTS);
     if (!n || iw_notify_enqueue(n, a->rule->level, a->now, t->alertbuf, len) != 0)
@@ -1963,7 +1963,7 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     P(error_events); P(hits); P(alerts); P(excluded);
     P(below_level); P(suppressed); P(corr_alerts); P(enqueue_failed);
     P(inspect_truncated);
-    P(summary_omitted);
+    P(rules_omitted);
 #undef P
     status_caches(r, sc->rt);
     if (G->notifies && G->notifies[sc->nt]) {

@@ -41,7 +41,7 @@
     X(ENQUEUE_FAILED, enqueue_failed, "Alerts that found no room in their queue or no target.") \
     X(EVAL_ERRORS, eval_errors, "Rule evaluations that failed (e.g. a PCRE2 match limit).") \
     X(INSPECT_TRUNCATED, inspect_truncated, "Requests larger than IocWatchInspectLimit (iw-truncated).") \
-    X(SUMMARY_OMITTED, summary_omitted, "Matching rules left out of summary alerts for lack of room (each alert says how many).") \
+    X(RULES_OMITTED, rules_omitted, "Matching rules left out of summary alerts for lack of room (each alert says how many).") \
     X(SCAN_CACHE_HITS, scan_cache_hits, "Field values answered from the scan cache.") \
     X(SCAN_CACHE_MISSES, scan_cache_misses, "Field values scanned (scan cache misses).") \
     X(EVENT_CACHE_HITS, event_cache_hits, "Requests answered from the event cache.") \
