@@ -1630,7 +1630,7 @@ static int iw_log_transaction(request_rec *r0)
     /* per thread: a shared counter's cache line would bounce between
      * cores on every request; the status page sums the threads */
     __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
-    iw_metrics_add(t->mslot, IW_M_EVENTS, 1);
+    iw_metrics_add_own(t->mslot, IW_M_EVENTS, 1);
     iw_process(sc, dc, t, &q.d);
     if (!(t->events & 31))          /* cache counters: every 32 requests */
         metrics_publish_caches(t);
@@ -1767,16 +1767,22 @@ static void metrics_setup(server_rec *s)
     G->rules_time = (int64_t)apr_time_sec(apr_time_now());
 }
 
+/* Where a thread counts when there is no block (shared memory failed):
+ * never read, so the request path needs no test. */
+static iw_mslot_t iw_mslot_none;
+
 static void metrics_thread_start(iw_tls_t *t)
 {
     t->mslot = G ? iw_metrics_claim(G->metrics) : NULL;
     iw_mslot_tl = t->mslot;
+    if (!t->mslot)
+        t->mslot = &iw_mslot_none;
 }
 
 /* Scan and event cache counters of this thread (all its engines) into its
  * slot: only the deltas since the last time, so the slot's next owner
  * continues from its sums. */
-static void metrics_publish_caches(iw_tls_t *t)
+static void __attribute__((noinline, cold)) metrics_publish_caches(iw_tls_t *t)
 {
     uint64_t c[4] = {0, 0, 0, 0};
     int i, k;

@@ -110,6 +110,13 @@ static inline void iw_metrics_add(iw_mslot_t *s, int k, uint64_t v)
         __atomic_store_n(&s->c[k], s->c[k] + v, __ATOMIC_RELAXED);
 }
 #define IW_METRICS_INC(s, NAME) iw_metrics_add((s), IW_M_##NAME, 1)
+/* The per-request adder: one plain add, s never NULL.  Exact in a slot of
+ * the thread's own; in the shared slot 0 (more than IW_METRICS_SLOTS
+ * threads) adds of concurrent threads may be lost. */
+static inline void iw_metrics_add_own(iw_mslot_t *s, int k, uint64_t v)
+{
+    __atomic_store_n(&s->c[k], s->c[k] + v, __ATOMIC_RELAXED);
+}
 
 /* Register (or find) a rule by id and level name; returns its index, 0
  * (the "_other" entry) when the table is full.  Not thread-safe: call
