@@ -37,6 +37,8 @@
 #include "http_request.h"
 #include "ap_mpm.h"
 #include "util_mutex.h"
+#include "util_script.h"
+#include "mpm_common.h"
 
 #include "apr_lib.h"
 #include "apr_strings.h"
@@ -52,6 +54,7 @@
 #include "iw_alert.h"
 #include "iw_notify.h"
 #include "iw_metrics.h"
+#include "iw_ban.h"
 
 APLOG_USE_MODULE(iocwatch);
 
@@ -90,6 +93,7 @@ typedef struct iw_srv_conf {
     apr_int64_t shm_size;             /* IocWatchSharedMemory bytes */
     const char *cache_dir;            /* IocWatchCacheDir ("" = off) */
     int scan_cache;                   /* IocWatchScanCache entries, 0 = off */
+    struct iw_ban_conf *ban;          /* IocWatchBan*; NULL: all defaults (off) */
     /* resolved at check_config / post_config (not merged) */
     int rt;                           /* index into G->rts, -1: no rules */
     int nt;                           /* index into G->ntcfg */
@@ -112,6 +116,10 @@ static void *iw_create_srv(apr_pool_t *p, server_rec *s)
     return c;
 }
 
+struct iw_ban_conf;
+static struct iw_ban_conf *ban_merge(apr_pool_t *p, struct iw_ban_conf *base,
+                                     struct iw_ban_conf *add);
+
 #define IW_MERGE_INT(f)  m->f = (add->f != IW_UNSET) ? add->f : base->f
 #define IW_MERGE_PTR(f)  m->f = add->f ? add->f : base->f
 
@@ -132,6 +140,7 @@ static void *iw_merge_srv(apr_pool_t *p, void *basev, void *addv)
     IW_MERGE_INT(shm_size);
     IW_MERGE_PTR(cache_dir);
     IW_MERGE_INT(scan_cache);
+    m->ban = ban_merge(p, base->ban, add->ban);
     m->rt = m->nt = -1;
     return m;
 }
@@ -405,6 +414,177 @@ static const char *set_errorlog(cmd_parms *cmd, void *dv, const char *arg)
     return NULL;
 }
 
+/* --------------------------------------------- active response: directives */
+
+/* IocWatchBanTrigger KIND:VALUE SECONDS */
+enum { IW_BAN_RULE = 1, IW_BAN_TAG, IW_BAN_LEVEL };
+typedef struct iw_ban_trigger {
+    int kind;
+    const char *value;                /* rule id/name or tag */
+    iw_level_t level;                 /* IW_BAN_LEVEL: at least this */
+    int seconds;
+} iw_ban_trigger_t;
+
+enum { IW_BAN_OFF = 0, IW_BAN_ON = 1, IW_BAN_DRY = 2 };
+#define IW_BAN_DEF_STATUS 403
+#define IW_BAN_DEF_MAX    4096
+#define IW_BAN_TOKEN_HDR  "X-IocWatch-Token"
+
+typedef struct iw_ban_conf {
+    int mode;                         /* IocWatchBan: IW_BAN_*, IW_UNSET */
+    apr_array_header_t *triggers;     /* iw_ban_trigger_t; NULL: unset */
+    apr_array_header_t *allow;        /* iw_ban_net_t; NULL: loopback */
+    int status;                       /* IocWatchBanStatus */
+    int max;                          /* IocWatchBanTableSize (main server) */
+    const char *token;                /* IocWatchBanTokenFile's content */
+} iw_ban_conf_t;
+
+static iw_ban_conf_t *ban_conf(cmd_parms *cmd)
+{
+    iw_srv_conf_t *c = srv_conf(cmd->server);
+    if (!c->ban) {
+        c->ban = apr_pcalloc(cmd->pool, sizeof(*c->ban));
+        c->ban->mode = c->ban->status = c->ban->max = IW_UNSET;
+    }
+    return c->ban;
+}
+
+/* A vhost's settings override the main server's one by one. */
+static struct iw_ban_conf *ban_merge(apr_pool_t *p, struct iw_ban_conf *base,
+                                     struct iw_ban_conf *add)
+{
+    iw_ban_conf_t *m;
+    if (!base || !add)
+        return add ? add : base;
+    m = apr_pcalloc(p, sizeof(*m));
+    IW_MERGE_INT(mode);
+    IW_MERGE_PTR(triggers);
+    IW_MERGE_PTR(allow);
+    IW_MERGE_INT(status);
+    IW_MERGE_INT(max);
+    IW_MERGE_PTR(token);
+    return m;
+}
+
+static const char *set_ban(cmd_parms *cmd, void *dv, const char *arg)
+{
+    int *m = &ban_conf(cmd)->mode;
+    if (!strcasecmp(arg, "on"))           *m = IW_BAN_ON;
+    else if (!strcasecmp(arg, "off"))     *m = IW_BAN_OFF;
+    else if (!strcasecmp(arg, "dryrun"))  *m = IW_BAN_DRY;
+    else return "IocWatchBan: expected On, Off or DryRun";
+    return NULL;
+}
+
+static const char *add_ban_trigger(cmd_parms *cmd, void *dv, const char *what,
+                                   const char *secs)
+{
+    iw_ban_conf_t *b = ban_conf(cmd);
+    iw_ban_trigger_t tr = {0};
+    long v = 0;
+    const char *err = parse_int(cmd, secs, 1, 86400 * 30, &v);
+    if (err)
+        return err;
+    tr.seconds = (int)v;
+    if (!strncasecmp(what, "rule:", 5) && what[5])
+        tr.kind = IW_BAN_RULE, tr.value = what + 5;
+    else if (!strncasecmp(what, "tag:", 4) && what[4])
+        tr.kind = IW_BAN_TAG, tr.value = what + 4;
+    else if (!strncasecmp(what, "level:", 6)
+             && (tr.level = iw_level_parse(what + 6)) != IW_LEVEL_NONE)
+        tr.kind = IW_BAN_LEVEL;
+    else
+        return apr_psprintf(cmd->pool, "IocWatchBanTrigger: expected rule:ID, "
+                            "tag:TAG or level:LEVEL (informational..critical), "
+                            "not '%s'", what);
+    if (!b->triggers)
+        b->triggers = apr_array_make(cmd->pool, 4, sizeof(iw_ban_trigger_t));
+    APR_ARRAY_PUSH(b->triggers, iw_ban_trigger_t) = tr;
+    return NULL;
+}
+
+static const char *add_ban_allow(cmd_parms *cmd, void *dv, const char *arg)
+{
+    iw_ban_conf_t *b = ban_conf(cmd);
+    iw_ban_net_t n;
+    if (!b->allow)
+        b->allow = apr_array_make(cmd->pool, 4, sizeof(iw_ban_net_t));
+    if (!strcasecmp(arg, "none"))
+        return NULL;                  /* an empty list: nobody is exempt */
+    if (iw_ban_net_parse(arg, &n) != 0)
+        return apr_psprintf(cmd->pool, "IocWatchBanAllow: '%s' is not an "
+                            "address or network (192.0.2.0/24, 2001:db8::/32)",
+                            arg);
+    APR_ARRAY_PUSH(b->allow, iw_ban_net_t) = n;
+    return NULL;
+}
+
+static const char *set_ban_status(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_int(cmd, arg, 400, 599, &v);
+    if (!err)
+        ban_conf(cmd)->status = (int)v;
+    return err;
+}
+
+static const char *set_ban_table(cmd_parms *cmd, void *dv, const char *arg)
+{
+    long v = 0;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err || (err = parse_int(cmd, arg, 1, 1L << 22, &v)) != NULL)
+        return err;
+    ban_conf(cmd)->max = (int)v;
+    return NULL;
+}
+
+/* The token is read once, as root, when the config is read: keep the file
+ * readable by root only (httpd.conf often is world-readable). */
+static const char *set_ban_token(cmd_parms *cmd, void *dv, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg), *err;
+    apr_file_t *f;
+    char buf[257];
+    apr_size_t n = sizeof(buf) - 1;
+
+    if ((err = ap_check_cmd_context(cmd, GLOBAL_ONLY)) != NULL)
+        return err;
+    if (!path || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool)
+                 != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "IocWatchBanTokenFile: cannot read '%s'",
+                            path ? path : arg);
+    if (apr_file_read_full(f, buf, n, &n) != APR_SUCCESS && n == 0)
+        n = 0;
+    apr_file_close(f);
+    while (n && apr_isspace(buf[n - 1]))
+        n--;
+    buf[n] = '\0';
+    if (n < 16 || n == sizeof(buf) - 1 || strpbrk(buf, " \t\r\n"))
+        return apr_psprintf(cmd->pool, "IocWatchBanTokenFile: '%s' must hold "
+                            "one token of 16 to 255 characters", path);
+    ban_conf(cmd)->token = apr_pstrdup(cmd->pool, buf);
+    return NULL;
+}
+
+#define IW_BAN_CMDS \
+    AP_INIT_TAKE1("IocWatchBan", set_ban, NULL, RSRC_CONF, \
+        "On|Off|DryRun: deny clients for whom an IocWatchBanTrigger alerts " \
+        "(DryRun: only alert \"would deny\"; default Off)"), \
+    AP_INIT_TAKE2("IocWatchBanTrigger", add_ban_trigger, NULL, RSRC_CONF, \
+        "rule:ID|tag:TAG|level:LEVEL SECONDS: deny the client for SECONDS " \
+        "when such a rule alerts for it; repeatable (default none)"), \
+    AP_INIT_ITERATE("IocWatchBanAllow", add_ban_allow, NULL, RSRC_CONF, \
+        "addresses or networks never denied, or None (default 127.0.0.0/8 " \
+        "::1)"), \
+    AP_INIT_TAKE1("IocWatchBanStatus", set_ban_status, NULL, RSRC_CONF, \
+        "HTTP status of a denied request, 400..599 (default 403)"), \
+    AP_INIT_TAKE1("IocWatchBanTableSize", set_ban_table, NULL, RSRC_CONF, \
+        "active bans held at most, server-wide; when full the ban ending " \
+        "soonest is evicted and alerted (default 4096)"), \
+    AP_INIT_TAKE1("IocWatchBanTokenFile", set_ban_token, NULL, RSRC_CONF, \
+        "file holding the token that a POST to the status page must send " \
+        "in X-IocWatch-Token to lift bans (default none: lifting off)"),
+
 static const command_rec iw_cmds[] = {
     AP_INIT_FLAG("IocWatch", set_enabled, NULL, RSRC_CONF | ACCESS_CONF,
         "On|Off: inspect requests and error-log entries of this server or "
@@ -453,6 +633,7 @@ static const command_rec iw_cmds[] = {
         "SIZE: request line + headers inspected in full (decoded views, "
         "cs-headers); a larger request gets iw-truncated and is counted "
         "(default 1M, above httpd's default limits; main server only)"),
+    IW_BAN_CMDS
     {NULL}
 };
 
@@ -498,6 +679,7 @@ typedef struct iw_global {
     int unique_id;                      /* mod_unique_id loaded: UNIQUE_ID set */
     int ready;                  /* post_config done: hooks may run */
     iw_counters_t ctr;
+    void *ban;                  /* ban table (shared memory); NULL: no bans */
 } iw_global_t;
 
 static iw_global_t *G;
@@ -1122,6 +1304,473 @@ static void notify_start_all(apr_pool_t *p, server_rec *s)
     apr_pool_cleanup_register(p, NULL, notify_stop_all, apr_pool_cleanup_null);
 }
 
+/* ------------------------------------------- active response: ban runtime */
+
+/* One server-wide table of denied clients in shared memory (src/iw_ban.c),
+ * kept across restarts in its own retained slot.  The request path is
+ * iw_ban_check (post_read_request, after mod_remoteip): a lock-free lookup;
+ * everything else here runs only when a rule alerts, a banned client comes
+ * back, the parent's monitor ticks, or an admin asks. */
+
+#define IW_BAN_RETAINED_KEY "mod_iocwatch-ban"
+#define IW_BAN_NOTE         "iocwatch-ban"   /* r->notes: refused|would-refuse */
+#define IW_BAN_SWEEP_MAX    32
+#define IW_BAN_LIST_MAX     1000
+
+typedef struct iw_ban_retained {
+    apr_shm_t *shm;
+    void *mem;
+    apr_size_t bytes;
+} iw_ban_retained_t;
+
+static iw_ban_net_t ban_loopback[2];          /* the default allow-list */
+
+static int ban_mode(const iw_srv_conf_t *sc)
+{
+    return sc->ban && sc->ban->mode > 0 ? sc->ban->mode : IW_BAN_OFF;
+}
+
+static int ban_allowed(const iw_srv_conf_t *sc, const iw_ban_key_t *k)
+{
+    const apr_array_header_t *a = sc->ban ? sc->ban->allow : NULL;
+    if (!a)
+        return iw_ban_net_match(ban_loopback, 2, k);
+    return iw_ban_net_match((const iw_ban_net_t *)a->elts, a->nelts, k);
+}
+
+/* Alerts about bans go to the server's queue, else the first one working
+ * (the parent's monitor has no server of its own). */
+static iw_notify_t *ban_queue(const iw_srv_conf_t *sc)
+{
+    int i;
+    if (!G->notifies)
+        return NULL;
+    if (sc && sc->nt >= 0 && G->notifies[sc->nt])
+        return G->notifies[sc->nt];
+    for (i = 0; i < G->ntcfg->nelts; i++)
+        if (G->notifies[i])
+            return G->notifies[i];
+    return NULL;
+}
+
+static void ban_alert(const iw_srv_conf_t *sc, iw_ban_event_t kind,
+                      const iw_ban_rec_t *rec, apr_time_t now)
+{
+    char buf[2048];
+    size_t len = iw_ban_alert_json(buf, sizeof(buf), kind, rec, now, G->hostname);
+    iw_notify_t *n = ban_queue(sc);
+    CTR_INC(alerts);
+    if (!len || !n || iw_notify_enqueue(n, iw_ban_alert_level(kind), now, buf,
+                                        len) != 0)
+        CTR_INC(enqueue_failed);
+}
+
+/* Report the bans whose time is over: whoever notices first (the parent's
+ * monitor, a child adding a ban or meeting the client again, the status
+ * page) removes them, so each end is alerted once. */
+static void ban_sweep(const iw_srv_conf_t *sc, apr_time_t now)
+{
+    iw_ban_rec_t out[IW_BAN_SWEEP_MAX];
+    int i, n;
+    do {
+        n = iw_ban_sweep(G->ban, now, out, IW_BAN_SWEEP_MAX);
+        for (i = 0; i < n; i++)
+            ban_alert(sc, IW_BAN_EV_EXPIRED, &out[i], now);
+    } while (n == IW_BAN_SWEEP_MAX);
+}
+
+static int trigger_matches(const iw_ban_trigger_t *tr, const iw_rule_t *rule)
+{
+    int i;
+    switch (tr->kind) {
+    case IW_BAN_RULE:
+        return (rule->id && !strcmp(tr->value, rule->id))
+            || (rule->name && !strcmp(tr->value, rule->name));
+    case IW_BAN_TAG:
+        for (i = 0; rule->tags && i < rule->tags->nelts; i++)
+            if (!strcasecmp(tr->value, APR_ARRAY_IDX(rule->tags, i, const char *)))
+                return 1;
+        return 0;
+    default:
+        return rule->level >= tr->level;
+    }
+}
+
+/* The first trigger (in config order) that one of the event's alerts
+ * matches, and that alert's rule.  Correlation alerts count when they are
+ * about this event's client (with_event) and alert (level). */
+static const iw_ban_trigger_t *ban_match(const apr_array_header_t *trs,
+                                         const iw_tls_t *t, int nalert,
+                                         const iw_corr_alert_t *out, int nc,
+                                         iw_level_t min, const iw_rule_t **rule)
+{
+    int i, j;
+    for (i = 0; i < trs->nelts; i++) {
+        const iw_ban_trigger_t *tr = &APR_ARRAY_IDX(trs, i, iw_ban_trigger_t);
+        for (j = 0; j < nalert; j++)
+            if (trigger_matches(tr, t->sel[j].rule)) {
+                *rule = t->sel[j].rule;
+                return tr;
+            }
+        for (j = 0; j < nc; j++)
+            if (out[j].with_event && out[j].rule->level >= min
+                && trigger_matches(tr, out[j].rule)) {
+                *rule = out[j].rule;
+                return tr;
+            }
+    }
+    return NULL;
+}
+
+/* An event alerted (t->sel[0..nalert), out[0..nc)): ban its client when a
+ * trigger matches.  One alert per ban; an active ban is not extended. */
+static void __attribute__((noinline, cold))
+ban_on_alerts(const iw_srv_conf_t *sc, iw_tls_t *t, int nalert,
+              const iw_corr_alert_t *out, int nc, iw_level_t min)
+{
+    const iw_ban_trigger_t *tr;
+    const iw_rule_t *rule = NULL;
+    iw_str_t cip, rid;
+    iw_ban_key_t k;
+    iw_ban_rec_t ev, rec;
+    apr_time_t now;
+    char ip[64];
+    int mode = ban_mode(sc), nev, rv;
+
+    if (mode == IW_BAN_OFF || !sc->ban->triggers
+        || !(tr = ban_match(sc->ban->triggers, t, nalert, out, nc, min, &rule)))
+        return;
+    cip = iw_event_get(&t->ev, IW_F_C_IP);
+    if (!cip.p || cip.len >= sizeof(ip))
+        return;
+    memcpy(ip, cip.p, cip.len);
+    ip[cip.len] = '\0';
+    if (iw_ban_key_parse(ip, &k) != 0)
+        return;
+    if (ban_allowed(sc, &k)) {
+        iw_ban_count_allowlisted(G->ban);
+        return;
+    }
+    memset(&rec, 0, sizeof(rec));
+    rid = iw_event_get(&t->ev, IW_F_REQUEST_ID);
+    if (rid.p)
+        apr_cpystrn(rec.request_id, rid.p, rid.len < sizeof(rec.request_id)
+                    ? rid.len + 1 : sizeof(rec.request_id));
+    apr_cpystrn(rec.rule, rule->id ? rule->id : rule->name, sizeof(rec.rule));
+    now = apr_time_now();
+    ban_sweep(sc, now);
+    rec.key = k;
+    rec.since = now;
+    rec.seconds = tr->seconds;
+    rec.until = now + apr_time_from_sec(tr->seconds);
+    rec.flags = mode == IW_BAN_DRY ? IW_BAN_F_DRYRUN : 0;
+    rv = iw_ban_add(G->ban, &k, now, tr->seconds, rec.flags, rec.rule,
+                    rec.request_id, &ev, &nev);
+    if (nev)
+        ban_alert(sc, IW_BAN_EV_EVICTED, &ev, now);
+    if (rv == IW_BAN_ADDED)
+        ban_alert(sc, mode == IW_BAN_DRY ? IW_BAN_EV_WOULD : IW_BAN_EV_BAN,
+                  &rec, now);
+}
+
+/* A banned client's request (slot >= 0), or one whose ban is over but not
+ * reported yet. */
+static int __attribute__((noinline, cold))
+ban_deny(request_rec *r, const iw_srv_conf_t *sc, const iw_ban_key_t *k,
+         int slot, unsigned fl)
+{
+    int would;
+    if (slot < 0) {
+        ban_sweep(sc, apr_time_now());
+        return DECLINED;
+    }
+    if (ban_allowed(sc, k))         /* allow-listed since (graceful restart) */
+        return DECLINED;
+    would = sc->ban->mode == IW_BAN_DRY || (fl & IW_BAN_F_DRYRUN);
+    iw_ban_count_refused(G->ban, slot, would);
+    if (would) {
+        apr_table_setn(r->notes, IW_BAN_NOTE, "would-refuse");
+        return DECLINED;
+    }
+    /* counted, not evaluated (log_transaction skips it): a refused request
+     * never alerts nor extends its ban */
+    apr_table_setn(r->notes, IW_BAN_NOTE, "refused");
+    r->connection->keepalive = AP_CONN_CLOSE;
+    return sc->ban->status > 0 ? sc->ban->status : IW_BAN_DEF_STATUS;
+}
+
+/* post_read_request, after mod_remoteip: is this client banned? */
+IW_HOT
+static int iw_ban_check(request_rec *r)
+{
+    const iw_srv_conf_t *sc;
+    const apr_sockaddr_t *sa;
+    iw_ban_key_t k;
+    unsigned fl = 0;
+    int slot;
+
+    if (!G || !G->ban)
+        return DECLINED;
+    sc = srv_conf(r->server);
+    if (!sc->ban || sc->ban->mode <= 0 || !(sa = r->useragent_addr))
+        return DECLINED;
+    if (sa->family == AF_INET)
+        k = iw_ban_key_v4(sa->ipaddr_ptr);
+#if APR_HAVE_IPV6
+    else if (sa->family == AF_INET6)
+        k = iw_ban_key_v6(sa->ipaddr_ptr);
+#endif
+    else
+        return DECLINED;
+    slot = iw_ban_lookup(G->ban, &k, r->request_time, &fl);
+    if (slot < 0 && !(fl & IW_BAN_F_ENDED))
+        return DECLINED;
+    return ban_deny(r, sc, &k, slot, fl);
+}
+
+/* log_transaction: a request this module refused is not evaluated. */
+static int ban_refused(const request_rec *r)
+{
+    const char *v;
+    return G->ban && (v = apr_table_get(r->notes, IW_BAN_NOTE)) && v[0] == 'r';
+}
+
+/* The parent, about every ten seconds: report ended bans even when their
+ * clients never come back. */
+static int iw_ban_monitor(apr_pool_t *p, server_rec *s)
+{
+    apr_time_t now;
+    if (!G || !G->ban)
+        return DECLINED;
+    now = apr_time_now();
+    if (iw_ban_sweep_due(G->ban, now))
+        ban_sweep(srv_conf(s), now);
+    return DECLINED;
+}
+
+/* A new table got the active bans of the previous one (IocWatchBanTableSize
+ * changed): each keeps its end, trigger and request id. */
+static void ban_migrate(void *to, void *from, apr_pool_t *p, server_rec *s)
+{
+    uint32_t cap = iw_ban_capacity(from);
+    iw_ban_rec_t *recs = apr_palloc(p, sizeof(*recs) * cap), ev;
+    apr_time_t now = apr_time_now();
+    int i, n = iw_ban_list(from, now, recs, (int)cap), nev, lost = 0;
+    for (i = 0; i < n; i++) {
+        int secs = (int)((recs[i].until - now + APR_USEC_PER_SEC - 1)
+                         / APR_USEC_PER_SEC);
+        iw_ban_add(to, &recs[i].key, now, secs, recs[i].flags, recs[i].rule,
+                   recs[i].request_id, &ev, &nev);
+        lost += nev;
+    }
+    /* no alert queue yet (post_config): the error log says it */
+    if (lost)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IW_TAG "ban table: %d of "
+                     "%d bans did not fit the new IocWatchBanTableSize (the "
+                     "soonest ending were dropped, counted in ban_evicted)",
+                     lost, n);
+}
+
+/* post_config: the table, when any server has IocWatchBan On or DryRun.
+ * An unchanged IocWatchBanTableSize keeps the previous generation's table
+ * as it is (bans survive graceful and plain restarts). */
+static int ban_setup(server_rec *s0)
+{
+    iw_ban_retained_t *ret = ap_retained_data_get(IW_BAN_RETAINED_KEY);
+    const iw_srv_conf_t *mc = srv_conf(s0);
+    server_rec *s;
+    apr_size_t bytes;
+    apr_shm_t *shm;
+    apr_status_t rv;
+    int want = 0, max, kept;
+
+    if (!ret)
+        ret = ap_retained_data_create(IW_BAN_RETAINED_KEY, sizeof(*ret));
+    for (s = s0; s; s = s->next)
+        if (srv_conf(s)->rt >= 0 && ban_mode(srv_conf(s)) != IW_BAN_OFF)
+            want = 1;
+    if (!want) {                    /* bans off: so is the table */
+        if (ret->shm)
+            apr_shm_destroy(ret->shm);
+        memset(ret, 0, sizeof(*ret));
+        return OK;
+    }
+    iw_ban_net_parse("127.0.0.0/8", &ban_loopback[0]);
+    iw_ban_net_parse("::1", &ban_loopback[1]);
+    max = mc->ban && mc->ban->max > 0 ? mc->ban->max : IW_BAN_DEF_MAX;
+    bytes = iw_ban_mem_size((uint32_t)max);
+    kept = ret->shm && ret->bytes == bytes && iw_ban_mem_check(ret->mem, bytes);
+    if (!kept) {
+        rv = shm_make(&shm, bytes, IW_MAX_RT, s0, s0->process->pool);
+        if (rv != APR_SUCCESS || iw_ban_mem_init(apr_shm_baseaddr_get(shm),
+                                                 bytes, (uint32_t)max) != 0) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s0, IW_TAG "cannot create "
+                         "the ban table (%" APR_SIZE_T_FMT " bytes of shared "
+                         "memory)", bytes);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (ret->shm) {
+            if (iw_ban_mem_check(ret->mem, ret->bytes))
+                ban_migrate(apr_shm_baseaddr_get(shm), ret->mem, G->pool, s0);
+            apr_shm_destroy(ret->shm);  /* the parent's mapping only */
+        }
+        ret->shm = shm;
+        ret->mem = apr_shm_baseaddr_get(shm);
+        ret->bytes = bytes;
+    }
+    G->ban = ret->mem;
+    {
+        iw_ban_stats_t st;
+        iw_ban_get_stats(G->ban, &st);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "ban table: %"
+                     APR_UINT64_T_FMT " active of at most %d, %s", st.active,
+                     max, kept ? "kept from the previous generation" : "new");
+    }
+    return OK;
+}
+
+/* Text/plain values: no line breaks or control bytes from rule ids. */
+static const char *ban_text(apr_pool_t *p, const char *s)
+{
+    char *c = apr_pstrdup(p, s), *q;
+    for (q = c; *q; q++)
+        if ((unsigned char)*q < 0x20 || *q == 0x7f || *q == ' ')
+            *q = '_';
+    return c;
+}
+
+/* Status page section: counters (all processes) and the active bans. */
+static void status_bans(request_rec *r)
+{
+    static const char *const modes[] = {"off", "on", "dry-run"};
+    const iw_srv_conf_t *sc = srv_conf(r->server);
+    apr_time_t now = apr_time_now();
+    iw_ban_rec_t *recs;
+    iw_ban_stats_t st;
+    char ip[64];
+    int i, n;
+
+    if (!G || !G->ban)
+        return;
+    ban_sweep(sc, now);
+    iw_ban_get_stats(G->ban, &st);
+#define B(f) ap_rprintf(r, "ban_" #f ": %" APR_UINT64_T_FMT "\n", st.f)
+    ap_rprintf(r, "ban_mode: %s\n", modes[ban_mode(sc)]);
+    B(capacity); B(active); B(added); B(dry_added); B(exists); B(expired);
+    B(lifted); B(evicted); B(refused); B(would_refuse); B(allowlisted);
+    B(read_retries); B(read_locked); B(lock_recovered); B(lock_failures);
+#undef B
+    recs = apr_palloc(r->pool, sizeof(*recs) * IW_BAN_LIST_MAX);
+    n = iw_ban_list(G->ban, now, recs, IW_BAN_LIST_MAX);
+    for (i = 0; i < n; i++) {
+        iw_ban_key_format(&recs[i].key, ip, sizeof(ip));
+        ap_rprintf(r, "ban: %s remaining_s=%ld seconds=%d refused=%"
+                   APR_UINT64_T_FMT " dry_run=%d rule=%s request_id=%s\n", ip,
+                   (long)((recs[i].until - now + APR_USEC_PER_SEC - 1)
+                          / APR_USEC_PER_SEC), (int)recs[i].seconds,
+                   recs[i].refused, (recs[i].flags & IW_BAN_F_DRYRUN) != 0,
+                   ban_text(r->pool, recs[i].rule),
+                   ban_text(r->pool, recs[i].request_id[0]
+                                     ? recs[i].request_id : "-"));
+    }
+}
+
+static int token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), i;
+    unsigned char d = la != lb;
+    for (i = 0; i < lb; i++)        /* time independent of where they differ */
+        d |= (unsigned char)(a[i < la ? i : 0] ^ b[i]);
+    return d == 0;
+}
+
+static int ban_reply(request_rec *r, int status, const char *text)
+{
+    r->status = status;
+    ap_rputs(text, r);
+    return OK;
+}
+
+/* Lift one ban (or all: "all"); one line of the reply. */
+static const char *ban_lift_one(request_rec *r, const iw_srv_conf_t *sc,
+                                const char *what, int *bad)
+{
+    iw_ban_rec_t rec, *recs;
+    iw_ban_key_t k;
+    apr_time_t now = apr_time_now();
+    int i, n, lifted = 0;
+
+    if (!strcmp(what, "all")) {
+        recs = apr_palloc(r->pool, sizeof(*recs) * IW_BAN_LIST_MAX);
+        do {
+            n = iw_ban_list(G->ban, 0, recs, IW_BAN_LIST_MAX);
+            for (i = 0; i < n; i++)
+                if (iw_ban_lift(G->ban, &recs[i].key, &rec) == 1) {
+                    ban_alert(sc, IW_BAN_EV_LIFTED, &rec, now);
+                    lifted++;
+                }
+        } while (n == IW_BAN_LIST_MAX);
+        return apr_psprintf(r->pool, "lifted: %d\n", lifted);
+    }
+    if (iw_ban_key_parse(what, &k) != 0) {
+        *bad = 1;
+        return apr_psprintf(r->pool, "not an address: %s\n", ban_text(r->pool, what));
+    }
+    if (iw_ban_lift(G->ban, &k, &rec) != 1)
+        return apr_psprintf(r->pool, "not banned: %s\n", what);
+    ban_alert(sc, IW_BAN_EV_LIFTED, &rec, now);
+    return apr_psprintf(r->pool, "lifted: %s\n", what);
+}
+
+/* POST to the status handler: lift=ADDRESS (repeatable) or lift=all, with
+ * the token of IocWatchBanTokenFile in X-IocWatch-Token.  The header also
+ * keeps browsers from sending it cross-site (no simple request). */
+static int __attribute__((noinline, cold)) ban_control(request_rec *r)
+{
+    const iw_srv_conf_t *sc = srv_conf(r->server);
+    const char *tok = sc->ban ? sc->ban->token : NULL;
+    const char *hdr = apr_table_get(r->headers_in, IW_BAN_TOKEN_HDR);
+    apr_array_header_t *pairs = NULL;
+    const char *out = "";
+    int bad = 0;
+
+    ap_set_content_type(r, "text/plain; charset=utf-8");
+    if (!G || !G->ban)
+        return ban_reply(r, HTTP_NOT_FOUND, "bans are off (IocWatchBan)\n");
+    if (!tok)
+        return ban_reply(r, HTTP_FORBIDDEN,
+                         "ban control is off (IocWatchBanTokenFile)\n");
+    if (!hdr || !token_equal(hdr, tok))
+        return ban_reply(r, HTTP_FORBIDDEN, "missing or wrong " IW_BAN_TOKEN_HDR "\n");
+    if (ap_parse_form_data(r, NULL, &pairs, 64, 65536) != OK || !pairs
+        || !pairs->nelts)
+        return ban_reply(r, HTTP_BAD_REQUEST, "expected a form: lift=ADDRESS "
+                         "(repeatable) or lift=all\n");
+    while (pairs->nelts) {
+        ap_form_pair_t *pr = apr_array_pop(pairs);
+        char buf[128];
+        apr_size_t len = sizeof(buf) - 1;
+        if (strcmp(pr->name, "lift")
+            || apr_brigade_flatten(pr->value, buf, &len) != APR_SUCCESS) {
+            out = apr_pstrcat(r->pool, out, "unknown field: ",
+                              ban_text(r->pool, pr->name), "\n", NULL);
+            bad = 1;
+            continue;
+        }
+        buf[len] = '\0';
+        out = apr_pstrcat(r->pool, out, ban_lift_one(r, sc, buf, &bad), NULL);
+    }
+    return ban_reply(r, bad ? HTTP_BAD_REQUEST : HTTP_OK, out);
+}
+
+static void ban_register_hooks(void)
+{
+    /* mod_remoteip sets the client first (APR_HOOK_FIRST as well) */
+    static const char *const after[] = {"mod_remoteip.c", NULL};
+    ap_hook_post_read_request(iw_ban_check, after, NULL, APR_HOOK_FIRST);
+    ap_hook_monitor(iw_ban_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
 /* --------------------------------------------------------------- lifecycle */
 
 static apr_status_t iw_global_cleanup(void *v)
@@ -1188,7 +1837,7 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     ret = ap_retained_data_get(IW_RETAINED_KEY);
     if (!ret)
         ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
-    if (setup_tables(s0, ret) != OK)
+    if (setup_tables(s0, ret) != OK || ban_setup(s0) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
 
     G->ntcfg = apr_array_make(pconf, 2, sizeof(iw_notify_cfg_t));
@@ -1404,6 +2053,8 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
         send_detections(sc, rt, dc, n, t, &a, nalert, best);
     if (nc)
         send_correlations(sc, rt, n, t, &a, out, nc, min);
+    if (sc->ban && G->ban && (nalert || nc))
+        ban_on_alerts(sc, t, nalert, out, nc, min);
 }
 
 /* Evaluate t->ev (an error-log entry) or the request d with the server's
@@ -1617,7 +2268,8 @@ static int iw_log_transaction(request_rec *r0)
     sc = srv_conf(orig->server);
     /* scope (On/Off, exclusions) follows the URL the client asked for */
     dc = dir_conf(orig->per_dir_config);
-    if (!active(sc, dc) || !(t = iw_tls()) || t->in_hook)
+    if (!active(sc, dc) || !(t = iw_tls()) || t->in_hook
+        || ban_refused(orig))       /* counted, not evaluated again */
         return DECLINED;
 
     /* the thread's buffers are in use: an error-log entry written meanwhile
@@ -1941,7 +2593,9 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
 {
     const iw_srv_conf_t *sc;
     int gen = 0;
-    r->allowed = (AP_METHOD_BIT << M_GET);
+    r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_POST);
+    if (r->method_number == M_POST)
+        return ban_control(r);      /* lifting bans (docs/MODULE.md) */
     if (r->method_number != M_GET)
         return DECLINED;
     sc = srv_conf(r->server);
@@ -2005,6 +2659,7 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
                    cs.partitions, cs.lock_recovered, cs.lock_repaired);
     }
     metrics_status_text(r, iw_tls());
+    status_bans(r);
     return OK;
 }
 
@@ -2084,6 +2739,7 @@ static void iw_register_hooks(apr_pool_t *p)
     ap_hook_log_transaction(iw_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_error_log(iw_error_log, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(iw_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ban_register_hooks();
 }
 
 module AP_MODULE_DECLARE_DATA iocwatch_module = {
