@@ -1509,7 +1509,7 @@ static int iw_ban_check(request_rec *r)
     unsigned fl = 0;
     int slot;
 
-    if (!G || !G->ban)
+    if (!G || !G->ban || !iw_ban_any(G->ban))   /* no ban: two loads */
         return DECLINED;
     sc = srv_conf(r->server);
     if (!sc->ban || sc->ban->mode <= 0 || !(sa = r->useragent_addr))

@@ -106,10 +106,19 @@ static ban_info_t *infos(const ban_hdr_t *h)
     return (ban_info_t *)((char *)h + h->info_off);
 }
 
+/* Every key bit must reach the low (index) bits: an IPv4 key differs only
+ * in its last 4 bytes, so a bare multiply (low bits depend on low bits
+ * only) would pile them into a few clusters.  The seed is per table, so
+ * clients cannot aim at one probe run. */
 static inline uint64_t home_of(const ban_hdr_t *h, uint64_t k0, uint64_t k1)
 {
-    uint64_t x = ((k0 * 0x9E3779B97F4A7C15ull) ^ k1 ^ h->seed) * 0xC2B2AE3D27D4EB4Full;
-    return (x ^ (x >> 32)) & h->mask;
+    uint64_t x = (k0 * 0x9E3779B97F4A7C15ull) ^ k1 ^ h->seed;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x & h->mask;
 }
 
 /* ---- keys and networks -------------------------------------------------- */

@@ -90,11 +90,17 @@ typedef struct iw_ban_hot {     /* the block's first cache line's head */
     uint64_t magic, active;
 } iw_ban_hot_t;
 
+/* Any ban at all (ended ones not yet swept included)?  One load. */
+static inline int iw_ban_any(const void *mem)
+{
+    return __atomic_load_n(&((const iw_ban_hot_t *)mem)->active,
+                           __ATOMIC_RELAXED) != 0;
+}
+
 static inline int iw_ban_lookup(const void *mem, const iw_ban_key_t *k,
                                 apr_time_t now, unsigned *flags)
 {
-    /* the common case, no ban at all: one load */
-    if (!__atomic_load_n(&((const iw_ban_hot_t *)mem)->active, __ATOMIC_RELAXED))
+    if (!iw_ban_any(mem))            /* the common case: one load */
         return -1;
     return iw_ban_lookup_slow(mem, k, now, flags);
 }

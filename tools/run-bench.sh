@@ -55,3 +55,10 @@ if command -v valgrind >/dev/null 2>&1; then
 else
     echo "valgrind not installed (tools/install-deps.sh installs it)"
 fi
+
+echo "== 5. ban check per request (callgrind, deterministic): the lookup alone, then the module hook"
+if command -v valgrind >/dev/null 2>&1; then
+    /usr/bin/python3 tools/bench_ban.py
+else
+    echo "valgrind not installed (tools/install-deps.sh installs it)"
+fi
