@@ -1763,6 +1763,37 @@ static int __attribute__((noinline, cold)) ban_control(request_rec *r)
     return ban_reply(r, bad ? HTTP_BAD_REQUEST : HTTP_OK, out);
 }
 
+/* Prometheus series of the ban table (after the metrics block's). */
+static void ban_prometheus(request_rec *r)
+{
+    static const struct { const char *name, *type, *help; size_t off; } m[] = {
+#define S(f, t, h) { #f, t, h, offsetof(iw_ban_stats_t, f) }
+        S(capacity, "gauge", "Bans the table holds at most (IocWatchBanTableSize)."),
+        S(active, "gauge", "Clients denied now (or, dry run, that would be)."),
+        S(added, "counter", "Bans added."),
+        S(dry_added, "counter", "Dry-run bans added (would deny)."),
+        S(expired, "counter", "Bans that ended."),
+        S(lifted, "counter", "Bans lifted by an admin."),
+        S(evicted, "counter", "Bans evicted early because the table was full."),
+        S(refused, "counter", "Requests refused by a ban."),
+        S(would_refuse, "counter", "Requests a dry-run ban would have refused."),
+        S(allowlisted, "counter", "Triggers for allow-listed clients (not banned)."),
+#undef S
+    };
+    iw_ban_stats_t st;
+    size_t i;
+    if (!G || !G->ban)
+        return;
+    iw_ban_get_stats(G->ban, &st);
+    for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+        const char *sfx = m[i].type[0] == 'c' ? "_total" : "";
+        ap_rprintf(r, "# HELP iocwatch_ban_%s%s %s\n# TYPE iocwatch_ban_%s%s %s\n"
+                   "iocwatch_ban_%s%s %" APR_UINT64_T_FMT "\n", m[i].name, sfx,
+                   m[i].help, m[i].name, sfx, m[i].type, m[i].name, sfx,
+                   *(const uint64_t *)((const char *)&st + m[i].off));
+    }
+}
+
 static void ban_register_hooks(void)
 {
     /* mod_remoteip sets the client first (APR_HOOK_FIRST as well) */
@@ -2549,6 +2580,7 @@ static int metrics_prometheus(request_rec *r)
         metrics_publish_caches(t);
     metrics_extra(&x);
     iw_metrics_render_prom(G->metrics, &x, metrics_emit, r);
+    ban_prometheus(r);
     return OK;
 }
 

@@ -9,7 +9,9 @@ evicts only with an alert per eviction.  Clients are faked with
 mod_remoteip (X-Forwarded-For from 127.0.0.1, itself allow-listed)."""
 
 import os
+import shutil
 import socket
+import subprocess
 import time
 import uuid
 
@@ -389,3 +391,14 @@ def test_flood_evictions_alerted(httpd, rsyslog):
     assert len(still) == 8
     assert once(httpd.port, "/f", still[0]) == 403
     assert once(httpd.port, "/f", ev_ips[0]) == 404
+    # the same numbers in the Prometheus exposition, which promtool accepts
+    prom = iwtest.http_get(httpd.port, "/iw-status?format=prometheus")[1]
+    prom = prom.split(b"\r\n\r\n", 1)[1].decode()
+    series = dict(ln.split(" ", 1) for ln in prom.splitlines() if ln.startswith("iocwatch_ban_"))
+    assert int(series["iocwatch_ban_evicted_total"]) == st["ban_evicted"]
+    assert int(series["iocwatch_ban_active"]) == 8
+    assert int(series["iocwatch_ban_refused_total"]) == st["ban_refused"] + 1
+    if shutil.which("promtool"):
+        r = subprocess.run(["promtool", "check", "metrics"], input=prom, text=True,
+                           capture_output=True)
+        assert r.returncode == 0, r.stdout + r.stderr
