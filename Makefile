@@ -68,6 +68,8 @@ install: $(BUILD)/mod_iocwatch.so $(BUILD)/iocwatch
 	cp -r conf/rules/. /etc/iocwatch/rules/
 	install -d /etc/iocwatch/feeds
 	cp -r conf/feeds/. /etc/iocwatch/feeds/
+	install -d /etc/iocwatch/sigmahq
+	cp -r conf/sigmahq/. /etc/iocwatch/sigmahq/
 	install -m 0644 conf/debian/iocwatch.load conf/debian/iocwatch.conf /etc/apache2/mods-available/
 
 $(BUILD)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard src/*.h)
