@@ -2525,6 +2525,7 @@ static void metrics_extra(iw_metrics_extra_t *x)
     for (i = 0; i < G->nrts; i++) {
         iw_corr_stats_t cs;
         x->rules_loaded += G->rts[i]->nrules;
+        x->rules_stale += G->rts[i]->stale != NULL;
         if (!G->rts[i]->mem)
             continue;
         iw_corr_get_stats(G->rts[i]->mem, &cs);
@@ -2631,7 +2632,8 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     if (r->method_number != M_GET)
         return DECLINED;
     sc = srv_conf(r->server);
-    if (r->args && G && G->ready && sc->rt >= 0 && wants_prometheus(r->args))
+    /* server-wide: also where this vhost has no rules of its own */
+    if (r->args && G && G->ready && wants_prometheus(r->args))
         return metrics_prometheus(r);
     ap_set_content_type(r, "text/plain; charset=utf-8");
     if (r->header_only)

@@ -252,7 +252,8 @@ void iw_metrics_render_text(const iw_metrics_t *m, const iw_metrics_extra_t *x,
     }
     if (x)
         outf(&o, "total_rules_loaded: %" PRId64 "\ntotal_rules_generation: %"
-             PRId64 "\n", x->rules_loaded, x->config_generation);
+             PRId64 "\ntotal_rules_stale: %" PRId64 "\n", x->rules_loaded,
+             x->config_generation, x->rules_stale);
 }
 
 /* A label value: backslash, double quote and line feed escaped. */
@@ -364,6 +365,8 @@ void iw_metrics_render_prom(const iw_metrics_t *m, const iw_metrics_extra_t *x,
               x->config_generation);
         gauge(&o, "rules_loaded_time_seconds", "When the running rules were loaded.",
               x->rules_loaded_time);
+        gauge(&o, "rules_stale", "Rule configurations still running their previous rules "
+              "because a reload found errors in the rule files.", x->rules_stale);
         render_corr(&o, x);
     }
 }

@@ -133,6 +133,7 @@ typedef struct iw_metrics_extra {
     int64_t rules_loaded;           /* rules of this generation (all engines) */
     int64_t engines;
     int64_t rules_loaded_time;      /* seconds since the epoch */
+    int64_t rules_stale;            /* engines kept from before a failed reload */
     int have_corr;                  /* the correlation tables below are valid */
     uint64_t corr_slots, corr_used, corr_evictions, corr_recycled, corr_fired;
     uint64_t sup_slots, sup_used;

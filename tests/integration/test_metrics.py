@@ -177,3 +177,59 @@ scrape_configs:
             proc.kill()
             proc.wait(5)
         shutil.rmtree(os.path.join(d, "data"), ignore_errors=True)
+
+
+STALE_RULE = """\
+title: IW metrics stale test
+id: 7b0c5a55-0000-4000-8000-0000000000f1
+status: test
+logsource:
+    category: webserver
+detection:
+    selection:
+        cs-uri-query|contains: 'iwmetrics-x'
+    condition: selection
+level: critical
+"""
+
+
+def test_status_vhost_without_rules_and_stale_rules_gauge(httpd, sink, errlog):
+    """The exposition is server-wide: a status vhost with no rules of its
+    own serves it; a reload that finds a rule file broken shows as
+    iocwatch_rules_stale 1 (the previous rules stay in force)."""
+    rule = httpd.write_rule("metrics-stale.yml", STALE_RULE)
+    vh = """\
+<VirtualHost 127.0.0.1:{port}>
+  ServerName status.test
+  <Location /iw-status>
+    SetHandler iocwatch-status
+  </Location>
+</VirtualHost>
+<VirtualHost 127.0.0.1:{port}>
+  ServerName app.test
+  IocWatchRules "{rule}"
+  IocWatchAlertTarget unix:{sock}
+</VirtualHost>
+""".format(port=httpd.port, rule=rule, sock=sink.path)
+    httpd.ensure(vh, "event")
+    for i in range(3):
+        iwtest.http_get(httpd.port, "/s?q=iwmetrics-x&i=%d" % i, headers={"Host": "app.test"})
+    key = 'iocwatch_rule_alerts_total{rule="7b0c5a55-0000-4000-8000-0000000000f1",level="critical"}'
+
+    def got():
+        s = samples(scrape(httpd.port)[1])
+        return s if s.get(key, 0) >= 3 else None
+    s = iwtest.wait_until(got, 10, step=0.1, what="3 alerts in the exposition")
+    assert s[key] == 3 and s["iocwatch_rules_stale"] == 0
+    # break the rule file and reload without configtest
+    with open(rule, "w") as f:
+        f.write(STALE_RULE.replace("    selection:\n", "    selection: [\n", 1))
+    errlog.expect(r"\[iocwatch:error\].*not reloaded: ")
+    server_gen = samples(scrape(httpd.port)[1])["iocwatch_rules_generation"]
+    httpd.restart(graceful=True)
+    s = iwtest.wait_until(
+        lambda: (lambda x: x if x["iocwatch_rules_generation"] > server_gen else None)(
+            samples(scrape(httpd.port)[1])), 20, step=0.2, what="the new generation answering")
+    assert s["iocwatch_rules_stale"] == 1
+    assert s["iocwatch_rules_loaded"] == 1          # the previous rule, still in force
+    assert s[key] == 3                              # counts carried over the reload
