@@ -70,6 +70,8 @@ install: $(BUILD)/mod_iocwatch.so $(BUILD)/iocwatch
 	cp -r conf/feeds/. /etc/iocwatch/feeds/
 	install -d /etc/iocwatch/sigmahq
 	cp -r conf/sigmahq/. /etc/iocwatch/sigmahq/
+	install -d /etc/iocwatch/crs
+	cp -r conf/crs/. /etc/iocwatch/crs/
 	install -m 0644 conf/debian/iocwatch.load conf/debian/iocwatch.conf /etc/apache2/mods-available/
 
 $(BUILD)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard src/*.h)

@@ -29,6 +29,13 @@ CLI = os.environ.get("IW_CLI", os.path.join(REPO, "build", "iocwatch"))
 PACK = os.path.join(REPO, "conf", "rules")
 FEEDS = os.path.join(REPO, "conf", "feeds")
 SIGMAHQ_OVERLAP = os.path.join(REPO, "conf", "sigmahq")
+CRS_LISTS = os.path.join(REPO, "conf", "crs")
+CRS_DATA = "/usr/share/modsecurity-crs/rules"   # Debian modsecurity-crs
+CRS_PLACEHOLDERS = {"crs_lfi_os_files": "lfi-os-files", "crs_restricted_files": "restricted-files",
+                    "crs_unix_shell": "unix-shell",
+                    "crs_windows_powershell_commands": "windows-powershell-commands",
+                    "crs_php_function_names": "php-function-names-933150",
+                    "crs_java_classes": "java-classes", "crs_scanners_user_agents": "scanners-user-agents"}
 SIGMAHQ = os.path.join(SHARED, "sigma", "sigmahq-rules")
 SIGMAHQ_DIRS = [os.path.join(SIGMAHQ, "rules"), os.path.join(SIGMAHQ, "rules-emerging-threats")]
 PLACEHOLDERS = ["iocwatch_bad_ips=" + os.path.join(FEEDS, "bad-ips.txt"),
@@ -75,6 +82,7 @@ def load_docs(top):
 
 PACK_DOCS = load_docs(PACK)
 FEED_DOCS = load_docs(FEEDS)
+CRS_LIST_DOCS = load_docs(CRS_LISTS)
 PACK_IDS = {d["id"] for _, d in PACK_DOCS}
 BY_STEM = {os.path.basename(p)[:-4]: d["id"] for p, d in PACK_DOCS
            if "detection" in d and "name" not in d}
@@ -116,6 +124,26 @@ def test_pack_and_sigmahq_load_together():
     assert not (PACK_IDS & sigma_ids)
 
 
+def test_crs_list_rules():
+    """conf/crs/ reads CRS's data files through placeholders: without them loading fails naming
+    the placeholder; with Debian's modsecurity-crs lists each rule fires on a request of its
+    class (crs_lists.jsonl `expect`) and none fires on the benign cases."""
+    res = run(["check", CRS_LISTS])
+    assert res.returncode != 0 and b"crs_lfi_os_files" in res.stderr
+    if not os.path.isdir(CRS_DATA):
+        pytest.skip("modsecurity-crs not installed")
+    ph = ["%s=%s/%s.data" % (k, CRS_DATA, v) for k, v in CRS_PLACEHOLDERS.items()]
+    ids = {os.path.basename(p)[:-4]: d["id"] for p, d in CRS_LIST_DOCS}
+    rows = read_jsonl(os.path.join(HERE, "crs_lists.jsonl"))
+    assert {r["for"] for r in rows if r["expect"]} == set(ids)
+    alerts = scan([os.path.join(HERE, "crs_lists.jsonl")], [CRS_LISTS], fmt="jsonl", placeholders=ph)
+    got = {}
+    for a in alerts:
+        got.setdefault(a["iocwatch"]["input"]["id"], set()).add(a["rule"]["id"])
+    for r in rows:
+        assert got.get(r["id"], set()) == {ids[x] for x in r["expect"]}, r["id"]
+
+
 def test_feed_rules_need_their_placeholders():
     res = run(["check", PACK, FEEDS])
     assert res.returncode != 0
@@ -126,9 +154,9 @@ def test_feed_rules_need_their_placeholders():
 
 # ---- metadata ----------------------------------------------------------------
 
-@pytest.mark.parametrize("path,doc", PACK_DOCS + FEED_DOCS,
+@pytest.mark.parametrize("path,doc", PACK_DOCS + FEED_DOCS + CRS_LIST_DOCS,
                          ids=[os.path.relpath(p, REPO) + ":" + str(d.get("title"))[:40]
-                              for p, d in PACK_DOCS + FEED_DOCS])
+                              for p, d in PACK_DOCS + FEED_DOCS + CRS_LIST_DOCS])
 def test_rule_metadata(path, doc):
     assert UUID4.match(str(doc.get("id", ""))), "id must be a UUIDv4"
     assert doc.get("title") and len(doc["title"]) <= 256
