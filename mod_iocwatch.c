@@ -17,16 +17,22 @@
  *   post_config   (not on the dry-run pass): correlation shared memory (the
  *                 previous generation's table is shared on when the rules
  *                 did not change; its partition locks live inside it), the
- *                 parent's own alert queue (for error-log entries logged by
- *                 the parent, e.g. "exit signal").
+ *                 relay process that sends the parent's own alerts (for
+ *                 error-log entries logged by the parent, e.g. "exit
+ *                 signal") as User, so the root parent does no network I/O.
  *   child_init    start this child's alert queue; a pool cleanup flushes it
  *                 (bounded) when the child exits.
  * See docs/MODULE.md. */
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 
 #include "httpd.h"
 #include "http_config.h"
@@ -36,6 +42,8 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "ap_mpm.h"
+#include "ap_listen.h"
+#include "mpm_common.h"
 #include "util_mutex.h"
 #include "util_script.h"
 #include "mpm_common.h"
@@ -673,6 +681,10 @@ typedef struct iw_global {
     iw_notify_t **notifies;     /* this process's queues, one per ntcfg */
     apr_pool_t *npool;          /* unmanaged: holds them */
     pid_t notify_owner;         /* process that started them */
+    /* the parent's alerts go to an unprivileged relay process (below) */
+    int relay_fd;               /* parent's end of the socketpair, -1: none */
+    pid_t relay_pid, relay_owner;
+    apr_proc_t relay_proc;
     char hostname[256];
     iw_metrics_t *metrics;      /* server-wide counters (shared memory) */
     int64_t rules_time;         /* when this generation's rules were loaded */
@@ -739,6 +751,7 @@ typedef struct iw_tls {
     iw_mslot_t *mslot;                  /* server-wide counters (shared memory) */
     uint64_t mcache[4];                 /* cache counters already published */
     const int *midx;                    /* the alerting engine's rule entries */
+    int nt;                             /* the alerting server's target (relay) */
 } iw_tls_t;
 
 /* All threads' iw_tls_t of this process; the lock is taken only when a
@@ -1304,6 +1317,181 @@ static void notify_start_all(apr_pool_t *p, server_rec *s)
     apr_pool_cleanup_register(p, NULL, notify_stop_all, apr_pool_cleanup_null);
 }
 
+/* ------------------------------------------------ the parent's alert relay */
+
+/* The parent process (root when httpd starts as root) does no network I/O.
+ * It has alerts of its own -- error-log entries it writes itself, such as
+ * "AH00052: child pid N exit signal Segmentation fault" -- and hands them,
+ * rendered, over a socketpair to a relay process it forks in post_config
+ * (as mod_cgid forks its daemon): the relay drops to User/Group
+ * (ap_run_drop_privileges, the children's own way), closes the listeners
+ * and runs the sender threads, one per alert target, as a child does.  The
+ * parent's send is non-blocking (a full socket drops the alert, counted in
+ * enqueue_failed).  The relay ends when the parent's end closes (restart,
+ * stop: it flushes first, at most IW_FLUSH_WAIT), or with the parent. */
+
+typedef struct iw_relay_hdr {
+    uint32_t nt;
+    int32_t lvl;
+    int64_t t;
+} iw_relay_hdr_t;
+
+static int relay_send(int nt, iw_level_t lvl, apr_time_t t, const char *json,
+                      size_t len)
+{
+    iw_relay_hdr_t h;
+    struct iovec iov[2];
+    struct msghdr mh;
+
+    if (!G || G->relay_fd < 0 || G->relay_owner != getpid() || nt < 0)
+        return -1;
+    h.nt = (uint32_t)nt;
+    h.lvl = (int32_t)lvl;
+    h.t = t;
+    iov[0].iov_base = &h;
+    iov[0].iov_len = sizeof(h);
+    iov[1].iov_base = (void *)json;
+    iov[1].iov_len = len;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = 2;
+    return sendmsg(G->relay_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL)
+           == (ssize_t)(sizeof(h) + len) ? 0 : -1;
+}
+
+/* The relay process: never returns. */
+static void __attribute__((noreturn)) relay_main(server_rec *s, int fd)
+{
+    static char buf[sizeof(iw_relay_hdr_t) + IW_NOTIFY_MSG_MAX + 1];
+    apr_pool_t *p;
+    int i, n;
+
+    signal(SIGHUP, SIG_IGN);        /* the parent's signals are not ours */
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGWINCH, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
+    /* out of httpd's process group: the MPM signals its group on stop and
+     * restart (SIGTERM for the workers); the relay ends when the parent
+     * closes its end, after flushing, or when the parent dies */
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    ap_close_listeners();
+    if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS
+        || ap_run_drop_privileges(p, s) != OK) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "alert relay: cannot "
+                     "drop privileges; the parent's alerts are not sent");
+        _exit(1);
+    }
+    G->relay_fd = -1;
+    G->notifies = NULL;
+    notify_start_all(p, s);
+    G->notify_owner = getpid();
+    for (;;) {
+        iw_relay_hdr_t h;
+        n = (int)recv(fd, buf, sizeof(buf), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)                     /* the parent closed its end */
+            break;
+        if ((size_t)n < sizeof(h))
+            continue;
+        memcpy(&h, buf, sizeof(h));
+        if (h.nt < (uint32_t)G->ntcfg->nelts && G->notifies[h.nt])
+            iw_notify_enqueue(G->notifies[h.nt], (iw_level_t)h.lvl, h.t,
+                              buf + sizeof(h), (size_t)n - sizeof(h));
+    }
+    for (i = 0; i < G->ntcfg->nelts; i++)
+        if (G->notifies[i])
+            iw_notify_stop(G->notifies[i], IW_FLUSH_WAIT);
+    _exit(0);
+}
+
+/* The MPM reaps the relay if it dies during the generation. */
+static void relay_maintenance(int reason, void *data, int status)
+{
+    if (reason == APR_OC_REASON_RESTART) {  /* relay_stop reaps it */
+        apr_proc_other_child_unregister(data);
+        return;
+    }
+    if (reason == APR_OC_REASON_DEATH || reason == APR_OC_REASON_LOST) {
+        apr_proc_other_child_unregister(data);
+        if (G && G->relay_owner == getpid()) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, IW_TAG
+                         "alert relay (pid %ld) exited; the parent's alerts "
+                         "are not sent until the next restart",
+                         (long)G->relay_pid);
+            G->relay_pid = 0;
+        }
+    }
+}
+
+/* pconf cleanup in the parent (restart, stop): close our end, the relay
+ * flushes and exits; reap it here (bounded), so that the MPM never meets
+ * an unknown child. */
+static apr_status_t relay_stop(void *v)
+{
+    int i, st;
+    pid_t pid;
+    if (!G || G->relay_owner != getpid() || G->relay_fd < 0)
+        return APR_SUCCESS;
+    close(G->relay_fd);
+    G->relay_fd = -1;
+    if ((pid = G->relay_pid) <= 0)
+        return APR_SUCCESS;
+    G->relay_pid = 0;
+    for (i = 0; i < 150; i++) {         /* IW_FLUSH_WAIT + margin */
+        if (waitpid(pid, &st, WNOHANG) != 0)
+            return APR_SUCCESS;
+        apr_sleep(apr_time_from_msec(10));
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return APR_SUCCESS;
+}
+
+static void relay_start(apr_pool_t *pconf, server_rec *s)
+{
+    int sv[2];
+    pid_t pid;
+
+    G->relay_fd = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, IW_TAG "alert relay: "
+                     "socketpair failed; the parent's alerts are not sent");
+        return;
+    }
+    apr_pool_cleanup_register(pconf, NULL, relay_stop, apr_pool_cleanup_null);
+    if ((pid = fork()) < 0) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, IW_TAG "alert relay: "
+                     "fork failed; the parent's alerts are not sent");
+        close(sv[0]);
+        close(sv[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        relay_main(s, sv[1]);
+    }
+    close(sv[1]);
+    G->relay_fd = sv[0];
+    G->relay_pid = pid;
+    G->relay_owner = getpid();
+    G->relay_proc.pid = pid;
+    apr_proc_other_child_register(&G->relay_proc, relay_maintenance,
+                                  &G->relay_proc, NULL, pconf);
+}
+
+/* A child must not hold the parent's end (the relay would never see it
+ * close). */
+static void relay_child_init(void)
+{
+    if (G && G->relay_fd >= 0 && G->relay_owner != getpid()) {
+        close(G->relay_fd);
+        G->relay_fd = -1;
+    }
+}
+
 /* ------------------------------------------- active response: ban runtime */
 
 /* One server-wide table of denied clients in shared memory (src/iw_ban.c),
@@ -1360,8 +1548,10 @@ static void ban_alert(const iw_srv_conf_t *sc, iw_ban_event_t kind,
     size_t len = iw_ban_alert_json(buf, sizeof(buf), kind, rec, now, G->hostname);
     iw_notify_t *n = ban_queue(sc);
     CTR_INC(alerts);
-    if (!len || !n || iw_notify_enqueue(n, iw_ban_alert_level(kind), now, buf,
-                                        len) != 0)
+    /* the parent (its monitor) has no queue: its alerts go via the relay */
+    if (!len || (n ? iw_notify_enqueue(n, iw_ban_alert_level(kind), now, buf, len) != 0
+                   : relay_send(sc && sc->nt >= 0 ? sc->nt : 0,
+                                iw_ban_alert_level(kind), now, buf, len) != 0))
         CTR_INC(enqueue_failed);
 }
 
@@ -1884,8 +2074,9 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     if (pthread_key_create(&iw_key, iw_tls_free) != 0)
         return HTTP_INTERNAL_SERVER_ERROR;
     iw_key_ok = 1;
-    /* the parent logs too ("exit signal ..." when a child crashes) */
-    notify_start_all(pconf, s0);
+    /* the parent logs too ("exit signal ..." when a child crashes): its
+     * alerts go through the unprivileged relay */
+    relay_start(pconf, s0);
     G->ready = 1;
     for (i = 0; i < G->nrts; i++) {
         rules += G->rts[i]->nrules;
@@ -1904,6 +2095,7 @@ static void iw_child_init(apr_pool_t *p, server_rec *s)
     if (!G || !G->ready)
         return;
     memset(&G->ctr, 0, sizeof(G->ctr));
+    relay_child_init();
     metrics_child_init(p);
     notify_start_all(p, s);
 }
@@ -1947,7 +2139,8 @@ static void send_alert(iw_notify_t *n, iw_tls_t *t, const iw_alert_t *a)
         CTR_ADD(rules_omitted, (apr_uint64_t)info.rules_omitted);
     if (t->midx)
         iw_metrics_rule_add(G->metrics, t->midx[a->rule->index], IW_MR_ALERTS);
-    if (!n || iw_notify_enqueue(n, a->rule->level, a->now, t->alertbuf, len) != 0)
+    if (n ? iw_notify_enqueue(n, a->rule->level, a->now, t->alertbuf, len) != 0
+          : relay_send(t->nt, a->rule->level, a->now, t->alertbuf, len) != 0)
         CTR_INC(enqueue_failed);
 }
 
@@ -2068,6 +2261,7 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
     __atomic_fetch_add(&G->ctr.hits, (apr_uint64_t)nhits, __ATOMIC_RELAXED);
     iw_metrics_add(t->mslot, IW_M_HITS, (uint64_t)nhits);
     t->midx = rt->midx;
+    t->nt = sc->nt;
     nsel = select_hits(dc, t, hits, nhits, &feeds);
     /* correlation sees every kept hit, also of generate:false rules */
     if (feeds && rt->corr && rt->mem)       /* partition locks: in the block */
