@@ -543,6 +543,13 @@ size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space)
     return o;
 }
 
+/* Word-at-a-time tests (8 bytes per step, exact: no false positives for
+ * "some byte of w is zero"). */
+#define W_ONES 0x0101010101010101ull
+#define W_HIGH 0x8080808080808080ull
+static inline uint64_t w_load(const char *p) { uint64_t w; memcpy(&w, p, 8); return w; }
+static inline uint64_t w_zero(uint64_t w) { return (w - W_ONES) & ~w & W_HIGH; }
+
 /* The decoded views' decoder appends one byte at a time to its output and
  * reduces the output's tail while it ends in a decodable sequence: "%hh",
  * "%uXXXX", an overlong UTF-8 form of an ASCII byte (C0 AE = '.',
@@ -681,14 +688,54 @@ static int decode_is_identity(const char *in, size_t len, int mode)
     return 1;
 }
 
+/* Length of the run at p (at most n bytes) of bytes that never start or
+ * end a decodable sequence: not '%', NUL, >= 0x80 (overlong forms), nor
+ * '+' with IW_DECODE_PLUS.  8 bytes per step. */
+static size_t plain_run(const char *p, size_t n, int plus)
+{
+    uint64_t pct = '%' * W_ONES, pl = (plus ? '+' : '%') * W_ONES;
+    size_t i = 0;
+
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w = w_load(p + i);
+        if ((w & W_HIGH) | w_zero(w) | w_zero(w ^ pct) | w_zero(w ^ pl)) break;
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)p[i];
+        if (c == '%' || !c || c >= 0x80 || (plus && c == '+')) break;
+    }
+    return i;
+}
+
+/* Does the output's tail o[n-5, n) hold a '%'?  Only then can appending
+ * a plain byte complete "%hh" or "%uXXXX" (a plain byte never completes
+ * an overlong form: its last byte is >= 0x80). */
+static int tail_pct(const unsigned char *o, size_t n)
+{
+    size_t k = n < 5 ? n : 5;
+    return k && memchr(o + n - k, '%', k) != NULL;
+}
+
+/* dec_push byte by byte, except that plain runs (plain_run) are appended
+ * at once once the output's tail holds no '%': the same output (the
+ * bytewise loop is kept as the reference, iw_event_decode_fastpath = 0). */
 size_t iw_url_decode_full(const char *in, size_t len, char *out, int flags)
 {
     unsigned char *o = (unsigned char *)out;
-    size_t i, n = 0;
+    size_t i = 0, n = 0, r;
+    int plus = (flags & IW_DECODE_PLUS) != 0;
 
-    for (i = 0; i < len; i++) {
+    while (i < len) {
         unsigned char c = (unsigned char)in[i];
-        n = dec_push(o, n, (c == '+' && (flags & IW_DECODE_PLUS)) ? ' ' : c);
+        if (iw_event_decode_fastpath && !tail_pct(o, n)
+            && (r = plain_run(in + i, len - i, plus)) > 0) {
+            memcpy(o + n, in + i, r);
+            n += r;
+            i += r;
+            continue;
+        }
+        n = dec_push(o, n, (c == '+' && plus) ? ' ' : c);
+        i++;
     }
     if (flags & IW_DECODE_PATH) n = path_normalise(out, n);
     out[n] = '\0';
@@ -702,13 +749,11 @@ static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode
 
     if (avail < 4) return IW_STR_NULL;
     if (len > avail - 1) len = avail - 1;      /* the output is never longer */
+    if (iw_event_decode_fastpath
+        && ((mode & DEC_PATH) ? decode_is_identity(in, len, mode)
+                              : plain_run(in, len, mode & DEC_PLUS) == len))
+        return (iw_str_t){ in, len };     /* nothing to decode: the value is its view */
     a = ev->buf + ev->buf_used;
-    if (iw_event_decode_fastpath && decode_is_identity(in, len, mode)) {
-        memcpy(a, in, len);
-        a[len] = '\0';
-        ev->buf_used += len + 1;
-        return (iw_str_t){ a, len };
-    }
     n = iw_url_decode_full(in, len, a, mode);
     ev->buf_used += n + 1;
     return (iw_str_t){ a, n };

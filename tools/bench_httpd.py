@@ -134,6 +134,37 @@ def real_headers(client, referer, agent):
     return h
 
 
+# A browser's full header set on real traffic (variant browser-real): the
+# log's requests, each with what a current browser adds for a page of a
+# site it has visited: accept lists, fetch metadata and a session cookie
+# of ~320 bytes that stays the same for a client (its values derived from
+# the client's address).  ~850 bytes of headers per request.
+BROWSER_FIXED = [(k, v) for k, v in BROWSER_HEADERS
+                 if k not in ("User-Agent", "Referer", "Connection", "Cookie")]
+
+
+def client_cookie(client):
+    """The per-client session cookie (~320 bytes, percent-encoded JSON in
+    it, as sites set them)."""
+    import hashlib
+    h = hashlib.sha256(client.encode()).hexdigest()
+    n = int(h[:8], 16)
+    return ("session=%s; _ga=GA1.1.%d.1732780800; _ga_X1Y2Z3=GS1.1.1732780800.%d.1.1732781100.0.0.0; "
+            "prefs=%%7B%%22theme%%22%%3A%%22%s%%22%%2C%%22lang%%22%%3A%%22en%%22%%2C%%22tz%%22%%3A"
+            "%%22Europe%%2FBerlin%%22%%7D; consent=analytics%%3Dno%%26marketing%%3Dno%%26functional"
+            "%%3Dyes; csrftoken=%s"
+            % (h[:32], n, n % 9 + 1, ("dark", "light")[n & 1], h[32:64]))
+
+
+def browser_real_headers(client, referer, agent):
+    """The header lines (name, value) of one browser-real request."""
+    h = real_headers(client, referer, agent)
+    h[2:2] = BROWSER_FIXED[:3]                 # Accept, -Language, -Encoding
+    h.append(("Cookie", client_cookie(client)))
+    h.extend(BROWSER_FIXED[3:])                # upgrade, fetch metadata, priority
+    return h
+
+
 def real_lua(reqs):
     """A wrk script replaying reqs in a loop, each thread from its own
     offset (requests pre-formatted once per thread)."""
