@@ -20,6 +20,7 @@ import iwtest
 RULE_A = "7b0c5a55-0000-4000-8000-00000000000a"
 PROMETHEUS = os.environ.get("IW_PROMETHEUS", "/usr/bin/prometheus")
 PROMTOOL = os.environ.get("IW_PROMTOOL", "/usr/bin/promtool")
+ALERT_RULES = os.path.join(iwtest.REPO, "conf", "prometheus", "iocwatch-alerts.yml")
 
 
 def body(sock):
@@ -133,6 +134,9 @@ def test_real_prometheus_scrapes_alert_counts(server, sink, base_dir):
 global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %s
 scrape_configs:
   - job_name: iocwatch
     metrics_path: /iw-status
@@ -140,7 +144,7 @@ scrape_configs:
       format: [prometheus]
     static_configs:
       - targets: ["127.0.0.1:%d"]
-""" % server.port)
+""" % (ALERT_RULES, server.port))
     tag = uuid.uuid4().hex[:10]
     attack(server.port, 7, tag)
     iwtest.wait_until(lambda: len(sink.alerts(lambda a: tag in a["url"]["original"])) == 7,
@@ -169,6 +173,19 @@ scrape_configs:
         assert up == 1
         by_rule = query('iocwatch_rule_alerts_total{rule="%s",level="high"}' % RULE_A)
         assert by_rule == len(sink.alerts(lambda a: a["rule"]["id"] == RULE_A))
+
+        # the shipped alerting rules load and evaluate on the real series
+        def rules_ok():
+            url = "http://127.0.0.1:%d/api/v1/rules" % port
+            with urllib.request.urlopen(url, timeout=2) as r:
+                groups = json.load(r)["data"]["groups"]
+            rules = [x for g in groups for x in g["rules"]]
+            return rules if rules and all(x["health"] == "ok" and x.get("lastEvaluation", "")
+                                          [:4] != "0001" for x in rules) else None
+        rules = iwtest.wait_until(rules_ok, 10, step=0.3, what="alerting rules evaluated")
+        assert {x["name"] for x in rules} == {
+            "IocWatchCriticalAlert", "IocWatchAlertsDropped", "IocWatchQueueBacklog",
+            "IocWatchRulesStale", "IocWatchNoRules"}
     finally:
         proc.terminate()
         try:
@@ -233,3 +250,15 @@ def test_status_vhost_without_rules_and_stale_rules_gauge(httpd, sink, errlog):
     assert s["iocwatch_rules_stale"] == 1
     assert s["iocwatch_rules_loaded"] == 1          # the previous rule, still in force
     assert s[key] == 3                              # counts carried over the reload
+
+
+def test_shipped_alerting_rules():
+    """conf/prometheus/iocwatch-alerts.yml: valid, and its unit tests
+    (synthetic series -> which alerts fire, with which text) pass."""
+    d = os.path.dirname(ALERT_RULES)
+    r = subprocess.run([PROMTOOL, "check", "rules", ALERT_RULES], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run([PROMTOOL, "test", "rules", "iocwatch-alerts.test.yml"], cwd=d,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
