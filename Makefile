@@ -11,6 +11,9 @@ CFLAGS_W   = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS    ?= $(OPT) -g
 ALL_CFLAGS = $(CFLAGS_W) $(CFLAGS) -fPIC -Isrc $(DEP_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS   += $(EXTRA_LDFLAGS)
+VERSION   := $(shell cat VERSION)
+# the CLI alone reads gzip logs (the module never links zlib)
+CLI_LIBS  := $(shell pkg-config --libs zlib 2>/dev/null || echo -lz)
 
 LIB_SRC   := $(filter-out src/iw_cli.c,$(wildcard src/*.c))
 LIB_OBJ   := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(LIB_SRC))
@@ -46,8 +49,9 @@ $(BUILD)/libiocwatch.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/iocwatch: src/iw_cli.c $(BUILD)/libiocwatch.a
-	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
+$(BUILD)/iocwatch: src/iw_cli.c $(BUILD)/libiocwatch.a VERSION
+	$(CC) $(ALL_CFLAGS) -DIW_VERSION='"$(VERSION)"' $< -o $@ $(BUILD)/libiocwatch.a \
+	    $(DEP_LIBS) $(CLI_LIBS) $(LDFLAGS)
 
 # The module: apxs compiles the glue; the engine is linked in statically
 # (built -fPIC) so LoadModule needs nothing else from the build tree.

@@ -872,6 +872,20 @@ static void add_paths(iw_ruleset_t *rs, const apr_array_header_t *a,
         iw_rules_load(rs, APR_ARRAY_IDX(a, i, const char *), d);
 }
 
+/* Which configuration a message is about, in the admin's terms: the
+ * main server, or the <VirtualHost> block by its file and line (its
+ * address, e.g. 127.0.0.1:0, says nothing about where the rules are set). */
+static const char *server_desc(apr_pool_t *p, const server_rec *s)
+{
+    if (!s->is_virtual || !s->defn_name)
+        return "the main server";
+    return apr_psprintf(p, "<VirtualHost> at %s:%u%s%s", s->defn_name,
+                        s->defn_line_number,
+                        s->server_hostname ? " (ServerName " : "",
+                        s->server_hostname ? apr_pstrcat(p, s->server_hostname,
+                                                         ")", NULL) : "");
+}
+
 /* Load, link and compile one configuration, from its files (the sources
  * are recorded for a later reload) or from saved sources (from != NULL).
  * NULL when d has errors; the caller logs d. */
@@ -916,11 +930,6 @@ static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp,
     return rt;
 }
 
-static const char *server_desc(apr_pool_t *p, const server_rec *s)
-{
-    return apr_psprintf(p, "%s:%u", s->server_hostname ? s->server_hostname
-                        : "*", (unsigned)s->port);
-}
 
 /* Which rule configuration: everything build_rt reads from sc. */
 static const char *conf_key(apr_pool_t *p, const iw_srv_conf_t *sc)
@@ -1121,7 +1130,7 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             }
             if (!rt) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
-                             IW_TAG "%d error(s) in the rules of %s",
+                             IW_TAG "%d error(s) in the IocWatchRules of %s",
                              d->errors, server_desc(ptemp, s));
                 failed = 1;         /* kept (engine NULL): reported once */
                 rt = apr_pcalloc(pconf, sizeof(*rt));
@@ -2045,7 +2054,7 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 {
     iw_retained_t *ret;
     server_rec *s;
-    int i, rules = 0, stale = 0;
+    int i, stale = 0;
 
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;              /* dry-run pass: compiled in check_config */
@@ -2078,15 +2087,25 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
      * alerts go through the unprivileged relay */
     relay_start(pconf, s0);
     G->ready = 1;
-    for (i = 0; i < G->nrts; i++) {
-        rules += G->rts[i]->nrules;
-        stale += G->rts[i]->stale != NULL;
+    {   /* the same counts as `iocwatch check` and the status page */
+        iw_rule_counts_t sum = {0}, c;
+        char txt[256];
+        for (i = 0; i < G->nrts; i++) {
+            iw_engine_rule_counts(G->rts[i]->engine, &c);
+            sum.total += c.total;
+            sum.detection += c.detection;
+            sum.correlation += c.correlation;
+            sum.filters += c.filters;
+            sum.not_compiled += c.not_compiled;
+            stale += G->rts[i]->stale != NULL;
+        }
+        iw_rule_counts_text(&sum, txt, sizeof(txt));
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "%s in %d "
+                     "engine(s), %d alert target(s)%s", txt, G->nrts,
+                     G->ntcfg->nelts, stale ? apr_psprintf(ptemp, "; %d engine(s) "
+                     "with the previous generation's rules (reload failed)", stale)
+                     : "");
     }
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "%d rule(s) in %d "
-                 "engine(s), %d alert target(s)%s", rules, G->nrts,
-                 G->ntcfg->nelts, stale ? apr_psprintf(ptemp, "; %d engine(s) "
-                 "with the previous generation's rules (reload failed)", stale)
-                 : "");
     return OK;
 }
 
@@ -2815,6 +2834,18 @@ static apr_uint64_t status_events(void)
     return n;
 }
 
+/* This server's rule counts, defined as in `iocwatch check`: rules = every
+ * loaded document, by kind below it. */
+static void status_rules(request_rec *r, int rt)
+{
+    iw_rule_counts_t c;
+    iw_engine_rule_counts(G->rts[rt]->engine, &c);
+    ap_rprintf(r, "enabled: 1\nengines: %d\nrules: %d\nrules_detection: %d\n"
+               "rules_correlation: %d\nrules_filters: %d\nrules_not_compiled: %d\n",
+               G->nrts, c.total, c.detection, c.correlation, c.filters,
+               c.not_compiled);
+}
+
 /* The status page (SetHandler iocwatch-status). */
 static int __attribute__((noinline, cold)) status_page(request_rec *r)
 {
@@ -2839,8 +2870,7 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
         ap_rputs("enabled: 0\n", r);
         return OK;
     }
-    ap_rprintf(r, "enabled: 1\nengines: %d\nrules: %d\n", G->nrts,
-               G->rts[sc->rt]->nrules);
+    status_rules(r, sc->rt);
     /* 1: a reload found the rule files broken, the previous rules are in
      * force (docs/MODULE.md "Graceful restart") */
     ap_rprintf(r, "rules_stale: %d\n", G->rts[sc->rt]->stale != NULL);

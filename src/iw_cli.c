@@ -3,11 +3,13 @@
  *   iocwatch check RULES...
  *   iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]
  *                 [--placeholder NAME=FILE]... [--min-level L] [--exclude ID]...
- *                 [--summary] [--progress|--no-progress] [--jobs N]
- *                 [--scan-cache N] [--inspect-limit SIZE] FILE...|-
+ *                 [--one-alert-per-request] [--progress|--no-progress]
+ *                 [--jobs N] [--scan-cache N] [--inspect-limit SIZE] FILE...|-
+ *   iocwatch --version
  *
  * scan prints one ECS JSON alert per line on stdout and a summary on stderr.
  * Malformed input lines are counted and reported with their line number.
+ * Inputs may be gzip-compressed (zlib reads plain files unchanged).
  *
  * With --jobs N > 1 the reading thread cuts lines into batches, N workers
  * parse, evaluate and render each batch into its own buffer, and the
@@ -24,6 +26,11 @@
 #include <pthread.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <zlib.h>
+#include <hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_time.h>
@@ -55,7 +62,8 @@ typedef struct cli_opts {
     apr_array_header_t *exclude;      /* rule ids */
     iw_level_t min_level;
     int format;                       /* iw_input_format_t */
-    int summary_mode;                 /* one alert per event listing all rules */
+    int summary_mode;                 /* --one-alert-per-request: one alert
+                                       * per event listing every rule */
     int progress;                     /* -1 auto (TTY), 0 off, 1 on */
     int jobs;                         /* worker threads; <= 1: serial */
     int scan_cache;                   /* engine opt: 0 default, < 0 off */
@@ -143,17 +151,25 @@ struct cli_ctx {
     cli_par_t *par;                   /* NULL: serial scan */
 };
 
+#ifndef IW_VERSION
+#define IW_VERSION "unknown"
+#endif
+
 static void usage(FILE *f)
 {
     fputs("usage: iocwatch check RULES...\n"
           "       iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]\n"
           "                     [--placeholder NAME=FILE]... [--min-level LEVEL]\n"
-          "                     [--exclude RULE-ID]... [--summary] [--[no-]progress]\n"
-          "                     [--jobs N] [--scan-cache N] [--inspect-limit SIZE]\n"
-          "                     FILE...|-\n"
+          "                     [--exclude RULE-ID]... [--one-alert-per-request]\n"
+          "                     [--[no-]progress] [--jobs N] [--scan-cache N]\n"
+          "                     [--inspect-limit SIZE] FILE...|-\n"
+          "       iocwatch --version\n"
           "RULES is a Sigma rule file, a directory (searched recursively for *.yml)\n"
           "or a glob.  scan prints one ECS JSON alert per line on stdout and a\n"
-          "summary on stderr; the default rules are /etc/iocwatch/rules.\n"
+          "summary on stderr; the default rules are /etc/iocwatch/rules.  Log\n"
+          "files may be gzip-compressed (access.log.2.gz).\n"
+          "--one-alert-per-request prints one alert per request (or error entry)\n"
+          "listing every matching rule in iocwatch.rules, instead of one per rule.\n"
           "--jobs N evaluates on N threads (default: online CPUs); the output is\n"
           "the same as with --jobs 1.  --scan-cache N sets the per-thread cache\n"
           "of scan results for repeated values (entries, 0 = off); it never\n"
@@ -224,7 +240,14 @@ static int cmd_check(apr_pool_t *p, cli_opts_t *o)
         fprintf(stderr, "iocwatch: %d error(s) in rules\n", d->errors);
         return 1;
     }
-    fprintf(stderr, "iocwatch: %d rule(s) OK\n", nrules);
+    {
+        iw_rule_counts_t rc;
+        char txt[256];
+        iw_engine_rule_counts(e, &rc);
+        iw_rule_counts_text(&rc, txt, sizeof(txt));
+        /* "N rule(s) OK" first: scripts grep for it */
+        fprintf(stderr, "iocwatch: %d rule(s) OK (%s)\n", nrules, txt);
+    }
     return 0;
 }
 
@@ -723,13 +746,17 @@ fail:
 
 /* ---- scan: input ---------------------------------------------------------- */
 
-static void progress(cli_ctx_t *c, const char *name, uint64_t done, uint64_t total)
+/* The bar line carries no file name: scan_file prints it whole on its own
+ * line first, so a long path is never cut to fit the bar. */
+static void progress(cli_ctx_t *c, uint64_t done, uint64_t total)
 {
-    int pct = total ? (int)(done * 100 / total) : 0, bar = pct / 4, i;
+    int pct = total ? (int)(done * 100 / total) : 0, bar, i;
     char b[26];
+    if (pct > 100) pct = 100;
+    bar = pct / 4;
     for (i = 0; i < 25; i++) b[i] = i < bar ? '#' : '.';
     b[25] = 0;
-    fprintf(stderr, "\r%-30.30s [%s] %3d%% %llu lines %llu alerts", name, b, pct,
+    fprintf(stderr, "\r  [%s] %3d%% %llu lines %llu alerts", b, pct,
             (unsigned long long)c->st.lines,
             (unsigned long long)(c->st.alerts + c->st.corr_alerts));
 }
@@ -742,30 +769,45 @@ static void take_line(cli_ctx_t *c, const char *name, int *fmt,
 }
 
 /* Read a file in large chunks and cut lines with memchr: the scan must keep
- * up with grep, so no stdio per-line calls. */
+ * up with grep, so no stdio per-line calls.  zlib reads gzip files (rotated
+ * logs: access.log.2.gz) and passes any other file through unchanged. */
 static int scan_file(cli_ctx_t *c, const char *path)
 {
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    const char *name = strcmp(path, "-") ? path : "<stdin>";
+    int stdin_ = !strcmp(path, "-");
+    int fd = stdin_ ? dup(0) : open(path, O_RDONLY | O_CLOEXEC);
+    const char *name = stdin_ ? "<stdin>" : path;
+    gzFile gz;
     char *buf;
-    size_t have = 0, cap = CLI_READ_CHUNK + CLI_MAX_LINE, rd;
+    size_t have = 0, cap = CLI_READ_CHUNK + CLI_MAX_LINE;
     uint64_t lineno = 0, total = 0, done = 0, next_prog = 0;
-    int fmt = c->o->format, skipping = 0, show;
+    int fmt = c->o->format, skipping = 0, show, rd, gzerr = 0, rc = 0;
     struct stat sb;
 
-    if (!f) {
+    if (fd < 0) {
         fprintf(stderr, "iocwatch: cannot open %s: %s\n", path, strerror(errno));
         return -1;
     }
-    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode)) total = (uint64_t)sb.st_size;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) total = (uint64_t)sb.st_size;
+    if (!(gz = gzdopen(fd, "rb"))) {
+        close(fd);
+        fprintf(stderr, "iocwatch: cannot read %s: out of memory\n", name);
+        return -1;
+    }
+    gzbuffer(gz, 256 * 1024);
     show = c->o->progress > 0 || (c->o->progress < 0 && isatty(2));
+    if (show) fprintf(stderr, "%s\n", name);
     buf = malloc(cap);
-    if (!buf) { if (f != stdin) fclose(f); return -1; }
-    while ((rd = fread(buf + have, 1, cap - have, f)) > 0 || have) {
-        char *s = buf, *end = buf + have + rd, *nl;
-        int eof = rd == 0;
-        done += rd;
+    if (!buf) { gzclose(gz); return -1; }
+    for (;;) {
+        char *s = buf, *end, *nl;
+        int eof;
+        rd = gzread(gz, buf + have, (unsigned)(cap - have));
+        if (rd < 0) { gzerr = 1; rd = 0; }
+        eof = rd == 0;
+        if (eof && !have) break;
+        end = buf + have + rd;
         have += rd;
+        c->st.bytes += (uint64_t)rd;
         while (s < end && ((nl = memchr(s, '\n', end - s)) || eof)) {
             char *e = nl ? nl : end;
             lineno++;
@@ -785,8 +827,9 @@ static int scan_file(cli_ctx_t *c, const char *path)
         } else {
             memmove(buf, s, have);
         }
+        done = (uint64_t)gzoffset(gz);  /* compressed bytes: as the file size */
         if (show && done >= next_prog) {
-            progress(c, name, done, total);
+            progress(c, done, total);
             next_prog = done + (4u << 20);
         }
         if (eof) break;
@@ -795,12 +838,22 @@ static int scan_file(cli_ctx_t *c, const char *path)
         if (show) par_drain(c);
         else par_submit(c);
     }
-    if (show) { progress(c, name, total ? total : done, total ? total : done); fputc('\n', stderr); }
-    if (ferror(f)) fprintf(stderr, "iocwatch: read error on %s\n", name);
-    c->st.bytes += done;
+    if (show) { progress(c, total ? total : done, total ? total : done); fputc('\n', stderr); }
+    {   /* a truncated .gz ends without an error from gzread: ask */
+        int zerr = Z_OK;
+        const char *msg = gzerror(gz, &zerr);
+        if (zerr != Z_OK) gzerr = 1;
+        if (msg && !strncmp(msg, "<fd:", 4) && strstr(msg, ": "))
+            msg = strstr(msg, ": ") + 2;        /* zlib names the fd, we the file */
+        if (gzerr)
+            fprintf(stderr, "iocwatch: %s: read error after line %llu: %s\n", name,
+                (unsigned long long)lineno,
+                zerr == Z_ERRNO ? strerror(errno) : msg);
+        if (gzerr) rc = -1;
+    }
     free(buf);
-    if (f != stdin) fclose(f);
-    return 0;
+    gzclose(gz);
+    return rc;
 }
 
 static void print_summary(cli_ctx_t *c, double secs)
@@ -810,12 +863,18 @@ static void print_summary(cli_ctx_t *c, double secs)
     int i, fired = 0;
 
     for (i = 0; i < rs->rules->nelts; i++) fired += cnt[i] > 0;
+    /* alerts = every alert line printed on stdout, correlation included */
     fprintf(stderr, "iocwatch: %llu lines, %llu events, %llu malformed, %llu alerts "
             "(%llu correlation) from %d rule(s) in %.2f s (%.0f lines/s)\n",
             (unsigned long long)c->st.lines, (unsigned long long)c->st.events,
-            (unsigned long long)c->st.malformed, (unsigned long long)c->st.alerts,
+            (unsigned long long)c->st.malformed,
+            (unsigned long long)(c->st.alerts + c->st.corr_alerts),
             (unsigned long long)c->st.corr_alerts, fired, secs,
             secs > 0 ? c->st.lines / secs : 0.0);
+    if (fired)
+        fprintf(stderr, c->o->summary_mode
+                ? "  requests  rule (one alert per request: requests each rule matched)\n"
+                : "    alerts  rule\n");
     for (i = 0; i < rs->rules->nelts; i++) {
         const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
         if (cnt[i])
@@ -974,7 +1033,11 @@ static int parse_args(apr_pool_t *p, int argc, char **argv, cli_opts_t *o)
                 return -1;
             }
             o->inspect_limit = (size_t)n << sh;
-        } else if (!strcmp(a, "--summary")) o->summary_mode = 1;
+        } else if (!strcmp(a, "--one-alert-per-request")) o->summary_mode = 1;
+        else if (!strcmp(a, "--summary")) {     /* the old name: a summary is always printed */
+            fputs("iocwatch: --summary is deprecated, use --one-alert-per-request\n", stderr);
+            o->summary_mode = 1;
+        }
         else if (!strcmp(a, "--progress")) o->progress = 1;
         else if (!strcmp(a, "--no-progress")) o->progress = 0;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(stdout); exit(0); }
@@ -995,6 +1058,12 @@ int main(int argc, char **argv)
     cli_opts_t o;
     int rc;
 
+    if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
+        const char *hv = hs_version();
+        printf("iocwatch %s (Vectorscan %.*s, PCRE2 %d.%d, zlib %s)\n", IW_VERSION,
+               (int)strcspn(hv, " "), hv, PCRE2_MAJOR, PCRE2_MINOR, zlibVersion());
+        return 0;
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

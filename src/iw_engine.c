@@ -2090,6 +2090,36 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
 const iw_ruleset_t *iw_engine_ruleset(const iw_engine_t *e) { return e ? e->rs : NULL; }
 int iw_engine_rule_count(const iw_engine_t *e) { return e ? e->nrules : 0; }
 
+void iw_engine_rule_counts(const iw_engine_t *e, iw_rule_counts_t *c)
+{
+    const iw_ruleset_t *rs = e ? e->rs : NULL;
+    int i;
+
+    memset(c, 0, sizeof(*c));
+    for (i = 0; rs && rs->rules && i < rs->rules->nelts; i++) {
+        const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
+        if (!r) continue;
+        c->total++;
+        if (r->kind == IW_RULE_DETECTION) c->detection++;
+        else if (r->kind == IW_RULE_CORRELATION) c->correlation++;
+        else if (r->kind == IW_RULE_FILTER) c->filters++;
+    }
+    c->not_compiled = c->detection - (e ? e->nrules : 0);
+    if (c->not_compiled < 0) c->not_compiled = 0;
+}
+
+int iw_rule_counts_text(const iw_rule_counts_t *c, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%d rule%s: %d detection, %d correlation, %d filter%s",
+                     c->total, c->total == 1 ? "" : "s", c->detection,
+                     c->correlation, c->filters, c->filters == 1 ? "" : "s");
+    if (c->not_compiled > 0 && n >= 0 && (size_t)n < size)
+        n += snprintf(buf + n, size - n, " (%d detection rule%s not compiled: "
+                      "excluded or below the minimum level)", c->not_compiled,
+                      c->not_compiled == 1 ? "" : "s");
+    return n;
+}
+
 /* ---- scratch ---------------------------------------------------------------- */
 
 iw_scratch_t *iw_scratch_create(const iw_engine_t *e)

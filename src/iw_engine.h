@@ -37,6 +37,19 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
 const iw_ruleset_t *iw_engine_ruleset(const iw_engine_t *e);
 int iw_engine_rule_count(const iw_engine_t *e);
 
+/* How many rules a configuration holds, by kind: the one definition the
+ * CLI (`check`, scan), the status page and httpd's start-up line use.
+ * total = every loaded document (detection + correlation + filter);
+ * detection rules not compiled (excluded, below a minimum level) are
+ * counted in detection and again in not_compiled. */
+typedef struct iw_rule_counts {
+    int total, detection, correlation, filters, not_compiled;
+} iw_rule_counts_t;
+void iw_engine_rule_counts(const iw_engine_t *e, iw_rule_counts_t *c);
+/* "91 rules: 79 detection, 6 correlation, 6 filters" (+ ", 2 detection
+ * rules not compiled" when some are); returns the length (snprintf's). */
+int iw_rule_counts_text(const iw_rule_counts_t *c, char *buf, size_t size);
+
 /* Per-thread scratch (Vectorscan scratch, PCRE2 match data, bitsets, hit
  * list).  Allocated with malloc: create once per thread, reuse. */
 iw_scratch_t *iw_scratch_create(const iw_engine_t *e);
