@@ -710,6 +710,130 @@ static void r_iocwatch(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     jw_close(w, '}');
 }
 
+/* ---- message: one line for a person ------------------------------------ */
+
+/* The ECS `message`: what a person reads first in a log viewer, e.g.
+ *   [high] SQL Injection in Query: 203.0.113.5 GET /item?id=1'+OR+1=1 -> 200;
+ *     matched cs-uri-query-decoded "' OR 1=1"
+ *   [medium] Apache Child Crash: 10.0.0.1 AH00052: child pid 42 exit signal ...
+ *   [high] HTTP Probing - Many Missing Paths: c-ip=203.0.113.5: 31 in 60 s
+ * level, rule title, client, method + target (error events: the entry's
+ * text), and what matched; each part cut to a fixed size so the line stays
+ * short.  Built with memcpy into a stack buffer (no snprintf), escaped by
+ * the JSON writer like any value. */
+#define MSG_MAX        512
+#define MSG_TITLE_MAX  120
+#define MSG_TARGET_MAX 160
+#define MSG_VALUE_MAX  80
+
+typedef struct mbuf { char *p; size_t len, cap; } mbuf_t;
+
+/* Append up to max bytes of s (an ellipsis marks a cut). */
+static void mb_put(mbuf_t *m, const char *s, size_t n, size_t max)
+{
+    int cut = n > max;
+    if (!s) return;
+    if (cut) n = max;
+    if (n > m->cap - m->len) { n = m->cap - m->len; cut = 1; }
+    memcpy(m->p + m->len, s, n);
+    m->len += n;
+    if (cut && m->cap - m->len >= 3) {
+        memcpy(m->p + m->len, "...", 3);
+        m->len += 3;
+    }
+}
+
+static void mb_cstr(mbuf_t *m, const char *s)
+{
+    if (s) mb_put(m, s, strlen(s), m->cap);
+}
+
+static void mb_num(mbuf_t *m, long long v)
+{
+    char num[24];
+    size_t n = 0;
+    if (v < 0) num[n++] = '-';
+    n += put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+    mb_put(m, num, n, sizeof(num));
+}
+
+static void msg_request(mbuf_t *m, iw_event_t *ev)
+{
+    iw_str_t v = fget(ev, IW_F_CS_METHOD);
+    long long st;
+    if (v.p) { mb_put(m, v.p, v.len, 16); mb_cstr(m, " "); }
+    v = fget(ev, IW_F_CS_URI);
+    mb_put(m, v.p, v.len, MSG_TARGET_MAX);
+    if (fnum(ev, IW_F_SC_STATUS, &st)) { mb_cstr(m, " -> "); mb_num(m, st); }
+}
+
+static void msg_corr(mbuf_t *m, const iw_corr_alert_t *c)
+{
+    size_t g = strnlen(c->group, sizeof(c->group));
+    if (g) { mb_put(m, c->group, g, MSG_TARGET_MAX); mb_cstr(m, ": "); }
+    mb_num(m, c->count);
+    mb_cstr(m, c->type == IW_CORR_VALUE_COUNT ? " distinct values"
+               : c->type == IW_CORR_EVENT_COUNT ? " events" : " rules matched");
+    mb_cstr(m, " in ");
+    mb_num(m, (long long)(c->window / APR_USEC_PER_SEC));
+    mb_cstr(m, " s");
+}
+
+static __attribute__((noinline)) size_t alert_message(const iw_alert_t *a, char *out, size_t size)
+{
+    mbuf_t m = { out, 0, size };
+    const iw_rule_t *r = a->rule;
+    iw_event_t *ev = a->ev;
+    iw_str_t v;
+    size_t colon;
+    int i, more = 0;
+
+    mb_cstr(&m, "[");
+    mb_cstr(&m, iw_level_name(r ? r->level : IW_LEVEL_NONE));
+    mb_cstr(&m, "] ");
+    if (r) {
+        const char *t = r->title ? r->title : r->name ? r->name : r->id;
+        if (t) mb_put(&m, t, strlen(t), MSG_TITLE_MAX);
+    }
+    for (i = 0; a->all_hits && i < a->nall_hits; i++)
+        more += a->all_hits[i].rule && a->all_hits[i].rule->generate &&
+                a->all_hits[i].rule != r;
+    if (more) { mb_cstr(&m, " (+"); mb_num(&m, more); mb_cstr(&m, " more rules)"); }
+    mb_cstr(&m, ":");
+    colon = m.len;
+    if (a->corr) {
+        mb_cstr(&m, " ");
+        msg_corr(&m, a->corr);
+    } else if (ev) {
+        v = fget(ev, IW_F_C_IP);
+        if (v.p) { mb_cstr(&m, " "); mb_put(&m, v.p, v.len, 64); }
+        mb_cstr(&m, " ");
+        if (ev->type == IW_EV_ERROR) {
+            v = fget(ev, IW_F_MESSAGE);
+            mb_put(&m, v.p, v.len, MSG_TARGET_MAX);
+        } else {
+            msg_request(&m, ev);
+        }
+    }
+    /* an error entry's text is already on the line */
+    if (a->hit && a->hit->nmatches > 0 &&
+        !(ev && ev->type == IW_EV_ERROR && a->hit->matches[0].field == IW_F_MESSAGE)) {
+        const iw_match_t *mt = &a->hit->matches[0];
+        mb_cstr(&m, "; matched ");
+        mb_cstr(&m, iw_field_name((iw_field_id_t)mt->field));
+        mb_cstr(&m, " \"");
+        mb_put(&m, mt->value.p, mt->value.len, MSG_VALUE_MAX);
+        mb_cstr(&m, "\"");
+    }
+    if (m.len == colon) m.len--;        /* nothing after the title */
+    if (a->suppressed > 0) {
+        mb_cstr(&m, " (");
+        mb_num(&m, a->suppressed);
+        mb_cstr(&m, " more held back)");
+    }
+    return m.len;
+}
+
 static void render(jw_t *w, const iw_alert_t *a, int lite)
 {
     iw_event_t *ev = a->ev;
@@ -723,11 +847,19 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
         fmt_iso(ts, sizeof(ts), a->now);
         m_cstr(w, "@timestamp", ts, sizeof(ts));
     }
+    {
+        char msg[MSG_MAX];
+        size_t n = alert_message(a, msg, sizeof(msg));
+        m_strn(w, "message", msg, n, sizeof(msg));
+    }
     r_event(w, lvl);
     r_tags(w, a->rule, lite);
     r_ip(w, "source", fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
+        /* the entry's own text: `message` is the alert's line */
+        jw_open(w, "error", '{');
         m_str(w, "message", fget(ev, IW_F_MESSAGE));
+        jw_close(w, '}');
         if (fnum(ev, IW_F_PID, &pid)) {
             jw_open(w, "process", '{');
             m_int(w, "pid", pid);

@@ -524,10 +524,12 @@ static void frame_report(iw_notify_t *n, uint64_t lost)
              (x.tm_usec / 1000) % 1000);
     pos = (size_t)snprintf(msg, sizeof(msg),
         "{\"rule\":{\"id\":\"iocwatch-dropped\",\"name\":\"%llu alerts dropped\","
-        "\"ruleset\":\"iocwatch\"},\"@timestamp\":\"%s\",\"event\":{\"kind\":"
+        "\"ruleset\":\"iocwatch\"},\"@timestamp\":\"%s\",\"message\":\"[medium] "
+        "%llu alerts dropped (alert target unreachable or queue full)\",\"event\":{\"kind\":"
         "\"alert\",\"severity\":%d,\"module\":\"iocwatch\",\"dataset\":"
         "\"iocwatch.alert\"},\"log\":{\"level\":\"medium\"},\"host\":{\"name\":",
-        (unsigned long long)lost, ts, iw_level_to_ecs_severity(IW_LEVEL_MEDIUM));
+        (unsigned long long)lost, ts, (unsigned long long)lost,
+        iw_level_to_ecs_severity(IW_LEVEL_MEDIUM));
     iw_json_str(msg, sizeof(msg), &pos, n->hostname, strlen(n->hostname), 255);
     pos += (size_t)snprintf(msg + pos, sizeof(msg) - pos,
                             "},\"iocwatch\":{\"dropped\":%llu}}",

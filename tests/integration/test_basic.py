@@ -214,7 +214,7 @@ def test_real_child_crash_seen_by_the_parent(server, rsyslog, errlog):
     m = rsyslog.mark()
     os.kill(int(kids[-1]), signal.SIGSEGV)
     (a,) = rsyslog.wait_alerts(m, 1, lambda a: get(a, "rule.id") == SEGFAULT)
-    assert "child pid %s exit signal" % kids[-1] in get(a, "message")
+    assert "child pid %s exit signal" % kids[-1] in get(a, "error.message")
     assert get(a, "process.pid") == parent
     iwtest.wait_until(lambda: iwtest.http_get(server.port, "/")[0] == 200, 10,
                       what="server still serving")

@@ -513,7 +513,7 @@ def test_urgent_error_log_entry_fires_on_the_fifth(prefork, rsyslog, errlog):
     a = alerts[0]
     check_corr_alert(a, URGENT, ip, "event_count", 5, 60, URGENT_DOC["level"])
     assert str(get(a, "iocwatch.apache.ah_code")).lstrip("AH0") == "1630"
-    assert "client denied" in get(a, "message")
+    assert "client denied" in get(a, "error.message")
 
 
 # ------------------------------------------------------- 4. value_count

@@ -227,6 +227,12 @@ def test_rsyslog_route_example(httpd, rsyslog, base_dir):
         assert get(a, "rule.id") == RULE_A
         assert "not an alert" in open(rs2.out).read()
         assert n not in open(rs2.out).read()      # `stop`: not in the catch-all
+        if os.geteuid() == 0:                     # readable by group adm, no one else
+            import grp
+            import stat
+            st = os.stat(out)
+            assert grp.getgrgid(st.st_gid).gr_name == "adm"
+            assert stat.S_IMODE(st.st_mode) == 0o640
     finally:
         rs2.stop()
         rs2.write_conf = orig_write
@@ -257,6 +263,6 @@ def test_parent_process_entries_alert(httpd, rsyslog):
     httpd.restart()
     (a,) = rsyslog.wait_alerts(m, 1, lambda a: get(a, "rule.id") ==
                                "7b0c5a55-0000-4000-8000-0000000000e2")
-    assert "SIGHUP received" in get(a, "message")
+    assert "SIGHUP received" in get(a, "error.message")
     assert get(a, "process.pid") == parent
     assert get(a, "source.ip") is None

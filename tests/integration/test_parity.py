@@ -179,7 +179,7 @@ CustomLog "{log}" iwparity
     # alerts on the error-log entries httpd wrote about a request (e.g.
     # AH00135 invalid method) are the module's own: the CLI replays requests
     req_alerts = [a for a in module_alerts if get(a, "source.ip") in ips
-                  and get(a, "iocwatch.apache") is None and get(a, "message") is None]
+                  and get(a, "iocwatch.apache") is None and get(a, "error.message") is None]
     mod = {(get(a, "source.ip"), get(a, "rule.id")) for a in req_alerts}
     # exactly one module alert per (request, rule)
     per = [(get(a, "source.ip"), get(a, "rule.id")) for a in req_alerts]

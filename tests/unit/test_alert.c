@@ -200,6 +200,8 @@ TEST(alert_json_access)
         "\"description\":\"Detects a \\\"webshell\\\"\","
         "\"reference\":\"https://example.org/ref\"},"
         "\"@timestamp\":\"2026-11-27T18:00:00.123Z\","
+        "\"message\":\"[high] Webshell access: 203.0.113.5 GET /cgi-bin/x.php?cmd=id"
+        " -> 404; matched cs-uri-query \\\"cmd=id\\\"\","
         "\"event\":{\"kind\":\"alert\",\"severity\":73,\"module\":\"iocwatch\","
         "\"dataset\":\"iocwatch.alert\"},\"log\":{\"level\":\"high\"},";
     iw_rule_t *r = mk_rule(p, "5f8b2d1e-0000-4000-8000-000000000001",
@@ -303,8 +305,11 @@ TEST(alert_json_error_event)
     CHECK(iw_test_json_valid(buf, n));
     CHECK_CONTAINS(buf, "\"log\":{\"level\":\"medium\"}");
     CHECK_CONTAINS(buf, "\"source\":{\"ip\":\"2001:db8::7\"}");
-    CHECK_CONTAINS(buf, "\"message\":\"client denied\\u000d\\u000aFAKE: line"
-                        "\\u0000after \\\"q\\\" \\u0001\\u007f\"");
+    /* the entry's text in error.message; message: the one-line summary */
+    CHECK_CONTAINS(buf, "\"error\":{\"message\":\"client denied\\u000d\\u000aFAKE: line"
+                        "\\u0000after \\\"q\\\" \\u0001\\u007f\"}");
+    CHECK_CONTAINS(buf, "\"message\":\"[medium] Apache denied: 2001:db8::7 client denied"
+                        "\\u000d\\u000aFAKE: line\\u0000after \\\"q\\\" \\u0001\\u007f\"");
     CHECK_CONTAINS(buf, "\"process\":{\"pid\":4242}");
     CHECK_CONTAINS(buf, "\"iocwatch\":{\"apache\":{\"level\":\"error\",\"module\":"
                         "\"authz_core\",\"ah_code\":\"AH01630\"}}");
@@ -537,6 +542,8 @@ TEST(alert_json_correlation)
                         "\"b\":\"c\",\"cs-host\":\"h\"},\"count\":12,\"window_s\":300,"
                         "\"first_seen\":\"2026-11-27T17:59:00.123Z\","
                         "\"last_seen\":\"2026-11-27T18:00:00.123Z\"},\"suppressed\":3}");
+    CHECK_CONTAINS(buf, "\"message\":\"[high] Scanner burst: c-ip=203.0.113.5,s-sitename=a,"
+                        "b=c,cs-host=h: 12 events in 300 s (3 more held back)\"");
     c.type = IW_CORR_TEMPORAL_ORDERED;
     strcpy(c.group, "no key here");
     c.window = 1500000;
@@ -572,6 +579,44 @@ TEST(alert_json_summary_and_input)
     CHECK_CONTAINS(buf, "\"rules\":[{\"id\":\"s1\",\"name\":\"One\",\"level\":\"high\"},"
                         "{\"id\":\"s2\",\"name\":\"Two\",\"level\":\"low\"}]");
     CHECK_CONTAINS(buf, "\"input\":{\"line\":77,\"id\":\"req-\\\"9\\\"\"}");
+    /* the generating rules other than the first are counted on the line */
+    CHECK_CONTAINS(buf, "\"message\":\"[high] One (+1 more rules): 203.0.113.5 GET / -> 404\"");
+}
+
+/* The message line stays short whatever the request: each part is cut (an
+ * ellipsis marks it) and the whole stays under ~600 bytes of JSON. */
+TEST(alert_json_message_bounded)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hit;
+    char buf[16384], target[4096], title[400];
+    const char *m, *e;
+    size_t n;
+    iw_rule_t *r;
+
+    memset(title, 'T', sizeof(title) - 1);
+    title[sizeof(title) - 1] = '\0';
+    r = mk_rule(p, "long-1", title, IW_LEVEL_CRITICAL, NULL);
+    target[0] = '/';
+    memset(target + 1, 'a', sizeof(target) - 2);
+    target[sizeof(target) - 1] = '\0';
+    fx_request(&f, target, "x");
+    memset(&hit, 0, sizeof(hit));
+    hit.rule = r;
+    hit.nmatches = 1;
+    hit.matches[0].field = IW_F_CS_URI;
+    hit.matches[0].value = S(target);
+    alert_for(&a, r, &f.ev, &hit);
+    n = iw_alert_json(&a, buf, sizeof(buf));
+    CHECK(iw_test_json_valid(buf, n));
+    m = strstr(buf, "\"message\":\"[critical] TTTT");
+    CHECK(m != NULL);
+    if (!m) return;
+    e = strstr(m, "\",\"event\":");
+    CHECK(e != NULL && e - m < 600);
+    CHECK_CONTAINS(buf, "TTT...: 203.0.113.5 GET /aaa");
+    CHECK_CONTAINS(buf, "aaa... -> 404; matched cs-uri \\\"/aaa");
 }
 
 TEST(alert_syslog_frames)
@@ -646,6 +691,7 @@ TEST(alert_json_unknown_time_omitted)
     CHECK(iw_test_json_valid(buf, n));
     CHECK(!strstr(buf, "@timestamp"));
     CHECK_STR(buf, "{\"rule\":{\"id\":\"t0\",\"name\":\"No time\",\"ruleset\":\"sigma\"},"
+                   "\"message\":\"[informational] No time\","
                    "\"event\":{\"kind\":\"alert\",\"severity\":1,\"module\":\"iocwatch\","
                    "\"dataset\":\"iocwatch.alert\"},\"log\":{\"level\":\"informational\"},"
                    "\"host\":{\"name\":\"web1\"}}");
