@@ -77,6 +77,7 @@ APLOG_USE_MODULE(iocwatch);
 #define IW_DEF_SHM        (4 * 1024 * 1024)
 #define IW_HDRS_MIN       128          /* header slots per thread to start with */
 #define IW_DEF_INSPECT    (1024 * 1024) /* IocWatchInspectLimit: > 100 x 8190 */
+#define IW_DEF_BODY       (64 * 1024)  /* IocWatchBodyLimit */
 #define IW_ALERTBUF_SIZE  (IW_NOTIFY_MSG_MAX + 1)
 #define IW_MAX_SEL_HITS   64           /* hits kept after exclusions */
 #define IW_MAX_CORR_OUT   8
@@ -110,6 +111,7 @@ typedef struct iw_srv_conf {
 typedef struct iw_dir_conf {
     int enabled;                      /* IocWatch On|Off */
     int summary;                      /* IocWatchSummary On|Off */
+    int body_limit;                   /* IocWatchBodyLimit bytes, 0 = Off */
     apr_array_header_t *exclude;      /* const char*: IocWatchExcludeRule (union) */
 } iw_dir_conf_t;
 
@@ -156,7 +158,7 @@ static void *iw_merge_srv(apr_pool_t *p, void *basev, void *addv)
 static void *iw_create_dir(apr_pool_t *p, char *dir)
 {
     iw_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
-    c->enabled = c->summary = IW_UNSET;
+    c->enabled = c->summary = c->body_limit = IW_UNSET;
     return c;
 }
 
@@ -166,6 +168,7 @@ static void *iw_merge_dir(apr_pool_t *p, void *basev, void *addv)
     iw_dir_conf_t *m = apr_pcalloc(p, sizeof(*m));
     IW_MERGE_INT(enabled);
     IW_MERGE_INT(summary);
+    IW_MERGE_INT(body_limit);
     /* exclusions accumulate: a sub-location keeps its parents' exclusions */
     if (base->exclude && add->exclude)
         m->exclude = apr_array_append(p, base->exclude, add->exclude);
@@ -191,6 +194,29 @@ static iw_dir_conf_t *dir_conf(ap_conf_vector_t *v)
 static const char *set_enabled(cmd_parms *cmd, void *dv, int on)
 {
     ((iw_dir_conf_t *)dv)->enabled = on;
+    return NULL;
+}
+
+/* SIZE|Off: bytes of a form/JSON body kept for inspection. */
+static const char *set_body_limit(cmd_parms *cmd, void *dv, const char *arg)
+{
+    char *end;
+    apr_int64_t v;
+    int sh = 0;
+    if (!strcasecmp(arg, "off")) {
+        ((iw_dir_conf_t *)dv)->body_limit = 0;
+        return NULL;
+    }
+    v = apr_strtoi64(arg, &end, 10);
+    if (end != arg && *end && !end[1]) {
+        switch (apr_toupper(*end)) {
+        case 'K': sh = 10; end++; break;
+        case 'M': sh = 20; end++; break;
+        }
+    }
+    if (end == arg || *end || v < 1 || v > ((apr_int64_t)64 << (20 - sh)))
+        return "IocWatchBodyLimit: expected Off or a size up to 64M (like 64K)";
+    ((iw_dir_conf_t *)dv)->body_limit = (int)(v << sh);
     return NULL;
 }
 
@@ -635,6 +661,10 @@ static const command_rec iw_cmds[] = {
     AP_INIT_TAKE1("IocWatchSuppress", set_suppress, NULL, RSRC_CONF,
         "SECONDS: after an alert, hold back the same rule for the same client "
         "(0 = off)"),
+    AP_INIT_TAKE1("IocWatchBodyLimit", set_body_limit, NULL, RSRC_CONF | ACCESS_CONF,
+        "SIZE|Off: bytes of an application/x-www-form-urlencoded or JSON "
+        "request body kept, as the handler reads it, for the cs-body fields; "
+        "bytes past it are counted into iw-truncated (default 64K)"),
     AP_INIT_FLAG("IocWatchSummary", set_summary, NULL, RSRC_CONF | ACCESS_CONF,
         "On|Off: one alert per request listing every matching rule"),
     AP_INIT_TAKE1("IocWatchInspectLimit", set_inspect_limit, NULL, RSRC_CONF,
@@ -2400,6 +2430,27 @@ static int __attribute__((noinline)) grow_headers(iw_tls_t *t, int n)
     return 1;
 }
 
+/* Per request (request_config): the headers as the client sent them (the
+ * initial request) and the body its handler read (the request that ran
+ * the handler). */
+typedef struct iw_req_conf {
+    apr_table_t *sent;
+    char *body;
+    apr_size_t blen, bcap, blimit, bover;
+    int body_on;                        /* the body filter is on this request */
+    int in_handler;                     /* the handlers run (iw_body_handler) */
+} iw_req_conf_t;
+
+static iw_req_conf_t *req_conf(request_rec *r)
+{
+    iw_req_conf_t *rc = ap_get_module_config(r->request_config, &iocwatch_module);
+    if (!rc) {
+        rc = apr_pcalloc(r->pool, sizeof(*rc));
+        ap_set_module_config(r->request_config, &iocwatch_module, rc);
+    }
+    return rc;
+}
+
 /* The headers as the client sent them, before any other module (and any
  * .htaccess: mod_headers' RequestHeader runs in fixups) could rewrite
  * them: a shallow copy of headers_in (its entries' pointers; unset/set
@@ -2413,9 +2464,122 @@ static int iw_post_read_request(request_rec *r)
         return DECLINED;
     sc = srv_conf(r->server);
     if (sc->rt >= 0)
-        ap_set_module_config(r->request_config, &iocwatch_module,
-                             apr_table_copy(r->pool, r->headers_in));
+        req_conf(r)->sent = apr_table_copy(r->pool, r->headers_in);
     return DECLINED;
+}
+
+/* ------------------------------------------------------------ form bodies */
+
+/* A copy of what the handler itself reads of a form or JSON body: an
+ * input filter on the request that passes every brigade through as it is
+ * (same mode, same blocking) and copies the data buckets it already holds,
+ * up to IocWatchBodyLimit; the rest is counted (iw-truncated).  It never
+ * reads on its own, so a body the handler does not read is never read,
+ * and it never waits.  Only reads while the handler runs are copied (see
+ * iw_body_handler): httpd discarding a body the handler left unread, after
+ * it returned, is passed through without a copy. */
+static ap_filter_rec_t *iw_body_filter_handle;
+
+static void body_keep(request_rec *r, iw_req_conf_t *rc, const char *data,
+                      apr_size_t len)
+{
+    apr_size_t n;
+    if (rc->blen + len > rc->bcap && rc->bcap < rc->blimit) {
+        apr_size_t cap = rc->bcap ? 2 * rc->bcap : 8192;
+        char *nb;
+        if (cap < rc->blen + len)
+            cap = rc->blen + len;
+        if (cap > rc->blimit)
+            cap = rc->blimit;
+        nb = apr_palloc(r->pool, cap);
+        if (rc->blen)
+            memcpy(nb, rc->body, rc->blen);
+        rc->body = nb;
+        rc->bcap = cap;
+    }
+    n = rc->bcap - rc->blen < len ? rc->bcap - rc->blen : len;
+    if (n)
+        memcpy(rc->body + rc->blen, data, n);
+    rc->blen += n;
+    rc->bover += len - n;
+}
+
+static apr_status_t iw_body_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                   ap_input_mode_t mode, apr_read_type_e block,
+                                   apr_off_t readbytes)
+{
+    iw_req_conf_t *rc = f->ctx;
+    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+    apr_bucket *e;
+    if (rv != APR_SUCCESS || !rc->in_handler
+        || (mode != AP_MODE_READBYTES && mode != AP_MODE_GETLINE))
+        return rv;
+    for (e = APR_BRIGADE_FIRST(bb); e != APR_BRIGADE_SENTINEL(bb);
+         e = APR_BUCKET_NEXT(e)) {
+        const char *data;
+        apr_size_t len;
+        if (APR_BUCKET_IS_METADATA(e))
+            continue;
+        if (apr_bucket_read(e, &data, &len, APR_NONBLOCK_READ) != APR_SUCCESS) {
+            if (e->length != (apr_size_t)-1)
+                rc->bover += e->length;     /* not in memory: not waited for */
+            continue;
+        }
+        body_keep(f->r, rc, data, len);
+    }
+    return rv;
+}
+
+/* The handler's extent, for the body filter: first in the handler chain,
+ * run the chain itself (our own entry declines inside), so that the
+ * filter knows when the handler has returned.  Only for requests with the
+ * body filter on; every other request costs one config lookup. */
+static int iw_body_handler(request_rec *r)
+{
+    iw_req_conf_t *rc = ap_get_module_config(r->request_config, &iocwatch_module);
+    int rv;
+    if (!rc || !rc->body_on || rc->in_handler)
+        return DECLINED;
+    rc->in_handler = 1;
+    rv = ap_run_handler(r);
+    rc->in_handler = 0;
+    rc->body_on = 2;                    /* the handler ran */
+    return rv;
+}
+
+static int form_type(const char *ct)
+{
+    return ct && (!strncasecmp(ct, "application/x-www-form-urlencoded", 33)
+                  || !strncasecmp(ct, "application/json", 16));
+}
+
+/* Runs for the request that runs the handler (also after an internal
+ * redirect): bodies of POST/PUT/PATCH forms and JSON where monitoring is
+ * on.  Content-Type as the client sent it. */
+static void iw_insert_filter(request_rec *r)
+{
+    const request_rec *orig = r;
+    const iw_dir_conf_t *dc;
+    const iw_req_conf_t *oc;
+    iw_req_conf_t *rc;
+    int limit;
+    if (r->main || (r->method_number != M_POST && r->method_number != M_PUT
+                    && r->method_number != M_PATCH))
+        return;
+    dc = dir_conf(r->per_dir_config);
+    if (!active(srv_conf(r->server), dc))
+        return;
+    limit = dc && dc->body_limit != IW_UNSET ? dc->body_limit : IW_DEF_BODY;
+    while (orig->prev)
+        orig = orig->prev;
+    oc = ap_get_module_config(orig->request_config, &iocwatch_module);
+    if (limit <= 0 || !form_type(apr_table_get(oc && oc->sent ? oc->sent
+                                               : orig->headers_in, "Content-Type")))
+        return;
+    rc = req_conf(r);
+    rc->blimit = (apr_size_t)limit;
+    rc->body_on = 1;
+    ap_add_input_filter_handle(iw_body_filter_handle, rc, r, r->connection);
 }
 
 /* Request headers as sent (see iw_post_read_request), every one
@@ -2426,9 +2590,10 @@ IW_HOT
 static apr_size_t copy_headers(const request_rec *orig, iw_tls_t *t,
                                iw_request_desc_t *d)
 {
-    const apr_table_t *sent = ap_get_module_config(orig->request_config,
+    const iw_req_conf_t *rc = ap_get_module_config(orig->request_config,
                                                    &iocwatch_module);
-    const apr_array_header_t *ha = apr_table_elts(sent ? sent : orig->headers_in);
+    const apr_array_header_t *ha = apr_table_elts(rc && rc->sent ? rc->sent
+                                                  : orig->headers_in);
     const apr_table_entry_t *he = (const apr_table_entry_t *)ha->elts;
     apr_size_t bytes = 0;
     int i, n = 0;
@@ -2451,6 +2616,22 @@ static apr_size_t copy_headers(const request_rec *orig, iw_tls_t *t,
     d->hdr_values = t->hv;
     d->nhdrs = n;
     return bytes;
+}
+
+/* The body the handler read (IocWatchBodyLimit), from the request that
+ * ran the handler; bytes past the limit go into iw-truncated. */
+static void describe_body(const request_rec *orig, const request_rec *r,
+                          iw_request_desc_t *d)
+{
+    const iw_req_conf_t *rc = ap_get_module_config(r->request_config,
+                                                   &iocwatch_module);
+    if (!rc || !rc->body_on)
+        rc = ap_get_module_config(orig->request_config, &iocwatch_module);
+    if (!rc || !rc->body_on)
+        return;
+    if (rc->blen)
+        d->body = SN(rc->body, rc->blen);
+    d->dropped += rc->bover;
 }
 
 /* A request's description with what its later members are read from. */
@@ -2523,6 +2704,7 @@ static int iw_log_transaction(request_rec *r0)
     describe_request(orig, r, &q);
     bytes = copy_headers(orig, t, &q.d) + q.d.method.len + q.d.target.len
             + q.d.version.len;
+    describe_body(orig, r, &q.d);
     /* per thread: a shared counter's cache line would bounce between
      * cores on every request; the status page sums the threads */
     __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
@@ -2994,6 +3176,10 @@ static void iw_register_hooks(apr_pool_t *p)
     ap_hook_post_config(iw_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(iw_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(iw_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    iw_body_filter_handle = ap_register_input_filter("IOCWATCH_BODY", iw_body_filter,
+                                                     NULL, AP_FTYPE_RESOURCE);
+    ap_hook_insert_filter(iw_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(iw_body_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(iw_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_error_log(iw_error_log, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(iw_status_handler, NULL, NULL, APR_HOOK_MIDDLE);

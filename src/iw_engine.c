@@ -1942,9 +1942,10 @@ static void expand_lazy(iw_engine_t *e)
                            | FBIT(IW_F_CS_URI_QUERY), 0 },
         { IW_F_CS_URI_STEM_DEC, FBIT(IW_F_CS_URI_STEM), 0 },
         { IW_F_CS_URI_QUERY_DEC, FBIT(IW_F_CS_URI_QUERY), 0 },
+        { IW_F_CS_BODY_DEC, FBIT(IW_F_CS_BODY), 0 },
         /* the request's size (and the process's fixed limit) */
         { IW_F_IW_TRUNCATED, FBIT(IW_F_CS_METHOD) | FBIT(IW_F_CS_URI)
-                             | FBIT(IW_F_CS_VERSION), 1 },
+                             | FBIT(IW_F_CS_VERSION) | FBIT(IW_F_CS_BODY), 1 },
     };
     uint64_t *m = &e->evk_fields[0], when = FBIT(IW_F_DATE) | FBIT(IW_F_TIME);
     size_t k;
@@ -1981,6 +1982,7 @@ static rkey_item_t rkey_item(int f)
     RK(IW_F_CS_VERSION, version, RK_STR, 0);
     RK(IW_F_CS_USERNAME, username, RK_STR, 0);
     RK(IW_F_REQUEST_ID, request_id, RK_STR, IW_RD_REQUEST_ID);
+    RK(IW_F_CS_BODY, body, RK_STR, 0);
     RK(IW_F_S_PORT, server_port, RK_INT, IW_RD_SERVER);
     RK(IW_F_SC_STATUS, status, RK_INT, 0);
     RK(IW_F_SC_BYTES, sc_bytes, RK_I64, 0);

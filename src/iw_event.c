@@ -30,6 +30,7 @@ static const char *const field_names[IW_F__COUNT] = {
     [IW_F_DATE] = "date",               [IW_F_TIME] = "time",
     [IW_F_CS_HEADERS] = "cs-headers",   [IW_F_REQUEST_ID] = "request-id",
     [IW_F_IW_TRUNCATED] = "iw-truncated",
+    [IW_F_CS_BODY] = "cs-body",         [IW_F_CS_BODY_DEC] = "cs-body-decoded",
     [IW_F_CS_URI_DEC] = "cs-uri-decoded",
     [IW_F_CS_URI_STEM_DEC] = "cs-uri-stem-decoded",
     [IW_F_CS_URI_QUERY_DEC] = "cs-uri-query-decoded",
@@ -289,9 +290,9 @@ size_t iw_request_bytes(const iw_request_desc_t *d)
  * grow_max request bytes), rounded to 64 KiB; after a large request it
  * shrinks back on the next one that needs no more than the minimum.
  * Nothing points into the buffer here, so its contents need not move. */
-static void event_fit(iw_event_t *ev, size_t bytes)
+static void event_fit(iw_event_t *ev, size_t bytes, size_t extra)
 {
-    size_t want = IW_EVENT_ROOM(bytes < ev->grow_max ? bytes : ev->grow_max);
+    size_t want = IW_EVENT_ROOM(bytes < ev->grow_max ? bytes : ev->grow_max) + extra;
     char *nb;
 
     want = (want + IW_EVENT_BUF_MIN - 1) / IW_EVENT_BUF_MIN * IW_EVENT_BUF_MIN;
@@ -309,10 +310,13 @@ static void event_fit(iw_event_t *ev, size_t bytes)
  * views a rule happens to read first. */
 static void event_room(iw_event_t *ev, const iw_request_desc_t *d)
 {
-    size_t bytes = iw_request_bytes(d), fits;
+    /* the body (bounded by the caller) needs room for its decoded view */
+    size_t bytes = iw_request_bytes(d), extra = d->body.p ? 2 * d->body.len + 2 : 0;
+    size_t room, fits;
 
-    if (ev->own_buf) event_fit(ev, bytes);
-    fits = ev->buf_size > 512 ? (ev->buf_size - 512) / 4 : 0;
+    if (ev->own_buf) event_fit(ev, bytes, extra);
+    room = ev->buf_size > extra ? ev->buf_size - extra : 0;
+    fits = room > 512 ? (room - 512) / 4 : 0;
     if (ev->own_buf && fits > ev->grow_max) fits = ev->grow_max;
     if (bytes > fits || d->dropped)
         put_num(ev, IW_F_IW_TRUNCATED,
@@ -433,6 +437,7 @@ void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d)
     ev->val[IW_F_CS_VERSION] = d->version;
     ev->val[IW_F_CS_USERNAME] = d->username;
     ev->val[IW_F_REQUEST_ID] = d->request_id;
+    ev->val[IW_F_CS_BODY] = d->body;
     split_target(ev, d, &authority);
     header_fields_set(ev, d, &host);
     ev->val[IW_F_CS_HOST] = host.p ? host
@@ -930,7 +935,7 @@ static void lazy_uri_dec(iw_event_t *ev)
                    | LAZY_BIT(IW_F_S_PORT) | LAZY_BIT(IW_F_SC_STATUS)          \
                    | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
                    | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID)            \
-                   | LAZY_BIT(IW_F_IW_TRUNCATED)                               \
+                   | LAZY_BIT(IW_F_IW_TRUNCATED) | LAZY_BIT(IW_F_CS_BODY_DEC)  \
                    | LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME))
 
 static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
@@ -958,6 +963,10 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
     case IW_F_CS_HEADERS_DEC:
         s = iw_event_get(ev, IW_F_CS_HEADERS);
         if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLAIN);
+        break;
+    case IW_F_CS_BODY_DEC:
+        s = ev->val[IW_F_CS_BODY];
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLUS);
         break;
     case IW_F_S_PORT: case IW_F_SC_STATUS: case IW_F_SC_BYTES: case IW_F_CS_BYTES:
     case IW_F_TIME_TAKEN: case IW_F_PID: case IW_F_IW_TRUNCATED:

@@ -45,6 +45,8 @@ typedef enum {
     IW_F_IW_TRUNCATED,    /* "iw-truncated" request bytes not fully inspected
                            * (over the inspection limit, or left out by the
                            * caller); absent when everything was inspected */
+    IW_F_CS_BODY,         /* "cs-body" the part of a form/JSON request body
+                           * the handler read (up to the caller's limit) */
     /* decoded views (lazy): percent-decoded however deeply nested,
      * %uXXXX to UTF-8, overlong UTF-8 folded, NULs removed, until nothing
      * decodable is left (decoding a view again gives the same); the *stem* and
@@ -54,6 +56,7 @@ typedef enum {
     IW_F_CS_URI_STEM_DEC,   /* "cs-uri-stem-decoded" */
     IW_F_CS_URI_QUERY_DEC,  /* "cs-uri-query-decoded" ('+' -> ' ' too) */
     IW_F_CS_HEADERS_DEC,    /* "cs-headers-decoded" */
+    IW_F_CS_BODY_DEC,       /* "cs-body-decoded" (form decoding: '+' -> ' ') */
     /* error events */
     IW_F_MESSAGE,         /* "message" text of the error entry */
     IW_F_LEVEL,           /* "level" e.g. error, crit, warn */
@@ -131,8 +134,11 @@ typedef struct iw_request_desc {
     unsigned later;
     void (*fill_later)(struct iw_request_desc *d);
     /* bytes of the request the caller could not pass (e.g. headers past
-     * what it could hold): counted into iw-truncated, never silent */
+     * what it could hold, body bytes past its limit): counted into
+     * iw-truncated, never silent */
     size_t dropped;
+    /* the request body as far as the caller kept it (NULL p: none) */
+    iw_str_t body;
 } iw_request_desc_t;
 
 /* Fill what d->later says is missing (no-op when nothing is). */

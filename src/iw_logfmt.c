@@ -1047,6 +1047,7 @@ static int js_member(js_t *j, iw_str_t key)
     if (KEY("uri")) return js_want_string(j, &r->target, "\"uri\" must be a string");
     if (KEY("version")) return js_want_string(j, &r->version, "\"version\" must be a string");
     if (KEY("client")) return js_want_string(j, &r->client_ip, "\"client\" must be a string");
+    if (KEY("body")) return js_want_string(j, &r->body, "\"body\" must be a string");
     if (KEY("headers")) return js_headers(j);
     if (KEY("status")) return js_status(j);
     if (KEY("time")) return js_time(j);

@@ -755,3 +755,25 @@ TEST(event_decode_fast_same_as_bytewise)
     }
     CHECK_INT(diff, 0);
 }
+
+/* The body the caller kept: cs-body as given, cs-body-decoded with form
+ * decoding ('+' is a space); absent without a body; room for its view. */
+TEST(event_body_fields)
+{
+    iw_request_desc_t d;
+    iw_event_t ev;
+
+    desc_init(&d, "POST", "/login");
+    d.body = S("user=admin%27+UNION+SELECT+1--&x=%252e");
+    REQUIRE(iw_event_init_owned(&ev, 4096) == 0);
+    iw_event_from_request(&ev, &d);
+    CHECK_STR(fv(&ev, IW_F_CS_BODY), "user=admin%27+UNION+SELECT+1--&x=%252e");
+    CHECK_STR(fv(&ev, IW_F_CS_BODY_DEC), "user=admin' UNION SELECT 1--&x=.");
+    CHECK(iw_event_get(&ev, IW_F_IW_TRUNCATED).p == NULL);
+    desc_init(&d, "POST", "/login");
+    iw_event_from_request(&ev, &d);
+    CHECK(iw_event_get(&ev, IW_F_CS_BODY).p == NULL);
+    CHECK(iw_event_get(&ev, IW_F_CS_BODY_DEC).p == NULL);
+    CHECK_INT(iw_field_lookup("cs-body-decoded"), IW_F_CS_BODY_DEC);
+    iw_event_release(&ev);
+}

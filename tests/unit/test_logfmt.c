@@ -553,3 +553,20 @@ TEST(logfmt_jsonl_headers_past_the_limit_counted)
                             46, &o, &why));
     CHECK_INT(o.req.dropped, 0);
 }
+
+/* jsonl "body": the request body (cs-body); null = none. */
+TEST(logfmt_jsonl_body)
+{
+    static iw_parsed_t o;
+    const char *why = NULL;
+    const char *l1 = "{\"method\":\"POST\",\"uri\":\"/l\",\"body\":\"a=1&b=%27\"}";
+    const char *l2 = "{\"method\":\"POST\",\"uri\":\"/l\",\"body\":null}";
+    const char *l3 = "{\"method\":\"POST\",\"uri\":\"/l\",\"body\":5}";
+
+    REQUIRE(parse(IW_INPUT_JSONL, l1, &o, &why));
+    CHECK_STR(sv(o.req.body), "a=1&b=%27");
+    REQUIRE(parse(IW_INPUT_JSONL, l2, &o, &why));
+    CHECK(o.req.body.p == NULL);
+    CHECK(!parse(IW_INPUT_JSONL, l3, &o, &why));
+    CHECK_CONTAINS(why, "\"body\" must be a string");
+}
