@@ -1,32 +1,43 @@
 #!/usr/bin/python3
 """User-space instructions per request of httpd, module off vs on (make bench).
 
-wrk throughput on a shared 2-vCPU VM varies by +-20 % between minutes, far
-more than the 1 % this module may cost.  This companion to bench_httpd.py
-measures what does not vary: httpd runs single-process (`-X`, event MPM)
-under `valgrind --tool=callgrind`, serves N keep-alive requests for the 2 KB
-static file, and the instruction count of all its threads is read at exit.
-Two runs per variant (100 and 100+N requests) cancel start-up, rule
-compilation and thread creation, leaving the steady per-request cost.
+httpd runs single-process (`-X`, event MPM) under `valgrind --tool=callgrind`
+and serves WARM of wrk's requests, then N keep-alive requests of one kind of
+traffic; the instruction count of all its threads is read at exit.  Two
+runs per variant (WARM and WARM + N requests) cancel start-up, rule
+loading and thread creation: the difference over N is the steady cost of
+one request of that kind.  Deterministic: the load of the machine does not
+change it.  Every path is served by a 2 KB static file.
 
-Only user space is counted: the kernel's TCP and syscall work (most of a
-static request's real cost) is not, so the ratio printed here is a lower
-bound for the throughput ratio.  Variants as in bench_httpd.py:
-  off, sigmahq, on, nocache (IocWatchScanCache Off), off-uniq / on-uniq
-  (every request distinct: "?r=<n>"), off-brws / on-brws (the repeated
-  request with a browser's ~1 KB of headers instead of Host alone),
-  off-real / on-real (the GET requests of a real access log in order,
-  bench_httpd.real_requests, the client in X-Forwarded-For).
-With `on` (`on-brws`) selected, one more pair of runs counts the
+`make bench` runs the three kinds of traffic of the performance issue,
+each with the module off, on (all SigmaHQ web rules + conf/rules) and, when
+Debian's libapache2-mod-security2 + modsecurity-crs are installed,
+ModSecurity + CRS (DetectionOnly) as the reference:
+  off / on / modsec                 the same small GET repeated (wrk's)
+  off-brreal / on-brreal / modsec-brreal
+        browser-real: the GET requests of a real access log in order
+        (bench_httpd.real_requests: client in X-Forwarded-For, taken by
+        mod_remoteip, its user agent and referer) with a browser's full
+        header set (bench_httpd.browser_real_headers: accept lists, fetch
+        metadata, a ~320-byte cookie per client)
+  off-attack / on-attack / modsec-attack
+        the first N requests of corpus/crs-requests.jsonl as recorded
+        (body headers dropped), alerts rendered and sent as in production
+and the floor of each kind: bench_floor, a literal-only Vectorscan
+database of the loaded rules' literals scanning the same request bytes
+raw and once URL-decoded, counted alone (--toggle-collect), printed
+with module / floor.  More variants by name (IW_INSTR_VARIANTS=on-uniq,...):
+sigmahq, nocache, off-uniq/on-uniq, off-brws/on-brws (one repeated
+browser request), off-real/on-real (browser-real without the browser's
+headers).  With on (on-brws) selected, one more pair of runs counts the
 log_transaction hook alone under callgrind's cache model (--cache-sim):
-its instructions and its L1 instruction and data misses per request, i.e.
-the lines it finds cold after httpd's own work.  wrk cannot resolve a 1 % change on this machine;
-these counts are exact and rerunnable.
+its instructions and L1 misses per request (IW_INSTR_HOOK=0: skipped).
+Only user space is counted: the kernel's TCP and syscall work is not.
 The first run compiles the rule databases under valgrind (its CPU model
 differs from the host's, so the host's compiled databases do not apply):
 several minutes, then cached in build/bench-vg-hscache.
 
-    IW_INSTR_REQUESTS=1000 IW_INSTR_VARIANTS=off,on /usr/bin/python3 tools/bench_instr.py
+    IW_INSTR_REQUESTS=1000 IW_INSTR_VARIANTS=on,on-brreal /usr/bin/python3 tools/bench_instr.py
 """
 import glob
 import os
@@ -44,33 +55,125 @@ N = int(os.environ.get("IW_INSTR_REQUESTS", "1000"))
 B.CLI_PATH = os.environ.get("IW_CLI", os.path.join(B.REPO, "build", "iocwatch"))
 CACHE = os.path.join(B.REPO, "build", "bench-vg-hscache")
 START_TIMEOUT = 1800            # a cold compile under valgrind takes minutes
+WARM = 100                      # requests before the counted ones
 
 
-def get_all(port, n, kind):
-    """n keep-alive GETs on one connection, each response read fully.
-    kind: "same" (the wrk request), "uniq" (a distinct query each time),
-    "browser" (the same request with a browser's headers), "real" (a real
-    log's requests in order, B.real_requests)."""
-    extra = "".join("%s: %s\r\n" % hv for hv in B.BROWSER_HEADERS) if kind == "browser" else ""
-    real = B.real_requests() if kind == "real" else None
-    with socket.create_connection(("127.0.0.1", port), 30) as s:
-        for i in range(n):
-            path = "/static.html" + ("?r=%d" % i if kind == "uniq" else "")
-            if real:
-                client, path, referer, agent = real[i % len(real)]
-                extra = "".join("%s: %s\r\n" % hv for hv in B.real_headers(client, referer, agent))
-            host = "" if real else "Host: 127.0.0.1:%d\r\n" % port    # real: in extra
-            s.sendall(("GET %s HTTP/1.1\r\n%s%s\r\n" % (path, host, extra)).encode())
-            buf = b""
-            while b"\r\n\r\n" not in buf:
-                buf += s.recv(65536)
-            head, body = buf.split(b"\r\n\r\n", 1)
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            while len(body) < length:
-                body += s.recv(65536)
+ATTACK_LOG = os.path.join(B.SHARED, "corpus", "crs-requests.jsonl")
+# hop-by-hop and body headers a replay must not send (the request would
+# wait for a body or close the connection)
+DROP_HEADERS = {"content-length", "transfer-encoding", "connection", "expect",
+                "keep-alive", "proxy-connection", "upgrade"}
+# attack: every path served by the static file, like the real-log variants
+ATTACK_CONF = """LoadModule alias_module {m}/mod_alias.so
+AliasMatch "^/.*$" "{{d}}/htdocs/static.html"
+""".format(m=B.MODDIR)
+
+
+def request_bytes(method, target, headers):
+    return ("%s %s HTTP/1.1\r\n%s\r\n" % (method, target, "".join(
+        "%s: %s\r\n" % hv for hv in headers))).encode("latin-1")
+
+
+def attack_requests(n):
+    """The first n requests of corpus/crs-requests.jsonl as HTTP/1.1
+    heads (method, target and headers as recorded; a request line or
+    header httpd could not take is skipped)."""
+    import json
+    out = []
+    with open(ATTACK_LOG, encoding="utf-8") as f:
+        for line in f:
+            if len(out) == n:
+                break
+            r = json.loads(line)
+            m, t = r.get("method") or "GET", r.get("uri") or "/"
+            hs = [(k, v) for k, v in (r.get("headers") or {}).items()
+                  if k.lower() not in DROP_HEADERS and isinstance(v, str)]
+            if not any(k.lower() == "host" for k, _ in hs):
+                hs.insert(0, ("Host", "localhost"))
+            ok = all(0x20 < ord(c) < 0x7f for c in m + t) and all(
+                B.PRINTABLE.match(k + v) and ":" not in k for k, v in hs)
+            if ok:
+                out.append((m, request_bytes(m, t, hs)))
+    return out
+
+
+def requests(kind, port, n):
+    """n requests of a kind as (method, bytes): "same" (wrk's request),
+    "uniq" (a distinct query each time), "browser" (the same request with
+    a browser's headers), "real" (a real log's requests in order,
+    bench_httpd.real_requests, client in X-Forwarded-For), "browser-real"
+    (the same with a browser's full header set, a cookie per client),
+    "attack" (the first n of corpus/crs-requests.jsonl)."""
+    if kind == "attack":
+        reqs = attack_requests(n)
+        return [reqs[i % len(reqs)] for i in range(n)]
+    real = B.real_requests() if kind in ("real", "browser-real") else None
+    out = []
+    for i in range(n):
+        path = "/static.html" + ("?r=%d" % i if kind == "uniq" else "")
+        hs = [("Host", "127.0.0.1:%d" % port)]
+        if kind == "browser":
+            hs += B.BROWSER_HEADERS
+        if real:
+            client, path, referer, agent = real[i % len(real)]
+            hs = (B.browser_real_headers if kind == "browser-real" else B.real_headers)(
+                client, referer, agent)
+        out.append(("GET", request_bytes("GET", path, hs)))
+    return out
+
+
+def get_all(port, n, kind, warm=WARM):
+    """warm of wrk's requests (each worker thread's scratch and caches made),
+    then n keep-alive requests of a kind (requests()), each response read
+    fully; a connection the server closes (an error response) is opened
+    again."""
+    s = None
+    try:
+        for method, req in requests("same", port, warm) + requests(kind, port, n):
+            for attempt in (0, 1):
+                if s is None:
+                    s = socket.create_connection(("127.0.0.1", port), 30)
+                try:
+                    s.sendall(req)
+                    state = read_response(s, method)
+                except OSError:
+                    state = None
+                if state == "keep":
+                    break
+                s.close()                 # closed by the server
+                s = None
+                if state == "close":
+                    break
+    finally:
+        if s is not None:
+            s.close()
+
+
+def read_response(s, method):
+    """Read one response: "keep", "close" (the server closes after it) or
+    None (the connection closed before a response: send again)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65536)
+        if not d:
+            return None
+        buf += d
+    head, body = buf.split(b"\r\n\r\n", 1)
+    length, state = 0, "keep"
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+        elif k.strip().lower() == b"connection" and v.strip().lower() == b"close":
+            state = "close"
+    if method == "HEAD" or head.split(b" ")[1:2] in ([b"204"], [b"304"]):
+        length = 0
+    while len(body) < length:
+        d = s.recv(65536)
+        if not d:
+            return "close"
+        body += d
+    return state
 
 
 def callgrind(name, extra, n, kind, outdir, vg_args=()):
@@ -127,7 +230,7 @@ def wait_ready(p, h, module):
 
 
 def instructions(name, extra, n, kind, outdir):
-    """Total instructions of one httpd -X run serving n requests."""
+    """Total instructions of one httpd -X run serving WARM + n requests."""
     return callgrind(name, extra, n, kind, outdir)["Ir"]
 
 
@@ -138,8 +241,8 @@ def hook_cache(extra, n, outdir, kind="same"):
     The misses are the hook's cold lines: the part of its cost that the
     instruction count does not show."""
     vg = ["--cache-sim=yes", "--toggle-collect=iw_log_transaction"]
-    a = callgrind("hook", extra, 100, kind, outdir, vg)      # cancels thread set-up
-    b = callgrind("hook", extra, 100 + n, kind, outdir, vg)
+    a = callgrind("hook", extra, 0, kind, outdir, vg)        # cancels thread set-up
+    b = callgrind("hook", extra, n, kind, outdir, vg)
     d = {ev: (b[ev] - a.get(ev, 0)) / n for ev in b}
     return d["Ir"], d["I1mr"], d["D1mr"] + d["D1mw"]
 
@@ -168,6 +271,49 @@ def warm_cache(rule_sets):
         print("  rule databases for valgrind ready (%.0f s)" % (time.time() - t0), flush=True)
 
 
+MODSEC_CONF = ("LoadModule unique_id_module {m}/mod_unique_id.so\n"
+               "LoadModule security2_module {m}/mod_security2.so\n"
+               "SecRuleEngine DetectionOnly\nSecRequestBodyAccess On\n"
+               "SecAuditEngine Off\nSecDataDir {{d}}\nSecTmpDir {{d}}\n"
+               "Include /etc/modsecurity/crs/crs-setup.conf\n"
+               "Include /usr/share/modsecurity-crs/rules/*.conf\n").format(m=B.MODDIR)
+
+
+def modsec_installed():
+    return (os.path.exists(os.path.join(B.MODDIR, "mod_security2.so"))
+            and os.path.isdir("/usr/share/modsecurity-crs/rules"))
+
+
+def floor(kind, n, rules, outdir):
+    """Instructions per request of bench_floor (a literal-only database of
+    the rules' literals over the same request bytes, raw and once
+    decoded), or None when it is not built."""
+    exe = os.path.join(B.REPO, "build", "bench", "bench_floor")
+    if not os.path.exists(exe):
+        return None
+    reqf = os.path.join(outdir, "floor-%s.req" % kind)
+    with open(reqf, "wb") as f:
+        for _, req in requests(kind, 8080, n):
+            f.write(req)
+    out = os.path.join(outdir, "cg-floor-%s.out" % kind)
+    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                    "--toggle-collect=floor_request", exe, reqf] + rules,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    with open(out) as fh:
+        for line in fh:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1]) / n
+    return None
+
+
+# (name, config, kind of requests, baseline); `make bench` runs DEFAULT
+# (the issue's three kinds of traffic, ModSecurity + CRS when installed),
+# IW_INSTR_VARIANTS=name,... any of them (baselines are added).
+DEFAULT = ["off", "on", "off-brreal", "on-brreal", "off-attack", "on-attack",
+           "modsec", "modsec-brreal", "modsec-attack"]
+KIND_OF = {"on": "same", "on-brreal": "browser-real", "on-attack": "attack"}
+
+
 def main():
     if not shutil.which("valgrind"):
         print("valgrind not installed: apt-get install valgrind")
@@ -187,24 +333,42 @@ def main():
                 ("off-brws", "", "browser", "off-brws"),
                 ("on-brws", on, "browser", "off-brws"),
                 ("off-real", B.REAL_CONF, "real", "off-real"),
-                ("on-real", B.REAL_CONF + on, "real", "off-real")]
+                ("on-real", B.REAL_CONF + on, "real", "off-real"),
+                ("off-brreal", B.REAL_CONF, "browser-real", "off-brreal"),
+                ("on-brreal", B.REAL_CONF + on, "browser-real", "off-brreal"),
+                ("off-attack", ATTACK_CONF, "attack", "off-attack"),
+                ("on-attack", ATTACK_CONF + on, "attack", "off-attack")]
+    if modsec_installed():
+        variants += [("modsec", MODSEC_CONF, "same", "off"),
+                     ("modsec-brreal", B.REAL_CONF + MODSEC_CONF, "browser-real", "off-brreal"),
+                     ("modsec-attack", ATTACK_CONF + MODSEC_CONF, "attack", "off-attack")]
+    if not os.environ.get("IW_INSTR_VARIANTS"):
+        os.environ["IW_INSTR_VARIANTS"] = ",".join(DEFAULT)
     variants = B.select_variants(variants, "IW_INSTR_VARIANTS")
-    if any(v[1] for v in variants):              # some variant loads the module
+    if any("iocwatch_module" in v[1] for v in variants):
         warm_cache([sig, sig + [pack]])
     per = {}
     for name, extra, kind, base_name in variants:
-        a = instructions(name, extra, 100, kind, outdir)
-        b = instructions(name, extra, 100 + N, kind, outdir)
+        a = instructions(name, extra, 0, kind, outdir)
+        b = instructions(name, extra, N, kind, outdir)
         per[name] = (b - a) / N
-        print("  %-9s %8.0f instructions/request" % (name, per[name]), flush=True)
-    print("httpd -X (event MPM) under callgrind, %d keep-alive requests for a 2 KB file, "
-          "user space only" % N)
+        print("  %-13s %10.0f instructions/request" % (name, per[name]), flush=True)
+    print("httpd -X (event MPM) under callgrind, %d keep-alive requests after %d warm-up "
+          "requests, every path a 2 KB file, user space only" % (N, WARM))
     for name, _, _, base_name in variants:
         d = per[name] - per[base_name]
-        print("  %-9s %8.0f instr/req  module %+6.0f  ratio %.3f"
+        print("  %-13s %10.0f instr/req  module %+10.0f  ratio %.3f"
               % (name, per[name], d, per[base_name] / per[name]))
+    for name, kind in KIND_OF.items():
+        if name not in per:
+            continue
+        fl = floor(kind, N, sig + [pack], outdir)
+        if fl:
+            d = per[name] - per[[v[3] for v in variants if v[0] == name][0]]
+            print("  floor (%s): %.0f instr/req (literal-only database of the rules' "
+                  "literals, raw + once decoded); module / floor %.2f" % (kind, fl, d / fl))
     for name, kind in (("on", "same"), ("on-brws", "browser")):
-        if any(v[0] == name for v in variants):
+        if any(v[0] == name for v in variants) and os.environ.get("IW_INSTR_HOOK", "1") != "0":
             ir, i1, d1 = hook_cache(on, N, outdir, kind)
             print("  %s: log_transaction hook under the cache model: %.0f instr, "
                   "%.1f L1i misses, %.1f L1d misses per request" % (name, ir, i1, d1))
