@@ -79,6 +79,9 @@ def test_burst_of_high_alerts_sends_one_readable_mail(httpd, mailer, smtp, errlo
     subject = str(msg["Subject"])
     assert subject == "[iocwatch] high alert: IW test A - marker in the query from 127.0.0.1"
     body = msg.get_body().get_content() if msg.is_multipart() else msg.get_content()
+    # first the alert's own one-line `message`, then the fields
+    assert body.startswith("[high] IW test A - marker in the query: 127.0.0.1 GET "
+                           "/scan?q=iwattack-a&n=%s&i=0 -> 404" % n), body[:300]
     assert "Rule:     IW test A - marker in the query" in body
     assert "Rule id:  7b0c5a55-0000-4000-8000-00000000000a" in body
     assert "Client:   127.0.0.1" in body
