@@ -164,7 +164,7 @@ static size_t gen_mutated(char *b, size_t cap)
 
 static int within(iw_str_t v, const char *lo, size_t size)
 {
-    return v.p >= lo && v.p + v.len <= lo + size;
+    return lo && v.p >= lo && v.p + v.len <= lo + size;
 }
 
 /* A path-normalised view has no ".", ".." or empty segments inside. */
