@@ -24,7 +24,7 @@ FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all lib cli module unit fuzz test test-unit test-asan test-integration \
+.PHONY: all lib cli module unit fuzz fuzz-build test test-unit test-asan test-integration \
         bench demo detect deps install clean check-rules rules
 
 all: deps-check lib cli module
@@ -112,6 +112,32 @@ test-asan:
 	@for f in build-asan/fuzz/*; do [ -x "$$f" ] || continue; \
 	    echo "fuzz: $$f"; IW_SRCDIR=$(CURDIR) "$$f" || exit 1; done
 
+# ---- coverage-guided fuzzing (docs/FUZZING.md) ---------------------------------
+# make fuzz: each tests/fuzz target built with clang's libFuzzer + ASan + UBSan
+# (engine in build-fuzz/, instrumented), then run for FUZZ_SECONDS each, one
+# after the other (seeds, corpus, crash artifacts and logs in build-fuzz/).
+# make test-asan runs the same targets briefly through their standalone
+# driver (gcc).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?=               # empty: every target
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_LF      := $(patsubst tests/fuzz/%.c,build-fuzz/lf/%,$(FUZZ_SRC))
+
+fuzz-build:
+	@command -v $(FUZZ_CC) >/dev/null || $(MAKE) --no-print-directory deps
+	$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=build-fuzz OPT=-O1 \
+	    EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" build-fuzz/libiocwatch.a
+	$(MAKE) --no-print-directory $(FUZZ_LF)
+
+build-fuzz/lf/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build-fuzz/libiocwatch.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_W) -O1 -g -DIW_LIBFUZZER $(FUZZ_SAN) -fsanitize=fuzzer -Isrc $(DEP_CFLAGS) \
+	    $< -o $@ build-fuzz/libiocwatch.a $(DEP_LIBS)
+
+fuzz: deps-check fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/run-fuzz.sh $(FUZZ_TARGETS)
+
 check-rules: cli
 	$(BUILD)/iocwatch check conf/rules
 
@@ -132,4 +158,4 @@ rules:
 	@$(PYTHON) tools/genrules.py
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

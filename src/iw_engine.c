@@ -654,10 +654,13 @@ static int long_line_regex(const char *re, unsigned mods, int64_t *n, int32_t *m
 /* Does v have a line (mode) of at least n bytes? */
 static int long_line(iw_str_t v, int64_t n, int32_t mode)
 {
-    const char *p = v.p, *end = v.p + v.len, *nl;
+    const char *p = v.p, *end, *nl;
 
+    /* an absent field has no pointer: no arithmetic on it (NULL + 0 is
+     * undefined, clang's UBSan reports it) */
     if (!v.p || (int64_t)v.len < n) return 0;
     if (mode == LL_VALUE) return 1;
+    end = v.p + v.len;
     for (;;) {
         nl = memchr(p, '\n', (size_t)(end - p));
         if ((nl ? nl : end) - p >= n) return 1;

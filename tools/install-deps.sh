@@ -7,6 +7,8 @@ libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest python3-yam
 # integration tests against the real components (docs/INTEGRATIONS.md)
 PKGS="$PKGS prometheus rsyslog-gnutls rsyslog-relp gnutls-bin python3-aiosmtpd
 fail2ban chromium"
+# make fuzz: clang's libFuzzer (docs/FUZZING.md)
+PKGS="$PKGS clang libclang-rt-14-dev"
 [ "${IW_WITH_MODSEC:-1}" = 1 ] && PKGS="$PKGS libapache2-mod-security2 modsecurity-crs"
 missing=""
 for p in $PKGS; do

@@ -9,10 +9,11 @@
 #include <string.h>
 #include <time.h>
 #include <apr_general.h>
+#include <sys/stat.h>
 #include "iw_logfmt.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static long passed, failed, parsed_ok;
+static long __attribute__((unused)) passed, failed, parsed_ok;
 
 static uint64_t rnd(void)
 {
@@ -23,9 +24,14 @@ static uint64_t rnd(void)
 
 static size_t rn(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
 
+#ifdef IW_LIBFUZZER            /* libFuzzer keeps the input of an abort */
+#define FAIL(...) do { fprintf(stderr, "fuzz_logfmt: "); fprintf(stderr, __VA_ARGS__); \
+        fputc('\n', stderr); abort(); } while (0)
+#else
 #define FAIL(...) do { failed++; if (failed <= 20) {                        \
         fprintf(stderr, "fuzz_logfmt: "); fprintf(stderr, __VA_ARGS__);     \
         fputc('\n', stderr); } } while (0)
+#endif
 
 /* ---- seeds ------------------------------------------------------------------ */
 
@@ -93,7 +99,7 @@ static const char *const tokens[] = {
     "+", "%c0%00%af", "\xc1", "%e0%80", "%%", "%u002", "\0",
 };
 
-static size_t gen_random(char *b, size_t cap)
+static __attribute__((unused)) size_t gen_random(char *b, size_t cap)
 {
     static const char alpha[] = "%./\\\"[]{}:,0123456789aAuUx- ";
     size_t n = rn(cap), i;
@@ -119,7 +125,7 @@ static size_t insert(char *b, size_t n, size_t cap, const char *s, size_t sl)
 
 /* Mutations of a seed: byte flips, token insertions, truncation, cutting a
  * chunk, and blowing a field up to ~8 KB. */
-static size_t gen_mutated(char *b, size_t cap)
+static __attribute__((unused)) size_t gen_mutated(char *b, size_t cap)
 {
     const char *s = seeds[rn((size_t)nseeds)];
     size_t n = strlen(s), k, m = 1 + rn(6);
@@ -328,26 +334,18 @@ static void run_desc(char *b, size_t n)
     free(eb);
 }
 
-static double now_sec(void)
+static __attribute__((unused)) double now_sec(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int main(void)
+static void load_seeds(void)
 {
-    const char *dir = getenv("IW_SRCDIR"), *e;
-    double limit = 3.0, t0;
-    long iters = 2000000, i;
-    size_t cap = 20000, k;
-    char *b;
-    apr_time_t t;
+    const char *dir = getenv("IW_SRCDIR");
+    size_t k;
 
-    apr_initialize();
-    if ((e = getenv("IW_FUZZ_SEED"))) rng_state = strtoull(e, NULL, 0) | 1;
-    if ((e = getenv("IW_FUZZ_SECONDS"))) limit = atof(e);
-    if ((e = getenv("IW_FUZZ_ITERS"))) iters = atol(e);
     for (k = 0; k < sizeof(builtin) / sizeof(builtin[0]); k++)
         add_seed(builtin[k], strlen(builtin[k]));
     if (!dir) dir = ".";
@@ -355,6 +353,86 @@ int main(void)
     load_file(dir, "crs-requests.jsonl", 13, 200);
     load_file(dir, "ossec/apache.rst", 1, 100);
     load_file(dir, "ossec/apache_attacks.rst", 1, 100);
+}
+
+/* One input through everything: each parser, the request builder, the
+ * decoder in every mode.  The buffer sizes the checks pick come from a
+ * hash of the input, so a case replays the same. */
+static void one_case(const char *line, size_t n)
+{
+    apr_time_t t;
+    size_t k;
+
+    rng_state = 0x9E3779B97F4A7C15ull;
+    for (k = 0; k < n; k++) rng_state = (rng_state ^ (unsigned char)line[k]) * 0x100000001B3ull;
+    rng_state |= 1;
+    for (k = 0; k < 4; k++) run_line(line, n, (iw_input_format_t)k);
+    if (iw_logfmt_detect(line, n) > IW_INPUT_JSONL) FAIL("detect out of range");
+    (void)iw_parse_clf_time(line, n < 40 ? n : 40, &t);
+    run_desc((char *)line, n);
+}
+
+#ifdef IW_LIBFUZZER
+/* libFuzzer (make fuzz): IW_FUZZ_WRITE_SEEDS=DIR writes the seeds, one
+ * file each, and exits. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    const char *w = getenv("IW_FUZZ_WRITE_SEEDS");
+    char path[2048];
+    int k;
+
+    (void)argc; (void)argv;
+    apr_initialize();
+    if (!w) return 0;
+    load_seeds();
+    mkdir(w, 0755);
+    for (k = 0; k < nseeds; k++) {
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/seed-%04d", w, k);
+        if (!(f = fopen(path, "wb"))) { perror(path); exit(1); }
+        fputs(seeds[k], f);
+        fclose(f);
+    }
+    fprintf(stderr, "fuzz_logfmt: %d seeds written to %s\n", nseeds, w);
+    exit(0);
+}
+
+int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
+{
+    char *line = malloc(size ? size : 1);      /* run_desc writes nothing: a copy for ASan */
+    memcpy(line, data, size);
+    one_case(line, size);
+    free(line);
+    return 0;
+}
+#else
+int main(void)
+{
+    const char *e;
+    double limit = 3.0, t0;
+    long iters = 2000000, i;
+    size_t cap = 20000, k;
+    uint64_t rng;
+    char *b;
+    apr_time_t t;
+
+    apr_initialize();
+    if ((e = getenv("IW_FUZZ_SEED"))) rng_state = strtoull(e, NULL, 0) | 1;
+    if ((e = getenv("IW_FUZZ_SECONDS"))) limit = atof(e);
+    if ((e = getenv("IW_FUZZ_ITERS"))) iters = atol(e);
+    load_seeds();
+    rng = rng_state;
+    for (k = 0; k < (size_t)nseeds; k++) {      /* each seed as it is, all the ways */
+        size_t n = strlen(seeds[k]);
+        char *line = malloc(n ? n : 1);
+        memcpy(line, seeds[k], n);
+        one_case(line, n);
+        free(line);
+    }
+    rng_state = rng;
     b = malloc(cap);
     t0 = now_sec();
     for (i = 0; i < iters && now_sec() - t0 < limit; i++) {
@@ -378,3 +456,4 @@ int main(void)
            passed, failed, nseeds, parsed_ok);
     return failed ? 1 : 0;
 }
+#endif

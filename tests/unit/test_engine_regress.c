@@ -109,3 +109,27 @@ TEST(engine_long_line_regex_matches_pcre2)
     CHECK(eu_fired(hits, n, "f6"));
     iw_scratch_destroy(s);
 }
+
+/* A length test on an absent field (no Referer) is false, and computes
+ * nothing from the missing pointer: the old code formed NULL + 0, which
+ * clang's UBSan reports (make fuzz-build's flags; gcc's does not check
+ * it).  Found by fuzz_eval on its first, empty input. */
+TEST(engine_long_line_on_absent_field)
+{
+    const char *yaml = eu_rule(p, "nolong",
+        "    sel:\n        cs-referer|re|m: '^[^\\n]{5}'\n    condition: not sel");
+    iw_diag_t *d;
+    iw_engine_t *e = eu_compile(p, yaml, &d, NULL);
+    iw_scratch_t *s;
+    const iw_hit_t *hits;
+    int n;
+
+    REQUIRE(e != NULL);
+    s = iw_scratch_create(e);
+    REQUIRE(s != NULL);
+    n = eu_eval(p, e, s, &(treq_t){ .target = "/" }, &hits);
+    CHECK(eu_fired(hits, n, "nolong"));
+    n = eu_eval(p, e, s, &(treq_t){ .target = "/", .referer = "abcdefgh" }, &hits);
+    CHECK(!eu_fired(hits, n, "nolong"));
+    iw_scratch_destroy(s);
+}
