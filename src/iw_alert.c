@@ -691,6 +691,14 @@ static void r_iocwatch(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
 {
     jw_open(w, "iocwatch", '{');
     r_matches(w, a->hit);
+    if (a->eval_error) {            /* the rule could not be evaluated: say so */
+        jw_open(w, "evaluation_error", '{');
+        m_cstr(w, "reason", iw_eval_error_reason(a->eval_error->code), 64);
+        m_cstr(w, "field", iw_field_name((iw_field_id_t)a->eval_error->field), 64);
+        m_int(w, "code", a->eval_error->code);
+        if (ev) m_str(w, "value", fget(ev, (iw_field_id_t)a->eval_error->field));
+        jw_close(w, '}');
+    }
     if (a->corr) r_corr(w, a->corr);
     if (a->suppressed > 0) m_int(w, "suppressed", (long long)a->suppressed);
     r_rules(w, a);

@@ -23,6 +23,9 @@ typedef struct iw_alert {
     const iw_hit_t *all_hits; int nall_hits;
     /* CLI provenance: iocwatch.input.line / iocwatch.input.id */
     int with_input;
+    /* the rule could not be evaluated on this event (hit NULL): rendered
+     * as iocwatch.evaluation_error {reason, field} */
+    const iw_eval_error_t *eval_error;
 } iw_alert_t;
 
 #define IW_ALERT_EXCERPT_MAX 256    /* bytes of any one untrusted value */

@@ -88,6 +88,7 @@ typedef struct cli_thr {
     iw_parsed_t ps;                   /* reused per line: 2 KB not cleared per line */
     iw_event_t ev;
     uint64_t *rule_counts;            /* alerts per rule index */
+    uint64_t *err_counts;             /* evaluation errors per rule index */
     iw_hit_t *sel;                    /* nrules: the hits a summary lists */
     pthread_t tid;
 } cli_thr_t;
@@ -257,7 +258,7 @@ static void thr_free(cli_thr_t *t)
 {
     if (t->scratch) iw_scratch_destroy(t->scratch);
     iw_event_release(&t->ev);
-    free(t->pbuf); free(t->abuf); free(t->rule_counts);
+    free(t->pbuf); free(t->abuf); free(t->rule_counts); free(t->err_counts);
     free(t->sel);
     memset(t, 0, sizeof(*t));
 }
@@ -271,9 +272,10 @@ static int thr_init(cli_ctx_t *c, cli_thr_t *t)
     t->pbuf = malloc(t->pbuf_size);
     t->abuf = malloc(CLI_ALERT_BUF + 1);
     t->rule_counts = calloc(c->nrules + 1, sizeof(uint64_t));
+    t->err_counts = calloc(c->nrules + 1, sizeof(uint64_t));
     t->sel = malloc(sizeof(iw_hit_t) * (c->nrules + 1));
     if (iw_event_init_owned(&t->ev, c->o->inspect_limit) != 0 || !t->scratch || !t->pbuf
-        || !t->abuf || !t->rule_counts || !t->sel) {
+        || !t->abuf || !t->rule_counts || !t->err_counts || !t->sel) {
         thr_free(t);
         return -1;
     }
@@ -350,6 +352,31 @@ static uint64_t detect_alerts(cli_thr_t *t, cli_batch_t *b, iw_event_t *ev,
         a.hit = &t->sel[0];
         a.all_hits = t->sel;
         a.nall_hits = k;
+        sent += put_alert(t, b, &a);
+    }
+    return sent;
+}
+
+/* Rules that could not be evaluated on the event (a regex past a PCRE2
+ * limit): counted per rule, and an alert saying so for the first of each
+ * rule and client in a minute (iw_scratch_eval_error_due).  Returns the
+ * alerts written. */
+static uint64_t error_alerts(cli_thr_t *t, cli_batch_t *b, iw_event_t *ev)
+{
+    cli_ctx_t *c = t->c;
+    const iw_eval_error_t *errs;
+    iw_alert_t a;
+    uint64_t sent = 0;
+    int i, n = iw_engine_eval_errors(t->scratch, &errs);
+
+    for (i = 0; i < n; i++) {
+        const iw_rule_t *r = errs[i].rule;
+        t->err_counts[r->index]++;
+        if (c->o->min_level != IW_LEVEL_NONE && r->level < c->o->min_level) continue;
+        if (!iw_scratch_eval_error_due(t->scratch, &errs[i], ev)) continue;
+        alert_init(c, &a, ev);
+        a.rule = r;
+        a.eval_error = &errs[i];
         sent += put_alert(t, b, &a);
     }
     return sent;
@@ -470,6 +497,8 @@ static void scan_line(cli_ctx_t *c, const char *name, int *fmt,
         c->st.alerts += detect_alerts(&c->thr, NULL, ev, hits, n);
         corr_feed(c, ev, hits, n);
     }
+    if (iw_engine_eval_errors(c->thr.scratch, NULL))
+        c->st.alerts += error_alerts(&c->thr, NULL, ev);
 }
 
 /* ---- scan: worker threads ------------------------------------------------ */
@@ -534,6 +563,7 @@ static void work_batch(cli_thr_t *t, cli_batch_t *b)
         }
         b->events++;
         n = iw_engine_eval(c->engine, t->scratch, ev, &hits);
+        if (iw_engine_eval_errors(t->scratch, NULL)) b->alerts += error_alerts(t, b, ev);
         if (n <= 0) continue;
         b->alerts += detect_alerts(t, b, ev, hits, n);
         if (c->corr) note_corr(c, b, i, hits, n);
@@ -694,8 +724,10 @@ static void par_stop(cli_ctx_t *c)
     pthread_mutex_unlock(&par->mu);
     for (k = 0; k < par->nthr; k++) {
         pthread_join(par->thr[k].tid, NULL);
-        for (i = 0; i <= (unsigned long)c->nrules; i++)
+        for (i = 0; i <= (unsigned long)c->nrules; i++) {
             c->thr.rule_counts[i] += par->thr[k].rule_counts[i];
+            c->thr.err_counts[i] += par->thr[k].err_counts[i];
+        }
         thr_free(&par->thr[k]);
     }
     for (i = 0; par->ring && i < par->nslots; i++) {
@@ -856,6 +888,31 @@ static int scan_file(cli_ctx_t *c, const char *path)
     return rc;
 }
 
+/* Rules that could not be evaluated on some events (docs/MODULE.md,
+ * "Regex limits"): how often, per rule.  Nothing when none. */
+static void print_errors(cli_ctx_t *c)
+{
+    const iw_ruleset_t *rs = iw_engine_ruleset(c->engine);
+    const uint64_t *err = c->thr.err_counts;
+    uint64_t total = 0;
+    int i, rules = 0;
+
+    for (i = 0; i < rs->rules->nelts; i++) {
+        total += err[i];
+        rules += err[i] > 0;
+    }
+    if (!total) return;
+    fprintf(stderr, "iocwatch: %llu evaluation error(s) in %d rule(s): a value past a regex "
+            "limit, the rule could not be evaluated (each alerted as such, once per rule, "
+            "client and minute)\n", (unsigned long long)total, rules);
+    for (i = 0; i < rs->rules->nelts; i++) {
+        const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
+        if (err[i])
+            fprintf(stderr, "  %8llu  %s  %s (evaluation errors)\n", (unsigned long long)err[i],
+                    r->id ? r->id : "-", r->title ? r->title : "");
+    }
+}
+
 static void print_summary(cli_ctx_t *c, double secs)
 {
     const iw_ruleset_t *rs = iw_engine_ruleset(c->engine);
@@ -881,6 +938,7 @@ static void print_summary(cli_ctx_t *c, double secs)
             fprintf(stderr, "  %8llu  %s  %s\n", (unsigned long long)cnt[i],
                     r->id ? r->id : "-", r->title ? r->title : "");
     }
+    print_errors(c);
 }
 
 /* Which rules feed a correlation (their hits need the in-order replay). */

@@ -53,6 +53,28 @@
 #define EVC_ENTRIES(sc) ((sc) / 8 < 16 ? 16u : (sc) / 8)   /* event cache size */
 #define ALL_TYPES ((unsigned)(IW_EV_ACCESS | IW_EV_ERROR))
 
+/* PCRE2 limits, per run of one regex on one value (docs/MODULE.md,
+ * "Regex limits").  Past them the regex is not evaluated: the rules that
+ * read it report an evaluation error (iw_engine_eval_errors) instead of a
+ * silent "no match".
+ * - JIT stack: per thread (scratch), 1 MiB; a regex that keeps a
+ *   backtracking frame per byte ('^q=(a|b)*x') needs ~20 bytes of it per
+ *   subject byte, so ~40,000 bytes of subject fit (PCRE2's default, 32 KiB
+ *   on the machine stack, ran out at 2,000).  Reserved address space;
+ *   pages are used only as deep as a match goes.
+ * - past the JIT stack, the same regex runs again in the interpreter,
+ *   whose backtracking frames come from the heap: at most RX_HEAP_LIMIT
+ *   KiB (8 MiB, ~100,000 bytes of such a subject), freed after the run;
+ *   RX_DEPTH_LIMIT bounds its nesting the same way.
+ * - match limit: 1,000,000 backtracking steps (PCRE2's default is 10
+ *   million): a few milliseconds of CPU per run at worst (an exponential
+ *   regex such as '(a|aa)+\1$' reaches it at ~35 characters). */
+#define RX_JIT_STACK_START (32 * 1024)
+#define RX_JIT_STACK_MAX (1024 * 1024)
+#define RX_MATCH_LIMIT 1000000u
+#define RX_DEPTH_LIMIT 1000000u
+#define RX_HEAP_LIMIT (8 * 1024u)      /* KiB */
+
 /* ---- compiled representation ------------------------------------------- */
 
 typedef struct range { int32_t first, n; } range_t;
@@ -218,6 +240,11 @@ struct iw_engine {
     rkey_item_t rkey[IW_F__COUNT]; /* ... then where each is in the description */
     int nrkey;
     unsigned rkey_later;           /* IW_RD_* members the request key reads */
+    /* evaluation errors: which detection rules read each predicate (CSR,
+     * through their filters too), and each pattern's field */
+    int32_t *rd_first, *rd_rules;
+    int8_t *pat_field;
+    int nrs;                       /* rules in the ruleset (rule->index bound) */
 };
 
 struct iw_scratch {
@@ -240,6 +267,16 @@ struct iw_scratch {
     int tm_ok;
     struct tm tm;
     iw_scache_t *sc;               /* scan results of recent values; NULL = off */
+    /* evaluation errors (cold) */
+    pcre2_match_context *mctx;     /* limits + this thread's JIT stack */
+    pcre2_jit_stack *jstack;
+    int32_t *errp; int *errp_code; uint8_t *errp_field; int nerrp;   /* this event */
+    uint32_t *errgen;              /* pred already in errp in event gen */
+    uint32_t *rerrgen;             /* crule already reported in event gen */
+    iw_eval_error_t *errs; int nerrs;
+    uint64_t *rule_errs;           /* per rule->index, since creation */
+    uint64_t nrx_errors, nscan_errors, neval_errors, nerr_held;
+    struct { uint64_t key; int64_t minute; } lim[256];   /* iw_scratch_eval_error_due */
 };
 
 /* ---- build state (compile time only) ------------------------------------ */
@@ -1915,6 +1952,73 @@ static void engine_publish(build_t *b)
     e->npatterns = b->pats->nelts;
 }
 
+/* ---- readers: which rules read a predicate (evaluation errors) ------------ */
+
+typedef struct rdwalk { int32_t *mark, rule, *out; int n; } rdwalk_t;
+
+static void readers_node(const iw_engine_t *e, int32_t ni, rdwalk_t *w)
+{
+    const cnode_t *n = &e->nodes[ni];
+    int g, i, r, k;
+    if (n->type != N_SEL) {
+        for (i = 0; i < n->n; i++) readers_node(e, e->kids[n->a + i], w);
+        return;
+    }
+    for (g = 0; g < e->sels[n->a].n; g++) {
+        const range_t *gr = &e->groups[e->sels[n->a].first + g];
+        for (i = 0; i < gr->n; i++) {
+            const citem_t *it = &e->items[gr->first + i];
+            for (r = 0; r < it->rows.n; r++) {
+                const range_t *row = &e->rows[it->rows.first + r];
+                for (k = 0; k < row->n; k++) {
+                    int32_t p = e->terms[row->first + k] >> 1;
+                    if (w->mark[p] == w->rule + 1) continue;
+                    w->mark[p] = w->rule + 1;
+                    if (w->out) w->out[2 * w->n] = p, w->out[2 * w->n + 1] = w->rule;
+                    w->n++;
+                }
+            }
+        }
+    }
+}
+
+/* rd_first/rd_rules: per predicate, the detection rules whose condition
+ * or filters read it; pat_field: each pattern's field. */
+static void build_readers(build_t *b)
+{
+    iw_engine_t *e = b->e;
+    rdwalk_t w;
+    int32_t r, i, *cnt;
+    int pass;
+
+    e->nrs = b->rs->rules->nelts;
+    e->pat_field = apr_palloc(b->p, (size_t)e->npatterns + 1);
+    for (i = 0; i < e->npatterns; i++)
+        e->pat_field[i] = (int8_t)APR_ARRAY_IDX(b->pats, i, pat_t).field;
+    w.mark = apr_pcalloc(b->tp, sizeof(int32_t) * ((size_t)e->npreds + 1));
+    w.out = NULL;
+    for (pass = 0; pass < 2; pass++) {      /* count, then fill */
+        w.n = 0;
+        for (i = 0; i < e->npreds; i++) w.mark[i] = 0;
+        for (r = 0; r < e->nrules; r++) {
+            const crule_t *cr = &e->rules[r];
+            w.rule = r;
+            readers_node(e, cr->root, &w);
+            for (i = 0; i < cr->filters.n; i++)
+                readers_node(e, e->rules[e->filt[cr->filters.first + i]].root, &w);
+        }
+        if (!pass) w.out = apr_palloc(b->tp, sizeof(int32_t) * 2 * ((size_t)w.n + 1));
+    }
+    cnt = apr_pcalloc(b->tp, sizeof(int32_t) * ((size_t)e->npreds + 1));
+    for (i = 0; i < w.n; i++) cnt[w.out[2 * i]]++;
+    e->rd_first = apr_palloc(b->p, sizeof(int32_t) * ((size_t)e->npreds + 1));
+    e->rd_rules = apr_palloc(b->p, sizeof(int32_t) * ((size_t)w.n + 1));
+    e->rd_first[0] = 0;
+    for (i = 0; i < e->npreds; i++) e->rd_first[i + 1] = e->rd_first[i] + cnt[i];
+    for (i = 0; i < e->npreds; i++) cnt[i] = e->rd_first[i];
+    for (i = 0; i < w.n; i++) e->rd_rules[cnt[w.out[2 * i]]++] = w.out[2 * i + 1];
+}
+
 /* ---- event cache plan ---------------------------------------------------- */
 
 #define FBIT(f) ((uint64_t)1 << (f))
@@ -2087,6 +2191,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     }
     build_actions(b);
     engine_publish(b);
+    build_readers(b);
     plan_event_key(e);
     apr_pool_destroy(b->tp);
     return b->errors ? NULL : e;
@@ -2145,6 +2250,24 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     s->cand = calloc(nr + 1, sizeof(int32_t));
     s->hits = calloc(nr + 1, sizeof(iw_hit_t));
     s->md = pcre2_match_data_create(1, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jstack = pcre2_jit_stack_create(RX_JIT_STACK_START, RX_JIT_STACK_MAX, NULL);
+    s->errp = calloc(np + 1, sizeof(int32_t));
+    s->errp_code = calloc(np + 1, sizeof(int));
+    s->errp_field = calloc(np + 1, 1);
+    s->errgen = calloc(np + 1, sizeof(uint32_t));
+    s->rerrgen = calloc(nr + 1, sizeof(uint32_t));
+    s->errs = calloc(nr + 1, sizeof(iw_eval_error_t));
+    s->rule_errs = calloc((size_t)e->nrs + 1, sizeof(uint64_t));
+    if (!s->mctx || !s->jstack || !s->errp || !s->errp_code || !s->errp_field || !s->errgen
+        || !s->rerrgen || !s->errs || !s->rule_errs) {
+        iw_scratch_destroy(s);
+        return NULL;
+    }
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jstack);
+    pcre2_set_match_limit(s->mctx, RX_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mctx, RX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(s->mctx, RX_HEAP_LIMIT);
     if (e->sc_entries && (!(s->sc = iw_scache_create(e->sc_entries))
                           || !(s->evc = iw_scache_create(EVC_ENTRIES(e->sc_entries)))
                           || !(s->kbuf = malloc(IW_SCACHE_MAX_KEY)))) {
@@ -2170,6 +2293,10 @@ void iw_scratch_destroy(iw_scratch_t *s)
     if (!s) return;
     if (s->hs) hs_free_scratch(s->hs);
     if (s->md) pcre2_match_data_free(s->md);
+    if (s->mctx) pcre2_match_context_free(s->mctx);
+    if (s->jstack) pcre2_jit_stack_free(s->jstack);
+    free(s->errp); free(s->errp_code); free(s->errp_field); free(s->errgen); free(s->rerrgen);
+    free(s->errs); free(s->rule_errs);
     iw_scache_destroy(s->sc);
     iw_scache_destroy(s->evc);
     free(s->kbuf);
@@ -2194,12 +2321,34 @@ static inline void pred_set(iw_scratch_t *s, int32_t p, int field)
     s->pfield[p] = (uint8_t)field;
 }
 
+/* A predicate whose matcher could not run on this event (a regex past a
+ * limit, a failed scan): recorded once per event; the rules reading it are
+ * checked after the evaluation (eval_errors). */
+static void __attribute__((cold)) pred_error(iw_scratch_t *s, int32_t p, int field, int code)
+{
+    if (s->errgen[p] == s->gen) return;
+    s->errgen[p] = s->gen;
+    s->errp[s->nerrp] = p;
+    s->errp_code[s->nerrp] = code;
+    s->errp_field[s->nerrp++] = (uint8_t)field;
+}
+
+/* 1 match, 0 no match, < 0 the PCRE2 error (a limit: the regex could not
+ * be evaluated).  Out of JIT stack, the interpreter tries again on the
+ * heap (RX_HEAP_LIMIT). */
 static int run_regex(iw_scratch_t *s, const rxcheck_t *rx, iw_str_t v)
 {
     int rc = rx->jit
-        ? pcre2_jit_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, NULL)
-        : pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, NULL);
-    return rc >= 0;
+        ? pcre2_jit_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, s->mctx)
+        : pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, s->mctx);
+    if (rc >= 0) return 1;
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        rc = pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, PCRE2_NO_JIT, s->md, s->mctx);
+    if (rc >= 0) return 1;
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    s->nrx_errors++;
+    return rc;
 }
 
 typedef struct scan_ctx {
@@ -2257,8 +2406,14 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
             /* while recording, confirm even what an earlier field already
              * set: the cached result must not depend on other fields */
             const rxcheck_t *rx = &e->rx[-1 - a];
-            if ((c->rec || !pred_is_set(c->s, rx->pred)) && run_regex(c->s, rx, c->v))
+            int rc;
+            if (!c->rec && pred_is_set(c->s, rx->pred)) continue;
+            if ((rc = run_regex(c->s, rx, c->v)) > 0) {
                 scan_set(c, rx->pred);
+            } else if (rc < 0) {
+                pred_error(c->s, rx->pred, c->field, rc);
+                if (c->rec) c->rec->overflow = 1;   /* not a result to remember */
+            }
         }
     }
     return 0;
@@ -2522,13 +2677,38 @@ static hs_database_t *field_db(const fieldm_t *fm, const scan_ctx_t *c, int shor
 }
 
 /* Every matcher of one field on c->v. */
+/* A Vectorscan scan that failed (scratch in use, out of memory, a bad
+ * database): every predicate of a pattern of that field is in doubt. */
+static void __attribute__((cold)) scan_failed(const iw_engine_t *e, iw_scratch_t *s,
+                                              scan_ctx_t *c, int rc)
+{
+    int32_t id, i;
+
+    s->nscan_errors++;
+    if (c->rec) c->rec->overflow = 1;
+    for (id = 0; id < e->npatterns; id++) {
+        if (e->pat_field[id] != c->field) continue;
+        for (i = e->pat_act_first[id]; i < e->pat_act_first[id + 1]; i++) {
+            int32_t a = e->acts[i];
+            pred_error(s, a >= 0 ? a : e->rx[-1 - a].pred, c->field, IW_EVAL_SCAN_FAILED);
+        }
+    }
+    for (i = 0; c->field == IW_F_RAW && i < e->nconf; i++)    /* merged literals */
+        for (id = e->pat_act_first[e->conf[i].pat]; id < e->pat_act_first[e->conf[i].pat + 1]; id++)
+            if (e->acts[id] >= 0) pred_error(s, e->acts[id], e->conf[i].field, IW_EVAL_SCAN_FAILED);
+    (void)rc;
+}
+
 static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
                        const fieldm_t *fm, hs_database_t *db, int short_small)
 {
+    hs_error_t rc;
+
     if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
     if (fm->lits.n) lit_scan(e, &fm->lits, short_small, c);
-    if (db) hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c);
+    if (db && (rc = hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
+        scan_failed(e, s, c, (int)rc);
 }
 
 /* The context a field's result depends on besides its bytes: for _raw,
@@ -2613,7 +2793,11 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         iw_str_t v;
         if (!(ra->types & type) || pred_is_set(s, e->rx[ra->rx].pred)) continue;
         v = iw_event_get(ev, (iw_field_id_t)ra->field);
-        if (v.p && run_regex(s, &e->rx[ra->rx], v)) pred_set(s, e->rx[ra->rx].pred, ra->field);
+        if (v.p) {
+            int rc = run_regex(s, &e->rx[ra->rx], v);
+            if (rc > 0) pred_set(s, e->rx[ra->rx].pred, ra->field);
+            else if (rc < 0) pred_error(s, e->rx[ra->rx].pred, ra->field, rc);
+        }
     }
     for (i = 0; i < e->nradix; i++) {
         int f = e->radix_fields[i];
@@ -2966,9 +3150,12 @@ static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     s->ntouched = 0;
     s->ev = ev;
     s->tm_ok = 0;
+    s->nerrp = s->nerrs = 0;
     if (++s->gen == 0) {
         memset(s->rgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
         memset(s->pgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
+        memset(s->errgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
+        memset(s->rerrgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
         s->gen = 1;
     }
 }
@@ -2984,6 +3171,58 @@ static const evc_res_t *evc_find(iw_scratch_t *s, iw_scache_key_t *key)
     key->npre = 0;
     if (!iw_scache_key(key)) { key->n = 0; return NULL; }
     return iw_scache_get(s->evc, key, &rlen);
+}
+
+static void err_bits(iw_scratch_t *s, const uint8_t *forced, int on)
+{
+    int k;
+    for (k = 0; k < s->nerrp; k++) {
+        int32_t p = s->errp[k];
+        if (!forced[k]) continue;
+        if (on) s->bits[p >> 6] |= (uint64_t)1 << (p & 63);
+        else s->bits[p >> 6] &= ~((uint64_t)1 << (p & 63));
+    }
+}
+
+/* The event had predicates that could not be computed (s->errp).  A rule
+ * reading one that did not match, but would with those predicates true
+ * (and is not excluded by its filters as they were computed), could not be
+ * evaluated: padding past a limit must not look like "no match".  Such
+ * rules go to s->errs and their counters.  Cold: only events with errors. */
+static void __attribute__((cold, noinline)) eval_errors(const iw_engine_t *e, iw_scratch_t *s,
+                                                         unsigned type, int nhits)
+{
+    uint8_t forced[256];
+    int k, i, j, n = s->nerrp < 256 ? s->nerrp : 256;
+
+    s->nerrp = n;
+    for (k = 0; k < n; k++) {
+        forced[k] = !pred_is_set(s, s->errp[k]);
+        if (forced[k]) pred_set(s, s->errp[k], s->errp_field[k]);
+    }
+    for (k = 0; k < n; k++) {
+        int32_t p = s->errp[k];
+        for (i = e->rd_first[p]; i < e->rd_first[p + 1]; i++) {
+            int32_t r = e->rd_rules[i];
+            const crule_t *cr = &e->rules[r];
+            int dropped = 0, f;
+            if (s->rerrgen[r] == s->gen) continue;
+            s->rerrgen[r] = s->gen;
+            if (!(cr->applies & type)) continue;
+            for (j = 0; j < nhits && s->hits[j].rule != cr->rule; j++) ;
+            if (j < nhits || !eval_node(e, s, cr->root)) continue;
+            err_bits(s, forced, 0);
+            for (f = 0; f < cr->filters.n && !dropped; f++)
+                dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
+            err_bits(s, forced, 1);
+            if (dropped) continue;
+            s->errs[s->nerrs].rule = cr->rule;
+            s->errs[s->nerrs].field = s->errp_field[k];
+            s->errs[s->nerrs++].code = s->errp_code[k];
+            s->neval_errors++;
+            if (cr->rule->index >= 0 && cr->rule->index < e->nrs) s->rule_errs[cr->rule->index]++;
+        }
+    }
 }
 
 /* Scan and evaluate the event (a cache miss); stores the hits under key
@@ -3020,6 +3259,10 @@ static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         h->rule = cr->rule;
         h->nmatches = 0;
         evidence_node(e, s, cr->root, h);
+    }
+    if (s->nerrp) {
+        eval_errors(e, s, type, nhits);
+        return nhits;              /* not cached: a repeat must report them again */
     }
     /* a truncated event's views depend on its buffer, not only the key */
     if (key->n && !(ev->have_num & FBIT(IW_F_IW_TRUNCATED))) evc_store(s, key, idx, nhits);
@@ -3059,6 +3302,7 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
 
     if (hits) *hits = s ? s->hits : NULL;
     if (!e || !s || !ev || !d || s->e != e) return 0;
+    s->nerrs = 0;                  /* a clean repeat below skips scratch_begin */
     if (!s->evc || !e->evk_req_desc) {
         iw_request_desc_complete(d);
         iw_event_from_request(ev, d);
@@ -3114,4 +3358,59 @@ void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *
 void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
 {
     iw_scache_counters(s ? s->evc : NULL, hits, misses);
+}
+
+/* ---- evaluation errors ------------------------------------------------------ */
+
+int iw_engine_eval_errors(const iw_scratch_t *s, const iw_eval_error_t **errs)
+{
+    if (errs) *errs = s ? s->errs : NULL;
+    return s ? s->nerrs : 0;
+}
+
+const char *iw_eval_error_reason(int code)
+{
+    switch (code) {
+    case PCRE2_ERROR_MATCHLIMIT: return "regex match limit";
+    case PCRE2_ERROR_DEPTHLIMIT: return "regex depth limit";
+    case PCRE2_ERROR_HEAPLIMIT: return "regex heap limit";
+    case PCRE2_ERROR_JIT_STACKLIMIT: return "regex JIT stack limit";
+    case PCRE2_ERROR_NOMEMORY: return "regex out of memory";
+    case IW_EVAL_SCAN_FAILED: return "Vectorscan scan failed";
+    default: return "regex error";
+    }
+}
+
+/* One slot per (rule, client) hash: held back when it holds the same key
+ * and minute (an alert for them went out this minute from this scratch). */
+int iw_scratch_eval_error_due(iw_scratch_t *s, const iw_eval_error_t *er, iw_event_t *ev)
+{
+    iw_str_t ip = ev ? iw_event_get(ev, IW_F_C_IP) : IW_STR_NULL;
+    int64_t minute = ev ? (int64_t)(ev->time / (60 * (apr_time_t)APR_USEC_PER_SEC)) : 0;
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(uint32_t)er->rule->index;
+    size_t i, slot;
+
+    for (i = 0; i < ip.len; i++) h = (h ^ (unsigned char)ip.p[i]) * 0x100000001b3ull;
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33;   /* mix: FNV's top bits barely move */
+    h |= 1;                         /* 0 marks an empty slot */
+    slot = (size_t)(h >> 56);
+    if (s->lim[slot].key == h && s->lim[slot].minute == minute) {
+        s->nerr_held++;
+        return 0;
+    }
+    s->lim[slot].key = h;
+    s->lim[slot].minute = minute;
+    return 1;
+}
+
+void iw_scratch_error_counters(const iw_scratch_t *s, iw_eval_counters_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (!s) return;
+    c->regex_errors = s->nrx_errors;
+    c->scan_errors = s->nscan_errors;
+    c->eval_errors = s->neval_errors;
+    c->held = s->nerr_held;
+    c->per_rule = s->rule_errs;
+    c->nrules = s->e->nrs;
 }

@@ -89,6 +89,42 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
 int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                            iw_request_desc_t *d, const iw_hit_t **hits);
 
+/* Evaluation errors.  A regex past a PCRE2 limit (JIT stack, match,
+ * depth, heap; docs/MODULE.md "Regex limits") or a failed Vectorscan scan
+ * leaves a predicate unknown.  After iw_engine_eval / _eval_request, the
+ * rules that did not match but would have if the unknown predicates were
+ * true (and their filters, as computed, did not exclude them) are the
+ * evaluation errors of that event: padding a value past a limit must raise
+ * an alert, never hide one.  Such an event is never answered from the
+ * event cache. */
+typedef struct iw_eval_error {
+    const iw_rule_t *rule;      /* detection rule that could not be evaluated */
+    int field;                  /* iw_field_id_t of the value it could not check */
+    int code;                   /* PCRE2 error code, or IW_EVAL_SCAN_FAILED */
+} iw_eval_error_t;
+#define IW_EVAL_SCAN_FAILED (-100000)
+
+/* The evaluation errors of the last event evaluated with s (in scratch
+ * memory, valid until the next evaluation); returns how many. */
+int iw_engine_eval_errors(const iw_scratch_t *s, const iw_eval_error_t **errs);
+/* "regex match limit", "regex JIT stack limit", ... for an error code. */
+const char *iw_eval_error_reason(int code);
+/* Should this error raise an alert?  1 for the first error of its rule and
+ * client (c-ip) in the event's minute seen by this scratch (a small table:
+ * a collision only sends one more), 0 when one went out already. */
+int iw_scratch_eval_error_due(iw_scratch_t *s, const iw_eval_error_t *er, iw_event_t *ev);
+
+typedef struct iw_eval_counters {
+    uint64_t regex_errors;      /* regex runs past a limit */
+    uint64_t scan_errors;       /* failed Vectorscan scans */
+    uint64_t eval_errors;       /* rule evaluations that failed (sum of per_rule) */
+    uint64_t held;              /* of those, not alerted (iw_scratch_eval_error_due) */
+    const uint64_t *per_rule;   /* failed evaluations per rule->index */
+    int nrules;                 /* entries of per_rule */
+} iw_eval_counters_t;
+/* This scratch's counters since it was created. */
+void iw_scratch_error_counters(const iw_scratch_t *s, iw_eval_counters_t *c);
+
 /* Compile statistics (CLI `check`, benchmarks). */
 typedef struct iw_engine_stats {
     int rules;              /* detection rules compiled */

@@ -5,8 +5,8 @@
  * the pack does not use) the way the module does it
  * (iw_engine_eval_request, scan and event caches on), and again from the
  * built event with caches off.  Checks: no crash or sanitizer report, the
- * same hits both ways, every alert (each hit, the summary, correlation
- * alerts) one strict JSON object starting with rule.id, and framed in all
+ * same hits and evaluation errors both ways, every alert (each hit, the
+ * summary, correlation alerts, evaluation errors) one strict JSON object starting with rule.id, and framed in all
  * three syslog formats (RFC 3164, RFC 5424, JSON lines) as exactly one
  * line whose message is that JSON.
  * Seeds: the rule pack's test requests (the jsonl files of tests/pack) and the shared
@@ -39,7 +39,7 @@ static iw_corr_t *corr;
 static void *corr_mem;
 static char *evbuf, *evbuf2, *abuf, *fbuf;
 static iw_hit_t *saved;
-static long n_hits, n_alerts;
+static long n_hits, n_alerts, n_errors;
 
 static void load_rules(iw_ruleset_t *rs, iw_diag_t *d, const char *rel)
 {
@@ -239,6 +239,33 @@ static void check_corr(iw_event_t *ev, const iw_hit_t *hits, int n)
     }
 }
 
+/* Rules that could not be evaluated (a regex past a PCRE2 limit): the
+ * same both ways, each one's alert checked like any other. */
+static void check_errors(iw_event_t *ev)
+{
+    const iw_eval_error_t *e1, *e2;
+    int n1 = iw_engine_eval_errors(scr_cached, &e1), n2 = iw_engine_eval_errors(scr_plain, &e2), i;
+    iw_alert_t a;
+
+    if (n1 != n2) {
+        FUZZ_FAIL("%d evaluation errors with caches, %d without", n1, n2);
+        return;
+    }
+    for (i = 0; i < n2; i++) {
+        if (e1[i].rule != e2[i].rule || e1[i].code != e2[i].code)
+            FUZZ_FAIL("evaluation error %d differs with caches (%s) and without (%s)", i,
+                      rid(e1[i].rule), rid(e2[i].rule));
+        memset(&a, 0, sizeof(a));
+        a.rule = e2[i].rule;
+        a.ev = ev;
+        a.eval_error = &e2[i];
+        a.ruleset = "sigma";
+        a.now = ev->time;
+        check_alert(&a);
+        n_errors++;
+    }
+}
+
 /* ---- one case --------------------------------------------------------------------- */
 
 static iw_str_t next_line(const char **p, const char *end)
@@ -309,6 +336,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           rid(hits2[i].rule));
     }
     n_hits += n;
+    check_errors(&ev2);
     if (n2 > 0) {
         check_alerts(&ev2, hits2, n2);
         check_corr(&ev2, hits2, n2);
