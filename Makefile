@@ -25,15 +25,24 @@ BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 .PHONY: all lib cli module unit fuzz fuzz-build test test-unit test-asan test-integration \
-        bench demo detect deps install clean check-rules rules
+        bench demo detect deps deps-test deps-bench install uninstall deb man \
+        test-container clean check-rules rules
 
 all: deps-check lib cli module
 
 deps-check:
-	@pkg-config --exists $(PKGS) && command -v $(APXS) >/dev/null || $(MAKE) --no-print-directory deps
+	@pkg-config --exists $(PKGS) zlib && command -v $(APXS) >/dev/null || $(MAKE) --no-print-directory deps
 
+# build dependencies only; `make test` and `make bench` add theirs
+# (tools/install-deps.sh build|test|bench)
 deps:
-	@sh tools/install-deps.sh
+	@sh tools/install-deps.sh build
+
+deps-test:
+	@sh tools/install-deps.sh test
+
+deps-bench:
+	@sh tools/install-deps.sh bench
 
 lib: $(BUILD)/libiocwatch.a
 cli: $(BUILD)/iocwatch
@@ -65,18 +74,23 @@ $(BUILD)/mod_iocwatch.so: mod_iocwatch.c $(BUILD)/libiocwatch.a $(wildcard src/*
 	@# the build tree has the old file mapped and would crash
 	cp $(BUILD)/apxs/.libs/mod_iocwatch.so $@.tmp && mv -f $@.tmp $@
 
-install: $(BUILD)/mod_iocwatch.so $(BUILD)/iocwatch
-	$(APXS) -i -n iocwatch $(BUILD)/mod_iocwatch.so
-	install -m 0755 $(BUILD)/iocwatch /usr/local/bin/iocwatch
-	install -d /etc/iocwatch/rules
-	cp -r conf/rules/. /etc/iocwatch/rules/
-	install -d /etc/iocwatch/feeds
-	cp -r conf/feeds/. /etc/iocwatch/feeds/
-	install -d /etc/iocwatch/sigmahq
-	cp -r conf/sigmahq/. /etc/iocwatch/sigmahq/
-	install -d /etc/iocwatch/crs
-	cp -r conf/crs/. /etc/iocwatch/crs/
-	install -m 0644 conf/debian/iocwatch.load conf/debian/iocwatch.conf /etc/apache2/mods-available/
+# Source install (PREFIX=/usr/local): module, CLI, the pack in
+# PREFIX/share/iocwatch, configuration files only where the admin has not
+# edited them (tools/install.sh says which were kept); `make uninstall`
+# removes it all but edited configuration files and /etc/iocwatch/rules.
+install: all
+	@BUILD=$(BUILD) APXS=$(APXS) sh tools/install.sh install
+
+uninstall:
+	@BUILD=$(BUILD) APXS=$(APXS) sh tools/install.sh uninstall
+
+# Debian package from a staged tree: build/iocwatch_VERSION_ARCH.deb
+deb: all
+	@BUILD=$(BUILD) APXS=$(APXS) sh tools/mkdeb.sh
+
+# docs/man/iocwatch.conf.5 from the directive table of docs/MODULE.md
+man:
+	@$(PYTHON) tools/gen-man.py
 
 $(BUILD)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard src/*.h)
 	@mkdir -p $(dir $@)
@@ -98,7 +112,7 @@ unit: $(BUILD)/unit_tests $(FUZZ_BIN)
 # ---- tests -----------------------------------------------------------------
 # make test = unit tests (normal build), the same under ASan+UBSan with the
 # fuzz drivers, rule-pack check, then the integration suite on a real httpd.
-test: deps-check
+test: deps-test
 	@sh tools/run-tests.sh
 
 test-unit: unit cli
@@ -144,13 +158,13 @@ check-rules: cli
 test-integration: all
 	cd tests/integration && $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-bench: deps-check all cli $(BENCH_BIN)
+bench: deps-bench all cli $(BENCH_BIN)
 	@sh tools/run-bench.sh
 
-demo: deps-check all
+demo: deps-test all
 	@sh tools/demo.sh
 
-detect: deps-check all
+detect: deps-bench all
 	@$(PYTHON) tools/detect.py
 
 # the pack's long alternations, generated from conf/lists/ into conf/rules/ (committed)

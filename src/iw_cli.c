@@ -158,7 +158,7 @@ struct cli_ctx {
 
 static void usage(FILE *f)
 {
-    fputs("usage: iocwatch check RULES...\n"
+    fputs("usage: iocwatch check [RULES...]\n"
           "       iocwatch scan [--rules RULES]... [--format auto|combined|error|jsonl]\n"
           "                     [--placeholder NAME=FILE]... [--min-level LEVEL]\n"
           "                     [--exclude RULE-ID]... [--one-alert-per-request]\n"
@@ -167,8 +167,9 @@ static void usage(FILE *f)
           "       iocwatch --version\n"
           "RULES is a Sigma rule file, a directory (searched recursively for *.yml)\n"
           "or a glob.  scan prints one ECS JSON alert per line on stdout and a\n"
-          "summary on stderr; the default rules are /etc/iocwatch/rules.  Log\n"
-          "files may be gzip-compressed (access.log.2.gz).\n"
+          "summary on stderr; the default rules are those of the installed\n"
+          "module: /usr/share/iocwatch/rules (or /usr/local/share/iocwatch/rules)\n"
+          "and /etc/iocwatch/rules.  Log files may be gzip-compressed.\n"
           "--one-alert-per-request prints one alert per request (or error entry)\n"
           "listing every matching rule in iocwatch.rules, instead of one per rule.\n"
           "--jobs N evaluates on N threads (default: online CPUs); the output is\n"
@@ -223,15 +224,30 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
     return e;
 }
 
+/* Without --rules: the shipped pack of the package (/usr/share) or of a
+ * source install (/usr/local/share), and the admin's own /etc/iocwatch/rules
+ * -- the directories the installed mods-available/iocwatch.conf names. */
+static void default_rules(cli_opts_t *o)
+{
+    static const char *const dirs[] = {
+        "/usr/share/iocwatch/rules", "/usr/local/share/iocwatch/rules",
+        "/etc/iocwatch/rules",
+    };
+    struct stat sb;
+    size_t i;
+    for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+        if (stat(dirs[i], &sb) == 0)
+            APR_ARRAY_PUSH(o->rules, const char *) = dirs[i];
+    if (!o->rules->nelts)           /* the error names what was looked for */
+        APR_ARRAY_PUSH(o->rules, const char *) = "/usr/share/iocwatch/rules";
+}
+
 static int cmd_check(apr_pool_t *p, cli_opts_t *o)
 {
     iw_diag_t *d = iw_diag_create(p);
     iw_engine_t *e;
     int nrules = 0;
-    if (!o->rules->nelts) {
-        fputs("iocwatch check: no rule files given\n", stderr);
-        return 2;
-    }
+    if (!o->rules->nelts) default_rules(o);
     if (!(e = load_engine(p, o, &nrules))) return 1;
     /* correlation limits (rules per correlation, state size) are only
      * known once the correlation program is built: check them too */
@@ -976,7 +992,7 @@ static int cmd_scan(apr_pool_t *p, cli_opts_t *o)
     int i, rc = 0;
     static char outbuf[1 << 16];
 
-    if (!o->rules->nelts) APR_ARRAY_PUSH(o->rules, const char *) = "/etc/iocwatch/rules";
+    if (!o->rules->nelts) default_rules(o);
     if (!o->inputs->nelts) {
         fputs("iocwatch scan: no input given (FILE... or - for stdin)\n", stderr);
         return 2;

@@ -1,17 +1,47 @@
 #!/bin/sh
-# Install what mod_iocwatch needs to build, test, bench and demo (Debian 12).
-# Used by `make deps`, .ci/run and docker/Dockerfile alike.
+# Install the Debian 12 packages mod_iocwatch needs, by purpose:
+#
+#   sh tools/install-deps.sh [build] [test] [bench] [all]   (default: build)
+#
+#   build  compile the module and the CLI, make deb    (`make`, `make deps`)
+#   test   + the real components the tests run: apache2, rsyslog, pytest,
+#          fail2ban, prometheus, ...; podman, runc, debootstrap for the
+#          container tests (IW_WITH_PODMAN=0 leaves them out)   (`make test`)
+#   bench  + wrk, valgrind and, as the reference, ModSecurity + OWASP CRS
+#          (IW_WITH_MODSEC=0 leaves them out)      (`make bench`, `make detect`)
+#
+# Debian's ModSecurity package enables mod_security2 in the system Apache:
+# when this script installs it, it disables it again (`a2dismod security2`);
+# the benchmarks load it into their own httpd instances only.  Package
+# scripts never start services here (a policy-rc.d for the duration).
+# Used by the Makefile, .ci/run and docker/Dockerfile.
 set -e
-PKGS="build-essential pkg-config libapr1-dev libaprutil1-dev libpcre2-dev libyaml-dev
-libvectorscan-dev apache2 apache2-dev rsyslog python3 python3-pytest python3-yaml curl wrk procps valgrind"
-# integration tests against the real components (docs/INTEGRATIONS.md)
-PKGS="$PKGS prometheus rsyslog-gnutls rsyslog-relp gnutls-bin python3-aiosmtpd
-fail2ban chromium"
+BUILD="build-essential pkg-config libapr1-dev libaprutil1-dev libpcre2-dev libyaml-dev
+libvectorscan-dev zlib1g-dev apache2-dev dpkg-dev fakeroot"
+TEST="apache2 rsyslog python3 python3-pytest python3-yaml curl procps jq
+prometheus rsyslog-gnutls rsyslog-relp gnutls-bin python3-aiosmtpd fail2ban chromium"
 # make fuzz: clang's libFuzzer (docs/FUZZING.md)
-PKGS="$PKGS clang libclang-rt-14-dev"
-[ "${IW_WITH_MODSEC:-1}" = 1 ] && PKGS="$PKGS libapache2-mod-security2 modsecurity-crs"
+TEST="$TEST clang libclang-rt-14-dev"
+[ "${IW_WITH_PODMAN:-1}" = 1 ] && TEST="$TEST podman runc debootstrap"
+BENCH="wrk valgrind"
+MODSEC="libapache2-mod-security2 modsecurity-crs"
+
+want=""
+[ $# = 0 ] && set -- build
+for set in "$@"; do
+    case $set in
+    build) want="$want $BUILD" ;;
+    test) want="$want $BUILD $TEST" ;;
+    bench) want="$want $BUILD $TEST $BENCH"
+           [ "${IW_WITH_MODSEC:-1}" = 1 ] && want="$want $MODSEC" ;;
+    all) want="$want $BUILD $TEST $BENCH"
+         [ "${IW_WITH_MODSEC:-1}" = 1 ] && want="$want $MODSEC" ;;
+    *) echo "usage: $0 [build] [test] [bench] [all]" >&2; exit 2 ;;
+    esac
+done
 missing=""
-for p in $PKGS; do
+for p in $want; do
+    case " $missing " in *" $p "*) continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
@@ -22,8 +52,6 @@ fi
 echo "iocwatch: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# Package scripts must not start services here (apache2, rsyslog): block
-# them for the duration of the install only, when no policy is in place.
 made_policy=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
@@ -33,4 +61,11 @@ fi
 rc=0
 apt-get install -y -q --no-install-recommends $missing || rc=$?
 [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+case " $missing " in
+*" libapache2-mod-security2 "*)
+    # installed just now: its postinst enabled it in the system Apache
+    if [ -e /etc/apache2/mods-enabled/security2.load ] && command -v a2dismod >/dev/null; then
+        a2dismod -q -f security2 >/dev/null && echo "iocwatch: security2 disabled in the system Apache"
+    fi ;;
+esac
 exit $rc

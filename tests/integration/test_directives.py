@@ -170,7 +170,8 @@ def test_debian_conf_passes_configtest(server, rsyslog):
     src = os.path.join(iwtest.REPO, "conf", "debian", "iocwatch.conf")
     with open(src) as f:
         text = f.read()
-    text = text.replace("/etc/iocwatch/rules", os.path.join(iwtest.TEST_RULES, "basic.yml"))
+    text = text.replace("/usr/share/iocwatch/rules /etc/iocwatch/rules",
+                        os.path.join(iwtest.TEST_RULES, "basic.yml"))
     text = text.replace("unix:/dev/log", "unix:" + rsyslog.sock)
     inc = server.write_rule("debian-iocwatch.conf", text)
     rc, out = server.configtest(server.render("Include %s\n" % inc, "event"))

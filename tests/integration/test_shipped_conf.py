@@ -22,7 +22,8 @@ def debian_conf(rs):
     with open(os.path.join(iwtest.REPO, "conf", "debian", "iocwatch.conf")) as f:
         text = f.read()
     assert "IocWatchMinLevel low" in text       # what this test is about
-    return (text.replace("/etc/iocwatch/rules", PACK)
+    # the package's rule directories: the shipped pack, the admin's own
+    return (text.replace("/usr/share/iocwatch/rules /etc/iocwatch/rules", PACK)
             .replace("unix:/dev/log", "unix:" + rs.sock))
 
 
