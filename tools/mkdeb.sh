@@ -152,6 +152,8 @@ printf 'iocwatch (%s) unstable; urgency=medium\n\n  * Built from the source tree
     "$VERSION" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(date +%s)}")" | gzip -9n >"$DOC/changelog.gz"
 chmod 0644 "$DOC/copyright" "$DOC/changelog.gz"
 
+# one package in build/: docker/Dockerfile copies build/iocwatch_*.deb
+[ -n "${IW_DEB_OUT:-}" ] || rm -f "$BUILD"/iocwatch_*.deb
 # root-owned files in the package whoever builds it
 dpkg-deb --root-owner-group -Zxz --build "$ROOT" "$OUT" >/dev/null
 echo "$OUT"

@@ -5,6 +5,7 @@
 #   3. the shipped rule pack checks       iocwatch check conf/rules
 #   4. pytest: CLI conformance (SigmaHQ), rule pack cases, integration on a
 #      real httpd (event/worker/prefork) + real rsyslogd
+#   5. the package and the runtime image in podman containers (tests/package)
 # IW_SKIP_ASAN=1 / IW_SKIP_INTEGRATION=1 skip stages (for quick local runs).
 set -u
 cd "$(dirname "$0")/.."
@@ -45,6 +46,11 @@ if [ "${IW_SKIP_INTEGRATION:-0}" = 1 ]; then
 else
     stage pytest $PY -m pytest -q -p no:cacheprovider tests/cli tests/pack tests/integration
 fi
+# 5. the Debian package (make deb) and the runtime image: installed, used,
+#    upgraded and purged in clean Debian 12 containers (podman; the tests
+#    skip without it).  IW_SKIP_PACKAGE=1 skips the stage.
+[ "${IW_SKIP_PACKAGE:-0}" = 1 ] ||
+    stage package $PY -m pytest -q -p no:cacheprovider tests/package
 [ -n "$stages_failed" ] && echo "failed stages:$stages_failed (logs in $LOG/)"
 echo "make test: $passed passed, $failed failed"
 [ -z "$stages_failed" ] && [ "$failed" = 0 ]

@@ -15,7 +15,7 @@ def podman_usable():
 
 
 def podman(args, timeout=600, check=False):
-    return subprocess.run(["podman"] + args, capture_output=True, text=True,
+    return subprocess.run(["podman"] + args, capture_output=True, text=True, cwd=REPO,
                           timeout=timeout, env=ENV, check=check)
 
 
