@@ -4,9 +4,11 @@ table of docs/MODULE.md, so the man page says what the documentation says.
 
     /usr/bin/python3 tools/gen-man.py          # rewrite the page
     /usr/bin/python3 tools/gen-man.py --check  # exit 1 when it is out of date
+    /usr/bin/python3 tools/gen-man.py --stdout # print it
 
-The page is committed (building the package needs no Python);
-tests/cli/test_package.py runs --check and compares the directives with the
+The page is committed (for builds without Python); tools/install.sh (make
+install, make deb) installs a freshly generated one when Python is there.
+tests/package/test_install.py checks that it names every directive of the
 module's command table."""
 import os
 import re
@@ -95,6 +97,9 @@ def page():
 
 def main():
     text = page()
+    if "--stdout" in sys.argv:
+        sys.stdout.write(text)
+        return 0
     if "--check" in sys.argv:
         with open(OUT) as f:
             if f.read() != text:

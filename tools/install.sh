@@ -88,7 +88,13 @@ put_files() {       # everything but the configuration files
         [ -d conf/$d ] && put_tree conf/$d "$DOC/examples/$d"
     done
     put_man docs/man/iocwatch.1 1
-    put_man docs/man/iocwatch.conf.5 5
+    # the directives' page as docs/MODULE.md says now (committed copy without Python)
+    mkdir -p "$BUILD/man"
+    if [ -x /usr/bin/python3 ] && /usr/bin/python3 tools/gen-man.py --stdout >"$BUILD/man/iocwatch.conf.5"; then
+        put_man "$BUILD/man/iocwatch.conf.5" 5
+    else
+        put_man docs/man/iocwatch.conf.5 5
+    fi
     install -d -m 0755 "$DESTDIR/etc/iocwatch/rules"
     put 0644 conf/local-rules-README "/etc/iocwatch/rules/README"
 }

