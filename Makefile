@@ -149,7 +149,7 @@ build-fuzz/lf/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build-fuzz/libiocwatc
 	$(FUZZ_CC) $(CFLAGS_W) -O1 -g -DIW_LIBFUZZER $(FUZZ_SAN) -fsanitize=fuzzer -Isrc $(DEP_CFLAGS) \
 	    $< -o $@ build-fuzz/libiocwatch.a $(DEP_LIBS)
 
-fuzz: deps-check fuzz-build
+fuzz: deps-test fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/run-fuzz.sh $(FUZZ_TARGETS)
 
 check-rules: cli
