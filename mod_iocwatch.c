@@ -75,6 +75,7 @@ APLOG_USE_MODULE(iocwatch);
 #define IW_DEF_QUEUE      1024
 #define IW_DEF_FACILITY   16           /* local0 */
 #define IW_DEF_SHM        (4 * 1024 * 1024)
+#define IW_DEF_SUPPRESS   60           /* IocWatchSuppress: on by default */
 #define IW_HDRS_MIN       128          /* header slots per thread to start with */
 #define IW_DEF_INSPECT    (1024 * 1024) /* IocWatchInspectLimit: > 100 x 8190 */
 #define IW_DEF_BODY       (64 * 1024)  /* IocWatchBodyLimit */
@@ -350,6 +351,12 @@ static const char *set_queue(cmd_parms *cmd, void *dv, const char *arg)
     if (!err)
         srv_conf(cmd->server)->queue_size = (int)v;
     return err;
+}
+
+/* IocWatchSuppress in effect (seconds, 0 = off): on unless set to 0. */
+static int suppress_secs(const iw_srv_conf_t *sc)
+{
+    return sc->suppress == IW_UNSET ? IW_DEF_SUPPRESS : sc->suppress;
 }
 
 static const char *set_suppress(cmd_parms *cmd, void *dv, const char *arg)
@@ -660,7 +667,8 @@ static const command_rec iw_cmds[] = {
         "On|Off|LEVEL: inspect error-log entries (of at least LEVEL)"),
     AP_INIT_TAKE1("IocWatchSuppress", set_suppress, NULL, RSRC_CONF,
         "SECONDS: after an alert, hold back the same rule for the same client "
-        "(0 = off)"),
+        "(correlations: the same group) and count it into the next one; "
+        "default 60, 0 = off"),
     AP_INIT_TAKE1("IocWatchBodyLimit", set_body_limit, NULL, RSRC_CONF | ACCESS_CONF,
         "SIZE|Off: bytes of an application/x-www-form-urlencoded or JSON "
         "request body kept, as the handler reads it, for the cs-body fields; "
@@ -2059,7 +2067,7 @@ static int setup_tables(server_rec *s0, iw_retained_t *ret)
 
     for (s = s0; s; s = s->next) {
         iw_srv_conf_t *sc = srv_conf(s);
-        if (sc->rt >= 0 && sc->suppress > 0)
+        if (sc->rt >= 0 && suppress_secs(sc) > 0)
             G->rts[sc->rt]->need_mem = 1;
     }
     for (i = 0; i < IW_MAX_RT; i++) {
@@ -2168,10 +2176,10 @@ static int pass_flood(const iw_srv_conf_t *sc, const iw_rt_t *rt,
                       iw_alert_t *a, const char *grp, size_t glen)
 {
     int64_t held = 0;
-    if (sc->suppress <= 0 || !rt->mem)
+    if (suppress_secs(sc) <= 0 || !rt->mem)
         return 1;
     if (!iw_corr_suppress(rt->corr, rt->mem, NULL, a->rule, grp, glen,
-                          a->now, apr_time_from_sec(sc->suppress), &held)) {
+                          a->now, apr_time_from_sec(suppress_secs(sc)), &held)) {
         CTR_INC(suppressed);
         return 0;
     }

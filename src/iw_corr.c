@@ -681,11 +681,22 @@ static void add_event(const corr_prog_t *pg, corr_slot_t *s, const item_t *it,
         s->count++;             /* events held: the eviction weight */
 }
 
-/* Lower bounds only: decide on this event, clear the group when it fires. */
+/* Lower bounds only: decide on this event.  When it fires, the group goes
+ * quiet for one timespan from that event: one alert per group and window,
+ * not one at every re-crossing of the threshold (the events meanwhile are
+ * the same attack going on; they keep the slot's weight, nothing else). */
 static void apply_rising(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cur)
 {
     int64_t t = u->now, newest, first, n;
 
+    if (s->flags & IW_CORR_FIRED) {
+        if (!passed(s->first, pg->span, t)) {
+            if (t > s->last) s->last = t;
+            s->count++;
+            return;
+        }
+        state_clear(pg, s);             /* a new window begins */
+    }
     if (s->last != IW_CORR_UNSET && passed(t, pg->span, s->last)) {
         u->pt->late++;  /* older than the group's window: nothing to add to */
         return;
@@ -697,7 +708,10 @@ static void apply_rising(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cu
     if (pg->type != IW_CORR_EVENT_COUNT) s->first = first;
     if (cond_ok(pg, n)) {
         fire(u, pg, s, cur, n, first, newest);
-        slot_free(u->pt, s);
+        state_clear(pg, s);
+        s->flags = IW_CORR_FIRED;
+        s->first = s->last = newest;
+        s->count = n;                   /* its weight (eviction) */
     }
 }
 
@@ -842,7 +856,8 @@ int iw_corr_peek(const iw_corr_t *c, const void *mem, const iw_rule_t *rule,
     if (!h->part_slots) return 0;
     w = where_of(h, it.gh, ci);
     if (!(s = slot_find(c, h, NULL, ci, it.gh, &w))) return 0;
-    if (count) *count = held_count(pg, s, s->last, NULL);
+    /* a group that alerted in this window holds nothing toward the next */
+    if (count) *count = (s->flags & IW_CORR_FIRED) ? 0 : held_count(pg, s, s->last, NULL);
     return 1;
 }
 

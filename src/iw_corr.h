@@ -106,8 +106,8 @@ int iw_corr_flush(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
                   apr_time_t now, iw_corr_alert_t *out, int max);
 
 /* Count currently held for the group `ev` belongs to under correlation
- * rule `rule` (events, distinct values or rules seen); 1 when the group has
- * state.  No lock taken (status pages, tests). */
+ * rule `rule` (events, distinct values or rules seen; 0 while the group is
+ * quiet after its alert); 1 when the group has state.  No lock taken (status pages, tests). */
 int iw_corr_peek(const iw_corr_t *c, const void *mem, const iw_rule_t *rule,
                  iw_event_t *ev, int64_t *count);
 

@@ -27,6 +27,8 @@
 #define IW_CORR_SUP_PER_SLOT 2      /* suppression entries per slot */
 #define IW_CORR_BOUND_MAX    1000000 /* larger thresholds are clamped */
 #define IW_CORR_UNSET        INT64_MIN
+#define IW_CORR_FIRED        1u     /* slot flag: alerted at `first`, quiet
+                                     * until its timespan has passed */
 #define IW_CORR_PART_BYTES   128    /* one partition head: two cache lines */
 #define IW_CORR_MAX_PARTS    64
 #define IW_CORR_PART_MIN     64     /* slot units per partition, at least */
@@ -57,7 +59,7 @@ typedef struct corr_slot {
     uint64_t ghash;        /* group key hash */
     int64_t first, last;   /* window start / newest event time */
     int64_t count;         /* events (event_count) */
-    uint32_t flags, pad;
+    uint32_t flags, pad;   /* flags: IW_CORR_FIRED */
     char group[IW_CORR_GROUP_STORE];
 } corr_slot_t;
 

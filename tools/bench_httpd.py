@@ -373,9 +373,12 @@ def sigmahq_rules():
 
 def module_conf(rules, sink, cache):
     """Config lines loading mod_iocwatch with these rules, JSON alerts to a
-    unix datagram socket, compiled databases cached in cache."""
+    unix datagram socket, compiled databases cached in cache.  Suppression
+    off (the module's default is 60 s): every alert is rendered and sent,
+    as in the recorded numbers."""
     return ("LoadModule iocwatch_module %s\nIocWatch On\nIocWatchRules %s\n"
             "IocWatchAlertTarget unix:%s\nIocWatchAlertFormat json\n"
+            "IocWatchSuppress 0\n"
             "IocWatchCacheDir %s\n" % (MODULE, " ".join(rules), sink, cache))
 
 
