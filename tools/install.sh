@@ -8,7 +8,7 @@
 # Layout (PREFIX /usr for the package):
 #   /usr/lib/apache2/modules/mod_iocwatch.so      the module
 #   PREFIX/bin/iocwatch                          the CLI
-#   PREFIX/share/iocwatch/rules, feeds           the shipped pack: ours, replaced on reinstall
+#   PREFIX/share/iocwatch/rules, feeds, sigmahq, crs   the shipped pack: ours, replaced on reinstall
 #   PREFIX/share/doc/iocwatch, PREFIX/share/man  docs, iocwatch(1), iocwatch.conf(5)
 #   /etc/iocwatch/rules                          the admin's rules (created empty, never touched)
 #   /etc/apache2/mods-available/iocwatch.{load,conf}, /etc/rsyslog.d/30-iocwatch.conf,
@@ -74,9 +74,11 @@ put_files() {       # everything but the configuration files
     put 0755 "$BUILD/iocwatch" "$PREFIX/bin/iocwatch"
     # the shipped pack is ours: a reinstall replaces it whole (a rule
     # deleted upstream goes away; the admin's rules live in /etc)
-    rm -rf "$DESTDIR$SHARE/rules" "$DESTDIR$SHARE/feeds"
+    rm -rf "$DESTDIR$SHARE/rules" "$DESTDIR$SHARE/feeds" "$DESTDIR$SHARE/sigmahq" "$DESTDIR$SHARE/crs"
     put_tree conf/rules "$SHARE/rules"
     put_tree conf/feeds "$SHARE/feeds"
+    put_tree conf/sigmahq "$SHARE/sigmahq"      # load with SigmaHQ's rules (docs/PACK.md)
+    put_tree conf/crs "$SHARE/crs"              # rules reading CRS's lists (docs/PACK.md)
     for f in README.md docs/*.md; do
         case $f in docs/PERF-NOTES.md|docs/HACKING.md) continue ;; esac
         put 0644 "$f" "$DOC/$(basename "$f")"
