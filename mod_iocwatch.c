@@ -697,6 +697,8 @@ typedef struct iw_rt {
     int need_mem;               /* correlation rules or IocWatchSuppress */
     int nrules;
     int *midx;                  /* rule->index -> server-wide counter entry */
+    apr_uint64_t *eval_errs;    /* this process: evaluation errors per rule->index */
+    int nrs;                    /* entries of eval_errs */
     /* a reload found the rule files broken and this generation runs the
      * previous one's rules (rebuilt from their saved sources): the first
      * error, for the status page; NULL normally */
@@ -965,6 +967,8 @@ static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp,
     if (d->errors || !rt->engine)
         return NULL;
     rt->nrules = iw_engine_rule_count(rt->engine);
+    rt->nrs = iw_engine_ruleset(rt->engine)->rules->nelts;
+    rt->eval_errs = apr_pcalloc(pconf, sizeof(apr_uint64_t) * ((apr_size_t)rt->nrs + 1));
     return rt;
 }
 
@@ -2339,6 +2343,47 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
         ban_on_alerts(sc, t, nalert, out, nc, min);
 }
 
+/* Rules that could not be evaluated on this event (a regex past a PCRE2
+ * limit, docs/MODULE.md "Regex limits"): counted per rule, and an alert
+ * saying so with the request, once per rule, client and minute per thread
+ * (iw_scratch_eval_error_due), so padding a value raises an alert instead
+ * of hiding one.  Cold: only such events get here. */
+static void __attribute__((noinline, cold))
+iw_alert_errors(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
+                iw_scratch_t *scr)
+{
+    const iw_rt_t *rt = G->rts[sc->rt];
+    iw_notify_t *n = G->notifies ? G->notifies[sc->nt] : NULL;
+    const iw_eval_error_t *errs;
+    iw_alert_t a;
+    int i, ne = iw_engine_eval_errors(scr, &errs);
+    iw_level_t min = sc->min_level == IW_UNSET ? IW_LEVEL_NONE
+                                               : (iw_level_t)sc->min_level;
+
+    memset(&a, 0, sizeof(a));
+    a.ev = &t->ev;
+    a.ruleset = "sigma";
+    a.host_name = G->hostname;
+    a.now = apr_time_now();
+    t->midx = rt->midx;
+    t->nt = sc->nt;
+    for (i = 0; i < ne; i++) {
+        const iw_rule_t *rule = errs[i].rule;
+        if (excluded(dc, rule))
+            continue;
+        CTR_INC(eval_errors);
+        if (rule->index >= 0 && rule->index < rt->nrs)
+            __atomic_fetch_add(&rt->eval_errs[rule->index], 1, __ATOMIC_RELAXED);
+        if (rt->midx)
+            iw_metrics_rule_add(G->metrics, rt->midx[rule->index], IW_MR_EVAL_ERRORS);
+        if (rule->level < min || !iw_scratch_eval_error_due(scr, &errs[i], &t->ev))
+            continue;
+        a.rule = rule;
+        a.eval_error = &errs[i];
+        send_alert(n, t, &a);
+    }
+}
+
 /* Evaluate t->ev (an error-log entry) or the request d with the server's
  * engine (a repeat its cache knows to be clean is answered without
  * building t->ev) and queue the alerts of any hits. */
@@ -2360,6 +2405,8 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
               : iw_engine_eval(e, scr, &t->ev, &hits);
     if (nhits > 0)
         iw_alert_hits(sc, dc, t, G->rts[sc->rt], hits, nhits);
+    if (__builtin_expect(iw_engine_eval_errors(scr, NULL) > 0, 0))
+        iw_alert_errors(sc, dc, t, scr);
 }
 
 /* Monitoring on for this server and scope?  (Rules configured, not Off.) */
@@ -3011,6 +3058,22 @@ static void status_caches(request_rec *r, int rt)
                "\nevent_cache_misses: %" APR_UINT64_T_FMT "\n", c[0], c[1], c[2], c[3]);
 }
 
+/* Evaluation errors of this process by rule (docs/MODULE.md "Regex
+ * limits"): "eval_errors_rule_ID: N", one line per rule with any. */
+static void status_eval_errors(request_rec *r, int rt)
+{
+    const iw_rt_t *x = G->rts[rt];
+    const iw_ruleset_t *rs = iw_engine_ruleset(x->engine);
+    int i;
+    for (i = 0; i < x->nrs && i < rs->rules->nelts; i++) {
+        apr_uint64_t v = __atomic_load_n(&x->eval_errs[i], __ATOMIC_RELAXED);
+        const iw_rule_t *rule = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
+        if (v)
+            ap_rprintf(r, "eval_errors_rule_%s: %" APR_UINT64_T_FMT "\n",
+                       rule->id ? rule->id : rule->name, v);
+    }
+}
+
 /* Access events: the exited threads' (ctr.events) plus the live ones'. */
 static apr_uint64_t status_events(void)
 {
@@ -3072,7 +3135,9 @@ static int __attribute__((noinline, cold)) status_page(request_rec *r)
     P(below_level); P(suppressed); P(corr_alerts); P(enqueue_failed);
     P(inspect_truncated);
     P(rules_omitted);
+    P(eval_errors);
 #undef P
+    status_eval_errors(r, sc->rt);
     status_caches(r, sc->rt);
     if (G->notifies && G->notifies[sc->nt]) {
         iw_notify_stats_t st;

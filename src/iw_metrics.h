@@ -49,7 +49,8 @@
 
 /* X(NAME, name, help): iocwatch_rule_<name>_total{rule,level}. */
 #define IW_METRICS_RULE(X) \
-    X(ALERTS, alerts, "Alerts by rule id and level.")
+    X(ALERTS, alerts, "Alerts by rule id and level.") \
+    X(EVAL_ERRORS, eval_errors, "Requests a rule could not be evaluated on (a regex past a PCRE2 limit), by rule id and level.")
 
 /* X(NAME, name, type, help): iocwatch_target_<name>{target}; the order is
  * iw_notify's (IW_NS_*). */
