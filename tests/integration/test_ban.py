@@ -402,3 +402,25 @@ def test_flood_evictions_alerted(httpd, rsyslog):
         r = subprocess.run(["promtool", "check", "metrics"], input=prom, text=True,
                            capture_output=True)
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+@pytest.mark.parametrize("line,msg", [
+    ("IocWatchBan Maybe", "IocWatchBan: expected On, Off or DryRun"),
+    ("IocWatchBanTrigger rule: 10", "IocWatchBanTrigger: expected rule:ID"),
+    ("IocWatchBanTrigger level:huge 10", "IocWatchBanTrigger: expected rule:ID"),
+    ("IocWatchBanTrigger tag:x 0", "IocWatchBanTrigger: expected a number from 1"),
+    ("IocWatchBanAllow 10.0.0.0/33", "IocWatchBanAllow: '10.0.0.0/33' is not an address"),
+    ("IocWatchBanStatus 200", "IocWatchBanStatus: expected a number from 400 to 599"),
+    ("IocWatchBanTableSize 0", "IocWatchBanTableSize: expected a number from 1"),
+    ("<VirtualHost 127.0.0.1:1>\nIocWatchBanTableSize 10\n</VirtualHost>",
+     "IocWatchBanTableSize cannot occur within"),
+    ("IocWatchBanTokenFile /nonexistent/token", "IocWatchBanTokenFile: cannot read"),
+    ("IocWatchBanTokenFile {short}", "must hold one token of 16 to 255 characters"),
+])
+def test_bad_values_fail_configtest(httpd, rsyslog, line, msg):
+    short = os.path.join(httpd.dir, "conf", "short.token")
+    with open(short, "w") as f:
+        f.write("abc\n")
+    text = httpd.render(body(httpd, rsyslog) + line.format(short=short) + "\n", "event")
+    rc, out = httpd.configtest(text)
+    assert rc != 0 and msg in out, out
