@@ -1842,9 +1842,14 @@ static int ban_setup(server_rec *s0)
     bytes = iw_ban_mem_size((uint32_t)max);
     kept = ret->shm && ret->bytes == bytes && iw_ban_mem_check(ret->mem, bytes);
     if (!kept) {
-        rv = shm_make(&shm, bytes, IW_MAX_RT, s0, s0->process->pool);
-        if (rv != APR_SUCCESS || iw_ban_mem_init(apr_shm_baseaddr_get(shm),
-                                                 bytes, (uint32_t)max) != 0) {
+        void *mem = NULL;
+        /* 64 bytes more: the block starts on a cache line (apr_shm's base
+         * is only 8-byte aligned) */
+        rv = shm_make(&shm, bytes + 64, IW_MAX_RT, s0, s0->process->pool);
+        if (rv == APR_SUCCESS)
+            mem = (void *)(((uintptr_t)apr_shm_baseaddr_get(shm) + 63)
+                           & ~(uintptr_t)63);
+        if (rv != APR_SUCCESS || iw_ban_mem_init(mem, bytes, (uint32_t)max) != 0) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s0, IW_TAG "cannot create "
                          "the ban table (%" APR_SIZE_T_FMT " bytes of shared "
                          "memory)", bytes);
@@ -1852,11 +1857,11 @@ static int ban_setup(server_rec *s0)
         }
         if (ret->shm) {
             if (iw_ban_mem_check(ret->mem, ret->bytes))
-                ban_migrate(apr_shm_baseaddr_get(shm), ret->mem, G->pool, s0);
+                ban_migrate(mem, ret->mem, G->pool, s0);
             apr_shm_destroy(ret->shm);  /* the parent's mapping only */
         }
         ret->shm = shm;
-        ret->mem = apr_shm_baseaddr_get(shm);
+        ret->mem = mem;
         ret->bytes = bytes;
     }
     G->ban = ret->mem;

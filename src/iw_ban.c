@@ -54,20 +54,24 @@ typedef struct ban_hdr {
     uint64_t seed;
     uint64_t slots_off, info_off;
     uint64_t max_bans;
-    /* line 1: sweep hint, geometry (_Alignas applies to one declarator) */
-    _Alignas(64) int64_t next_end;  /* earliest end among the bans */
-    uint64_t bytes, version;
+    /* line 1: sweep hint, geometry.  Lines are padded, not _Alignas'ed:
+     * apr_shm hands out 8-byte aligned memory; the module aligns the block
+     * to 64 bytes itself so that these lines are cache lines. */
+    int64_t next_end;           /* earliest end among the bans */
+    uint64_t bytes, version, pad1[5];
     /* line 2: counters */
-    _Alignas(64) uint64_t added;
-    uint64_t dry_added, exists, expired, lifted, evicted, refused, would_refuse;
+    uint64_t added, dry_added, exists, expired, lifted, evicted, refused,
+             would_refuse;
     /* line 3 */
-    _Alignas(64) uint64_t allowlisted;
-    uint64_t read_retries, read_locked, lock_recovered, lock_failures;
+    uint64_t allowlisted, read_retries, read_locked, lock_recovered,
+             lock_failures, pad3[3];
     /* line 4: the write lock */
-    _Alignas(64) pthread_mutex_t mu;
+    pthread_mutex_t mu;
 } ban_hdr_t;
 
 _Static_assert(sizeof(ban_slot_t) == 32, "slot size");
+_Static_assert(offsetof(ban_hdr_t, next_end) == 64 && offsetof(ban_hdr_t, added) == 128
+               && offsetof(ban_hdr_t, allowlisted) == 192, "header lines");
 _Static_assert(offsetof(ban_hdr_t, mu) == IW_BAN_LOCK_OFFSET, "lock offset (tests)");
 _Static_assert(offsetof(ban_hdr_t, active) == offsetof(iw_ban_hot_t, active),
                "hot head");

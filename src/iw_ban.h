@@ -74,7 +74,8 @@ typedef struct iw_ban_rec {
 
 /* Block size for max_bans; initialise a fresh block (never one that other
  * processes use); check a block's header (1 = a valid table of `bytes`).
- * The block must be 8-byte aligned.  init returns -1 when the lock cannot
+ * The block must be 8-byte aligned (64: its header's lines are cache
+ * lines).  init returns -1 when the lock cannot
  * be initialised. */
 size_t iw_ban_mem_size(uint32_t max_bans);
 int iw_ban_mem_init(void *mem, size_t bytes, uint32_t max_bans);
