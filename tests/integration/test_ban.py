@@ -341,7 +341,7 @@ def test_lift(httpd, rsyslog):
     assert "ban: %s " % client not in iwtest.http_get(httpd.port, "/iw-status")[1].decode()
 
 
-def test_graceful_restart_keeps_bans(httpd, rsyslog, errlog):
+def test_restarts_keep_bans(httpd, rsyslog, errlog):
     httpd.ensure(body(httpd, rsyslog), "event")
     client = client_ip()
     m = rsyslog.mark()
@@ -353,6 +353,9 @@ def test_graceful_restart_keeps_bans(httpd, rsyslog, errlog):
     iwtest.wait_until(lambda: iwtest.status_page(httpd.port)["mpm_generation"] > gen0,
                       15, step=0.2, what="new generation")
     assert any("ban table" in ln and "kept" in ln for ln in errlog.new_lines())
+    assert once(httpd.port, "/g", client) == 403
+    # a plain restart (SIGHUP: every child replaced) keeps them too
+    httpd.restart(graceful=False)
     assert once(httpd.port, "/g", client) == 403
     assert len(ban_alerts(rsyslog, m, client)) == 1
 
