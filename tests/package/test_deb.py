@@ -5,7 +5,9 @@ rsyslogd and apache2 start, an attack and a 404 burst give an alert and the
 probing correlation alert in /var/log/iocwatch/alerts.json (root:adm 0640,
 readable by group adm only), a local rule in /etc/iocwatch/rules fires after
 `apachectl graceful`, an upgrade keeps an edited iocwatch.conf (the new one
-goes to .dpkg-dist), `apt-get purge` leaves no file of the package.
+goes to .dpkg-dist), the logrotate snippet rotates the alert file (new one
+root:adm 0640, alerts continue in it), `apt-get purge` leaves no file of the
+package.
 
 The steps run in tests/package/admin-path.sh; each prints a CHECK line.
 The base image is made once (tools/podman/base-image.sh: debootstrap,
@@ -28,7 +30,9 @@ CHECKS = ["install", "module_enabled_by_postinst", "conffiles_marked", "man_page
           "docs_linked_from_conf", "cli_version", "cli_check_default_rules", "apache_start",
           "apache_up", "attack_alert", "correlation_alert", "alert_message",
           "alerts_group_adm_0640", "readable_by_adm", "not_readable_by_others",
-          "not_in_syslog", "local_rule_checks", "reload", "local_rule_alert", "upgrade",
+          "not_in_syslog", "local_rule_checks", "reload", "local_rule_alert", "logrotate_config",
+          "logrotate_rotates", "rotated_file", "new_file_root_adm_0640",
+          "alert_after_rotation", "upgrade",
           "upgraded_version", "edit_kept", "new_version_beside", "local_rule_kept",
           "still_enabled", "configtest_after_upgrade", "purge", "disabled_on_remove",
           "no_packaged_file_left", "nothing_named_iocwatch"]

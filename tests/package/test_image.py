@@ -74,6 +74,8 @@ def container(tmp_path_factory):
         yield name, port, logdir
     finally:
         podman(["rm", "-f", "-t", "2", name])
+        podman(["rmi", IMAGE])              # ~340 MB per run otherwise
+        podman(["image", "prune", "-f"])
 
 
 def test_alert_on_stdout_and_in_mounted_file(container):
