@@ -1,7 +1,8 @@
-"""Correlation across httpd's children (issue 4) on a real httpd and a real
-rsyslogd: event_count exactly at the N-th request (prefork with >= 4
-children, event), groups apart, the original project's "5+ urgent entries"
-rule, value_count, a 10,000-client flood into a deliberately small table,
+"""Correlation across httpd's children on a real httpd and a real rsyslogd:
+event_count exactly at the N-th request (prefork with >= 4 children and an
+ignored `Mutex flock iocwatch-corr` line, event), groups apart, the original
+project's "5+ urgent entries" rule, value_count, a 10,000-client flood into
+a deliberately small table (event and prefork),
 graceful restart (kept / reset as docs/CORRELATION.md documents),
 temporal_ordered across children, a window closed by slot recycling, flood
 control of correlation alerts, the default table size.
@@ -342,9 +343,15 @@ MaxKeepAliveRequests 0
 
 MODULES = ("auth_basic", "authn_core", "authn_file", "authz_user")
 
+# prefork keeps an old `Mutex ... iocwatch-corr` line: accepted for
+# compatibility and ignored (the table locks its partitions itself,
+# docs/CORRELATION.md "Locking"), so it must not change any result below
+OLD_MUTEX = "Mutex flock iocwatch-corr\n"
+
 
 def serve(httpd, rsyslog, ports, mpm):
-    httpd.ensure(body(rsyslog, httpd, ports), mpm, modules=MODULES)
+    text = body(rsyslog, httpd, ports) + (OLD_MUTEX if mpm == "prefork" else "")
+    httpd.ensure(text, mpm, modules=MODULES)
     for p in (httpd.port, ports.flood, ports.grace, ports.quiet, ports.sup):
         iwtest.wait_until(lambda: _up(p), 10, what="port %d" % p)
     return httpd
@@ -627,7 +634,9 @@ def flood_worker(port, reqs, out, idx):
         ka.close()
 
 
-def test_flood_of_10000_clients_small_table(event, rsyslog, ports, errlog):
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_flood_of_10000_clients_small_table(httpd, rsyslog, ports, errlog, mpm):
+    event = serve(httpd, rsyslog, ports, mpm)
     port = ports.flood
     parent = event.pid()
     before = iwtest.status_page(port)
@@ -902,7 +911,7 @@ def test_mutex_directive_accepted_and_ignored(event, rsyslog, ports):
     """The table locks itself (a robust process-shared mutex per partition,
     inside the shared block: docs/CORRELATION.md "Locking"); httpd has no
     global mutex for it.  `Mutex ... iocwatch-corr` stays registered so old
-    configs still parse (ignored; test_corr.py runs prefork with one), and
+    configs still parse (ignored; the prefork tests run with one), and
     the mechanism is still validated: an unknown one fails the config test."""
     text = event.render(body(rsyslog, event, ports), "event", modules=MODULES)
     rc, out = event.configtest(text + "Mutex fcntl:%s/run iocwatch-corr\n" % event.dir)
