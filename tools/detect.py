@@ -490,15 +490,15 @@ def side_by_side(lines, corpora, tallies, ms):
             iw = k['attack_hit'] / k['attack']
             msr = k['attack_mshit'] / k['attack_sent'] if k['attack_sent'] else None
             mark = ' (below)' if msr is not None and iw + 1e-9 < msr else ''
-            row += ' %d | %s%s | %s |' % (k['attack'], pct(iw), mark,
-                                          pct(msr) if msr is not None else 'n/a')
+            row += ' %d | %.3f%s | %s |' % (k['attack'], iw, mark,
+                                            '%.3f' % msr if msr is not None else 'n/a')
             for key in ('attack', 'attack_hit', 'attack_sent', 'attack_mshit'):
                 tot[i][key] += k[key]
         lines.append(row)
     row = '| **all** |'
     for k in tot:
-        row += ' %d | %s | %s |' % (k['attack'], ratio(k['attack_hit'], k['attack']),
-                                    ratio(k['attack_mshit'], k['attack_sent']) if ms else 'n/a')
+        row += ' %d | %.3f | %s |' % (k['attack'], k['attack_hit'] / max(k['attack'], 1),
+                                      '%.3f' % (k['attack_mshit'] / max(k['attack_sent'], 1)) if ms else 'n/a')
     lines.append(row)
 
 
@@ -615,8 +615,9 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
     lines.append('- What a log-phase inspector cannot see: request bodies (CRS tests whose payload is in a '
                  'multipart/JSON/XML body were dropped from the CRS corpus; form bodies were moved to the query) '
                  'and the absence of headers in logs that do not record them. Most remaining `protocol` misses '
-                 'on the CRS corpus are tests about a Content-Type charset, a missing Host, a GET with a body or '
-                 'header counts that the corpus request no longer carries; most remaining `sqli` misses are CRS '
+                 'on the CRS corpus are tests about a Content-Type charset, a GET with a body, a missing Host or '
+                 'header counts whose headers the corpus request no longer carries (the body was moved to the '
+                 'query); most remaining `sqli` misses are CRS '
                  'paranoia-level 2+ checks (runs of SQL meta-characters such as `~~~~~~`, `@@@@@@`, `((((((`, '
                  'bare operators `||`, `<>`, and bare function names like `COS(`) that would fire on ordinary '
                  'traffic.')
@@ -627,6 +628,8 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
     lines.append('- fuzzdb payloads that are placeholders (`{cmd}`, `{FILE}`) or prose (`Exploit String: ...`) '
                  'count as attacks in the corpus; neither engine is tuned to them.')
     lines.append('- Correlation alerts are not in the recall or FP numbers.')
+    lines.append('- The optional rules of `conf/crs/` (CRS\'s own lists, docs/PACK.md) are not loaded here: the '
+                 'numbers are the shipped pack\'s alone.')
     lines.append('')
     lines.append('Scan time of `iocwatch scan` (wall clock, including rule compilation, `--jobs` = CPUs): '
                  + ', '.join('%s %.1f s' % (n, t) for n, t in iw['time'].items()) + '.')
