@@ -99,7 +99,7 @@ $(BUILD)/unit/%.o: tests/unit/%.c $(wildcard tests/unit/*.h) $(wildcard src/*.h)
 $(BUILD)/unit_tests: $(UNIT_OBJ) $(BUILD)/libiocwatch.a
 	$(CC) $(ALL_CFLAGS) $(UNIT_OBJ) -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(BUILD)/libiocwatch.a
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libiocwatch.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
 

@@ -90,6 +90,14 @@ static void fuzz_init(void)
     }
 }
 
+static void fuzz_fini(void)
+{
+    iw_scratch_destroy(scr_cached);
+    iw_scratch_destroy(scr_plain);
+    free(corr_mem); free(evbuf); free(evbuf2); free(abuf); free(fbuf); free(saved);
+    apr_pool_destroy(root);     /* the engines (their cleanups free Vectorscan and PCRE2) */
+}
+
 /* ---- seeds: jsonl requests -> the input format ------------------------------- */
 
 static void seed_request(const iw_request_desc_t *r)

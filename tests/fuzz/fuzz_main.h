@@ -1,7 +1,8 @@
 /* fuzz_main: what the coverage-guided fuzz targets share.
  *
  * A target defines FUZZ_NAME, fuzz_init() (once: rules, buffers),
- * fuzz_seeds() (calls fuzz_seed_add / fuzz_seed_file / fuzz_seed_dir) and
+ * fuzz_fini() (at exit: frees them, so LeakSanitizer's exit check is
+ * clean), fuzz_seeds() (calls fuzz_seed_add / fuzz_seed_file / fuzz_seed_dir) and
  * LLVMFuzzerTestOneInput(); a failed check calls FUZZ_FAIL.
  *
  * Built with clang -fsanitize=fuzzer -DIW_LIBFUZZER (`make fuzz`), libFuzzer
@@ -116,6 +117,7 @@ static __attribute__((unused)) void fuzz_seed_dir(const char *dir, const char *e
 
 static void fuzz_init(void);
 static void fuzz_seeds(void);
+static void fuzz_fini(void);     /* at exit: free what fuzz_init made (LeakSanitizer) */
 
 /* IW_FUZZ_WRITE_SEEDS=DIR: the seeds as files, then exit. */
 static void fuzz_write_seeds(const char *dir)
@@ -131,10 +133,18 @@ static void fuzz_write_seeds(const char *dir)
         fclose(f);
     }
     fprintf(stderr, FUZZ_NAME ": %d seeds written to %s\n", fuzz_nseeds, dir);
+    for (i = 0; i < fuzz_nseeds; i++) free(fuzz_seed[i].b);
+    fuzz_nseeds = 0;
     exit(0);
 }
 
 static int fuzz_ready;
+
+static void fuzz_fini_once(void)
+{
+    static int done;
+    if (fuzz_ready && !done++) fuzz_fini();
+}
 
 static void fuzz_setup(void)
 {
@@ -142,6 +152,7 @@ static void fuzz_setup(void)
     if (fuzz_ready++) return;
     apr_initialize();
     fuzz_init();
+    atexit(fuzz_fini_once);
     if ((w = getenv("IW_FUZZ_WRITE_SEEDS"))) {
         fuzz_seeds();
         fuzz_write_seeds(w);
@@ -267,9 +278,11 @@ int main(void)
         free(c);
     }
     free(b);
-    for (k = 0; k < fuzz_nseeds; k++) free(fuzz_seed[k].b);
     printf(FUZZ_NAME ": %d passed, %d failed (%ld cases, %d seeds, %ld bad)\n",
            fuzz_failed ? 0 : 1, fuzz_failed ? 1 : 0, cases, fuzz_nseeds, fuzz_failed);
+    for (k = 0; k < fuzz_nseeds; k++) free(fuzz_seed[k].b);
+    fuzz_nseeds = 0;
+    fuzz_fini_once();
     apr_terminate();
     return fuzz_failed ? 1 : 0;
 }

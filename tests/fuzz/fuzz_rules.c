@@ -34,6 +34,13 @@ static void fuzz_init(void)
     abuf = malloc(ABUF_SIZE);
 }
 
+static void fuzz_fini(void)
+{
+    free(evbuf);
+    free(abuf);
+    apr_pool_destroy(root);
+}
+
 static void fuzz_seeds(void)
 {
     char dir[1024];
