@@ -139,7 +139,7 @@ FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 FUZZ_LF      := $(patsubst tests/fuzz/%.c,build-fuzz/lf/%,$(FUZZ_SRC))
 
 fuzz-build:
-	@command -v $(FUZZ_CC) >/dev/null || $(MAKE) --no-print-directory deps
+	@$(FUZZ_CC) -print-file-name=libclang_rt.fuzzer-x86_64.a 2>/dev/null | grep -q / || sh tools/install-deps.sh test
 	$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=build-fuzz OPT=-O1 \
 	    EXTRA_CFLAGS="$(FUZZ_SAN) -fsanitize=fuzzer-no-link" build-fuzz/libiocwatch.a
 	$(MAKE) --no-print-directory $(FUZZ_LF)

@@ -1,8 +1,9 @@
 /* fuzz_eval: event evaluation, fuzzed.  Input: a request as lines
  *     METHOD \n TARGET \n VERSION \n Name: value \n Name: value ...
- * evaluated against a fixed rule set (the shipped pack conf/rules and
- * tests/fuzz/rules: regexes that run into PCRE2's limits, and the checks
- * the pack does not use) the way the module does it
+ * evaluated against a fixed rule set (the shipped pack conf/rules,
+ * tests/fuzz/rules: regexes that run into PCRE2's limits and checks the
+ * pack does not use, and tests/rules/good: every modifier; see
+ * FUZZ_DEFAULT_RULES) the way the module does it
  * (iw_engine_eval_request, scan and event caches on), and again from the
  * built event with caches off.  Checks: no crash or sanitizer report, the
  * same hits and evaluation errors both ways, every alert (each hit, the
@@ -25,6 +26,16 @@
 #include "iw_logfmt.h"
 #include "iw_hscache.h"
 #include "json_strict.h"
+
+/* The fixed rules (IW_FUZZ_RULES: paths under IW_SRCDIR, ':'-separated).
+ * libFuzzer (make fuzz): the shipped pack too.  The standalone driver
+ * (make test-asan, seconds): the test rules only; compiling the pack
+ * under ASan takes a minute when the database cache is cold. */
+#ifdef IW_LIBFUZZER
+#define FUZZ_DEFAULT_RULES "conf/rules:tests/fuzz/rules:tests/rules/good"
+#else
+#define FUZZ_DEFAULT_RULES "tests/fuzz/rules:tests/rules/good"
+#endif
 
 #define EVBUF_SIZE 65536
 #define ABUF_SIZE 16384
@@ -54,11 +65,25 @@ static void fuzz_init(void)
     iw_diag_t *d;
     iw_engine_opts_t eo;
 
+    const char *list = getenv("IW_FUZZ_RULES");
+    char *dup, *tok, *last;
+    apr_array_header_t *ph;
+
     apr_pool_create(&root, NULL);
     rs = iw_ruleset_create(root);
     d = iw_diag_create(root);
-    load_rules(rs, d, "conf/rules");
-    load_rules(rs, d, "tests/fuzz/rules");
+    /* the placeholders tests/rules/good/modifiers.yml expands */
+    ph = apr_array_make(root, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(ph, const char *) = "10.0.0.0/8";
+    APR_ARRAY_PUSH(ph, const char *) = "2001:db8::/32";
+    iw_ruleset_set_placeholder(rs, "bad_nets", ph);
+    ph = apr_array_make(root, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(ph, const char *) = "192.0.2.1";
+    iw_ruleset_set_placeholder(rs, "admin_ips", ph);
+    if (!list) list = FUZZ_DEFAULT_RULES;
+    dup = apr_pstrdup(root, list);
+    for (tok = apr_strtok(dup, ":", &last); tok; tok = apr_strtok(NULL, ":", &last))
+        load_rules(rs, d, tok);
     if (!d->errors) iw_ruleset_link(rs, d);
     memset(&eo, 0, sizeof(eo));
     /* the compiled-database cache the CLI uses: the pack compiles in
