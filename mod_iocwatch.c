@@ -2389,6 +2389,19 @@ iw_alert_errors(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
     }
 }
 
+/* No scratch for this thread (out of memory, or Vectorscan could not clone
+ * its scratch): its requests go uninspected, which must not be silent.
+ * Said once per process; the thread tries again on its next request. */
+static void __attribute__((noinline, cold)) no_scratch(void)
+{
+    static int said;
+    if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+        return;
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, NULL, IW_TAG "no evaluation scratch for a "
+                 "thread (out of memory?): its requests are not inspected until one "
+                 "can be made");
+}
+
 /* Evaluate t->ev (an error-log entry) or the request d with the server's
  * engine (a repeat its cache knows to be clean is answered without
  * building t->ev) and queue the alerts of any hits. */
@@ -2401,8 +2414,10 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
     const iw_hit_t *hits;
     int nhits;
 
-    if (!scr)
+    if (!scr) {
+        no_scratch();
         return;
+    }
     /* the scratch's engine: a clean request reads no iw_rt_t (two cold
      * lines: G->rts and the runtime) */
     e = iw_scratch_engine(scr);
