@@ -1137,6 +1137,7 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     G = apr_pcalloc(pconf, sizeof(*G));
     G->pool = pconf;
+    G->relay_fd = -1;               /* relay_start sets it */
     apr_pool_cleanup_register(pconf, NULL, iw_global_cleanup,
                               apr_pool_cleanup_null);
     if (signalling_only(ptemp))
@@ -2131,8 +2132,11 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         return HTTP_INTERNAL_SERVER_ERROR;
     iw_key_ok = 1;
     /* the parent logs too ("exit signal ..." when a child crashes): its
-     * alerts go through the unprivileged relay */
-    relay_start(pconf, s0);
+     * alerts go through the unprivileged relay.  Not with -X (DEBUG) or
+     * -DONE_PROCESS: that process is its own child (child_init starts its
+     * senders) */
+    if (!ap_exists_config_define("DEBUG") && !ap_exists_config_define("ONE_PROCESS"))
+        relay_start(pconf, s0);
     G->ready = 1;
     {   /* the same counts as `iocwatch check` and the status page */
         iw_rule_counts_t sum = {0}, c;

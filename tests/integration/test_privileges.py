@@ -6,6 +6,7 @@ process that runs as httpd's User.  The sink is a unix datagram socket with
 SO_PASSCRED: the kernel tells the sending process's pid and uid."""
 
 import json
+import subprocess
 import os
 import pwd
 import socket
@@ -86,10 +87,13 @@ class CredSink:
 
 
 def ppid_of(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for ln in f:
-            if ln.startswith("PPid:"):
-                return int(ln.split()[1])
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for ln in f:
+                if ln.startswith("PPid:"):
+                    return int(ln.split()[1])
+    except OSError:                 # gone meanwhile
+        pass
     return None
 
 
@@ -134,3 +138,28 @@ def test_parent_alerts_leave_through_unprivileged_relay(httpd, rsyslog, sink):
     (pid2, uid2, _), = [x for x in sink.msgs[m:] if get(x[2], "rule.id") ==
                         "7b0c5a55-0000-4000-8000-0000000000f1"]
     assert pid2 not in (parent, pid) and uid2 == user_uid
+
+
+def test_one_process_mode_has_no_relay(base_dir, rsyslog):
+    """httpd -X (one process, its own child): no relay process is forked
+    (bench_instr runs httpd -X under callgrind), and alerts still go out
+    from that process's own sender."""
+    h = iwtest.Httpd(base_dir, "h_privileges_x")
+    rule = h.write_rule("priv.yml", RULES)
+    with open(h.conf, "w") as f:
+        f.write(h.render('IocWatchRules "%s"\nIocWatchAlertTarget unix:%s\n'
+                         % (rule, rsyslog.sock), "event"))
+    p = subprocess.Popen(h._cmd("-X"), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=h._env())
+    try:
+        iwtest.wait_until(h._up, 120, what="httpd -X up")
+        kids = [int(k) for k in os.listdir("/proc") if k.isdigit()
+                and os.path.exists("/proc/%s/status" % k) and ppid_of(int(k)) == p.pid]
+        assert kids == [], kids
+        n = uuid.uuid4().hex[:10]
+        m = rsyslog.mark()
+        iwtest.http_get(h.port, "/x?n=%s&q=iwpriv-attack" % n)
+        rsyslog.wait_alerts(m, 1, lambda a: n in (get(a, "url.original") or ""))
+    finally:
+        p.terminate()
+        p.wait(15)
