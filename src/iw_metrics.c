@@ -39,14 +39,28 @@ struct iw_metrics {
     target_ent_t target[IW_METRICS_TARGETS];
 };
 
+/* The slots are cache-line aligned (64), but apr_shm's base is only 8-byte
+ * aligned: the block starts at the first 64-byte boundary of the memory it
+ * is given, and its size leaves room for that.  Every process maps the
+ * segment at a page-aligned address plus the same header, so all of them
+ * find the block at the same offset. */
+#define IW_METRICS_ALIGN 64
+
+static iw_metrics_t *block_at(void *mem)
+{
+    uintptr_t p = (uintptr_t)mem;
+    p = (p + IW_METRICS_ALIGN - 1) & ~(uintptr_t)(IW_METRICS_ALIGN - 1);
+    return (iw_metrics_t *)p;
+}
+
 size_t iw_metrics_size(void)
 {
-    return sizeof(struct iw_metrics);
+    return sizeof(struct iw_metrics) + IW_METRICS_ALIGN - 1;
 }
 
 iw_metrics_t *iw_metrics_init(void *mem, int64_t now)
 {
-    iw_metrics_t *m = mem;
+    iw_metrics_t *m = block_at(mem);
     memset(m, 0, sizeof(*m));
     m->start_time = now;
     m->slot[0].shared = 1;
@@ -60,9 +74,11 @@ iw_metrics_t *iw_metrics_init(void *mem, int64_t now)
 
 iw_metrics_t *iw_metrics_attach(void *mem, size_t bytes)
 {
-    iw_metrics_t *m = mem;
-    if (!m || bytes != sizeof(*m)
-        || __atomic_load_n(&m->magic, __ATOMIC_ACQUIRE) != IW_METRICS_MAGIC
+    iw_metrics_t *m;
+    if (!mem || bytes != iw_metrics_size())
+        return NULL;
+    m = block_at(mem);
+    if (__atomic_load_n(&m->magic, __ATOMIC_ACQUIRE) != IW_METRICS_MAGIC
         || m->layout != IW_METRICS_LAYOUT)
         return NULL;
     return m;

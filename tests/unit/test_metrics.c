@@ -56,6 +56,34 @@ TEST(metrics_slots_sum_and_survive_release)
     free(mem);
 }
 
+/* apr_shm hands out memory that is only 8-byte aligned: the block still
+ * starts on a cache line (UBSan: misaligned access otherwise) and is found
+ * again at the same place. */
+TEST(metrics_block_on_8_byte_aligned_memory)
+{
+    void *blk = NULL;
+    char *raw;
+    void *mem;
+    iw_metrics_t *m;
+    iw_mslot_t *a;
+    uint64_t sc[IW_M_N];
+    REQUIRE(posix_memalign(&blk, 64, iw_metrics_size() + 64) == 0);
+    raw = blk;
+    mem = raw + 8;
+    memset(raw, 0, iw_metrics_size() + 64);
+    m = iw_metrics_init(mem, 1700000000);
+    CHECK(((uintptr_t)m & 63) == 0);
+    CHECK((char *)m >= (char *)mem);
+    CHECK((char *)m + 64 <= (char *)mem + iw_metrics_size());
+    a = iw_metrics_claim(m);
+    REQUIRE(a);
+    IW_METRICS_INC(a, EVENTS);
+    iw_metrics_sum(m, sc, NULL);
+    CHECK_INT(sc[IW_M_EVENTS], 1);
+    CHECK(iw_metrics_attach(mem, iw_metrics_size()) == m);
+    free(raw);
+}
+
 TEST(metrics_dead_owner_taken_over_and_full_table_shares_slot0)
 {
     void *mem;
