@@ -24,7 +24,9 @@ FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
 BENCH_SRC := $(wildcard tests/bench/*.c)
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all lib cli module unit fuzz fuzz-build test test-unit test-asan test-integration \
+comma := ,
+
+.PHONY: all lib cli module module-asan unit fuzz fuzz-build test test-unit test-asan test-integration \
         bench demo detect deps deps-test deps-bench install uninstall deb man \
         test-container clean check-rules rules
 
@@ -68,8 +70,9 @@ $(BUILD)/mod_iocwatch.so: mod_iocwatch.c $(BUILD)/libiocwatch.a $(wildcard src/*
 	@mkdir -p $(BUILD)/apxs
 	cp mod_iocwatch.c $(BUILD)/apxs/
 	cd $(BUILD)/apxs && $(APXS) -c -Wc,-Wall -Wc,-Wextra -Wc,-Werror -Wc,-Wno-unused-parameter \
-	    -Wc,-std=gnu11 -I$(CURDIR)/src $(DEP_CFLAGS) mod_iocwatch.c \
-	    $(abspath $(BUILD))/libiocwatch.a $(DEP_LIBS) >apxs.log 2>&1 || { cat apxs.log; exit 1; }
+	    -Wc,-std=gnu11 $(MODULE_CFLAGS) -I$(CURDIR)/src $(DEP_CFLAGS) mod_iocwatch.c \
+	    $(abspath $(BUILD))/libiocwatch.a $(DEP_LIBS) $(MODULE_LIBS) >apxs.log 2>&1 \
+	    || { cat apxs.log; exit 1; }
 	@# a new inode (rename), never rewrite in place: an httpd running from
 	@# the build tree has the old file mapped and would crash
 	cp $(BUILD)/apxs/.libs/mod_iocwatch.so $@.tmp && mv -f $@.tmp $@
@@ -118,10 +121,12 @@ test: deps-test
 test-unit: unit cli
 	IW_SRCDIR=$(CURDIR) $(BUILD)/unit_tests
 
+ASAN_CFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+ASAN_MAKE   = $(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	    EXTRA_CFLAGS="$(ASAN_CFLAGS)" EXTRA_LDFLAGS="-fsanitize=address,undefined"
+
 test-asan:
-	$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
-	    EXTRA_CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    EXTRA_LDFLAGS="-fsanitize=address,undefined" unit
+	$(ASAN_MAKE) unit
 	IW_SRCDIR=$(CURDIR) ASAN_OPTIONS=detect_leaks=1 build-asan/unit_tests
 	@for f in build-asan/fuzz/*; do [ -x "$$f" ] || continue; \
 	    echo "fuzz: $$f"; IW_SRCDIR=$(CURDIR) "$$f" || exit 1; done
@@ -151,6 +156,15 @@ build-fuzz/lf/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) build-fuzz/libiocwatc
 
 fuzz: deps-test fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/run-fuzz.sh $(FUZZ_TARGETS)
+
+# The module and the CLI under ASan+UBSan in build-asan/ (same objects as
+# test-asan), for the integration suite inside a real httpd:
+#   make module-asan && cd tests/integration && IW_ASAN=1 \
+#     IW_MODULE=$PWD/../../build-asan/mod_iocwatch.so IW_CLI=$PWD/../../build-asan/iocwatch \
+#     /usr/bin/python3 -m pytest -q
+module-asan:
+	$(ASAN_MAKE) MODULE_CFLAGS="$(addprefix -Wc$(comma),$(ASAN_CFLAGS))" \
+	    MODULE_LIBS="-lasan -lubsan" lib cli module
 
 check-rules: cli
 	$(BUILD)/iocwatch check conf/rules

@@ -67,6 +67,11 @@
 APLOG_USE_MODULE(iocwatch);
 
 #define IW_TAG            "iocwatch: "
+/* Stable message tags, like httpd's APLOGNO: "IW0012: iocwatch: ...".
+ * Every ap_log_*error call has one, each number once (tests/cli/
+ * test_tree.py checks); a new message takes the next free number, a
+ * removed one's number is not reused. */
+#define IWLOGNO(n)        "IW" #n ": "
 #define IW_UNSET          (-1)
 #define IW_ELOG_OFF       (-2)         /* IocWatchErrorLog Off */
 #define IW_MUTEX_TYPE     "iocwatch-corr"  /* accepted, unused (pre_config) */
@@ -893,7 +898,7 @@ static void log_diags(server_rec *s, iw_diag_t *d)
         const iw_diag_msg_t *m = &APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t);
         ap_log_error(APLOG_MARK, APLOG_STARTUP |
                      (m->level == IW_DIAG_ERROR ? APLOG_ERR : APLOG_WARNING),
-                     0, s, IW_TAG "%s", m->text);
+                     0, s, IWLOGNO(0001) IW_TAG "%s", m->text);
     }
 }
 
@@ -1039,18 +1044,18 @@ static iw_rt_t *keep_previous_rules(apr_pool_t *pconf, apr_pool_t *ptemp,
 
     if (rt)
         rt->stale = why;
-    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "rules of %s not reloaded: "
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IWLOGNO(0002) IW_TAG "rules of %s not reloaded: "
                  "%s (%d error(s); `apachectl configtest` lists them); %s",
                  server_desc(ptemp, s), why, d->errors, rt ? apr_psprintf(ptemp,
                  "still serving with the previous generation's %d rule(s)",
                  rt->nrules) : "no earlier rules of this configuration: not "
                  "monitored until a reload with good rules");
     for (i = 0; i < d->msgs->nelts; i++)      /* the rest: for the curious */
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, IW_TAG "%s",
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, IWLOGNO(0003) IW_TAG "%s",
                      APR_ARRAY_IDX(d->msgs, i, iw_diag_msg_t).text);
     if (old && !rt) {               /* never: the sources compiled before */
         log_diags(s, d2);
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "the previous rules "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IWLOGNO(0004) IW_TAG "the previous rules "
                      "of %s did not compile again", server_desc(ptemp, s));
     }
     return rt;
@@ -1160,7 +1165,7 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             iw_diag_t *d = iw_diag_create(ptemp);
             if (G->nrts == IW_MAX_RT) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
-                             IW_TAG "more than %d distinct rule configurations",
+                             IWLOGNO(0005) IW_TAG "more than %d distinct rule configurations",
                              IW_MAX_RT);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
@@ -1173,7 +1178,7 @@ static int iw_check_config(apr_pool_t *pconf, apr_pool_t *plog,
             }
             if (!rt) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s,
-                             IW_TAG "%d error(s) in the IocWatchRules of %s",
+                             IWLOGNO(0006) IW_TAG "%d error(s) in the IocWatchRules of %s",
                              d->errors, server_desc(ptemp, s));
                 failed = 1;         /* kept (engine NULL): reported once */
                 rt = apr_pcalloc(pconf, sizeof(*rt));
@@ -1269,7 +1274,7 @@ static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
     int kept;
 
     if (slots == 0) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, IW_TAG
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_ERR, 0, s, IWLOGNO(0007) IW_TAG
                      "IocWatchSharedMemory %" APR_INT64_T_FMT " is too small "
                      "for one entry", want);
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -1278,7 +1283,7 @@ static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
     if (!kept) {
         rv = shm_make(&shm, bytes, idx, s, s->process->pool);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot create "
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IWLOGNO(0008) IW_TAG "cannot create "
                          "%" APR_SIZE_T_FMT " bytes of shared memory", bytes);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -1292,7 +1297,7 @@ static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
     }
     rt->mem = slot->mem;
     rt->mem_bytes = bytes;
-    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IW_TAG "state table: "
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IWLOGNO(0009) IW_TAG "state table: "
                  "%" APR_SIZE_T_FMT " entries in %" APR_SIZE_T_FMT " bytes, "
                  "%s", slots, bytes, kept ? "kept from the previous generation"
                  : "new");
@@ -1337,6 +1342,24 @@ static apr_status_t notify_stop_all(void *v)
     return APR_SUCCESS;
 }
 
+/* iw_notify's on_state, in a sender thread (never a request thread): one
+ * line when a target's delivery starts failing, one when it recovers (both
+ * at warn, so that the default LogLevel shows the pair). */
+static void notify_state(void *data, const char *target, int failing, int err,
+                         uint64_t errors)
+{
+    if (failing)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, err, ap_server_conf,
+                     IWLOGNO(0021) IW_TAG "alert target %s: delivery failing; "
+                     "alerts wait in the queue (dropped and counted when it "
+                     "is full) while the sender retries", target);
+    else
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ap_server_conf,
+                     IWLOGNO(0022) IW_TAG "alert target %s: delivery recovered "
+                     "after %" APR_UINT64_T_FMT " failed attempt(s)", target,
+                     (apr_uint64_t)errors);
+}
+
 /* Create and start this process's queues; failures are logged and leave a
  * NULL queue (alerts of that target are then counted as failed).  The
  * queues live in an unmanaged pool destroyed only by notify_stop_all in the
@@ -1358,9 +1381,10 @@ static void notify_start_all(apr_pool_t *p, server_rec *s)
         const char *err = NULL;
         iw_notify_t *n;
         c->hostname = G->hostname;
+        c->on_state = notify_state;
         n = iw_notify_create(G->npool, c, &err);
         if (!n || iw_notify_start(n) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "alert target %s: "
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IWLOGNO(0010) IW_TAG "alert target %s: "
                          "%s", c->target, err ? err : "cannot start sender");
             continue;
         }
@@ -1431,7 +1455,7 @@ static void __attribute__((noreturn)) relay_main(server_rec *s, int fd)
     ap_close_listeners();
     if (apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS
         || ap_run_drop_privileges(p, s) != OK) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IW_TAG "alert relay: cannot "
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, IWLOGNO(0011) IW_TAG "alert relay: cannot "
                      "drop privileges; the parent's alerts are not sent");
         _exit(1);
     }
@@ -1469,7 +1493,7 @@ static void relay_maintenance(int reason, void *data, int status)
     if (reason == APR_OC_REASON_DEATH || reason == APR_OC_REASON_LOST) {
         apr_proc_other_child_unregister(data);
         if (G && G->relay_owner == getpid()) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, IW_TAG
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ap_server_conf, IWLOGNO(0012) IW_TAG
                          "alert relay (pid %ld) exited; the parent's alerts "
                          "are not sent until the next restart",
                          (long)G->relay_pid);
@@ -1509,13 +1533,13 @@ static void relay_start(apr_pool_t *pconf, server_rec *s)
 
     G->relay_fd = -1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, IW_TAG "alert relay: "
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, IWLOGNO(0013) IW_TAG "alert relay: "
                      "socketpair failed; the parent's alerts are not sent");
         return;
     }
     apr_pool_cleanup_register(pconf, NULL, relay_stop, apr_pool_cleanup_null);
     if ((pid = fork()) < 0) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, IW_TAG "alert relay: "
+        ap_log_error(APLOG_MARK, APLOG_ERR, errno, s, IWLOGNO(0014) IW_TAG "alert relay: "
                      "fork failed; the parent's alerts are not sent");
         close(sv[0]);
         close(sv[1]);
@@ -1807,7 +1831,7 @@ static void ban_migrate(void *to, void *from, apr_pool_t *p, server_rec *s)
     }
     /* no alert queue yet (post_config): the error log says it */
     if (lost)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IW_TAG "ban table: %d of "
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, IWLOGNO(0015) IW_TAG "ban table: %d of "
                      "%d bans did not fit the new IocWatchBanTableSize (the "
                      "soonest ending were dropped, counted in ban_evicted)",
                      lost, n);
@@ -1851,7 +1875,7 @@ static int ban_setup(server_rec *s0)
             mem = (void *)(((uintptr_t)apr_shm_baseaddr_get(shm) + 63)
                            & ~(uintptr_t)63);
         if (rv != APR_SUCCESS || iw_ban_mem_init(mem, bytes, (uint32_t)max) != 0) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s0, IW_TAG "cannot create "
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s0, IWLOGNO(0016) IW_TAG "cannot create "
                          "the ban table (%" APR_SIZE_T_FMT " bytes of shared "
                          "memory)", bytes);
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -1869,7 +1893,7 @@ static int ban_setup(server_rec *s0)
     {
         iw_ban_stats_t st;
         iw_ban_get_stats(G->ban, &st);
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "ban table: %"
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IWLOGNO(0017) IW_TAG "ban table: %"
                      APR_UINT64_T_FMT " active of at most %d, %s", st.active,
                      max, kept ? "kept from the previous generation" : "new");
     }
@@ -2151,7 +2175,7 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
             stale += G->rts[i]->stale != NULL;
         }
         iw_rule_counts_text(&sum, txt, sizeof(txt));
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IW_TAG "%s in %d "
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IWLOGNO(0018) IW_TAG "%s in %d "
                      "engine(s), %d alert target(s)%s", txt, G->nrts,
                      G->ntcfg->nelts, stale ? apr_psprintf(ptemp, "; %d engine(s) "
                      "with the previous generation's rules (reload failed)", stale)
@@ -2817,6 +2841,15 @@ static const char *const level_names[] = {
     "trace8"
 };
 
+/* "iocwatch: ..." or "IWnnnn: iocwatch: ...": a line of ours. */
+static int own_message(const char *msg)
+{
+    if (msg[0] == 'I' && msg[1] == 'W' && apr_isdigit(msg[2]) && apr_isdigit(msg[3])
+        && apr_isdigit(msg[4]) && apr_isdigit(msg[5]) && msg[6] == ':' && msg[7] == ' ')
+        msg += 8;
+    return !strncmp(msg, IW_TAG, sizeof(IW_TAG) - 2);
+}
+
 /* Never logs (we are inside the logger) and never recurses. */
 static void iw_error_log(const ap_errorlog_info *info, const char *msg)
 {
@@ -2827,7 +2860,7 @@ static void iw_error_log(const ap_errorlog_info *info, const char *msg)
     iw_tls_t *t;
     int level = info->level & APLOG_LEVELMASK;
 
-    if (!G || !G->ready || !s || !msg || !strncmp(msg, IW_TAG, sizeof(IW_TAG) - 2))
+    if (!G || !G->ready || !s || !msg || own_message(msg))
         return;
     sc = srv_conf(s);
     if (sc->errorlog == IW_ELOG_OFF
@@ -2905,7 +2938,7 @@ static void metrics_setup(server_rec *s)
         apr_shm_t *shm;
         rv = shm_make(&shm, bytes, IW_MAX_RT, s, s->process->pool);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IW_TAG "cannot create "
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IWLOGNO(0019) IW_TAG "cannot create "
                          "%" APR_SIZE_T_FMT " bytes of shared memory for the "
                          "counters; server-wide totals stay 0", bytes);
             return;
@@ -3247,7 +3280,7 @@ static int __attribute__((noinline, cold)) status_allowed(request_rec *r)
     for (i = 0; d && d->expr_handler && i < iw_status_nexprs; i++)
         if (iw_status_exprs[i] == (const void *)d->expr_handler)
             return 1;
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IW_TAG "status page refused "
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, IWLOGNO(0020) IW_TAG "status page refused "
                   "for %s: the handler was not set by SetHandler in server "
                   "config (e.g. by an .htaccess file)", r->uri);
     return 0;

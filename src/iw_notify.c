@@ -9,8 +9,10 @@
  * poll() timeouts, keeps the message while the target is down (reconnect
  * with backoff 100 ms .. 5 s), and after losses sends one "N alerts dropped"
  * alert as soon as a send succeeds again.  iw_notify_stop() bounds how long
- * a stalled peer can delay shutdown.  The thread never calls back into the
- * caller (no logging into httpd): all it reports is in the stats.
+ * a stalled peer can delay shutdown.  The thread reports to the caller only
+ * through the stats and, once per change between "delivering" and
+ * "failing", the optional cfg.on_state callback (the module logs there: it
+ * runs in the sender thread, so the request path never waits on it).
  *
  * Target choices: unix:PATH is a datagram socket (the syslog(3) socket);
  * RFC 3164 on unix sockets is the syslog(3) form without hostname.  unix-stream: and
@@ -69,6 +71,9 @@ struct iw_notify {
                      truncated, unsent, reports;
     _Atomic uint64_t lost;          /* losses not yet reported */
     uint64_t *shared;               /* IW_NS_N server-wide counters, or NULL */
+    void (*on_state)(void *, const char *, int, int, uint64_t);
+    void *on_state_data;
+    char target[256];               /* as configured, for on_state */
     /* thread control */
     apr_thread_t *thread;
     int efd;                        /* eventfd: wake the sender */
@@ -77,6 +82,9 @@ struct iw_notify {
     /* sender state (thread only) */
     int fd, connected, healthy, have_out, out_is_report, ever_connected;
     int stopped;                    /* iw_notify_stop ran (caller's thread) */
+    int failing;                    /* on_state told "failing", not yet "recovered" */
+    uint64_t fail_errors;           /* errors since it was told */
+    int send_errno;                 /* of the last SEND_FAIL */
     long pid;
     apr_time_t next_try;
     apr_interval_time_t backoff;
@@ -221,6 +229,10 @@ iw_notify_t *iw_notify_create(apr_pool_t *p, const iw_notify_cfg_t *cfg,
     n = apr_pcalloc(p, sizeof(*n));
     n->pool = p;
     n->shared = cfg ? cfg->shared : NULL;
+    n->on_state = cfg ? cfg->on_state : NULL;
+    n->on_state_data = cfg ? cfg->on_state_data : NULL;
+    copy_token(n->target, sizeof(n->target),
+               cfg->target && *cfg->target ? cfg->target : "unix:/dev/log");
     n->type = t.type;
     if ((e = resolve(p, n, &t))) { *err = e; return NULL; }
     n->format = cfg && cfg->format ? cfg->format
@@ -465,8 +477,29 @@ static void schedule_retry(iw_notify_t *n)
     n->backoff = n->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : n->backoff * 2;
 }
 
+/* A connect or send error: counted; the first one after a success (or
+ * before the first success) is told to on_state. */
+static void delivery_failed(iw_notify_t *n, int err)
+{
+    n->fail_errors++;
+    if (n->failing) return;
+    n->failing = 1;
+    if (n->on_state) n->on_state(n->on_state_data, n->target, 1, err, 0);
+}
+
+/* A message went out: the end of a failing stretch is told to on_state. */
+static void delivery_ok(iw_notify_t *n)
+{
+    if (!n->failing) return;
+    n->failing = 0;
+    if (n->on_state)
+        n->on_state(n->on_state_data, n->target, 0, 0, n->fail_errors);
+    n->fail_errors = 0;
+}
+
 /* Open the socket and connect, non-blocking; a stream connect that is in
- * progress is waited for (bounded by the stop deadline). */
+ * progress is waited for (bounded by the stop deadline).  Returns 0, or
+ * the errno of the failure. */
 static int try_connect(iw_notify_t *n)
 {
     int fam = ((struct sockaddr *)&n->addr)->sa_family;
@@ -475,13 +508,16 @@ static int try_connect(iw_notify_t *n)
     socklen_t el = sizeof(err);
 
     n->fd = socket(fam, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (n->fd < 0) return -1;
+    if (n->fd < 0) return errno ? errno : EIO;
     if (connect(n->fd, (struct sockaddr *)&n->addr, n->addrlen) == 0) goto ok;
-    if (errno != EINPROGRESS && errno != EAGAIN) goto fail;
+    err = errno;
+    if (err != EINPROGRESS && err != EAGAIN) goto fail;
+    err = ETIMEDOUT;
     if (!(wait_for(n, n->fd, POLLOUT, apr_time_now() + apr_time_from_sec(2)) &
           (POLLOUT | POLLERR | POLLHUP)))
         goto fail;
-    if (getsockopt(n->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) goto fail;
+    if (getsockopt(n->fd, SOL_SOCKET, SO_ERROR, &err, &el)) err = errno;
+    if (err) goto fail;
 ok:
     n->connected = 1;
     if (n->ever_connected++) atomic_fetch_add(&n->reconnects, 1);
@@ -489,7 +525,7 @@ ok:
 fail:
     close(n->fd);
     n->fd = -1;
-    return -1;
+    return err ? err : EIO;
 }
 
 /* Frame [msg, msg+len) into n->out (with the octet count on streams). */
@@ -574,6 +610,7 @@ static int send_out(iw_notify_t *n)
             if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
                 return SEND_AGAIN;
             if (errno == EMSGSIZE) return SEND_BAD;
+            n->send_errno = errno;
             return SEND_FAIL;
         }
         if (!is_stream(n)) break;   /* a datagram goes whole or not at all */
@@ -592,6 +629,7 @@ static void sent_ok(iw_notify_t *n)
     n->have_out = 0;
     n->healthy = 1;
     n->backoff = BACKOFF_MIN;
+    delivery_ok(n);
 }
 
 /* One step of the sender; returns 0 when the thread should end. */
@@ -618,7 +656,12 @@ static int step(iw_notify_t *n)
             wait_for(n, -1, 0, n->next_try);
             return 1;
         }
-        if (try_connect(n) != 0) { schedule_retry(n); return 1; }
+        int err = try_connect(n);
+        if (err) {
+            delivery_failed(n, err);
+            schedule_retry(n);
+            return 1;
+        }
     }
     if (peer_closed(n)) {           /* reconnect at once, nothing lost */
         disconnect(n);
@@ -643,6 +686,7 @@ static int step(iw_notify_t *n)
     default:
         atomic_fetch_add(&n->send_errors, 1);
         shared_add(n, IW_NS_SEND_ERRORS, 1);
+        delivery_failed(n, n->send_errno);
         disconnect(n);
         schedule_retry(n);
         break;

@@ -25,6 +25,15 @@ typedef struct iw_notify_cfg {
     /* optional: IW_NS_N counters (server-wide, in shared memory) that the
      * queue also adds to, atomically; NULL = none */
     uint64_t *shared;
+    /* optional: told by the sender thread (never a request thread) when
+     * delivery starts failing (failing = 1: a connect or send error after
+     * a success, or before the first one; err = its errno) and when a
+     * message goes out again (failing = 0; err = 0; errors = the send and
+     * connect errors in between).  Once per change, never per retry.  It
+     * may block only the sender (e.g. writing a log line); NULL = silent. */
+    void (*on_state)(void *data, const char *target, int failing, int err,
+                     uint64_t errors);
+    void *on_state_data;
 } iw_notify_cfg_t;
 
 /* Indexes of iw_notify_cfg_t.shared. */

@@ -1,9 +1,11 @@
 """The alert path never slows a request: targets of every transport and
 format land in rsyslog; with the socket missing, a listener that never
 reads, or a flood, requests stay fast, drops are counted exactly (status
-page) and reported once the path recovers."""
+page) and reported once the path recovers; each sender logs one line
+when delivery starts failing and one when it recovers (IW0021, IW0022)."""
 
 import os
+import re
 import threading
 import time
 import uuid
@@ -130,7 +132,18 @@ def test_transports_and_formats(httpd, rsyslog):
 
 # ------------------------------------------------------- failing targets
 
-def test_missing_socket_then_recovery(httpd, rsyslog):
+def delivery_notes(lines, target):
+    """{pid: [tags]} of the module's "delivery failing" (IW0021) and
+    "delivery recovered" (IW0022) lines for `target`, in order."""
+    out = {}
+    for ln in lines:
+        m = re.search(r"\[pid (\d+).*(IW002[12]): iocwatch: alert target (\S+): ", ln)
+        if m and m.group(3) == target:
+            out.setdefault(m.group(1), []).append(m.group(2))
+    return out
+
+
+def test_missing_socket_then_recovery(httpd, rsyslog, errlog):
     path = os.path.join(httpd.dir, "run", "late.sock")
     if os.path.exists(path):
         os.unlink(path)
@@ -166,6 +179,15 @@ def test_missing_socket_then_recovery(httpd, rsyslog):
         assert st2["drop_reports"] == 1
     finally:
         sink.close()
+    # each sender said once that delivery fails, and once that it recovered
+    # (not once per retry); both at warn, so they are expected here
+    errlog.expect(r"IW002[12]: iocwatch: alert target unix:" + re.escape(path))
+
+    def both():
+        d = delivery_notes(errlog.new_lines(), "unix:" + path)
+        return d if d and all(len(v) >= 2 for v in d.values()) else None
+    notes = iwtest.wait_until(both, 5, what="IW0022 after IW0021")
+    assert all(v == ["IW0021", "IW0022"] for v in notes.values()), notes
 
 
 def test_stalled_listener_then_recovery(httpd, rsyslog):

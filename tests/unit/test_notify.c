@@ -3,6 +3,7 @@
  * missing or stalled, the "N alerts dropped" report, bounded stop. */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/socket.h>
@@ -692,4 +693,80 @@ TEST(notify_tcp_peer_restart_no_loss)
     close(lfd);
     free(f1->buf); free(f1);
     free(f2->buf); free(f2);
+}
+
+/* on_state: one "failing" call when the target is missing (however many
+ * retries), one "recovered" call with the error count when a message goes
+ * out, and one "failing" again when it disappears. */
+typedef struct state_log {
+    _Atomic int calls, failing, err;
+    _Atomic uint64_t errors;
+} state_log_t;
+
+static void record_state(void *data, const char *target, int failing, int err,
+                         uint64_t errors)
+{
+    state_log_t *s = data;
+    (void)target;
+    atomic_store(&s->failing, failing);
+    atomic_store(&s->err, err);
+    atomic_store(&s->errors, errors);
+    atomic_fetch_add(&s->calls, 1);
+}
+
+static int wait_calls(state_log_t *s, int n)
+{
+    int i;
+    for (i = 0; i < 300 && atomic_load(&s->calls) < n; i++)
+        apr_sleep(apr_time_from_msec(10));
+    return atomic_load(&s->calls);
+}
+
+TEST(notify_state_changes_told_once)
+{
+    const char *dir = tmpdir(p), *path;
+    iw_notify_cfg_t cfg;
+    iw_notify_t *n;
+    const char *err;
+    char buf[16384];
+    state_log_t sl;
+    int fd;
+
+    REQUIRE(dir);
+    memset(&sl, 0, sizeof(sl));
+    path = apr_pstrcat(p, dir, "/state.sock", NULL);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.target = apr_pstrcat(p, "unix:", path, NULL);
+    cfg.format = IW_FORMAT_JSON;
+    cfg.queue_size = 8;
+    cfg.on_state = record_state;
+    cfg.on_state_data = &sl;
+    n = iw_notify_create(p, &cfg, &err);
+    REQUIRE(n && !err);
+    REQUIRE(iw_notify_start(n) == APR_SUCCESS);
+    CHECK_INT(iw_notify_enqueue(n, IW_LEVEL_HIGH, apr_time_now(), "{\"a\":1}", 7), 0);
+    CHECK_INT(wait_calls(&sl, 1), 1);
+    CHECK_INT(atomic_load(&sl.failing), 1);
+    CHECK(atomic_load(&sl.err) == ENOENT || atomic_load(&sl.err) == ECONNREFUSED);
+    apr_sleep(apr_time_from_msec(400));             /* several retries: still one call */
+    CHECK_INT(atomic_load(&sl.calls), 1);
+
+    fd = unix_listen(path, SOCK_DGRAM);
+    REQUIRE(fd >= 0);
+    CHECK(recv_dgram(fd, buf, sizeof(buf), 3000) > 0);
+    CHECK_INT(wait_calls(&sl, 2), 2);
+    CHECK_INT(atomic_load(&sl.failing), 0);
+    CHECK(atomic_load(&sl.errors) >= 2);            /* the first try + a retry */
+    CHECK_INT(iw_notify_enqueue(n, IW_LEVEL_HIGH, apr_time_now(), "{\"a\":2}", 7), 0);
+    CHECK(recv_dgram(fd, buf, sizeof(buf), 3000) > 0);
+    CHECK_INT(atomic_load(&sl.calls), 2);           /* no call while delivering */
+
+    close(fd);                                      /* the target goes away */
+    unlink(path);
+    CHECK_INT(iw_notify_enqueue(n, IW_LEVEL_HIGH, apr_time_now(), "{\"a\":3}", 7), 0);
+    CHECK_INT(wait_calls(&sl, 3), 3);
+    CHECK_INT(atomic_load(&sl.failing), 1);
+    iw_notify_stop(n, apr_time_from_msec(200));
+    CHECK_INT(atomic_load(&sl.calls), 3);
+    rmdir(dir);
 }

@@ -1,0 +1,36 @@
+"""The source tree keeps its promises to a reader: every httpd log call in
+the glue carries a stable message tag (IWLOGNO, like httpd's APLOGNO), each
+number once."""
+
+import os
+import re
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+GLUE = os.path.join(REPO, "mod_iocwatch.c")
+
+LOG_CALL = re.compile(r"\bap_log_(?:r|c|p)?error\s*\(")
+
+
+def log_calls(text):
+    """(line, the call's text up to its closing parenthesis) for every
+    ap_log_*error call."""
+    out = []
+    for m in LOG_CALL.finditer(text):
+        depth, i = 1, m.end()
+        while depth and i < len(text):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        out.append((text.count("\n", 0, m.start()) + 1, text[m.start():i]))
+    return out
+
+
+def test_every_log_call_has_a_unique_tag():
+    with open(GLUE) as f:
+        calls = log_calls(f.read())
+    assert len(calls) >= 20
+    untagged = [ln for ln, c in calls if not re.search(r"IWLOGNO\(\d{4}\)", c)]
+    assert untagged == [], "ap_log_*error without IWLOGNO(nnnn) at mod_iocwatch.c:%s" % untagged
+    tags = [re.search(r"IWLOGNO\((\d{4})\)", c).group(1) for _, c in calls]
+    twice = sorted({t for t in tags if tags.count(t) > 1})
+    assert twice == [], "IWLOGNO numbers used twice: %s" % twice
