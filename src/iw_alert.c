@@ -17,10 +17,15 @@
  *   a BOM confuses most collectors' JSON parsers).
  * - RFC 3164 without a hostname (hostname NULL) is the syslog(3) form that
  *   local sockets expect: rsyslog's imuxsock does not parse a hostname there. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <apr_time.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "iw_alert.h"
 
 #define TEXT_MAX   1024     /* bytes of a trusted rule text (description) */
@@ -66,12 +71,25 @@ static inline uint64_t special8(uint64_t x)
 }
 
 /* How many of the n bytes at s are printable ASCII that JSON carries as
- * they are (most of any alert's text): 8 at a time, then bytewise. */
+ * they are (most of any alert's text): 16 at a time with SSE2 (a signed
+ * compare below 0x20 also catches every byte >= 0x80), else 8 at a time,
+ * then bytewise. */
 static size_t plain_run(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     uint64_t x;
 
+#if defined(__SSE2__)
+    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f),
+                  qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del)),
+                                 _mm_or_si128(_mm_cmpeq_epi8(v, qu), _mm_cmpeq_epi8(v, bs)));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits) return i + (size_t)__builtin_ctz(bits);
+    }
+#endif
     for (; i + 8 <= n; i += 8) {
         memcpy(&x, s + i, 8);
         if (special8(x)) break;
@@ -211,13 +229,36 @@ static void jw_sep(jw_t *w)
     w->first[w->depth] = 0;
 }
 
+int iw_alert_fast_keys = 1;
+
+/* ,"key": with one room check when it fits (keys are short literals);
+ * otherwise piece by piece, as far as the pieces fit (the reference:
+ * iw_alert_fast_keys = 0). */
 static void jw_key(jw_t *w, const char *key)
 {
-    jw_sep(w);
-    if (!key) return;
-    jw_raw(w, "\"", 1);
-    jw_raw(w, key, strlen(key));
-    jw_raw(w, "\":", 2);
+    size_t n;
+    int sep;
+    char *o;
+
+    if (!key) { jw_sep(w); return; }
+    sep = !w->first[w->depth];
+    w->first[w->depth] = 0;
+    if (w->err) return;
+    n = strlen(key);
+    if (!iw_alert_fast_keys || w->pos + (size_t)sep + n + 3 + w->reserve > w->size) {
+        if (sep) jw_raw(w, ",", 1);
+        jw_raw(w, "\"", 1);
+        jw_raw(w, key, n);
+        jw_raw(w, "\":", 2);
+        return;
+    }
+    o = w->buf + w->pos;
+    if (sep) *o++ = ',';
+    *o++ = '"';
+    memcpy(o, key, n);
+    o[n] = '"';
+    o[n + 1] = ':';
+    w->pos = (size_t)(o + n + 2 - w->buf);
 }
 
 static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
@@ -511,6 +552,140 @@ static void r_tags(jw_t *w, const iw_rule_t *r, int lite)
     jw_close(w, ']');
     jw_close(w, '}');
     jw_close(w, '}');
+}
+
+/* ---- the rule's sections, rendered once per thread ---------------------- */
+
+/* "rule" and "event" + "log" + "tags" + "threat" depend on the rule alone
+ * (and ruleset, lite): most of an alert's bytes, escaped the same way for
+ * every alert of the rule.  Each thread keeps the rendered bytes of its
+ * recent rules with a copy of every input they were rendered from; a use
+ * compares the inputs byte for byte (a rule reloaded at the same address
+ * with other text is a miss) and copies the bytes when they fit where the
+ * writer stands.  Exact: with the same inputs, the same container state
+ * and room for the whole section, the writer would write exactly these
+ * bytes (every write of a section needs at most the room its end needs:
+ * what a container reserves for its closer is written by then). */
+#define MEMO_N    32              /* entries per thread (~115 KB, on first alert) */
+#define MEMO_IN   1536
+#define MEMO_OUT  2048
+
+typedef struct memo_ent {
+    const iw_rule_t *rule;
+    int lite, part, depth;
+    unsigned char first_before, first_after;
+    uint32_t nin, nout;
+    char in[MEMO_IN];
+    char out[MEMO_OUT];
+} memo_ent_t;
+
+int iw_alert_memo = 1;
+static pthread_key_t memo_key;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+static int memo_ok;
+
+static void memo_key_init(void) { memo_ok = pthread_key_create(&memo_key, free) == 0; }
+
+/* Length-prefixed copy of what a section reads; 0 when it does not fit. */
+typedef struct memo_in { char *p; size_t n, cap; int full; } memo_in_t;
+
+static void in_put(memo_in_t *m, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    uint32_t k = s ? (uint32_t)n : UINT32_MAX;
+    if (m->full || m->n + 4 + n > m->cap) { m->full = 1; return; }
+    memcpy(m->p + m->n, &k, 4);
+    memcpy(m->p + m->n + 4, s ? s : "", n);
+    m->n += 4 + n;
+}
+
+static size_t memo_inputs(const iw_alert_t *a, int part, char *buf, size_t cap)
+{
+    const iw_rule_t *r = a->rule;
+    memo_in_t m = { buf, 0, cap, 0 };
+    char lvl[4] = { (char)('0' + (int)r->level), 0, 0, 0 };
+    int i, nt = r->tags ? r->tags->nelts : 0, nr = r->references ? r->references->nelts : 0;
+
+    if (part == 0) {
+        in_put(&m, r->id);
+        in_put(&m, r->name);
+        in_put(&m, r->title);
+        in_put(&m, a->ruleset);
+        in_put(&m, r->description);
+        in_put(&m, nr > 0 ? APR_ARRAY_IDX(r->references, 0, const char *) : NULL);
+    } else {
+        in_put(&m, lvl);
+        for (i = 0; i < nt; i++) in_put(&m, APR_ARRAY_IDX(r->tags, i, const char *));
+        in_put(&m, nt ? "" : NULL);                     /* end of the list */
+    }
+    return m.full ? 0 : m.n;
+}
+
+static memo_ent_t *memo_slot(const iw_rule_t *r, int part, int lite)
+{
+    memo_ent_t *t;
+    if (!iw_alert_memo || pthread_once(&memo_once, memo_key_init) || !memo_ok) return NULL;
+    if (!(t = pthread_getspecific(memo_key))) {
+        if (!(t = calloc(MEMO_N, sizeof(*t)))) return NULL;
+        if (pthread_setspecific(memo_key, t)) { free(t); return NULL; }
+    }
+    {
+        uint64_t h = (uint64_t)(uintptr_t)r * 0x9E3779B97F4A7C15ull;
+        return &t[((h >> 40) * 4 + (uint64_t)(part * 2 + lite)) % MEMO_N];
+    }
+}
+
+static void r_event(jw_t *w, iw_level_t lvl);
+static void r_tags(jw_t *w, const iw_rule_t *r, int lite);
+
+static void memo_render(jw_t *w, const iw_alert_t *a, int part, int lite)
+{
+    if (part == 0) r_rule(w, a, lite);
+    else { r_event(w, a->rule ? a->rule->level : IW_LEVEL_NONE); r_tags(w, a->rule, lite); }
+}
+
+/* A section through the thread's memo (rule sections only). */
+static void r_memo(jw_t *w, const iw_alert_t *a, int part, int lite)
+{
+    char in[MEMO_IN];
+    size_t nin, pos0;
+    int dropped0, depth0;
+    unsigned char first0;
+    memo_ent_t *m;
+
+    if (!a->rule || w->err || !(m = memo_slot(a->rule, part, lite))
+        || !(nin = memo_inputs(a, part, in, sizeof(in)))) {
+        memo_render(w, a, part, lite);
+        return;
+    }
+    first0 = w->first[w->depth];
+    if (m->rule == a->rule && m->part == part && m->lite == lite && m->nin == nin
+        && m->depth == w->depth && m->first_before == first0 && !memcmp(m->in, in, nin)) {
+        if (w->pos + m->nout + w->reserve <= w->size) {
+            memcpy(w->buf + w->pos, m->out, m->nout);
+            w->pos += m->nout;
+            w->first[w->depth] = m->first_after;
+            return;
+        }
+        memo_render(w, a, part, lite);      /* no room for all of it */
+        return;
+    }
+    pos0 = w->pos;
+    dropped0 = w->dropped;
+    depth0 = w->depth;
+    memo_render(w, a, part, lite);
+    if (w->err || w->dropped != dropped0 || w->depth != depth0 || w->pos - pos0 > MEMO_OUT)
+        return;
+    m->rule = a->rule;
+    m->part = part;
+    m->lite = lite;
+    m->depth = depth0;
+    m->first_before = first0;
+    m->first_after = w->first[w->depth];
+    m->nin = (uint32_t)nin;
+    memcpy(m->in, in, nin);
+    m->nout = (uint32_t)(w->pos - pos0);
+    memcpy(m->out, w->buf + pos0, m->nout);
 }
 
 static void r_ip(jw_t *w, const char *obj, iw_str_t ip)
@@ -850,7 +1025,7 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
     long long pid;
 
     jw_open(w, NULL, '{');
-    r_rule(w, a, lite);
+    r_memo(w, a, 0, lite);                      /* r_rule */
     if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
         fmt_iso(ts, sizeof(ts), a->now);
         m_cstr(w, "@timestamp", ts, sizeof(ts));
@@ -860,8 +1035,8 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
         size_t n = alert_message(a, msg, sizeof(msg));
         m_strn(w, "message", msg, n, sizeof(msg));
     }
-    r_event(w, lvl);
-    r_tags(w, a->rule, lite);
+    if (a->rule) r_memo(w, a, 1, lite);         /* r_event, r_tags */
+    else { r_event(w, lvl); r_tags(w, a->rule, lite); }
     r_ip(w, "source", fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
         /* the entry's own text: `message` is the alert's line */

@@ -28,6 +28,13 @@ typedef struct iw_alert {
     const iw_eval_error_t *eval_error;
 } iw_alert_t;
 
+/* Tests only: 0 = member keys are written piece by piece (the reference
+ * for the one-check writer). */
+extern int iw_alert_fast_keys;
+/* Tests only: 0 = the rule's sections are rendered every time instead of
+ * once per thread (the reference for the memo). */
+extern int iw_alert_memo;
+
 #define IW_ALERT_EXCERPT_MAX 256    /* bytes of any one untrusted value */
 
 /* Render JSON into buf (NUL-terminated); returns the length (< size).

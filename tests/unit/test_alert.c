@@ -754,3 +754,108 @@ TEST(alert_json_summary_says_how_many_more)
     }
     free(buf);
 }
+
+/* Keys written with one room check give the same bytes as the piecewise
+ * writer at every buffer size (the truncation alert: rollbacks, the lite
+ * retry, cuts inside keys). */
+TEST(alert_json_fast_keys_same_at_every_size)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hit;
+    static char ua[300], x[8000], y[8000];
+    size_t full, size, i;
+    int diff = 0;
+    iw_rule_t *r = mk_rule(p, "keys-rule", "Keys \xe2\x82\xac test",
+                           IW_LEVEL_HIGH, "attack.t1190 attack.t1505.003");
+
+    for (i = 0; i < sizeof(ua) - 1; i++) ua[i] = (char)(i % 7 == 0 ? '"' : 'a' + i % 26);
+    fx_request(&f, "/x?q=%00%0d%0a\"", ua);
+    memset(&hit, 0, sizeof(hit));
+    hit.rule = r;
+    hit.nmatches = 2;
+    hit.matches[0].field = IW_F_CS_USER_AGENT;
+    hit.matches[0].value = S(ua);
+    hit.matches[1].field = IW_F_CS_URI_QUERY;
+    hit.matches[1].value = S("q=%00");
+    alert_for(&a, r, &f.ev, &hit);
+    full = iw_alert_json(&a, x, sizeof(x));
+    for (size = 0; size <= full + 2; size++) {
+        size_t n1, n2;
+        memset(x, 'Z', sizeof(x));
+        memset(y, 'Z', sizeof(y));
+        n1 = iw_alert_json(&a, x, size);
+        iw_alert_fast_keys = 0;
+        n2 = iw_alert_json(&a, y, size);
+        iw_alert_fast_keys = 1;
+        if ((n1 != n2 || memcmp(x, y, size + 1)) && diff++ < 3)
+            fprintf(stderr, "  size %zu differs:\n  %s\n  %s\n", size, x, y);
+    }
+    CHECK_INT(diff, 0);
+}
+
+/* The rule's sections rendered once per thread give the same bytes as
+ * rendering them every time: at every buffer size (a section that does not
+ * fit whole, the lite retry), for rules with and without tags, threat,
+ * description and reference, each alert rendered twice (the second from
+ * the memo); and a rule whose text changes at the same address is rendered
+ * anew (the inputs are compared, not the pointer). */
+TEST(alert_json_rule_memo_same_as_rendering)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hit;
+    static char x[8000], y[8000];
+    static char desc[300];
+    iw_rule_t *rules[4];
+    size_t full, size;
+    int k, rep, diff = 0;
+
+    rules[0] = mk_rule(p, "memo-1", "Memo \xe2\x82\xac \"one\"", IW_LEVEL_HIGH,
+                       "attack.t1190 attack.t1505.003 attack.initial-access");
+    rules[1] = mk_rule(p, "memo-2", "Memo two", IW_LEVEL_LOW, NULL);
+    rules[2] = mk_rule(p, "memo-3", NULL, IW_LEVEL_CRITICAL, "attack.t1059");
+    rules[3] = mk_rule(p, "memo-4", "Memo four", IW_LEVEL_MEDIUM, "x.y");
+    rules[0]->description = "line one\nline \"two\"\n";
+    rules[0]->references = apr_array_make(p, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(rules[0]->references, const char *) = "https://example.org/a?b=\"c\"";
+    strcpy(desc, "first text");
+    rules[3]->description = desc;
+    fx_request(&f, "/x?q=%00\"", "agent \"007\"");
+    for (k = 0; k < 4; k++) {
+        memset(&hit, 0, sizeof(hit));
+        hit.rule = rules[k];
+        hit.nmatches = 1;
+        hit.matches[0].field = IW_F_CS_USER_AGENT;
+        hit.matches[0].value = S("agent \"007\"");
+        alert_for(&a, rules[k], &f.ev, &hit);
+        iw_alert_memo = 0;
+        full = iw_alert_json(&a, y, sizeof(y));
+        iw_alert_memo = 1;
+        for (size = full + 2; size-- > 0; ) {
+            for (rep = 0; rep < 2; rep++) {
+                size_t n1, n2;
+                memset(x, 'Z', sizeof(x));
+                memset(y, 'Z', sizeof(y));
+                n1 = iw_alert_json(&a, x, size);
+                iw_alert_memo = 0;
+                n2 = iw_alert_json(&a, y, size);
+                iw_alert_memo = 1;
+                if ((n1 != n2 || memcmp(x, y, size + 1)) && diff++ < 3)
+                    fprintf(stderr, "  rule %d size %zu rep %d:\n  %s\n  %s\n", k, size, rep, x, y);
+            }
+        }
+    }
+    /* same rule object, new text */
+    alert_for(&a, rules[3], &f.ev, &hit);
+    hit.rule = rules[3];
+    (void)iw_alert_json(&a, x, sizeof(x));
+    strcpy(desc, "second text, longer");
+    iw_alert_json(&a, x, sizeof(x));
+    CHECK_CONTAINS(x, "\"description\":\"second text, longer\"");
+    APR_ARRAY_IDX(rules[3]->tags, 0, const char *) = "attack.t1595";
+    iw_alert_json(&a, x, sizeof(x));
+    CHECK_CONTAINS(x, "\"tags\":[\"attack.t1595\"]");
+    CHECK_CONTAINS(x, "\"id\":[\"T1595\"]");
+    CHECK_INT(diff, 0);
+}
