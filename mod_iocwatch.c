@@ -2425,9 +2425,9 @@ static void __attribute__((noinline, cold)) no_scratch(void)
     static int said;
     if (__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
         return;
-    ap_log_error(APLOG_MARK, APLOG_ERR, 0, NULL, IW_TAG "no evaluation scratch for a "
-                 "thread (out of memory?): its requests are not inspected until one "
-                 "can be made");
+    ap_log_error(APLOG_MARK, APLOG_ERR, 0, NULL, IWLOGNO(0023) IW_TAG "no evaluation "
+                 "scratch for a thread (out of memory?): its requests are not "
+                 "inspected until one can be made");
 }
 
 /* Evaluate t->ev (an error-log entry) or the request d with the server's
