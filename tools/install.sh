@@ -80,7 +80,7 @@ put_files() {       # everything but the configuration files
     put_tree conf/sigmahq "$SHARE/sigmahq"      # load with SigmaHQ's rules (docs/PACK.md)
     put_tree conf/crs "$SHARE/crs"              # rules reading CRS's lists (docs/PACK.md)
     for f in README.md docs/*.md; do
-        case $f in docs/PERF-NOTES.md|docs/HACKING.md) continue ;; esac
+        case $f in docs/HACKING.md) continue ;; esac
         put 0644 "$f" "$DOC/$(basename "$f")"
     done
     for f in conf/httpd-example.conf conf/rsyslog/*.conf conf/logrotate/iocwatch; do

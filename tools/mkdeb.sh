@@ -143,10 +143,12 @@ Upstream-Name: mod_iocwatch
 
 Files: *
 Copyright: the mod_iocwatch authors
-License: unspecified
- No licence has been chosen for mod_iocwatch yet; ask its authors before
- redistributing it.  The shipped rules (/usr/share/iocwatch/rules) and
- word lists are the project's own (author: mod_iocwatch).
+License: Apache-2.0
+ The shipped rules (/usr/share/iocwatch/rules) and word lists are the
+ project's own (author: mod_iocwatch), under the same licence.
+ .
+ On Debian systems, the full text of the Apache License, Version 2.0 is in
+ /usr/share/common-licenses/Apache-2.0.
 EOF
 printf 'iocwatch (%s) unstable; urgency=medium\n\n  * Built from the source tree with make deb.\n\n -- mod_iocwatch maintainers <root@localhost>  %s\n' \
     "$VERSION" "$(date -R -d @"${SOURCE_DATE_EPOCH:-$(date +%s)}")" | gzip -9n >"$DOC/changelog.gz"

@@ -1,6 +1,6 @@
 """The source tree keeps its promises to a reader: every httpd log call in
 the glue carries a stable message tag (IWLOGNO, like httpd's APLOGNO), each
-number once."""
+number once; docs/HACKING.md's map names every source file."""
 
 import os
 import re
@@ -34,3 +34,14 @@ def test_every_log_call_has_a_unique_tag():
     tags = [re.search(r"IWLOGNO\((\d{4})\)", c).group(1) for _, c in calls]
     twice = sorted({t for t in tags if tags.count(t) > 1})
     assert twice == [], "IWLOGNO numbers used twice: %s" % twice
+
+
+def test_hacking_maps_every_source_file():
+    """docs/HACKING.md's map names every file of src/ and the glue, so a
+    file added without a line there fails here."""
+    with open(os.path.join(REPO, "docs", "HACKING.md")) as f:
+        hacking = f.read()
+    names = ["src/" + n for n in os.listdir(os.path.join(REPO, "src"))
+             if n.endswith((".c", ".h"))] + ["mod_iocwatch.c"]
+    missing = sorted(n for n in names if "`%s`" % n not in hacking)
+    assert missing == [], "not in docs/HACKING.md's map: %s" % missing
