@@ -34,14 +34,15 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tools"))
+import iwhttpd  # noqa: E402  (the httpd sandbox shared with the tests)
 SHARED = os.environ.get("IW_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 SIGMA = os.path.join(SHARED, "sigma", "sigmahq-rules")
 REAL_LOG = os.path.join(SHARED, "corpus", "benign", "elastic-apache.log")
 MODULE = os.environ.get("IW_MODULE", os.path.join(REPO, "build", "mod_iocwatch.so"))
-MODDIR = "/usr/lib/apache2/modules"
+MODDIR = iwhttpd.MODDIR
 ROUNDS = int(os.environ.get("IW_BENCH_ROUNDS", "5"))
 SECONDS = int(os.environ.get("IW_BENCH_SECONDS", "5"))
 # "httpd-cpu,wrk-cpu": the servers and wrk on separate CPUs (taskset), as
@@ -240,12 +241,6 @@ level: medium
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def drain(sock):
     while True:
         try:
@@ -261,7 +256,7 @@ def pinned(which, cmd):
     return ["taskset", "-c", PIN.split(",")[which]] + cmd
 
 
-class Httpd:
+class Httpd(iwhttpd.Server):
     def __init__(self, name, extra):
         self.d = tempfile.mkdtemp(prefix="iw-bench-%s-" % name)
         os.chmod(self.d, 0o755)
@@ -270,42 +265,14 @@ class Httpd:
             f.write("<html>" + "x" * (2048 - 13) + "</html>")
         with open(os.path.join(self.d, "htdocs", "corr", "index.html"), "w") as f:
             f.write("<html>" + "y" * (2048 - 13) + "</html>")
-        self.port = free_port()
-        user = "User nobody\nGroup nogroup" if os.geteuid() == 0 else ""
-        conf = BASE.format(d=self.d, port=self.port, m=MODDIR, user=user,
-                           extra=extra.format(d=self.d))
-        self.conf = os.path.join(self.d, "httpd.conf")
+        super().__init__(self.d, conf=os.path.join(self.d, "httpd.conf"),
+                         pidfile=os.path.join(self.d, "httpd.pid"),
+                         errlog=os.path.join(self.d, "error.log"),
+                         prefix=pinned(0, []))
+        conf = BASE.format(d=self.d, port=self.port, m=MODDIR,
+                           user=iwhttpd.user_directives(), extra=extra.format(d=self.d))
         with open(self.conf, "w") as f:
             f.write(conf)
-
-    def start(self):
-        r = subprocess.run(pinned(0, ["/usr/sbin/apache2", "-f", self.conf, "-k", "start"]),
-                           capture_output=True, text=True)
-        if r.returncode:
-            raise RuntimeError("httpd start failed: " + r.stderr + self.log())
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("httpd did not listen\n" + self.log())
-
-    def stop(self):
-        subprocess.run(["/usr/sbin/apache2", "-f", self.conf, "-k", "stop"],
-                       capture_output=True)
-        # until the parent is gone and nothing listens (a loaded server's
-        # children may outlive the pid file: a restart would find the
-        # port still bound)
-        pidf = os.path.join(self.d, "httpd.pid")
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if not os.path.exists(pidf):
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), 0.2).close()
-                except OSError:
-                    return
-            time.sleep(0.05)
 
     def log(self):
         try:

@@ -34,11 +34,15 @@ chmod 755 "$T/logs" "$T/run" "$T/htdocs" "$T/rules"
 echo '<html><body>demo shop</body></html>' > "$T/htdocs/index.html"
 RS_PID=""
 
+# the httpd sandbox shared with the tests and the benchmarks (tools/iwhttpd)
+iwhttpd() { PYTHONPATH="$REPO/tools" IW_APACHE="$APACHE" IW_APACHE_MODULES="$MODDIR" python3 -m iwhttpd "$@"; }
+httpd_ctl() {   # httpd_ctl start|stop [TIMEOUT]
+    iwhttpd "$1" "$T" "$T/httpd.conf" "$T/run/httpd.pid" "$T/logs/error.log" "$PORT" ${2:+"$2"}
+}
+
 cleanup() {
     if [ -f "$T/run/httpd.pid" ]; then
-        "$APACHE" -d "$T" -f "$T/httpd.conf" -k stop 2>/dev/null || true
-        i=0
-        while [ -f "$T/run/httpd.pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+        httpd_ctl stop 2>/dev/null || true
     fi
     [ -n "$RS_PID" ] && kill "$RS_PID" 2>/dev/null || true
     if [ "${KEEP:-0}" = 1 ]; then echo "kept: $T"; else rm -rf "$T"; fi
@@ -63,10 +67,7 @@ if [ -z "$RULES" ]; then
 fi
 say "rules: $RULES"
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-PORT=$(free_port)
+PORT=$(iwhttpd free-port)
 
 # ---- rsyslogd: own socket, raw messages into one file ---------------------
 cat > "$T/rsyslog.conf" <<EOF
@@ -87,9 +88,7 @@ done
 say "rsyslogd: socket $T/run/log.sock -> $T/logs/syslog"
 
 # ---- httpd -----------------------------------------------------------------
-USERGROUP=""
-[ "$(id -u)" = 0 ] && USERGROUP="User nobody
-Group nogroup"
+USERGROUP=$(iwhttpd user)
 write_conf() {
 cat > "$T/httpd.conf" <<EOF
 ServerRoot "$T"
@@ -128,19 +127,15 @@ EOF
 }
 write_conf
 say "httpd: starting on 127.0.0.1:$PORT (compiling the rules, twice: config check + start)"
-if ! "$APACHE" -d "$T" -f "$T/httpd.conf" -k start; then
+# up to 300 s: compiling a large pack twice on a busy machine
+if ! httpd_ctl start 300; then
     [ "$RULES" = "$REPO/conf/rules" ] || die "httpd failed to start"
     say "httpd refused the shipped pack (see above): falling back to SigmaHQ's rules"
     sigmahq_rules
     RULES=$T/rules
     write_conf
-    "$APACHE" -d "$T" -f "$T/httpd.conf" -k start || die "httpd failed to start"
+    httpd_ctl start 300 || die "httpd failed to start"
 fi
-i=0
-until curl -s -o /dev/null "http://127.0.0.1:$PORT/"; do
-    i=$((i+1)); [ $i -lt 3000 ] || die "httpd did not come up: $(tail -5 "$T/logs/error.log")"
-    sleep 0.1
-done
 
 # ---- attacks ---------------------------------------------------------------
 U="http://127.0.0.1:$PORT"

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -40,8 +39,11 @@ CATEGORIES = ['generic', 'java', 'lfi', 'php', 'rce', 'rfi', 'scanner',
               'session-fixation', 'sqli', 'xss', 'protocol']
 BENIGN_TARGET = 0.001
 
-APACHE_BIN = '/usr/sbin/apache2'
-APACHE_MODS = '/usr/lib/apache2/modules'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iwhttpd  # noqa: E402  (the httpd sandbox shared with the tests and bench)
+
+APACHE_BIN = iwhttpd.APACHE
+APACHE_MODS = iwhttpd.MODDIR
 CRS_SETUP = '/etc/modsecurity/crs/crs-setup.conf'
 CRS_RULES = '/usr/share/modsecurity-crs/rules'
 UNICODE_MAP = '/etc/modsecurity/unicode.mapping'
@@ -142,14 +144,6 @@ def modsec_available():
             and os.path.exists(CRS_SETUP) and os.path.isdir(CRS_RULES))
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 HTTPD_CONF = """\
 ServerRoot "{d}"
 ServerName 127.0.0.1
@@ -191,13 +185,14 @@ Include {rules}/*.conf
 """
 
 
-class Httpd:
+class Httpd(iwhttpd.Server):
     """ModSecurity + CRS PL1 in DetectionOnly, on 127.0.0.1, in a temp dir."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix='iw-detect-modsec-')
-        self.port = free_port()
-        self.proc = None
+        d = tempfile.mkdtemp(prefix='iw-detect-modsec-')
+        super().__init__(d, conf=os.path.join(d, 'httpd.conf'),
+                         pidfile=os.path.join(d, 'httpd.pid'),
+                         errlog=os.path.join(d, 'error.log'))
 
     def start(self):
         d = self.dir
@@ -205,39 +200,13 @@ class Httpd:
             os.makedirs(os.path.join(d, sub))
         with open(os.path.join(d, 'htdocs', 'index.html'), 'w') as f:
             f.write('ok\n')
-        user = ''
-        if os.geteuid() == 0:
-            # httpd refuses to serve as root; give the worker user the temp dir
-            user = 'User www-data\nGroup www-data'
-            subprocess.run(['chown', '-R', 'www-data:www-data', d], check=False)
-        conf = os.path.join(d, 'httpd.conf')
-        with open(conf, 'w') as f:
-            f.write(HTTPD_CONF.format(d=d, port=self.port, mods=APACHE_MODS, user=user,
-                                      umap=UNICODE_MAP, setup=CRS_SETUP, rules=CRS_RULES))
-        env = dict(os.environ, APACHE_RUN_DIR=d, APACHE_LOCK_DIR=d, APACHE_LOG_DIR=d)
-        self.proc = subprocess.Popen([APACHE_BIN, '-d', d, '-f', conf, '-DFOREGROUND'],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                     env=env, start_new_session=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode('utf-8', 'replace')
-                raise RuntimeError('httpd did not start: ' + err[-2000:])
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError('httpd did not listen on port %d' % self.port)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+        # the children write SecDataDir / SecTmpDir
+        iwhttpd.give_to_run_user(d)
+        with open(self.conf, 'w') as f:
+            f.write(HTTPD_CONF.format(d=d, port=self.port, mods=APACHE_MODS,
+                                      user=iwhttpd.user_directives(), umap=UNICODE_MAP,
+                                      setup=CRS_SETUP, rules=CRS_RULES))
+        super().start()
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
