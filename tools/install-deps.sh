@@ -22,6 +22,9 @@ TEST="apache2 rsyslog python3 python3-pytest python3-yaml curl procps jq
 prometheus rsyslog-gnutls rsyslog-relp gnutls-bin python3-aiosmtpd fail2ban chromium"
 # make fuzz: clang's libFuzzer (docs/FUZZING.md)
 TEST="$TEST clang libclang-rt-14-dev"
+# OWASP CRS's word lists (data files only, no Apache module): tests/pack
+# checks the conf/crs rules that read them through placeholders
+TEST="$TEST modsecurity-crs"
 [ "${IW_WITH_PODMAN:-1}" = 1 ] && TEST="$TEST podman runc debootstrap"
 BENCH="wrk valgrind"
 MODSEC="libapache2-mod-security2 modsecurity-crs"
