@@ -15,6 +15,7 @@
 """
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -86,6 +87,22 @@ def send(port, reqs):
                 body += s.recv(65536)
 
 
+def wait_ready(p, h, timeout=600):
+    """Until httpd listens and has compiled its rules (the start-up line,
+    "... in N engine(s) ...")."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", h.port), 0.5).close()
+            if "engine(s)" in h.log():
+                return
+        except OSError:
+            pass
+        if p.poll() is not None or time.time() > deadline:
+            raise RuntimeError("httpd under valgrind did not start:\n" + h.log())
+        time.sleep(0.2)
+
+
 def valgrind_pid(out):
     """The valgrind process writing `out` (not runuser, its parent)."""
     r = subprocess.run(["pgrep", "-f", "callgrind-out-file=" + out], capture_output=True,
@@ -120,8 +137,9 @@ def hook_run(extra, bans, n, outdir):
                        "--instr-atstart=no", "--toggle-collect=iw_ban_check",
                        "/usr/sbin/apache2", "-X", "-f", h.conf])
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    vg = None
     try:
-        I.wait_ready(p, h, True)
+        wait_ready(p, h)
         send(h.port, [("/static.html?iwban=1", "10.%d.%d.%d" % (i >> 16, (i >> 8) & 255, i & 255))
                       for i in range(bans)])
         send(h.port, [("/static.html", "20.0.0.1")] * 100)      # warm, uncounted
@@ -130,7 +148,13 @@ def hook_run(extra, bans, n, outdir):
         send(h.port, [("/static.html", "20.0.0.1")] * n)
         control(vg, "off")
     finally:
-        subprocess.run(["pkill", "-TERM", "-f", h.conf], capture_output=True)
+        # stop valgrind itself: a SIGTERM to runuser ends its whole session
+        # (this script included) with "Session terminated, killing shell"
+        if vg:
+            os.kill(int(vg), signal.SIGTERM)
+        else:
+            subprocess.run(["pkill", "-TERM", "-f", "callgrind-out-file=" + out],
+                           capture_output=True)
         p.wait(timeout=300)
     try:
         return totals(out) / n
