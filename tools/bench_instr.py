@@ -38,6 +38,7 @@ differs from the host's, so the host's compiled databases do not apply):
 several minutes, then cached in build/bench-vg-hscache.
 
     IW_INSTR_REQUESTS=1000 IW_INSTR_VARIANTS=on,on-brreal /usr/bin/python3 tools/bench_instr.py
+    /usr/bin/python3 tools/bench_instr.py --jsonl browser-real 2000 > br.jsonl   # for iocwatch scan
 """
 import glob
 import os
@@ -376,5 +377,29 @@ def main():
     return 0
 
 
+def dump_jsonl(kind, n):
+    """The n requests of a kind as iocwatch scan --format jsonl lines (the
+    client of X-Forwarded-For as "client"), to measure the same traffic
+    in the CLI."""
+    import json
+    for i, (method, req) in enumerate(requests(kind, 8080, n)):
+        lines = req.decode("latin-1").split("\r\n")
+        m, target, version = lines[0].split(" ", 2)
+        hs, client = {}, "192.0.2.1"
+        for line in lines[1:]:
+            if not line:
+                continue
+            k, v = line.split(": ", 1)
+            if k == "X-Forwarded-For":
+                client = v
+            else:
+                hs[k] = v
+        print(json.dumps({"id": "r%d" % i, "method": m, "uri": target, "version": version,
+                          "client": client, "headers": hs, "status": 200}))
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--jsonl":
+        sys.exit(dump_jsonl(sys.argv[2], int(sys.argv[3])))
     sys.exit(main())
