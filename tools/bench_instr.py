@@ -221,7 +221,7 @@ def wait_ready(p, h, module):
     while True:
         try:
             socket.create_connection(("127.0.0.1", h.port), 0.5).close()
-            if not module or "rule(s) in" in h.log():
+            if not module or "engine(s)" in h.log():   # the IW0018 start-up line
                 return
         except OSError:
             pass
