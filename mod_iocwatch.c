@@ -1267,7 +1267,7 @@ static int setup_corr(server_rec *s, iw_retained_t *ret, int idx, iw_rt_t *rt)
     apr_int64_t want = rt->key->shm_size == IW_UNSET ? IW_DEF_SHM
                                                      : rt->key->shm_size;
     apr_size_t bytes = (apr_size_t)want & ~(apr_size_t)7;
-    apr_size_t slots = iw_corr_table_slots(rt->corr, bytes);
+    apr_size_t slots = iw_corr_table_slots(iw_corr_slot_size(rt->corr), bytes);
     const char *key = rt_key(G->pool, rt);
     apr_shm_t *shm;
     apr_status_t rv;
@@ -2215,7 +2215,7 @@ static int pass_flood(const iw_srv_conf_t *sc, const iw_rt_t *rt,
     int64_t held = 0;
     if (suppress_secs(sc) <= 0 || !rt->mem)
         return 1;
-    if (!iw_corr_suppress(rt->corr, rt->mem, NULL, a->rule, grp, glen,
+    if (!iw_corr_suppress(rt->corr, rt->mem, a->rule, grp, glen,
                           a->now, apr_time_from_sec(suppress_secs(sc)), &held)) {
         CTR_INC(suppressed);
         return 0;
@@ -2359,7 +2359,7 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
     nsel = select_hits(dc, t, hits, nhits, &feeds);
     /* correlation sees every kept hit, also of generate:false rules */
     if (feeds && rt->corr && rt->mem)       /* partition locks: in the block */
-        nc = iw_corr_update(rt->corr, rt->mem, NULL, ev, t->sel,
+        nc = iw_corr_update(rt->corr, rt->mem, ev, t->sel,
                             nsel, ev->time, out, IW_MAX_CORR_OUT);
     nalert = alerting_hits(t, nsel, min, &best);
 

@@ -424,7 +424,7 @@ static void corr_feed(cli_ctx_t *c, iw_event_t *ev, const iw_hit_t *hits, int n)
     iw_corr_alert_t ca[16];
     int k;
     if (!c->corr) return;
-    k = iw_corr_update(c->corr, c->corr_mem, NULL, ev, hits, n, ev->time,
+    k = iw_corr_update(c->corr, c->corr_mem, ev, hits, n, ev->time,
                        ca, (int)(sizeof(ca) / sizeof(ca[0])));
     emit_corr(c, ev, ca, k);
 }
@@ -435,7 +435,7 @@ static void flush_corr(cli_ctx_t *c)
     iw_corr_alert_t ca[16];
     int k;
     if (!c->corr) return;
-    while ((k = iw_corr_flush(c->corr, c->corr_mem, NULL, APR_INT64_MAX, ca,
+    while ((k = iw_corr_flush(c->corr, c->corr_mem, APR_INT64_MAX, ca,
                               (int)(sizeof(ca) / sizeof(ca[0])))) > 0)
         emit_corr(c, NULL, ca, k);
 }
@@ -961,7 +961,7 @@ static void print_summary(cli_ctx_t *c, double secs)
 static int corr_setup(cli_ctx_t *c)
 {
     const iw_ruleset_t *rs = iw_engine_ruleset(c->engine);
-    size_t sz = iw_corr_mem_size(CLI_CORR_SLOTS);
+    size_t sz = iw_corr_table_bytes(IW_CORR_SLOT_DEFAULT, CLI_CORR_SLOTS);
     int i;
 
     c->corr_mem = calloc(1, sz);

@@ -7,16 +7,9 @@
  * per burst: its state is cleared when it fires. */
 #include <math.h>
 #include <string.h>
-#include <unistd.h>
-#include <sys/random.h>
 #include "iw_corr_int.h"
 
 #define GROUP_MAX ((int)sizeof(((iw_corr_alert_t *)0)->group))
-
-_Static_assert(sizeof(corr_hdr_t) <= IW_CORR_HDR_BYTES, "header area too small");
-_Static_assert(IW_CORR_HDR_BYTES + IW_CORR_PART_BYTES == 256,
-               "one partition costs what the old 256-byte header did");
-_Static_assert(sizeof(corr_slot_t) % 16 == 0, "slot head must keep payload aligned");
 
 /* Where a (correlation, group) pair lives: its partition, the partition's
  * first slot and the home slot inside it (computed once: no division per
@@ -97,108 +90,6 @@ static where_t where_of(const corr_hdr_t *h, uint64_t gh, int ci)
     return w;
 }
 
-static void layout(const iw_corr_t *c, size_t bytes, corr_hdr_t *h)
-{
-    corr_geom_t g = iw_corr__geometry(iw_corr_slot_size(c), bytes);
-    memset(h, 0, sizeof(*h));
-    h->magic = IW_CORR_MAGIC;
-    h->layout = IW_CORR_LAYOUT;
-    h->fingerprint = iw_corr_fingerprint(c);
-    h->bytes = bytes;
-    h->slot_size = iw_corr_slot_size(c);
-    h->nparts = (uint32_t)g.nparts;
-    h->part_slots = c ? g.part_units : 0;
-    h->part_sup = g.part_units * IW_CORR_SUP_PER_SLOT;
-    h->nslots = h->nparts * h->part_slots;
-    h->nsup = h->nparts * h->part_sup;
-    h->sup_off = IW_CORR_HDR_BYTES + (uint64_t)h->nparts * IW_CORR_PART_BYTES;
-    h->slots_off = h->sup_off + h->nsup * sizeof(corr_sup_t);
-    h->ncorr = c ? (uint32_t)c->ncorr : 0;
-}
-
-static uint64_t random_seed(const void *mem)
-{
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-        r = (uint64_t)apr_time_now() ^ ((uint64_t)getpid() << 32) ^ (uintptr_t)mem;
-    return iw_corr__mix(r);
-}
-
-void iw_corr_mem_init(const iw_corr_t *c, void *mem, size_t bytes)
-{
-    if (!mem || bytes < IW_CORR_HDR_BYTES || ((uintptr_t)mem & 7)) return;
-    memset(mem, 0, bytes);
-    layout(c, bytes, mem);
-    ((corr_hdr_t *)mem)->seed = random_seed(mem);
-    if (iw_corr__geometry_ok(mem)) iw_corr__parts_init(mem);
-}
-
-/* Entries in use never exceed a partition's size (else: not our block). */
-static int counts_ok(corr_hdr_t *h)
-{
-    uint64_t p;
-    if (!iw_corr__geometry_ok(h)) return 0;
-    for (p = 0; p < h->nparts; p++) {
-        const corr_part_t *pt = iw_corr__part(h, p);
-        if (pt->used > h->part_slots || pt->sup_used > h->part_sup) return 0;
-    }
-    return 1;
-}
-
-int iw_corr_mem_attach(const iw_corr_t *c, void *mem, size_t bytes)
-{
-    corr_hdr_t want, *h = mem;
-
-    if (!mem || bytes < IW_CORR_HDR_BYTES || ((uintptr_t)mem & 7)) return 0;
-    layout(c, bytes, &want);
-    if (h->magic == want.magic && h->layout == want.layout
-        && h->fingerprint == want.fingerprint && h->bytes == want.bytes
-        && h->slot_size == want.slot_size && h->nslots == want.nslots
-        && h->nsup == want.nsup && h->sup_off == want.sup_off
-        && h->slots_off == want.slots_off && h->ncorr == want.ncorr
-        && h->nparts == want.nparts && h->part_slots == want.part_slots
-        && h->part_sup == want.part_sup
-        && counts_ok(h))
-        return 1;       /* state and locks kept: children may be using them */
-    iw_corr_mem_init(c, mem, bytes);
-    return 0;
-}
-
-#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
-
-/* Sums over the partitions, read without their locks (a snapshot that may
- * be mid-update, like any counter read from another process). */
-void iw_corr_get_stats(const void *mem, iw_corr_stats_t *st)
-{
-    corr_hdr_t *h = (corr_hdr_t *)mem;
-    uint64_t p;
-    memset(st, 0, sizeof(*st));
-    if (!h || h->magic != IW_CORR_MAGIC || h->layout != IW_CORR_LAYOUT) return;
-    st->slots = h->nslots;
-    st->sup_slots = h->nsup;
-    st->slot_size = h->slot_size;
-    st->bytes = h->bytes;
-    st->lock_failures = LOAD(h->lock_failures);
-    st->lock_recovered = LOAD(h->lock_recovered);
-    st->lock_repaired = LOAD(h->lock_repaired);
-    st->dropped = LOAD(h->dropped);
-    if (!iw_corr__geometry_ok(h)) return;
-    st->partitions = h->nparts;
-    for (p = 0; p < h->nparts; p++) {
-        corr_part_t *pt = iw_corr__part(h, p);
-        st->updates += LOAD(pt->updates);
-        st->used += LOAD(pt->used);
-        st->evictions += LOAD(pt->evictions);
-        st->late += LOAD(pt->late);
-        st->alerts += LOAD(pt->alerts);
-        st->dropped += LOAD(pt->dropped);
-        st->recycled += LOAD(pt->recycled);
-        st->sup_used += LOAD(pt->sup_used);
-        st->sup_evictions += LOAD(pt->sup_evictions);
-        st->sup_suppressed += LOAD(pt->sup_suppressed);
-    }
-}
-
 /* The block belongs to this rule set (else updates are no-ops) and its
  * geometry is sane. */
 static corr_hdr_t *hdr_for(const iw_corr_t *c, void *mem)
@@ -208,20 +99,6 @@ static corr_hdr_t *hdr_for(const iw_corr_t *c, void *mem)
         || h->slot_size != c->slot_size || !iw_corr__geometry_ok(h))
         return NULL;
     return h;
-}
-
-/* The caller's lock (optional, outside the partition locks). */
-static int take_lock(corr_hdr_t *h, const iw_corr_lock_t *lk)
-{
-    if (!lk || !lk->lock) return 0;
-    if (lk->lock(lk->baton) == 0) return 0;
-    __atomic_fetch_add(&h->lock_failures, 1, __ATOMIC_RELAXED);
-    return -1;
-}
-
-static void drop_lock(const iw_corr_lock_t *lk)
-{
-    if (lk && lk->lock && lk->unlock) lk->unlock(lk->baton);
 }
 
 /* Hold partition p's lock (one at a time: the held one is released first,
@@ -766,8 +643,8 @@ static void apply_item(upd_t *u, int cur)
 
 /* ---- entry points -------------------------------------------------------- */
 
-int iw_corr_update(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
-                   iw_event_t *ev, const iw_hit_t *hits, int nhits,
+int iw_corr_update(const iw_corr_t *c, void *mem, iw_event_t *ev,
+                   const iw_hit_t *hits, int nhits,
                    apr_time_t now, iw_corr_alert_t *out, int max)
 {
     upd_t u;
@@ -784,7 +661,7 @@ int iw_corr_update(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
     u.pi = NO_PART;
     for (i = 0; i < nhits; i++) feed_rule(&u, 0, hits[i].rule);
     if (!u.nitems) return 0;        /* no correlation fed: no lock */
-    if (take_lock(u.h, lk)) return 0;
+    if (iw_corr__test_lock(u.h)) return 0;   /* none in production */
     /* items in order, each under its partition's lock (a chained
      * correlation fired here appends items: seen by this same loop) */
     for (i = 0; i < u.nitems; i++) apply_item(&u, i);
@@ -792,7 +669,7 @@ int iw_corr_update(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
     else if (u.overflow) __atomic_fetch_add(&u.h->dropped, (uint64_t)u.overflow,
                                             __ATOMIC_RELAXED);
     release_part(&u);
-    drop_lock(lk);
+    iw_corr__test_unlock();
     return u.nout;
 }
 
@@ -815,8 +692,8 @@ static void flush_part(upd_t *u, uint64_t p)
     }
 }
 
-int iw_corr_flush(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
-                  apr_time_t now, iw_corr_alert_t *out, int max)
+int iw_corr_flush(const iw_corr_t *c, void *mem, apr_time_t now,
+                  iw_corr_alert_t *out, int max)
 {
     upd_t u;
     uint64_t p;
@@ -830,11 +707,11 @@ int iw_corr_flush(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
     u.nout = u.nitems = u.overflow = u.counted = 0;
     u.pt = NULL;
     u.pi = NO_PART;
-    if (take_lock(u.h, lk)) return 0;
+    if (iw_corr__test_lock(u.h)) return 0;   /* none in production */
     for (p = 0; p < u.h->nparts; p++)
         if (u.h->part_slots && hold_part(&u, p) == 0) flush_part(&u, p);
     release_part(&u);
-    drop_lock(lk);
+    iw_corr__test_unlock();
     return u.nout;
 }
 

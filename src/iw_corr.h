@@ -5,8 +5,13 @@
  * same code runs on heap memory in the CLI and on shared memory across
  * httpd's children.  The block is split into partitions, each with its own
  * process-shared robust mutex inside the block: callers need no lock of
- * their own (pass NULL).  One event's updates take the partition locks of
- * the groups it feeds one after another, never two at once. */
+ * their own.  One event's updates take the partition locks of the groups
+ * it feeds one after another, never two at once.
+ *
+ * Files: iw_corr_build.c (rules -> programs), iw_corr_mem.c (the block:
+ * sizing, layout, attach, statistics, partition locks), iw_corr.c (the
+ * state machine), iw_corr_sup.c (alert-flood control); iw_corr_int.h is
+ * their internal contract. */
 #ifndef IW_CORR_H
 #define IW_CORR_H
 
@@ -14,26 +19,37 @@
 
 typedef struct iw_corr iw_corr_t;
 
-/* An optional caller lock, taken around a whole update / flush / suppress
- * call (outside the partition locks); NULL = none, the normal case. */
-typedef struct iw_corr_lock {
-    int (*lock)(void *baton);    /* returns 0 on success */
-    void (*unlock)(void *baton);
-    void *baton;
-} iw_corr_lock_t;
+/* Build from a linked ruleset without an engine (tests, tools). */
+iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs,
+                             iw_diag_t *diag);
 
 /* Build the correlation program from the engine's ruleset (all
- * correlation rules).  NULL when the ruleset has none. */
-iw_corr_t *iw_corr_create(apr_pool_t *p, const iw_engine_t *e, iw_diag_t *diag);
+ * correlation rules).  NULL when the ruleset has none.  Inline so that
+ * code using only iw_corr_create_rs links without the engine. */
+static inline iw_corr_t *iw_corr_create(apr_pool_t *p, const iw_engine_t *e,
+                                        iw_diag_t *diag)
+{
+    return e ? iw_corr_create_rs(p, iw_engine_ruleset(e), diag) : NULL;
+}
 
-/* Bytes needed for a table of `slots` entries; and how many slots fit in
- * `bytes`.  Initialise a fresh block (zeroes, writes a header with the
+/* Sizing: the slot size depends on the rules' thresholds
+ * (iw_corr_slot_size(c); 0 when c is NULL, a block for suppression only);
+ * callers without an iw_corr_t use the estimate IW_CORR_SLOT_DEFAULT.
+ * iw_corr_table_bytes: the smallest block holding at least `slots` slots of
+ * `slot_size` bytes; iw_corr_table_slots: how many fit in `bytes`.
+ * iw_corr_mem_init() always derives the real slot count from `bytes`. */
+#define IW_CORR_SLOT_DEFAULT 320
+size_t iw_corr_slot_size(const iw_corr_t *c);
+size_t iw_corr_table_bytes(size_t slot_size, size_t slots);
+size_t iw_corr_table_slots(size_t slot_size, size_t bytes);
+/* Hash of the correlation rules' ids and definitions (and the layout). */
+uint64_t iw_corr_fingerprint(const iw_corr_t *c);
+
+/* Initialise a fresh block (zeroes, writes a header with the
  * ruleset fingerprint, initialises the partition locks: never on a block
  * other processes are using); attach checks the header and re-initialises
  * on a mismatch (rules changed) -- returns 1 when state (and the locks) was
  * kept, 0 when reset.  The block must be 8-byte aligned. */
-size_t iw_corr_mem_size(size_t slots);
-size_t iw_corr_slots_for(size_t bytes);
 void iw_corr_mem_init(const iw_corr_t *c, void *mem, size_t bytes);
 int iw_corr_mem_attach(const iw_corr_t *c, void *mem, size_t bytes);
 
@@ -56,8 +72,8 @@ typedef struct iw_corr_alert {
  * Writes up to `max` alerts, returns how many.  Takes locks only when a
  * hit feeds a correlation rule.  Safe from any number of threads and
  * processes sharing the block. */
-int iw_corr_update(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
-                   iw_event_t *ev, const iw_hit_t *hits, int nhits,
+int iw_corr_update(const iw_corr_t *c, void *mem, iw_event_t *ev,
+                   const iw_hit_t *hits, int nhits,
                    apr_time_t now, iw_corr_alert_t *out, int max);
 
 /* Statistics kept in the block (for a status page / tests). */
@@ -78,32 +94,13 @@ typedef struct iw_corr_stats {
 } iw_corr_stats_t;
 void iw_corr_get_stats(const void *mem, iw_corr_stats_t *st);
 
-/* ---- additions (owner: corr) ------------------------------------------ */
-
-/* Build from a linked ruleset without an engine (tests, tools);
- * iw_corr_create(p, e, d) is this on iw_engine_ruleset(e). */
-iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs,
-                             iw_diag_t *diag);
-
-/* Exact sizing for this rule set: the slot size depends on the rules'
- * thresholds.  iw_corr_mem_size()/iw_corr_slots_for() above assume
- * IW_CORR_SLOT_DEFAULT bytes per slot (an estimate for callers without an
- * iw_corr_t); iw_corr_mem_init() always derives the real slot count from
- * `bytes`.  c may be NULL (suppression only). */
-#define IW_CORR_SLOT_DEFAULT 320
-size_t iw_corr_slot_size(const iw_corr_t *c);
-size_t iw_corr_table_bytes(const iw_corr_t *c, size_t slots);
-size_t iw_corr_table_slots(const iw_corr_t *c, size_t bytes);
-/* Hash of the correlation rules' ids and definitions (and the layout). */
-uint64_t iw_corr_fingerprint(const iw_corr_t *c);
-
 /* Close every window that `now` has expired: conditions with an upper
  * bound (lt, lte, eq, neq, ranges) are evaluated there; expired state is
  * freed.  The CLI calls it with APR_INT64_MAX at end of input, httpd may
  * call it periodically.  Returns the number of alerts written; alerts that
  * did not fit stay pending for the next call. */
-int iw_corr_flush(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
-                  apr_time_t now, iw_corr_alert_t *out, int max);
+int iw_corr_flush(const iw_corr_t *c, void *mem, apr_time_t now,
+                  iw_corr_alert_t *out, int max);
 
 /* Count currently held for the group `ev` belongs to under correlation
  * rule `rule` (events, distinct values or rules seen; 0 while the group is
@@ -116,8 +113,8 @@ int iw_corr_peek(const iw_corr_t *c, const void *mem, const iw_rule_t *rule,
  * that count in *suppressed_out.  Returns 1 = send, 0 = suppress.  Fails
  * open (1) without memory, with window <= 0 or when the lock fails.  Works
  * with c == NULL (a block initialised for suppression only). */
-int iw_corr_suppress(const iw_corr_t *c, void *mem, const iw_corr_lock_t *lk,
-                     const iw_rule_t *rule, const char *group, size_t glen,
+int iw_corr_suppress(const iw_corr_t *c, void *mem, const iw_rule_t *rule,
+                     const char *group, size_t glen,
                      apr_time_t now, apr_interval_time_t window,
                      int64_t *suppressed_out);
 

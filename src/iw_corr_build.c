@@ -5,31 +5,6 @@
 #include <apr_strings.h>
 #include "iw_corr_int.h"
 
-uint64_t iw_corr__mix(uint64_t h)
-{
-    h ^= h >> 33; h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
-/* Chained bijective mixing per 8-byte word: with the state unknown (the
- * table's random seed) nobody can aim keys at one probe window, and two
- * inputs of equal length never collide.  The length goes into the tail. */
-uint64_t iw_corr__hash(uint64_t h, const void *p, size_t len)
-{
-    const unsigned char *s = p;
-    uint64_t w;
-
-    for (; len >= 8; s += 8, len -= 8) {
-        memcpy(&w, s, 8);
-        h = iw_corr__mix(h ^ w);
-    }
-    w = (uint64_t)len << 56;
-    if (len) memcpy(&w, s, len);    /* len < 8: the top byte stays free */
-    return iw_corr__mix(h ^ w ^ 0x9e3779b97f4a7c15ull);
-}
-
 static uint64_t hash_str(uint64_t h, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -377,46 +352,7 @@ iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs, iw_diag_t *d
     return c;
 }
 
-/* ---- sizing -------------------------------------------------------------- */
+/* ---- accessors (the block's layout uses them: iw_corr_mem.c) ----------- */
 
 size_t iw_corr_slot_size(const iw_corr_t *c) { return c ? c->slot_size : 0; }
 uint64_t iw_corr_fingerprint(const iw_corr_t *c) { return c ? c->fingerprint : 0; }
-
-static size_t units_in(size_t slot_size, size_t bytes)
-{
-    corr_geom_t g = iw_corr__geometry(slot_size, bytes);
-    return (size_t)(g.nparts * g.part_units);
-}
-
-/* Smallest block with at least `slots` units: partition heads and the
- * rounding to whole partitions cost a few units once the table is big
- * enough to be split (bounded search, config time only). */
-static size_t bytes_for(size_t slot_size, size_t slots)
-{
-    size_t unit = slot_size + IW_CORR_SUP_PER_SLOT * sizeof(corr_sup_t);
-    size_t b = IW_CORR_HDR_BYTES + IW_CORR_PART_BYTES + slots * unit;
-    int i;
-    for (i = 0; i < 4 * IW_CORR_MAX_PARTS * 4 && units_in(slot_size, b) < slots; i++)
-        b += unit * (i < 8 ? 1 : IW_CORR_MAX_PARTS / 8);
-    return b;
-}
-
-size_t iw_corr_table_bytes(const iw_corr_t *c, size_t slots)
-{
-    return bytes_for(iw_corr_slot_size(c), slots);
-}
-
-size_t iw_corr_table_slots(const iw_corr_t *c, size_t bytes)
-{
-    return units_in(iw_corr_slot_size(c), bytes);
-}
-
-size_t iw_corr_mem_size(size_t slots)
-{
-    return bytes_for(IW_CORR_SLOT_DEFAULT, slots);
-}
-
-size_t iw_corr_slots_for(size_t bytes)
-{
-    return units_in(IW_CORR_SLOT_DEFAULT, bytes);
-}

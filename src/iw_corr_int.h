@@ -1,5 +1,10 @@
 /* iw_corr internals shared by iw_corr*.c (not an interface).
  *
+ * Dependencies run one way: iw_corr.c and iw_corr_sup.c use iw_corr_mem.c
+ * (the block and its partition locks), which uses iw_corr_build.c's
+ * accessors (slot size, fingerprint); iw_corr_build.c needs none of them.
+ * The hashes below are inline for all four.
+ *
  * Block layout (offsets from the block start, no pointers anywhere):
  *   [corr_hdr_t 128 B][corr_part_t 128 B x nparts][sup_t x nsup][slot x nslots]
  * The table is split into nparts (a power of two) independent partitions:
@@ -14,6 +19,7 @@
 #define IW_CORR_INT_H
 
 #include <pthread.h>
+#include <string.h>
 #include "iw_corr.h"
 
 #define IW_CORR_MAGIC        0x52434f49u   /* "IOCR" little-endian */
@@ -105,10 +111,35 @@ struct iw_corr {
     uint64_t fingerprint;
 };
 
-/* hashing (iw_corr_build.c) */
-uint64_t iw_corr__mix(uint64_t h);
-uint64_t iw_corr__hash(uint64_t h, const void *p, size_t len);
+/* ---- hashing ------------------------------------------------------------ */
+
+static inline uint64_t iw_corr__mix(uint64_t h)
+{
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Chained bijective mixing per 8-byte word: with the state unknown (the
+ * table's random seed) nobody can aim keys at one probe window, and two
+ * inputs of equal length never collide.  The length goes into the tail. */
+static inline uint64_t iw_corr__hash(uint64_t h, const void *p, size_t len)
+{
+    const unsigned char *s = p;
+    uint64_t w;
+
+    for (; len >= 8; s += 8, len -= 8) {
+        memcpy(&w, s, 8);
+        h = iw_corr__mix(h ^ w);
+    }
+    w = (uint64_t)len << 56;
+    if (len) memcpy(&w, s, len);    /* len < 8: the top byte stays free */
+    return iw_corr__mix(h ^ w ^ 0x9e3779b97f4a7c15ull);
+}
 #define IW_CORR_HASH_INIT 0xcbf29ce484222325ull
+
+/* ---- the block (iw_corr_mem.c) ------------------------------------------ */
 
 static inline corr_hdr_t *iw_corr__hdr(void *mem)
 {
@@ -147,15 +178,30 @@ static inline uint64_t iw_corr__part_of(const corr_hdr_t *h, uint64_t hash)
     return (hash >> 32) & (h->nparts - 1);
 }
 
-/* partitions and their locks (iw_corr_part.c) */
-typedef struct corr_geom { uint64_t nparts, part_units; } corr_geom_t;
-corr_geom_t iw_corr__geometry(size_t slot_size, size_t bytes);
-void iw_corr__parts_init(corr_hdr_t *h);
-/* 0: held (after recovering it from a dead owner if need be); -1: not
- * taken, counted in lock_failures. */
+/* Partition locks: 0: held (after recovering it from a dead owner if need
+ * be); -1: not taken, counted in lock_failures. */
 int iw_corr__part_lock(corr_hdr_t *h, uint64_t p);
 void iw_corr__part_unlock(corr_hdr_t *h, uint64_t p);
-/* test hook: partition of `rule`'s group for `ev`, -1 when none */
+
+/* ---- test hooks ---------------------------------------------------------- */
+
+/* A lock taken around each whole update / flush / suppress call (outside
+ * the partition locks), process-wide; NULL (the default, and always in
+ * production) = none.  Tests use it to check lock-failure handling and
+ * that a caller-side lock composes with the partition locks.  Set it
+ * before any thread uses the table. */
+typedef struct iw_corr_lock {
+    int (*lock)(void *baton);    /* returns 0 on success */
+    void (*unlock)(void *baton);
+    void *baton;
+} iw_corr_lock_t;
+void iw_corr__set_test_lock(const iw_corr_lock_t *lk);
+/* iw_corr_mem.c: 0 when taken or none is set; -1 when it failed (counted
+ * in lock_failures).  iw_corr__test_unlock releases a taken one. */
+int iw_corr__test_lock(corr_hdr_t *h);
+void iw_corr__test_unlock(void);
+
+/* iw_corr.c: partition of `rule`'s group for `ev`, -1 when none */
 int iw_corr__partition(const iw_corr_t *c, const void *mem,
                        const iw_rule_t *rule, iw_event_t *ev);
 

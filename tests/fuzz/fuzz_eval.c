@@ -100,7 +100,7 @@ static void fuzz_init(void)
     scr_cached = iw_scratch_create(eng_cached);
     scr_plain = iw_scratch_create(eng_plain);
     if ((corr = iw_corr_create(root, eng_cached, d))) {
-        size_t sz = iw_corr_mem_size(CORR_SLOTS);
+        size_t sz = iw_corr_table_bytes(IW_CORR_SLOT_DEFAULT, CORR_SLOTS);
         corr_mem = aligned_alloc(64, (sz + 63) / 64 * 64);
         iw_corr_mem_init(corr, corr_mem, sz);
     }
@@ -260,7 +260,7 @@ static void check_corr(iw_event_t *ev, const iw_hit_t *hits, int n)
     int nc, i;
 
     if (!corr) return;
-    nc = iw_corr_update(corr, corr_mem, NULL, ev, hits, n, ev->time, out, 8);
+    nc = iw_corr_update(corr, corr_mem, ev, hits, n, ev->time, out, 8);
     for (i = 0; i < nc; i++) {
         memset(&a, 0, sizeof(a));
         a.rule = out[i].rule;

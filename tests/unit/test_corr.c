@@ -111,7 +111,7 @@ static int fx_build(fx_t *f, size_t slots)
     iw_diag_t *d = iw_diag_create(f->p);
     f->c = iw_corr_create_rs(f->p, f->rs, d);
     if (!f->c) return 0;
-    f->bytes = iw_corr_table_bytes(f->c, slots);
+    f->bytes = iw_corr_table_bytes(iw_corr_slot_size(f->c), slots);
     f->mem = apr_pcalloc(f->p, f->bytes);
     iw_corr_mem_init(f->c, f->mem, f->bytes);
     return d->errors == 0;
@@ -130,7 +130,7 @@ static int feed(fx_t *f, const iw_rule_t *rule, const char *ip, apr_time_t t)
     hit.rule = rule;
     set_field(f, IW_F_C_IP, ip);
     f->ev.time = t;
-    return iw_corr_update(f->c, f->mem, NULL, &f->ev, &hit, 1, t, f->out, 16);
+    return iw_corr_update(f->c, f->mem, &f->ev, &hit, 1, t, f->out, 16);
 }
 
 /* One event matching two rules at once. */
@@ -142,7 +142,7 @@ static int feed2(fx_t *f, const iw_rule_t *a, const iw_rule_t *b, const char *ip
     hits[0].rule = a;
     hits[1].rule = b;
     set_field(f, IW_F_C_IP, ip);
-    return iw_corr_update(f->c, f->mem, NULL, &f->ev, hits, 2, t, f->out, 16);
+    return iw_corr_update(f->c, f->mem, &f->ev, hits, 2, t, f->out, 16);
 }
 
 static int64_t peek(fx_t *f, const iw_rule_t *cr, const char *ip)
@@ -606,7 +606,7 @@ TEST(corr_temporal_all_rules_in_window)
     memset(h, 0, sizeof(h));
     h[0].rule = a; h[1].rule = b; h[2].rule = d;
     set_field(f, IW_F_C_IP, "3.3.3.3");
-    CHECK_INT(iw_corr_update(f->c, f->mem, NULL, &f->ev, h, 3, T0, f->out, 16), 1);
+    CHECK_INT(iw_corr_update(f->c, f->mem, &f->ev, h, 3, T0, f->out, 16), 1);
 }
 
 TEST(corr_temporal_ordered)
@@ -679,7 +679,7 @@ TEST(corr_full_table_evicts_oldest)
 
     REQUIRE(fx_build(f, 64));
     CHECK_INT(stats(f).slots, 64);
-    CHECK_INT(iw_corr_table_slots(f->c, f->bytes), 64);
+    CHECK_INT(iw_corr_table_slots(iw_corr_slot_size(f->c), f->bytes), 64);
     for (i = 0; i < 10000; i++) {
         snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
         fired += feed(f, a, ip, T0 + i);
@@ -812,7 +812,7 @@ TEST(corr_mem_attach_keeps_or_resets)
     /* garbage is never attached */
     memset(g->mem, 0xa5, g->bytes);
     CHECK_INT(iw_corr_mem_attach(g->c, g->mem, g->bytes), 0);
-    CHECK_INT(stats(g).slots, iw_corr_table_slots(g->c, g->bytes));
+    CHECK_INT(stats(g).slots, iw_corr_table_slots(iw_corr_slot_size(g->c), g->bytes));
 }
 
 TEST(corr_corrupt_slots_and_tiny_blocks)
@@ -831,12 +831,12 @@ TEST(corr_corrupt_slots_and_tiny_blocks)
     CHECK_INT(f->out[0].count, 3);
     /* a block too small for a single slot, and no block at all */
     iw_corr_mem_init(f->c, tiny, sizeof(tiny));
-    CHECK_INT(iw_corr_update(f->c, tiny, NULL, &f->ev, NULL, 0, T0, f->out, 16), 0);
+    CHECK_INT(iw_corr_update(f->c, tiny, &f->ev, NULL, 0, T0, f->out, 16), 0);
     f->mem = tiny;
     for (i = 0; i < 5; i++) CHECK_INT(feed(f, a, "1.1.1.1", T0 + i), 0);
     f->mem = NULL;
     CHECK_INT(feed(f, a, "1.1.1.1", T0), 0);
-    CHECK_INT(iw_corr_flush(f->c, NULL, NULL, T0, f->out, 16), 0);
+    CHECK_INT(iw_corr_flush(f->c, NULL, T0, f->out, 16), 0);
 }
 
 static int fail_lock(void *b) { (void)b; return -1; }
@@ -854,7 +854,9 @@ TEST(corr_lock_failure_skips)
     hit.rule = a;
     REQUIRE(fx_build(f, 16));
     set_field(f, IW_F_C_IP, "1.1.1.1");
-    CHECK_INT(iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, T0, f->out, 16), 0);
+    iw_corr__set_test_lock(&lk);
+    CHECK_INT(iw_corr_update(f->c, f->mem, &f->ev, &hit, 1, T0, f->out, 16), 0);
+    iw_corr__set_test_lock(NULL);
     CHECK_INT(stats(f).lock_failures, 1);
     CHECK_INT(stats(f).updates, 0);
     CHECK_INT(peek(f, c, "1.1.1.1"), 0);
@@ -871,17 +873,17 @@ TEST(corr_flush_closes_windows)
     feed(f, a, "3.3.3.3", T0 + 30 * SEC);
     feed(f, a, "3.3.3.3", T0 + 30 * SEC);
     feed(f, a, "3.3.3.3", T0 + 30 * SEC);   /* 3: lt 3 is false */
-    CHECK_INT(iw_corr_flush(f->c, f->mem, NULL, T0 + 59 * SEC, f->out, 16), 0);
+    CHECK_INT(iw_corr_flush(f->c, f->mem, T0 + 59 * SEC, f->out, 16), 0);
     /* no room for alerts: the alerting window stays pending */
-    CHECK_INT(iw_corr_flush(f->c, f->mem, NULL, T0 + 60 * SEC, NULL, 0), 0);
+    CHECK_INT(iw_corr_flush(f->c, f->mem, T0 + 60 * SEC, NULL, 0), 0);
     CHECK_INT(stats(f).used, 3);
-    REQUIRE(iw_corr_flush(f->c, f->mem, NULL, T0 + 60 * SEC, f->out, 16) == 1);
+    REQUIRE(iw_corr_flush(f->c, f->mem, T0 + 60 * SEC, f->out, 16) == 1);
     CHECK_STR(f->out[0].group, "c-ip=1.1.1.1");
     CHECK_INT(f->out[0].count, 1);
     CHECK_INT(f->out[0].with_event, 0);
     CHECK_INT(stats(f).used, 2);
     /* end of a CLI replay: everything closes; 3.3.3.3 had 3, no alert */
-    REQUIRE(iw_corr_flush(f->c, f->mem, NULL, APR_INT64_MAX, f->out, 16) == 1);
+    REQUIRE(iw_corr_flush(f->c, f->mem, APR_INT64_MAX, f->out, 16) == 1);
     CHECK_STR(f->out[0].group, "c-ip=2.2.2.2");
     CHECK_INT(stats(f).used, 0);
 }
@@ -921,7 +923,7 @@ TEST(corr_random_ops_invariants)
         if (k < 0 || k > 16) bad++;
         total += k;
         if ((seed >> 21) % 97 == 0) {
-            k = iw_corr_flush(f->c, f->mem, NULL, base, f->out, 2);
+            k = iw_corr_flush(f->c, f->mem, base, f->out, 2);
             if (k < 0 || k > 2) bad++;
         }
         iw_corr_get_stats(f->mem, &st);
@@ -929,7 +931,7 @@ TEST(corr_random_ops_invariants)
     }
     CHECK_INT(bad, 0);
     CHECK(total > 100);
-    for (i = 0; i < 100 && iw_corr_flush(f->c, f->mem, NULL, APR_INT64_MAX, f->out, 3) > 0; i++) ;
+    for (i = 0; i < 100 && iw_corr_flush(f->c, f->mem, APR_INT64_MAX, f->out, 3) > 0; i++) ;
     st = stats(f);
     CHECK_INT(st.used, 0);
     CHECK(st.evictions > 0 && st.late > 0 && st.recycled > 0);
@@ -949,10 +951,11 @@ static void mu_unlock(void *b) { pthread_mutex_unlock(&((shared_t *)b)->mu); }
 /* Worker k of 4 (a process or a thread, own event): 1000 rounds of three
  * events -- the shared group 6.6.6.6, its own group 7.7.7.k and one of 8
  * groups 8.8.0.j all workers cycle through.  Every event feeds two
- * correlations (two partitions in sequence).  lk: the caller's lock or
- * NULL (the partition locks alone). */
+ * correlations (two partitions in sequence).  Under the test lock when
+ * the caller set one (iw_corr__set_test_lock), else the partition locks
+ * alone. */
 static void worker_feed(const iw_corr_t *c, void *mem, const iw_rule_t *a,
-                        shared_t *sh, int k, const iw_corr_lock_t *lk)
+                        shared_t *sh, int k)
 {
     iw_event_t ev;
     char buf[512], own[32], cyc[32];
@@ -972,7 +975,7 @@ static void worker_feed(const iw_corr_t *c, void *mem, const iw_rule_t *a,
         snprintf(cyc, sizeof(cyc), "8.8.0.%d", i % 8);
         for (j = 0; j < 3; j++) {
             ev.val[IW_F_C_IP] = (iw_str_t){ips[j], strlen(ips[j])};
-            n = iw_corr_update(c, mem, lk, &ev, &hit, 1, t, out, 4);
+            n = iw_corr_update(c, mem, &ev, &hit, 1, t, out, 4);
             if (n > 0) {
                 __atomic_fetch_add(&sh->alerts, n, __ATOMIC_SEQ_CST);
                 __atomic_store_n(&sh->count, out[0].count, __ATOMIC_SEQ_CST);
@@ -1046,10 +1049,11 @@ static void multiprocess_exact(int *iw_failed_, apr_pool_t *p, size_t slots,
     lk = (iw_corr_lock_t){mu_lock, mu_unlock, sh};
     iw_corr_mem_init(f->c, f->mem, f->bytes);
     if (parts) CHECK_INT(stats(f).partitions, parts);
+    iw_corr__set_test_lock(caller_lock ? &lk : NULL);   /* inherited by the children */
     for (k = 0; k < 4; k++) {
         pid[k] = fork();
         if (pid[k] == 0) {
-            worker_feed(f->c, f->mem, x.a, sh, k, caller_lock ? &lk : NULL);
+            worker_feed(f->c, f->mem, x.a, sh, k);
             _exit(0);
         }
         if (pid[k] < 0) ok = 0;
@@ -1057,6 +1061,7 @@ static void multiprocess_exact(int *iw_failed_, apr_pool_t *p, size_t slots,
     for (k = 0; k < 4; k++)
         if (pid[k] > 0 && (waitpid(pid[k], &st, 0) != pid[k] || !WIFEXITED(st)
                            || WEXITSTATUS(st) != 0)) ok = 0;
+    iw_corr__set_test_lock(NULL);
     CHECK(ok);
     check_exact(iw_failed_, f, x.big, x.never, sh);
     CHECK_INT(stats(f).lock_recovered, 0);
@@ -1065,13 +1070,14 @@ static void multiprocess_exact(int *iw_failed_, apr_pool_t *p, size_t slots,
     munmap(sh, sizeof(*sh));
 }
 
-/* The caller's lock (the pre-partition API). */
+/* A lock around each whole call (the test hook) composes with the
+ * partition locks. */
 TEST(corr_multiprocess_exact)
 {
     multiprocess_exact(iw_failed_, p, 256, 1, 0);
 }
 
-/* No caller lock: 4 processes on a 64-partition table, the partition
+/* No test lock: 4 processes on a 64-partition table, the partition
  * locks alone keep every count exact. */
 TEST(corr_multiprocess_exact_partitioned)
 {
@@ -1088,7 +1094,7 @@ typedef struct thr {
 static void *thr_main(void *v)
 {
     thr_t *t = v;
-    worker_feed(t->f->c, t->f->mem, t->a, t->sh, t->k, NULL);
+    worker_feed(t->f->c, t->f->mem, t->a, t->sh, t->k);
     return NULL;
 }
 
@@ -1131,8 +1137,8 @@ TEST(corr_partition_geometry)
     /* iw_corr_table_bytes gives at least the slots asked for (exactly, up
      * to two partitions' minimum), never much more */
     for (n = 1; n < 30000; n += 1 + n / 3) {
-        b = iw_corr_table_bytes(f->c, n);
-        got = iw_corr_table_slots(f->c, b);
+        b = iw_corr_table_bytes(iw_corr_slot_size(f->c), n);
+        got = iw_corr_table_slots(iw_corr_slot_size(f->c), b);
         if (got < n || got > n + n / 16 + 64 || (n < 2 * IW_CORR_PART_MIN && got != n)) {
             fprintf(stderr, "    %zu slots asked, %zu got\n", n, got);
             bad++;
@@ -1141,11 +1147,11 @@ TEST(corr_partition_geometry)
     CHECK_INT(bad, 0);
     /* one partition costs what the old 256-byte header did: a one-slot
      * table still fits in 256 bytes + one slot unit */
-    CHECK_INT(iw_corr_table_bytes(f->c, 1), 256 + iw_corr_slot_size(f->c) + 64);
-    CHECK_INT(iw_corr_table_slots(f->c, 256 + iw_corr_slot_size(f->c) + 64), 1);
+    CHECK_INT(iw_corr_table_bytes(iw_corr_slot_size(f->c), 1), 256 + iw_corr_slot_size(f->c) + 64);
+    CHECK_INT(iw_corr_table_slots(iw_corr_slot_size(f->c), 256 + iw_corr_slot_size(f->c) + 64), 1);
     /* a mid-size table: the largest power of two that leaves each
      * partition IW_CORR_PART_MIN slots */
-    b = iw_corr_table_bytes(f->c, 300);
+    b = iw_corr_table_bytes(iw_corr_slot_size(f->c), 300);
     mem = apr_palloc(p, b);
     iw_corr_mem_init(f->c, mem, b);
     iw_corr_get_stats(mem, &st);
@@ -1156,13 +1162,15 @@ TEST(corr_partition_geometry)
     iw_corr_mem_init(f->c, mem, big);
     iw_corr_get_stats(mem, &st);
     CHECK_INT(st.partitions, 64);
-    CHECK_INT(st.slots, iw_corr_table_slots(f->c, big));
+    CHECK_INT(st.slots, iw_corr_table_slots(iw_corr_slot_size(f->c), big));
     CHECK_INT(st.slots % 64, 0);
     CHECK(st.slots > (big - 256) / (st.slot_size + 64) * 99 / 100);
     CHECK_INT(st.sup_slots, 2 * st.slots);
     /* the size estimates without a rule set */
-    CHECK(iw_corr_slots_for(iw_corr_mem_size(65536)) >= 65536);
-    CHECK(iw_corr_slots_for(iw_corr_mem_size(10)) == 10);
+    CHECK(iw_corr_table_slots(IW_CORR_SLOT_DEFAULT,
+                              iw_corr_table_bytes(IW_CORR_SLOT_DEFAULT, 65536)) >= 65536);
+    CHECK(iw_corr_table_slots(IW_CORR_SLOT_DEFAULT,
+                              iw_corr_table_bytes(IW_CORR_SLOT_DEFAULT, 10)) == 10);
 }
 
 /* A (correlation, group) pair always maps to one partition; groups spread
@@ -1315,8 +1323,8 @@ TEST(corr_scribbled_partition_head)
 static int count_lock(void *b) { ((int *)b)[0]++; return 0; }
 static void count_unlock(void *b) { ((int *)b)[1]++; }
 
-/* The caller's lock is still taken once around each call that touches the
- * table (optional since the partitions lock themselves). */
+/* The test lock is taken once around each call that touches the table
+ * (update, flush, suppress), never when a hit feeds no correlation. */
 TEST(corr_caller_lock_still_honoured)
 {
     fx_t *f = fx_new(p);
@@ -1331,14 +1339,16 @@ TEST(corr_caller_lock_still_honoured)
     memset(&hit, 0, sizeof(hit));
     hit.rule = a;
     set_field(f, IW_F_C_IP, "1.1.1.1");
-    CHECK_INT(iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, T0, f->out, 16), 0);
-    CHECK_INT(iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, T0, f->out, 16), 2);
+    iw_corr__set_test_lock(&lk);
+    CHECK_INT(iw_corr_update(f->c, f->mem, &f->ev, &hit, 1, T0, f->out, 16), 0);
+    CHECK_INT(iw_corr_update(f->c, f->mem, &f->ev, &hit, 1, T0, f->out, 16), 2);
     CHECK(n[0] == 2 && n[1] == 2);
     hit.rule = b;                           /* feeds nothing: no lock */
-    CHECK_INT(iw_corr_update(f->c, f->mem, &lk, &f->ev, &hit, 1, T0, f->out, 16), 0);
+    CHECK_INT(iw_corr_update(f->c, f->mem, &f->ev, &hit, 1, T0, f->out, 16), 0);
     CHECK(n[0] == 2 && n[1] == 2);
-    iw_corr_flush(f->c, f->mem, &lk, T0, f->out, 16);
-    CHECK_INT(iw_corr_suppress(f->c, f->mem, &lk, a, "g", 1, T0, SEC, &sup), 1);
+    iw_corr_flush(f->c, f->mem, T0, f->out, 16);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, a, "g", 1, T0, SEC, &sup), 1);
+    iw_corr__set_test_lock(NULL);
     CHECK(n[0] == 4 && n[1] == 4);
 }
 
@@ -1348,7 +1358,7 @@ TEST(corr_null_lock_cli_path)
 {
     fx_t *f = fx_new(p);
     iw_rule_t *a = det(f, "a");
-    size_t sz = iw_corr_mem_size(16384);
+    size_t sz = iw_corr_table_bytes(IW_CORR_SLOT_DEFAULT, 16384);
     char ip[32];
     int i, n = 0, got = 0;
     corr(f, "few", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP, IW_CMP_LT, 3, 0, 0, a, NULL);
@@ -1364,7 +1374,7 @@ TEST(corr_null_lock_cli_path)
         for (k = 0; k <= i % 4; k++) n += feed(f, a, ip, T0 + i * SEC / 100 + k);
     }
     CHECK_INT(n, 500);                      /* "many": clients with 3 or 4 */
-    for (i = 0; i < 100 && (n = iw_corr_flush(f->c, f->mem, NULL, APR_INT64_MAX,
+    for (i = 0; i < 100 && (n = iw_corr_flush(f->c, f->mem, APR_INT64_MAX,
                                               f->out, 16)) > 0; i++)
         got += n;
     CHECK_INT(got, 500);                    /* "few": clients with 1 or 2 */
@@ -1383,23 +1393,23 @@ TEST(corr_suppress_window)
     int i, sent = 0;
     corr(f, "c", IW_CORR_EVENT_COUNT, 60 * SEC, BY_IP, IW_CMP_GTE, 5, 0, 0, a, NULL);
     REQUIRE(fx_build(f, 64));
-    CHECK_INT(iw_corr_suppress(f->c, f->mem, NULL, a, "1.1.1.1", 7, T0, 60 * SEC, &sup), 1);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, a, "1.1.1.1", 7, T0, 60 * SEC, &sup), 1);
     CHECK_INT(sup, 0);
     for (i = 1; i <= 3; i++)
-        sent += iw_corr_suppress(f->c, f->mem, NULL, a, "1.1.1.1", 7, T0 + i * SEC, 60 * SEC, &sup);
+        sent += iw_corr_suppress(f->c, f->mem, a, "1.1.1.1", 7, T0 + i * SEC, 60 * SEC, &sup);
     CHECK_INT(sent, 0);
     /* other rule / other group: independent */
-    CHECK_INT(iw_corr_suppress(f->c, f->mem, NULL, b, "1.1.1.1", 7, T0 + 5 * SEC, 60 * SEC, &sup), 1);
-    CHECK_INT(iw_corr_suppress(f->c, f->mem, NULL, a, "1.1.1.2", 7, T0 + 5 * SEC, 60 * SEC, &sup), 1);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, b, "1.1.1.1", 7, T0 + 5 * SEC, 60 * SEC, &sup), 1);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, a, "1.1.1.2", 7, T0 + 5 * SEC, 60 * SEC, &sup), 1);
     /* one microsecond before the window ends: still suppressed */
-    CHECK_INT(iw_corr_suppress(f->c, f->mem, NULL, a, "1.1.1.1", 7, T0 + 60 * SEC - 1, 60 * SEC, &sup), 0);
-    REQUIRE(iw_corr_suppress(f->c, f->mem, NULL, a, "1.1.1.1", 7, T0 + 60 * SEC, 60 * SEC, &sup) == 1);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, a, "1.1.1.1", 7, T0 + 60 * SEC - 1, 60 * SEC, &sup), 0);
+    REQUIRE(iw_corr_suppress(f->c, f->mem, a, "1.1.1.1", 7, T0 + 60 * SEC, 60 * SEC, &sup) == 1);
     CHECK_INT(sup, 4);
-    CHECK_INT(iw_corr_suppress(f->c, f->mem, NULL, a, "1.1.1.1", 7, T0 + 61 * SEC, 60 * SEC, &sup), 0);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, a, "1.1.1.1", 7, T0 + 61 * SEC, 60 * SEC, &sup), 0);
     CHECK_INT(stats(f).sup_suppressed, 5);
     CHECK_INT(stats(f).sup_used, 3);
     /* no window: always send */
-    CHECK_INT(iw_corr_suppress(f->c, f->mem, NULL, a, "1.1.1.1", 7, T0 + 62 * SEC, 0, &sup), 1);
+    CHECK_INT(iw_corr_suppress(f->c, f->mem, a, "1.1.1.1", 7, T0 + 62 * SEC, 0, &sup), 1);
 }
 
 TEST(corr_suppress_without_correlation_and_lock_failure)
@@ -1418,21 +1428,23 @@ TEST(corr_suppress_without_correlation_and_lock_failure)
     iw_corr_get_stats(mem, &st);
     CHECK_INT(st.slots, 0);
     CHECK(st.sup_slots > 50);
-    CHECK_INT(iw_corr_suppress(NULL, mem, &lk, &r, "g", 1, T0, SEC, &sup), 1);
+    iw_corr__set_test_lock(&lk);
+    CHECK_INT(iw_corr_suppress(NULL, mem, &r, "g", 1, T0, SEC, &sup), 1);
+    iw_corr__set_test_lock(NULL);
     iw_corr_get_stats(mem, &st);
     CHECK_INT(st.lock_failures, 1);
-    CHECK_INT(iw_corr_suppress(NULL, mem, NULL, &r, "g", 1, T0, SEC, &sup), 1);
-    CHECK_INT(iw_corr_suppress(NULL, mem, NULL, &r, "g", 1, T0, SEC, &sup), 0);
+    CHECK_INT(iw_corr_suppress(NULL, mem, &r, "g", 1, T0, SEC, &sup), 1);
+    CHECK_INT(iw_corr_suppress(NULL, mem, &r, "g", 1, T0, SEC, &sup), 0);
     /* a flood of groups never grows the table */
     for (i = 0; i < 5000; i++) {
         snprintf(g, sizeof(g), "g%d", i);
-        sent += iw_corr_suppress(NULL, mem, NULL, &r, g, strlen(g), T0 + i, SEC, &sup);
+        sent += iw_corr_suppress(NULL, mem, &r, g, strlen(g), T0 + i, SEC, &sup);
     }
     iw_corr_get_stats(mem, &st);
     CHECK(sent > 4990);
     CHECK(st.sup_used <= st.sup_slots);
     CHECK(st.sup_evictions > 4000);
-    CHECK_INT(iw_corr_suppress(NULL, NULL, NULL, &r, "g", 1, T0, SEC, &sup), 1);
+    CHECK_INT(iw_corr_suppress(NULL, NULL, &r, "g", 1, T0, SEC, &sup), 1);
 }
 
 /* ---- end to end: YAML -> loader/linker -> engine -> iw_corr ----------- */
@@ -1481,7 +1493,7 @@ static int e2e_req(e2e_t *x, const char *method, const char *target,
     iw_event_init(&x->ev, x->buf, sizeof(x->buf));
     iw_event_from_request(&x->ev, &d);
     n = iw_engine_eval(x->e, x->s, &x->ev, &hits);
-    return iw_corr_update(x->c, x->mem, NULL, &x->ev, hits, n, t, x->out, 8);
+    return iw_corr_update(x->c, x->mem, &x->ev, hits, n, t, x->out, 8);
 }
 
 TEST(corr_end_to_end_yaml_engine)
@@ -1501,7 +1513,7 @@ TEST(corr_end_to_end_yaml_engine)
     REQUIRE(x->c);
     x->s = iw_scratch_create(x->e);
     REQUIRE(x->s);
-    bytes = iw_corr_table_bytes(x->c, 256);
+    bytes = iw_corr_table_bytes(iw_corr_slot_size(x->c), 256);
     x->mem = apr_pcalloc(p, bytes);
     iw_corr_mem_init(x->c, x->mem, bytes);
 
@@ -1543,7 +1555,7 @@ TEST(corr_invalid_models_diagnosed)
     CHECK_CONTAINS(APR_ARRAY_IDX(d->msgs, 1, iw_diag_msg_t).text, "`timespan` must be positive");
     CHECK_CONTAINS(APR_ARRAY_IDX(d->msgs, 2, iw_diag_msg_t).text, "0 referenced rules");
     f->c = c;
-    f->bytes = iw_corr_table_bytes(c, 8);
+    f->bytes = iw_corr_table_bytes(iw_corr_slot_size(c), 8);
     f->mem = apr_pcalloc(p, f->bytes);
     iw_corr_mem_init(c, f->mem, f->bytes);
     REQUIRE(feed(f, a, "1.1.1.1", T0) == 1);
