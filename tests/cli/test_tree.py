@@ -45,3 +45,19 @@ def test_hacking_maps_every_source_file():
              if n.endswith((".c", ".h"))] + ["mod_iocwatch.c"]
     missing = sorted(n for n in names if "`%s`" % n not in hacking)
     assert missing == [], "not in docs/HACKING.md's map: %s" % missing
+
+
+def test_test_modules_have_distinct_names():
+    """make test collects tests/cli, tests/pack, tests/integration and
+    tests/package in one pytest run without packages: two test modules of
+    one basename stop the whole run at collection."""
+    seen = {}
+    for sub in ("cli", "pack", "integration", "package"):
+        d = os.path.join(REPO, "tests", sub)
+        if not os.path.isdir(d):
+            continue
+        for n in os.listdir(d):
+            if n.startswith("test_") and n.endswith(".py"):
+                seen.setdefault(n, []).append(sub)
+    twice = {n: s for n, s in seen.items() if len(s) > 1}
+    assert twice == {}, "test modules with one name in several folders: %s" % twice
