@@ -1,0 +1,1230 @@
+/* iw_engine_eval: evaluate events with the compiled program of
+ * iw_engine_int.h: per-thread scratch, the scan phase, candidate rules,
+ * evidence, the event cache and evaluation errors.  The whole hot path
+ * is in this file (no LTO: a call across files is never inlined). */
+#include "iw_engine_int.h"
+
+/* PCRE2 limits, per run of one regex on one value (docs/MODULE.md,
+ * "Regex limits").  Past them the regex is not evaluated: the rules that
+ * read it report an evaluation error (iw_engine_eval_errors) instead of a
+ * silent "no match".
+ * - JIT stack: per thread (scratch), 1 MiB; a regex that keeps a
+ *   backtracking frame per byte ('^q=(a|b)*x') needs ~20 bytes of it per
+ *   subject byte, so ~40,000 bytes of subject fit (PCRE2's default, 32 KiB
+ *   on the machine stack, ran out at 2,000).  Reserved address space;
+ *   pages are used only as deep as a match goes.
+ * - past the JIT stack, the same regex runs again in the interpreter,
+ *   whose backtracking frames come from the heap: at most RX_HEAP_LIMIT
+ *   KiB (8 MiB, ~100,000 bytes of such a subject), freed after the run;
+ *   RX_DEPTH_LIMIT bounds its nesting the same way.
+ * - match limit: 1,000,000 backtracking steps (PCRE2's default is 10
+ *   million): a few milliseconds of CPU per run at worst (an exponential
+ *   regex such as '(a|aa)+\1$' reaches it at ~35 characters). */
+#define RX_JIT_STACK_START (32 * 1024)
+#define RX_JIT_STACK_MAX (1024 * 1024)
+#define RX_MATCH_LIMIT 1000000u
+#define RX_DEPTH_LIMIT 1000000u
+#define RX_HEAP_LIMIT (8 * 1024u)      /* KiB */
+
+/* ---- scratch ---------------------------------------------------------------- */
+
+iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
+{
+    iw_scratch_t *s;
+    size_t np, nr;
+
+    if (!e) return NULL;
+    np = (size_t)e->npreds;
+    nr = (size_t)e->ncrules;
+    if (!(s = calloc(1, sizeof(*s)))) return NULL;
+    s->e = e;
+    s->bits = calloc(np / 64 + 1, sizeof(uint64_t));
+    s->pfield = calloc(np + 1, 1);
+    s->touched = calloc(np + 1, sizeof(int32_t));
+    s->rgen = calloc(nr + 1, sizeof(uint32_t));
+    s->pgen = calloc(np + 1, sizeof(uint32_t));
+    s->cand = calloc(nr + 1, sizeof(int32_t));
+    s->hits = calloc(nr + 1, sizeof(iw_hit_t));
+    s->md = pcre2_match_data_create(1, NULL);
+    s->mctx = pcre2_match_context_create(NULL);
+    s->jstack = pcre2_jit_stack_create(RX_JIT_STACK_START, RX_JIT_STACK_MAX, NULL);
+    s->errp = calloc(np + 1, sizeof(int32_t));
+    s->errp_code = calloc(np + 1, sizeof(int));
+    s->errp_field = calloc(np + 1, 1);
+    s->errgen = calloc(np + 1, sizeof(uint32_t));
+    s->rerrgen = calloc(nr + 1, sizeof(uint32_t));
+    s->errs = calloc(nr + 1, sizeof(iw_eval_error_t));
+    s->rule_errs = calloc((size_t)e->nrs + 1, sizeof(uint64_t));
+    if (!s->mctx || !s->jstack || !s->errp || !s->errp_code || !s->errp_field || !s->errgen
+        || !s->rerrgen || !s->errs || !s->rule_errs) {
+        iw_scratch_destroy(s);
+        return NULL;
+    }
+    pcre2_jit_stack_assign(s->mctx, NULL, s->jstack);
+    pcre2_set_match_limit(s->mctx, RX_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mctx, RX_DEPTH_LIMIT);
+    pcre2_set_heap_limit(s->mctx, RX_HEAP_LIMIT);
+    if (e->sc_entries && (!(s->sc = iw_scache_create(e->sc_entries))
+                          || !(s->evc = iw_scache_create(EVC_ENTRIES(e->sc_entries)))
+                          || !(s->kbuf = malloc(IW_SCACHE_MAX_KEY)))) {
+        iw_scratch_destroy(s);
+        return NULL;
+    }
+    if (!s->bits || !s->pfield || !s->touched || !s->rgen || !s->pgen || !s->cand || !s->hits || !s->md
+        || (e->proto && hs_clone_scratch(e->proto, &s->hs) != HS_SUCCESS)) {
+        iw_scratch_destroy(s);
+        return NULL;
+    }
+    return s;
+}
+
+IW_HOT
+const iw_engine_t *iw_scratch_engine(const iw_scratch_t *s)
+{
+    return s->e;
+}
+
+void iw_scratch_destroy(iw_scratch_t *s)
+{
+    if (!s) return;
+    if (s->hs) hs_free_scratch(s->hs);
+    if (s->md) pcre2_match_data_free(s->md);
+    if (s->mctx) pcre2_match_context_free(s->mctx);
+    if (s->jstack) pcre2_jit_stack_free(s->jstack);
+    free(s->errp); free(s->errp_code); free(s->errp_field); free(s->errgen); free(s->rerrgen);
+    free(s->errs); free(s->rule_errs);
+    iw_scache_destroy(s->sc);
+    iw_scache_destroy(s->evc);
+    free(s->kbuf);
+    free(s->bits); free(s->pfield); free(s->touched); free(s->rgen); free(s->pgen);
+    free(s->cand); free(s->hits);
+    free(s);
+}
+
+/* ---- evaluation ------------------------------------------------------------- */
+
+static inline int pred_is_set(const iw_scratch_t *s, int32_t p)
+{
+    return (s->bits[p >> 6] >> (p & 63)) & 1;
+}
+
+static inline void pred_set(iw_scratch_t *s, int32_t p, int field)
+{
+    uint64_t m = (uint64_t)1 << (p & 63);
+    if (s->bits[p >> 6] & m) return;
+    s->bits[p >> 6] |= m;
+    s->touched[s->ntouched++] = p;
+    s->pfield[p] = (uint8_t)field;
+}
+
+/* A predicate whose matcher could not run on this event (a regex past a
+ * limit, a failed scan): recorded once per event; the rules reading it are
+ * checked after the evaluation (eval_errors). */
+static void __attribute__((cold)) pred_error(iw_scratch_t *s, int32_t p, int field, int code)
+{
+    if (s->errgen[p] == s->gen) return;
+    s->errgen[p] = s->gen;
+    s->errp[s->nerrp] = p;
+    s->errp_code[s->nerrp] = code;
+    s->errp_field[s->nerrp++] = (uint8_t)field;
+}
+
+/* 1 match, 0 no match, < 0 the PCRE2 error (a limit: the regex could not
+ * be evaluated).  Out of JIT stack, the interpreter tries again on the
+ * heap (RX_HEAP_LIMIT). */
+static int run_regex(iw_scratch_t *s, const rxcheck_t *rx, iw_str_t v)
+{
+    int rc = rx->jit
+        ? pcre2_jit_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, s->mctx)
+        : pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, s->mctx);
+    if (rc >= 0) return 1;
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        rc = pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, PCRE2_NO_JIT, s->md, s->mctx);
+    if (rc >= 0) return 1;
+    if (rc == PCRE2_ERROR_NOMATCH) return 0;
+    s->nrx_errors++;
+    return rc;
+}
+
+typedef struct scan_ctx {
+    iw_scratch_t *s;
+    int field;
+    iw_str_t v;
+    segment_t seg[NMERGE];         /* merged fields inside _raw */
+    iw_scache_res_t *rec;          /* recording a field's result for the cache */
+} scan_ctx_t;
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+                    unsigned flags, void *ctx);
+
+/* A predicate found by a field's scan (recorded for the cache). */
+static inline void scan_set(scan_ctx_t *c, int32_t p)
+{
+    pred_set(c->s, p, c->field);
+    if (c->rec) iw_scache_res_add(c->rec, p, c->field);
+}
+
+/* A merged literal found in _raw: it counts when it lies inside the
+ * segment of its field. */
+static void on_confined(scan_ctx_t *c, const confent_t *ce, unsigned long long to)
+{
+    const segment_t *sg = &c->seg[ce->slot];
+    int field = c->field;
+    iw_str_t v = c->v;
+
+    if (!sg->ok || to < (unsigned long long)ce->len
+        || to - (unsigned long long)ce->len < sg->off || to > sg->off + sg->len)
+        return;
+    c->field = ce->field;
+    c->v = (iw_str_t){ v.p + sg->off, sg->len };
+    on_match((unsigned)ce->pat, 0, to, 0, c);
+    c->field = field;
+    c->v = v;
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+                    unsigned flags, void *ctx)
+{
+    scan_ctx_t *c = ctx;
+    const iw_engine_t *e = c->s->e;
+    int32_t i;
+    (void)from; (void)flags;
+    if (id >= (unsigned)e->npatterns) {
+        on_confined(c, &e->conf[id - (unsigned)e->npatterns], to);
+        return 0;
+    }
+    for (i = e->pat_act_first[id]; i < e->pat_act_first[id + 1]; i++) {
+        int32_t a = e->acts[i];
+        if (a >= 0) {
+            scan_set(c, a);
+        } else {
+            /* while recording, confirm even what an earlier field already
+             * set: the cached result must not depend on other fields */
+            const rxcheck_t *rx = &e->rx[-1 - a];
+            int rc;
+            if (!c->rec && pred_is_set(c->s, rx->pred)) continue;
+            if ((rc = run_regex(c->s, rx, c->v)) > 0) {
+                scan_set(c, rx->pred);
+            } else if (rc < 0) {
+                pred_error(c->s, rx->pred, c->field, rc);
+                if (c->rec) c->rec->overflow = 1;   /* not a result to remember */
+            }
+        }
+    }
+    return 0;
+}
+
+static void on_cidr(void *ctx, int32_t pred)
+{
+    scan_ctx_t *c = ctx;
+    pred_set(c->s, pred, c->field);
+}
+
+static int cmp_num(int64_t x, int op, int64_t y)
+{
+    switch (op) {
+    case OP_LT: return x < y;
+    case OP_LTE: return x <= y;
+    case OP_GT: return x > y;
+    case OP_GTE: return x >= y;
+    default: return x == y;
+    }
+}
+
+/* ISO 8601 week number (1..53) of a broken-down UTC time. */
+static int iso_week(const struct tm *tm)
+{
+    int wday = (tm->tm_wday + 6) % 7;           /* Monday = 0 */
+    int w = (tm->tm_yday - wday + 10) / 7;      /* yday 0-based: +1 -1 */
+    if (w < 1) {
+        /* last week of the previous year: 52 or 53 */
+        int py = tm->tm_year + 1900 - 1;
+        int pj = (py + py / 4 - py / 100 + py / 400) % 7;         /* Dec 31 weekday */
+        int ppy = py - 1;
+        int ppj = (ppy + ppy / 4 - ppy / 100 + ppy / 400) % 7;
+        return (pj == 4 || ppj == 3) ? 53 : 52;
+    }
+    if (w == 53) {
+        int y = tm->tm_year + 1900;
+        int j = (y + y / 4 - y / 100 + y / 400) % 7;
+        int py = y - 1;
+        int pj = (py + py / 4 - py / 100 + py / 400) % 7;
+        if (!(j == 4 || pj == 3)) return 1;
+    }
+    return w;
+}
+
+static int time_part(iw_scratch_t *s, int unit, int64_t *out)
+{
+    if (!s->tm_ok) {
+        time_t t = (time_t)apr_time_sec(s->ev->time);
+        if (!s->ev->time || !gmtime_r(&t, &s->tm)) return 0;
+        s->tm_ok = 1;
+    }
+    switch (unit) {
+    case T_MINUTE: *out = s->tm.tm_min; break;
+    case T_HOUR: *out = s->tm.tm_hour; break;
+    case T_DAY: *out = s->tm.tm_mday; break;
+    case T_WEEK: *out = iso_week(&s->tm); break;
+    case T_MONTH: *out = s->tm.tm_mon + 1; break;
+    default: *out = s->tm.tm_year + 1900; break;
+    }
+    return 1;
+}
+
+static int mem_eq(const char *a, const char *b, size_t n, int cased)
+{
+    return cased ? memcmp(a, b, n) == 0 : strncasecmp(a, b, n) == 0 && !memchr(a, 0, n) && !memchr(b, 0, n);
+}
+
+/* Does v have a line (mode) of at least n bytes? */
+static int long_line(iw_str_t v, int64_t n, int32_t mode)
+{
+    const char *p = v.p, *end, *nl;
+
+    /* an absent field has no pointer: no arithmetic on it (NULL + 0 is
+     * undefined, clang's UBSan reports it) */
+    if (!v.p || (int64_t)v.len < n) return 0;
+    if (mode == LL_VALUE) return 1;
+    end = v.p + v.len;
+    for (;;) {
+        nl = memchr(p, '\n', (size_t)(end - p));
+        if ((nl ? nl : end) - p >= n) return 1;
+        if (!nl || mode == LL_FIRST || end - (nl + 1) < n) return 0;
+        p = nl + 1;
+    }
+}
+
+static int fieldref_match(iw_str_t a, iw_str_t b, int mode, int cased)
+{
+    size_t i;
+    if (!a.p || !b.p) return 0;
+    switch (mode) {
+    case FR_EQ: return a.len == b.len && mem_eq(a.p, b.p, a.len, cased);
+    case FR_STARTS: return a.len >= b.len && mem_eq(a.p, b.p, b.len, cased);
+    case FR_ENDS: return a.len >= b.len && mem_eq(a.p + a.len - b.len, b.p, b.len, cased);
+    default:
+        if (b.len > a.len) return 0;
+        for (i = 0; i + b.len <= a.len; i++)
+            if (mem_eq(a.p + i, b.p, b.len, cased)) return 1;
+        return 0;
+    }
+}
+
+/* The value of one field, fetched once for consecutive checks on it
+ * (checks are sorted by field at compile time). */
+typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; } fcache_t;
+
+static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
+{
+    iw_event_t *ev = s->ev;
+    int64_t x;
+
+    if (fc->field != d->field) {
+        fc->field = d->field;
+        fc->v = iw_event_get(ev, (iw_field_id_t)d->field);
+        fc->have_num = iw_event_num(ev, (iw_field_id_t)d->field, &fc->num);
+    }
+    switch (d->kind) {
+    case D_PRESENT: return fc->v.p != NULL;
+    case D_ABSENT: return fc->v.p == NULL;
+    case D_NULL: return !fc->v.p || !fc->v.len;
+    case D_EMPTY: return fc->v.p && !fc->v.len;
+    case D_NUM: return fc->have_num && cmp_num(fc->num, d->op, d->num);
+    case D_TIME: return time_part(s, d->unit, &x) && cmp_num(x, d->op, d->num);
+    case D_FIELDREF:
+        return fieldref_match(fc->v, iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
+    case D_LONG: return long_line(fc->v, d->num, d->mode);
+    default: return 0;
+    }
+}
+
+static unsigned char lower_tab[256];
+
+__attribute__((constructor)) static void lower_tab_init(void)
+{
+    int i;
+    for (i = 0; i < 256; i++)
+        lower_tab[i] = (unsigned char)(i >= 'A' && i <= 'Z' ? i + 32 : i);
+}
+
+static inline int lit_eq(const unsigned char *v, const litpat_t *l)
+{
+    uint32_t i;
+    if (!l->caseless) return memcmp(v, l->b, l->len) == 0;
+    for (i = 0; i < l->len; i++)
+        if (lower_tab[v[i]] != l->b[i]) return 0;
+    return 1;
+}
+
+static int lit_match(const litpat_t *l, const unsigned char *v, size_t n)
+{
+    size_t i, last;
+    if (n < l->len || !l->len) return 0;
+    if (!l->open_s && !l->open_e) return n == l->len && lit_eq(v, l);
+    if (!l->open_s) return lit_eq(v, l);
+    if (!l->open_e) return lit_eq(v + n - l->len, l);
+    last = n - l->len;
+    for (i = 0; i <= last; i++)   /* first byte filter, then compare */
+        if ((l->caseless ? lower_tab[v[i]] : v[i]) == l->b[0] && lit_eq(v + i, l)) return 1;
+    return 0;
+}
+
+static void lit_scan(const iw_engine_t *e, const range_t *r, int with_contains,
+                     scan_ctx_t *c)
+{
+    int i;
+    const unsigned char *v = (const unsigned char *)c->v.p;
+    size_t n = c->v.len;
+    for (i = 0; i < r->n; i++) {
+        const litpat_t *l = &e->lits[r->first + i];
+        unsigned char b;
+        if (l->open_s && l->open_e && !with_contains) continue;
+        /* anchored: one byte decides most values without a call */
+        if (!l->len || n < l->len) continue;
+        if (!l->open_s || !l->open_e) {
+            b = l->open_s ? v[n - 1] : v[0];
+            if ((l->caseless ? lower_tab[b] : b) != l->b[l->open_s ? l->len - 1 : 0]) continue;
+        }
+        if (lit_match(l, v, n))
+            on_match((unsigned)l->id, 0, 0, 0, c);
+    }
+}
+
+static void ex_lookup(const extab_t *x, int lower, scan_ctx_t *c)
+{
+    const unsigned char *v = (const unsigned char *)c->v.p;
+    uint64_t h;
+    uint32_t k, i;
+    /* most values have a length no exact value has: no hashing then */
+    if (c->v.len > x->maxlen) return;
+    if (c->v.len < 256 ? !((x->lens[c->v.len >> 6] >> (c->v.len & 63)) & 1) : !x->long_values)
+        return;
+    h = iw_engine__hash_bytes(v, c->v.len, lower);
+    for (k = (uint32_t)h & x->mask; x->t[k].b; k = (k + 1) & x->mask) {
+        const exent_t *en = &x->t[k];
+        if (en->h != h || en->len != c->v.len) continue;
+        for (i = 0; i < en->len; i++)
+            if ((lower ? lower_tab[v[i]] : v[i]) != en->b[i]) break;
+        if (i == en->len) on_match((unsigned)en->id, 0, 0, 0, c);
+    }
+}
+
+/* A lazy predicate, on first read in an event: its literals compared
+ * against its field (what the scan would have found there). */
+static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+{
+    int32_t i;
+    int field = -1;
+    iw_str_t v = IW_STR_NULL;
+    for (i = e->lz_first[p]; i < e->lz_first[p + 1]; i++) {
+        const lazyent_t *z = &e->lz[i];
+        if (z->dc >= 0) {
+            fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
+            if (direct(s, &e->ldc[z->dc], &fc)) {
+                pred_set(s, p, z->field);
+                return;
+            }
+            continue;
+        }
+        if (z->field != field) {
+            field = z->field;
+            v = iw_event_get(s->ev, (iw_field_id_t)field);
+        }
+        if (v.p && v.len && lit_match(&z->l, (const unsigned char *)v.p, v.len)) {
+            pred_set(s, p, field);
+            return;
+        }
+    }
+}
+
+static inline int pred_val(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+{
+    if (pred_is_set(s, p)) return 1;
+    if (!((e->lazy[p >> 6] >> (p & 63)) & 1) || s->pgen[p] == s->gen) return 0;
+    s->pgen[p] = s->gen;
+    lazy_eval(e, s, p);
+    return pred_is_set(s, p);
+}
+
+/* Where the merged header fields lie inside _raw (the request line, then
+ * "Name: value\n" per header in order, see iw_event.c): computed from the
+ * event's headers and verified byte for byte, so any other layout (or a
+ * truncated _raw) only costs the separate scans. */
+static void find_segments(iw_event_t *ev, iw_str_t raw, segment_t *seg)
+{
+    const char *nl;
+    size_t off;
+    int k, i;
+
+    for (k = 0; k < NMERGE; k++) seg[k].ok = 0;
+    if (!raw.p || !(nl = memchr(raw.p, '\n', raw.len))) return;
+    for (k = 0; k < NMERGE; k++) {
+        iw_str_t v = ev->val[merge_fields[k]];
+        if (!v.p || !v.len) continue;
+        off = (size_t)(nl - raw.p) + 1;
+        for (i = 0; i < ev->nhdrs; i++) {
+            if (ev->hdr_values[i].p == v.p && ev->hdr_values[i].len == v.len) break;
+            off += ev->hdr_names[i].len + 2 + ev->hdr_values[i].len + 1;
+        }
+        if (i == ev->nhdrs) continue;
+        off += ev->hdr_names[i].len + 2;
+        if (off <= raw.len && v.len <= raw.len - off && !memcmp(raw.p + off, v.p, v.len)) {
+            seg[k].off = off;
+            seg[k].len = v.len;
+            seg[k].ok = 1;
+        }
+    }
+}
+
+/* Which database scans c->v (NULL: only the exact and literal checks). */
+static hs_database_t *field_db(const fieldm_t *fm, const scan_ctx_t *c, int short_small)
+{
+    size_t n = c->v.len;
+    if (fm->merged && c->seg[iw_engine__merge_slot(c->field)].ok)
+        return fm->rest && n >= fm->rest_minw ? fm->rest : NULL;
+    if (!fm->db || short_small || n < fm->db_minw) return NULL;
+    if (fm->plain_mode != PLAIN_OFF && iw_plain_value(c->v.p, n))
+        return fm->plain_mode == PLAIN_DB && n >= fm->plain_minw ? fm->plain : NULL;
+    return fm->db;
+}
+
+/* Every matcher of one field on c->v. */
+/* A Vectorscan scan that failed (scratch in use, out of memory, a bad
+ * database): every predicate of a pattern of that field is in doubt. */
+static void __attribute__((cold)) scan_failed(const iw_engine_t *e, iw_scratch_t *s,
+                                              scan_ctx_t *c, int rc)
+{
+    int32_t id, i;
+
+    s->nscan_errors++;
+    if (c->rec) c->rec->overflow = 1;
+    for (id = 0; id < e->npatterns; id++) {
+        if (e->pat_field[id] != c->field) continue;
+        for (i = e->pat_act_first[id]; i < e->pat_act_first[id + 1]; i++) {
+            int32_t a = e->acts[i];
+            pred_error(s, a >= 0 ? a : e->rx[-1 - a].pred, c->field, IW_EVAL_SCAN_FAILED);
+        }
+    }
+    for (i = 0; c->field == IW_F_RAW && i < e->nconf; i++)    /* merged literals */
+        for (id = e->pat_act_first[e->conf[i].pat]; id < e->pat_act_first[e->conf[i].pat + 1]; id++)
+            if (e->acts[id] >= 0) pred_error(s, e->acts[id], e->conf[i].field, IW_EVAL_SCAN_FAILED);
+    (void)rc;
+}
+
+static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
+                       const fieldm_t *fm, hs_database_t *db, int short_small)
+{
+    hs_error_t rc;
+
+    if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
+    if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
+    if (fm->lits.n) lit_scan(e, &fm->lits, short_small, c);
+    if (db && (rc = hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
+        scan_failed(e, s, c, (int)rc);
+}
+
+/* The context a field's result depends on besides its bytes: for _raw,
+ * where the merged fields lie (confined literals count only there). */
+static size_t seg_key(const scan_ctx_t *c, uint32_t *out)
+{
+    int k;
+    for (k = 0; k < NMERGE; k++) {
+        out[3 * k] = (uint32_t)c->seg[k].ok;
+        out[3 * k + 1] = c->seg[k].ok ? (uint32_t)c->seg[k].off : 0;
+        out[3 * k + 2] = c->seg[k].ok ? (uint32_t)c->seg[k].len : 0;
+    }
+    return sizeof(uint32_t) * 3 * NMERGE;
+}
+
+/* scan_field through the scan-result cache: only fields that need a
+ * Vectorscan call are worth a lookup.  The key is (event type, field,
+ * database, segments for _raw, bytes), everything scan_field reads. */
+static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti)
+{
+    const fieldm_t *fm = &e->fm[ti][c->field];
+    int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN, k;
+    hs_database_t *db = field_db(fm, c, short_small);
+    uint32_t segs[3 * NMERGE];
+    iw_scache_key_t key;
+    const iw_scache_res_t *hit;
+    iw_scache_res_t rec;
+    size_t rlen;
+
+    /* the tag's low bits are the field: each field is its own class */
+    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
+    if (!s->sc || !db || !iw_scache_wanted(s->sc, key.tag)) {
+        scan_field(e, s, c, fm, db, short_small);
+        return;
+    }
+    key.pre = segs;
+    key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
+    key.v = c->v.p;
+    key.n = c->v.len;
+    if (!iw_scache_key(&key)) {
+        scan_field(e, s, c, fm, db, short_small);
+        return;
+    }
+    if ((hit = iw_scache_get(s->sc, &key, &rlen))) {
+        for (k = 0; k < hit->n; k++) pred_set(s, hit->pred[k], hit->field[k]);
+        return;
+    }
+    rec.n = rec.overflow = 0;
+    c->rec = &rec;
+    scan_field(e, s, c, fm, db, short_small);
+    c->rec = NULL;
+    if (!rec.overflow) iw_scache_put(s->sc, &key, &rec, sizeof(rec));
+}
+
+/* Scan phase: set every predicate that holds for the event. */
+static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
+{
+    unsigned type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
+    int ti = iw_engine__type_index(type), i;
+    scan_ctx_t c;
+    fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
+    const dcheck_t *last = NULL;
+    int last_res = 0;
+
+    c.s = s;
+    c.field = 0;
+    c.v = IW_STR_NULL;
+    if (e->merge && ti == 0) find_segments(ev, iw_event_get(ev, IW_F_RAW), c.seg);
+    else memset(c.seg, 0, sizeof(c.seg));
+
+    c.rec = NULL;
+    for (i = 0; i < e->nscan[ti]; i++) {
+        int f = e->scan_fields[ti][i];
+        iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
+        if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
+        c.field = f;
+        c.v = v;
+        scan_field_cached(e, s, &c, ti);
+    }
+    for (i = 0; i < e->nrxall; i++) {
+        const rxalways_t *ra = &e->rxall[i];
+        iw_str_t v;
+        if (!(ra->types & type) || pred_is_set(s, e->rx[ra->rx].pred)) continue;
+        v = iw_event_get(ev, (iw_field_id_t)ra->field);
+        if (v.p) {
+            int rc = run_regex(s, &e->rx[ra->rx], v);
+            if (rc > 0) pred_set(s, e->rx[ra->rx].pred, ra->field);
+            else if (rc < 0) pred_error(s, e->rx[ra->rx].pred, ra->field, rc);
+        }
+    }
+    for (i = 0; i < e->nradix; i++) {
+        int f = e->radix_fields[i];
+        uint8_t addr[16];
+        iw_str_t v;
+        if (!(e->radix_types[f] & type)) continue;
+        v = iw_event_get(ev, (iw_field_id_t)f);
+        if (!v.p || !iw_ip_parse(v.p, v.len, addr)) continue;
+        c.field = f;
+        iw_radix_lookup(e->radix[f], addr, on_cidr, &c);
+    }
+    for (i = 0; i < e->ndc; i++) {
+        const dcheck_t *d = &e->dc[i];
+        if (!(d->types & type) || pred_is_set(s, d->pred)) continue;
+        if (!last || iw_engine__dcheck_key_cmp(last, d)) {
+            last = d;
+            last_res = direct(s, d, &fc);
+        }
+        if (last_res) pred_set(s, d->pred, d->field);
+    }
+}
+
+static int eval_item(const iw_engine_t *e, iw_scratch_t *s, const citem_t *it)
+{
+    int r, k;
+    for (r = 0; r < it->rows.n; r++) {
+        const range_t *row = &e->rows[it->rows.first + r];
+        for (k = 0; k < row->n; k++) {
+            int32_t t = e->terms[row->first + k];
+            if (pred_val(e, s, t >> 1) == (t & 1)) break;
+        }
+        if (k == row->n) return 1;
+    }
+    return 0;
+}
+
+static int eval_group(const iw_engine_t *e, iw_scratch_t *s, int32_t g)
+{
+    const range_t *gr = &e->groups[g];
+    int i;
+    for (i = 0; i < gr->n; i++)
+        if (!eval_item(e, s, &e->items[gr->first + i])) return 0;
+    return 1;
+}
+
+static int eval_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel)
+{
+    const range_t *sr = &e->sels[sel];
+    int g;
+    for (g = 0; g < sr->n; g++)
+        if (eval_group(e, s, sr->first + g)) return 1;
+    return 0;
+}
+
+static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
+{
+    const cnode_t *n = &e->nodes[ni];
+    int i;
+    switch (n->type) {
+    case N_SEL: return eval_sel(e, s, n->a);
+    case N_AND:
+        for (i = 0; i < n->n; i++) if (!eval_node(e, s, e->kids[n->a + i])) return 0;
+        return 1;
+    case N_OR:
+        for (i = 0; i < n->n; i++) if (eval_node(e, s, e->kids[n->a + i])) return 1;
+        return 0;
+    default:
+        return !eval_node(e, s, e->kids[n->a]);
+    }
+}
+
+static void add_evidence(iw_scratch_t *s, iw_hit_t *h, int field)
+{
+    int i;
+    if (h->nmatches >= IW_MAX_MATCHES_PER_HIT) return;
+    for (i = 0; i < h->nmatches; i++) if (h->matches[i].field == field) return;
+    h->matches[h->nmatches].field = field;
+    h->matches[h->nmatches].value = iw_event_get(s->ev, (iw_field_id_t)field);
+    h->nmatches++;
+}
+
+/* Evidence: the fields of the set positive terms of true rows, under the
+ * true, non-negated parts of the condition. */
+static void evidence_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel, iw_hit_t *h)
+{
+    const range_t *sr = &e->sels[sel];
+    int g, i, r, k;
+    for (g = 0; g < sr->n; g++) {
+        const range_t *gr = &e->groups[sr->first + g];
+        if (!eval_group(e, s, sr->first + g)) continue;
+        for (i = 0; i < gr->n; i++) {
+            const citem_t *it = &e->items[gr->first + i];
+            for (r = 0; r < it->rows.n; r++) {
+                const range_t *row = &e->rows[it->rows.first + r];
+                int ok = 1;
+                for (k = 0; k < row->n && ok; k++) {
+                    int32_t t = e->terms[row->first + k];
+                    ok = pred_val(e, s, t >> 1) != (t & 1);
+                }
+                if (!ok) continue;
+                for (k = 0; k < row->n; k++) {
+                    int32_t t = e->terms[row->first + k];
+                    add_evidence(s, h, (t & 1) ? it->field : s->pfield[t >> 1]);
+                }
+                break;
+            }
+        }
+        return;
+    }
+}
+
+static void evidence_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni, iw_hit_t *h)
+{
+    const cnode_t *n = &e->nodes[ni];
+    int i;
+    if (n->type == N_SEL) { evidence_sel(e, s, n->a, h); return; }
+    if (n->type == N_NOT) return;
+    for (i = 0; i < n->n; i++) {
+        int32_t k = e->kids[n->a + i];
+        if (eval_node(e, s, k)) evidence_node(e, s, k, h);
+    }
+}
+
+static void cand_add(iw_scratch_t *s, int32_t r)
+{
+    if (s->rgen[r] == s->gen) return;
+    s->rgen[r] = s->gen;
+    s->cand[s->ncand++] = r;
+}
+
+/* Candidates in rule order, so hits come out in load order (shell sort:
+ * in place, no allocation). */
+static void cand_sort(int32_t *a, int n)
+{
+    int gap, i, j;
+    for (gap = n / 2; gap > 0; gap /= 2)
+        for (i = gap; i < n; i++) {
+            int32_t v = a[i];
+            for (j = i; j >= gap && a[j - gap] > v; j -= gap) a[j] = a[j - gap];
+            a[j] = v;
+        }
+}
+
+/* ---- event cache --------------------------------------------------------- */
+
+/* An event's hits as the cache keeps them: rule (crule index) and the
+ * fields of its evidence (the values are the new event's, equal bytes). */
+#define EVC_MAX_HITS 7
+typedef struct evc_hit { int32_t rule; uint8_t n, field[IW_MAX_MATCHES_PER_HIT]; } evc_hit_t;
+typedef struct evc_res { int32_t n; evc_hit_t h[EVC_MAX_HITS]; } evc_res_t;
+_Static_assert(sizeof(evc_res_t) <= IW_SCACHE_MAX_RES, "event cache result too big");
+_Static_assert(sizeof(iw_scache_res_t) <= IW_SCACHE_MAX_RES, "scan cache result too big");
+_Static_assert(IW_F__COUNT <= IW_SCACHE_CLASSES, "one cache class per field");
+
+/* Key writer: one room check per item, then plain copies (the key is
+ * built for every event, cached or not). */
+typedef struct kbuf { unsigned char *o, *end; } kbuf_t;
+
+static inline int kroom(const kbuf_t *k, size_t n) { return (size_t)(k->end - k->o) >= n; }
+
+static inline int kput(kbuf_t *k, const void *b, size_t n)
+{
+    if (!kroom(k, n)) return 0;
+    memcpy(k->o, b, n);
+    k->o += n;
+    return 1;
+}
+
+/* Copy n bytes: key items are mostly a few to a dozen bytes (a header's
+ * name, "1", "navigate"), where a library call costs more than the copy:
+ * up to 16 bytes as two overlapping moves, longer ones (a cookie, a user
+ * agent) through memcpy's vector loop. */
+static inline void kcopy(unsigned char *o, const char *p, size_t n)
+{
+    uint64_t w, x;
+    uint32_t a, b;
+
+    if (n > 16) {
+        memcpy(o, p, n);
+    } else if (n >= 8) {
+        memcpy(&w, p, 8);
+        memcpy(&x, p + n - 8, 8);
+        memcpy(o, &w, 8);
+        memcpy(o + n - 8, &x, 8);
+    } else if (n >= 4) {
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else if (n) {                /* 1-3 bytes: first, middle, last */
+        o[0] = (unsigned char)p[0];
+        o[n >> 1] = (unsigned char)p[n >> 1];
+        o[n - 1] = (unsigned char)p[n - 1];
+    }
+}
+
+/* A string as length + bytes; absent (UINT32_MAX) differs from empty. */
+static inline int kput_str(kbuf_t *k, iw_str_t v)
+{
+    uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;
+    if (!kroom(k, 4 + (v.p ? v.len : 0))) return 0;
+    memcpy(k->o, &len, 4);
+    k->o += 4;
+    if (v.p) {
+        kcopy(k->o, v.p, v.len);
+        k->o += v.len;
+    }
+    return 1;
+}
+
+/* A number as a mark that is never a string length, then its value. */
+static inline int kput_num(kbuf_t *k, int64_t v)
+{
+    uint32_t mark = UINT32_MAX - 1;
+    if (!kroom(k, 12)) return 0;
+    memcpy(k->o, &mark, 4);
+    memcpy(k->o + 4, &v, 8);
+    k->o += 12;
+    return 1;
+}
+
+/* What follows the fields in both key layouts (event_key, request_key):
+ * the header list and the minute or second when rules need them.  The
+ * writer comes by value and the new end goes back (NULL: no room): the
+ * key's byte stores cannot alias a local, so its position stays in a
+ * register (through a kbuf_t * it was reloaded after every store, a third
+ * of the work for a browser's header list), also in the callers. */
+IW_HOT
+static unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *names,
+                               const iw_str_t *values, int nhdrs, apr_time_t t)
+{
+    int i, ok = 1;
+    if (e->evk_hdrs[ti]) {         /* name, value, name, ...: one copy of kput_str's code */
+        ok = kput(&k, &nhdrs, sizeof(nhdrs));
+        for (i = 0; ok && i < 2 * nhdrs; i++)
+            ok = kput_str(&k, (i & 1) ? values[i >> 1] : names[i >> 1]);
+    }
+    if (ok && e->evk_time)
+        ok = kput_num(&k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
+    if (ok && e->evk_secs[ti])
+        ok = kput_num(&k, (int64_t)(t / APR_USEC_PER_SEC));
+    return ok ? k.o : NULL;
+}
+
+/* The event's key bytes: type, then every field the matchers read (with
+ * its number), the header list and the minute or second when rules need
+ * them.  0 when the event is too big to cache or its views could be cut
+ * short by the work buffer (then results could depend on what is not
+ * keyed). */
+static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
+{
+    kbuf_t k = { buf, buf + IW_SCACHE_MAX_KEY };
+    int req = ti == 0 && ev->from_request, f, ok = 1;
+    uint64_t m = req ? e->evk_req : e->evk_fields[ti];
+    size_t n;
+
+    *k.o++ = (unsigned char)(ti | req << 1);     /* which layout follows */
+    for (; m && ok; m &= m - 1) {
+        f = __builtin_ctzll(m);
+        ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f])   /* the text is the number's */
+                                      : kput_str(&k, ev->val[f]);
+    }
+    if (!ok || !(k.o = key_tail(e, ti, k, ev->hdr_names, ev->hdr_values, ev->nhdrs, ev->time)))
+        return 0;
+    n = (size_t)(k.o - buf);
+    if (ev->buf_used + 6 * n + 1024 > ev->buf_size) return 0;
+    return n;
+}
+
+/* Evidence values are read from s->ev, the event being evaluated. */
+static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, const evc_res_t *r)
+{
+    int i, j;
+    for (i = 0; i < r->n; i++) {
+        iw_hit_t *h = &s->hits[i];
+        h->rule = e->rules[r->h[i].rule].rule;
+        h->nmatches = 0;
+        for (j = 0; j < r->h[i].n; j++) add_evidence(s, h, r->h[i].field[j]);
+    }
+    s->nevents++;
+    return r->n;
+}
+
+static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t *idx, int nhits)
+{
+    evc_res_t r;
+    int i, j;
+
+    if (nhits > EVC_MAX_HITS) return;
+    memset(&r, 0, sizeof(r));
+    r.n = nhits;
+    for (i = 0; i < nhits; i++) {
+        r.h[i].rule = idx[i];
+        r.h[i].n = (uint8_t)s->hits[i].nmatches;
+        for (j = 0; j < s->hits[i].nmatches; j++)
+            r.h[i].field[j] = (uint8_t)s->hits[i].matches[j].field;
+    }
+    iw_scache_put(s->evc, key, &r, sizeof(r));
+}
+
+/* One planned field of a request key, as event_key writes it. */
+IW_HOT
+static int rkey_put(kbuf_t *k, const iw_request_desc_t *d, rkey_item_t it)
+{
+    const char *p = (const char *)d + it.off;
+    int64_t v = 0;
+    int x, num = 0;
+
+    switch (it.kind) {
+    case RK_STR: return kput_str(k, *(const iw_str_t *)(const void *)p);
+    case RK_INT: memcpy(&x, p, sizeof(x)); v = x; num = x > 0; break;
+    case RK_I64: memcpy(&v, p, sizeof(v)); num = v >= 0; break;
+    default:     break;
+    }
+    return num ? kput_num(k, v) : kput_str(k, IW_STR_NULL);
+}
+
+/* What event_key writes for the event iw_event_from_request builds from
+ * d, read from d itself: the same bytes, so both share cache entries (the
+ * plan only allows it when every keyed field is copied, numeric or unset,
+ * evk_req_desc).  The builder uses no work buffer: the room check is on
+ * the empty buffer. */
+IW_HOT
+static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
+                          size_t buf_size, unsigned char *buf, size_t room)
+{
+    kbuf_t k = { buf, buf + room };
+    /* the builder's header count (iw_event_from_request) */
+    int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, ok = 1, i;
+    size_t n;
+
+    if (d->dropped) return 0;                     /* iw-truncated: not a function of the key */
+    *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
+    for (i = 0; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
+    if (!ok || !(k.o = key_tail(e, 0, k, d->hdr_names, d->hdr_values, nhdrs, d->time)))
+        return 0;
+    n = (size_t)(k.o - buf);
+    if (6 * n + 1024 > buf_size) return 0;
+    return n;
+}
+
+/* Start evaluating ev: forget the previous event's predicates. */
+static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
+{
+    int i;
+    for (i = 0; i < s->ntouched; i++) {
+        int32_t p = s->touched[i];
+        s->bits[p >> 6] &= ~((uint64_t)1 << (p & 63));
+    }
+    s->ntouched = 0;
+    s->ev = ev;
+    s->tm_ok = 0;
+    s->nerrp = s->nerrs = 0;
+    if (++s->gen == 0) {
+        memset(s->rgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
+        memset(s->pgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
+        memset(s->errgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
+        memset(s->rerrgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
+        s->gen = 1;
+    }
+}
+
+/* The event cache's result for key bytes key->v[0..key->n), or NULL;
+ * key->n becomes 0 when the key cannot be cached. */
+IW_HOT
+static const evc_res_t *evc_find(iw_scratch_t *s, iw_scache_key_t *key)
+{
+    size_t rlen;
+    key->tag = 0;
+    key->pre = NULL;
+    key->npre = 0;
+    if (!iw_scache_key(key)) { key->n = 0; return NULL; }
+    return iw_scache_get(s->evc, key, &rlen);
+}
+
+static void err_bits(iw_scratch_t *s, const uint8_t *forced, int on)
+{
+    int k;
+    for (k = 0; k < s->nerrp; k++) {
+        int32_t p = s->errp[k];
+        if (!forced[k]) continue;
+        if (on) s->bits[p >> 6] |= (uint64_t)1 << (p & 63);
+        else s->bits[p >> 6] &= ~((uint64_t)1 << (p & 63));
+    }
+}
+
+/* The event had predicates that could not be computed (s->errp).  A rule
+ * reading one that did not match, but would with those predicates true
+ * (and is not excluded by its filters as they were computed), could not be
+ * evaluated: padding past a limit must not look like "no match".  Such
+ * rules go to s->errs and their counters.  Cold: only events with errors. */
+static void __attribute__((cold, noinline)) eval_errors(const iw_engine_t *e, iw_scratch_t *s,
+                                                         unsigned type, int nhits)
+{
+    uint8_t forced[256];
+    int k, i, j, n = s->nerrp < 256 ? s->nerrp : 256;
+
+    s->nerrp = n;
+    for (k = 0; k < n; k++) {
+        forced[k] = !pred_is_set(s, s->errp[k]);
+        if (forced[k]) pred_set(s, s->errp[k], s->errp_field[k]);
+    }
+    for (k = 0; k < n; k++) {
+        int32_t p = s->errp[k];
+        for (i = e->rd_first[p]; i < e->rd_first[p + 1]; i++) {
+            int32_t r = e->rd_rules[i];
+            const crule_t *cr = &e->rules[r];
+            int dropped = 0, f;
+            if (s->rerrgen[r] == s->gen) continue;
+            s->rerrgen[r] = s->gen;
+            if (!(cr->applies & type)) continue;
+            for (j = 0; j < nhits && s->hits[j].rule != cr->rule; j++) ;
+            if (j < nhits || !eval_node(e, s, cr->root)) continue;
+            err_bits(s, forced, 0);
+            for (f = 0; f < cr->filters.n && !dropped; f++)
+                dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
+            err_bits(s, forced, 1);
+            if (dropped) continue;
+            s->errs[s->nerrs].rule = cr->rule;
+            s->errs[s->nerrs].field = s->errp_field[k];
+            s->errs[s->nerrs++].code = s->errp_code[k];
+            s->neval_errors++;
+            if (cr->rule->index >= 0 && cr->rule->index < e->nrs) s->rule_errs[cr->rule->index]++;
+        }
+    }
+}
+
+/* Scan and evaluate the event (a cache miss); stores the hits under key
+ * when it has bytes. */
+static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                      unsigned type, const iw_scache_key_t *key)
+{
+    int32_t idx[EVC_MAX_HITS];
+    int i, nhits = 0;
+
+    scan_event(e, s, ev);
+    s->ncand = 0;
+    for (i = 0; i < s->ntouched; i++) {
+        int32_t p = s->touched[i], k;
+        for (k = e->trig_first[p]; k < e->trig_first[p + 1]; k++) cand_add(s, e->trig_rules[k]);
+    }
+    for (i = 0; i < e->nalways; i++) cand_add(s, e->always[i]);
+    cand_sort(s->cand, s->ncand);
+    s->nevents++;
+    s->ncandidates += (uint64_t)s->ncand;
+
+    for (i = 0; i < s->ncand; i++) {
+        const crule_t *cr = &e->rules[s->cand[i]];
+        iw_hit_t *h;
+        int f, dropped = 0;
+        if (!(cr->applies & type) || !eval_node(e, s, cr->root)) continue;
+        /* Sigma filters as pySigma applies them: the rule's condition is
+         * ANDed with each filter's, so exclusions read "condition: not x". */
+        for (f = 0; f < cr->filters.n && !dropped; f++)
+            dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
+        if (dropped) continue;
+        if (nhits < EVC_MAX_HITS) idx[nhits] = s->cand[i];
+        h = &s->hits[nhits++];
+        h->rule = cr->rule;
+        h->nmatches = 0;
+        evidence_node(e, s, cr->root, h);
+    }
+    if (s->nerrp) {
+        eval_errors(e, s, type, nhits);
+        return nhits;              /* not cached: a repeat must report them again */
+    }
+    /* a truncated event's views depend on its buffer, not only the key */
+    if (key->n && !(ev->have_num & FBIT(IW_F_IW_TRUNCATED))) evc_store(s, key, idx, nhits);
+    return nhits;
+}
+
+int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                   const iw_hit_t **hits)
+{
+    iw_scache_key_t key;
+    const evc_res_t *cached;
+    unsigned type;
+
+    if (hits) *hits = s ? s->hits : NULL;
+    if (!e || !s || !ev || s->e != e) return 0;
+    type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
+    scratch_begin(e, s, ev);
+    key.n = 0;
+    key.v = s->kbuf;
+    if (s->evc && iw_scache_wanted(s->evc, 0)
+        && (key.n = event_key(e, ev, iw_engine__type_index(type), s->kbuf))
+        && (cached = evc_find(s, &key)))
+        return evc_replay(e, s, cached);
+    return eval_fresh(e, s, ev, type, &key);
+}
+
+IW_HOT
+int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
+                           iw_request_desc_t *d, const iw_hit_t **hits)
+{
+    /* on the stack, as large as any cached key (built once, never
+     * retried; only the lines written are touched, and the stack is
+     * warm where the scratch's buffer would be cold) */
+    unsigned char kb[IW_SCACHE_MAX_KEY];
+    iw_scache_key_t key;
+    const evc_res_t *cached = NULL;
+
+    if (hits) *hits = s ? s->hits : NULL;
+    if (!e || !s || !ev || !d || s->e != e) return 0;
+    s->nerrs = 0;                  /* a clean repeat below skips scratch_begin */
+    if (!s->evc || !e->evk_req_desc) {
+        iw_request_desc_complete(d);
+        iw_event_from_request(ev, d);
+        return iw_engine_eval(e, s, ev, hits);
+    }
+    key.n = 0;
+    if (iw_scache_wanted(s->evc, 0)) {
+        if (d->later & e->rkey_later) iw_request_desc_complete(d);    /* the key reads them */
+        key.v = kb;
+        if ((key.n = request_key(e, d, ev->buf_size, kb, sizeof(kb)))
+            && (cached = evc_find(s, &key)) && cached->n == 0) {
+            s->nevents++;               /* a repeat without hits: no event needed */
+            return 0;
+        }
+    }
+    iw_request_desc_complete(d);
+    iw_event_from_request(ev, d);
+    scratch_begin(e, s, ev);
+    if (cached) return evc_replay(e, s, cached);
+    return eval_fresh(e, s, ev, IW_EV_ACCESS, &key);
+}
+
+void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
+{
+    int f;
+    memset(st, 0, sizeof(*st));
+    if (!e) return;
+    st->rules = e->nrules;
+    st->filters = e->ncrules - e->nrules;
+    st->predicates = e->npreds;
+    st->patterns = e->npatterns;
+    st->databases = e->ndbs;
+    st->regexes = e->nrx;
+    st->regexes_unfiltered = e->nrxall;
+    st->direct_checks = e->ndc + e->nldc;   /* lazy ones included */
+    for (f = 0; f < IW_F__COUNT; f++)
+        if (e->radix[f]) st->cidr_nodes += (long)iw_radix_nodes(e->radix[f]);
+    st->always_candidates = e->nalways;
+    st->merged_literals = e->nconf;
+}
+
+void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events, uint64_t *candidates)
+{
+    if (events) *events = s ? s->nevents : 0;
+    if (candidates) *candidates = s ? s->ncandidates : 0;
+}
+
+void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
+{
+    iw_scache_counters(s ? s->sc : NULL, hits, misses);
+}
+
+void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
+{
+    iw_scache_counters(s ? s->evc : NULL, hits, misses);
+}
+
+/* ---- evaluation errors ------------------------------------------------------ */
+
+int iw_engine_eval_errors(const iw_scratch_t *s, const iw_eval_error_t **errs)
+{
+    if (errs) *errs = s ? s->errs : NULL;
+    return s ? s->nerrs : 0;
+}
+
+const char *iw_eval_error_reason(int code)
+{
+    switch (code) {
+    case PCRE2_ERROR_MATCHLIMIT: return "regex match limit";
+    case PCRE2_ERROR_DEPTHLIMIT: return "regex depth limit";
+    case PCRE2_ERROR_HEAPLIMIT: return "regex heap limit";
+    case PCRE2_ERROR_JIT_STACKLIMIT: return "regex JIT stack limit";
+    case PCRE2_ERROR_NOMEMORY: return "regex out of memory";
+    case IW_EVAL_SCAN_FAILED: return "Vectorscan scan failed";
+    default: return "regex error";
+    }
+}
+
+/* One slot per (rule, client) hash: held back when it holds the same key
+ * and minute (an alert for them went out this minute from this scratch). */
+int iw_scratch_eval_error_due(iw_scratch_t *s, const iw_eval_error_t *er, iw_event_t *ev)
+{
+    iw_str_t ip = ev ? iw_event_get(ev, IW_F_C_IP) : IW_STR_NULL;
+    int64_t minute = ev ? (int64_t)(ev->time / (60 * (apr_time_t)APR_USEC_PER_SEC)) : 0;
+    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(uint32_t)er->rule->index;
+    size_t i, slot;
+
+    for (i = 0; i < ip.len; i++) h = (h ^ (unsigned char)ip.p[i]) * 0x100000001b3ull;
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33;   /* mix: FNV's top bits barely move */
+    h |= 1;                         /* 0 marks an empty slot */
+    slot = (size_t)(h >> 56);
+    if (s->lim[slot].key == h && s->lim[slot].minute == minute) {
+        s->nerr_held++;
+        return 0;
+    }
+    s->lim[slot].key = h;
+    s->lim[slot].minute = minute;
+    return 1;
+}
+
+void iw_scratch_error_counters(const iw_scratch_t *s, iw_eval_counters_t *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (!s) return;
+    c->regex_errors = s->nrx_errors;
+    c->scan_errors = s->nscan_errors;
+    c->eval_errors = s->neval_errors;
+    c->held = s->nerr_held;
+    c->per_rule = s->rule_errs;
+    c->nrules = s->e->nrs;
+}

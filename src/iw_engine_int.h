@@ -1,0 +1,365 @@
+/* iw_engine internals shared by iw_engine_*.c (not an interface): the
+ * compiled program (struct iw_engine), the per-thread scratch and the
+ * compile-time build state.  iw_engine_compile.c and iw_engine_value.c
+ * build the program at config time; iw_engine_eval.c evaluates events
+ * with it: the whole hot path (evaluation and the event cache) is one
+ * translation unit, because there is no LTO to inline across files.
+ *
+ * iw_engine: compile the Sigma rule model into matchers, evaluate events.
+ *
+ * Model.  Every rule item compiles to boolean *predicates* (bits).  A
+ * predicate is set during the scan phase of an event by any of its
+ * *matchers*: a Vectorscan pattern in the per-field database, a PCRE2 regex
+ * (confirming a Vectorscan prefilter hit, or run on every event when no
+ * prefilter compiles), a CIDR prefix in the per-field radix tree, or a
+ * direct check (numbers, null/exists, fieldref, time parts).  An item is an
+ * OR of rows, each row an AND of terms (predicate, possibly negated for
+ * |neq); items of a group AND, groups of a selection OR, and the condition
+ * tree combines selections.
+ *
+ * Per event: each field with patterns is scanned once (one hs_scan for all
+ * rules; exact values through a hash table and short literal sets by plain
+ * comparison, because a Vectorscan call costs 50-100 ns even on 3 bytes),
+ * CIDR fields are looked up once, direct checks run; then only
+ * *candidate* rules are evaluated: rules one of whose trigger predicates
+ * fired, plus rules whose condition can hold with no predicate set (computed
+ * at compile time).  Bits are cleared through a touched list, candidates
+ * deduplicated with a generation counter: nothing proportional to the rule
+ * count is done per event, and nothing is allocated.
+ *
+ * Only trigger predicates are scanned for.  A predicate that triggers no
+ * rule and is made of plain literals and direct checks is *lazy*: computed
+ * when a candidate first reads it (see lazyent_t), so common values of
+ * |all items and AND groups (`200`, `POST`, `/images/`) cost nothing on
+ * the events where their rule is not a candidate.  Patterns with an inner
+ * `*` are scanned as their longest literal and confirmed by PCRE2
+ * (star_split).  Both keep results and evidence identical. */
+#ifndef IW_ENGINE_INT_H
+#define IW_ENGINE_INT_H
+
+#include <stddef.h>
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
+#include <strings.h>
+#include <stdio.h>
+#include <apr_strings.h>
+#include <apr_hash.h>
+#include <hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include "iw_engine.h"
+#include "iw_plain.h"
+#include "iw_match_wild.h"
+#include "iw_match_radix.h"
+#include "iw_hscache.h"
+#include "iw_scache.h"
+
+#define MAX_SLOTS 4
+#define MAX_COND_DEPTH 200
+#define MAX_EXPAND 2000000L      /* values one |expand value may produce */
+#define MAX_WINDASH 3125         /* permutations before an encoding */
+#define NTYPES 2                 /* event types: access, error */
+#define EVC_ENTRIES(sc) ((sc) / 8 < 16 ? 16u : (sc) / 8)   /* event cache size */
+#define ALL_TYPES ((unsigned)(IW_EV_ACCESS | IW_EV_ERROR))
+
+/* ---- compiled representation ------------------------------------------- */
+
+typedef struct range { int32_t first, n; } range_t;
+
+enum { N_SEL = 1, N_AND, N_OR, N_NOT };
+typedef struct cnode { int32_t type, a, n; } cnode_t;  /* kids: e->kids[a..a+n) */
+
+typedef struct citem { range_t rows; int32_t field; } citem_t;
+
+typedef struct crule {
+    const iw_rule_t *rule;
+    int32_t root;            /* cnode index */
+    range_t filters;         /* into e->filt (crule indices) */
+    unsigned applies;        /* event types */
+} crule_t;
+
+/* direct checks */
+enum { D_PRESENT = 1, D_ABSENT, D_NULL, D_EMPTY, D_NUM, D_TIME, D_FIELDREF, D_LONG };
+enum { OP_EQ = 1, OP_LT, OP_LTE, OP_GT, OP_GTE };
+enum { T_MINUTE = 1, T_HOUR, T_DAY, T_WEEK, T_MONTH, T_YEAR };
+enum { FR_EQ = 0, FR_CONTAINS, FR_STARTS, FR_ENDS };
+enum { LL_VALUE = 0, LL_FIRST, LL_ANY };   /* D_LONG: of the value, its first line, any line */
+
+typedef struct dcheck {
+    int32_t kind, op, field, field2, unit, mode, cased;
+    int64_t num;
+    int32_t pred;
+    unsigned types;
+} dcheck_t;
+
+typedef struct rxcheck {
+    pcre2_code *code;
+    int jit;
+    int32_t pred;
+} rxcheck_t;
+
+typedef struct rxalways { int32_t rx, field; unsigned types; } rxalways_t;
+
+/* A pure literal of a small pattern set, matched by comparison instead of
+ * a Vectorscan call (which costs ~50-100 ns even on 3 bytes). */
+typedef struct litpat {
+    const unsigned char *b;        /* lower-cased when caseless */
+    uint32_t len;
+    uint8_t open_s, open_e, caseless;
+    int32_t id;                    /* pattern id (actions) */
+} litpat_t;
+
+#define LIT_MAX_CONTAINS 16       /* contains literals checked by comparison */
+#define LIT_MAX_CONTAINS_LEN 64    /* ... in values up to this length */
+#define LIT_MAX_AFFIX 64           /* startswith/endswith literals compared */
+
+/* Exact values (equality without wildcards): open addressing over a hash
+ * of the (lower-cased) bytes; one probe sequence per field and event. */
+typedef struct exent { uint64_t h; const unsigned char *b; uint32_t len; int32_t id; } exent_t;
+typedef struct extab {
+    exent_t *t;
+    uint32_t mask, maxlen;
+    uint64_t lens[4];              /* bit l: some value has length l (< 256) */
+    int n, long_values;            /* long_values: some length >= 256 */
+} extab_t;
+
+/* Merged scan (access events): _raw holds every header, so when _raw is
+ * scanned anyway (keyword rules) the substring literals of cs-user-agent
+ * and cs-referer are scanned inside it with the keywords, each match
+ * checked against where that field lies in _raw (its "segment"): one
+ * Vectorscan call fewer per header field, ~10% of the evaluation with the
+ * SigmaHQ set.  cs-uri is not merged: its literals are many and short, and
+ * without SINGLEMATCH (a literal may first occur outside its segment)
+ * their repeated reports across all of _raw cost more than they save. */
+#define NMERGE 2
+static const int merge_fields[NMERGE] = { IW_F_CS_USER_AGENT, IW_F_CS_REFERER };
+
+typedef struct confent { int32_t pat, field, len, slot; } confent_t;
+
+/* Lazy predicates.  A predicate that triggers no rule (a value of an |all
+ * item, a non-trigger item of an AND group, a filter, a |neq term) and
+ * whose matchers are all plain literals or direct checks on one field is
+ * not scanned for: it is computed (lit_match, direct) the first time a
+ * candidate rule reads it in an event.  Common values like `200` or `/images/` then cost
+ * nothing on events where no rule needing them is a candidate. */
+typedef struct lazyent {
+    litpat_t l;
+    int32_t field;
+    int32_t dc;                    /* >= 0: direct check e->ldc[dc] instead */
+} lazyent_t;
+typedef struct segment { size_t off, len; int ok; } segment_t;
+
+/* Matchers of one field for one event type. */
+typedef struct fieldm {
+    hs_database_t *rest;           /* merged field: what _raw does not cover */
+    int merged;                    /* 1: use rest when the segment is found */
+    hs_database_t *db;             /* what is not below; may be NULL */
+    unsigned db_minw, rest_minw;   /* shortest match of any pattern of db / rest */
+    range_t lits;                  /* affix literals, + contains ones if small */
+    int small;                     /* contains literals are in lits too */
+    extab_t ex[2];                 /* [0] caseless, [1] cased */
+    /* values of plain bytes only (iw_plain.h): PLAIN_DB scans plain,
+     * PLAIN_NONE needs no scan, PLAIN_OFF uses db as any value */
+    int plain_mode;
+    hs_database_t *plain;
+    unsigned plain_minw;
+} fieldm_t;
+
+enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
+
+/* One field of a request's cache key (request_key): where its value is
+ * in an iw_request_desc_t and how event_key writes it for the event built
+ * from that description. */
+enum { RK_STR, RK_INT, RK_I64, RK_NULL,    /* RK_INT keyed when > 0, RK_I64 when >= 0 */
+       RK_DERIVED };                         /* not from one member: no request key */
+typedef struct rkey_item { uint16_t off; uint8_t kind, later; } rkey_item_t;  /* later: IW_RD_* */
+
+struct iw_engine {
+    apr_pool_t *pool;
+    iw_ruleset_t *rs;
+    int nrules;                    /* compiled detection rules */
+    crule_t *rules; int ncrules;   /* detection rules first, then filters */
+    cnode_t *nodes; int32_t *kids;
+    range_t *sels;                 /* groups of each selection */
+    range_t *groups;               /* items of each group */
+    citem_t *items;
+    range_t *rows;                 /* terms of each row */
+    int32_t *terms;                /* pred << 1 | negated */
+    int32_t *filt;
+    int npreds;
+    /* per event type and field: Vectorscan database, literal lists, exact
+     * value tables */
+    fieldm_t fm[NTYPES][IW_F__COUNT];
+    int32_t scan_fields[NTYPES][IW_F__COUNT]; int nscan[NTYPES];
+    int ndbs;
+    litpat_t *lits;
+    confent_t *conf; int nconf;    /* merged literals: HS id npatterns + k */
+    int merge;                     /* merged scan compiled */
+    int32_t *pat_act_first;        /* per pattern id, CSR into acts (n+1) */
+    int32_t *acts;                 /* >= 0 pred, < 0: regex check -1-a */
+    hs_scratch_t *proto;
+    rxcheck_t *rx; int nrx;
+    apr_array_header_t *codes;     /* pcre2_code*: every compiled regex */
+    rxalways_t *rxall; int nrxall;
+    dcheck_t *dc; int ndc;
+    iw_radix_t *radix[IW_F__COUNT];
+    unsigned radix_types[IW_F__COUNT];
+    int32_t radix_fields[IW_F__COUNT]; int nradix;   /* fields with a tree */
+    /* candidate pruning */
+    int32_t *trig_first;           /* per pred, CSR into trig_rules (n+1) */
+    int32_t *trig_rules;
+    int32_t *always; int nalways;
+    int npatterns;
+    /* lazy predicates: computed only when a candidate reads them */
+    uint64_t *lazy;                /* bit per pred */
+    int32_t *lz_first;             /* per pred, CSR into lz (n+1) */
+    lazyent_t *lz; int nlazy;
+    dcheck_t *ldc; int nldc;       /* direct checks of lazy predicates */
+    unsigned sc_entries;           /* scan-result cache per scratch; 0 = off */
+    /* event cache key: the base fields every matcher reads (lazy views
+     * replaced by what they are computed from), per event type */
+    uint64_t evk_fields[NTYPES];
+    int evk_hdrs[NTYPES];          /* the header list too */
+    int evk_time;                  /* time-part checks: the minute too */
+    int evk_secs[NTYPES];          /* date/time read: the second too */
+    uint64_t evk_req;              /* access fields for events built from a request */
+    int evk_req_desc;              /* ... all copied as they are from the description */
+    rkey_item_t rkey[IW_F__COUNT]; /* ... then where each is in the description */
+    int nrkey;
+    unsigned rkey_later;           /* IW_RD_* members the request key reads */
+    /* evaluation errors: which detection rules read each predicate (CSR,
+     * through their filters too), and each pattern's field */
+    int32_t *rd_first, *rd_rules;
+    int8_t *pat_field;
+    int nrs;                       /* rules in the ruleset (rule->index bound) */
+};
+
+struct iw_scratch {
+    /* first: all a clean repeated request reads (iw_engine_eval_request) */
+    const iw_engine_t *e;
+    iw_scache_t *evc;              /* hits of recent whole events; NULL = off */
+    unsigned char *kbuf;           /* event key being built */
+    iw_hit_t *hits;
+    uint64_t nevents, ncandidates;
+    hs_scratch_t *hs;
+    pcre2_match_data *md;
+    uint64_t *bits;
+    uint8_t *pfield;               /* field that set each predicate */
+    int32_t *touched; int ntouched;
+    uint32_t *rgen; uint32_t gen;
+    uint32_t *pgen;                /* lazy pred computed in event gen */
+    int32_t *cand; int ncand;
+    /* per event */
+    iw_event_t *ev;
+    int tm_ok;
+    struct tm tm;
+    iw_scache_t *sc;               /* scan results of recent values; NULL = off */
+    /* evaluation errors (cold) */
+    pcre2_match_context *mctx;     /* limits + this thread's JIT stack */
+    pcre2_jit_stack *jstack;
+    int32_t *errp; int *errp_code; uint8_t *errp_field; int nerrp;   /* this event */
+    uint32_t *errgen;              /* pred already in errp in event gen */
+    uint32_t *rerrgen;             /* crule already reported in event gen */
+    iw_eval_error_t *errs; int nerrs;
+    uint64_t *rule_errs;           /* per rule->index, since creation */
+    uint64_t nrx_errors, nscan_errors, neval_errors, nerr_held;
+    struct { uint64_t key; int64_t minute; } lim[256];   /* iw_scratch_eval_error_due */
+};
+
+/* ---- helpers of both sides (inline: the hot path calls them) ------------ */
+
+/* a field's bit in a set of fields (uint64_t) */
+#define FBIT(f) ((uint64_t)1 << (f))
+
+static inline uint64_t iw_engine__hash_bytes(const unsigned char *p, size_t n, int lower)
+{
+    uint64_t h = 1469598103934665603ull;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (lower && c >= 'A' && c <= 'Z') c = (unsigned char)(c + 32);
+        h = (h ^ c) * 1099511628211ull;
+    }
+    return h;
+}
+
+static inline int iw_engine__merge_slot(int field)
+{
+    int k;
+    for (k = 0; k < NMERGE; k++) if (merge_fields[k] == field) return k;
+    return -1;
+}
+
+/* Order: by field (one fetch per field), then identical tests next to
+ * each other (one evaluation for all their predicates). */
+static inline int iw_engine__dcheck_key_cmp(const dcheck_t *x, const dcheck_t *y)
+{
+#define K(m) if (x->m != y->m) return x->m < y->m ? -1 : 1
+    K(field); K(kind); K(op); K(num); K(unit); K(field2); K(mode); K(cased);
+#undef K
+    return 0;
+}
+
+/* the event type's index in per-type tables (compile and evaluation) */
+static inline int iw_engine__type_index(unsigned t) { return t == IW_EV_ERROR ? 1 : 0; }
+
+/* ---- build state (compile time only) ------------------------------------ */
+
+typedef struct pat {
+    const char *expr;
+    unsigned flags;
+    int32_t field;
+    unsigned types;
+    int32_t act_head;              /* into b->acts (linked) */
+    int dead;
+    int conf;                      /* also scanned inside _raw (merged) */
+    int lazy;                      /* serves lazy predicates only: not scanned */
+    const unsigned char *lb; size_t ll;  /* pure literal (lb != NULL) */
+    int open_s, open_e;
+    const iw_rule_t *rule; int line, col;
+} pat_t;
+
+typedef struct act { int32_t value, next; } act_t;
+
+typedef struct build {
+    apr_pool_t *p, *tp;            /* engine pool, temp pool */
+    iw_engine_t *e;
+    iw_diag_t *diag;
+    iw_ruleset_t *rs;
+    apr_array_header_t *crules, *nodes, *kids, *sels, *groups, *items, *rows,
+        *terms, *filt, *pats, *acts, *rx, *rxall, *dc, *predw, *always, *lits, *conf,
+        *pnl;                      /* char per pred: 1 = cannot be lazy */
+    apr_hash_t *pat_by_key, *pred_by_sig;
+    /* current rule / item for messages and masks */
+    const iw_rule_t *rule;
+    unsigned types;
+    int vline, vcol;               /* item being bound (pattern origin) */
+    int errors;
+    const iw_hscache_t *hsc;       /* compiled databases from earlier runs */
+} build_t;
+
+/* A matcher before it is bound to a field and a predicate. */
+enum { M_HS = 1, M_RE, M_CIDR, M_DIRECT };
+typedef struct mdesc {
+    int kind;
+    const char *expr; unsigned flags; size_t lit;   /* M_HS; M_RE: prefilter */
+    int open_s, open_e;                              /* M_HS: unanchored sides */
+    int split;                                       /* M_RE from star_split */
+    const unsigned char *lb; size_t ll; int plain;   /* M_HS: pure literal */
+    pcre2_code *code; int jit;                       /* M_RE */
+    int32_t rx_pred, rx_idx;                         /* M_RE: check reuse */
+    uint8_t addr[16]; int plen;                      /* M_CIDR */
+    dcheck_t d;                                      /* M_DIRECT */
+    const char *sig;
+    double w;                                        /* fire probability */
+} mdesc_t;
+
+void iw_engine__berr(build_t *b, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* iw_engine_value.c: all matchers one YAML value stands for. */
+int iw_engine__value_matchers(build_t *b, apr_array_header_t *ms, const iw_item_t *it,
+                              unsigned mods, const iw_value_t *v, int field);
+
+#endif
