@@ -190,3 +190,24 @@ def test_body_limit_directive_values(httpd):
     assert rc != 0 and "IocWatchBodyLimit: expected Off or a size up to 64M" in out, out
     rc, out = httpd.configtest(conf("<Location /x>\nIocWatchBodyLimit Off\n</Location>\n"))
     assert rc == 0, out
+
+
+SQLI_BOOL = "b834355d-f4bb-42dc-81bf-31f8de6bed60"   # conf/rules/sqli/sqli_bool.yml
+
+
+def test_shipped_pack_reads_the_form_body(httpd, rsyslog):
+    """The shipped pack (conf/rules): a tautology POSTed to a login form
+    (nothing in the URL) alerts with the pack's SQLi rule; the same form
+    with ordinary credentials does not."""
+    conf = body(rsyslog, httpd).replace(
+        'IocWatchRules "%s"' % os.path.join(httpd.dir, "rules", "body.yml"),
+        'IocWatchRules "%s"' % os.path.join(iwtest.REPO, "conf", "rules"))
+    assert os.path.join(iwtest.REPO, "conf", "rules") in conf
+    httpd.ensure(conf, "prefork", modules=("cgi", "lua"))
+    n_bad, n_ok = nonce(), nonce()
+    m = rsyslog.mark()
+    assert post(httpd, "/cgi/login.sh?n=" + n_ok, "username=alice&password=S3cret%21&remember=on") == 200
+    assert post(httpd, "/cgi/login.sh?n=" + n_bad, "username=admin%27+or+%271%27%3D%271&password=x") == 200
+    assert SQLI_BOOL in rule_ids(rsyslog.wait_alerts(m, 1, lambda a: by_url(n_bad)(a) and
+                                                     get(a, "rule.id") == SQLI_BOOL))
+    assert SQLI_BOOL not in rule_ids(rsyslog.alerts(m, by_url(n_ok)))
