@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # mod_iocwatch — build, test, bench, demo.  See README.md.
 CC        ?= gcc
 APXS      ?= apxs

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* mod_iocwatch: httpd glue over the iocwatch engine (src/).
  *
  * Every finished request (log_transaction, before mod_log_config) and every

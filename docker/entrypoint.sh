@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # iocwatch runtime image: rsyslogd (alerts to stdout and alerts.json), then
 # Apache in the foreground.  APACHE_PORT changes the port httpd listens on
 # (default 80), for `podman run --network=host`.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_alert: an alert as ECS JSON and its syslog framing.
  *
  * JSON is written by a small bounded writer: every member is a "section"

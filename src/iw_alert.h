@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_alert: an alert as ECS JSON (DESIGN.md contract) and its syslog
  * framing.  Output is bounded: untrusted values are escaped (no raw control
  * characters), each excerpt is cut to a fixed length, the whole message to

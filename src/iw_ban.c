@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_ban: the table of denied clients (see iw_ban.h).
  *
  * Layout of the block: a header of four cache lines (what every lookup

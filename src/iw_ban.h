@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_ban: a bounded table of denied clients (active response), in one flat
  * memory block that holds no pointers, so httpd's children share it in
  * shared memory and a graceful restart keeps it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_cli: the `iocwatch` command (contract in DESIGN.md).
  *
  *   iocwatch check RULES...

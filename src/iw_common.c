@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_common: diagnostics and level names. */
 #include <stdarg.h>
 #include <string.h>

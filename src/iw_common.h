@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_common: small shared types of the engine (APR only, never httpd). */
 #ifndef IW_COMMON_H
 #define IW_COMMON_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_cond: the Sigma condition grammar (see iw_rules.h).
  *
  *   expr    := and ( "or" and )*          least binding

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_corr: the correlation state machine over the flat table.
  *
  * Semantics (docs/CORRELATION.md): windows are half-open, (newest - span,

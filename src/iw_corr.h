@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_corr: Sigma correlation rules (event_count, value_count, temporal,
  * temporal_ordered) over a fixed-size state table.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_corr_build: correlation rules -> programs (feed map, processing order,
  * slot size, ruleset fingerprint).  Runs once at config time. */
 #include <stdlib.h>

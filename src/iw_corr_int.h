@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_corr internals shared by iw_corr*.c (not an interface).
  *
  * Dependencies run one way: iw_corr.c and iw_corr_sup.c use iw_corr_mem.c

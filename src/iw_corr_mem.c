@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_corr_mem: the shared block -- it owns the layout described in
  * iw_corr_int.h: sizing, initialisation and re-attach, the statistics read
  * from it, and the partitions' locks.  iw_corr.c (the state machine) and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_corr_sup: alert-flood control per (rule, group) in the same block as
  * the correlation table (docs/CORRELATION.md "Alert-flood control"). */
 #include <string.h>

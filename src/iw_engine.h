@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_engine: the rule model compiled for speed, and evaluation.
  *
  * Compile once (post_config / CLI start): per event field one Vectorscan

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_engine_compile: compile the Sigma rule model into the program of
  * iw_engine_int.h (config time): predicates, binding matchers to fields,
  * items, groups, selections and conditions, candidate triggers, lazy

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_engine_eval: evaluate events with the compiled program of
  * iw_engine_int.h: per-thread scratch, the scan phase, candidate rules,
  * evidence, the event cache and evaluation errors.  The whole hot path

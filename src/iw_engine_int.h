@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_engine internals shared by iw_engine_*.c (not an interface): the
  * compiled program (struct iw_engine), the per-thread scratch and the
  * compile-time build state.  iw_engine_compile.c and iw_engine_value.c

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_engine_value: one Sigma value with its modifiers -> matcher
  * descriptions (mdesc_t; config time): expansion (base64offset, windash,
  * |expand), wildcards and literals for Vectorscan, regexes, CIDR

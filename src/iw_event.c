@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_event: field table + aliases, the event builder, lazy decoded views.
  *
  * Everything an event needs beyond the caller's raw strings lives in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_event: the fields of one finished request or one error-log entry.
  *
  * Field names follow Sigma's `category: webserver` taxonomy (DESIGN.md,

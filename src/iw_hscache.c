@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_hscache: persistent cache of compiled Vectorscan databases (see .h). */
 #include "iw_hscache.h"
 

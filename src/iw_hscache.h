@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_hscache: a persistent on-disk cache of compiled Vectorscan databases.
  *
  * Compiling the rule pack is dominated by hs_compile_multi (seconds of CPU,

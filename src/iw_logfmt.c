@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_logfmt: CLI input lines -> request / error descriptions.
  *
  * Three formats (docs/FIELDS.md, "Input formats"): Apache access-log lines

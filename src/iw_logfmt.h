@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_logfmt: input lines for the CLI -> events.  Apache common/combined
  * access-log lines, Apache 2.4 error-log lines, and the corpus JSON-lines
  * format (DESIGN.md).  Never crashes on bad input: a malformed line yields

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_match_radix: path-compressed binary trie for CIDR matching. */
 #include <stdlib.h>
 #include <string.h>

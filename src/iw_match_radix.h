@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_match_radix: IP addresses and CIDR prefixes in a path-compressed
  * binary trie over 128-bit keys.  IPv4 is stored IPv4-mapped (::ffff:a.b.c.d,
  * prefix + 96), so IPv4 CIDRs also match IPv4-mapped IPv6 clients.  Lookup

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_match_wild: Sigma value patterns and their Vectorscan expressions. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_match_wild: Sigma string values -> byte patterns -> Vectorscan
  * expressions.  A pattern is a sequence of units (literal byte, `*`, `?`,
  * windash slot) so that encodings (utf16, base64) can transform the literal

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_metrics: the shared counter block (see iw_metrics.h).
  *
  * Layout: header | IW_METRICS_SLOTS writer slots | rule entries | target

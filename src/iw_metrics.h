@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_metrics: server-wide counters in one shared memory block, summed over
  * every process (and thread) that writes them, and their rendering as a
  * status page section and as the Prometheus text exposition (0.0.4).

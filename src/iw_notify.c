@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_notify: bounded per-process alert queue + one sender thread.
  *
  * Producers (request threads) never wait on I/O: the queue is a lock-free

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_notify: the non-blocking alert path.  Request threads only copy an
  * alert into a bounded per-process ring (never wait on I/O); one sender
  * thread writes to the target, reconnects with backoff, and on overflow the

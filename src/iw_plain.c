@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_plain: plain-alphabet analysis of patterns (see iw_plain.h). */
 #include <string.h>
 #include "iw_plain.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_plain: which patterns can match a "plain" value at all.
  *
  * Most request targets, queries and their decoded views consist of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_report: the digest of alert JSON (see iw_report.h).
  *
  * One pass over the inputs: each line's alert (the JSON from its first

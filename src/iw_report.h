@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_report: `iocwatch report`, the digest of alert JSON files (the
  * rsyslog alert file, `-`, several files, .gz) for a time range, as text,
  * HTML (one self-contained file: inline SVG timeline and tables, no script,

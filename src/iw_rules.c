@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_rules: Sigma YAML -> rule model (see iw_rules.h).
  *
  * Every YAML document is parsed into a small DOM with marks (iw_yaml), then

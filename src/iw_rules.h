@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_rules: Sigma YAML (detection rules, correlation rules, filters) ->
  * rule model.  Parsing and validation only; iw_engine compiles the model.
  * Every error is reported through iw_diag as file:line:col: rule <id>: ... */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_scache: per-thread memo of field scan results (see iw_scache.h). */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_scache: per-thread memo of scan results.
  *
  * Scanning one field value with its Vectorscan database (plus the exact and

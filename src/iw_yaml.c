@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_yaml: libyaml parser events -> small DOM with marks (see iw_yaml.h).
  * Built with an explicit stack (no recursion), so hostile nesting cannot
  * exhaust the C stack; depth is bounded anyway for the consumers. */

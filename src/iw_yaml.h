@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_yaml: a small read-only YAML DOM over libyaml with a line:col mark on
  * every node, so rule errors can point at the offending node.  Internal to
  * iw_rules (config time only). */

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Instructions of the ban check per request (make bench), under callgrind.
 
 1. The lookup alone (tests/bench/bench_ban.c): 100,000 lookups each in an

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """httpd throughput with and without mod_iocwatch (part of `make bench`).
 
 A sandboxed httpd (event MPM, 127.0.0.1, temp dir) serves a 2 KB static file;

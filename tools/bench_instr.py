@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """User-space instructions per request of httpd, module off vs on (make bench).
 
 httpd runs single-process (`-X`, event MPM) under `valgrind --tool=callgrind`

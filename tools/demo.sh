@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # make demo: a sandboxed rsyslogd + httpd with mod_iocwatch on 127.0.0.1,
 # a handful of attacks with curl, and the alerts as they landed in the
 # syslog file.  Everything lives in a temp dir and is stopped at the end.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """make detect: detection quality of the shipped rule pack.
 
 Runs `iocwatch scan` with conf/rules over

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Write docs/man/iocwatch.conf.5 (the module's directives) from the directive
 table of docs/MODULE.md, so the man page says what the documentation says.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """make rules: generate the pack's long alternations from word lists.
 
 Templates live in conf/rules.in/<dir>/<name>.yml and are written to

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install the Debian 12 packages mod_iocwatch needs, by purpose:
 #
 #   sh tools/install-deps.sh [build] [test] [bench] [all]   (default: build)

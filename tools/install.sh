@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Install, stage or remove mod_iocwatch (run from the Makefile, after a build).
 #
 #   tools/install.sh install     `make install`: into PREFIX (default /usr/local)

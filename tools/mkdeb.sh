@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make deb`: build/iocwatch_VERSION_ARCH.deb with dpkg-deb from a staged tree
 # (tools/install.sh stage), no debian/ directory needed.
 #

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make bench`: every benchmark in one run, printed as numbers and ratios.
 # Never part of `make test`.  Results are recorded in docs/BENCHMARKS.md.
 set -u

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make fuzz`: run each libFuzzer target (build-fuzz/lf/, built by
 # `make fuzz-build`) for FUZZ_SECONDS (default 600), one after the other,
 # at low priority.  Per target NAME in build-fuzz/:

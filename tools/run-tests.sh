@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # `make test`: every suite, in order, then one closing line that adds them up.
 #   1. unit tests (normal build)          build/unit_tests
 #   2. unit tests + fuzz drivers under ASan+UBSan (build-asan/)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_ban: the ban lookup that runs on every request (iw_ban_lookup),
  * for counting under callgrind (tools/bench_ban.py, `make bench`).
  *

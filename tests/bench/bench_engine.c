@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_engine: per-event cost of iw_engine_eval over a realistic mix.
  *
  * Events: the lines of corpus/benign/elastic-apache.log (real combined log)

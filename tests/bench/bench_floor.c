@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* bench_floor: the floor a request scan can reach (make bench).
  *
  * One caseless, single-match Vectorscan database of the loaded rules'

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`iocwatch check` reports every rule error with file:line, including the
 limits that only the correlation program knows (rules per correlation)."""
 import os

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`--min-level` filters alerts, never the rules that feed correlations
 (issue: with `--min-level low` the informational feeder rules of the shipped
 pack were not compiled, so 404 probing and brute force never fired)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Plain-value databases (src/iw_plain.c) never change what is detected.
 
 A value of plain bytes only (letters, digits, - . _ ~ / = & ? : + ,) is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`iocwatch report`: counts by level, rule, client and target, new clients,
 correlation incidents and busiest minutes over alerts rendered by the
 module's own renderer (`iocwatch scan`), for --since / --from / --to, from

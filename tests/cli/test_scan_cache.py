@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The scan-result cache (src/iw_scache.c) never changes what is detected.
 
 Every input is scanned three times with the same rules: cache off

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`iocwatch scan` and evaluation errors (issue: a regex past a PCRE2 limit
 counted as "no match"): a padded request still alerts, one past the match
 limit gives an alert with iocwatch.evaluation_error (once per rule, client

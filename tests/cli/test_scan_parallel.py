@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`iocwatch scan --jobs N` prints exactly what `--jobs 1` prints.
 
 Each case runs the scan serially and with 4 workers and asserts

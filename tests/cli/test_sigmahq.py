@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """SigmaHQ conformance of the `iocwatch` CLI (issue "engine", Done-when 2).
 
 Every one of the 88 SigmaHQ webserver/apache rules outside `unsupported/`

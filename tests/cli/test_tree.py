@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The source tree keeps its promises to a reader: every httpd log call in
 the glue carries a stable message tag (IWLOGNO, like httpd's APLOGNO), each
 number once; docs/HACKING.md's map names every source file."""
@@ -61,3 +62,17 @@ def test_test_modules_have_distinct_names():
                 seen.setdefault(n, []).append(sub)
     twice = {n: s for n, s in seen.items() if len(s) > 1}
     assert twice == {}, "test modules with one name in several folders: %s" % twice
+
+
+def test_source_files_carry_the_licence_line():
+    """Every C file of src/, tests/ and the glue opens with the one-line
+    SPDX licence header (LICENSE: Apache-2.0)."""
+    roots = [os.path.join(REPO, d) for d in ("src", "tests/unit", "tests/fuzz", "tests/bench")]
+    files = [GLUE] + [os.path.join(r, n) for r in roots if os.path.isdir(r)
+                      for n in os.listdir(r) if n.endswith((".c", ".h"))]
+    bad = []
+    for p in files:
+        with open(p) as f:
+            if f.readline() != "/* SPDX-License-Identifier: Apache-2.0 */\n":
+                bad.append(os.path.relpath(p, REPO))
+    assert bad == [], "no SPDX-License-Identifier first line: %s" % sorted(bad)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What an admin sees from `iocwatch`: --version, the summary's alert count
 equals the alert lines printed (correlation alerts included), the
 one-alert-per-request option under its own name (the old --summary still

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_eval: event evaluation, fuzzed.  Input: a request as lines
  *     METHOD \n TARGET \n VERSION \n Name: value \n Name: value ...
  * evaluated against a fixed rule set (the shipped pack conf/rules,

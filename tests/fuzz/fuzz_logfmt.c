@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_logfmt: random and mutated input lines through every log parser, the
  * event builders and every lazy view.  Deterministic PRNG (IW_FUZZ_SEED),
  * bounded by time (IW_FUZZ_SECONDS, default 3) and iterations

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_main: what the coverage-guided fuzz targets share.
  *
  * A target defines FUZZ_NAME, fuzz_init() (once: rules, buffers),

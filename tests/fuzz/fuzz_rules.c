@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_rules: the rule loader, fuzzed.  Input: the bytes of one rule file
  * (multi-document Sigma YAML).  Each case loads it, links it, compiles the
  * engine and the correlation program; when it compiles, evaluates fixed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* json_strict: is a buffer exactly one RFC 8259 JSON value, strictly?
  * Valid UTF-8 only (no overlong forms, surrogates or code points past
  * U+10FFFF), no raw control characters or DEL anywhere, escapes from the

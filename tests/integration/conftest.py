@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Fixtures: one rsyslogd per session, one httpd per test module (reused
 across tests while the config stays the same), the error log as oracle."""
 

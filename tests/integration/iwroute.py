@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Helpers for the shipped rsyslog routes (conf/rsyslog/*.conf) tested in
 real rsyslogd instances: a sender that receives the module's alerts on a
 unix socket and runs a shipped route file, receivers with their own

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Integration-test helpers: a real unprivileged rsyslogd and a real httpd
 (Debian's /usr/sbin/apache2) generated from a template in a temp dir, the
 module loaded from the build tree.  Style after icing/mod_md and httpd's

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """What an admin reads from httpd: the rule counts of the status page and of
 the start-up line are those of `iocwatch check` (one definition), and a rule
 error in a <VirtualHost> names that block by file and line, not by its

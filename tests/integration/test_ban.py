@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Active response (IocWatchBan*) on a real httpd: a client for whom a
 trigger rule alerts is refused at its next request by another child (event,
 worker, prefork), also after a correlation trigger; bans end (alert on the

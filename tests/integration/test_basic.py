@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Core behaviour on a real httpd under each MPM: one alert per matching
 rule with the ECS fields, none for benign traffic, request fields taken from
 the final request of a redirect chain, error-log rules, the status page."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Correlation state cannot be flushed by one-off clients (issue: 12,000
 one-off client addresses evicted a brute-forcer's count, and its login
 failures then gave no alert).  A real httpd with the shipped correlation

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Correlation across httpd's children on a real httpd and a real rsyslogd:
 event_count exactly at the N-th request (prefork with >= 4 children and an
 ignored `Mutex flock iocwatch-corr` line, event), groups apart, the original

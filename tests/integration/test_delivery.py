@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The alert path never slows a request: targets of every transport and
 format land in rsyslog; with the socket missing, a listener that never
 reads, or a flood, requests stay fast, drops are counted exactly (status

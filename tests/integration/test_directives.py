@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The remaining directives on a real httpd (one vhost each):
 IocWatchMinLevel, IocWatchPlaceholder (|expand feed), IocWatchSuppress,
 IocWatchErrorLog Off / LEVEL, IocWatchFilters wiring; and the shipped

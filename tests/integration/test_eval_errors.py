@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A regex that cannot be evaluated raises an alert instead of hiding one
 (issue: `return rc >= 0` counted a PCRE2 limit as "no match"; padding a
 value to 2,000 bytes silenced `^q=(a|b)*x`, a 40-character run

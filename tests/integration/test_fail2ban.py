@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """conf/fail2ban (filter + jail) with a real fail2ban-server reading the
 alerts.json that a real rsyslogd writes with conf/rsyslog/30-iocwatch.conf
 from the module's alerts.  The ban action only records the address.  An

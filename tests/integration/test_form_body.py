@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Form bodies (issue 17, item 5): what the handler itself reads of an
 application/x-www-form-urlencoded body is inspected (cs-body,
 cs-body-decoded); a body the handler never reads is never read by the

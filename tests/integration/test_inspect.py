@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Everything httpd accepted is inspected (issue 14, items 1 and 5): headers
 past the 64th, a header block over 64 KiB, a long percent-encoded query
 decoded to its end; a request over IocWatchInspectLimit is an alert

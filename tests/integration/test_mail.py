@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """conf/rsyslog/20-iocwatch-mail.conf end to end: module -> real rsyslogd
 running the shipped route -> ommail -> a local SMTP server (aiosmtpd)
 receives the mail; alerts below the level send none; a burst sends one.

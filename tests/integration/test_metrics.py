@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Server-wide counters (shared memory) on the status page and as the
 Prometheus exposition (?format=prometheus): totals over all children and
 across a graceful restart, `promtool check metrics` on the output, and a

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Noise an admin can live with (module defaults): one client's directory
 brute force -- 10,000 requests for word-list paths, as gobuster sends them,
 within a minute -- against the shipped pack gives at most 20 alerts in all,

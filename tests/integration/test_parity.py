@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Same rules + same request => same alerts from the module and from
 `iocwatch scan`: corpus requests (OWASP CRS regression set) are sent raw
 over a socket to httpd, and the same lines are replayed by the CLI.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Which process sends what (docs/MODULE.md "Alerts"): no alert leaves from
 the parent process, which runs as root when httpd starts as root.  Request
 alerts are sent by the children; the parent's own alerts (error-log entries

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """A reload never takes the site down: a graceful restart (`-k graceful`,
 which skips configtest, or a raw SIGUSR1) with a broken rule file keeps
 httpd serving with the previous generation's rules, logs one error naming

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Configuration scope: per-vhost and per-location On/Off, vhost-specific
 rules, per-location rule exclusion, .htaccess refused, `httpd -t` naming
 the broken rule's file:line, graceful restart applying changed rules."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shipped Debian configuration (conf/debian/iocwatch.conf) with the
 shipped rule pack (conf/rules) on a real httpd: its threshold rules fire.
 `IocWatchMinLevel low` there once kept the informational feeder rules from

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """conf/rsyslog/21-iocwatch-siem-tls.conf (omfwd over TLS, RFC 5424,
 octet-counted, certificates checked both ways) and 22-iocwatch-siem-relp.conf
 (RELP over TLS), each with its disk-assisted queue, from a real rsyslogd to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The status page is served only where server config enabled it (issue 14,
 item 6): `SetHandler iocwatch-status` (or `AddHandler`) in an .htaccess file
 does not expose it past the admin's `Require local`; a server-config

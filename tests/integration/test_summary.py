@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """IocWatchSummary On never drops rule ids silently (issue: 40 rules
 matched, the summary alert listed 8, nothing said 32 were left out): the
 alert lists whole entries while they fit in one alert, then says how many

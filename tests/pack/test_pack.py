@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The shipped rule pack (conf/rules, conf/feeds) - issue 5.
 
 - `iocwatch check conf/rules` passes; the pack and every SigmaHQ webserver/apache

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs inside a clean Debian 12 container (tests/package/test_deb.py): the
 # package used the way an admin uses it.  /pkg holds iocwatch_1.deb and
 # iocwatch_2.deb (the upgrade, with a changed iocwatch.conf); PORT is the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """podman for the package and image tests: the project's containers.conf
 (tools/podman/containers.conf) and the Debian 12 base image made locally
 (tools/podman/base-image.sh: no registry is reachable)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The Debian package, used the way an admin uses it, in a clean Debian 12
 container (podman; skipped when podman is not installed or not root):
 `apt-get install ./iocwatch.deb` resolves the dependencies from the mirror,

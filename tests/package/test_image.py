@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The runtime image (docker/Dockerfile, default target) built with podman
 from the package `make deb` writes, run for real: an attack on its httpd
 gives the alert on the container's stdout and in the mounted

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """`make install` / `make uninstall` (tools/install.sh) into a scratch
 DESTDIR: a reinstall never overwrites an edited configuration file (the new
 one goes next to it as .iocwatch-new) and replaces the shipped pack whole;

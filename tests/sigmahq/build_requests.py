@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Build tests/sigmahq/requests.jsonl: one or more attack requests per SigmaHQ
 webserver rule, plus benign requests from the same application area.
 

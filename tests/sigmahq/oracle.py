@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """A deliberately small, independent Sigma evaluator for the SigmaHQ
 webserver/apache rules, used to cross-check the C engine (differential
 testing) and to validate tests/sigmahq data before the engine exists.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers for the engine tests: rules from YAML text, requests from a few
  * fields, "did rule X fire". */
 #ifndef ENGINE_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Minimal unit-test harness: tests register themselves, main runs them and
  * prints "N passed, N failed".  Each TEST gets a fresh APR pool `p`. */
 #ifndef IW_TEST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit-test runner: runs every registered TEST (optionally only those whose
  * name contains argv[1]) and prints the closing "N passed, N failed" line. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Alerts: ECS JSON content, escaping, truncation (valid JSON at every buffer
  * size), syslog framing.  Events are built with the real iw_event code. */
 #include <ctype.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for iw_ban: keys and networks, the table (add, lookup, end,
  * sweep, lift, list, eviction when full), a differential run against a
  * plain array, lock-free lookups during writes in other processes, a

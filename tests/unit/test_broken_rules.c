@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Broken-rule corpus: every tests/rules/broken/NAME.yml starts with
  * "# expect: <fragment>", a substring of the diagnostic it must produce,
  * including its ":line:col:".  Each file is loaded and linked on its own. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Condition grammar: precedence, n-ary chains, "x of" expansion, errors
  * with line:col. */
 #include <apr_strings.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for iw_corr: correlation semantics, the flat table, eviction,
  * graceful-restart attach, partitions and their locks (multi-thread and
  * multi-process exactness, dead lock owners) and flood control.

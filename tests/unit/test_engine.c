@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Engine: conditions, filters, field slots, candidate pruning, evidence,
  * options, and the SigmaHQ rule set. */
 #include "engine_util.h"

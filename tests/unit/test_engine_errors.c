@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Evaluation errors: a regex past a PCRE2 limit is not "no match".  The
  * limits are set deliberately (JIT stack, then the interpreter on the heap,
  * match limit), and a rule that could not be evaluated is reported

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Engine regressions found outside the engine's own tests. */
 #include "engine_util.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of iw_event: field names/aliases/slots, the request and error
  * builders, every lazy view and work-buffer truncation. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_hscache: real Vectorscan databases in temp dirs; hits must scan the
  * same as fresh compiles, any damaged entry must fall back and be rewritten. */
 #include <dirent.h>

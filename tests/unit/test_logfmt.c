@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of iw_logfmt: access/error/JSON-lines parsing, time parsing, format
  * detection, and every line of the shared corpus files parsing cleanly. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_metrics: slots summed on read, released slots keep their counts,
  * dead owners' slots are taken over, rules and targets registered once,
  * overflow to "_other"/slot 0, label escaping in the exposition. */

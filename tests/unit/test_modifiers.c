@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Engine: value matching semantics, one test per modifier (positive and
  * negative case each). */
 #include "engine_util.h"

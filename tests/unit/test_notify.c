@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Alert queue + sender over REAL sockets (unix dgram/stream, udp, tcp on
  * 127.0.0.1): order, framing, octet counting, drops while the target is
  * missing or stalled, the "N alerts dropped" report, bounded stop. */

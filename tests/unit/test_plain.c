@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of iw_plain: which patterns and top-level branches may match a
  * value of plain bytes, checked against PCRE2 as the oracle on random
  * plain strings. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* iw_report: the JSON walker and time parser on every prefix of an alert
  * and on every single-byte corruption of it (run under ASan by
  * `make test-asan`: no read past a line), every line counted, none fatal;

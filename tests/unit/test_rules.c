@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sigma loader: good rules of every kind parse into the right model;
  * linking (correlation/filter references, generate, group-by through
  * aliases); files, directories, globs; placeholders; SigmaHQ loads clean. */

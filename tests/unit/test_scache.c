@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Tests of the scan-result / event caches (iw_scache) and of the engine
  * with them on vs off: a cache may only ever save work, never change a
  * result or its evidence. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """One httpd sandbox for every user of a real Apache httpd in this tree: the
 integration tests (tests/integration/iwtest.py), the benchmarks
 (tools/bench_httpd.py, and through it bench_instr.py and bench_ban.py), the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """The sandbox for shell scripts (tools/demo.sh):
   python3 -m iwhttpd free-port
   python3 -m iwhttpd user              # the User/Group lines (empty unless root)

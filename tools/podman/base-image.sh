@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0
 # Make sure podman has the Debian 12 base image (localhost/debian:12 and
 # the name debian:12): no registry is reachable, so it is built here with
 # debootstrap --variant=minbase bookworm from the configured apt mirror and
