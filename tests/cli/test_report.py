@@ -45,7 +45,9 @@ def alerts(tmp_path_factory):
     framing on one line, two lines that are no alert."""
     d = tmp_path_factory.mktemp("report")
     old_t = NOW - datetime.timedelta(days=2)
-    t = NOW - datetime.timedelta(hours=3)
+    # on a minute boundary: the burst (seconds 0-4 after t + 1 h) must fall in
+    # one minute whatever the time of the run
+    t = (NOW - datetime.timedelta(hours=3)).replace(second=0)
     old = scan([clf("10.0.0.7", old_t, "/x?q=iwattack-a")], "basic.yml")
     new = scan([clf("10.0.0.7", t, "/x?q=iwattack-a"),
                 clf("10.0.0.8", t + datetime.timedelta(minutes=5), "/iwpath-c/")] +
