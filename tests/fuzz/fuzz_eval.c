@@ -27,6 +27,7 @@
 #include "iw_logfmt.h"
 #include "iw_hscache.h"
 #include "json_strict.h"
+#include "fuzz_alerts.h"
 
 /* The fixed rules (IW_FUZZ_RULES: paths under IW_SRCDIR, ':'-separated).
  * libFuzzer (make fuzz): the shipped pack too.  The standalone driver
@@ -230,30 +231,6 @@ static void check_alert(const iw_alert_t *a)
     }
 }
 
-static void check_alerts(iw_event_t *ev, const iw_hit_t *hits, int n)
-{
-    iw_alert_t a;
-    int i;
-
-    memset(&a, 0, sizeof(a));
-    a.ev = ev;
-    a.ruleset = "sigma";
-    a.host_name = "fuzz";
-    a.now = ev->time;
-    for (i = 0; i < n; i++) {
-        a.rule = hits[i].rule;
-        a.hit = &hits[i];
-        check_alert(&a);
-    }
-    if (n > 1) {
-        a.rule = hits[0].rule;
-        a.hit = &hits[0];
-        a.all_hits = hits;
-        a.nall_hits = n;
-        check_alert(&a);
-    }
-}
-
 static void check_corr(iw_event_t *ev, const iw_hit_t *hits, int n)
 {
     iw_corr_alert_t out[8];
@@ -372,7 +349,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n_hits += n;
     check_errors(&ev2);
     if (n2 > 0) {
-        check_alerts(&ev2, hits2, n2);
+        fuzz_each_alert(&ev2, hits2, n2, check_alert);
         check_corr(&ev2, hits2, n2);
     }
     return 0;

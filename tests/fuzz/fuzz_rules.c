@@ -22,6 +22,7 @@
 #include "iw_corr.h"
 #include "iw_alert.h"
 #include "json_strict.h"
+#include "fuzz_alerts.h"
 
 static apr_pool_t *root;
 static char *evbuf, *abuf;
@@ -67,30 +68,6 @@ static void check_one(const iw_alert_t *a)
                   a->rule->id ? a->rule->id : "?", (int)(len < 300 ? len : 300), abuf);
 }
 
-/* Every alert of an evaluation (one per hit, and the summary of them all),
- * rendered and checked. */
-static void check_alerts(iw_event_t *ev, const iw_hit_t *hits, int n)
-{
-    iw_alert_t a;
-    int i;
-
-    memset(&a, 0, sizeof(a));
-    a.ev = ev;
-    a.ruleset = "sigma";
-    a.host_name = "fuzz";
-    a.now = ev->time;
-    for (i = 0; i < n; i++) {
-        a.rule = hits[i].rule;
-        a.hit = &hits[i];
-        check_one(&a);
-    }
-    a.rule = hits[0].rule;
-    a.hit = &hits[0];
-    a.all_hits = hits;
-    a.nall_hits = n;
-    check_one(&a);
-}
-
 static void eval_events(const iw_engine_t *e)
 {
     static const char *const hn[] = { "Host", "User-Agent", "Referer", "Cookie", "X-Forwarded-For" };
@@ -129,7 +106,7 @@ static void eval_events(const iw_engine_t *e)
         iw_event_init(&ev, evbuf, EVBUF_SIZE);
         nh = iw_engine_eval_request(e, s, &ev, &d, &hits);
         if (nh < 0) FUZZ_FAIL("negative hit count");
-        if (nh > 0) check_alerts(&ev, hits, nh);
+        fuzz_each_alert(&ev, hits, nh, check_one);
     }
     memset(&ed, 0, sizeof(ed));
     ed.message = S("AH01630: client denied by server configuration: /var/www/../etc/passwd");
@@ -142,7 +119,7 @@ static void eval_events(const iw_engine_t *e)
     iw_event_init(&ev, evbuf, EVBUF_SIZE);
     iw_event_from_error(&ev, &ed);
     nh = iw_engine_eval(e, s, &ev, &hits);
-    if (nh > 0) check_alerts(&ev, hits, nh);
+    fuzz_each_alert(&ev, hits, nh, check_one);
     iw_scratch_destroy(s);
 }
 
