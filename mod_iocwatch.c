@@ -58,8 +58,8 @@
 #include "iw_event.h"
 #include "iw_engine.h"
 #include "iw_corr.h"
-#include "iw_scache.h"
-#include "iw_hscache.h"
+#include "iw_engine_memo.h"
+#include "iw_engine_dbcache.h"
 #include "iw_alert.h"
 #include "iw_notify.h"
 #include "iw_metrics.h"
@@ -392,7 +392,7 @@ static const char *set_scan_cache(cmd_parms *cmd, void *dv, const char *arg)
     if (!strcasecmp(arg, "off"))
         v = 0;
     else if (!strcasecmp(arg, "on"))
-        v = IW_SCACHE_DEFAULT_ENTRIES;
+        v = IW_ENGINE_MEMO_DEFAULT_ENTRIES;
     else if ((err = parse_int(cmd, arg, 1, 1L << 20, &v)) != NULL)
         return apr_pstrcat(cmd->pool, err, ", On or Off", NULL);
     srv_conf(cmd->server)->scan_cache = (int)v;
@@ -964,7 +964,7 @@ static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp,
                                                    : (iw_level_t)sc->min_level;
         opts.scan_cache = sc->scan_cache == IW_UNSET ? 0
                           : sc->scan_cache == 0 ? -1 : sc->scan_cache;
-        opts.hscache = iw_hscache_create(pconf, sc->cache_dir ? sc->cache_dir
+        opts.dbcache = iw_engine_dbcache_create(pconf, sc->cache_dir ? sc->cache_dir
                           : ap_runtime_dir_relative(ptemp, "iocwatch-cache"));
         rt->engine = iw_engine_compile(pconf, rt->rs, &opts, d);
     }

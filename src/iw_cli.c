@@ -42,7 +42,7 @@
 #include "iw_corr.h"
 #include "iw_alert.h"
 #include "iw_logfmt.h"
-#include "iw_hscache.h"
+#include "iw_engine_dbcache.h"
 #include "iw_report.h"
 
 #define CLI_MAX_LINE     (1024 * 1024)   /* longer lines are malformed */
@@ -209,7 +209,7 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
         eo.scan_cache = o->scan_cache;
         eo.exclude_ids = o->exclude;
         /* compiled Vectorscan databases are reused across runs */
-        eo.hscache = iw_hscache_create(p, iw_hscache_default_dir(p));
+        eo.dbcache = iw_engine_dbcache_create(p, iw_engine_dbcache_default_dir(p));
         /* diagnostic: IOCWATCH_PLAIN_DB=0 scans plain values with the full
          * databases too (the output must not change; tests compare) */
         if (getenv("IOCWATCH_PLAIN_DB") && !strcmp(getenv("IOCWATCH_PLAIN_DB"), "0"))

@@ -26,9 +26,9 @@ typedef struct iw_engine_opts {
                                       * hits are returned: callers filter
                                       * alerts by level); NONE = all */
     apr_array_header_t *exclude_ids; /* const char*: rule ids not compiled */
-    const struct iw_hscache *hscache;/* compiled-database cache; NULL = none */
+    const struct iw_engine_dbcache *dbcache; /* compiled-database cache; NULL = none */
     int scan_cache;                  /* scan-result cache entries per scratch
-                                      * (iw_scache.h): 0 = default, < 0 = off */
+                                      * (iw_engine_memo.h): 0 = default, < 0 = off */
 } iw_engine_opts_t;
 
 /* Compile all detection rules (and filters) of a linked ruleset.  Returns
@@ -155,7 +155,7 @@ void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits,
                                      uint64_t *misses);
 
 /* Tests only: 0 = engines compiled from now on build no plain-value
- * databases (iw_plain.h), to compare results with and without them. */
+ * databases (iw_match_plain.h), to compare results with and without them. */
 extern int iw_engine_plain_dbs;
 
 #endif

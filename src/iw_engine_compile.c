@@ -96,9 +96,9 @@ static int emit(build_t *b, mdesc_t *m, int field, int32_t pred)
         return 0;
     }
     case M_CIDR:
-        if (!b->e->radix[field] && !(b->e->radix[field] = iw_radix_create())) return -1;
+        if (!b->e->radix[field] && !(b->e->radix[field] = iw_match_radix_create())) return -1;
         b->e->radix_types[field] |= b->types;
-        return iw_radix_insert(b->e->radix[field], m->addr, m->plen, pred);
+        return iw_match_radix_insert(b->e->radix[field], m->addr, m->plen, pred);
     default: {
         dcheck_t *d = apr_array_push(b->dc);
         *d = m->d;
@@ -315,7 +315,7 @@ static int compile_selection(build_t *b, const iw_selection_t *sel)
 
 /* ---- conditions ----------------------------------------------------------- */
 
-static int32_t compile_cond(build_t *b, const iw_cond_t *c, const int32_t *selmap,
+static int32_t compile_cond(build_t *b, const iw_rules_cond_t *c, const int32_t *selmap,
                             int nsel, int depth)
 {
     cnode_t node;
@@ -329,7 +329,7 @@ static int32_t compile_cond(build_t *b, const iw_cond_t *c, const int32_t *selma
     }
     memset(&node, 0, sizeof(node));
     switch (c->type) {
-    case IW_COND_SEL:
+    case IW_RULES_COND_SEL:
         if (c->sel < 0 || c->sel >= nsel || selmap[c->sel] < 0) {
             iw_engine__berr(b, b->rule ? b->rule->line : 0, 0, "condition refers to a bad selection");
             return -1;
@@ -337,8 +337,8 @@ static int32_t compile_cond(build_t *b, const iw_cond_t *c, const int32_t *selma
         node.type = N_SEL;
         node.a = selmap[c->sel];
         break;
-    case IW_COND_AND: case IW_COND_OR: case IW_COND_NOT:
-        nk = c->type == IW_COND_NOT ? 1 : c->nkids;
+    case IW_RULES_COND_AND: case IW_RULES_COND_OR: case IW_RULES_COND_NOT:
+        nk = c->type == IW_RULES_COND_NOT ? 1 : c->nkids;
         if (nk < 1 || !c->kids) {
             iw_engine__berr(b, b->rule ? b->rule->line : 0, 0, "empty condition operator");
             return -1;
@@ -347,7 +347,7 @@ static int32_t compile_cond(build_t *b, const iw_cond_t *c, const int32_t *selma
         for (i = 0; i < nk; i++)
             if ((kidv[i] = compile_cond(b, c->kids[i], selmap, nsel, depth + 1)) < 0)
                 return -1;
-        node.type = c->type == IW_COND_AND ? N_AND : c->type == IW_COND_OR ? N_OR : N_NOT;
+        node.type = c->type == IW_RULES_COND_AND ? N_AND : c->type == IW_RULES_COND_OR ? N_OR : N_NOT;
         node.a = b->kids->nelts;
         node.n = nk;
         for (i = 0; i < nk; i++) APR_ARRAY_PUSH(b->kids, int32_t) = kidv[i];
@@ -361,15 +361,15 @@ static int32_t compile_cond(build_t *b, const iw_cond_t *c, const int32_t *selma
     return idx;
 }
 
-static void mark_used(const iw_cond_t *c, char *used, int nsel, int depth)
+static void mark_used(const iw_rules_cond_t *c, char *used, int nsel, int depth)
 {
     int i;
     if (!c || depth > MAX_COND_DEPTH) return;
-    if (c->type == IW_COND_SEL) {
+    if (c->type == IW_RULES_COND_SEL) {
         if (c->sel >= 0 && c->sel < nsel) used[c->sel] = 1;
         return;
     }
-    for (i = 0; c->kids && i < (c->type == IW_COND_NOT ? 1 : c->nkids); i++)
+    for (i = 0; c->kids && i < (c->type == IW_RULES_COND_NOT ? 1 : c->nkids); i++)
         mark_used(c->kids[i], used, nsel, depth + 1);
 }
 
@@ -777,7 +777,7 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
             exprs[i] = pt->expr;
         }
         shortest = analyse_exprs(exprs, flags, n);
-        if (iw_hscache_compile_multi(b->hsc, exprs, flags, (const unsigned *)ids->elts,
+        if (iw_engine_dbcache_compile_multi(b->hsc, exprs, flags, (const unsigned *)ids->elts,
                                      (unsigned)n, HS_MODE_BLOCK, out, &err) == HS_SUCCESS) {
             *minw = shortest;
             return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
@@ -828,11 +828,11 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
         const pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
         size_t n = strlen(pt->expr);
         nb = (pt->flags & HS_FLAG_PREFILTER)   /* PCRE2 confirms: any branch may report */
-             ? iw_plain_branches(pt->expr, n, off, len, PLAIN_MAX_BRANCHES) : 1;
+             ? iw_match_plain_branches(pt->expr, n, off, len, PLAIN_MAX_BRANCHES) : 1;
         if (nb == 1) { off[0] = 0; len[0] = n; }
         for (k = 0; k < nb; k++) {
             const char *br = pt->expr + off[k];
-            if (!iw_plain_may_match(br, len[k])) {
+            if (!iw_match_plain_may_match(br, len[k])) {
                 dropped++;
                 continue;
             }
@@ -846,7 +846,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     if (!ex->nelts) { fm->plain_mode = PLAIN_NONE; return; }
     shortest = analyse_exprs((const char *const *)ex->elts, (unsigned *)fl->elts,
                              ex->nelts);                 /* analysed only when built */
-    if (iw_hscache_compile_multi(b->hsc, (const char *const *)ex->elts, (const unsigned *)fl->elts,
+    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)ex->elts, (const unsigned *)fl->elts,
                                  (const unsigned *)id->elts, (unsigned)ex->nelts, HS_MODE_BLOCK,
                                  &fm->plain, &err) != HS_SUCCESS) {
         if (err) hs_free_compile_error(err);
@@ -989,7 +989,7 @@ static apr_status_t engine_cleanup(void *data)
             if (fm->rest) { hs_free_database(fm->rest); fm->rest = NULL; }
             if (fm->plain) { hs_free_database(fm->plain); fm->plain = NULL; }
         }
-    for (f = 0; f < IW_F__COUNT; f++) { iw_radix_destroy(e->radix[f]); e->radix[f] = NULL; }
+    for (f = 0; f < IW_F__COUNT; f++) { iw_match_radix_destroy(e->radix[f]); e->radix[f] = NULL; }
     if (e->proto) { hs_free_scratch(e->proto); e->proto = NULL; }
     for (i = 0; e->codes && i < e->codes->nelts; i++)
         pcre2_code_free(APR_ARRAY_IDX(e->codes, i, pcre2_code *));
@@ -1327,9 +1327,9 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
 
     if (!rs || !rs->rules) return NULL;
     build_init(b, p, rs, diag);
-    b->hsc = opts ? opts->hscache : NULL;
+    b->hsc = opts ? opts->dbcache : NULL;
     e = b->e;
-    e->sc_entries = !opts || !opts->scan_cache ? IW_SCACHE_DEFAULT_ENTRIES
+    e->sc_entries = !opts || !opts->scan_cache ? IW_ENGINE_MEMO_DEFAULT_ENTRIES
                     : opts->scan_cache < 0 ? 0 : (unsigned)opts->scan_cache;
     for (i = 0; i < rs->rules->nelts; i++) {
         const iw_rule_t *r = APR_ARRAY_IDX(rs->rules, i, const iw_rule_t *);
@@ -1349,7 +1349,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
                 iw_engine__berr(b, 0, 0, "Vectorscan scratch allocation failed");
     for (f = 0; f < IW_F__COUNT; f++) {
         if (!e->radix[f]) continue;
-        if (iw_radix_finalize(e->radix[f]) < 0) iw_engine__berr(b, 0, 0, "out of memory");
+        if (iw_match_radix_finalize(e->radix[f]) < 0) iw_engine__berr(b, 0, 0, "out of memory");
         e->radix_fields[e->nradix++] = f;
     }
     build_actions(b);

@@ -65,9 +65,9 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     pcre2_set_match_limit(s->mctx, RX_MATCH_LIMIT);
     pcre2_set_depth_limit(s->mctx, RX_DEPTH_LIMIT);
     pcre2_set_heap_limit(s->mctx, RX_HEAP_LIMIT);
-    if (e->sc_entries && (!(s->sc = iw_scache_create(e->sc_entries))
-                          || !(s->evc = iw_scache_create(EVC_ENTRIES(e->sc_entries)))
-                          || !(s->kbuf = malloc(IW_SCACHE_MAX_KEY)))) {
+    if (e->sc_entries && (!(s->sc = iw_engine_memo_create(e->sc_entries))
+                          || !(s->evc = iw_engine_memo_create(EVC_ENTRIES(e->sc_entries)))
+                          || !(s->kbuf = malloc(IW_ENGINE_MEMO_MAX_KEY)))) {
         iw_scratch_destroy(s);
         return NULL;
     }
@@ -94,8 +94,8 @@ void iw_scratch_destroy(iw_scratch_t *s)
     if (s->jstack) pcre2_jit_stack_free(s->jstack);
     free(s->errp); free(s->errp_code); free(s->errp_field); free(s->errgen); free(s->rerrgen);
     free(s->errs); free(s->rule_errs);
-    iw_scache_destroy(s->sc);
-    iw_scache_destroy(s->evc);
+    iw_engine_memo_destroy(s->sc);
+    iw_engine_memo_destroy(s->evc);
     free(s->kbuf);
     free(s->bits); free(s->pfield); free(s->touched); free(s->rgen); free(s->pgen);
     free(s->cand); free(s->hits);
@@ -153,7 +153,7 @@ typedef struct scan_ctx {
     int field;
     iw_str_t v;
     segment_t seg[NMERGE];         /* merged fields inside _raw */
-    iw_scache_res_t *rec;          /* recording a field's result for the cache */
+    iw_engine_memo_res_t *rec;          /* recording a field's result for the cache */
 } scan_ctx_t;
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
@@ -163,7 +163,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 static inline void scan_set(scan_ctx_t *c, int32_t p)
 {
     pred_set(c->s, p, c->field);
-    if (c->rec) iw_scache_res_add(c->rec, p, c->field);
+    if (c->rec) iw_engine_memo_res_add(c->rec, p, c->field);
 }
 
 /* A merged literal found in _raw: it counts when it lies inside the
@@ -486,7 +486,7 @@ static hs_database_t *field_db(const fieldm_t *fm, const scan_ctx_t *c, int shor
     if (fm->merged && c->seg[iw_engine__merge_slot(c->field)].ok)
         return fm->rest && n >= fm->rest_minw ? fm->rest : NULL;
     if (!fm->db || short_small || n < fm->db_minw) return NULL;
-    if (fm->plain_mode != PLAIN_OFF && iw_plain_value(c->v.p, n))
+    if (fm->plain_mode != PLAIN_OFF && iw_match_plain_value(c->v.p, n))
         return fm->plain_mode == PLAIN_DB && n >= fm->plain_minw ? fm->plain : NULL;
     return fm->db;
 }
@@ -548,14 +548,14 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN, k;
     hs_database_t *db = field_db(fm, c, short_small);
     uint32_t segs[3 * NMERGE];
-    iw_scache_key_t key;
-    const iw_scache_res_t *hit;
-    iw_scache_res_t rec;
+    iw_engine_memo_key_t key;
+    const iw_engine_memo_res_t *hit;
+    iw_engine_memo_res_t rec;
     size_t rlen;
 
     /* the tag's low bits are the field: each field is its own class */
     key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
-    if (!s->sc || !db || !iw_scache_wanted(s->sc, key.tag)) {
+    if (!s->sc || !db || !iw_engine_memo_wanted(s->sc, key.tag)) {
         scan_field(e, s, c, fm, db, short_small);
         return;
     }
@@ -563,11 +563,11 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
     key.v = c->v.p;
     key.n = c->v.len;
-    if (!iw_scache_key(&key)) {
+    if (!iw_engine_memo_key(&key)) {
         scan_field(e, s, c, fm, db, short_small);
         return;
     }
-    if ((hit = iw_scache_get(s->sc, &key, &rlen))) {
+    if ((hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
         for (k = 0; k < hit->n; k++) pred_set(s, hit->pred[k], hit->field[k]);
         return;
     }
@@ -575,7 +575,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     c->rec = &rec;
     scan_field(e, s, c, fm, db, short_small);
     c->rec = NULL;
-    if (!rec.overflow) iw_scache_put(s->sc, &key, &rec, sizeof(rec));
+    if (!rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
 }
 
 /* Scan phase: set every predicate that holds for the event. */
@@ -620,9 +620,9 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         iw_str_t v;
         if (!(e->radix_types[f] & type)) continue;
         v = iw_event_get(ev, (iw_field_id_t)f);
-        if (!v.p || !iw_ip_parse(v.p, v.len, addr)) continue;
+        if (!v.p || !iw_match_radix_parse_ip(v.p, v.len, addr)) continue;
         c.field = f;
-        iw_radix_lookup(e->radix[f], addr, on_cidr, &c);
+        iw_match_radix_lookup(e->radix[f], addr, on_cidr, &c);
     }
     for (i = 0; i < e->ndc; i++) {
         const dcheck_t *d = &e->dc[i];
@@ -763,9 +763,9 @@ static void cand_sort(int32_t *a, int n)
 #define EVC_MAX_HITS 7
 typedef struct evc_hit { int32_t rule; uint8_t n, field[IW_MAX_MATCHES_PER_HIT]; } evc_hit_t;
 typedef struct evc_res { int32_t n; evc_hit_t h[EVC_MAX_HITS]; } evc_res_t;
-_Static_assert(sizeof(evc_res_t) <= IW_SCACHE_MAX_RES, "event cache result too big");
-_Static_assert(sizeof(iw_scache_res_t) <= IW_SCACHE_MAX_RES, "scan cache result too big");
-_Static_assert(IW_F__COUNT <= IW_SCACHE_CLASSES, "one cache class per field");
+_Static_assert(sizeof(evc_res_t) <= IW_ENGINE_MEMO_MAX_RES, "event cache result too big");
+_Static_assert(sizeof(iw_engine_memo_res_t) <= IW_ENGINE_MEMO_MAX_RES, "scan cache result too big");
+_Static_assert(IW_F__COUNT <= IW_ENGINE_MEMO_CLASSES, "one cache class per field");
 
 /* Key writer: one room check per item, then plain copies (the key is
  * built for every event, cached or not). */
@@ -864,7 +864,7 @@ static unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_
  * keyed). */
 static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
 {
-    kbuf_t k = { buf, buf + IW_SCACHE_MAX_KEY };
+    kbuf_t k = { buf, buf + IW_ENGINE_MEMO_MAX_KEY };
     int req = ti == 0 && ev->from_request, f, ok = 1;
     uint64_t m = req ? e->evk_req : e->evk_fields[ti];
     size_t n;
@@ -896,7 +896,7 @@ static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, const evc_res_t *r)
     return r->n;
 }
 
-static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t *idx, int nhits)
+static void evc_store(iw_scratch_t *s, const iw_engine_memo_key_t *key, const int32_t *idx, int nhits)
 {
     evc_res_t r;
     int i, j;
@@ -910,7 +910,7 @@ static void evc_store(iw_scratch_t *s, const iw_scache_key_t *key, const int32_t
         for (j = 0; j < s->hits[i].nmatches; j++)
             r.h[i].field[j] = (uint8_t)s->hits[i].matches[j].field;
     }
-    iw_scache_put(s->evc, key, &r, sizeof(r));
+    iw_engine_memo_put(s->evc, key, &r, sizeof(r));
 }
 
 /* One planned field of a request key, as event_key writes it. */
@@ -978,14 +978,14 @@ static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
 /* The event cache's result for key bytes key->v[0..key->n), or NULL;
  * key->n becomes 0 when the key cannot be cached. */
 IW_HOT
-static const evc_res_t *evc_find(iw_scratch_t *s, iw_scache_key_t *key)
+static const evc_res_t *evc_find(iw_scratch_t *s, iw_engine_memo_key_t *key)
 {
     size_t rlen;
     key->tag = 0;
     key->pre = NULL;
     key->npre = 0;
-    if (!iw_scache_key(key)) { key->n = 0; return NULL; }
-    return iw_scache_get(s->evc, key, &rlen);
+    if (!iw_engine_memo_key(key)) { key->n = 0; return NULL; }
+    return iw_engine_memo_get(s->evc, key, &rlen);
 }
 
 static void err_bits(iw_scratch_t *s, const uint8_t *forced, int on)
@@ -1043,7 +1043,7 @@ static void __attribute__((cold, noinline)) eval_errors(const iw_engine_t *e, iw
 /* Scan and evaluate the event (a cache miss); stores the hits under key
  * when it has bytes. */
 static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
-                      unsigned type, const iw_scache_key_t *key)
+                      unsigned type, const iw_engine_memo_key_t *key)
 {
     int32_t idx[EVC_MAX_HITS];
     int i, nhits = 0;
@@ -1087,7 +1087,7 @@ static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
 int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                    const iw_hit_t **hits)
 {
-    iw_scache_key_t key;
+    iw_engine_memo_key_t key;
     const evc_res_t *cached;
     unsigned type;
 
@@ -1097,7 +1097,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     scratch_begin(e, s, ev);
     key.n = 0;
     key.v = s->kbuf;
-    if (s->evc && iw_scache_wanted(s->evc, 0)
+    if (s->evc && iw_engine_memo_wanted(s->evc, 0)
         && (key.n = event_key(e, ev, iw_engine__type_index(type), s->kbuf))
         && (cached = evc_find(s, &key)))
         return evc_replay(e, s, cached);
@@ -1111,8 +1111,8 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     /* on the stack, as large as any cached key (built once, never
      * retried; only the lines written are touched, and the stack is
      * warm where the scratch's buffer would be cold) */
-    unsigned char kb[IW_SCACHE_MAX_KEY];
-    iw_scache_key_t key;
+    unsigned char kb[IW_ENGINE_MEMO_MAX_KEY];
+    iw_engine_memo_key_t key;
     const evc_res_t *cached = NULL;
 
     if (hits) *hits = s ? s->hits : NULL;
@@ -1124,7 +1124,7 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
         return iw_engine_eval(e, s, ev, hits);
     }
     key.n = 0;
-    if (iw_scache_wanted(s->evc, 0)) {
+    if (iw_engine_memo_wanted(s->evc, 0)) {
         if (d->later & e->rkey_later) iw_request_desc_complete(d);    /* the key reads them */
         key.v = kb;
         if ((key.n = request_key(e, d, ev->buf_size, kb, sizeof(kb)))
@@ -1154,7 +1154,7 @@ void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
     st->regexes_unfiltered = e->nrxall;
     st->direct_checks = e->ndc + e->nldc;   /* lazy ones included */
     for (f = 0; f < IW_F__COUNT; f++)
-        if (e->radix[f]) st->cidr_nodes += (long)iw_radix_nodes(e->radix[f]);
+        if (e->radix[f]) st->cidr_nodes += (long)iw_match_radix_nodes(e->radix[f]);
     st->always_candidates = e->nalways;
     st->merged_literals = e->nconf;
 }
@@ -1167,12 +1167,12 @@ void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events, uint64_t *cand
 
 void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
 {
-    iw_scache_counters(s ? s->sc : NULL, hits, misses);
+    iw_engine_memo_counters(s ? s->sc : NULL, hits, misses);
 }
 
 void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint64_t *misses)
 {
-    iw_scache_counters(s ? s->evc : NULL, hits, misses);
+    iw_engine_memo_counters(s ? s->evc : NULL, hits, misses);
 }
 
 /* ---- evaluation errors ------------------------------------------------------ */

@@ -50,11 +50,11 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include "iw_engine.h"
-#include "iw_plain.h"
-#include "iw_match_wild.h"
+#include "iw_match_plain.h"
+#include "iw_match_pat.h"
 #include "iw_match_radix.h"
-#include "iw_hscache.h"
-#include "iw_scache.h"
+#include "iw_engine_dbcache.h"
+#include "iw_engine_memo.h"
 
 #define MAX_SLOTS 4
 #define MAX_COND_DEPTH 200
@@ -160,7 +160,7 @@ typedef struct fieldm {
     range_t lits;                  /* affix literals, + contains ones if small */
     int small;                     /* contains literals are in lits too */
     extab_t ex[2];                 /* [0] caseless, [1] cased */
-    /* values of plain bytes only (iw_plain.h): PLAIN_DB scans plain,
+    /* values of plain bytes only (iw_match_plain.h): PLAIN_DB scans plain,
      * PLAIN_NONE needs no scan, PLAIN_OFF uses db as any value */
     int plain_mode;
     hs_database_t *plain;
@@ -204,7 +204,7 @@ struct iw_engine {
     apr_array_header_t *codes;     /* pcre2_code*: every compiled regex */
     rxalways_t *rxall; int nrxall;
     dcheck_t *dc; int ndc;
-    iw_radix_t *radix[IW_F__COUNT];
+    iw_match_radix_t *radix[IW_F__COUNT];
     unsigned radix_types[IW_F__COUNT];
     int32_t radix_fields[IW_F__COUNT]; int nradix;   /* fields with a tree */
     /* candidate pruning */
@@ -239,7 +239,7 @@ struct iw_engine {
 struct iw_scratch {
     /* first: all a clean repeated request reads (iw_engine_eval_request) */
     const iw_engine_t *e;
-    iw_scache_t *evc;              /* hits of recent whole events; NULL = off */
+    iw_engine_memo_t *evc;              /* hits of recent whole events; NULL = off */
     unsigned char *kbuf;           /* event key being built */
     iw_hit_t *hits;
     uint64_t nevents, ncandidates;
@@ -255,7 +255,7 @@ struct iw_scratch {
     iw_event_t *ev;
     int tm_ok;
     struct tm tm;
-    iw_scache_t *sc;               /* scan results of recent values; NULL = off */
+    iw_engine_memo_t *sc;               /* scan results of recent values; NULL = off */
     /* evaluation errors (cold) */
     pcre2_match_context *mctx;     /* limits + this thread's JIT stack */
     pcre2_jit_stack *jstack;
@@ -337,7 +337,7 @@ typedef struct build {
     unsigned types;
     int vline, vcol;               /* item being bound (pattern origin) */
     int errors;
-    const iw_hscache_t *hsc;       /* compiled databases from earlier runs */
+    const iw_engine_dbcache_t *hsc;       /* compiled databases from earlier runs */
 } build_t;
 
 /* A matcher before it is bound to a field and a predicate. */

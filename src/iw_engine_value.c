@@ -163,7 +163,7 @@ static int time_unit(unsigned mods)
 
 /* Anchoring and, for wildcard-free patterns, the literal bytes: small
  * literal sets are matched without Vectorscan (see lit_scan). */
-static void literal_info(build_t *b, mdesc_t *m, const iw_pat_t *pt, int open_s, int open_e)
+static void literal_info(build_t *b, mdesc_t *m, const iw_match_pat_t *pt, int open_s, int open_e)
 {
     size_t a = 0, z = pt->n, i;
     unsigned char *lb;
@@ -188,7 +188,7 @@ static void literal_info(build_t *b, mdesc_t *m, const iw_pat_t *pt, int open_s,
  * (M_RE); `.*` in a database costs every event more than the rare
  * confirmation.  Returns 0 (matcher left as is) when the run is short. */
 #define STAR_SPLIT_MIN_RUN 4
-static int star_split(build_t *b, mdesc_t *m, const iw_pat_t *pt)
+static int star_split(build_t *b, mdesc_t *m, const iw_match_pat_t *pt)
 {
     size_t a = 0, z = pt->n, i, run = 0, best = 0, end = 0, k;
     int inner = 0, err;
@@ -225,17 +225,17 @@ static int star_split(build_t *b, mdesc_t *m, const iw_pat_t *pt)
 }
 
 /* One pattern (after encodings) as a Vectorscan matcher or direct check. */
-static void pat_matcher(build_t *b, apr_array_header_t *ms, const iw_pat_t *pt,
+static void pat_matcher(build_t *b, apr_array_header_t *ms, const iw_match_pat_t *pt,
                         int open_start, int open_end, unsigned hsflags, int field)
 {
     int kind;
     size_t lit;
-    const char *expr = iw_pat_to_hs(b->tp, pt, open_start, open_end, &kind, &lit);
+    const char *expr = iw_match_pat_to_hs(b->tp, pt, open_start, open_end, &kind, &lit);
     mdesc_t *m;
 
-    if (kind != IW_PAT_EXPR) {
-        dcheck_t d = { .kind = kind == IW_PAT_PRESENT ? D_PRESENT : D_EMPTY };
-        md_direct(b, ms, d, kind == IW_PAT_PRESENT ? 1.0 : 0.3);
+    if (kind != IW_MATCH_PAT_EXPR) {
+        dcheck_t d = { .kind = kind == IW_MATCH_PAT_PRESENT ? D_PRESENT : D_EMPTY };
+        md_direct(b, ms, d, kind == IW_MATCH_PAT_PRESENT ? 1.0 : 0.3);
         return;
     }
     m = md_push(ms);
@@ -261,8 +261,8 @@ static int string_matchers(build_t *b, apr_array_header_t *ms, const char *s,
     int open_s = (mods & (IW_MOD_CONTAINS | IW_MOD_ENDSWITH)) != 0;
     int open_e = (mods & (IW_MOD_CONTAINS | IW_MOD_STARTSWITH)) != 0;
     unsigned hsflags = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
-    iw_pat_t *pt = iw_pat_parse(b->tp, s, len, 1);
-    apr_array_header_t *pats = apr_array_make(b->tp, 1, sizeof(iw_pat_t *));
+    iw_match_pat_t *pt = iw_match_pat_parse(b->tp, s, len, 1);
+    apr_array_header_t *pats = apr_array_make(b->tp, 1, sizeof(iw_match_pat_t *));
     int i;
 
     /* base64 text is case-significant: matching it caselessly would only
@@ -270,7 +270,7 @@ static int string_matchers(build_t *b, apr_array_header_t *ms, const char *s,
     if (!(mods & IW_MOD_CASED) && !b64) hsflags |= HS_FLAG_CASELESS;
     if (mods & IW_MOD_WINDASH) {
         if (enc) {
-            apr_array_header_t *perm = iw_pat_windash_expand(b->tp, pt, MAX_WINDASH);
+            apr_array_header_t *perm = iw_match_pat_windash_expand(b->tp, pt, MAX_WINDASH);
             if (!perm) {
                 iw_engine__berr(b, v->line, v->col, "|windash with an encoding yields more than %d values",
                                 MAX_WINDASH);
@@ -278,29 +278,29 @@ static int string_matchers(build_t *b, apr_array_header_t *ms, const char *s,
             }
             pats = perm;
         } else {
-            APR_ARRAY_PUSH(pats, iw_pat_t *) = iw_pat_windash(b->tp, pt);
+            APR_ARRAY_PUSH(pats, iw_match_pat_t *) = iw_match_pat_windash(b->tp, pt);
         }
     } else {
-        APR_ARRAY_PUSH(pats, iw_pat_t *) = pt;
+        APR_ARRAY_PUSH(pats, iw_match_pat_t *) = pt;
     }
     for (i = 0; i < pats->nelts; i++) {
-        iw_pat_t *q = APR_ARRAY_IDX(pats, i, iw_pat_t *);
+        iw_match_pat_t *q = APR_ARRAY_IDX(pats, i, iw_match_pat_t *);
         if (mods & (IW_MOD_UTF16LE | IW_MOD_UTF16BE | IW_MOD_UTF16))
-            q = iw_pat_utf16(b->tp, q, mods & IW_MOD_UTF16BE ? 1
+            q = iw_match_pat_utf16(b->tp, q, mods & IW_MOD_UTF16BE ? 1
                                       : mods & IW_MOD_UTF16 ? 2 : 0);
-        if (b64 && !iw_pat_is_literal(q)) {
+        if (b64 && !iw_match_pat_is_literal(q)) {
             iw_engine__berr(b, v->line, v->col, "wildcards cannot be combined with |base64/|base64offset"
                             " (escape them as \\* \\?)");
             return -1;
         }
         if (mods & IW_MOD_BASE64OFFSET) {
-            iw_pat_t *o[3];
+            iw_match_pat_t *o[3];
             int k;
-            iw_pat_base64offset(b->tp, q, o);
+            iw_match_pat_base64offset(b->tp, q, o);
             for (k = 0; k < 3; k++)
                 if (o[k]) pat_matcher(b, ms, o[k], 1, 1, hsflags, field);
         } else {
-            if (mods & IW_MOD_BASE64) q = iw_pat_base64(b->tp, q);
+            if (mods & IW_MOD_BASE64) q = iw_match_pat_base64(b->tp, q);
             pat_matcher(b, ms, q, open_s, open_e, hsflags, field);
         }
     }
@@ -385,7 +385,7 @@ static int cidr_matcher(build_t *b, apr_array_header_t *ms, const char *s,
 {
     mdesc_t *m = md_push(ms);
     m->kind = M_CIDR;
-    if (!iw_cidr_parse(s, strlen(s), m->addr, &m->plen)) {
+    if (!iw_match_radix_parse_cidr(s, strlen(s), m->addr, &m->plen)) {
         iw_engine__berr(b, v->line, v->col, "bad CIDR value '%s'", s);
         ms->nelts--;
         return -1;

@@ -20,10 +20,10 @@ typedef struct rval { int32_t value, next; } rval_t;
  * a few node visits, not ~20 cache misses). */
 typedef struct v4slot { int32_t node, vfirst, vn; } v4slot_t;
 
-struct iw_radix {
+struct iw_match_radix {
     rnode_t *nodes; size_t nnodes, capnodes;
     rval_t *vals; size_t nvals, capvals;
-    v4slot_t *v4;                 /* 65536 slots, after iw_radix_finalize */
+    v4slot_t *v4;                 /* 65536 slots, after iw_match_radix_finalize */
     int32_t *v4vals; size_t nv4vals;
 };
 
@@ -48,7 +48,7 @@ static int parse_v4(const char *s, size_t len, uint8_t out[4])
     return i == len;
 }
 
-int iw_ip_parse(const char *s, size_t len, uint8_t out[16])
+int iw_match_radix_parse_ip(const char *s, size_t len, uint8_t out[16])
 {
     char buf[64];
     struct in_addr a4;
@@ -71,13 +71,13 @@ int iw_ip_parse(const char *s, size_t len, uint8_t out[16])
     return 1;
 }
 
-int iw_cidr_parse(const char *s, size_t len, uint8_t out[16], int *plen)
+int iw_match_radix_parse_cidr(const char *s, size_t len, uint8_t out[16], int *plen)
 {
     const char *slash = memchr(s, '/', len);
     int v6, max, n = 0, i;
     size_t alen = slash ? (size_t)(slash - s) : len;
 
-    if (!iw_ip_parse(s, alen, out)) return 0;
+    if (!iw_match_radix_parse_ip(s, alen, out)) return 0;
     v6 = memchr(s, ':', alen) != NULL;
     max = v6 ? 128 : 32;
     if (!slash) {
@@ -133,7 +133,7 @@ static int bits_match(const uint8_t addr[16], const uint8_t key[16], int from, i
     return 1;
 }
 
-static int32_t node_new(iw_radix_t *t, const uint8_t key[16], int len)
+static int32_t node_new(iw_match_radix_t *t, const uint8_t key[16], int len)
 {
     rnode_t *n;
     int i;
@@ -158,7 +158,7 @@ static int32_t node_new(iw_radix_t *t, const uint8_t key[16], int len)
     return (int32_t)t->nnodes++;
 }
 
-static int node_add_value(iw_radix_t *t, int32_t ni, int32_t value)
+static int node_add_value(iw_match_radix_t *t, int32_t ni, int32_t value)
 {
     rnode_t *n = &t->nodes[ni];
     if (n->vals >= 0 && t->vals[n->vals].value == value) return 0;
@@ -175,15 +175,15 @@ static int node_add_value(iw_radix_t *t, int32_t ni, int32_t value)
     return 0;
 }
 
-iw_radix_t *iw_radix_create(void)
+iw_match_radix_t *iw_match_radix_create(void)
 {
     static const uint8_t zero[16];
-    iw_radix_t *t = calloc(1, sizeof(*t));
+    iw_match_radix_t *t = calloc(1, sizeof(*t));
     if (t && node_new(t, zero, 0) < 0) { free(t); return NULL; }
     return t;
 }
 
-void iw_radix_destroy(iw_radix_t *t)
+void iw_match_radix_destroy(iw_match_radix_t *t)
 {
     if (!t) return;
     free(t->nodes);
@@ -193,7 +193,7 @@ void iw_radix_destroy(iw_radix_t *t)
     free(t);
 }
 
-int iw_radix_insert(iw_radix_t *t, const uint8_t key[16], int plen,
+int iw_match_radix_insert(iw_match_radix_t *t, const uint8_t key[16], int plen,
                     int32_t value)
 {
     int32_t cur = 0;
@@ -226,8 +226,8 @@ int iw_radix_insert(iw_radix_t *t, const uint8_t key[16], int plen,
 }
 
 /* Walk from node `cur`, whose first `matched` bits are known to agree. */
-static void walk(const iw_radix_t *t, int32_t cur, int matched, const uint8_t addr[16],
-                 iw_radix_fn fn, void *ctx)
+static void walk(const iw_match_radix_t *t, int32_t cur, int matched, const uint8_t addr[16],
+                 iw_match_radix_fn fn, void *ctx)
 {
     int guard = 0;
     while (cur >= 0 && guard++ <= 129) {
@@ -248,8 +248,8 @@ static int is_v4_mapped(const uint8_t a[16])
     return memcmp(a, pre, 12) == 0;
 }
 
-void iw_radix_lookup(const iw_radix_t *t, const uint8_t addr[16],
-                     iw_radix_fn fn, void *ctx)
+void iw_match_radix_lookup(const iw_match_radix_t *t, const uint8_t addr[16],
+                     iw_match_radix_fn fn, void *ctx)
 {
     if (t->v4 && is_v4_mapped(addr)) {
         const v4slot_t *sl = &t->v4[addr[12] << 8 | addr[13]];
@@ -265,7 +265,7 @@ void iw_radix_lookup(const iw_radix_t *t, const uint8_t addr[16],
 
 static void collect(void *ctx, int32_t v)
 {
-    iw_radix_t *t = ctx;
+    iw_match_radix_t *t = ctx;
     if (t->nv4vals % 1024 == 0) {
         int32_t *nv = realloc(t->v4vals, (t->nv4vals + 1024) * sizeof(*nv));
         if (!nv) return;    /* checked by the caller through nv4vals */
@@ -274,7 +274,7 @@ static void collect(void *ctx, int32_t v)
     t->v4vals[t->nv4vals++] = v;
 }
 
-int iw_radix_finalize(iw_radix_t *t)
+int iw_match_radix_finalize(iw_match_radix_t *t)
 {
     uint8_t a[16] = { 0,0,0,0,0,0,0,0,0,0,0xFF,0xFF,0,0,0,0 };
     uint32_t b;
@@ -315,7 +315,7 @@ oom:
     return -1;
 }
 
-size_t iw_radix_nodes(const iw_radix_t *t)
+size_t iw_match_radix_nodes(const iw_match_radix_t *t)
 {
     return t->nnodes;
 }

@@ -10,30 +10,30 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct iw_radix iw_radix_t;
+typedef struct iw_match_radix iw_match_radix_t;
 
 /* Parse an address ("1.2.3.4", "::1", "::ffff:1.2.3.4", "[::1]") into 16
  * bytes.  No allocation.  Returns 1 on success. */
-int iw_ip_parse(const char *s, size_t len, uint8_t out[16]);
+int iw_match_radix_parse_ip(const char *s, size_t len, uint8_t out[16]);
 /* Parse "addr/len" or a bare address (host prefix).  Returns 1 on success;
  * *plen is in 128-bit terms. */
-int iw_cidr_parse(const char *s, size_t len, uint8_t out[16], int *plen);
+int iw_match_radix_parse_cidr(const char *s, size_t len, uint8_t out[16], int *plen);
 
-iw_radix_t *iw_radix_create(void);          /* malloc; NULL on OOM */
-void iw_radix_destroy(iw_radix_t *t);
+iw_match_radix_t *iw_match_radix_create(void);          /* malloc; NULL on OOM */
+void iw_match_radix_destroy(iw_match_radix_t *t);
 /* Attach `value` to the prefix (duplicates of the last value are skipped).
  * Returns 0, or -1 on OOM. */
-int iw_radix_insert(iw_radix_t *t, const uint8_t key[16], int plen,
+int iw_match_radix_insert(iw_match_radix_t *t, const uint8_t key[16], int plen,
                     int32_t value);
 /* After the last insert: build the IPv4 /16 index that lets big trees
  * start lookups 112 bits down.  Returns 0, or -1 on OOM (lookups then
  * walk from the root).  Inserting afterwards requires finalizing again. */
-int iw_radix_finalize(iw_radix_t *t);
+int iw_match_radix_finalize(iw_match_radix_t *t);
 /* Call fn(ctx, value) for every value of every prefix containing addr.
  * Read-only: any number of threads may look up at once. */
-typedef void (*iw_radix_fn)(void *ctx, int32_t value);
-void iw_radix_lookup(const iw_radix_t *t, const uint8_t addr[16],
-                     iw_radix_fn fn, void *ctx);
-size_t iw_radix_nodes(const iw_radix_t *t);
+typedef void (*iw_match_radix_fn)(void *ctx, int32_t value);
+void iw_match_radix_lookup(const iw_match_radix_t *t, const uint8_t addr[16],
+                     iw_match_radix_fn fn, void *ctx);
+size_t iw_match_radix_nodes(const iw_match_radix_t *t);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* iw_rules: Sigma YAML -> rule model (see iw_rules.h).
  *
- * Every YAML document is parsed into a small DOM with marks (iw_yaml), then
+ * Every YAML document is parsed into a small DOM with marks (iw_rules_yaml), then
  * into an iw_rule_t in the ruleset pool.  A document with any error is not
  * added (other documents of the file are kept); every problem is reported
  * as file:line:col of the offending node.  Cross-document references
@@ -25,7 +25,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include "iw_rules.h"
-#include "iw_yaml.h"
+#include "iw_rules_yaml.h"
 
 #define MAX_RULE_FILE (32u << 20)   /* a rule file larger than this is a mistake */
 #define MAX_DIR_DEPTH 16
@@ -106,9 +106,9 @@ static void err_at(ctx_t *c, int line, int col, const char *fmt, ...)
     va_end(ap);
 }
 
-static void err(ctx_t *c, const iw_ynode_t *n, const char *fmt, ...)
+static void err(ctx_t *c, const iw_rules_yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void err(ctx_t *c, const iw_ynode_t *n, const char *fmt, ...)
+static void err(ctx_t *c, const iw_rules_yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -116,9 +116,9 @@ static void err(ctx_t *c, const iw_ynode_t *n, const char *fmt, ...)
     va_end(ap);
 }
 
-static void warn(ctx_t *c, const iw_ynode_t *n, const char *fmt, ...)
+static void warn(ctx_t *c, const iw_rules_yaml_node_t *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-static void warn(ctx_t *c, const iw_ynode_t *n, const char *fmt, ...)
+static void warn(ctx_t *c, const iw_rules_yaml_node_t *n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -127,7 +127,7 @@ static void warn(ctx_t *c, const iw_ynode_t *n, const char *fmt, ...)
 }
 
 /* Column of the first character of a scalar's content. */
-static int content_col(const iw_ynode_t *n)
+static int content_col(const iw_rules_yaml_node_t *n)
 {
     return n->col + (n->quoted ? 1 : 0);
 }
@@ -146,49 +146,49 @@ static const char *shown(ctx_t *c, const char *s)
 
 /* ---- generic node helpers ------------------------------------------ */
 
-static int is_text(const iw_ynode_t *n)
+static int is_text(const iw_rules_yaml_node_t *n)
 {
-    return n && n->type == IW_Y_SCALAR && !iw_yscalar_is_null(n);
+    return n && n->type == IW_RULES_YAML_SCALAR && !iw_rules_yaml_scalar_is_null(n);
 }
 
 /* Text attribute `key` of map m; NULL when absent.  Wrong type -> error. */
-static const char *get_text(ctx_t *c, const iw_ynode_t *m, const char *key,
-                            const iw_ynode_t **node_out)
+static const char *get_text(ctx_t *c, const iw_rules_yaml_node_t *m, const char *key,
+                            const iw_rules_yaml_node_t **node_out)
 {
-    const iw_ynode_t *k = NULL, *v = iw_ymap_get(m, key, &k);
+    const iw_rules_yaml_node_t *k = NULL, *v = iw_rules_yaml_map_get(m, key, &k);
 
     if (node_out) *node_out = v;
-    if (!v || iw_yscalar_is_null(v)) return NULL;
-    if (v->type != IW_Y_SCALAR) {
-        err(c, v, "'%s' must be a text value, got %s", key, iw_ynode_kind(v));
+    if (!v || iw_rules_yaml_scalar_is_null(v)) return NULL;
+    if (v->type != IW_RULES_YAML_SCALAR) {
+        err(c, v, "'%s' must be a text value, got %s", key, iw_rules_yaml_kind(v));
         return NULL;
     }
     return apr_pstrmemdup(c->p, v->s, v->len);
 }
 
 /* A list of texts; a single text is accepted as a list of one. */
-static apr_array_header_t *get_text_list(ctx_t *c, const iw_ynode_t *m,
+static apr_array_header_t *get_text_list(ctx_t *c, const iw_rules_yaml_node_t *m,
                                          const char *key)
 {
-    const iw_ynode_t *v = iw_ymap_get(m, key, NULL);
+    const iw_rules_yaml_node_t *v = iw_rules_yaml_map_get(m, key, NULL);
     apr_array_header_t *a = apr_array_make(c->p, 2, sizeof(const char *));
     int i;
 
-    if (!v || iw_yscalar_is_null(v)) return a;
-    if (v->type == IW_Y_SCALAR) {
+    if (!v || iw_rules_yaml_scalar_is_null(v)) return a;
+    if (v->type == IW_RULES_YAML_SCALAR) {
         APR_ARRAY_PUSH(a, const char *) = apr_pstrmemdup(c->p, v->s, v->len);
         return a;
     }
-    if (v->type != IW_Y_SEQ) {
-        err(c, v, "'%s' must be a list of text values, got %s", key, iw_ynode_kind(v));
+    if (v->type != IW_RULES_YAML_SEQ) {
+        err(c, v, "'%s' must be a list of text values, got %s", key, iw_rules_yaml_kind(v));
         return a;
     }
     for (i = 0; i < v->nkids; i++) {
-        const iw_ynode_t *e = v->kids[i];
-        if (e->type != IW_Y_SCALAR) {
+        const iw_rules_yaml_node_t *e = v->kids[i];
+        if (e->type != IW_RULES_YAML_SCALAR) {
             /* informational metadata: not worth rejecting the rule */
-            warn(c, e, "'%s' entry is %s, not text (ignored)%s", key, iw_ynode_kind(e),
-                 e->type == IW_Y_MAP ? "; quote text that contains ': '" : "");
+            warn(c, e, "'%s' entry is %s, not text (ignored)%s", key, iw_rules_yaml_kind(e),
+                 e->type == IW_RULES_YAML_MAP ? "; quote text that contains ': '" : "");
             continue;
         }
         APR_ARRAY_PUSH(a, const char *) = apr_pstrmemdup(c->p, e->s, e->len);
@@ -207,19 +207,19 @@ static int valid_date(const char *s)
     return 1;
 }
 
-static void parse_meta(ctx_t *c, const iw_ynode_t *m)
+static void parse_meta(ctx_t *c, const iw_rules_yaml_node_t *m)
 {
     static const char *const statuses[] = {
         "stable", "test", "experimental", "deprecated", "unsupported", NULL
     };
     iw_rule_t *r = c->r;
-    const iw_ynode_t *n;
+    const iw_rules_yaml_node_t *n;
     int i;
 
     r->title = get_text(c, m, "title", &n);
     if (!n)
         err(c, m, "missing mandatory 'title'");
-    else if (n->type != IW_Y_SCALAR)
+    else if (n->type != IW_RULES_YAML_SCALAR)
         ;                               /* reported by get_text */
     else if (!r->title || !*r->title)
         err(c, n, "'title' is empty");
@@ -262,18 +262,18 @@ static const char *lower(apr_pool_t *p, const char *s)
 }
 
 /* iocwatch sees two log sources; anything else would silently never match. */
-static void parse_logsource(ctx_t *c, const iw_ynode_t *m, int required)
+static void parse_logsource(ctx_t *c, const iw_rules_yaml_node_t *m, int required)
 {
     iw_rule_t *r = c->r;
-    const iw_ynode_t *k = NULL, *ls = iw_ymap_get(m, "logsource", &k);
+    const iw_rules_yaml_node_t *k = NULL, *ls = iw_rules_yaml_map_get(m, "logsource", &k);
     const char *cat, *prod, *svc;
 
     if (!ls) {
         if (required) err(c, m, "missing mandatory 'logsource'");
         return;
     }
-    if (ls->type != IW_Y_MAP) {
-        err(c, ls, "'logsource' must be a map, got %s", iw_ynode_kind(ls));
+    if (ls->type != IW_RULES_YAML_MAP) {
+        err(c, ls, "'logsource' must be a map, got %s", iw_rules_yaml_kind(ls));
         return;
     }
     r->ls_category = get_text(c, ls, "category", NULL);
@@ -365,7 +365,7 @@ static unsigned first_bit(unsigned mods)
 }
 
 /* Split "field|m1|m2" and map modifier names; errors point at the name. */
-static int parse_mods(ctx_t *c, const iw_ynode_t *key, const char *s,
+static int parse_mods(ctx_t *c, const iw_rules_yaml_node_t *key, const char *s,
                       modref_t *out, int max, int *n, unsigned *mods)
 {
     const char *q = strchr(s, '|');
@@ -410,7 +410,7 @@ static int mod_index(const modref_t *m, int n, unsigned bits)
 }
 
 /* Combination rules; messages name both modifiers. */
-static void check_mod_combos(ctx_t *c, const iw_ynode_t *key, iw_item_t *it,
+static void check_mod_combos(ctx_t *c, const iw_rules_yaml_node_t *key, iw_item_t *it,
                              const modref_t *m, int n)
 {
     static const unsigned excl[] = {MODS_SUBSTR, MODS_NUM, MODS_TIME, MODS_ENC, MODS_UTF};
@@ -476,7 +476,7 @@ static unsigned field_sources(int f)
 }
 
 /* Field-dependent rules. */
-static void check_mod_field(ctx_t *c, const iw_ynode_t *key, iw_item_t *it)
+static void check_mod_field(ctx_t *c, const iw_rules_yaml_node_t *key, iw_item_t *it)
 {
     if (it->field < 0) return;
     if (c->r->applies_to && !(field_sources(it->field) & c->r->applies_to))
@@ -499,7 +499,7 @@ static void check_mod_field(ctx_t *c, const iw_ynode_t *key, iw_item_t *it)
 
 /* ---- values ---------------------------------------------------------- */
 
-static int parse_value(ctx_t *c, const iw_ynode_t *n, iw_value_t *v)
+static int parse_value(ctx_t *c, const iw_rules_yaml_node_t *n, iw_value_t *v)
 {
     long long num;
     int b;
@@ -507,24 +507,24 @@ static int parse_value(ctx_t *c, const iw_ynode_t *n, iw_value_t *v)
     memset(v, 0, sizeof(*v));
     v->line = n->line;
     v->col = n->col;
-    if (n->type != IW_Y_SCALAR) {
-        err(c, n, "expected a value, got %s", iw_ynode_kind(n));
+    if (n->type != IW_RULES_YAML_SCALAR) {
+        err(c, n, "expected a value, got %s", iw_rules_yaml_kind(n));
         return -1;
     }
     v->s.p = apr_pstrmemdup(c->p, n->s, n->len);
     v->s.len = n->len;
-    if (iw_yscalar_is_null(n)) {
+    if (iw_rules_yaml_scalar_is_null(n)) {
         v->type = IW_VAL_NULL;          /* "null", "~" or nothing: no text */
         v->s.p = "";
         v->s.len = 0;
     }
-    else if (iw_yscalar_bool(n, &b)) {
+    else if (iw_rules_yaml_scalar_bool(n, &b)) {
         v->type = IW_VAL_BOOL;          /* header contract: s is "true"/"false" */
         v->boolean = b;
         v->s.p = b ? "true" : "false";
         v->s.len = b ? 4 : 5;
     }
-    else if (iw_yscalar_int(n, &num)) { v->type = IW_VAL_NUMBER; v->num = num; }
+    else if (iw_rules_yaml_scalar_int(n, &num)) { v->type = IW_VAL_NUMBER; v->num = num; }
     else v->type = IW_VAL_STRING;
     return 0;
 }
@@ -608,7 +608,7 @@ static void check_time_value(ctx_t *c, const iw_item_t *it, const iw_value_t *v)
 }
 
 /* Value rules that depend on the modifiers. */
-static void check_values(ctx_t *c, const iw_ynode_t *key, iw_item_t *it)
+static void check_values(ctx_t *c, const iw_rules_yaml_node_t *key, iw_item_t *it)
 {
     int i, n = it->values->nelts;
     unsigned mods = it->mods;
@@ -701,7 +701,7 @@ static const char *nearest_field(const char *name)
     return out;
 }
 
-static int parse_item(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *val,
+static int parse_item(ctx_t *c, const iw_rules_yaml_node_t *key, const iw_rules_yaml_node_t *val,
                       iw_item_t *it)
 {
     modref_t m[16];
@@ -713,7 +713,7 @@ static int parse_item(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *val,
     it->line = key->line;
     it->col = key->col;
     it->fieldref = -1;
-    if (key->type != IW_Y_SCALAR || key->len != strlen(key->s)) {
+    if (key->type != IW_RULES_YAML_SCALAR || key->len != strlen(key->s)) {
         err(c, key, "a selection key must be a field name");
         return -1;
     }
@@ -739,9 +739,9 @@ static int parse_item(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *val,
     }
     if (parse_mods(c, key, key->s, m, 16, &nm, &it->mods) < 0 || bad_field) return -1;
     it->values = apr_array_make(c->p, 2, sizeof(iw_value_t));
-    if (val->type == IW_Y_SCALAR) {
+    if (val->type == IW_RULES_YAML_SCALAR) {
         parse_value(c, val, apr_array_push(it->values));
-    } else if (val->type == IW_Y_SEQ) {
+    } else if (val->type == IW_RULES_YAML_SEQ) {
         if (val->nkids == 0) {
             err(c, val, "'%s' has an empty list of values", key->s);
             return -1;
@@ -751,7 +751,7 @@ static int parse_item(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *val,
                 return -1;
     } else {
         err(c, val, "value of '%s' must be a value or a list of values, got %s",
-            key->s, iw_ynode_kind(val));
+            key->s, iw_rules_yaml_kind(val));
         return -1;
     }
     check_mod_combos(c, key, it, m, nm);
@@ -767,22 +767,22 @@ static iw_group_t *new_group(ctx_t *c, iw_selection_t *s)
     return g;
 }
 
-static void parse_group_map(ctx_t *c, iw_selection_t *s, const iw_ynode_t *m)
+static void parse_group_map(ctx_t *c, iw_selection_t *s, const iw_rules_yaml_node_t *m)
 {
     iw_group_t *g;
     int i;
 
-    if (iw_ymap_size(m) == 0) {
+    if (iw_rules_yaml_map_size(m) == 0) {
         err(c, m, "selection '%s' has an empty map", s->name);
         return;
     }
     g = new_group(c, s);
-    for (i = 0; i < iw_ymap_size(m); i++)
-        parse_item(c, iw_ymap_key(m, i), iw_ymap_val(m, i), apr_array_push(g->items));
+    for (i = 0; i < iw_rules_yaml_map_size(m); i++)
+        parse_item(c, iw_rules_yaml_map_key(m, i), iw_rules_yaml_map_val(m, i), apr_array_push(g->items));
 }
 
 /* A list of plain values (or a lone value) is a keyword search on _raw. */
-static void parse_keywords(ctx_t *c, iw_selection_t *s, const iw_ynode_t *n)
+static void parse_keywords(ctx_t *c, iw_selection_t *s, const iw_rules_yaml_node_t *n)
 {
     iw_group_t *g = new_group(c, s);
     iw_item_t *it = apr_array_push(g->items);
@@ -794,7 +794,7 @@ static void parse_keywords(ctx_t *c, iw_selection_t *s, const iw_ynode_t *n)
     it->line = n->line;
     it->col = n->col;
     it->values = apr_array_make(c->p, n->nkids + 1, sizeof(iw_value_t));
-    if (n->type == IW_Y_SCALAR) {
+    if (n->type == IW_RULES_YAML_SCALAR) {
         parse_value(c, n, apr_array_push(it->values));
     } else {
         for (i = 0; i < n->nkids; i++)
@@ -803,7 +803,7 @@ static void parse_keywords(ctx_t *c, iw_selection_t *s, const iw_ynode_t *n)
     if (c->nerr == nerr) check_values(c, n, it);
 }
 
-static void parse_selection(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *v)
+static void parse_selection(ctx_t *c, const iw_rules_yaml_node_t *key, const iw_rules_yaml_node_t *v)
 {
     iw_selection_t *s = apr_array_push(c->r->selections);
     int i, maps = 0, scalars = 0;
@@ -812,12 +812,12 @@ static void parse_selection(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *v
     s->line = key->line;
     s->col = key->col;
     s->groups = apr_array_make(c->p, 2, sizeof(iw_group_t));
-    if (v->type == IW_Y_MAP) {
+    if (v->type == IW_RULES_YAML_MAP) {
         parse_group_map(c, s, v);
         return;
     }
-    if (v->type == IW_Y_SCALAR) {
-        if (iw_yscalar_is_null(v))
+    if (v->type == IW_RULES_YAML_SCALAR) {
+        if (iw_rules_yaml_scalar_is_null(v))
             err(c, v, "selection '%s' is empty", s->name);
         else
             parse_keywords(c, s, v);
@@ -828,8 +828,8 @@ static void parse_selection(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *v
         return;
     }
     for (i = 0; i < v->nkids; i++) {
-        if (v->kids[i]->type == IW_Y_MAP) maps++;
-        else if (v->kids[i]->type == IW_Y_SCALAR) scalars++;
+        if (v->kids[i]->type == IW_RULES_YAML_MAP) maps++;
+        else if (v->kids[i]->type == IW_RULES_YAML_SCALAR) scalars++;
         else {
             err(c, v->kids[i], "selection '%s': a list inside a list is not Sigma", s->name);
             return;
@@ -847,18 +847,18 @@ static void parse_selection(ctx_t *c, const iw_ynode_t *key, const iw_ynode_t *v
         parse_group_map(c, s, v->kids[i]);
 }
 
-static void mark_used(const iw_cond_t *n, char *used)
+static void mark_used(const iw_rules_cond_t *n, char *used)
 {
     int i;
     if (!n) return;
-    if (n->type == IW_COND_SEL) { used[n->sel] = 1; return; }
+    if (n->type == IW_RULES_COND_SEL) { used[n->sel] = 1; return; }
     for (i = 0; i < n->nkids; i++) mark_used(n->kids[i], used);
 }
 
 /* `condition`: one expression or a list of them (ORed). */
-static void parse_condition(ctx_t *c, const iw_ynode_t *parent, const char *what)
+static void parse_condition(ctx_t *c, const iw_rules_yaml_node_t *parent, const char *what)
 {
-    const iw_ynode_t *k = NULL, *v = iw_ymap_get(parent, "condition", &k);
+    const iw_rules_yaml_node_t *k = NULL, *v = iw_rules_yaml_map_get(parent, "condition", &k);
     iw_rule_t *r = c->r;
     apr_array_header_t *conds;
     int i, n;
@@ -867,35 +867,35 @@ static void parse_condition(ctx_t *c, const iw_ynode_t *parent, const char *what
         err(c, parent, "%s has no 'condition'", what);
         return;
     }
-    if (v->type == IW_Y_MAP || (v->type == IW_Y_SCALAR && !is_text(v))) {
+    if (v->type == IW_RULES_YAML_MAP || (v->type == IW_RULES_YAML_SCALAR && !is_text(v))) {
         err(c, v, "'condition' must be an expression or a list of expressions, got %s",
-            iw_ynode_kind(v));
+            iw_rules_yaml_kind(v));
         return;
     }
-    n = v->type == IW_Y_SEQ ? v->nkids : 1;
+    n = v->type == IW_RULES_YAML_SEQ ? v->nkids : 1;
     if (n == 0) {
         err(c, v, "'condition' is an empty list");
         return;
     }
-    conds = apr_array_make(c->p, n, sizeof(iw_cond_t *));
+    conds = apr_array_make(c->p, n, sizeof(iw_rules_cond_t *));
     for (i = 0; i < n; i++) {
-        const iw_ynode_t *e = v->type == IW_Y_SEQ ? v->kids[i] : v;
-        iw_cond_t *t;
+        const iw_rules_yaml_node_t *e = v->type == IW_RULES_YAML_SEQ ? v->kids[i] : v;
+        iw_rules_cond_t *t;
         if (!is_text(e)) {
-            err(c, e, "'condition' entries must be expressions, got %s", iw_ynode_kind(e));
+            err(c, e, "'condition' entries must be expressions, got %s", iw_rules_yaml_kind(e));
             return;
         }
-        t = iw_cond_parse(c->p, e->s, r->selections, c->file, e->line, content_col(e),
+        t = iw_rules_cond_parse(c->p, e->s, r->selections, c->file, e->line, content_col(e),
                           rid(r), c->diag);
         if (!t) { c->nerr++; return; }
-        APR_ARRAY_PUSH(conds, iw_cond_t *) = t;
+        APR_ARRAY_PUSH(conds, iw_rules_cond_t *) = t;
     }
     if (n == 1) {
-        r->cond = APR_ARRAY_IDX(conds, 0, iw_cond_t *);
+        r->cond = APR_ARRAY_IDX(conds, 0, iw_rules_cond_t *);
     } else {
         r->cond = apr_pcalloc(c->p, sizeof(*r->cond));
-        r->cond->type = IW_COND_OR;
-        r->cond->kids = (iw_cond_t **)conds->elts;
+        r->cond->type = IW_RULES_COND_OR;
+        r->cond->kids = (iw_rules_cond_t **)conds->elts;
         r->cond->nkids = n;
     }
     {
@@ -911,14 +911,14 @@ static void parse_condition(ctx_t *c, const iw_ynode_t *parent, const char *what
 }
 
 /* Selections of a detection (or filter) map: every key except `skip`. */
-static void parse_selections(ctx_t *c, const iw_ynode_t *m, const char *const *skip)
+static void parse_selections(ctx_t *c, const iw_rules_yaml_node_t *m, const char *const *skip)
 {
     int i, j;
 
     c->r->selections = apr_array_make(c->p, 4, sizeof(iw_selection_t));
-    for (i = 0; i < iw_ymap_size(m); i++) {
-        const iw_ynode_t *k = iw_ymap_key(m, i), *v = iw_ymap_val(m, i);
-        if (k->type != IW_Y_SCALAR || !k->len) {
+    for (i = 0; i < iw_rules_yaml_map_size(m); i++) {
+        const iw_rules_yaml_node_t *k = iw_rules_yaml_map_key(m, i), *v = iw_rules_yaml_map_val(m, i);
+        if (k->type != IW_RULES_YAML_SCALAR || !k->len) {
             err(c, k, "a selection name must be a non-empty text");
             continue;
         }
@@ -933,13 +933,13 @@ static void parse_selections(ctx_t *c, const iw_ynode_t *m, const char *const *s
     }
 }
 
-static void parse_detection(ctx_t *c, const iw_ynode_t *det)
+static void parse_detection(ctx_t *c, const iw_rules_yaml_node_t *det)
 {
     static const char *const skip[] = {"condition", NULL};
 
-    if (det->type != IW_Y_MAP) {
+    if (det->type != IW_RULES_YAML_MAP) {
         err(c, det, "'detection' must be a map of selections and a condition, got %s",
-            iw_ynode_kind(det));
+            iw_rules_yaml_kind(det));
         return;
     }
     parse_selections(c, det, skip);
@@ -953,33 +953,33 @@ static const char *const corr_types[] = {
 };
 
 /* A list of references (ids/names) with their marks. */
-static apr_array_header_t *parse_refs(ctx_t *c, const iw_ynode_t *m, const char *what,
+static apr_array_header_t *parse_refs(ctx_t *c, const iw_rules_yaml_node_t *m, const char *what,
                                       mark_t **marks)
 {
-    const iw_ynode_t *k = NULL, *v = iw_ymap_get(m, "rules", &k);
+    const iw_rules_yaml_node_t *k = NULL, *v = iw_rules_yaml_map_get(m, "rules", &k);
     apr_array_header_t *a = apr_array_make(c->p, 4, sizeof(const char *));
     int i, j, n;
 
     *marks = NULL;
-    if (!v || iw_yscalar_is_null(v)) {
+    if (!v || iw_rules_yaml_scalar_is_null(v)) {
         err(c, k ? k : m, "%s has no 'rules' (the ids or names of the rules it applies to)",
             what);
         return a;
     }
-    if (v->type == IW_Y_MAP) {
+    if (v->type == IW_RULES_YAML_MAP) {
         err(c, v, "'rules' must be a list of rule ids or names, got a map");
         return a;
     }
-    n = v->type == IW_Y_SEQ ? v->nkids : 1;
+    n = v->type == IW_RULES_YAML_SEQ ? v->nkids : 1;
     if (n == 0) {
         err(c, v, "'rules' is an empty list");
         return a;
     }
     *marks = apr_pcalloc(c->p, n * sizeof(mark_t));
     for (i = 0; i < n; i++) {
-        const iw_ynode_t *e = v->type == IW_Y_SEQ ? v->kids[i] : v;
+        const iw_rules_yaml_node_t *e = v->type == IW_RULES_YAML_SEQ ? v->kids[i] : v;
         if (!is_text(e)) {
-            err(c, e, "'rules' entries must be rule ids or names, got %s", iw_ynode_kind(e));
+            err(c, e, "'rules' entries must be rule ids or names, got %s", iw_rules_yaml_kind(e));
             continue;
         }
         for (j = 0; j < a->nelts && strcmp(APR_ARRAY_IDX(a, j, const char *), e->s); j++) ;
@@ -1018,25 +1018,25 @@ static int parse_timespan(const char *s, apr_interval_time_t *out)
     return 0;
 }
 
-static void parse_corr_condition(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *cn)
+static void parse_corr_condition(ctx_t *c, iw_corr_def_t *cd, const iw_rules_yaml_node_t *cn)
 {
     static const char *const ops[] = {NULL, "gt", "gte", "lt", "lte", "eq", "neq"};
     int i, j;
 
-    if (cn->type != IW_Y_MAP) {
+    if (cn->type != IW_RULES_YAML_MAP) {
         err(c, cn, "correlation 'condition' must be a map like {gte: 10}, got %s",
-            iw_ynode_kind(cn));
+            iw_rules_yaml_kind(cn));
         return;
     }
-    for (i = 0; i < iw_ymap_size(cn); i++) {
-        const iw_ynode_t *k = iw_ymap_key(cn, i), *v = iw_ymap_val(cn, i);
+    for (i = 0; i < iw_rules_yaml_map_size(cn); i++) {
+        const iw_rules_yaml_node_t *k = iw_rules_yaml_map_key(cn, i), *v = iw_rules_yaml_map_val(cn, i);
         long long num;
-        if (k->type == IW_Y_SCALAR && !strcmp(k->s, "field")) {
-            if (v->type == IW_Y_SEQ && v->nkids == 1) v = v->kids[0];
-            if (v->type == IW_Y_SEQ)
+        if (k->type == IW_RULES_YAML_SCALAR && !strcmp(k->s, "field")) {
+            if (v->type == IW_RULES_YAML_SEQ && v->nkids == 1) v = v->kids[0];
+            if (v->type == IW_RULES_YAML_SEQ)
                 err(c, v, "value_count over several fields is not supported: give one 'field'");
             else if (!is_text(v))
-                err(c, v, "'field' must be a field name, got %s", iw_ynode_kind(v));
+                err(c, v, "'field' must be a field name, got %s", iw_rules_yaml_kind(v));
             else if ((cd->value_field_id = iw_field_lookup(v->s)) < 0
                      && !(cd->aliases && apr_hash_get(cd->aliases, v->s, APR_HASH_KEY_STRING)))
                 err(c, v, "unknown field '%s' in correlation condition", shown(c, v->s));
@@ -1044,16 +1044,16 @@ static void parse_corr_condition(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *
                 cd->value_field = apr_pstrdup(c->p, v->s);
             continue;
         }
-        for (j = 1; j <= 6 && (k->type != IW_Y_SCALAR || strcmp(ops[j], k->s)); j++) ;
+        for (j = 1; j <= 6 && (k->type != IW_RULES_YAML_SCALAR || strcmp(ops[j], k->s)); j++) ;
         if (j > 6) {
             err(c, k, "unknown correlation condition '%s' (use gt, gte, lt, lte, eq, neq "
                 "and, for value_count, field)", k->s);
             continue;
         }
-        if (!iw_yscalar_int(v, &num) || num < 0) {
+        if (!iw_rules_yaml_scalar_int(v, &num) || num < 0) {
             err(c, v, "'%s' needs a non-negative integer, got %s", k->s,
-                v->type == IW_Y_SCALAR ? apr_psprintf(c->p, "'%s'", shown(c, v->s))
-                                       : iw_ynode_kind(v));
+                v->type == IW_RULES_YAML_SCALAR ? apr_psprintf(c->p, "'%s'", shown(c, v->s))
+                                       : iw_rules_yaml_kind(v));
             continue;
         }
         if (cd->ncmp == 2) {
@@ -1074,27 +1074,27 @@ static void parse_corr_condition(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *
     }
 }
 
-static void parse_aliases(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *an)
+static void parse_aliases(ctx_t *c, iw_corr_def_t *cd, const iw_rules_yaml_node_t *an)
 {
     int i, j;
 
     cd->aliases = apr_hash_make(c->p);
-    if (an->type != IW_Y_MAP) {
+    if (an->type != IW_RULES_YAML_MAP) {
         err(c, an, "'aliases' must be a map alias -> {rule name: field}, got %s",
-            iw_ynode_kind(an));
+            iw_rules_yaml_kind(an));
         return;
     }
     c->x->aliases.line = an->line;
     c->x->aliases.col = an->col;
-    for (i = 0; i < iw_ymap_size(an); i++) {
-        const iw_ynode_t *k = iw_ymap_key(an, i), *v = iw_ymap_val(an, i);
+    for (i = 0; i < iw_rules_yaml_map_size(an); i++) {
+        const iw_rules_yaml_node_t *k = iw_rules_yaml_map_key(an, i), *v = iw_rules_yaml_map_val(an, i);
         apr_hash_t *h = apr_hash_make(c->p);
-        if (v->type != IW_Y_MAP || !is_text(k)) {
+        if (v->type != IW_RULES_YAML_MAP || !is_text(k)) {
             err(c, v, "alias '%s' must map rule names to field names", k->s ? k->s : "");
             continue;
         }
-        for (j = 0; j < iw_ymap_size(v); j++) {
-            const iw_ynode_t *rk = iw_ymap_key(v, j), *fv = iw_ymap_val(v, j);
+        for (j = 0; j < iw_rules_yaml_map_size(v); j++) {
+            const iw_rules_yaml_node_t *rk = iw_rules_yaml_map_key(v, j), *fv = iw_rules_yaml_map_val(v, j);
             if (!is_text(rk) || !is_text(fv)) {
                 err(c, fv, "alias '%s': entries must be 'rule name: field name'", k->s);
                 continue;
@@ -1110,22 +1110,22 @@ static void parse_aliases(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *an)
     }
 }
 
-static void parse_group_by(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *g)
+static void parse_group_by(ctx_t *c, iw_corr_def_t *cd, const iw_rules_yaml_node_t *g)
 {
     int i, n;
 
     cd->group_by = apr_array_make(c->p, 2, sizeof(const char *));
-    if (!g || iw_yscalar_is_null(g)) return;
-    if (g->type == IW_Y_MAP) {
+    if (!g || iw_rules_yaml_scalar_is_null(g)) return;
+    if (g->type == IW_RULES_YAML_MAP) {
         err(c, g, "'group-by' must be a list of field names, got a map");
         return;
     }
-    n = g->type == IW_Y_SEQ ? g->nkids : 1;
+    n = g->type == IW_RULES_YAML_SEQ ? g->nkids : 1;
     c->x->groups = apr_pcalloc(c->p, (n + 1) * sizeof(mark_t));
     for (i = 0; i < n; i++) {
-        const iw_ynode_t *e = g->type == IW_Y_SEQ ? g->kids[i] : g;
+        const iw_rules_yaml_node_t *e = g->type == IW_RULES_YAML_SEQ ? g->kids[i] : g;
         if (!is_text(e)) {
-            err(c, e, "'group-by' entries must be field names, got %s", iw_ynode_kind(e));
+            err(c, e, "'group-by' entries must be field names, got %s", iw_rules_yaml_kind(e));
             continue;
         }
         c->x->groups[cd->group_by->nelts].line = e->line;
@@ -1134,9 +1134,9 @@ static void parse_group_by(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *g)
     }
 }
 
-static void parse_corr_type(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *m)
+static void parse_corr_type(ctx_t *c, iw_corr_def_t *cd, const iw_rules_yaml_node_t *m)
 {
-    const iw_ynode_t *k = NULL, *t = iw_ymap_get(m, "type", &k);
+    const iw_rules_yaml_node_t *k = NULL, *t = iw_rules_yaml_map_get(m, "type", &k);
     int i;
 
     if (!t || !is_text(t)) {
@@ -1157,11 +1157,11 @@ static void parse_corr_type(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *m)
     }
 }
 
-static void parse_generate(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *g)
+static void parse_generate(ctx_t *c, iw_corr_def_t *cd, const iw_rules_yaml_node_t *g)
 {
     int b;
     if (!g) return;
-    if (!iw_yscalar_bool(g, &b)) {
+    if (!iw_rules_yaml_scalar_bool(g, &b)) {
         err(c, g, "'generate' must be true or false");
         return;
     }
@@ -1169,49 +1169,49 @@ static void parse_generate(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *g)
     c->x->generate_given = 1;
 }
 
-static void check_corr_needs(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *m,
-                             const iw_ynode_t *v);
+static void check_corr_needs(ctx_t *c, iw_corr_def_t *cd, const iw_rules_yaml_node_t *m,
+                             const iw_rules_yaml_node_t *v);
 static void warn_unused_aliases(ctx_t *c, const iw_corr_def_t *cd);
 
-static void parse_correlation(ctx_t *c, const iw_ynode_t *root, const iw_ynode_t *m)
+static void parse_correlation(ctx_t *c, const iw_rules_yaml_node_t *root, const iw_rules_yaml_node_t *m)
 {
     static const char *const known[] = {
         "type", "rules", "group-by", "timespan", "condition", "aliases", "generate",
         "field", NULL
     };
     iw_corr_def_t *cd = apr_pcalloc(c->p, sizeof(*cd));
-    const iw_ynode_t *k = NULL, *v;
+    const iw_rules_yaml_node_t *k = NULL, *v;
     int i, j, nerr;
 
     c->r->corr = cd;
     cd->value_field_id = -1;
-    if (m->type != IW_Y_MAP) {
-        err(c, m, "'correlation' must be a map, got %s", iw_ynode_kind(m));
+    if (m->type != IW_RULES_YAML_MAP) {
+        err(c, m, "'correlation' must be a map, got %s", iw_rules_yaml_kind(m));
         return;
     }
-    for (i = 0; i < iw_ymap_size(m); i++) {
-        const iw_ynode_t *kk = iw_ymap_key(m, i);
-        for (j = 0; known[j] && (kk->type != IW_Y_SCALAR || strcmp(known[j], kk->s)); j++) ;
+    for (i = 0; i < iw_rules_yaml_map_size(m); i++) {
+        const iw_rules_yaml_node_t *kk = iw_rules_yaml_map_key(m, i);
+        for (j = 0; known[j] && (kk->type != IW_RULES_YAML_SCALAR || strcmp(known[j], kk->s)); j++) ;
         if (!known[j])
             warn(c, kk, "unknown key '%s' in correlation (ignored)", kk->s ? kk->s : "");
     }
     parse_corr_type(c, cd, m);
     cd->rule_refs = parse_refs(c, m, "correlation", &c->x->refs);
     cd->rules = apr_array_make(c->p, cd->rule_refs->nelts + 1, sizeof(iw_rule_t *));
-    parse_group_by(c, cd, iw_ymap_get(m, "group-by", NULL));
-    v = iw_ymap_get(m, "timespan", &k);
+    parse_group_by(c, cd, iw_rules_yaml_map_get(m, "group-by", NULL));
+    v = iw_rules_yaml_map_get(m, "timespan", &k);
     if (!v) err(c, m, "correlation has no 'timespan' (e.g. timespan: 5m)");
     else if (!is_text(v) || parse_timespan(v->s, &cd->timespan) < 0)
         err(c, v, "bad timespan '%s': use a number and s, m, h or d (e.g. 90m; at most 366d)",
-            v->type == IW_Y_SCALAR ? shown(c, v->s) : iw_ynode_kind(v));
-    if ((v = iw_ymap_get(m, "aliases", NULL)))
+            v->type == IW_RULES_YAML_SCALAR ? shown(c, v->s) : iw_rules_yaml_kind(v));
+    if ((v = iw_rules_yaml_map_get(m, "aliases", NULL)))
         parse_aliases(c, cd, v);
-    if ((v = iw_ymap_get(m, "field", &k)) && is_text(v))
+    if ((v = iw_rules_yaml_map_get(m, "field", &k)) && is_text(v))
         err(c, k, "'field' belongs inside the correlation 'condition'");
     /* `generate` is top-level in the spec; pySigma reads it in the section */
-    parse_generate(c, cd, iw_ymap_get(m, "generate", NULL));
-    parse_generate(c, cd, iw_ymap_get(root, "generate", NULL));
-    v = iw_ymap_get(m, "condition", &k);
+    parse_generate(c, cd, iw_rules_yaml_map_get(m, "generate", NULL));
+    parse_generate(c, cd, iw_rules_yaml_map_get(root, "generate", NULL));
+    v = iw_rules_yaml_map_get(m, "condition", &k);
     nerr = c->nerr;
     if (v) parse_corr_condition(c, cd, v);
     if (!cd->type || c->nerr != nerr) return;
@@ -1220,25 +1220,25 @@ static void parse_correlation(ctx_t *c, const iw_ynode_t *root, const iw_ynode_t
 }
 
 /* What each correlation type requires (spec "Requires:" lists). */
-static void check_corr_needs(ctx_t *c, iw_corr_def_t *cd, const iw_ynode_t *m,
-                             const iw_ynode_t *v)
+static void check_corr_needs(ctx_t *c, iw_corr_def_t *cd, const iw_rules_yaml_node_t *m,
+                             const iw_rules_yaml_node_t *v)
 {
-    const iw_ynode_t *k = NULL;
+    const iw_rules_yaml_node_t *k = NULL;
 
     if ((cd->type == IW_CORR_EVENT_COUNT || cd->type == IW_CORR_VALUE_COUNT) && !v)
         err(c, m, "%s correlation has no 'condition' (e.g. condition: {gte: 10})",
             corr_types[cd->type]);
-    else if (v && !cd->ncmp && v->type == IW_Y_MAP)
+    else if (v && !cd->ncmp && v->type == IW_RULES_YAML_MAP)
         err(c, v, "correlation condition has no comparison (gt, gte, lt, lte, eq, neq)");
-    if (cd->type == IW_CORR_VALUE_COUNT && !cd->value_field && v && v->type == IW_Y_MAP
-        && !iw_ymap_get(v, "field", NULL))
+    if (cd->type == IW_CORR_VALUE_COUNT && !cd->value_field && v && v->type == IW_RULES_YAML_MAP
+        && !iw_rules_yaml_map_get(v, "field", NULL))
         err(c, v, "value_count correlation needs 'field' in its condition (the field "
             "whose distinct values are counted)");
-    if (cd->type != IW_CORR_VALUE_COUNT && v && iw_ymap_get(v, "field", &k))
+    if (cd->type != IW_CORR_VALUE_COUNT && v && iw_rules_yaml_map_get(v, "field", &k))
         err(c, k, "'field' is only used by value_count correlations");
     if ((cd->type == IW_CORR_TEMPORAL || cd->type == IW_CORR_TEMPORAL_ORDERED)) {
         if (cd->rule_refs->nelts < 2 && cd->rule_refs->nelts > 0)
-            warn(c, iw_ymap_get(m, "rules", NULL), "%s correlation over a single rule",
+            warn(c, iw_rules_yaml_map_get(m, "rules", NULL), "%s correlation over a single rule",
                  corr_types[cd->type]);
         if (!cd->ncmp) {        /* default: every referenced rule must occur */
             cd->cmp[0].op = IW_CMP_GTE;
@@ -1267,21 +1267,21 @@ static void warn_unused_aliases(ctx_t *c, const iw_corr_def_t *cd)
 /* ---- filter ---------------------------------------------------------- */
 
 /* pySigma: `rules: any` / `all` / [] = every rule of the filter's log source. */
-static int filter_any_rules(const iw_ynode_t *m)
+static int filter_any_rules(const iw_rules_yaml_node_t *m)
 {
-    const iw_ynode_t *v = iw_ymap_get(m, "rules", NULL);
+    const iw_rules_yaml_node_t *v = iw_rules_yaml_map_get(m, "rules", NULL);
     if (!v) return 0;
-    if (v->type == IW_Y_SEQ) return v->nkids == 0;
+    if (v->type == IW_RULES_YAML_SEQ) return v->nkids == 0;
     return is_text(v) && (!strcasecmp(v->s, "any") || !strcasecmp(v->s, "all"));
 }
 
-static void parse_filter(ctx_t *c, const iw_ynode_t *m)
+static void parse_filter(ctx_t *c, const iw_rules_yaml_node_t *m)
 {
     static const char *const skip[] = {"condition", "rules", NULL};
 
-    if (m->type != IW_Y_MAP) {
+    if (m->type != IW_RULES_YAML_MAP) {
         err(c, m, "'filter' must be a map with rules, selections and a condition, got %s",
-            iw_ynode_kind(m));
+            iw_rules_yaml_kind(m));
         return;
     }
     if (filter_any_rules(m)) {
@@ -1299,9 +1299,9 @@ static void parse_filter(ctx_t *c, const iw_ynode_t *m)
 
 /* ---- documents ------------------------------------------------------- */
 
-static void parse_ids(ctx_t *c, const iw_ynode_t *root)
+static void parse_ids(ctx_t *c, const iw_rules_yaml_node_t *root)
 {
-    const iw_ynode_t *n;
+    const iw_rules_yaml_node_t *n;
 
     c->r->id = get_text(c, root, "id", &n);
     if (c->r->id) {
@@ -1317,16 +1317,16 @@ static void parse_ids(ctx_t *c, const iw_ynode_t *root)
 }
 
 /* One document -> one rule; returns 1 when the rule was added. */
-static int load_doc(ctx_t *c, const iw_ydoc_t *doc)
+static int load_doc(ctx_t *c, const iw_rules_yaml_doc_t *doc)
 {
-    const iw_ynode_t *root = doc->root, *det, *cor, *fil, *kd = NULL, *kc = NULL, *kf = NULL;
+    const iw_rules_yaml_node_t *root = doc->root, *det, *cor, *fil, *kd = NULL, *kc = NULL, *kf = NULL;
     iw_rule_t *r;
 
-    if (!root || iw_yscalar_is_null(root)) return 0;       /* empty document */
+    if (!root || iw_rules_yaml_scalar_is_null(root)) return 0;       /* empty document */
     c->r = NULL;
     c->nerr = 0;
-    if (root->type != IW_Y_MAP) {
-        err(c, root, "a Sigma rule must be a map, got %s", iw_ynode_kind(root));
+    if (root->type != IW_RULES_YAML_MAP) {
+        err(c, root, "a Sigma rule must be a map, got %s", iw_rules_yaml_kind(root));
         return 0;
     }
     r = c->r = apr_pcalloc(c->p, sizeof(*r));
@@ -1337,9 +1337,9 @@ static int load_doc(ctx_t *c, const iw_ydoc_t *doc)
     r->filters = apr_array_make(c->p, 1, sizeof(iw_rule_t *));
     r->feeds = apr_array_make(c->p, 1, sizeof(iw_rule_t *));
     parse_ids(c, root);
-    det = iw_ymap_get(root, "detection", &kd);
-    cor = iw_ymap_get(root, "correlation", &kc);
-    fil = iw_ymap_get(root, "filter", &kf);
+    det = iw_rules_yaml_map_get(root, "detection", &kd);
+    cor = iw_rules_yaml_map_get(root, "correlation", &kc);
+    fil = iw_rules_yaml_map_get(root, "filter", &kf);
     if (!det && !cor && !fil) {
         parse_meta(c, root);
         err(c, root, "not a Sigma rule: no 'detection', 'correlation' or 'filter' section");
@@ -1393,9 +1393,9 @@ int iw_rules_load_string(iw_ruleset_t *rs, const char *name, const char *yaml,
     c.diag = diag;
     c.file = apr_pstrdup(rs->pool, name ? name : "<string>");
     apr_pool_create(&tmp, rs->pool);
-    rc = iw_yaml_parse(tmp, yaml ? yaml : "", yaml ? len : 0, &docs, &perr, &eline, &ecol);
+    rc = iw_rules_yaml_parse(tmp, yaml ? yaml : "", yaml ? len : 0, &docs, &perr, &eline, &ecol);
     for (i = 0; i < docs->nelts; i++)
-        n += load_doc(&c, &APR_ARRAY_IDX(docs, i, iw_ydoc_t));
+        n += load_doc(&c, &APR_ARRAY_IDX(docs, i, iw_rules_yaml_doc_t));
     if (rc < 0)
         iw_diag_add(diag, IW_DIAG_ERROR, c.file, eline, ecol, NULL, "%s", perr);
     apr_pool_destroy(tmp);

@@ -7,6 +7,7 @@
 
 #include <apr_hash.h>
 #include "iw_common.h"
+#include "iw_rules_cond.h"
 #include "iw_event.h"
 
 /* Value modifiers (field|mod1|mod2).  A bit set per item. */
@@ -84,18 +85,6 @@ typedef struct iw_selection {
     int line, col;
 } iw_selection_t;
 
-/* Condition tree.  "1 of x*", "all of them" etc. are expanded at parse time
- * into OR/AND nodes over IW_COND_SEL leaves. */
-typedef enum {
-    IW_COND_SEL = 1, IW_COND_AND, IW_COND_OR, IW_COND_NOT
-} iw_cond_type_t;
-
-typedef struct iw_cond {
-    iw_cond_type_t type;
-    int sel;                    /* IW_COND_SEL: index into rule->selections */
-    struct iw_cond **kids;      /* AND/OR: n kids; NOT: 1 kid */
-    int nkids;
-} iw_cond_t;
 
 typedef enum {
     IW_RULE_DETECTION = 1, IW_RULE_CORRELATION, IW_RULE_FILTER
@@ -144,7 +133,7 @@ typedef struct iw_rule {
     unsigned applies_to;        /* mask of iw_event_type_t */
     /* detection (and filter) */
     apr_array_header_t *selections;     /* of iw_selection_t */
-    iw_cond_t *cond;            /* several `condition` list entries -> OR */
+    iw_rules_cond_t *cond;            /* several `condition` list entries -> OR */
     /* correlation */
     iw_corr_def_t *corr;
     /* filter: the rules it applies to (ids or names as written, then resolved) */
@@ -209,11 +198,5 @@ char *iw_ruleset_sources_dump(const iw_ruleset_t *rs, size_t *len);
 int iw_ruleset_load_sources(iw_ruleset_t *rs, const char *blob, size_t len,
                             iw_diag_t *diag);
 
-/* Parse a condition expression against a rule's selections (exposed for
- * unit tests).  Returns NULL and adds a diag on error. */
-iw_cond_t *iw_cond_parse(apr_pool_t *p, const char *expr,
-                         const apr_array_header_t *selections,
-                         const char *file, int line, int col,
-                         const char *rule_id, iw_diag_t *diag);
 
 #endif

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Plain-value databases (src/iw_plain.c) never change what is detected.
+"""Plain-value databases (src/iw_match_plain.c) never change what is detected.
 
 A value of plain bytes only (letters, digits, - . _ ~ / = & ? : + ,) is
 scanned with a smaller database that leaves out the patterns and regex

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The scan-result cache (src/iw_scache.c) never changes what is detected.
+"""The scan-result cache (src/iw_engine_memo.c) never changes what is detected.
 
 Every input is scanned three times with the same rules: cache off
 (`--scan-cache 0`), the default cache, and a one-entry cache (every

@@ -25,7 +25,7 @@
 #include "iw_corr.h"
 #include "iw_alert.h"
 #include "iw_logfmt.h"
-#include "iw_hscache.h"
+#include "iw_engine_dbcache.h"
 #include "json_strict.h"
 #include "fuzz_alerts.h"
 
@@ -90,7 +90,7 @@ static void fuzz_init(void)
     memset(&eo, 0, sizeof(eo));
     /* the compiled-database cache the CLI uses: the pack compiles in
      * seconds, loads in a fraction of one */
-    eo.hscache = iw_hscache_create(root, iw_hscache_default_dir(root));
+    eo.dbcache = iw_engine_dbcache_create(root, iw_engine_dbcache_default_dir(root));
     if (!d->errors) eng_cached = iw_engine_compile(root, rs, &eo, d);
     eo.scan_cache = -1;
     if (!d->errors) eng_plain = iw_engine_compile(root, rs, &eo, d);

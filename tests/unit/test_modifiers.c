@@ -2,7 +2,7 @@
 /* Engine: value matching semantics, one test per modifier (positive and
  * negative case each). */
 #include "engine_util.h"
-#include "iw_match_wild.h"
+#include "iw_match_pat.h"
 #include "iw_match_radix.h"
 
 #define SEL(x) "    sel:\n        " x "\n    condition: sel"
@@ -370,19 +370,19 @@ TEST(mod_wild_translation)
     int kind;
     size_t lit;
     const char *src = "a*b?c\\*d\\\\*";
-    iw_pat_t *pt = iw_pat_parse(p, src, strlen(src), 1);
-    CHECK_STR(iw_pat_str(p, pt), "a*b?c*d\\*");
-    CHECK_STR(iw_pat_to_hs(p, pt, 0, 0, &kind, &lit), "^a.*b.c\\x2ad\\x5c");
-    CHECK_INT(kind, IW_PAT_EXPR);
+    iw_match_pat_t *pt = iw_match_pat_parse(p, src, strlen(src), 1);
+    CHECK_STR(iw_match_pat_str(p, pt), "a*b?c*d\\*");
+    CHECK_STR(iw_match_pat_to_hs(p, pt, 0, 0, &kind, &lit), "^a.*b.c\\x2ad\\x5c");
+    CHECK_INT(kind, IW_MATCH_PAT_EXPR);
     CHECK_INT(lit, 4);
-    pt = iw_pat_parse(p, "**", 2, 1);
-    iw_pat_to_hs(p, pt, 0, 0, &kind, &lit);
-    CHECK_INT(kind, IW_PAT_PRESENT);
-    pt = iw_pat_parse(p, "", 0, 1);
-    iw_pat_to_hs(p, pt, 0, 0, &kind, &lit);
-    CHECK_INT(kind, IW_PAT_EMPTY);
-    iw_pat_to_hs(p, pt, 1, 0, &kind, &lit);
-    CHECK_INT(kind, IW_PAT_PRESENT);
+    pt = iw_match_pat_parse(p, "**", 2, 1);
+    iw_match_pat_to_hs(p, pt, 0, 0, &kind, &lit);
+    CHECK_INT(kind, IW_MATCH_PAT_PRESENT);
+    pt = iw_match_pat_parse(p, "", 0, 1);
+    iw_match_pat_to_hs(p, pt, 0, 0, &kind, &lit);
+    CHECK_INT(kind, IW_MATCH_PAT_EMPTY);
+    iw_match_pat_to_hs(p, pt, 1, 0, &kind, &lit);
+    CHECK_INT(kind, IW_MATCH_PAT_PRESENT);
 }
 
 static void count_258(void *c, int32_t v) { (*(int *)c) += v == 258 || v == -5; }
@@ -391,7 +391,7 @@ static void sum_vals(void *c, int32_t v) { (*(long *)c) += v + 7; }
 
 TEST(mod_radix_large)
 {
-    iw_radix_t *t = iw_radix_create();
+    iw_match_radix_t *t = iw_match_radix_create();
     uint8_t a[16];
     int plen, i, hits = 0, pass;
     static const char *probe[] = { "10.1.2.3", "10.1.2.255", "11.0.0.1", "::ffff:10.1.2.9",
@@ -401,48 +401,48 @@ TEST(mod_radix_large)
     for (i = 0; i < 100000; i++) {
         char buf[32];
         snprintf(buf, sizeof(buf), "%d.%d.%d.0/24", 10 + (i >> 16), (i >> 8) & 255, i & 255);
-        REQUIRE(iw_cidr_parse(buf, strlen(buf), a, &plen));
-        CHECK_INT(iw_radix_insert(t, a, plen, i), 0);
+        REQUIRE(iw_match_radix_parse_cidr(buf, strlen(buf), a, &plen));
+        CHECK_INT(iw_match_radix_insert(t, a, plen, i), 0);
     }
-    REQUIRE(iw_cidr_parse("10.0.0.0/8", 10, a, &plen));
-    iw_radix_insert(t, a, plen, -5);
-    REQUIRE(iw_cidr_parse("172.16.0.0/12", 13, a, &plen));
-    iw_radix_insert(t, a, plen, -6);
-    REQUIRE(iw_cidr_parse("2001:db8::/32", 13, a, &plen));
-    iw_radix_insert(t, a, plen, -7);
-    REQUIRE(iw_cidr_parse("0.0.0.0/0", 9, a, &plen));
-    iw_radix_insert(t, a, plen, -8);
+    REQUIRE(iw_match_radix_parse_cidr("10.0.0.0/8", 10, a, &plen));
+    iw_match_radix_insert(t, a, plen, -5);
+    REQUIRE(iw_match_radix_parse_cidr("172.16.0.0/12", 13, a, &plen));
+    iw_match_radix_insert(t, a, plen, -6);
+    REQUIRE(iw_match_radix_parse_cidr("2001:db8::/32", 13, a, &plen));
+    iw_match_radix_insert(t, a, plen, -7);
+    REQUIRE(iw_match_radix_parse_cidr("0.0.0.0/0", 9, a, &plen));
+    iw_match_radix_insert(t, a, plen, -8);
     /* the same answers walking from the root and through the IPv4 index */
     for (pass = 0; pass < 2; pass++) {
-        if (pass == 1) CHECK_INT(iw_radix_finalize(t), 0);
+        if (pass == 1) CHECK_INT(iw_match_radix_finalize(t), 0);
         for (i = 0; i < 10; i++) {
             long sum = 0;
-            REQUIRE(iw_ip_parse(probe[i], strlen(probe[i]), a));
-            iw_radix_lookup(t, a, sum_vals, &sum);
+            REQUIRE(iw_match_radix_parse_ip(probe[i], strlen(probe[i]), a));
+            iw_match_radix_lookup(t, a, sum_vals, &sum);
             if (pass == 0) before[i] = sum;
             else CHECK_INT(sum, before[i]);
         }
         /* 10.1.2.3 is in 10.1.2.0/24 (entry 258) and 10.0.0.0/8 */
         hits = 0;
-        REQUIRE(iw_ip_parse("10.1.2.3", 8, a));
-        iw_radix_lookup(t, a, count_258, &hits);
+        REQUIRE(iw_match_radix_parse_ip("10.1.2.3", 8, a));
+        iw_match_radix_lookup(t, a, count_258, &hits);
         CHECK_INT(hits, 2);
         hits = 0;
-        REQUIRE(iw_ip_parse("::ffff:10.1.2.9", 15, a));
-        iw_radix_lookup(t, a, count_258, &hits);
+        REQUIRE(iw_match_radix_parse_ip("::ffff:10.1.2.9", 15, a));
+        iw_match_radix_lookup(t, a, count_258, &hits);
         CHECK_INT(hits, 2);
         hits = 0;   /* 11.255.255.1: only 0.0.0.0/0 */
-        REQUIRE(iw_ip_parse("11.255.255.1", 12, a));
-        iw_radix_lookup(t, a, count_all, &hits);
+        REQUIRE(iw_match_radix_parse_ip("11.255.255.1", 12, a));
+        iw_match_radix_lookup(t, a, count_all, &hits);
         CHECK_INT(hits, 1);
         hits = 0;   /* IPv6: 2001:db8::/32 only (0.0.0.0/0 is IPv4 space) */
-        REQUIRE(iw_ip_parse("2001:db8::1", 11, a));
-        iw_radix_lookup(t, a, count_all, &hits);
+        REQUIRE(iw_match_radix_parse_ip("2001:db8::1", 11, a));
+        iw_match_radix_lookup(t, a, count_all, &hits);
         CHECK_INT(hits, 1);
     }
     CHECK_INT(before[0], (258 + 7) + (-5 + 7) + (-8 + 7));
     CHECK_INT(before[4], (-6 + 7) + (-8 + 7));
-    iw_radix_destroy(t);
+    iw_match_radix_destroy(t);
 }
 
 TEST(mod_compile_errors)
@@ -479,14 +479,14 @@ TEST(mod_ip_parse)
     static const char *bad[] = { "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "01.2.3.4",
                                  "1..2.3", "a.b.c.d", "1.2.3.4/8", "[1.2.3.4", ":::", "1.2.3.-4" };
     size_t i;
-    CHECK(iw_ip_parse("192.0.2.1", 9, a) && !memcmp(a, v4, 16));
-    CHECK(iw_ip_parse("::ffff:192.0.2.1", 16, a) && !memcmp(a, v4, 16));
-    CHECK(iw_ip_parse("[::ffff:192.0.2.1]", 18, a) && !memcmp(a, v4, 16));
-    CHECK(iw_ip_parse("0.0.0.0", 7, a) && a[12] == 0 && a[15] == 0);
-    CHECK(iw_ip_parse("255.255.255.255", 15, a) && a[12] == 255 && a[15] == 255);
-    CHECK(iw_ip_parse("2001:db8::1", 11, a) && a[0] == 0x20 && a[15] == 1);
+    CHECK(iw_match_radix_parse_ip("192.0.2.1", 9, a) && !memcmp(a, v4, 16));
+    CHECK(iw_match_radix_parse_ip("::ffff:192.0.2.1", 16, a) && !memcmp(a, v4, 16));
+    CHECK(iw_match_radix_parse_ip("[::ffff:192.0.2.1]", 18, a) && !memcmp(a, v4, 16));
+    CHECK(iw_match_radix_parse_ip("0.0.0.0", 7, a) && a[12] == 0 && a[15] == 0);
+    CHECK(iw_match_radix_parse_ip("255.255.255.255", 15, a) && a[12] == 255 && a[15] == 255);
+    CHECK(iw_match_radix_parse_ip("2001:db8::1", 11, a) && a[0] == 0x20 && a[15] == 1);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        if (iw_ip_parse(bad[i], strlen(bad[i]), a)) {
+        if (iw_match_radix_parse_ip(bad[i], strlen(bad[i]), a)) {
             fprintf(stderr, "  accepted bad address '%s'\n", bad[i]);
             CHECK(0);
         }
@@ -497,8 +497,8 @@ TEST(mod_utf16_transform)
     /* UTF-8 -> UTF-16: BMP, a surrogate pair, and an invalid byte (taken
      * as Latin-1) */
     const char *src = "A\xC3\xA9\xF0\x9F\x98\x80\xFF";
-    iw_pat_t *pt = iw_pat_parse(p, src, strlen(src), 0);
-    iw_pat_t *le = iw_pat_utf16(p, pt, 0), *be = iw_pat_utf16(p, pt, 1), *bom = iw_pat_utf16(p, pt, 2);
+    iw_match_pat_t *pt = iw_match_pat_parse(p, src, strlen(src), 0);
+    iw_match_pat_t *le = iw_match_pat_utf16(p, pt, 0), *be = iw_match_pat_utf16(p, pt, 1), *bom = iw_match_pat_utf16(p, pt, 2);
     static const unsigned char want_le[] = { 'A', 0, 0xE9, 0, 0x3D, 0xD8, 0x00, 0xDE, 0xFF, 0 };
     static const unsigned char want_be[] = { 0, 'A', 0, 0xE9, 0xD8, 0x3D, 0xDE, 0x00, 0, 0xFF };
     CHECK_INT(le->n, sizeof(want_le));
@@ -507,20 +507,20 @@ TEST(mod_utf16_transform)
     CHECK(bom->n == sizeof(want_le) + 2 && bom->b[0] == 0xFF && bom->b[1] == 0xFE
           && !memcmp(bom->b + 2, want_le, sizeof(want_le)));
     /* wildcards stay wildcards through utf16 */
-    pt = iw_pat_parse(p, "a*b", 3, 1);
-    le = iw_pat_utf16(p, pt, 0);
+    pt = iw_match_pat_parse(p, "a*b", 3, 1);
+    le = iw_match_pat_utf16(p, pt, 0);
     CHECK(le->n == 5 && le->k[2] == IW_U_STAR && le->b[0] == 'a' && le->b[1] == 0);
 }
 
 TEST(mod_base64offset_vectors)
 {
     /* the three shifted encodings of "cmd.exe" (static parts) */
-    iw_pat_t *pt = iw_pat_parse(p, "cmd.exe", 7, 0), *o[3];
-    CHECK_INT(iw_pat_base64offset(p, pt, o), 0);
+    iw_match_pat_t *pt = iw_match_pat_parse(p, "cmd.exe", 7, 0), *o[3];
+    CHECK_INT(iw_match_pat_base64offset(p, pt, o), 0);
     REQUIRE(o[0] && o[1] && o[2]);
-    CHECK_STR(iw_pat_str(p, o[0]), "Y21kLmV4Z");
-    CHECK_STR(iw_pat_str(p, o[1]), "NtZC5leG");
-    CHECK_STR(iw_pat_str(p, o[2]), "jbWQuZXhl");
-    CHECK(iw_pat_base64offset(p, iw_pat_parse(p, "a*", 2, 1), o) < 0);
-    CHECK_STR(iw_pat_str(p, iw_pat_base64(p, iw_pat_parse(p, "evil", 4, 0))), "ZXZpbA==");
+    CHECK_STR(iw_match_pat_str(p, o[0]), "Y21kLmV4Z");
+    CHECK_STR(iw_match_pat_str(p, o[1]), "NtZC5leG");
+    CHECK_STR(iw_match_pat_str(p, o[2]), "jbWQuZXhl");
+    CHECK(iw_match_pat_base64offset(p, iw_match_pat_parse(p, "a*", 2, 1), o) < 0);
+    CHECK_STR(iw_match_pat_str(p, iw_match_pat_base64(p, iw_match_pat_parse(p, "evil", 4, 0))), "ZXZpbA==");
 }

@@ -61,13 +61,13 @@ static const char *nth(apr_array_header_t *a, int i)
 }
 
 /* Condition tree as text over selection names. */
-static const char *show(apr_pool_t *p, const iw_cond_t *c, const iw_rule_t *r)
+static const char *show(apr_pool_t *p, const iw_rules_cond_t *c, const iw_rule_t *r)
 {
     const char *out;
     int i;
     if (!c) return "(null)";
-    if (c->type == IW_COND_SEL) return APR_ARRAY_IDX(r->selections, c->sel, iw_selection_t).name;
-    out = c->type == IW_COND_AND ? "AND(" : c->type == IW_COND_OR ? "OR(" : "NOT(";
+    if (c->type == IW_RULES_COND_SEL) return APR_ARRAY_IDX(r->selections, c->sel, iw_selection_t).name;
+    out = c->type == IW_RULES_COND_AND ? "AND(" : c->type == IW_RULES_COND_OR ? "OR(" : "NOT(";
     for (i = 0; i < c->nkids; i++)
         out = apr_pstrcat(p, out, i ? "," : "", show(p, c->kids[i], r), NULL);
     return apr_pstrcat(p, out, ")", NULL);
@@ -255,7 +255,7 @@ TEST(rules_every_modifier)
     CHECK_STR(str(p, val(item(sel(r, "s_expand"), 0, 0), 0)->s), "%admin_ips%");
     CHECK_STR(str(p, val(item(sel(r, "s_re"), 0, 0), 0)->s), "^evil\\.(com|net)$");
     /* 1 of them over every selection */
-    CHECK_INT(r->cond->type, IW_COND_OR);
+    CHECK_INT(r->cond->type, IW_RULES_COND_OR);
     CHECK_INT(r->cond->nkids, r->selections->nelts);
 }
 

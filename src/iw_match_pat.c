@@ -1,27 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_match_wild: Sigma value patterns and their Vectorscan expressions. */
+/* iw_match_pat: Sigma value patterns and their Vectorscan expressions. */
 #include <string.h>
 #include <apr_strings.h>
-#include "iw_match_wild.h"
+#include "iw_match_pat.h"
 
-static iw_pat_t *pat_alloc(apr_pool_t *p, size_t cap)
+static iw_match_pat_t *pat_alloc(apr_pool_t *p, size_t cap)
 {
-    iw_pat_t *pt = apr_pcalloc(p, sizeof(*pt));
+    iw_match_pat_t *pt = apr_pcalloc(p, sizeof(*pt));
     pt->b = apr_palloc(p, cap ? cap : 1);
     pt->k = apr_palloc(p, cap ? cap : 1);
     return pt;
 }
 
-static void pat_put(iw_pat_t *pt, unsigned char kind, unsigned char byte)
+static void pat_put(iw_match_pat_t *pt, unsigned char kind, unsigned char byte)
 {
     pt->k[pt->n] = kind;
     pt->b[pt->n] = byte;
     pt->n++;
 }
 
-iw_pat_t *iw_pat_parse(apr_pool_t *p, const char *s, size_t len, int wildcards)
+iw_match_pat_t *iw_match_pat_parse(apr_pool_t *p, const char *s, size_t len, int wildcards)
 {
-    iw_pat_t *pt = pat_alloc(p, len);
+    iw_match_pat_t *pt = pat_alloc(p, len);
     size_t i = 0;
 
     while (i < len) {
@@ -50,7 +50,7 @@ iw_pat_t *iw_pat_parse(apr_pool_t *p, const char *s, size_t len, int wildcards)
     return pt;
 }
 
-int iw_pat_is_literal(const iw_pat_t *pt)
+int iw_match_pat_is_literal(const iw_match_pat_t *pt)
 {
     size_t i;
     for (i = 0; i < pt->n; i++)
@@ -60,7 +60,7 @@ int iw_pat_is_literal(const iw_pat_t *pt)
 
 /* Length of the windash character starting at unit i (0 if none):
  * '-' '/' or the UTF-8 of U+2013 U+2014 U+2015 (E2 80 93..95). */
-static size_t dash_at(const iw_pat_t *pt, size_t i)
+static size_t dash_at(const iw_match_pat_t *pt, size_t i)
 {
     if (pt->k[i] != IW_U_LIT) return 0;
     if (pt->b[i] == '-' || pt->b[i] == '/') return 1;
@@ -71,9 +71,9 @@ static size_t dash_at(const iw_pat_t *pt, size_t i)
     return 0;
 }
 
-iw_pat_t *iw_pat_windash(apr_pool_t *p, const iw_pat_t *pt)
+iw_match_pat_t *iw_match_pat_windash(apr_pool_t *p, const iw_match_pat_t *pt)
 {
-    iw_pat_t *out = pat_alloc(p, pt->n);
+    iw_match_pat_t *out = pat_alloc(p, pt->n);
     size_t i = 0, d;
 
     while (i < pt->n) {
@@ -92,11 +92,11 @@ static const char *const dash_forms[5] = {
     "-", "/", "\xE2\x80\x93", "\xE2\x80\x94", "\xE2\x80\x95"
 };
 
-apr_array_header_t *iw_pat_windash_expand(apr_pool_t *p, const iw_pat_t *pt,
+apr_array_header_t *iw_match_pat_windash_expand(apr_pool_t *p, const iw_match_pat_t *pt,
                                           int max)
 {
-    const iw_pat_t *tok = iw_pat_windash(p, pt);
-    apr_array_header_t *out = apr_array_make(p, 8, sizeof(iw_pat_t *));
+    const iw_match_pat_t *tok = iw_match_pat_windash(p, pt);
+    apr_array_header_t *out = apr_array_make(p, 8, sizeof(iw_match_pat_t *));
     long total = 1, v;
     size_t i, ndash = 0;
 
@@ -104,7 +104,7 @@ apr_array_header_t *iw_pat_windash_expand(apr_pool_t *p, const iw_pat_t *pt,
         if (tok->k[i] == IW_U_DASH && (total *= 5, ++ndash) && total > max)
             return NULL;
     for (v = 0; v < total; v++) {
-        iw_pat_t *o = pat_alloc(p, tok->n * 3);
+        iw_match_pat_t *o = pat_alloc(p, tok->n * 3);
         long sel = v;
         for (i = 0; i < tok->n; i++) {
             if (tok->k[i] == IW_U_DASH) {
@@ -115,14 +115,14 @@ apr_array_header_t *iw_pat_windash_expand(apr_pool_t *p, const iw_pat_t *pt,
                 pat_put(o, tok->k[i], tok->b[i]);
             }
         }
-        APR_ARRAY_PUSH(out, iw_pat_t *) = o;
+        APR_ARRAY_PUSH(out, iw_match_pat_t *) = o;
     }
     return out;
 }
 
 /* Decode one UTF-8 code point from literal units [i, end); invalid bytes
  * are taken as Latin-1 so every input encodes to something. */
-static unsigned long utf8_next(const iw_pat_t *pt, size_t *i, size_t end)
+static unsigned long utf8_next(const iw_match_pat_t *pt, size_t *i, size_t end)
 {
     unsigned char c = pt->b[*i];
     int need = c >= 0xF0 && c < 0xF5 ? 3 : c >= 0xE0 ? 2 : c >= 0xC2 && c < 0xE0 ? 1 : 0;
@@ -144,15 +144,15 @@ static unsigned long utf8_next(const iw_pat_t *pt, size_t *i, size_t end)
     return cp;
 }
 
-static void put_u16(iw_pat_t *o, unsigned u, int be)
+static void put_u16(iw_match_pat_t *o, unsigned u, int be)
 {
     pat_put(o, IW_U_LIT, (unsigned char)(be ? u >> 8 : u & 0xFF));
     pat_put(o, IW_U_LIT, (unsigned char)(be ? u & 0xFF : u >> 8));
 }
 
-iw_pat_t *iw_pat_utf16(apr_pool_t *p, const iw_pat_t *pt, int mode)
+iw_match_pat_t *iw_match_pat_utf16(apr_pool_t *p, const iw_match_pat_t *pt, int mode)
 {
-    iw_pat_t *o = pat_alloc(p, pt->n * 4 + 2);
+    iw_match_pat_t *o = pat_alloc(p, pt->n * 4 + 2);
     int be = mode == 1;
     size_t i = 0;
 
@@ -183,9 +183,9 @@ static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /* Base64 of bytes b[0..n) into a new literal pattern. */
-static iw_pat_t *b64(apr_pool_t *p, const unsigned char *b, size_t n)
+static iw_match_pat_t *b64(apr_pool_t *p, const unsigned char *b, size_t n)
 {
-    iw_pat_t *o = pat_alloc(p, (n + 2) / 3 * 4);
+    iw_match_pat_t *o = pat_alloc(p, (n + 2) / 3 * 4);
     size_t i;
 
     for (i = 0; i + 2 < n; i += 3) {
@@ -211,13 +211,13 @@ static iw_pat_t *b64(apr_pool_t *p, const unsigned char *b, size_t n)
     return o;
 }
 
-iw_pat_t *iw_pat_base64(apr_pool_t *p, const iw_pat_t *pt)
+iw_match_pat_t *iw_match_pat_base64(apr_pool_t *p, const iw_match_pat_t *pt)
 {
-    if (!iw_pat_is_literal(pt)) return NULL;
+    if (!iw_match_pat_is_literal(pt)) return NULL;
     return b64(p, pt->b, pt->n);
 }
 
-int iw_pat_base64offset(apr_pool_t *p, const iw_pat_t *pt, iw_pat_t *out[3])
+int iw_match_pat_base64offset(apr_pool_t *p, const iw_match_pat_t *pt, iw_match_pat_t *out[3])
 {
     /* Shift s: s filler bytes precede the value; the first chars depending
      * on filler (0, 2, 3 of them) and the last ones depending on what
@@ -226,10 +226,10 @@ int iw_pat_base64offset(apr_pool_t *p, const iw_pat_t *pt, iw_pat_t *out[3])
     static const size_t cut_end[3] = {0, 3, 2};
     int s;
 
-    if (!iw_pat_is_literal(pt)) return -1;
+    if (!iw_match_pat_is_literal(pt)) return -1;
     for (s = 0; s < 3; s++) {
         unsigned char *buf = apr_pcalloc(p, pt->n + 3);
-        iw_pat_t *enc, *o;
+        iw_match_pat_t *enc, *o;
         size_t a, z;
 
         memcpy(buf + s, pt->b, pt->n);
@@ -253,7 +253,7 @@ static int hs_plain(unsigned char c)
         || (c >= '0' && c <= '9') || c == '_';
 }
 
-const char *iw_pat_to_hs(apr_pool_t *p, const iw_pat_t *pt, int open_start,
+const char *iw_match_pat_to_hs(apr_pool_t *p, const iw_match_pat_t *pt, int open_start,
                          int open_end, int *kind, size_t *longest_lit)
 {
     size_t a = 0, z = pt->n, i, run = 0, best = 0, o = 0;
@@ -263,10 +263,10 @@ const char *iw_pat_to_hs(apr_pool_t *p, const iw_pat_t *pt, int open_start,
     while (z > a && pt->k[z - 1] == IW_U_STAR) { z--; open_end = 1; }
     *longest_lit = 0;
     if (a == z) {
-        *kind = (open_start || open_end) ? IW_PAT_PRESENT : IW_PAT_EMPTY;
+        *kind = (open_start || open_end) ? IW_MATCH_PAT_PRESENT : IW_MATCH_PAT_EMPTY;
         return NULL;
     }
-    *kind = IW_PAT_EXPR;
+    *kind = IW_MATCH_PAT_EXPR;
     /* worst case per unit: the dash alternation (48 chars) */
     out = apr_palloc(p, (z - a) * 48 + 8);
     if (!open_start) out[o++] = '^';
@@ -300,7 +300,7 @@ const char *iw_pat_to_hs(apr_pool_t *p, const iw_pat_t *pt, int open_start,
     return out;
 }
 
-const char *iw_pat_str(apr_pool_t *p, const iw_pat_t *pt)
+const char *iw_match_pat_str(apr_pool_t *p, const iw_match_pat_t *pt)
 {
     char *s = apr_palloc(p, pt->n + 1);
     size_t i;

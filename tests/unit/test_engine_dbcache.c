@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_hscache: real Vectorscan databases in temp dirs; hits must scan the
+/* iw_engine_dbcache: real Vectorscan databases in temp dirs; hits must scan the
  * same as fresh compiles, any damaged entry must fall back and be rewritten. */
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include "iw_test.h"
-#include "iw_hscache.h"
+#include "iw_engine_dbcache.h"
 
 static const char *const EXPRS[] = {"foo", "ba[rz]+", "^GET /admin", "select.+from", "\\.\\./"};
 static const unsigned FLAGS[] = {HS_FLAG_CASELESS, 0, HS_FLAG_SINGLEMATCH, HS_FLAG_DOTALL,
@@ -106,19 +106,19 @@ static hs_database_t *plain_db(void)
 }
 
 /* Compile EXPRS through the cache; returns how, checks the db scans right. */
-static iw_hscache_how_t via_cache(const iw_hscache_t *c, int *ok)
+static iw_engine_dbcache_how_t via_cache(const iw_engine_dbcache_t *c, int *ok)
 {
     hs_database_t *db = NULL, *ref = plain_db();
     hs_compile_error_t *err = (hs_compile_error_t *)1;
-    iw_hscache_how_t how;
-    int rc = iw_hscache_compile_multi2(c, EXPRS, FLAGS, IDS, NEXPR, HS_MODE_BLOCK, &db, &err, &how);
+    iw_engine_dbcache_how_t how;
+    int rc = iw_engine_dbcache_compile_multi2(c, EXPRS, FLAGS, IDS, NEXPR, HS_MODE_BLOCK, &db, &err, &how);
     *ok = rc == HS_SUCCESS && db && !err && ref && same_matches(db, ref);
     hs_free_database(db);
     hs_free_database(ref);
     return how;
 }
 
-TEST(hscache_sha256_vectors)
+TEST(dbcache_sha256_vectors)
 {
     static const char *const in[] = {"", "abc",
         "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"};
@@ -131,8 +131,8 @@ TEST(hscache_sha256_vectors)
     char *mil = malloc(1000000);
     int i, j;
     for (i = 0; i < 4; i++) {
-        if (i < 3) iw_sha256(in[i], strlen(in[i]), h);
-        else { memset(mil, 'a', 1000000); iw_sha256(mil, 1000000, h); }
+        if (i < 3) iw_engine_dbcache_sha256(in[i], strlen(in[i]), h);
+        else { memset(mil, 'a', 1000000); iw_engine_dbcache_sha256(mil, 1000000, h); }
         for (j = 0; j < 32; j++) snprintf(hex + 2 * j, 3, "%02x", h[j]);
         CHECK_STR(hex, i < 3 ? out[i]
                   : "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
@@ -140,35 +140,35 @@ TEST(hscache_sha256_vectors)
     free(mil);
 }
 
-TEST(hscache_miss_then_hit)
+TEST(dbcache_miss_then_hit)
 {
     const char *dir = tmpdir(p);
     const char *sub;
-    iw_hscache_t *c;
-    iw_hscache_stats_t st;
+    iw_engine_dbcache_t *c;
+    iw_engine_dbcache_stats_t st;
     struct stat sb;
     int ok;
     REQUIRE(dir);
     sub = apr_pstrcat(p, dir, "/x/cache", NULL);   /* created on first store */
-    c = iw_hscache_create(p, sub);
-    CHECK_INT(via_cache(c, &ok), IW_HSCACHE_STORED);
+    c = iw_engine_dbcache_create(p, sub);
+    CHECK_INT(via_cache(c, &ok), IW_ENGINE_DBCACHE_STORED);
     CHECK(ok);
     CHECK(stat(sub, &sb) == 0 && (sb.st_mode & 0777) == 0700);
     CHECK(only_entry(p, sub) && stat(only_entry(p, sub), &sb) == 0 && (sb.st_mode & 0777) == 0600);
-    CHECK_INT(via_cache(c, &ok), IW_HSCACHE_HIT);
+    CHECK_INT(via_cache(c, &ok), IW_ENGINE_DBCACHE_HIT);
     CHECK(ok);
     /* a second handle (another process start) hits too */
-    CHECK_INT(via_cache(iw_hscache_create(p, sub), &ok), IW_HSCACHE_HIT);
+    CHECK_INT(via_cache(iw_engine_dbcache_create(p, sub), &ok), IW_ENGINE_DBCACHE_HIT);
     CHECK(ok);
-    iw_hscache_stats(c, &st);
+    iw_engine_dbcache_stats(c, &st);
     CHECK_INT(st.hits, 1);
     CHECK_INT(st.misses, 1);
     CHECK_INT(st.stores, 1);
     CHECK_INT(count_files(sub, ".tmp-"), 0);
     /* disabled cache: plain compile */
-    CHECK_INT(via_cache(iw_hscache_create(p, NULL), &ok), IW_HSCACHE_DISABLED);
+    CHECK_INT(via_cache(iw_engine_dbcache_create(p, NULL), &ok), IW_ENGINE_DBCACHE_DISABLED);
     CHECK(ok);
-    CHECK_INT(via_cache(NULL, &ok), IW_HSCACHE_DISABLED);
+    CHECK_INT(via_cache(NULL, &ok), IW_ENGINE_DBCACHE_DISABLED);
     CHECK(stat(apr_pstrcat(p, dir, "/x", NULL), &sb) == 0 && (sb.st_mode & 0777) == 0700);
     rmtree(p, sub);
     rmdir(apr_pstrcat(p, dir, "/x", NULL));
@@ -176,18 +176,18 @@ TEST(hscache_miss_then_hit)
 }
 
 /* Each variant of the input must get its own entry. */
-TEST(hscache_key_covers_inputs)
+TEST(dbcache_key_covers_inputs)
 {
     const char *dir = tmpdir(p);
-    iw_hscache_t *c;
+    iw_engine_dbcache_t *c;
     const char *e2[NEXPR];
     unsigned f2[NEXPR], i2[NEXPR];
     hs_database_t *db;
     hs_compile_error_t *err;
-    iw_hscache_how_t how;
+    iw_engine_dbcache_how_t how;
     int v;
     REQUIRE(dir);
-    c = iw_hscache_create(p, dir);
+    c = iw_engine_dbcache_create(p, dir);
     for (v = 0; v < 6; v++) {
         memcpy(e2, EXPRS, sizeof e2);
         memcpy(f2, FLAGS, sizeof f2);
@@ -197,35 +197,35 @@ TEST(hscache_key_covers_inputs)
         if (v == 3) i2[4] = 51;
         if (v == 4) { e2[0] = "fo"; e2[1] = "oba[rz]+"; }   /* same concatenation */
         db = NULL; err = NULL;
-        CHECK_INT(iw_hscache_compile_multi2(c, e2, f2, i2, NEXPR, v == 5 ? HS_MODE_STREAM
+        CHECK_INT(iw_engine_dbcache_compile_multi2(c, e2, f2, i2, NEXPR, v == 5 ? HS_MODE_STREAM
                                             : HS_MODE_BLOCK, &db, &err, &how), HS_SUCCESS);
-        CHECK_INT(how, IW_HSCACHE_STORED);
+        CHECK_INT(how, IW_ENGINE_DBCACHE_STORED);
         hs_free_database(db);
     }
     /* n is part of the key: a prefix of the set is another entry */
     db = NULL;
-    CHECK_INT(iw_hscache_compile_multi2(c, EXPRS, FLAGS, IDS, NEXPR - 1, HS_MODE_BLOCK, &db, &err,
+    CHECK_INT(iw_engine_dbcache_compile_multi2(c, EXPRS, FLAGS, IDS, NEXPR - 1, HS_MODE_BLOCK, &db, &err,
                                         &how), HS_SUCCESS);
-    CHECK_INT(how, IW_HSCACHE_STORED);
+    CHECK_INT(how, IW_ENGINE_DBCACHE_STORED);
     hs_free_database(db);
     CHECK_INT(count_files(dir, NULL), 7);
     rmtree(p, dir);
 }
 
-TEST(hscache_compile_error_not_cached)
+TEST(dbcache_compile_error_not_cached)
 {
     const char *dir = tmpdir(p);
     const char *bad[] = {"ok", "a(b", "c"};
     unsigned ids[] = {1, 2, 3};
     hs_database_t *db = NULL;
     hs_compile_error_t *err = NULL, *ref = NULL;
-    iw_hscache_how_t how;
-    iw_hscache_t *c;
+    iw_engine_dbcache_how_t how;
+    iw_engine_dbcache_t *c;
     REQUIRE(dir);
-    c = iw_hscache_create(p, dir);
-    CHECK_INT(iw_hscache_compile_multi2(c, bad, NULL, ids, 3, HS_MODE_BLOCK, &db, &err, &how),
+    c = iw_engine_dbcache_create(p, dir);
+    CHECK_INT(iw_engine_dbcache_compile_multi2(c, bad, NULL, ids, 3, HS_MODE_BLOCK, &db, &err, &how),
               hs_compile_multi(bad, NULL, ids, 3, HS_MODE_BLOCK, NULL, &db, &ref));
-    CHECK_INT(how, IW_HSCACHE_FAILED);
+    CHECK_INT(how, IW_ENGINE_DBCACHE_FAILED);
     REQUIRE(err && ref);
     CHECK_INT(err->expression, 1);
     CHECK_STR(err->message, ref->message);
@@ -265,17 +265,17 @@ static void spit(const char *path, const unsigned char *b, size_t len)
 
 /* Damage the entry in 12 ways; each time: fallback compile, correct db,
  * entry rewritten (the next call hits). */
-TEST(hscache_corrupt_entries_fall_back)
+TEST(dbcache_corrupt_entries_fall_back)
 {
     const char *dir = tmpdir(p), *path, *other;
     unsigned char *good, *b;
     size_t len, blen;
-    iw_hscache_t *c;
-    iw_hscache_stats_t st;
+    iw_engine_dbcache_t *c;
+    iw_engine_dbcache_stats_t st;
     int kind, ok;
     REQUIRE(dir);
-    c = iw_hscache_create(p, dir);
-    CHECK_INT(via_cache(c, &ok), IW_HSCACHE_STORED);
+    c = iw_engine_dbcache_create(p, dir);
+    CHECK_INT(via_cache(c, &ok), IW_ENGINE_DBCACHE_STORED);
     REQUIRE((path = only_entry(p, dir)) && (good = slurp(path, &len)) && len > 200);
     other = apr_pstrcat(p, dir, "/elsewhere", NULL);
     for (kind = 0; kind < 12; kind++) {
@@ -293,10 +293,10 @@ TEST(hscache_corrupt_entries_fall_back)
         case 6: blen = 0; break;                            /* empty */
         case 7: {               /* hostile: payload damaged, our checksum made to */
             b[len / 2] ^= 0x5a; /* fit; hs_deserialize_database's CRC rejects it */
-            iw_sha256(b + 88, len - 88, b + 56);
+            iw_engine_dbcache_sha256(b + 88, len - 88, b + 56);
             break; }
         case 8: memset(b + 88, 0, len - 88);                /* zero payload, valid sum */
-            iw_sha256(b + 88, len - 88, b + 56); break;
+            iw_engine_dbcache_sha256(b + 88, len - 88, b + 56); break;
         case 9: b[8] = 99; break;                           /* format version */
         case 10: spit(other, b, blen);                      /* symlink to a good image */
             CHECK(symlink(other, path) == 0); break;
@@ -304,12 +304,12 @@ TEST(hscache_corrupt_entries_fall_back)
         }
         if (kind != 10) spit(path, b, blen);
         if (kind == 11) CHECK(chown(path, 65534, 65534) == 0 || geteuid() != 0);
-        if (via_cache(c, &ok) != IW_HSCACHE_STORED) {
+        if (via_cache(c, &ok) != IW_ENGINE_DBCACHE_STORED) {
             fprintf(stderr, "  damage kind %d not detected\n", kind);
             (*iw_failed_)++;
         }
         CHECK(ok);
-        CHECK_INT(via_cache(c, &ok), IW_HSCACHE_HIT);     /* rewritten */
+        CHECK_INT(via_cache(c, &ok), IW_ENGINE_DBCACHE_HIT);     /* rewritten */
         CHECK(ok);
         if (kind == 10) {   /* the link itself was replaced, its target untouched */
             struct stat sb;
@@ -318,7 +318,7 @@ TEST(hscache_corrupt_entries_fall_back)
         }
         free(b);
     }
-    iw_hscache_stats(c, &st);
+    iw_engine_dbcache_stats(c, &st);
     CHECK_INT(st.bad_entries, 12);
     free(good);
     rmtree(p, dir);
@@ -327,17 +327,17 @@ TEST(hscache_corrupt_entries_fall_back)
 /* Random damage (bounded, seeded): 1-4 flipped bytes and/or a truncation,
  * half of the time with our checksum recomputed so that the damage reaches
  * hs_deserialize_database.  Every call must still yield a correct db. */
-TEST(hscache_random_damage)
+TEST(dbcache_random_damage)
 {
     const char *dir = tmpdir(p), *path;
     unsigned char *good, *b;
     size_t len, blen;
     unsigned seed = 12345;
-    iw_hscache_t *c;
-    iw_hscache_stats_t st;
+    iw_engine_dbcache_t *c;
+    iw_engine_dbcache_stats_t st;
     int it, k, ok, bad = 0;
     REQUIRE(dir);
-    c = iw_hscache_create(p, dir);
+    c = iw_engine_dbcache_create(p, dir);
     via_cache(c, &ok);
     REQUIRE((path = only_entry(p, dir)) && (good = slurp(path, &len)) && len > 200);
     b = malloc(len);
@@ -347,7 +347,7 @@ TEST(hscache_random_damage)
         for (k = 0; k <= (int)(rand_r(&seed) % 4); k++)
             b[rand_r(&seed) % (it % 3 ? len : 128)] ^= (unsigned char)(1 + rand_r(&seed) % 255);
         if (it % 5 == 0) blen = rand_r(&seed) % len;
-        if (it % 2 && blen > 88) iw_sha256(b + 88, blen - 88, b + 56);
+        if (it % 2 && blen > 88) iw_engine_dbcache_sha256(b + 88, blen - 88, b + 56);
         if (it % 2 && blen > 88) put_len(b, blen - 88);
         unlink(path);
         spit(path, b, blen);
@@ -355,7 +355,7 @@ TEST(hscache_random_damage)
         bad += !ok;
     }
     CHECK_INT(bad, 0);
-    iw_hscache_stats(c, &st);
+    iw_engine_dbcache_stats(c, &st);
     CHECK(st.bad_entries >= 140);   /* nearly every damage detected, not just survived */
     free(b);
     free(good);
@@ -363,22 +363,22 @@ TEST(hscache_random_damage)
 }
 
 /* Unusable dirs: compile, never crash, never write. */
-TEST(hscache_unusable_dirs)
+TEST(dbcache_unusable_dirs)
 {
     const char *dir = tmpdir(p), *file, *shared, *foreign;
     int ok;
     REQUIRE(dir);
     file = apr_pstrcat(p, dir, "/plainfile", NULL);
     spit(file, (const unsigned char *)"x", 1);
-    CHECK_INT(via_cache(iw_hscache_create(p, file), &ok), IW_HSCACHE_UNSTORED);
+    CHECK_INT(via_cache(iw_engine_dbcache_create(p, file), &ok), IW_ENGINE_DBCACHE_UNSTORED);
     CHECK(ok);
     /* cannot be created (a parent is a file) */
-    CHECK_INT(via_cache(iw_hscache_create(p, apr_pstrcat(p, file, "/a/b", NULL)), &ok),
-              IW_HSCACHE_UNSTORED);
+    CHECK_INT(via_cache(iw_engine_dbcache_create(p, apr_pstrcat(p, file, "/a/b", NULL)), &ok),
+              IW_ENGINE_DBCACHE_UNSTORED);
     CHECK(ok);
     shared = apr_pstrcat(p, dir, "/shared", NULL);       /* writable by others */
     CHECK(mkdir(shared, 0700) == 0 && chmod(shared, 0777) == 0);
-    CHECK_INT(via_cache(iw_hscache_create(p, shared), &ok), IW_HSCACHE_UNSTORED);
+    CHECK_INT(via_cache(iw_engine_dbcache_create(p, shared), &ok), IW_ENGINE_DBCACHE_UNSTORED);
     CHECK(ok);
     CHECK_INT(count_files(shared, NULL), 0);
     rmdir(shared);
@@ -386,17 +386,17 @@ TEST(hscache_unusable_dirs)
     foreign = apr_pstrcat(p, dir, "/ro", NULL);
     CHECK(mkdir(foreign, 0500) == 0);
     if (geteuid() == 0) CHECK(chown(foreign, 65534, 65534) == 0);
-    CHECK_INT(via_cache(iw_hscache_create(p, foreign), &ok), IW_HSCACHE_UNSTORED);
+    CHECK_INT(via_cache(iw_engine_dbcache_create(p, foreign), &ok), IW_ENGINE_DBCACHE_UNSTORED);
     CHECK(ok);
     rmdir(foreign);
     rmtree(p, dir);
 }
 
-TEST(hscache_eviction_bounds_dir)
+TEST(dbcache_eviction_bounds_dir)
 {
     const char *dir = tmpdir(p), *oldest = NULL;
-    iw_hscache_t *c;
-    iw_hscache_stats_t st;
+    iw_engine_dbcache_t *c;
+    iw_engine_dbcache_stats_t st;
     int i, ok;
     REQUIRE(dir);
     /* 70 stale entries, mtimes 1000+i seconds after the epoch */
@@ -417,23 +417,23 @@ TEST(hscache_eviction_bounds_dir)
         utimensat(AT_FDCWD, apr_pstrcat(p, dir, "/.tmp-dead", NULL), ts, 0);
         spit(apr_pstrcat(p, dir, "/.tmp-live", NULL), (const unsigned char *)"x", 1);
     }
-    c = iw_hscache_create(p, dir);
-    CHECK_INT(via_cache(c, &ok), IW_HSCACHE_STORED);
+    c = iw_engine_dbcache_create(p, dir);
+    CHECK_INT(via_cache(c, &ok), IW_ENGINE_DBCACHE_STORED);
     CHECK(ok);
-    CHECK_INT(count_files(dir, NULL), IW_HSCACHE_MAX_ENTRIES + 1);   /* + unrelated.txt */
+    CHECK_INT(count_files(dir, NULL), IW_ENGINE_DBCACHE_MAX_ENTRIES + 1);   /* + unrelated.txt */
     CHECK(access(apr_pstrcat(p, dir, "/", apr_psprintf(p, "%064x.hsdb", 0), NULL), F_OK) != 0);
     CHECK(access(oldest, F_OK) == 0);
     CHECK(access(apr_pstrcat(p, dir, "/unrelated.txt", NULL), F_OK) == 0);
-    iw_hscache_stats(c, &st);
-    CHECK_INT(st.evicted, 70 + 1 - IW_HSCACHE_MAX_ENTRIES);
-    CHECK_INT(via_cache(c, &ok), IW_HSCACHE_HIT);   /* the new entry was kept */
+    iw_engine_dbcache_stats(c, &st);
+    CHECK_INT(st.evicted, 70 + 1 - IW_ENGINE_DBCACHE_MAX_ENTRIES);
+    CHECK_INT(via_cache(c, &ok), IW_ENGINE_DBCACHE_HIT);   /* the new entry was kept */
     CHECK(access(apr_pstrcat(p, dir, "/.tmp-dead", NULL), F_OK) != 0);
     CHECK(access(apr_pstrcat(p, dir, "/.tmp-live", NULL), F_OK) == 0);
     rmtree(p, dir);
 }
 
 /* The byte bound: one (sparse) old entry over the limit is evicted. */
-TEST(hscache_eviction_bytes)
+TEST(dbcache_eviction_bytes)
 {
     const char *dir = tmpdir(p), *big;
     struct timespec ts[2] = {{1000, 0}, {1000, 0}};
@@ -442,10 +442,10 @@ TEST(hscache_eviction_bytes)
     big = apr_pstrcat(p, dir, "/", apr_psprintf(p, "%064x.hsdb", 7), NULL);
     fd = open(big, O_WRONLY | O_CREAT, 0600);
     REQUIRE(fd >= 0);
-    CHECK(ftruncate(fd, (off_t)IW_HSCACHE_MAX_BYTES) == 0);   /* no disk used */
+    CHECK(ftruncate(fd, (off_t)IW_ENGINE_DBCACHE_MAX_BYTES) == 0);   /* no disk used */
     close(fd);
     utimensat(AT_FDCWD, big, ts, 0);
-    CHECK_INT(via_cache(iw_hscache_create(p, dir), &ok), IW_HSCACHE_STORED);
+    CHECK_INT(via_cache(iw_engine_dbcache_create(p, dir), &ok), IW_ENGINE_DBCACHE_STORED);
     CHECK(ok);
     CHECK(access(big, F_OK) != 0);
     CHECK_INT(count_files(dir, NULL), 1);
@@ -454,7 +454,7 @@ TEST(hscache_eviction_bytes)
 
 /* Two processes storing the same entry over and over: every load must see
  * a complete entry, and no temp files remain. */
-TEST(hscache_concurrent_writers)
+TEST(dbcache_concurrent_writers)
 {
     const char *dir = tmpdir(p);
     pid_t pid[2];
@@ -463,13 +463,13 @@ TEST(hscache_concurrent_writers)
     for (k = 0; k < 2; k++) {
         if ((pid[k] = fork()) == 0) {
             apr_pool_t *cp;
-            iw_hscache_t *c;
+            iw_engine_dbcache_t *c;
             int i, bad = 0;
             apr_pool_create(&cp, NULL);
-            c = iw_hscache_create(cp, dir);
+            c = iw_engine_dbcache_create(cp, dir);
             for (i = 0; i < 15; i++) {
-                iw_hscache_how_t how = via_cache(c, &ok);
-                bad += !ok || (how != IW_HSCACHE_HIT && how != IW_HSCACHE_STORED);
+                iw_engine_dbcache_how_t how = via_cache(c, &ok);
+                bad += !ok || (how != IW_ENGINE_DBCACHE_HIT && how != IW_ENGINE_DBCACHE_STORED);
                 if (i % 3 == k) {   /* force rewrites while the other reads */
                     const char *e = only_entry(cp, dir);
                     if (e) unlink(e);
@@ -484,17 +484,17 @@ TEST(hscache_concurrent_writers)
         CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     }
     {
-        iw_hscache_t *c = iw_hscache_create(p, dir);
-        iw_hscache_how_t how = via_cache(c, &ok);
+        iw_engine_dbcache_t *c = iw_engine_dbcache_create(p, dir);
+        iw_engine_dbcache_how_t how = via_cache(c, &ok);
         CHECK(ok);
-        CHECK(how == IW_HSCACHE_HIT || how == IW_HSCACHE_STORED);
+        CHECK(how == IW_ENGINE_DBCACHE_HIT || how == IW_ENGINE_DBCACHE_STORED);
     }
     CHECK_INT(count_files(dir, ".tmp-"), 0);
     CHECK_INT(count_files(dir, NULL), 1);
     rmtree(p, dir);
 }
 
-TEST(hscache_default_dir)
+TEST(dbcache_default_dir)
 {
     char *saved[3];
     const char *names[3] = {"IOCWATCH_CACHE_DIR", "XDG_CACHE_HOME", "HOME"};
@@ -503,13 +503,13 @@ TEST(hscache_default_dir)
     setenv("HOME", "/home/u", 1);
     unsetenv("XDG_CACHE_HOME");
     unsetenv("IOCWATCH_CACHE_DIR");
-    CHECK_STR(iw_hscache_default_dir(p), "/home/u/.cache/iocwatch");
+    CHECK_STR(iw_engine_dbcache_default_dir(p), "/home/u/.cache/iocwatch");
     setenv("XDG_CACHE_HOME", "/xdg", 1);
-    CHECK_STR(iw_hscache_default_dir(p), "/xdg/iocwatch");
+    CHECK_STR(iw_engine_dbcache_default_dir(p), "/xdg/iocwatch");
     setenv("IOCWATCH_CACHE_DIR", "/explicit", 1);
-    CHECK_STR(iw_hscache_default_dir(p), "/explicit");
+    CHECK_STR(iw_engine_dbcache_default_dir(p), "/explicit");
     setenv("IOCWATCH_CACHE_DIR", "", 1);
-    CHECK(iw_hscache_default_dir(p) == NULL);
+    CHECK(iw_engine_dbcache_default_dir(p) == NULL);
     for (i = 0; i < 3; i++) {
         if (saved[i]) setenv(names[i], saved[i], 1); else unsetenv(names[i]);
         free(saved[i]);

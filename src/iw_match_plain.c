@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_plain: plain-alphabet analysis of patterns (see iw_plain.h). */
+/* iw_match_plain: plain-alphabet analysis of patterns (see iw_match_plain.h). */
 #include <string.h>
-#include "iw_plain.h"
+#include "iw_match_plain.h"
 
 /* Letters, digits and - . _ ~ / = & ? : + ,  (closed under case, so the
  * analysis needs no case folding).  GNU range designators: gcc and clang. */
@@ -13,7 +13,7 @@ static const unsigned char plain_tab[256] = {
 
 static int plain_byte(unsigned c) { return c < 256 && plain_tab[c]; }
 
-int iw_plain_value(const char *p, size_t n)
+int iw_match_plain_value(const char *p, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++)
@@ -248,7 +248,7 @@ static int alt(rx_t *r)
     return ok;
 }
 
-int iw_plain_may_match(const char *re, size_t n)
+int iw_match_plain_may_match(const char *re, size_t n)
 {
     rx_t r = { re, re + n, 0 };
     int ok = alt(&r);
@@ -334,7 +334,7 @@ static int wraps_all(const char *re, size_t n)
     return 0;
 }
 
-int iw_plain_branches(const char *re, size_t n, size_t *off, size_t *len, int max)
+int iw_match_plain_branches(const char *re, size_t n, size_t *off, size_t *len, int max)
 {
     int k;
 

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_scache: per-thread memo of field scan results (see iw_scache.h). */
+/* iw_engine_memo: per-thread memo of field scan results (see iw_engine_memo.h). */
 #include <stdlib.h>
 #include <string.h>
-#include "iw_scache.h"
+#include "iw_engine_memo.h"
 #include "iw_common.h"
 
-#define RING_MIN (4u * IW_SCACHE_MAX_KEY)
+#define RING_MIN (4u * IW_ENGINE_MEMO_MAX_KEY)
 
 /* A lookup reads one entry: 128 bytes on a 64-byte boundary, so that the
  * fields compared and the start of the result share a cache line (in a
@@ -15,7 +15,7 @@ typedef struct ent {
     uint64_t pos;                  /* ring position of pre + value */
     uint32_t tag, npre, n;
     uint8_t used, rlen;
-    _Alignas(8) unsigned char res[IW_SCACHE_MAX_RES];   /* results are structs */
+    _Alignas(8) unsigned char res[IW_ENGINE_MEMO_MAX_RES];   /* results are structs */
 } ent_t;
 _Static_assert(sizeof(ent_t) == 128, "an entry is two whole cache lines");
 
@@ -26,16 +26,16 @@ typedef struct window {
 
 /* What a lookup reads first, and class 0's window (the event cache's
  * only class), fit the first cache line. */
-struct iw_scache {
+struct iw_engine_memo {
     ent_t *ents;
     unsigned char *ring;
     uint64_t ring_mask, head;      /* head: total bytes ever written */
     uint64_t hits, misses;
     uint32_t mask;
-    window_t cls[IW_SCACHE_CLASSES];   /* per class of keys (tag % IW_SCACHE_CLASSES) */
+    window_t cls[IW_ENGINE_MEMO_CLASSES];   /* per class of keys (tag % IW_ENGINE_MEMO_CLASSES) */
 };
 
-static window_t *window_of(iw_scache_t *c, uint32_t tag) { return &c->cls[tag % IW_SCACHE_CLASSES]; }
+static window_t *window_of(iw_engine_memo_t *c, uint32_t tag) { return &c->cls[tag % IW_ENGINE_MEMO_CLASSES]; }
 
 /* The low and high halves of a * b folded together: one multiply mixes
  * 16 bytes (the 64-bit fallback mixes 8 per multiply). */
@@ -59,7 +59,7 @@ static inline uint64_t load32(const unsigned char *b) { uint32_t w; memcpy(&w, b
  * Not for adversarial use: a collision costs a cache miss (entries are
  * compared in full), never a wrong result. */
 IW_HOT
-uint64_t iw_hash64(uint64_t seed, const void *p, size_t n)
+uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n)
 {
     const unsigned char *b = p;
     uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull), x = 0, y = 0;
@@ -79,9 +79,9 @@ uint64_t iw_hash64(uint64_t seed, const void *p, size_t n)
     return fold_mul(h ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull);
 }
 
-iw_scache_t *iw_scache_create(unsigned entries)
+iw_engine_memo_t *iw_engine_memo_create(unsigned entries)
 {
-    iw_scache_t *c;
+    iw_engine_memo_t *c;
     uint32_t n = 1;
     uint64_t ring;
 
@@ -90,20 +90,20 @@ iw_scache_t *iw_scache_create(unsigned entries)
     if (!(c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63))) return NULL;
     memset(c, 0, sizeof(*c));
     c->mask = n - 1;
-    ring = (uint64_t)n * IW_SCACHE_RING_PER_ENTRY;     /* a power of two */
+    ring = (uint64_t)n * IW_ENGINE_MEMO_RING_PER_ENTRY;     /* a power of two */
     if (ring < RING_MIN) ring = RING_MIN;
     c->ring_mask = ring - 1;
     c->ents = aligned_alloc(64, (size_t)n * sizeof(ent_t));
     c->ring = malloc((size_t)ring);
     if (!c->ents || !c->ring) {
-        iw_scache_destroy(c);
+        iw_engine_memo_destroy(c);
         return NULL;
     }
     memset(c->ents, 0, (size_t)n * sizeof(ent_t));
     return c;
 }
 
-void iw_scache_destroy(iw_scache_t *c)
+void iw_engine_memo_destroy(iw_engine_memo_t *c)
 {
     if (!c) return;
     free(c->ents);
@@ -112,7 +112,7 @@ void iw_scache_destroy(iw_scache_t *c)
 }
 
 IW_HOT
-int iw_scache_wanted(iw_scache_t *c, uint32_t tag)
+int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag)
 {
     window_t *w = window_of(c, tag);
     if (!w->paused) return 1;
@@ -122,28 +122,28 @@ int iw_scache_wanted(iw_scache_t *c, uint32_t tag)
 
 /* One lookup into its class's window; a poor window pauses the class. */
 IW_HOT
-static void window_count(iw_scache_t *c, uint32_t tag, int hit)
+static void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
 {
     window_t *w = window_of(c, tag);
     w->w_hits += (uint32_t)hit;
-    if (++w->w_lookups < IW_SCACHE_WINDOW) return;
-    if (w->w_hits * 1000u < IW_SCACHE_MIN_HITS * IW_SCACHE_WINDOW)
-        w->paused = IW_SCACHE_PAUSE * IW_SCACHE_WINDOW;
+    if (++w->w_lookups < IW_ENGINE_MEMO_WINDOW) return;
+    if (w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * IW_ENGINE_MEMO_WINDOW)
+        w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
     w->w_lookups = w->w_hits = 0;
 }
 
 IW_HOT
-int iw_scache_key(iw_scache_key_t *k)
+int iw_engine_memo_key(iw_engine_memo_key_t *k)
 {
-    if (k->npre + k->n > IW_SCACHE_MAX_KEY) return 0;
-    k->h = iw_hash64(k->npre ? iw_hash64(k->tag, k->pre, k->npre) : k->tag, k->v, k->n);
+    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;
+    k->h = iw_engine_memo_hash64(k->npre ? iw_engine_memo_hash64(k->tag, k->pre, k->npre) : k->tag, k->v, k->n);
     return 1;
 }
 
 /* The ring bytes at pos are intact while fewer than the ring's size have
  * been written since (writes never wrap inside one key). */
 IW_HOT
-static int ent_matches(const iw_scache_t *c, const ent_t *e, const iw_scache_key_t *k)
+static int ent_matches(const iw_engine_memo_t *c, const ent_t *e, const iw_engine_memo_key_t *k)
 {
     const unsigned char *b;
 
@@ -156,7 +156,7 @@ static int ent_matches(const iw_scache_t *c, const ent_t *e, const iw_scache_key
 }
 
 IW_HOT
-const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen)
+const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen)
 {
     const ent_t *e = &c->ents[k->h & c->mask];
 
@@ -173,13 +173,13 @@ const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen
     return NULL;
 }
 
-void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const void *res, size_t rlen)
+void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen)
 {
     ent_t *e = &c->ents[k->h & c->mask];
     uint64_t len = k->npre + k->n, off = c->head & c->ring_mask;
     unsigned char *b;
 
-    if (rlen > IW_SCACHE_MAX_RES || len > IW_SCACHE_MAX_KEY) return;
+    if (rlen > IW_ENGINE_MEMO_MAX_RES || len > IW_ENGINE_MEMO_MAX_KEY) return;
     if (off + len > c->ring_mask + 1) c->head += c->ring_mask + 1 - off;   /* no wrap inside */
     e->pos = c->head;
     b = c->ring + (c->head & c->ring_mask);
@@ -195,13 +195,13 @@ void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const void *res, si
     e->used = 1;
 }
 
-void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field)
+void iw_engine_memo_res_add(iw_engine_memo_res_t *r, int32_t pred, int field)
 {
     int i;
 
     for (i = 0; i < r->n; i++)
         if (r->pred[i] == pred && r->field[i] == (uint8_t)field) return;
-    if (r->n == IW_SCACHE_MAX_PREDS) {
+    if (r->n == IW_ENGINE_MEMO_MAX_PREDS) {
         r->overflow = 1;
         return;
     }
@@ -209,7 +209,7 @@ void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field)
     r->field[r->n++] = (uint8_t)field;
 }
 
-void iw_scache_counters(const iw_scache_t *c, uint64_t *hits, uint64_t *misses)
+void iw_engine_memo_counters(const iw_engine_memo_t *c, uint64_t *hits, uint64_t *misses)
 {
     if (hits) *hits = c ? __atomic_load_n(&c->hits, __ATOMIC_RELAXED) : 0;
     if (misses) *misses = c ? __atomic_load_n(&c->misses, __ATOMIC_RELAXED) : 0;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_hscache: persistent cache of compiled Vectorscan databases (see .h). */
-#include "iw_hscache.h"
+/* iw_engine_dbcache: persistent cache of compiled Vectorscan databases (see .h). */
+#include "iw_engine_dbcache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,9 +20,9 @@ static const unsigned char MAGIC[8] = {'I', 'W', 'H', 'S', 'D', 'B', '\r', '\n'}
 #define STALE_TMP_SECS 3600            /* temp files of crashed writers */
 #define SCAN_LIMIT 4096                /* entries looked at when trimming */
 
-struct iw_hscache {
+struct iw_engine_dbcache {
     const char *dir;                   /* NULL = disabled */
-    iw_hscache_stats_t *st;            /* counters, updated atomically */
+    iw_engine_dbcache_stats_t *st;            /* counters, updated atomically */
 };
 
 /* ---- SHA-256 (FIPS 180-4) ---------------------------------------------- */
@@ -102,7 +102,7 @@ static void sha_final(sha_t *s, unsigned char out[32])
     for (i = 0; i < 32; i++) out[i] = (unsigned char)(s->h[i / 4] >> (24 - 8 * (i % 4)));
 }
 
-void iw_sha256(const void *data, size_t len, unsigned char out[32])
+void iw_engine_dbcache_sha256(const void *data, size_t len, unsigned char out[32])
 {
     sha_t s;
     sha_init(&s);
@@ -174,9 +174,9 @@ static int make_key(const char *const *exprs, const unsigned *flags, const unsig
 
 /* ---- handle ------------------------------------------------------------ */
 
-iw_hscache_t *iw_hscache_create(apr_pool_t *p, const char *dir)
+iw_engine_dbcache_t *iw_engine_dbcache_create(apr_pool_t *p, const char *dir)
 {
-    iw_hscache_t *c = apr_pcalloc(p, sizeof *c);
+    iw_engine_dbcache_t *c = apr_pcalloc(p, sizeof *c);
     c->st = apr_pcalloc(p, sizeof *c->st);
     if (dir && *dir) {
         size_t n = strlen(dir);
@@ -186,9 +186,9 @@ iw_hscache_t *iw_hscache_create(apr_pool_t *p, const char *dir)
     return c;
 }
 
-const char *iw_hscache_dir(const iw_hscache_t *c) { return c ? c->dir : NULL; }
+const char *iw_engine_dbcache_dir(const iw_engine_dbcache_t *c) { return c ? c->dir : NULL; }
 
-void iw_hscache_stats(const iw_hscache_t *c, iw_hscache_stats_t *st)
+void iw_engine_dbcache_stats(const iw_engine_dbcache_t *c, iw_engine_dbcache_stats_t *st)
 {
     memset(st, 0, sizeof *st);
     if (!c) return;
@@ -201,7 +201,7 @@ void iw_hscache_stats(const iw_hscache_t *c, iw_hscache_stats_t *st)
 
 #define BUMP(c, f) __atomic_add_fetch(&(c)->st->f, 1, __ATOMIC_RELAXED)
 
-const char *iw_hscache_default_dir(apr_pool_t *p)
+const char *iw_engine_dbcache_default_dir(apr_pool_t *p)
 {
     const char *v = getenv("IOCWATCH_CACHE_DIR");
     if (v) return *v ? v : NULL;
@@ -271,7 +271,7 @@ static int check_image(const unsigned char *img, size_t size, const unsigned cha
         return -1;
     len = get_le(img + 48, 8);
     if (len != size - HDR_SIZE) return -1;
-    iw_sha256(img + HDR_SIZE, (size_t)len, sum);
+    iw_engine_dbcache_sha256(img + HDR_SIZE, (size_t)len, sum);
     return memcmp(sum, img + 56, 32) ? -1 : HDR_SIZE;
 }
 
@@ -284,7 +284,7 @@ static int load(const char *path, const unsigned char key[32], hs_database_t **d
     if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
         return errno == ENOENT ? 0 : -1;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-        st.st_size < HDR_SIZE || (uint64_t)st.st_size > IW_HSCACHE_MAX_BYTES + HDR_SIZE ||
+        st.st_size < HDR_SIZE || (uint64_t)st.st_size > IW_ENGINE_DBCACHE_MAX_BYTES + HDR_SIZE ||
         !(img = malloc((size_t)st.st_size))) {
         close(fd);
         return -1;
@@ -325,12 +325,12 @@ static int store(const char *dir, const char *path, const unsigned char key[32],
     size_t len = 0;
     int fd, ok;
     if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS) return -1;
-    if (len > IW_HSCACHE_MAX_BYTES) { free(bytes); return -1; }
+    if (len > IW_ENGINE_DBCACHE_MAX_BYTES) { free(bytes); return -1; }
     memcpy(hdr, MAGIC, 8);
     put_le(hdr + 8, FORMAT_VERSION, 4);
     memcpy(hdr + 16, key, 32);
     put_le(hdr + 48, len, 8);
-    iw_sha256(bytes, len, hdr + 56);
+    iw_engine_dbcache_sha256(bytes, len, hdr + 56);
     snprintf(tmp, sizeof tmp, "%s/.tmp-%02x%02x%02x%02x-%ld-%lu", dir, key[0], key[1], key[2],
              key[3], (long)getpid(), __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -367,7 +367,7 @@ static int is_entry_name(const char *n)
 }
 
 /* Trim the dir to the bounds, oldest first; never the entry just stored. */
-static void evict(const iw_hscache_t *c, const char *keep)
+static void evict(const iw_engine_dbcache_t *c, const char *keep)
 {
     DIR *d = opendir(c->dir);
     struct dirent *de;
@@ -394,7 +394,7 @@ static void evict(const iw_hscache_t *c, const char *keep)
         n++;
     }
     qsort(ents, n, sizeof *ents, ent_cmp);
-    for (i = 0, live = n; i < n && (live > IW_HSCACHE_MAX_ENTRIES || total > IW_HSCACHE_MAX_BYTES);
+    for (i = 0, live = n; i < n && (live > IW_ENGINE_DBCACHE_MAX_ENTRIES || total > IW_ENGINE_DBCACHE_MAX_BYTES);
          i++) {
         if (!strcmp(ents[i].name, keep)) continue;
         if (unlinkat(dirfd(d), ents[i].name, 0) == 0) BUMP(c, evicted);
@@ -407,17 +407,17 @@ static void evict(const iw_hscache_t *c, const char *keep)
 
 /* ---- entry point ------------------------------------------------------- */
 
-int iw_hscache_compile_multi2(const iw_hscache_t *c, const char *const *exprs,
+int iw_engine_dbcache_compile_multi2(const iw_engine_dbcache_t *c, const char *const *exprs,
                               const unsigned *flags, const unsigned *ids,
                               unsigned n, unsigned mode, hs_database_t **db,
-                              hs_compile_error_t **err, iw_hscache_how_t *how)
+                              hs_compile_error_t **err, iw_engine_dbcache_how_t *how)
 {
     unsigned char key[32];
     char path[4096];
-    iw_hscache_how_t dummy;
+    iw_engine_dbcache_how_t dummy;
     int rc, usable, l = 0;
     if (!how) how = &dummy;
-    *how = IW_HSCACHE_DISABLED;
+    *how = IW_ENGINE_DBCACHE_DISABLED;
     if (!c || !c->dir || strlen(c->dir) > sizeof path - 80 ||
         make_key(exprs, flags, ids, n, mode, key) != 0)
         return hs_compile_multi(exprs, flags, ids, n, mode, NULL, db, err);
@@ -426,27 +426,27 @@ int iw_hscache_compile_multi2(const iw_hscache_t *c, const char *const *exprs,
     if (usable && (l = load(path, key, db)) > 0) {
         BUMP(c, hits);
         if (err) *err = NULL;
-        *how = IW_HSCACHE_HIT;
+        *how = IW_ENGINE_DBCACHE_HIT;
         return HS_SUCCESS;
     } else if (usable && l < 0) {
         BUMP(c, bad_entries);
     }
     BUMP(c, misses);
     rc = hs_compile_multi(exprs, flags, ids, n, mode, NULL, db, err);
-    if (rc != HS_SUCCESS) { *how = IW_HSCACHE_FAILED; return rc; }
-    *how = IW_HSCACHE_UNSTORED;
+    if (rc != HS_SUCCESS) { *how = IW_ENGINE_DBCACHE_FAILED; return rc; }
+    *how = IW_ENGINE_DBCACHE_UNSTORED;
     if ((usable || dir_usable(c->dir, 1)) && store(c->dir, path, key, *db) == 0) {
         BUMP(c, stores);
-        *how = IW_HSCACHE_STORED;
+        *how = IW_ENGINE_DBCACHE_STORED;
         evict(c, strrchr(path, '/') + 1);
     }
     return rc;
 }
 
-int iw_hscache_compile_multi(const iw_hscache_t *c, const char *const *exprs,
+int iw_engine_dbcache_compile_multi(const iw_engine_dbcache_t *c, const char *const *exprs,
                              const unsigned *flags, const unsigned *ids,
                              unsigned n, unsigned mode, hs_database_t **db,
                              hs_compile_error_t **err)
 {
-    return iw_hscache_compile_multi2(c, exprs, flags, ids, n, mode, db, err, NULL);
+    return iw_engine_dbcache_compile_multi2(c, exprs, flags, ids, n, mode, db, err, NULL);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_cond: the Sigma condition grammar (see iw_rules.h).
+/* iw_rules_cond: the Sigma condition grammar (see iw_rules.h).
  *
  *   expr    := and ( "or" and )*          least binding
  *   and     := unary ( "and" unary )*
@@ -15,6 +15,7 @@
 #include <string.h>
 #include <ctype.h>
 #include <apr_strings.h>
+#include "iw_rules_cond.h"
 #include "iw_rules.h"
 
 #define COND_MAX_DEPTH 64
@@ -144,17 +145,17 @@ static const char *tok_text(cparser_t *c, const token_t *t)
     return t->t == T_END ? "end of condition" : apr_pstrmemdup(c->p, t->s, t->len);
 }
 
-static iw_cond_t *leaf(cparser_t *c, int sel)
+static iw_rules_cond_t *leaf(cparser_t *c, int sel)
 {
-    iw_cond_t *n = apr_pcalloc(c->p, sizeof(*n));
-    n->type = IW_COND_SEL;
+    iw_rules_cond_t *n = apr_pcalloc(c->p, sizeof(*n));
+    n->type = IW_RULES_COND_SEL;
     n->sel = sel;
     return n;
 }
 
-static iw_cond_t *node(cparser_t *c, iw_cond_type_t type, iw_cond_t **kids, int n)
+static iw_rules_cond_t *node(cparser_t *c, iw_rules_cond_type_t type, iw_rules_cond_t **kids, int n)
 {
-    iw_cond_t *r = apr_pcalloc(c->p, sizeof(*r));
+    iw_rules_cond_t *r = apr_pcalloc(c->p, sizeof(*r));
     r->type = type;
     r->nkids = n;
     r->kids = apr_pmemdup(c->p, kids, n * sizeof(*kids));
@@ -203,11 +204,11 @@ static const char *sel_list(cparser_t *c)
 }
 
 /* "1 of" / "all of" followed by "them" or a pattern. */
-static iw_cond_t *parse_quant(cparser_t *c)
+static iw_rules_cond_t *parse_quant(cparser_t *c)
 {
     token_t *q = next(c), *t;
     int all = q->t == T_ALL, i, n = 0, them;
-    iw_cond_t **kids;
+    iw_rules_cond_t **kids;
 
     if (peek(c)->t != T_OF) {
         cerr(c, peek(c)->off, "expected 'of' after '%s', got '%s'",
@@ -236,15 +237,15 @@ static iw_cond_t *parse_quant(cparser_t *c)
                  tok_text(c, t), sel_list(c));
         return NULL;
     }
-    return n == 1 ? kids[0] : node(c, all ? IW_COND_AND : IW_COND_OR, kids, n);
+    return n == 1 ? kids[0] : node(c, all ? IW_RULES_COND_AND : IW_RULES_COND_OR, kids, n);
 }
 
-static iw_cond_t *parse_or(cparser_t *c);
+static iw_rules_cond_t *parse_or(cparser_t *c);
 
-static iw_cond_t *parse_primary(cparser_t *c)
+static iw_rules_cond_t *parse_primary(cparser_t *c)
 {
     token_t *t = peek(c);
-    iw_cond_t *e;
+    iw_rules_cond_t *e;
     int i;
 
     switch (t->t) {
@@ -308,9 +309,9 @@ static iw_cond_t *parse_primary(cparser_t *c)
     }
 }
 
-static iw_cond_t *parse_unary(cparser_t *c)
+static iw_rules_cond_t *parse_unary(cparser_t *c)
 {
-    iw_cond_t *k;
+    iw_rules_cond_t *k;
 
     if (peek(c)->t != T_NOT) return parse_primary(c);
     if (++c->depth > COND_MAX_DEPTH) {
@@ -320,47 +321,47 @@ static iw_cond_t *parse_unary(cparser_t *c)
     next(c);
     k = parse_unary(c);
     c->depth--;
-    return k ? node(c, IW_COND_NOT, &k, 1) : NULL;
+    return k ? node(c, IW_RULES_COND_NOT, &k, 1) : NULL;
 }
 
 /* One left-associative chain of `op` over `sub` -> one n-ary node. */
-static iw_cond_t *parse_chain(cparser_t *c, tok_type_t op, iw_cond_type_t type,
-                              iw_cond_t *(*sub)(cparser_t *))
+static iw_rules_cond_t *parse_chain(cparser_t *c, tok_type_t op, iw_rules_cond_type_t type,
+                              iw_rules_cond_t *(*sub)(cparser_t *))
 {
     apr_array_header_t *kids = NULL;
-    iw_cond_t *first = sub(c);
+    iw_rules_cond_t *first = sub(c);
 
     if (!first) return NULL;
     while (peek(c)->t == op) {
-        iw_cond_t *k;
+        iw_rules_cond_t *k;
         next(c);
         if (!(k = sub(c))) return NULL;
         if (!kids) {
-            kids = apr_array_make(c->p, 4, sizeof(iw_cond_t *));
-            APR_ARRAY_PUSH(kids, iw_cond_t *) = first;
+            kids = apr_array_make(c->p, 4, sizeof(iw_rules_cond_t *));
+            APR_ARRAY_PUSH(kids, iw_rules_cond_t *) = first;
         }
-        APR_ARRAY_PUSH(kids, iw_cond_t *) = k;
+        APR_ARRAY_PUSH(kids, iw_rules_cond_t *) = k;
     }
-    return kids ? node(c, type, (iw_cond_t **)kids->elts, kids->nelts) : first;
+    return kids ? node(c, type, (iw_rules_cond_t **)kids->elts, kids->nelts) : first;
 }
 
-static iw_cond_t *parse_and(cparser_t *c)
+static iw_rules_cond_t *parse_and(cparser_t *c)
 {
-    return parse_chain(c, T_AND, IW_COND_AND, parse_unary);
+    return parse_chain(c, T_AND, IW_RULES_COND_AND, parse_unary);
 }
 
-static iw_cond_t *parse_or(cparser_t *c)
+static iw_rules_cond_t *parse_or(cparser_t *c)
 {
-    return parse_chain(c, T_OR, IW_COND_OR, parse_and);
+    return parse_chain(c, T_OR, IW_RULES_COND_OR, parse_and);
 }
 
-iw_cond_t *iw_cond_parse(apr_pool_t *p, const char *expr,
+iw_rules_cond_t *iw_rules_cond_parse(apr_pool_t *p, const char *expr,
                          const apr_array_header_t *selections,
                          const char *file, int line, int col,
                          const char *rule_id, iw_diag_t *diag)
 {
     cparser_t c;
-    iw_cond_t *e;
+    iw_rules_cond_t *e;
     token_t *t;
 
     memset(&c, 0, sizeof(c));

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_scache: per-thread memo of scan results.
+/* iw_engine_memo: per-thread memo of scan results.
  *
  * Scanning one field value with its Vectorscan database (plus the exact and
  * literal checks of that field, and PCRE2 confirmation of prefilter hits)
@@ -17,73 +17,73 @@
  * Exact: a hit requires the same context tag and byte-identical key bytes
  * (kept in a ring buffer), never just an equal hash.  Bounded: a fixed
  * number of direct-mapped entries and a fixed ring, allocated once per
- * scratch; keys longer than IW_SCACHE_MAX_KEY or results with more than
- * IW_SCACHE_MAX_PREDS predicates are simply not cached.  Not thread-safe:
+ * scratch; keys longer than IW_ENGINE_MEMO_MAX_KEY or results with more than
+ * IW_ENGINE_MEMO_MAX_PREDS predicates are simply not cached.  Not thread-safe:
  * one per scratch, like the scratch itself. */
-#ifndef IW_SCACHE_H
-#define IW_SCACHE_H
+#ifndef IW_ENGINE_MEMO_H
+#define IW_ENGINE_MEMO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define IW_SCACHE_MAX_PREDS 16
-#define IW_SCACHE_MAX_KEY   8192
-#define IW_SCACHE_MAX_RES   96     /* result bytes per entry (an entry is 128) */
-#define IW_SCACHE_DEFAULT_ENTRIES 512
-#define IW_SCACHE_RING_PER_ENTRY 128   /* ring bytes per entry */
+#define IW_ENGINE_MEMO_MAX_PREDS 16
+#define IW_ENGINE_MEMO_MAX_KEY   8192
+#define IW_ENGINE_MEMO_MAX_RES   96     /* result bytes per entry (an entry is 128) */
+#define IW_ENGINE_MEMO_DEFAULT_ENTRIES 512
+#define IW_ENGINE_MEMO_RING_PER_ENTRY 128   /* ring bytes per entry */
 
 /* What one scan set, in order: predicate and the field credited. */
-typedef struct iw_scache_res {
+typedef struct iw_engine_memo_res {
     int n;
-    int overflow;                  /* more than IW_SCACHE_MAX_PREDS: not cacheable */
-    int32_t pred[IW_SCACHE_MAX_PREDS];
-    uint8_t field[IW_SCACHE_MAX_PREDS];
-} iw_scache_res_t;
+    int overflow;                  /* more than IW_ENGINE_MEMO_MAX_PREDS: not cacheable */
+    int32_t pred[IW_ENGINE_MEMO_MAX_PREDS];
+    uint8_t field[IW_ENGINE_MEMO_MAX_PREDS];
+} iw_engine_memo_res_t;
 
-typedef struct iw_scache iw_scache_t;
+typedef struct iw_engine_memo iw_engine_memo_t;
 
 /* Key: a context tag, an optional short prefix (context bytes) and the
  * value.  Computed once, used for the lookup and the following store. */
-typedef struct iw_scache_key {
+typedef struct iw_engine_memo_key {
     uint32_t tag;
     const void *pre; size_t npre;
     const void *v; size_t n;
     uint64_t h;
-} iw_scache_key_t;
+} iw_engine_memo_key_t;
 
 /* A cache only pays when values repeat: each lookup costs a hash, each
- * miss a copy.  Per class of keys (tag % IW_SCACHE_CLASSES: the engine's
+ * miss a copy.  Per class of keys (tag % IW_ENGINE_MEMO_CLASSES: the engine's
  * field caches use one class per field, so a Host header that repeats does
- * not keep an ever-changing query cached), over every IW_SCACHE_WINDOW
- * lookups the hit rate is measured; below IW_SCACHE_MIN_HITS per mille the
- * class pauses (callers skip the cache: plain scans) for IW_SCACHE_PAUSE
+ * not keep an ever-changing query cached), over every IW_ENGINE_MEMO_WINDOW
+ * lookups the hit rate is measured; below IW_ENGINE_MEMO_MIN_HITS per mille the
+ * class pauses (callers skip the cache: plain scans) for IW_ENGINE_MEMO_PAUSE
  * windows' worth of calls, then measures again.  Exactness does not depend
  * on it. */
-#define IW_SCACHE_WINDOW   1024
-#define IW_SCACHE_MIN_HITS 50
-#define IW_SCACHE_PAUSE    8
-#define IW_SCACHE_CLASSES  64
+#define IW_ENGINE_MEMO_WINDOW   1024
+#define IW_ENGINE_MEMO_MIN_HITS 50
+#define IW_ENGINE_MEMO_PAUSE    8
+#define IW_ENGINE_MEMO_CLASSES  64
 
 /* entries is rounded up to a power of two; NULL on allocation failure. */
-iw_scache_t *iw_scache_create(unsigned entries);
-void iw_scache_destroy(iw_scache_t *c);
+iw_engine_memo_t *iw_engine_memo_create(unsigned entries);
+void iw_engine_memo_destroy(iw_engine_memo_t *c);
 
 /* 1 when the caller should use the cache for a key of this tag (its
  * class is not paused); a call while paused counts the pause down. */
-int iw_scache_wanted(iw_scache_t *c, uint32_t tag);
+int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag);
 /* Hash the key (sets k->h); 0 when the key is too long to cache. */
-int iw_scache_key(iw_scache_key_t *k);
+int iw_engine_memo_key(iw_engine_memo_key_t *k);
 /* The cached result for the key (*rlen bytes), or NULL (a miss). */
-const void *iw_scache_get(iw_scache_t *c, const iw_scache_key_t *k, size_t *rlen);
-/* Remember a result of at most IW_SCACHE_MAX_RES bytes (else ignored). */
-void iw_scache_put(iw_scache_t *c, const iw_scache_key_t *k, const void *res, size_t rlen);
+const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen);
+/* Remember a result of at most IW_ENGINE_MEMO_MAX_RES bytes (else ignored). */
+void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen);
 /* Add a (pred, field) pair to a result being recorded, once. */
-void iw_scache_res_add(iw_scache_res_t *r, int32_t pred, int field);
+void iw_engine_memo_res_add(iw_engine_memo_res_t *r, int32_t pred, int field);
 
 /* Safe to call from another thread than the owner (relaxed reads). */
-void iw_scache_counters(const iw_scache_t *c, uint64_t *hits, uint64_t *misses);
+void iw_engine_memo_counters(const iw_engine_memo_t *c, uint64_t *hits, uint64_t *misses);
 
 /* 64-bit hash of bytes (not cryptographic; collisions only cost a miss). */
-uint64_t iw_hash64(uint64_t seed, const void *p, size_t n);
+uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n);
 
 #endif

@@ -1,56 +1,56 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of the scan-result / event caches (iw_scache) and of the engine
+/* Tests of the scan-result / event caches (iw_engine_memo) and of the engine
  * with them on vs off: a cache may only ever save work, never change a
  * result or its evidence. */
 #include <stdlib.h>
 #include "engine_util.h"
-#include "iw_scache.h"
+#include "iw_engine_memo.h"
 
-static iw_scache_key_t key_of(uint32_t tag, const char *pre, const char *v)
+static iw_engine_memo_key_t key_of(uint32_t tag, const char *pre, const char *v)
 {
-    iw_scache_key_t k;
+    iw_engine_memo_key_t k;
     k.tag = tag;
     k.pre = pre;
     k.npre = pre ? strlen(pre) : 0;
     k.v = v;
     k.n = strlen(v);
-    iw_scache_key(&k);
+    iw_engine_memo_key(&k);
     return k;
 }
 
-static const char *get_str(iw_scache_t *c, iw_scache_key_t k)
+static const char *get_str(iw_engine_memo_t *c, iw_engine_memo_key_t k)
 {
     size_t n = 0;
-    const char *r = iw_scache_get(c, &k, &n);
+    const char *r = iw_engine_memo_get(c, &k, &n);
     return r && n ? r : NULL;
 }
 
-TEST(scache_exact_keys)
+TEST(memo_exact_keys)
 {
-    iw_scache_t *c = iw_scache_create(1);
-    iw_scache_key_t a = key_of(1, NULL, "/index.html"), k;
+    iw_engine_memo_t *c = iw_engine_memo_create(1);
+    iw_engine_memo_key_t a = key_of(1, NULL, "/index.html"), k;
     uint64_t hits, misses;
 
     REQUIRE(c);
-    iw_scache_put(c, &a, "A", 2);
+    iw_engine_memo_put(c, &a, "A", 2);
     CHECK_STR(get_str(c, a), "A");
     CHECK(!get_str(c, key_of(2, NULL, "/index.html")));      /* other tag */
     CHECK(!get_str(c, key_of(1, NULL, "/index.htmX")));      /* other bytes */
     CHECK(!get_str(c, key_of(1, "/", "index.html")));        /* other split */
     k = key_of(1, NULL, "/other");
-    iw_scache_put(c, &k, "B", 2);                             /* one entry: evicts */
+    iw_engine_memo_put(c, &k, "B", 2);                             /* one entry: evicts */
     CHECK(!get_str(c, a));
     CHECK_STR(get_str(c, k), "B");
-    iw_scache_counters(c, &hits, &misses);
+    iw_engine_memo_counters(c, &hits, &misses);
     CHECK_INT(hits, 2);
     CHECK_INT(misses, 4);
-    iw_scache_destroy(c);
+    iw_engine_memo_destroy(c);
 }
 
 /* The hash reads every byte of keys of every length (the 16-byte steps,
  * the overlapping tail, the 1-3 byte sample) and the length itself, and
  * spreads similar keys over a direct-mapped table's slots. */
-TEST(scache_hash_covers_every_byte)
+TEST(memo_hash_covers_every_byte)
 {
     unsigned char b[80], slots[256];
     size_t n, i;
@@ -58,13 +58,13 @@ TEST(scache_hash_covers_every_byte)
 
     memset(b, 'a', sizeof(b));
     for (n = 0; n <= 64; n++) {
-        uint64_t h = iw_hash64(7, b, n);
-        CHECK(h != iw_hash64(8, b, n));                        /* the seed */
-        if (n) CHECK(h != iw_hash64(7, b, n - 1));             /* the length */
+        uint64_t h = iw_engine_memo_hash64(7, b, n);
+        CHECK(h != iw_engine_memo_hash64(8, b, n));                        /* the seed */
+        if (n) CHECK(h != iw_engine_memo_hash64(7, b, n - 1));             /* the length */
         for (i = 0; i < n; i++)
             for (bit = 0; bit < 8; bit += 7) {
                 b[i] ^= (unsigned char)(1u << bit);
-                CHECK(iw_hash64(7, b, n) != h);
+                CHECK(iw_engine_memo_hash64(7, b, n) != h);
                 b[i] ^= (unsigned char)(1u << bit);
             }
     }
@@ -72,29 +72,29 @@ TEST(scache_hash_covers_every_byte)
     for (i = 0; i < 256; i++) {                               /* "/page-000" .. */
         char k[64];
         int len = snprintf(k, sizeof(k), "GET /page-%03zu.html HTTP/1.1", i);
-        unsigned s = (unsigned)(iw_hash64(0, k, (size_t)len) & 255);
+        unsigned s = (unsigned)(iw_engine_memo_hash64(0, k, (size_t)len) & 255);
         used += !slots[s];
         slots[s] = 1;
     }
     CHECK(used > 140);              /* a random map fills ~162 of 256 slots */
 }
 
-TEST(scache_limits_and_ring_reuse)
+TEST(memo_limits_and_ring_reuse)
 {
-    iw_scache_t *c = iw_scache_create(64);
-    char *big = malloc(IW_SCACHE_MAX_KEY + 2), res[IW_SCACHE_MAX_RES + 1];
-    iw_scache_key_t a = key_of(0, NULL, "first"), k;
+    iw_engine_memo_t *c = iw_engine_memo_create(64);
+    char *big = malloc(IW_ENGINE_MEMO_MAX_KEY + 2), res[IW_ENGINE_MEMO_MAX_RES + 1];
+    iw_engine_memo_key_t a = key_of(0, NULL, "first"), k;
     int i;
 
     REQUIRE(c && big);
-    memset(big, 'x', IW_SCACHE_MAX_KEY + 1);
-    big[IW_SCACHE_MAX_KEY + 1] = '\0';
-    k.tag = 0; k.pre = NULL; k.npre = 0; k.v = big; k.n = IW_SCACHE_MAX_KEY + 1;
-    CHECK_INT(iw_scache_key(&k), 0);                          /* too long */
+    memset(big, 'x', IW_ENGINE_MEMO_MAX_KEY + 1);
+    big[IW_ENGINE_MEMO_MAX_KEY + 1] = '\0';
+    k.tag = 0; k.pre = NULL; k.npre = 0; k.v = big; k.n = IW_ENGINE_MEMO_MAX_KEY + 1;
+    CHECK_INT(iw_engine_memo_key(&k), 0);                          /* too long */
     memset(res, 'r', sizeof(res));
-    iw_scache_put(c, &a, res, sizeof(res));                   /* result too big */
+    iw_engine_memo_put(c, &a, res, sizeof(res));                   /* result too big */
     CHECK(!get_str(c, a));
-    iw_scache_put(c, &a, "A", 2);
+    iw_engine_memo_put(c, &a, "A", 2);
     CHECK_STR(get_str(c, a), "A");
     /* push more bytes through the ring than it holds: "first"'s bytes are
      * gone, so it must miss even if its entry was never reused */
@@ -102,13 +102,13 @@ TEST(scache_limits_and_ring_reuse)
         snprintf(big, 32, "%d-", i);
         k.n = 4000;
         big[strlen(big)] = 'x';
-        iw_scache_key(&k);
-        iw_scache_put(c, &k, "K", 2);
+        iw_engine_memo_key(&k);
+        iw_engine_memo_put(c, &k, "K", 2);
     }
     CHECK(!get_str(c, a));
     CHECK_STR(get_str(c, k), "K");
     free(big);
-    iw_scache_destroy(c);
+    iw_engine_memo_destroy(c);
 }
 
 static const char *CACHE_RULES =
@@ -215,37 +215,37 @@ TEST(engine_caches_never_change_results)
 
 /* A class of keys whose values do not repeat pauses itself, then measures
  * again; another class (another field) keeps its cache meanwhile. */
-TEST(scache_pauses_when_it_does_not_pay)
+TEST(memo_pauses_when_it_does_not_pay)
 {
-    iw_scache_t *c = iw_scache_create(64);
+    iw_engine_memo_t *c = iw_engine_memo_create(64);
     char v[32];
     int i, skipped = 0, hh = 0;
-    iw_scache_key_t k, host;
+    iw_engine_memo_key_t k, host;
 
     REQUIRE(c);
-    CHECK_INT(iw_scache_wanted(c, 3), 1);
+    CHECK_INT(iw_engine_memo_wanted(c, 3), 1);
     host = key_of(4, NULL, "www.example.org");
-    iw_scache_put(c, &host, "h", 2);
-    for (i = 0; i < IW_SCACHE_WINDOW; i++) {           /* class 3 all distinct: all miss */
+    iw_engine_memo_put(c, &host, "h", 2);
+    for (i = 0; i < IW_ENGINE_MEMO_WINDOW; i++) {           /* class 3 all distinct: all miss */
         snprintf(v, sizeof(v), "value-%d", i);
         k = key_of(3, NULL, v);
         CHECK(!get_str(c, k));
-        iw_scache_put(c, &k, "x", 2);
+        iw_engine_memo_put(c, &k, "x", 2);
         if (get_str(c, host)) hh++;                     /* class 4 repeats */
-        else iw_scache_put(c, &host, "h", 2);           /* evicted by a collision */
+        else iw_engine_memo_put(c, &host, "h", 2);           /* evicted by a collision */
     }
-    CHECK(hh > IW_SCACHE_WINDOW / 2);
-    for (i = 0; i < IW_SCACHE_PAUSE * IW_SCACHE_WINDOW; i++) skipped += !iw_scache_wanted(c, 3);
-    CHECK_INT(skipped, IW_SCACHE_PAUSE * IW_SCACHE_WINDOW);
-    CHECK_INT(iw_scache_wanted(c, 3), 1);               /* measuring again */
-    CHECK_INT(iw_scache_wanted(c, 4), 1);               /* never paused */
-    CHECK_INT(iw_scache_wanted(c, 4 + IW_SCACHE_CLASSES), 1);
+    CHECK(hh > IW_ENGINE_MEMO_WINDOW / 2);
+    for (i = 0; i < IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW; i++) skipped += !iw_engine_memo_wanted(c, 3);
+    CHECK_INT(skipped, IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW);
+    CHECK_INT(iw_engine_memo_wanted(c, 3), 1);               /* measuring again */
+    CHECK_INT(iw_engine_memo_wanted(c, 4), 1);               /* never paused */
+    CHECK_INT(iw_engine_memo_wanted(c, 4 + IW_ENGINE_MEMO_CLASSES), 1);
     /* a repeating window keeps it on */
     k = key_of(3, NULL, "same");
-    iw_scache_put(c, &k, "y", 2);
-    for (i = 0; i < IW_SCACHE_WINDOW; i++) CHECK_STR(get_str(c, k), "y");
-    CHECK_INT(iw_scache_wanted(c, 3), 1);
-    iw_scache_destroy(c);
+    iw_engine_memo_put(c, &k, "y", 2);
+    for (i = 0; i < IW_ENGINE_MEMO_WINDOW; i++) CHECK_STR(get_str(c, k), "y");
+    CHECK_INT(iw_engine_memo_wanted(c, 3), 1);
+    iw_engine_memo_destroy(c);
 }
 
 /* Events built from a request are keyed on target, method and header
@@ -371,7 +371,7 @@ typedef struct rdesc {
     "application/vnd.ms-excel;q=0.05,application/vnd.openxmlformats-officedocument." \
     "spreadsheetml.sheet;q=0.05,application/msword;q=0.05,application/rtf;q=0.04"
 _Static_assert(sizeof(LONG_ACCEPT) > 600, "a browser's long header");
-static char huge_accept[IW_SCACHE_MAX_KEY + 100];      /* filled by the test */
+static char huge_accept[IW_ENGINE_MEMO_MAX_KEY + 100];      /* filled by the test */
 
 /* Member m of the description set to its first (0) or second value. */
 static void rdesc_set(rdesc_t *r, int m, int v)

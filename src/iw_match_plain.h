@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_plain: which patterns can match a "plain" value at all.
+/* iw_match_plain: which patterns can match a "plain" value at all.
  *
  * Most request targets, queries and their decoded views consist of
  * letters, digits and - . _ ~ / = & ? : + , only.  Most of the costly
@@ -13,23 +13,23 @@
  * (every path through the pattern needs a byte outside the alphabet);
  * lookarounds, anchors, backreferences and anything not understood count
  * as matching. */
-#ifndef IW_PLAIN_H
-#define IW_PLAIN_H
+#ifndef IW_MATCH_PLAIN_H
+#define IW_MATCH_PLAIN_H
 #include <stddef.h>
 
 /* 1 when every byte of the value is in the plain alphabet. */
-int iw_plain_value(const char *p, size_t n);
+int iw_match_plain_value(const char *p, size_t n);
 
 /* 0 when no string of plain bytes can contain a match of the PCRE-syntax
  * pattern; 1 otherwise.  Case options do not matter: the alphabet holds
  * both cases of every letter. */
-int iw_plain_may_match(const char *re, size_t n);
+int iw_match_plain_may_match(const char *re, size_t n);
 
 /* The top-level alternatives of the pattern (also inside one group that
  * spans all of it), as offsets and lengths into re; at most max.  Returns
  * 1 (the whole pattern) when splitting could change what it matches:
  * backreferences, named or numbered group references, inline options,
  * branch-reset groups, conditionals. */
-int iw_plain_branches(const char *re, size_t n, size_t *off, size_t *len, int max);
+int iw_match_plain_branches(const char *re, size_t n, size_t *off, size_t *len, int max);
 
 #endif

@@ -1,26 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Tests of iw_plain: which patterns and top-level branches may match a
+/* Tests of iw_match_plain: which patterns and top-level branches may match a
  * value of plain bytes, checked against PCRE2 as the oracle on random
  * plain strings. */
 #include <stdlib.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include "iw_test.h"
-#include "iw_plain.h"
+#include "iw_match_plain.h"
 #include "iw_engine.h"
 
-static int may(const char *re) { return iw_plain_may_match(re, strlen(re)); }
+static int may(const char *re) { return iw_match_plain_may_match(re, strlen(re)); }
 
 TEST(plain_values)
 {
-    CHECK(iw_plain_value("/static-2k.html?t=1&r=12345", 27));
-    CHECK(iw_plain_value("a_b~c-d.e/f=g&h?i:j+k,l", 23));
-    CHECK(iw_plain_value("", 0));
-    CHECK(!iw_plain_value("/a b", 4));
-    CHECK(!iw_plain_value("/a%20b", 6));
-    CHECK(!iw_plain_value("id=1'", 5));
-    CHECK(!iw_plain_value("x\0y", 3));
-    CHECK(!iw_plain_value("caf\xc3\xa9", 5));
+    CHECK(iw_match_plain_value("/static-2k.html?t=1&r=12345", 27));
+    CHECK(iw_match_plain_value("a_b~c-d.e/f=g&h?i:j+k,l", 23));
+    CHECK(iw_match_plain_value("", 0));
+    CHECK(!iw_match_plain_value("/a b", 4));
+    CHECK(!iw_match_plain_value("/a%20b", 6));
+    CHECK(!iw_match_plain_value("id=1'", 5));
+    CHECK(!iw_match_plain_value("x\0y", 3));
+    CHECK(!iw_match_plain_value("caf\xc3\xa9", 5));
 }
 
 /* Expected answers: 0 = every path needs a byte outside the alphabet;
@@ -71,7 +71,7 @@ TEST(plain_may_match_cases)
 
 static int nbr(const char *re, size_t *off, size_t *len)
 {
-    return iw_plain_branches(re, strlen(re), off, len, 8);
+    return iw_match_plain_branches(re, strlen(re), off, len, 8);
 }
 
 TEST(plain_branches)
@@ -160,7 +160,7 @@ TEST(plain_analysis_agrees_with_pcre2)
                                           caseless ? PCRE2_CASELESS : 0, &ec, &eo, NULL);
         pcre2_code *br[64];
         REQUIRE(whole);
-        nb = iw_plain_branches(res[r], strlen(res[r]), off, len, 64);
+        nb = iw_match_plain_branches(res[r], strlen(res[r]), off, len, 64);
         for (k = 0; k < nb; k++) {
             br[k] = pcre2_compile((PCRE2_SPTR)(res[r] + off[k]), len[k],
                                   caseless ? PCRE2_CASELESS : 0, &ec, &eo, NULL);
@@ -169,14 +169,14 @@ TEST(plain_analysis_agrees_with_pcre2)
         for (i = 0; i < 4000; i++) {
             int any = 0;
             random_plain(s, sizeof(s), &seed);
-            REQUIRE(iw_plain_value(s, strlen(s)));
+            REQUIRE(iw_match_plain_value(s, strlen(s)));
             if (pcre2_match(whole, (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) < 0) continue;
             matched++;
-            if (!iw_plain_may_match(res[r], strlen(res[r])) && bad++ < 5)
+            if (!iw_match_plain_may_match(res[r], strlen(res[r])) && bad++ < 5)
                 fprintf(stderr, "  pattern %s matches plain '%s' but was ruled out\n", res[r], s);
             for (k = 0; k < nb && !any; k++)
                 any = pcre2_match(br[k], (PCRE2_SPTR)s, strlen(s), 0, 0, md, NULL) >= 0
-                      && iw_plain_may_match(res[r] + off[k], len[k]);
+                      && iw_match_plain_may_match(res[r] + off[k], len[k]);
             if (!any && bad++ < 5)
                 fprintf(stderr, "  no kept branch of %s matches plain '%s'\n", res[r], s);
         }
@@ -198,12 +198,12 @@ TEST(plain_table_matches_alphabet)
         int want = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
                    || strchr("-._~/=&?:+,", (int)c) != NULL;
         char lit[8];
-        CHECK_INT(iw_plain_value(&b, 1), want);
+        CHECK_INT(iw_match_plain_value(&b, 1), want);
         /* a one-byte pattern (escaped) may match exactly when the byte is plain */
         snprintf(lit, sizeof(lit), "\\x%02x", c);
-        CHECK_INT(iw_plain_may_match(lit, strlen(lit)), want);
+        CHECK_INT(iw_match_plain_may_match(lit, strlen(lit)), want);
         n += want;
     }
     CHECK_INT(n, 26 * 2 + 10 + 11);
-    CHECK_INT(iw_plain_value("\0", 1), 0);
+    CHECK_INT(iw_match_plain_value("\0", 1), 0);
 }

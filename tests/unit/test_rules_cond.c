@@ -19,13 +19,13 @@ static apr_array_header_t *sels(apr_pool_t *p, const char *names)
 }
 
 /* Tree as text: sel names, AND(..), OR(..), NOT(..). */
-static const char *show(apr_pool_t *p, const iw_cond_t *c, const apr_array_header_t *s)
+static const char *show(apr_pool_t *p, const iw_rules_cond_t *c, const apr_array_header_t *s)
 {
     const char *out, *op;
     int i;
     if (!c) return "(null)";
-    if (c->type == IW_COND_SEL) return APR_ARRAY_IDX(s, c->sel, iw_selection_t).name;
-    op = c->type == IW_COND_AND ? "AND(" : c->type == IW_COND_OR ? "OR(" : "NOT(";
+    if (c->type == IW_RULES_COND_SEL) return APR_ARRAY_IDX(s, c->sel, iw_selection_t).name;
+    op = c->type == IW_RULES_COND_AND ? "AND(" : c->type == IW_RULES_COND_OR ? "OR(" : "NOT(";
     out = op;
     for (i = 0; i < c->nkids; i++)
         out = apr_pstrcat(p, out, i ? "," : "", show(p, c->kids[i], s), NULL);
@@ -36,7 +36,7 @@ static const char *tree(apr_pool_t *p, const char *names, const char *expr)
 {
     apr_array_header_t *s = sels(p, names);
     iw_diag_t *d = iw_diag_create(p);
-    iw_cond_t *c = iw_cond_parse(p, expr, s, "t.yml", 10, 16, "r1", d);
+    iw_rules_cond_t *c = iw_rules_cond_parse(p, expr, s, "t.yml", 10, 16, "r1", d);
     if (!c) return d->msgs->nelts ? APR_ARRAY_IDX(d->msgs, 0, iw_diag_msg_t).text : "?";
     return show(p, c, s);
 }
@@ -46,7 +46,7 @@ static const char *cerr(apr_pool_t *p, const char *names, const char *expr)
 {
     apr_array_header_t *s = sels(p, names);
     iw_diag_t *d = iw_diag_create(p);
-    iw_cond_t *c = iw_cond_parse(p, expr, s, "t.yml", 10, 16, "r1", d);
+    iw_rules_cond_t *c = iw_rules_cond_parse(p, expr, s, "t.yml", 10, 16, "r1", d);
     if (c) return "";
     return d->errors == 1 ? APR_ARRAY_IDX(d->msgs, 0, iw_diag_msg_t).text : "?";
 }

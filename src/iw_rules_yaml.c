@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_yaml: libyaml parser events -> small DOM with marks (see iw_yaml.h).
+/* iw_rules_yaml: libyaml parser events -> small DOM with marks (see iw_rules_yaml.h).
  * Built with an explicit stack (no recursion), so hostile nesting cannot
  * exhaust the C stack; depth is bounded anyway for the consumers. */
 #include <string.h>
@@ -8,21 +8,21 @@
 #include <yaml.h>
 #include <apr_strings.h>
 #include <apr_hash.h>
-#include "iw_yaml.h"
+#include "iw_rules_yaml.h"
 
-#define IW_YAML_MAX_DEPTH 64
+#define IW_RULES_YAML_MAX_DEPTH 64
 
 typedef struct {
-    iw_ynode_t *node;
-    apr_array_header_t *kids;   /* iw_ynode_t* */
+    iw_rules_yaml_node_t *node;
+    apr_array_header_t *kids;   /* iw_rules_yaml_node_t* */
     apr_hash_t *keys;           /* maps: scalar key -> first key node */
 } frame_t;
 
 typedef struct {
     apr_pool_t *p;
-    frame_t stack[IW_YAML_MAX_DEPTH];
+    frame_t stack[IW_RULES_YAML_MAX_DEPTH];
     int depth;
-    iw_ydoc_t cur;
+    iw_rules_yaml_doc_t cur;
     const char *err;
     int eline, ecol;
     const char *buf;            /* the input, for block scalar positions */
@@ -36,10 +36,10 @@ static void set_err(builder_t *b, const yaml_mark_t *m, const char *msg)
     b->ecol = (int)m->column + 1;
 }
 
-static iw_ynode_t *new_node(builder_t *b, iw_ynode_type_t t,
+static iw_rules_yaml_node_t *new_node(builder_t *b, iw_rules_yaml_type_t t,
                             const yaml_mark_t *m)
 {
-    iw_ynode_t *n = apr_pcalloc(b->p, sizeof(*n));
+    iw_rules_yaml_node_t *n = apr_pcalloc(b->p, sizeof(*n));
     n->type = t;
     n->line = (int)m->line + 1;
     n->col = (int)m->column + 1;
@@ -49,7 +49,7 @@ static iw_ynode_t *new_node(builder_t *b, iw_ynode_type_t t,
 /* Attach a finished node to its parent (or make it the document root).
  * Map keys are checked for duplicates: PyYAML would silently keep the
  * last one, which hides a rule-writing mistake. */
-static int attach(builder_t *b, iw_ynode_t *n)
+static int attach(builder_t *b, iw_rules_yaml_node_t *n)
 {
     frame_t *f;
 
@@ -58,9 +58,9 @@ static int attach(builder_t *b, iw_ynode_t *n)
         return 0;
     }
     f = &b->stack[b->depth - 1];
-    if (f->node->type == IW_Y_MAP && f->kids->nelts % 2 == 0
-        && n->type == IW_Y_SCALAR) {
-        iw_ynode_t *first = apr_hash_get(f->keys, n->s, (apr_ssize_t)n->len);
+    if (f->node->type == IW_RULES_YAML_MAP && f->kids->nelts % 2 == 0
+        && n->type == IW_RULES_YAML_SCALAR) {
+        iw_rules_yaml_node_t *first = apr_hash_get(f->keys, n->s, (apr_ssize_t)n->len);
         if (first) {
             b->err = apr_psprintf(b->p, "duplicate key '%s' (first at line %d:%d)",
                                   n->s, first->line, first->col);
@@ -70,39 +70,39 @@ static int attach(builder_t *b, iw_ynode_t *n)
         }
         apr_hash_set(f->keys, n->s, (apr_ssize_t)n->len, n);
     }
-    *(iw_ynode_t **)apr_array_push(f->kids) = n;
+    *(iw_rules_yaml_node_t **)apr_array_push(f->kids) = n;
     return 0;
 }
 
-static int push(builder_t *b, iw_ynode_t *n, const yaml_mark_t *m)
+static int push(builder_t *b, iw_rules_yaml_node_t *n, const yaml_mark_t *m)
 {
     frame_t *f;
 
-    if (b->depth >= IW_YAML_MAX_DEPTH) {
+    if (b->depth >= IW_RULES_YAML_MAX_DEPTH) {
         set_err(b, m, "YAML nesting too deep");
         return -1;
     }
     f = &b->stack[b->depth++];
     f->node = n;
-    f->kids = apr_array_make(b->p, 8, sizeof(iw_ynode_t *));
-    f->keys = n->type == IW_Y_MAP ? apr_hash_make(b->p) : NULL;
+    f->kids = apr_array_make(b->p, 8, sizeof(iw_rules_yaml_node_t *));
+    f->keys = n->type == IW_RULES_YAML_MAP ? apr_hash_make(b->p) : NULL;
     return 0;
 }
 
 static int pop(builder_t *b)
 {
     frame_t *f = &b->stack[--b->depth];
-    iw_ynode_t *n = f->node;
+    iw_rules_yaml_node_t *n = f->node;
 
     n->nkids = f->kids->nelts;
-    n->kids = (iw_ynode_t **)f->kids->elts;
+    n->kids = (iw_rules_yaml_node_t **)f->kids->elts;
     return attach(b, n);
 }
 
 /* A block scalar ('|' or '>') starts at its indicator; its text starts on
  * the next line after the indentation.  Point there so that positions of
  * things inside the text (condition tokens) come out right. */
-static void block_content_mark(builder_t *b, const yaml_mark_t *m, iw_ynode_t *n)
+static void block_content_mark(builder_t *b, const yaml_mark_t *m, iw_rules_yaml_node_t *n)
 {
     size_t i = m->index;
     int col = 1;
@@ -116,7 +116,7 @@ static void block_content_mark(builder_t *b, const yaml_mark_t *m, iw_ynode_t *n
 
 static int on_scalar(builder_t *b, const yaml_event_t *ev)
 {
-    iw_ynode_t *n = new_node(b, IW_Y_SCALAR, &ev->start_mark);
+    iw_rules_yaml_node_t *n = new_node(b, IW_RULES_YAML_SCALAR, &ev->start_mark);
     const char *tag = (const char *)ev->data.scalar.tag;
 
     n->len = ev->data.scalar.length;
@@ -180,7 +180,7 @@ static int on_event(builder_t *b, const yaml_event_t *ev, apr_array_header_t *do
         b->cur.col = (int)ev->start_mark.column + 1;
         return 0;
     case YAML_DOCUMENT_END_EVENT:
-        *(iw_ydoc_t *)apr_array_push(docs) = b->cur;
+        *(iw_rules_yaml_doc_t *)apr_array_push(docs) = b->cur;
         return 0;
     case YAML_ALIAS_EVENT:
         set_err(b, &ev->start_mark, "YAML aliases (*name) are not supported in rules");
@@ -188,9 +188,9 @@ static int on_event(builder_t *b, const yaml_event_t *ev, apr_array_header_t *do
     case YAML_SCALAR_EVENT:
         return on_scalar(b, ev);
     case YAML_SEQUENCE_START_EVENT:
-        return push(b, new_node(b, IW_Y_SEQ, &ev->start_mark), &ev->start_mark);
+        return push(b, new_node(b, IW_RULES_YAML_SEQ, &ev->start_mark), &ev->start_mark);
     case YAML_MAPPING_START_EVENT:
-        return push(b, new_node(b, IW_Y_MAP, &ev->start_mark), &ev->start_mark);
+        return push(b, new_node(b, IW_RULES_YAML_MAP, &ev->start_mark), &ev->start_mark);
     case YAML_SEQUENCE_END_EVENT:
     case YAML_MAPPING_END_EVENT:
         return b->depth > 0 ? pop(b) : 0;
@@ -199,7 +199,7 @@ static int on_event(builder_t *b, const yaml_event_t *ev, apr_array_header_t *do
     }
 }
 
-int iw_yaml_parse(apr_pool_t *p, const char *buf, size_t len,
+int iw_rules_yaml_parse(apr_pool_t *p, const char *buf, size_t len,
                   apr_array_header_t **docs, const char **err,
                   int *eline, int *ecol)
 {
@@ -212,7 +212,7 @@ int iw_yaml_parse(apr_pool_t *p, const char *buf, size_t len,
     b.p = p;
     b.buf = buf;
     b.len = len;
-    *docs = apr_array_make(p, 4, sizeof(iw_ydoc_t));
+    *docs = apr_array_make(p, 4, sizeof(iw_rules_yaml_doc_t));
     if (!yaml_parser_initialize(&ps)) {
         *err = "YAML error: cannot initialise parser";
         *eline = *ecol = 1;
@@ -239,49 +239,49 @@ int iw_yaml_parse(apr_pool_t *p, const char *buf, size_t len,
     return 0;
 }
 
-int iw_ymap_size(const iw_ynode_t *m)
+int iw_rules_yaml_map_size(const iw_rules_yaml_node_t *m)
 {
-    return m && m->type == IW_Y_MAP ? m->nkids / 2 : 0;
+    return m && m->type == IW_RULES_YAML_MAP ? m->nkids / 2 : 0;
 }
 
-const iw_ynode_t *iw_ymap_key(const iw_ynode_t *m, int i)
+const iw_rules_yaml_node_t *iw_rules_yaml_map_key(const iw_rules_yaml_node_t *m, int i)
 {
     return m->kids[2 * i];
 }
 
-const iw_ynode_t *iw_ymap_val(const iw_ynode_t *m, int i)
+const iw_rules_yaml_node_t *iw_rules_yaml_map_val(const iw_rules_yaml_node_t *m, int i)
 {
     return m->kids[2 * i + 1];
 }
 
-const iw_ynode_t *iw_ymap_get(const iw_ynode_t *m, const char *key,
-                              const iw_ynode_t **key_out)
+const iw_rules_yaml_node_t *iw_rules_yaml_map_get(const iw_rules_yaml_node_t *m, const char *key,
+                              const iw_rules_yaml_node_t **key_out)
 {
-    int i, n = iw_ymap_size(m);
+    int i, n = iw_rules_yaml_map_size(m);
     for (i = 0; i < n; i++) {
-        const iw_ynode_t *k = iw_ymap_key(m, i);
-        if (k->type == IW_Y_SCALAR && !strcmp(k->s, key)) {
+        const iw_rules_yaml_node_t *k = iw_rules_yaml_map_key(m, i);
+        if (k->type == IW_RULES_YAML_SCALAR && !strcmp(k->s, key)) {
             if (key_out) *key_out = k;
-            return iw_ymap_val(m, i);
+            return iw_rules_yaml_map_val(m, i);
         }
     }
     return NULL;
 }
 
-int iw_yscalar_is_null(const iw_ynode_t *n)
+int iw_rules_yaml_scalar_is_null(const iw_rules_yaml_node_t *n)
 {
-    if (!n || n->type != IW_Y_SCALAR || !n->plain) return 0;
+    if (!n || n->type != IW_RULES_YAML_SCALAR || !n->plain) return 0;
     return n->len == 0 || !strcmp(n->s, "~") || !strcmp(n->s, "null")
            || !strcmp(n->s, "Null") || !strcmp(n->s, "NULL");
 }
 
-int iw_yscalar_bool(const iw_ynode_t *n, int *out)
+int iw_rules_yaml_scalar_bool(const iw_rules_yaml_node_t *n, int *out)
 {
     static const char *const t[] = {"true", "True", "TRUE"};
     static const char *const f[] = {"false", "False", "FALSE"};
     int i;
 
-    if (!n || n->type != IW_Y_SCALAR || !n->plain) return 0;
+    if (!n || n->type != IW_RULES_YAML_SCALAR || !n->plain) return 0;
     for (i = 0; i < 3; i++) {
         if (!strcmp(n->s, t[i])) { *out = 1; return 1; }
         if (!strcmp(n->s, f[i])) { *out = 0; return 1; }
@@ -290,13 +290,13 @@ int iw_yscalar_bool(const iw_ynode_t *n, int *out)
 }
 
 /* Decimal integers only ([-+]?[0-9]+), no overflow. */
-int iw_yscalar_int(const iw_ynode_t *n, long long *out)
+int iw_rules_yaml_scalar_int(const iw_rules_yaml_node_t *n, long long *out)
 {
     const char *s;
     char *end;
     long long v;
 
-    if (!n || n->type != IW_Y_SCALAR || !n->plain || n->len == 0) return 0;
+    if (!n || n->type != IW_RULES_YAML_SCALAR || !n->plain || n->len == 0) return 0;
     s = n->s;
     if (*s == '-' || *s == '+') s++;
     if (*s < '0' || *s > '9') return 0;
@@ -310,12 +310,12 @@ int iw_yscalar_int(const iw_ynode_t *n, long long *out)
     return 1;
 }
 
-const char *iw_ynode_kind(const iw_ynode_t *n)
+const char *iw_rules_yaml_kind(const iw_rules_yaml_node_t *n)
 {
     if (!n) return "nothing";
     switch (n->type) {
-    case IW_Y_MAP: return "a map";
-    case IW_Y_SEQ: return "a list";
-    default: return iw_yscalar_is_null(n) ? "an empty value" : "a value";
+    case IW_RULES_YAML_MAP: return "a map";
+    case IW_RULES_YAML_SEQ: return "a list";
+    default: return iw_rules_yaml_scalar_is_null(n) ? "an empty value" : "a value";
     }
 }
