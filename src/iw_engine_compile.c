@@ -1213,6 +1213,19 @@ static void expand_lazy(iw_engine_t *e)
         { IW_F_CS_URI_STEM_DEC, FBIT(IW_F_CS_URI_STEM), 0 },
         { IW_F_CS_URI_QUERY_DEC, FBIT(IW_F_CS_URI_QUERY), 0 },
         { IW_F_CS_BODY_DEC, FBIT(IW_F_CS_BODY), 0 },
+        /* per-parameter views: the query; the Cookie header, the body and
+         * its Content-Type (the header list stands for both headers) */
+        { IW_F_QP, FBIT(IW_F_CS_URI_QUERY), 0 },
+        { IW_F_QP_NAME, FBIT(IW_F_CS_URI_QUERY), 0 },
+        { IW_F_QP_VALUE, FBIT(IW_F_CS_URI_QUERY), 0 },
+        { IW_F_CP, FBIT(IW_F_CS_COOKIE), 1 },
+        { IW_F_CP_NAME, FBIT(IW_F_CS_COOKIE), 1 },
+        { IW_F_CP_VALUE, FBIT(IW_F_CS_COOKIE), 1 },
+        { IW_F_BP, FBIT(IW_F_CS_BODY) | FBIT(IW_F_CS_CONTENT_TYPE), 1 },
+        { IW_F_BP_NAME, FBIT(IW_F_CS_BODY) | FBIT(IW_F_CS_CONTENT_TYPE), 1 },
+        { IW_F_BP_VALUE, FBIT(IW_F_CS_BODY) | FBIT(IW_F_CS_CONTENT_TYPE), 1 },
+        { IW_F_PARAMS_DROPPED, FBIT(IW_F_CS_URI_QUERY) | FBIT(IW_F_CS_COOKIE) | FBIT(IW_F_CS_BODY)
+                               | FBIT(IW_F_CS_CONTENT_TYPE), 1 },
         /* the request's size (and the process's fixed limit) */
         { IW_F_IW_TRUNCATED, FBIT(IW_F_CS_METHOD) | FBIT(IW_F_CS_URI)
                              | FBIT(IW_F_CS_VERSION) | FBIT(IW_F_CS_BODY), 1 },

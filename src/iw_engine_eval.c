@@ -41,6 +41,8 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     s->e = e;
     s->bits = calloc(np / 64 + 1, sizeof(uint64_t));
     s->pfield = calloc(np + 1, 1);
+    s->pval = calloc(np + 1, sizeof(iw_str_t));
+    s->pvgen = calloc(np + 1, sizeof(uint32_t));
     s->touched = calloc(np + 1, sizeof(int32_t));
     s->rgen = calloc(nr + 1, sizeof(uint32_t));
     s->pgen = calloc(np + 1, sizeof(uint32_t));
@@ -71,7 +73,7 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
         iw_scratch_destroy(s);
         return NULL;
     }
-    if (!s->bits || !s->pfield || !s->touched || !s->rgen || !s->pgen || !s->cand || !s->hits || !s->md
+    if (!s->bits || !s->pfield || !s->pval || !s->pvgen || !s->touched || !s->rgen || !s->pgen || !s->cand || !s->hits || !s->md
         || (e->proto && hs_clone_scratch(e->proto, &s->hs) != HS_SUCCESS)) {
         iw_scratch_destroy(s);
         return NULL;
@@ -97,7 +99,7 @@ void iw_scratch_destroy(iw_scratch_t *s)
     iw_engine_memo_destroy(s->sc);
     iw_engine_memo_destroy(s->evc);
     free(s->kbuf);
-    free(s->bits); free(s->pfield); free(s->touched); free(s->rgen); free(s->pgen);
+    free(s->bits); free(s->pfield); free(s->pval); free(s->pvgen); free(s->touched); free(s->rgen); free(s->pgen);
     free(s->cand); free(s->hits);
     free(s);
 }
@@ -313,9 +315,80 @@ static int fieldref_match(iw_str_t a, iw_str_t b, int mode, int cased)
     }
 }
 
+/* ---- multi-valued fields (iw_param.h): any value satisfies -------------- */
+
+/* Does the list hold an empty value? ("" is one, "\0x" starts with one) */
+static int multi_has_empty(iw_str_t v)
+{
+    return v.p && (!v.len || !v.p[0] || !v.p[v.len - 1] || memmem(v.p, v.len, "\0\0", 2));
+}
+
+static int multi_long_line(iw_str_t list, int64_t n, int32_t mode)
+{
+    size_t pos = 0;
+    iw_str_t x;
+    while (iw_param_next(list, &pos, &x))
+        if (long_line(x, n, mode)) return 1;
+    return 0;
+}
+
+/* |fieldref between fields either of which may be multi-valued: some
+ * value of the one against some value of the other. */
+/* The next value of v: of a list when multi, else v itself once. */
+static int value_next(iw_str_t v, int multi, size_t *pos, iw_str_t *out)
+{
+    if (multi) return iw_param_next(v, pos, out);
+    if (*pos) return 0;
+    *pos = 1;
+    *out = v;
+    return 1;
+}
+
+static int fieldref_any(iw_str_t a, int amulti, iw_str_t b, int bmulti, int mode, int cased)
+{
+    iw_str_t x, y;
+    size_t pa = 0, pb;
+
+    if (!a.p || !b.p) return 0;
+    while (value_next(a, amulti, &pa, &x))
+        for (pb = 0; value_next(b, bmulti, &pb, &y); )
+            if (fieldref_match(x, y, mode, cased)) return 1;
+    return 0;
+}
+
+/* A predicate set by value x of a multi-valued field: the evidence shows
+ * x, not the whole list (only predicates set since touched[n0]). */
+static void multi_note(iw_scratch_t *s, int n0, iw_str_t x)
+{
+    int i;
+    for (i = n0; i < s->ntouched; i++) {
+        int32_t p = s->touched[i];
+        s->pval[p] = x;
+        s->pvgen[p] = s->gen;
+    }
+}
+
 /* The value of one field, fetched once for consecutive checks on it
  * (checks are sorted by field at compile time). */
 typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; } fcache_t;
+
+/* A direct check on a multi-valued field (or a |fieldref to one): absent
+ * = no value, null = no value or an empty one, the rest any value. */
+static int __attribute__((noinline)) direct_multi(iw_scratch_t *s, const dcheck_t *d, iw_str_t v)
+{
+    switch (d->kind) {
+    case D_PRESENT: return v.p != NULL;
+    case D_ABSENT: return v.p == NULL;
+    case D_NULL: return !v.p || multi_has_empty(v);
+    case D_EMPTY: return multi_has_empty(v);
+    case D_FIELDREF:
+        return fieldref_any(v, iw_field_is_multi(d->field),
+                            iw_event_get(s->ev, (iw_field_id_t)d->field2),
+                            iw_field_is_multi(d->field2), d->mode, d->cased);
+    case D_LONG: return multi_long_line(v, d->num, d->mode);
+    default: return 0;      /* numbers and time parts: not on these fields */
+    }
+}
 
 static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
 {
@@ -327,6 +400,8 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
         fc->v = iw_event_get(ev, (iw_field_id_t)d->field);
         fc->have_num = iw_event_num(ev, (iw_field_id_t)d->field, &fc->num);
     }
+    if (iw_field_is_multi(d->field) || (d->kind == D_FIELDREF && iw_field_is_multi(d->field2)))
+        return direct_multi(s, d, fc->v);
     switch (d->kind) {
     case D_PRESENT: return fc->v.p != NULL;
     case D_ABSENT: return fc->v.p == NULL;
@@ -412,6 +487,23 @@ static void ex_lookup(const extab_t *x, int lower, scan_ctx_t *c)
     }
 }
 
+/* A lazy literal on a multi-valued field: any value. */
+static int __attribute__((noinline)) lazy_multi(iw_scratch_t *s, int32_t p, const lazyent_t *z,
+                                                iw_str_t list)
+{
+    size_t pos = 0;
+    iw_str_t x;
+    while (iw_param_next(list, &pos, &x)) {
+        if (x.len && lit_match(&z->l, (const unsigned char *)x.p, x.len)) {
+            int n0 = s->ntouched;
+            pred_set(s, p, z->field);
+            multi_note(s, n0, x);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* A lazy predicate, on first read in an event: its literals compared
  * against its field (what the scan would have found there). */
 static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
@@ -432,6 +524,10 @@ static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
         if (z->field != field) {
             field = z->field;
             v = iw_event_get(s->ev, (iw_field_id_t)field);
+        }
+        if (iw_field_is_multi(field)) {
+            if (lazy_multi(s, p, z, v)) return;
+            continue;
         }
         if (v.p && v.len && lit_match(&z->l, (const unsigned char *)v.p, v.len)) {
             pred_set(s, p, field);
@@ -578,6 +674,41 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     if (!rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
 }
 
+/* A multi-valued field: every non-empty value scanned on its own (each
+ * through the scan-result cache: parameter values repeat), so a
+ * predicate holds when any value matches. */
+static void __attribute__((noinline)) scan_multi(const iw_engine_t *e, iw_scratch_t *s,
+                                                 scan_ctx_t *c, int ti, iw_str_t list)
+{
+    size_t pos = 0;
+    iw_str_t x;
+    while (iw_param_next(list, &pos, &x)) {
+        int n0 = s->ntouched;
+        if (!x.len) continue;
+        c->v = x;
+        scan_field_cached(e, s, c, ti);
+        multi_note(s, n0, x);
+    }
+}
+
+/* A regex run on every event, on a multi-valued field: any value. */
+static void __attribute__((noinline)) rx_multi(iw_scratch_t *s, const rxcheck_t *rx, int field,
+                                               iw_str_t list)
+{
+    size_t pos = 0;
+    iw_str_t x;
+    int rc;
+    while (iw_param_next(list, &pos, &x)) {
+        int n0 = s->ntouched;
+        if ((rc = run_regex(s, rx, x)) > 0) {
+            pred_set(s, rx->pred, field);
+            multi_note(s, n0, x);
+            return;
+        }
+        if (rc < 0) pred_error(s, rx->pred, field, rc);
+    }
+}
+
 /* Scan phase: set every predicate that holds for the event. */
 static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
 {
@@ -600,6 +731,10 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
         if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
         c.field = f;
+        if (iw_field_is_multi(f)) {
+            scan_multi(e, s, &c, ti, v);
+            continue;
+        }
         c.v = v;
         scan_field_cached(e, s, &c, ti);
     }
@@ -608,6 +743,10 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         iw_str_t v;
         if (!(ra->types & type) || pred_is_set(s, e->rx[ra->rx].pred)) continue;
         v = iw_event_get(ev, (iw_field_id_t)ra->field);
+        if (iw_field_is_multi(ra->field)) {
+            rx_multi(s, &e->rx[ra->rx], ra->field, v);
+            continue;
+        }
         if (v.p) {
             int rc = run_regex(s, &e->rx[ra->rx], v);
             if (rc > 0) pred_set(s, e->rx[ra->rx].pred, ra->field);
@@ -620,8 +759,19 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         iw_str_t v;
         if (!(e->radix_types[f] & type)) continue;
         v = iw_event_get(ev, (iw_field_id_t)f);
-        if (!v.p || !iw_match_radix_parse_ip(v.p, v.len, addr)) continue;
         c.field = f;
+        if (iw_field_is_multi(f)) {
+            size_t pos = 0;
+            iw_str_t x;
+            while (iw_param_next(v, &pos, &x)) {
+                int n0 = s->ntouched;
+                if (!iw_match_radix_parse_ip(x.p, x.len, addr)) continue;
+                iw_match_radix_lookup(e->radix[f], addr, on_cidr, &c);
+                multi_note(s, n0, x);
+            }
+            continue;
+        }
+        if (!v.p || !iw_match_radix_parse_ip(v.p, v.len, addr)) continue;
         iw_match_radix_lookup(e->radix[f], addr, on_cidr, &c);
     }
     for (i = 0; i < e->ndc; i++) {
@@ -684,13 +834,17 @@ static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
     }
 }
 
-static void add_evidence(iw_scratch_t *s, iw_hit_t *h, int field)
+/* pred: the predicate that put the field in (-1: a negated term): for a
+ * multi-valued field the value that matched, else the whole field. */
+static void add_evidence(iw_scratch_t *s, iw_hit_t *h, int field, int32_t pred)
 {
     int i;
     if (h->nmatches >= IW_MAX_MATCHES_PER_HIT) return;
     for (i = 0; i < h->nmatches; i++) if (h->matches[i].field == field) return;
     h->matches[h->nmatches].field = field;
-    h->matches[h->nmatches].value = iw_event_get(s->ev, (iw_field_id_t)field);
+    h->matches[h->nmatches].value = (pred >= 0 && iw_field_is_multi(field)
+                                     && s->pvgen[pred] == s->gen)
+        ? s->pval[pred] : iw_event_get(s->ev, (iw_field_id_t)field);
     h->nmatches++;
 }
 
@@ -715,7 +869,8 @@ static void evidence_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel, iw_
                 if (!ok) continue;
                 for (k = 0; k < row->n; k++) {
                     int32_t t = e->terms[row->first + k];
-                    add_evidence(s, h, (t & 1) ? it->field : s->pfield[t >> 1]);
+                    add_evidence(s, h, (t & 1) ? it->field : s->pfield[t >> 1],
+                                 (t & 1) ? -1 : t >> 1);
                 }
                 break;
             }
@@ -890,7 +1045,7 @@ static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, const evc_res_t *r)
         iw_hit_t *h = &s->hits[i];
         h->rule = e->rules[r->h[i].rule].rule;
         h->nmatches = 0;
-        for (j = 0; j < r->h[i].n; j++) add_evidence(s, h, r->h[i].field[j]);
+        for (j = 0; j < r->h[i].n; j++) add_evidence(s, h, r->h[i].field[j], -1);
     }
     s->nevents++;
     return r->n;
@@ -907,8 +1062,11 @@ static void evc_store(iw_scratch_t *s, const iw_engine_memo_key_t *key, const in
     for (i = 0; i < nhits; i++) {
         r.h[i].rule = idx[i];
         r.h[i].n = (uint8_t)s->hits[i].nmatches;
-        for (j = 0; j < s->hits[i].nmatches; j++)
+        for (j = 0; j < s->hits[i].nmatches; j++) {
+            /* a replay has no scan to say which value matched */
+            if (iw_field_is_multi(s->hits[i].matches[j].field)) return;
             r.h[i].field[j] = (uint8_t)s->hits[i].matches[j].field;
+        }
     }
     iw_engine_memo_put(s->evc, key, &r, sizeof(r));
 }
@@ -969,6 +1127,7 @@ static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     if (++s->gen == 0) {
         memset(s->rgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
         memset(s->pgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
+        memset(s->pvgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
         memset(s->errgen, 0, sizeof(uint32_t) * (size_t)e->npreds);
         memset(s->rerrgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);
         s->gen = 1;
@@ -1080,7 +1239,8 @@ static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         return nhits;              /* not cached: a repeat must report them again */
     }
     /* a truncated event's views depend on its buffer, not only the key */
-    if (key->n && !(ev->have_num & FBIT(IW_F_IW_TRUNCATED))) evc_store(s, key, idx, nhits);
+    if (key->n && !(ev->have_num & (FBIT(IW_F_IW_TRUNCATED) | FBIT(IW_F_PARAMS_DROPPED))))
+        evc_store(s, key, idx, nhits);
     return nhits;
 }
 

@@ -55,6 +55,7 @@
 #include "iw_match_radix.h"
 #include "iw_engine_dbcache.h"
 #include "iw_engine_memo.h"
+#include "iw_param.h"
 
 #define MAX_SLOTS 4
 #define MAX_COND_DEPTH 200
@@ -247,6 +248,8 @@ struct iw_scratch {
     pcre2_match_data *md;
     uint64_t *bits;
     uint8_t *pfield;               /* field that set each predicate */
+    iw_str_t *pval;                /* multi-valued field: the value that set it */
+    uint32_t *pvgen;               /* ... valid in event gen */
     int32_t *touched; int ntouched;
     uint32_t *rgen; uint32_t gen;
     uint32_t *pgen;                /* lazy pred computed in event gen */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "iw_event.h"
+#include "iw_param.h"
 
 /* ---- field table --------------------------------------------------------- */
 
@@ -36,6 +37,13 @@ static const char *const field_names[IW_F__COUNT] = {
     [IW_F_CS_URI_STEM_DEC] = "cs-uri-stem-decoded",
     [IW_F_CS_URI_QUERY_DEC] = "cs-uri-query-decoded",
     [IW_F_CS_HEADERS_DEC] = "cs-headers-decoded",
+    [IW_F_QP] = "cs-uri-query-param",   [IW_F_QP_NAME] = "cs-uri-query-param-name",
+    [IW_F_QP_VALUE] = "cs-uri-query-param-value",
+    [IW_F_CP] = "cs-cookie-param",      [IW_F_CP_NAME] = "cs-cookie-param-name",
+    [IW_F_CP_VALUE] = "cs-cookie-param-value",
+    [IW_F_BP] = "cs-body-param",        [IW_F_BP_NAME] = "cs-body-param-name",
+    [IW_F_BP_VALUE] = "cs-body-param-value",
+    [IW_F_PARAMS_DROPPED] = "iw-params-dropped",
     [IW_F_MESSAGE] = "message",         [IW_F_LEVEL] = "level",
     [IW_F_MODULE] = "module",           [IW_F_AH_CODE] = "ah-code",
     [IW_F_PID] = "pid",                 [IW_F_RAW] = "_raw",
@@ -83,7 +91,7 @@ int iw_field_is_numeric(iw_field_id_t f)
     switch (f) {
     case IW_F_S_PORT: case IW_F_SC_STATUS: case IW_F_SC_BYTES:
     case IW_F_CS_BYTES: case IW_F_TIME_TAKEN: case IW_F_PID:
-    case IW_F_IW_TRUNCATED:
+    case IW_F_IW_TRUNCATED: case IW_F_PARAMS_DROPPED:
         return 1;
     default:
         return 0;
@@ -306,6 +314,17 @@ static void event_fit(iw_event_t *ev, size_t bytes, size_t extra)
     ev->buf_size = want;
 }
 
+/* What the per-parameter views of this request may need on top (only
+ * an owned buffer grows for it: a caller's fixed buffer keeps its
+ * iw-truncated as it was, and parameters past its room are counted in
+ * iw-params-dropped).  A JSON body's keys repeat per array element: twice
+ * the room of a form. */
+static size_t params_room(const iw_event_t *ev)
+{
+    return IW_PARAM_ROOM(ev->val[IW_F_CS_URI_QUERY].len) + IW_PARAM_ROOM(ev->val[IW_F_CS_COOKIE].len)
+           + 2 * IW_PARAM_ROOM(ev->val[IW_F_CS_BODY].len) + 64;
+}
+
 /* iw-truncated: the request bytes whose views may not fit the buffer, plus
  * what the caller left out.  Set up front, so it does not depend on which
  * views a rule happens to read first. */
@@ -315,7 +334,7 @@ static void event_room(iw_event_t *ev, const iw_request_desc_t *d)
     size_t bytes = iw_request_bytes(d), extra = d->body.p ? 2 * d->body.len + 2 : 0;
     size_t room, fits;
 
-    if (ev->own_buf) event_fit(ev, bytes, extra);
+    if (ev->own_buf) event_fit(ev, bytes, extra + params_room(ev));
     room = ev->buf_size > extra ? ev->buf_size - extra : 0;
     fits = room > 512 ? (room - 512) / 4 : 0;
     if (ev->own_buf && fits > ev->grow_max) fits = ev->grow_max;
@@ -929,6 +948,82 @@ static void lazy_uri_dec(iw_event_t *ev)
     ev->val[IW_F_CS_URI_DEC] = close_str(ev, start);
 }
 
+/* ---- per-parameter views (iw_param.h) -------------------------------------- */
+
+enum { PSRC_QUERY, PSRC_COOKIE, PSRC_BODY };
+
+/* The body's syntax by its Content-Type: JSON when the type says so
+ * (application/json, application/ld+json, ...), else a form (the module
+ * keeps only form and JSON bodies). */
+static iw_param_syntax_t body_syntax(const iw_event_t *ev)
+{
+    iw_str_t ct = ev->val[IW_F_CS_CONTENT_TYPE];
+    const char *semi;
+    size_t n, i;
+
+    if (!ct.p) return IW_PARAM_QUERY;
+    semi = memchr(ct.p, ';', ct.len);
+    n = semi ? (size_t)(semi - ct.p) : ct.len;
+    for (i = 0; i + 4 <= n; i++)
+        if (!strncasecmp(ct.p + i, "json", 4)) return IW_PARAM_JSON;
+    return IW_PARAM_QUERY;
+}
+
+static iw_str_t param_source(const iw_event_t *ev, int src, iw_param_syntax_t *syn)
+{
+    switch (src) {
+    case PSRC_QUERY: *syn = IW_PARAM_QUERY; return ev->val[IW_F_CS_URI_QUERY];
+    case PSRC_COOKIE: *syn = IW_PARAM_COOKIE; return ev->val[IW_F_CS_COOKIE];
+    default: *syn = body_syntax(ev); return ev->val[IW_F_CS_BODY];
+    }
+}
+
+/* Split one source into its three views (pairs, names, values: three
+ * consecutive field ids), once per event. */
+static void lazy_params(iw_event_t *ev, int src)
+{
+    iw_field_id_t f0 = (iw_field_id_t)(IW_F_QP + 3 * src);
+    iw_param_syntax_t syn;
+    iw_str_t in = param_source(ev, src, &syn);
+    iw_param_views_t v;
+
+    ev->lazy_done |= (uint64_t)7 << f0;
+    if (ev->type != IW_EV_ACCESS || !in.p || !in.len) return;
+    ev->buf_used += iw_param_split(in.p, in.len, syn, ev->buf + ev->buf_used,
+                                   buf_avail(ev), &v);
+    ev->pdrop[src] = v.dropped;
+    ev->val[f0] = v.pairs;
+    ev->val[f0 + 1] = v.names;
+    ev->val[f0 + 2] = v.values;
+}
+
+/* iw-params-dropped: per source, what its split dropped, or (not split)
+ * what the count limit will drop, counted without decoding: so it costs
+ * next to nothing and does not depend on which views were read first
+ * (with an owned buffer nothing is dropped for room). */
+static void lazy_params_dropped(iw_event_t *ev)
+{
+    int64_t n = 0;
+    int src;
+
+    if (ev->type != IW_EV_ACCESS) return;
+    for (src = PSRC_QUERY; src <= PSRC_BODY; src++) {
+        iw_param_syntax_t syn;
+        iw_str_t in = param_source(ev, src, &syn);
+        size_t c;
+        if (ev->lazy_done & ((uint64_t)1 << (IW_F_QP + 3 * src))) {
+            n += (int64_t)ev->pdrop[src];
+        } else if (in.p && (c = iw_param_count(in.p, in.len, syn)) > IW_PARAMS_MAX) {
+            n += (int64_t)(c - IW_PARAMS_MAX);
+        }
+    }
+    if (n) {
+        put_num(ev, IW_F_PARAMS_DROPPED, n);
+        num_text(ev, IW_F_PARAMS_DROPPED);
+        ev->lazy_done |= (uint64_t)1 << IW_F_PARAMS_DROPPED;   /* put_num cleared it */
+    }
+}
+
 #define LAZY_BIT(f) ((uint64_t)1 << (f))
 #define LAZY_MASK (LAZY_BIT(IW_F_CS_HEADERS) | LAZY_BIT(IW_F_RAW)             \
                    | LAZY_BIT(IW_F_CS_URI_DEC) | LAZY_BIT(IW_F_CS_URI_STEM_DEC) \
@@ -937,7 +1032,8 @@ static void lazy_uri_dec(iw_event_t *ev)
                    | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
                    | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID)            \
                    | LAZY_BIT(IW_F_IW_TRUNCATED) | LAZY_BIT(IW_F_CS_BODY_DEC)  \
-                   | LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME))
+                   | LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME)                 \
+                   | IW_FIELD_MULTI_MASK | LAZY_BIT(IW_F_PARAMS_DROPPED))
 
 static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
 {
@@ -973,6 +1069,18 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
     case IW_F_TIME_TAKEN: case IW_F_PID: case IW_F_IW_TRUNCATED:
         num_text(ev, f);
         break;
+    case IW_F_QP: case IW_F_QP_NAME: case IW_F_QP_VALUE:
+        lazy_params(ev, PSRC_QUERY);
+        break;
+    case IW_F_CP: case IW_F_CP_NAME: case IW_F_CP_VALUE:
+        lazy_params(ev, PSRC_COOKIE);
+        break;
+    case IW_F_BP: case IW_F_BP_NAME: case IW_F_BP_VALUE:
+        lazy_params(ev, PSRC_BODY);
+        break;
+    case IW_F_PARAMS_DROPPED:
+        lazy_params_dropped(ev);
+        break;
     case IW_F_DATE: case IW_F_TIME:     /* both from ev->time, once */
         ev->lazy_done |= LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME);
         put_date_time(ev, ev->time);
@@ -1007,6 +1115,7 @@ iw_str_t iw_event_get(iw_event_t *ev, iw_field_id_t f)
 
 int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out)
 {
+    if (f == IW_F_PARAMS_DROPPED) (void)iw_event_get(ev, f);   /* counted on first use */
     if (f < 0 || f >= IW_F__COUNT || !(ev->have_num & ((uint64_t)1 << f)))
         return 0;
     if (out) *out = ev->num[f];

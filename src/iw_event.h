@@ -58,6 +58,21 @@ typedef enum {
     IW_F_CS_URI_QUERY_DEC,  /* "cs-uri-query-decoded" ('+' -> ' ' too) */
     IW_F_CS_HEADERS_DEC,    /* "cs-headers-decoded" */
     IW_F_CS_BODY_DEC,       /* "cs-body-decoded" (form decoding: '+' -> ' ') */
+    /* per-parameter views (lazy, multi-valued: NUL-separated lists, see
+     * iw_param.h; a condition holds when any value satisfies it):
+     * "name=value" pairs, names, values, each decoded */
+    IW_F_QP,                /* "cs-uri-query-param" */
+    IW_F_QP_NAME,           /* "cs-uri-query-param-name" */
+    IW_F_QP_VALUE,          /* "cs-uri-query-param-value" */
+    IW_F_CP,                /* "cs-cookie-param" */
+    IW_F_CP_NAME,           /* "cs-cookie-param-name" */
+    IW_F_CP_VALUE,          /* "cs-cookie-param-value" */
+    IW_F_BP,                /* "cs-body-param" (form or JSON body) */
+    IW_F_BP_NAME,           /* "cs-body-param-name" */
+    IW_F_BP_VALUE,          /* "cs-body-param-value" */
+    IW_F_PARAMS_DROPPED,    /* "iw-params-dropped" parameters past the
+                             * per-source limit (IW_PARAMS_MAX) or the room:
+                             * not in the views above; absent when none */
     /* error events */
     IW_F_MESSAGE,         /* "message" text of the error entry */
     IW_F_LEVEL,           /* "level" e.g. error, crit, warn */
@@ -86,6 +101,14 @@ int iw_field_is_numeric(iw_field_id_t f);
  * Fills up to `max` slots, returns how many (1 for ordinary fields). */
 int iw_field_slots(iw_field_id_t f, iw_field_id_t *slots, int max);
 
+/* Multi-valued fields (the per-parameter views): their value is a list of
+ * values separated by NUL bytes (iw_param_next walks it). */
+#define IW_FIELD_MULTI_MASK ((uint64_t)0x1ff << IW_F_QP)
+static inline int iw_field_is_multi(int f)
+{
+    return f >= 0 && f < 64 && ((IW_FIELD_MULTI_MASK >> f) & 1);
+}
+
 /* One event.  Value present <=> val[f].p != NULL (may be empty string). */
 typedef struct iw_event {
     iw_event_type_t type;
@@ -107,6 +130,9 @@ typedef struct iw_event {
     /* set by iw_event_from_request: stem, query, host and the header
      * fields are then functions of target, method and the header list */
     int from_request;
+    /* per-parameter views: parameters not kept, per source (query,
+     * cookie, body), known once that source is split */
+    size_t pdrop[3];
     /* CLI provenance (NULL/0 in httpd) */
     const char *input_id;
     long input_line;
