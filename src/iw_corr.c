@@ -237,6 +237,18 @@ static void put(char *dst, size_t *o, const char *s, size_t n)
     dst[*o] = 0;
 }
 
+/* A group-by value; a multi-valued field (a list of parameters, the
+ * whole list is the group) shows its values joined by '&' (its NUL
+ * separators would end the group's text). */
+static void put_value(char *dst, size_t *o, iw_str_t v, int multi)
+{
+    size_t start = *o, i;
+    put(dst, o, v.p, v.len);
+    if (multi)
+        for (i = start; i < *o; i++)
+            if (!dst[i]) dst[i] = '&';
+}
+
 /* Group key: the group-by fields' values for referenced rule `pos`; an
  * absent field counts as "-" (Apache's notation for "no value"). */
 static void item_fill(const corr_prog_t *pg, int pos, iw_event_t *ev,
@@ -258,7 +270,7 @@ static void item_fill(const corr_prog_t *pg, int pos, iw_event_t *ev,
         if (j) put(it->group, &o, ",", 1);
         put(it->group, &o, nm, strlen(nm));
         put(it->group, &o, "=", 1);
-        put(it->group, &o, v.p, v.len);
+        put_value(it->group, &o, v, iw_field_is_multi(f));
     }
     it->gh = iw_corr__mix(h);
     it->has_v = 0;

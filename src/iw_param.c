@@ -138,7 +138,7 @@ static void emit(sink_t *s, const char *name, size_t nlen, int has_eq,
 
     if (s->full || s->n >= IW_PARAMS_MAX) { s->dropped++; return; }
     if (s->used[R_NAMES] + sep + nlen > s->cap || s->used[R_VALUES] + sep + vlen > s->cap
-        || s->used[R_PAIRS] + sep + nlen + 1 + vlen > s->cap) {
+        || s->used[R_PAIRS] + sep + nlen + (has_eq ? 1 : 0) + vlen > s->cap) {
         s->full = 1;
         s->dropped++;
         return;
