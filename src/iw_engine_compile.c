@@ -7,19 +7,6 @@
  * iw_engine_value.c. */
 #include "iw_engine_int.h"
 
-void iw_engine__berr(build_t *b, int line, int col, const char *fmt, ...)
-{
-    va_list ap;
-    char *text;
-
-    va_start(ap, fmt);
-    text = apr_pvsprintf(b->tp, fmt, ap);
-    va_end(ap);
-    iw_diag_add(b->diag, IW_DIAG_ERROR, b->rule ? b->rule->file : NULL, line,
-                col, b->rule ? b->rule->id : NULL, "%s", text);
-    b->errors++;
-}
-
 /* ---- predicates ----------------------------------------------------------- */
 
 static int32_t pred_new(build_t *b, double w)

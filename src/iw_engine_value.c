@@ -5,6 +5,22 @@
  * prefixes and direct checks.  iw_engine_compile.c binds them. */
 #include "iw_engine_int.h"
 
+/* A compile error of the rule being built (file:line:col of the rule). It
+ * lives here, in the file the compiler calls, so the two files depend one
+ * way: iw_engine_compile -> iw_engine_value. */
+void iw_engine__berr(build_t *b, int line, int col, const char *fmt, ...)
+{
+    va_list ap;
+    char *text;
+
+    va_start(ap, fmt);
+    text = apr_pvsprintf(b->tp, fmt, ap);
+    va_end(ap);
+    iw_diag_add(b->diag, IW_DIAG_ERROR, b->rule ? b->rule->file : NULL, line,
+                col, b->rule ? b->rule->id : NULL, "%s", text);
+    b->errors++;
+}
+
 /* ---- predicate weights ---------------------------------------------------- */
 
 /* Fields whose values are few (methods, statuses): a literal there fires

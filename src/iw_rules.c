@@ -28,98 +28,7 @@
 #define MAX_RULE_FILE (32u << 20)   /* a rule file larger than this is a mistake */
 #define MAX_DIR_DEPTH 16
 
-/* ---- side table ------------------------------------------------------ */
-
-static apr_hash_t *ext_table(iw_ruleset_t *rs)
-{
-    void *h = NULL;
-    char key[64];
-
-    snprintf(key, sizeof(key), "iw_rules_ext:%p", (void *)rs);
-    apr_pool_userdata_get(&h, key, rs->pool);
-    if (!h) {
-        h = apr_hash_make(rs->pool);
-        apr_pool_userdata_set(h, key, NULL, rs->pool);
-    }
-    return h;
-}
-
-/* Mark i of a list, {0,0} when unknown (a model built by hand). */
-mark_t iw_rules__mark_at(const mark_t *marks, int i)
-{
-    return marks ? marks[i] : (mark_t){0, 0};
-}
-
-rule_ext_t *iw_rules__rule_ext(iw_ruleset_t *rs, const iw_rule_t *r)
-{
-    static rule_ext_t none;
-    rule_ext_t *x = apr_hash_get(ext_table(rs), &r, sizeof(r));
-    return x ? x : &none;
-}
-
-/* ---- diagnostics ----------------------------------------------------- */
-
-const char *iw_rules__rid(const iw_rule_t *r)
-{
-    return r ? (r->id ? r->id : r->name) : NULL;
-}
-
-static void vreport(ctx_t *c, iw_diag_level_t lvl, int line, int col,
-                    const char *fmt, va_list ap)
-{
-    const char *text = apr_pvsprintf(c->diag ? c->diag->pool : c->p, fmt, ap);
-    iw_diag_add(c->diag, lvl, c->file, line, col, iw_rules__rid(c->r), "%s", text);
-    if (lvl == IW_DIAG_ERROR) c->nerr++;
-}
-
-void iw_rules__err_at(ctx_t *c, int line, int col, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(c, IW_DIAG_ERROR, line, col, fmt, ap);
-    va_end(ap);
-}
-
-void iw_rules__err(ctx_t *c, const iw_rules_yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(c, IW_DIAG_ERROR, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-    va_end(ap);
-}
-
-void iw_rules__warn(ctx_t *c, const iw_rules_yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vreport(c, IW_DIAG_WARNING, n ? n->line : 0, n ? n->col : 0, fmt, ap);
-    va_end(ap);
-}
-
-/* Column of the first character of a scalar's content. */
-int iw_rules__content_col(const iw_rules_yaml_node_t *n)
-{
-    return n->col + (n->quoted ? 1 : 0);
-}
-
-/* A value as shown in a message: at most 60 bytes, control bytes as '?'. */
-const char *iw_rules__shown(ctx_t *c, const char *s)
-{
-    size_t n = strlen(s), i, max = 60;
-    char *o = apr_palloc(c->p, (n > max ? max : n) + 4);
-    for (i = 0; i < n && i < max; i++)
-        o[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-    if (n > max) { memcpy(o + i, "...", 3); i += 3; }
-    o[i] = 0;
-    return o;
-}
-
 /* ---- generic node helpers ------------------------------------------ */
-
-int iw_rules__is_text(const iw_rules_yaml_node_t *n)
-{
-    return n && n->type == IW_RULES_YAML_SCALAR && !iw_rules_yaml_scalar_is_null(n);
-}
 
 /* Text attribute `key` of map m; NULL when absent.  Wrong type -> error. */
 static const char *get_text(ctx_t *c, const iw_rules_yaml_node_t *m, const char *key,
@@ -222,13 +131,6 @@ static void parse_meta(ctx_t *c, const iw_rules_yaml_node_t *m)
     r->tags = get_text_list(c, m, "tags");
     r->references = get_text_list(c, m, "references");
     r->falsepositives = get_text_list(c, m, "falsepositives");
-}
-
-const char *iw_rules__lower(apr_pool_t *p, const char *s)
-{
-    char *o = apr_pstrdup(p, s), *q;
-    for (q = o; *q; q++) *q = (char)tolower((unsigned char)*q);
-    return o;
 }
 
 /* iocwatch sees two log sources; anything else would silently never match. */
@@ -369,7 +271,7 @@ static int load_doc(ctx_t *c, const iw_rules_yaml_doc_t *doc)
     if (c->nerr) return 0;
     r->index = c->rs->rules->nelts;
     APR_ARRAY_PUSH(c->rs->rules, iw_rule_t *) = r;
-    apr_hash_set(ext_table(c->rs), apr_pmemdup(c->p, &r, sizeof(r)), sizeof(r), c->x);
+    iw_rules__set_ext(c->rs, r, c->x);
     if (r->id && !apr_hash_get(c->rs->by_id, r->id, APR_HASH_KEY_STRING))
         apr_hash_set(c->rs->by_id, r->id, APR_HASH_KEY_STRING, r);
     if (r->name && !apr_hash_get(c->rs->by_name, r->name, APR_HASH_KEY_STRING))
@@ -403,18 +305,6 @@ int iw_rules_load_string(iw_ruleset_t *rs, const char *name, const char *yaml,
 }
 
 /* ---- files, directories, globs -------------------------------------- */
-
-void iw_rules__load_err(iw_diag_t *d, const char *path, const char *fmt, ...)
-{
-    va_list ap;
-    const char *text;
-    apr_pool_t *p = d ? d->pool : NULL;
-    if (!p) return;
-    va_start(ap, fmt);
-    text = apr_pvsprintf(p, fmt, ap);
-    va_end(ap);
-    iw_diag_add(d, IW_DIAG_ERROR, path, 0, 0, NULL, "%s", text);
-}
 
 /* ---- sources: the files as read, for a later rebuild ---------------- */
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* iw_rules_int: what the rule-loader files share (not for the engine).
- * iw_rules.c reads files and documents and owns the diagnostics and the
- * side table of positions; iw_rules_detect.c parses detection sections
+ * iw_rules.c reads files and documents; iw_rules_diag.c owns the
+ * diagnostics and the side table of positions; iw_rules_detect.c parses detection sections
  * (modifiers, values, selections, conditions); iw_rules_corr.c parses
  * correlation sections; iw_rules_link.c resolves references between
  * documents and placeholders.  Helpers named iw_rules__* are internal. */
@@ -35,7 +35,7 @@ typedef struct {
     int nerr;
 } ctx_t;
 
-/* ---- diagnostics and node helpers (iw_rules.c) ----------------------- */
+/* ---- diagnostics, side table, node helpers (iw_rules_diag.c) --------- */
 
 const char *iw_rules__rid(const iw_rule_t *r);
 void iw_rules__err(ctx_t *c, const iw_rules_yaml_node_t *n, const char *fmt, ...)
@@ -52,6 +52,7 @@ void iw_rules__load_err(iw_diag_t *d, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 mark_t iw_rules__mark_at(const mark_t *marks, int i);
 rule_ext_t *iw_rules__rule_ext(iw_ruleset_t *rs, const iw_rule_t *r);
+void iw_rules__set_ext(iw_ruleset_t *rs, const iw_rule_t *r, rule_ext_t *x);
 
 /* ---- detection (iw_rules_detect.c) ---------------------------------- */
 

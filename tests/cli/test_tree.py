@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The source tree keeps its promises to a reader: every httpd log call in
 the glue carries a stable message tag (IWLOGNO, like httpd's APLOGNO), each
-number once; docs/HACKING.md's map names every source file."""
+number once; docs/HACKING.md's map names every source file; no file of src/
+is over 1,600 lines and the files depend on each other one way (no include
+or link cycle)."""
 
 import os
 import re
@@ -76,3 +78,87 @@ def test_source_files_carry_the_licence_line():
             if f.readline() != "/* SPDX-License-Identifier: Apache-2.0 */\n":
                 bad.append(os.path.relpath(p, REPO))
     assert bad == [], "no SPDX-License-Identifier first line: %s" % sorted(bad)
+
+
+def cycles(graph):
+    """The strongly connected components of more than one node (each one a
+    dependency cycle), Tarjan's algorithm."""
+    index, low, stack, on, out, n = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = n[0]
+        n[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_cycles_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_source_file_over_1600_lines():
+    src = os.path.join(REPO, "src")
+    long = []
+    for name in sorted(os.listdir(src)):
+        with open(os.path.join(src, name)) as f:
+            n = sum(1 for _ in f)
+        if n > 1600:
+            long.append("src/%s: %d lines" % (name, n))
+    assert long == [], "split at a seam: %s" % long
+
+
+def test_no_include_cycle():
+    src = os.path.join(REPO, "src")
+    graph = {}
+    for name in os.listdir(src):
+        with open(os.path.join(src, name)) as f:
+            graph[name] = set(re.findall(r'^#include "([^"]+)"', f.read(), re.M))
+    assert cycles(graph) == []
+
+
+def test_no_link_cycle_between_engine_files():
+    """A .c file that calls into another must not be called back by it:
+    the files of src/ depend on each other one way (read from the built
+    objects' symbol tables)."""
+    import glob
+    import subprocess
+    objs = sorted(glob.glob(os.path.join(REPO, "build", "obj", "*.o")))
+    sources = glob.glob(os.path.join(REPO, "src", "*.c"))
+    assert len(objs) >= len(sources) - 1, "build first (make): %d objects" % len(objs)
+    defined, wanted = {}, {}
+    for o in objs:
+        name = os.path.basename(o)[:-2]
+        out = subprocess.run(["nm", o], capture_output=True, text=True, check=True).stdout
+        wanted[name] = set()
+        for line in out.splitlines():
+            f = line.split()
+            if len(f) == 3 and f[1] in "TDBR":
+                defined[f[2]] = name
+            elif len(f) == 2 and f[0] == "U":
+                wanted[name].add(f[1])
+    graph = {n: {defined[s] for s in u if s in defined and defined[s] != n}
+             for n, u in wanted.items()}
+    assert graph["iw_rules"], "no dependencies read: nm output changed?"
+    assert cycles(graph) == []
