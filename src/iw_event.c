@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "iw_event.h"
+#include "iw_decode.h"
 #include "iw_param.h"
 
 /* ---- field table --------------------------------------------------------- */
@@ -499,273 +500,7 @@ void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d)
     if (d->pid > 0) put_num(ev, IW_F_PID, d->pid);
 }
 
-/* ---- decoding ------------------------------------------------------------ */
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-static size_t utf8_put(char *out, unsigned cp)
-{
-    unsigned char *o = (unsigned char *)out;
-
-    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;   /* lone surrogate */
-    if (cp < 0x80) { o[0] = (unsigned char)cp; return 1; }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xC0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    o[0] = (unsigned char)(0xE0 | (cp >> 12));
-    o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 3;
-}
-
-/* "%uXXXX" at in[i] (IIS): returns the code point or -1.  Full-width ASCII
- * (U+FF01..U+FF5E, e.g. %uff0e) folds to ASCII as IIS best-fit does. */
-static long pct_u(const char *in, size_t len, size_t i)
-{
-    long cp = 0;
-    size_t k;
-
-    if (i + 6 > len || (in[i + 1] != 'u' && in[i + 1] != 'U')) return -1;
-    for (k = 2; k < 6; k++) {
-        int h = hexval((unsigned char)in[i + k]);
-        if (h < 0) return -1;
-        cp = cp * 16 + h;
-    }
-    if (cp >= 0xFF01 && cp <= 0xFF5E) cp -= 0xFEE0;
-    return cp;
-}
-
-/* Output is never longer than the input (3 bytes per %XX -> 1, 6 bytes per
- * %uXXXX -> at most 3), so out needs len + 1 bytes. */
-size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space)
-{
-    size_t i = 0, o = 0;
-
-    while (i < len) {
-        unsigned char c = (unsigned char)in[i];
-        if (c == '%' && i + 2 < len && hexval((unsigned char)in[i + 1]) >= 0
-            && hexval((unsigned char)in[i + 2]) >= 0) {
-            out[o++] = (char)(hexval((unsigned char)in[i + 1]) * 16
-                              + hexval((unsigned char)in[i + 2]));
-            i += 3;
-        } else if (c == '%' && pct_u(in, len, i) >= 0) {
-            o += utf8_put(out + o, (unsigned)pct_u(in, len, i));
-            i += 6;
-        } else {
-            out[o++] = (c == '+' && plus_space) ? ' ' : (char)c;
-            i++;
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
-/* Word-at-a-time tests (8 bytes per step, exact: no false positives for
- * "some byte of w is zero"). */
-#define W_ONES 0x0101010101010101ull
-#define W_HIGH 0x8080808080808080ull
-static inline uint64_t w_load(const char *p) { uint64_t w; memcpy(&w, p, 8); return w; }
-static inline uint64_t w_zero(uint64_t w) { return (w - W_ONES) & ~w & W_HIGH; }
-
-/* The decoded views' decoder appends one byte at a time to its output and
- * reduces the output's tail while it ends in a decodable sequence: "%hh",
- * "%uXXXX", an overlong UTF-8 form of an ASCII byte (C0 AE = '.',
- * E0 80 AF = '/', F0 80 81 9C = '\\', ...); a NUL (raw or decoded) is
- * dropped.  A reduction only ever creates a sequence that ends at the tail,
- * so the output never holds one: decoding it again changes nothing, however
- * the layers were nested ("%2541", "%c0%00%af" = C0 NUL AF -> C0 AF -> '/').
- * Each reduction shortens the output, so the decode is linear. */
-static size_t dec_reduce_tail(unsigned char *o, size_t n, unsigned char *pend, int *npend)
-{
-    unsigned char c = o[n - 1], u[3];
-    size_t k;
-    long cp;
-
-    if (hexval(c) >= 0) {
-        if (n >= 3 && o[n - 3] == '%' && hexval(o[n - 2]) >= 0) {
-            pend[(*npend)++] = (unsigned char)(hexval(o[n - 2]) * 16 + hexval(c));
-            return n - 3;
-        }
-        if (n >= 6 && o[n - 6] == '%' && (cp = pct_u((const char *)o, n, n - 6)) >= 0) {
-            k = utf8_put((char *)u, (unsigned)cp);
-            while (k) pend[(*npend)++] = u[--k];     /* popped in order */
-            return n - 6;
-        }
-        return n;
-    }
-    if ((c & 0xC0) != 0x80) return n;
-    if (n >= 2 && (o[n - 2] == 0xC0 || o[n - 2] == 0xC1)) {
-        pend[(*npend)++] = (unsigned char)(((o[n - 2] & 0x1F) << 6) | (c & 0x3F));
-        return n - 2;
-    }
-    if (n >= 3 && o[n - 3] == 0xE0 && o[n - 2] <= 0x81 && (o[n - 2] & 0xC0) == 0x80) {
-        pend[(*npend)++] = (unsigned char)(((o[n - 2] & 0x3F) << 6) | (c & 0x3F));
-        return n - 3;
-    }
-    if (n >= 4 && o[n - 4] == 0xF0 && o[n - 3] == 0x80 && o[n - 2] <= 0x81
-        && (o[n - 2] & 0xC0) == 0x80) {
-        pend[(*npend)++] = (unsigned char)(((o[n - 2] & 0x3F) << 6) | (c & 0x3F));
-        return n - 4;
-    }
-    return n;
-}
-
-/* Append c to o[0, n) and reduce; returns the new length.  A reduction
- * yields at most 3 bytes (pending, last first); only an ASCII result can
- * reduce again, so pending never holds more than 3 + 1 bytes. */
-static size_t dec_push(unsigned char *o, size_t n, unsigned char c)
-{
-    unsigned char pend[16];
-    int npend = 1;
-
-    pend[0] = c;
-    while (npend) {
-        c = pend[--npend];
-        if (!c) continue;
-        o[n++] = c;
-        if (npend <= 12) n = dec_reduce_tail(o, n, pend, &npend);   /* always */
-    }
-    return n;
-}
-
-/* Drop the last output segment of s[lead, o) (and its separator). */
-static size_t path_pop(const char *s, size_t o, size_t lead, size_t *segs)
-{
-    if (!*segs) return o;
-    while (o > lead && s[o - 1] != '/') o--;
-    if (*segs > 1) o--;
-    (*segs)--;
-    return o;
-}
-
-/* '\\' -> '/', "//" -> "/", "." and ".." segments resolved, never above the
- * start of the path; a path ending in '/', "/." or "/.." keeps one trailing
- * '/'.  In place (output never outruns input); returns the new length. */
-static size_t path_normalise(char *s, size_t len)
-{
-    size_t i, o, lead, segs = 0;
-    int dir_end;
-
-    for (i = 0; i < len; i++)
-        if (s[i] == '\\') s[i] = '/';
-    lead = (len && s[0] == '/') ? 1 : 0;
-    dir_end = len > lead && s[len - 1] == '/';
-    for (i = o = lead; i < len; ) {
-        size_t j = i, seg;
-        while (j < len && s[j] != '/') j++;
-        seg = j - i;
-        if (seg == 0 || (seg == 1 && s[i] == '.')) {
-            if (j >= len) dir_end = 1;
-        } else if (seg == 2 && s[i] == '.' && s[i + 1] == '.') {
-            o = path_pop(s, o, lead, &segs);
-            if (j >= len) dir_end = 1;
-        } else {
-            if (segs) s[o++] = '/';
-            memmove(s + o, s + i, seg);
-            o += seg;
-            segs++;
-        }
-        i = j + 1;
-    }
-    if (dir_end && segs) s[o++] = '/';
-    return o;
-}
-
-typedef enum { DEC_PLAIN = 0, DEC_PLUS = IW_DECODE_PLUS, DEC_PATH = IW_DECODE_PATH } dec_mode_t;
-
-int iw_event_decode_fastpath = 1;
-
-/* Bytes that make decoding do something: '%' (percent/%u escapes), NUL,
- * lead bytes of overlong forms, '+' (DEC_PLUS), '\\' and '/' before
- * '/' or '.' (DEC_PATH).  Most real values have none. */
-static int decode_is_identity(const char *in, size_t len, int mode)
-{
-    const unsigned char *u = (const unsigned char *)in;
-    size_t i;
-
-    if ((mode & DEC_PATH) && len && u[0] == '.') return 0;
-    for (i = 0; i < len; i++) {
-        switch (u[i]) {
-        case '%': case '\0': case 0xC0: case 0xC1: case 0xE0: case 0xF0:
-            return 0;
-        case '+':
-            if (mode & DEC_PLUS) return 0;
-            break;
-        case '\\':
-            if (mode & DEC_PATH) return 0;
-            break;
-        case '/':
-            if ((mode & DEC_PATH) && i + 1 < len && (u[i + 1] == '/' || u[i + 1] == '.'))
-                return 0;
-            break;
-        default:
-            break;
-        }
-    }
-    return 1;
-}
-
-/* Length of the run at p (at most n bytes) of bytes that never start or
- * end a decodable sequence: not '%', NUL, >= 0x80 (overlong forms), nor
- * '+' with IW_DECODE_PLUS.  8 bytes per step. */
-static size_t plain_run(const char *p, size_t n, int plus)
-{
-    uint64_t pct = '%' * W_ONES, pl = (plus ? '+' : '%') * W_ONES;
-    size_t i = 0;
-
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = w_load(p + i);
-        if ((w & W_HIGH) | w_zero(w) | w_zero(w ^ pct) | w_zero(w ^ pl)) break;
-    }
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c == '%' || !c || c >= 0x80 || (plus && c == '+')) break;
-    }
-    return i;
-}
-
-/* Does the output's tail o[n-5, n) hold a '%'?  Only then can appending
- * a plain byte complete "%hh" or "%uXXXX" (a plain byte never completes
- * an overlong form: its last byte is >= 0x80). */
-static int tail_pct(const unsigned char *o, size_t n)
-{
-    size_t k = n < 5 ? n : 5;
-    return k && memchr(o + n - k, '%', k) != NULL;
-}
-
-/* dec_push byte by byte, except that plain runs (plain_run) are appended
- * at once once the output's tail holds no '%': the same output (the
- * bytewise loop is kept as the reference, iw_event_decode_fastpath = 0). */
-size_t iw_url_decode_full(const char *in, size_t len, char *out, int flags)
-{
-    unsigned char *o = (unsigned char *)out;
-    size_t i = 0, n = 0, r;
-    int plus = (flags & IW_DECODE_PLUS) != 0;
-
-    while (i < len) {
-        unsigned char c = (unsigned char)in[i];
-        if (iw_event_decode_fastpath && !tail_pct(o, n)
-            && (r = plain_run(in + i, len - i, plus)) > 0) {
-            memcpy(o + n, in + i, r);
-            n += r;
-            i += r;
-            continue;
-        }
-        n = dec_push(o, n, (c == '+' && plus) ? ' ' : c);
-        i++;
-    }
-    if (flags & IW_DECODE_PATH) n = path_normalise(out, n);
-    out[n] = '\0';
-    return n;
-}
+/* ---- decoded views ------------------------------------------------------- */
 
 static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode)
 {
@@ -774,12 +509,12 @@ static iw_str_t decode_view(iw_event_t *ev, const char *in, size_t len, int mode
 
     if (avail < 4) return IW_STR_NULL;
     if (len > avail - 1) len = avail - 1;      /* the output is never longer */
-    if (iw_event_decode_fastpath
-        && ((mode & DEC_PATH) ? decode_is_identity(in, len, mode)
-                              : plain_run(in, len, mode & DEC_PLUS) == len))
+    if (iw_decode_fastpath
+        && ((mode & IW_DECODE_PATH) ? iw_decode_is_identity(in, len, mode)
+                              : iw_decode_plain_len(in, len, mode & IW_DECODE_PLUS) == len))
         return (iw_str_t){ in, len };     /* nothing to decode: the value is its view */
     a = ev->buf + ev->buf_used;
-    n = iw_url_decode_full(in, len, a, mode);
+    n = iw_decode_full(in, len, a, mode);
     ev->buf_used += n + 1;
     return (iw_str_t){ a, n };
 }
@@ -1048,22 +783,22 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
         break;
     case IW_F_CS_URI_STEM_DEC:
         s = ev->val[IW_F_CS_URI_STEM];
-        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PATH);
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, IW_DECODE_PATH);
         break;
     case IW_F_CS_URI_QUERY_DEC:
         s = ev->val[IW_F_CS_URI_QUERY];
-        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLUS);
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, IW_DECODE_PLUS);
         break;
     case IW_F_CS_URI_DEC:
         lazy_uri_dec(ev);
         break;
     case IW_F_CS_HEADERS_DEC:
         s = iw_event_get(ev, IW_F_CS_HEADERS);
-        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLAIN);
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, 0);
         break;
     case IW_F_CS_BODY_DEC:
         s = ev->val[IW_F_CS_BODY];
-        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, DEC_PLUS);
+        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, IW_DECODE_PLUS);
         break;
     case IW_F_S_PORT: case IW_F_SC_STATUS: case IW_F_SC_BYTES: case IW_F_CS_BYTES:
     case IW_F_TIME_TAKEN: case IW_F_PID: case IW_F_IW_TRUNCATED:

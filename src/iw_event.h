@@ -211,25 +211,5 @@ iw_str_t iw_event_get(iw_event_t *ev, iw_field_id_t f);
 /* Numeric value; returns 0 when absent/not numeric, 1 when *out is set. */
 int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out);
 
-/* Helpers usable by others (log parsers, module). */
-/* Decode into out (size >= in.len+1), returns decoded length.  One round of
- * %XX / %uXXXX decoding; plus_space turns '+' into ' '. */
-size_t iw_url_decode_once(const char *in, size_t len, char *out, int plus_space);
-
-/* The decoded views' decoder (iw_field_id_t: cs-uri-stem-decoded uses
- * IW_DECODE_PATH, cs-uri-query-decoded IW_DECODE_PLUS, cs-headers-decoded
- * 0): %XX, %uXXXX and overlong UTF-8 forms of ASCII decoded, NULs dropped,
- * until no decodable sequence is left, so the result is a fixpoint:
- * decoding it again (with 0 or the same flags, IW_DECODE_PLUS aside: a
- * decoded '+' stays '+') returns it unchanged.  IW_DECODE_PLUS: a raw '+'
- * is a space; IW_DECODE_PATH: then path-normalised.  out needs len + 1
- * bytes (the result is never longer); returns its length, NUL-terminated. */
-#define IW_DECODE_PLUS 1
-#define IW_DECODE_PATH 2
-size_t iw_url_decode_full(const char *in, size_t len, char *out, int flags);
-
-/* 1 (default): decoded views of values with nothing to decode are plain
- * copies.  Tests set 0 to check the full decoder gives the same result. */
-extern int iw_event_decode_fastpath;
 
 #endif

@@ -12,7 +12,7 @@
  * in the input; nothing allocated. */
 #include <string.h>
 #include "iw_param.h"
-#include "iw_event.h"
+#include "iw_decode.h"
 
 /* ---- output ---------------------------------------------------------------- */
 
@@ -32,12 +32,12 @@ typedef size_t (*decode_fn)(const char *in, size_t len, char *out);
 
 static size_t dec_form(const char *in, size_t len, char *out)
 {
-    return iw_url_decode_full(in, len, out, IW_DECODE_PLUS);
+    return iw_decode_full(in, len, out, IW_DECODE_PLUS);
 }
 
 static size_t dec_cookie(const char *in, size_t len, char *out)
 {
-    return iw_url_decode_full(in, len, out, 0);
+    return iw_decode_full(in, len, out, 0);
 }
 
 static int hexv(unsigned char c)

@@ -5,7 +5,7 @@
  *
  * A multi-valued field is stored as ONE string: its values in request
  * order, separated by NUL bytes.  Decoded names and values never hold a
- * NUL (iw_url_decode_full drops them, raw or decoded), so the separator is
+ * NUL (iw_decode_full drops them, raw or decoded), so the separator is
  * unambiguous: "a\0b" is two values, "" is one empty value, "\0" two empty
  * ones, and an absent field (no parameter) has no string at all.  The
  * engine matches each value separately (iw_param_next), so a condition on

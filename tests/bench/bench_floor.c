@@ -22,6 +22,7 @@
 #include <apr_hash.h>
 #include "iw_rules.h"
 #include "iw_event.h"
+#include "iw_decode.h"
 
 #define NOT_LITERAL (IW_MOD_RE | IW_MOD_CIDR | IW_MOD_EXISTS | IW_MOD_LT | IW_MOD_LTE  \
                      | IW_MOD_GT | IW_MOD_GTE | IW_MOD_FIELDREF | IW_MOD_BASE64        \
@@ -94,7 +95,7 @@ long floor_request(const hs_database_t *db, hs_scratch_t *scr, const char *req, 
     size_t m;
 
     hs_scan(db, req, (unsigned)n, 0, scr, on_hit, &hits);
-    m = iw_url_decode_once(req, n, dec, 0);
+    m = iw_decode_once(req, n, dec, 0);
     hs_scan(db, dec, (unsigned)m, 0, scr, on_hit, &hits);
     return hits;
 }

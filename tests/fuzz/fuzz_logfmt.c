@@ -12,6 +12,7 @@
 #include <apr_general.h>
 #include <sys/stat.h>
 #include "iw_logfmt.h"
+#include "iw_decode.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static long __attribute__((unused)) passed, failed, parsed_ok;
@@ -200,7 +201,7 @@ static void check_fixpoint(const char *what, iw_str_t v, int flags)
 
     if (!v.p || v.len > 70000) return;
     again = malloc(v.len + 1);
-    n = iw_url_decode_full(v.p, v.len, again, flags & ~IW_DECODE_PLUS);
+    n = iw_decode_full(v.p, v.len, again, flags & ~IW_DECODE_PLUS);
     if (n != v.len || memcmp(again, v.p, n))
         FAIL("%s not a fixpoint: %.*s", what, (int)(v.len < 200 ? v.len : 200), v.p);
     free(again);
@@ -214,7 +215,7 @@ static void check_decode(const char *b, size_t n)
     size_t k, m;
 
     for (k = 0; k < 3; k++) {
-        m = iw_url_decode_full(b, n, out, modes[k]);
+        m = iw_decode_full(b, n, out, modes[k]);
         if (m > n || out[m] != '\0') { FAIL("decode grew or unterminated"); break; }
         if (memchr(out, '\0', m)) FAIL("decode left a NUL");
         check_fixpoint("decode", (iw_str_t){ out, m }, modes[k]);
@@ -329,7 +330,7 @@ static void run_desc(char *b, size_t n)
     iw_event_init(&ev, esize ? eb : NULL, esize);
     iw_event_from_request(&ev, &d);
     check_event(&ev, b, n, &dummy);
-    if (iw_url_decode_once(b, n, dec, (int)rn(2)) > n) FAIL("decode grew");
+    if (iw_decode_once(b, n, dec, (int)rn(2)) > n) FAIL("decode grew");
     check_decode(b, n);
     free(dec);
     free(eb);

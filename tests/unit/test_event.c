@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include "iw_test.h"
 #include "iw_event.h"
+#include "iw_decode.h"
 
 #define S(lit) ((iw_str_t){ (lit), sizeof(lit) - 1 })
 
@@ -231,29 +232,29 @@ TEST(event_decode_once)
 {
     char out[64];
 
-    CHECK_INT(iw_url_decode_once("a%41%2fb", 8, out, 0), 4);
+    CHECK_INT(iw_decode_once("a%41%2fb", 8, out, 0), 4);
     CHECK_STR(out, "aA/b");
-    CHECK_INT(iw_url_decode_once("a+b%2B", 6, out, 1), 4);
+    CHECK_INT(iw_decode_once("a+b%2B", 6, out, 1), 4);
     CHECK_STR(out, "a b+");
-    CHECK_INT(iw_url_decode_once("a+b", 3, out, 0), 3);
+    CHECK_INT(iw_decode_once("a+b", 3, out, 0), 3);
     CHECK_STR(out, "a+b");
     /* invalid / truncated escapes stay as they are */
-    CHECK_INT(iw_url_decode_once("%zz%4", 5, out, 0), 5);
+    CHECK_INT(iw_decode_once("%zz%4", 5, out, 0), 5);
     CHECK_STR(out, "%zz%4");
-    CHECK_INT(iw_url_decode_once("%", 1, out, 0), 1);
+    CHECK_INT(iw_decode_once("%", 1, out, 0), 1);
     CHECK_STR(out, "%");
-    CHECK_INT(iw_url_decode_once("%252e", 5, out, 0), 3);
+    CHECK_INT(iw_decode_once("%252e", 5, out, 0), 3);
     CHECK_STR(out, "%2e");
     /* %uXXXX -> UTF-8; full-width ASCII folded (IIS best fit) */
-    CHECK_INT(iw_url_decode_once("%u0041%u00e9%u20AC", 18, out, 0), 6);
+    CHECK_INT(iw_decode_once("%u0041%u00e9%u20AC", 18, out, 0), 6);
     CHECK_STR(out, "A\xc3\xa9\xe2\x82\xac");
-    CHECK_INT(iw_url_decode_once("%uff0e%uFF0F", 12, out, 0), 2);
+    CHECK_INT(iw_decode_once("%uff0e%uFF0F", 12, out, 0), 2);
     CHECK_STR(out, "./");
-    CHECK_INT(iw_url_decode_once("%ud800", 6, out, 0), 3);   /* lone surrogate */
+    CHECK_INT(iw_decode_once("%ud800", 6, out, 0), 3);   /* lone surrogate */
     CHECK_STR(out, "\xef\xbf\xbd");
-    CHECK_INT(iw_url_decode_once("%u12", 4, out, 0), 4);
-    CHECK_INT(iw_url_decode_once("", 0, out, 0), 0);
-    CHECK_INT(iw_url_decode_once("a%00b", 5, out, 0), 3);
+    CHECK_INT(iw_decode_once("%u12", 4, out, 0), 4);
+    CHECK_INT(iw_decode_once("", 0, out, 0), 0);
+    CHECK_INT(iw_decode_once("a%00b", 5, out, 0), 3);
     CHECK(out[1] == '\0' && out[2] == 'b');
 }
 
@@ -338,13 +339,13 @@ TEST(event_decode_fixpoint)
         if (strcmp(v, cases[i][1])) fprintf(stderr, "  case %zu\n", i);
         CHECK_STR(v, cases[i][1]);
         n = strlen(v);
-        m = iw_url_decode_full(v, n, again, IW_DECODE_PATH);
+        m = iw_decode_full(v, n, again, IW_DECODE_PATH);
         CHECK(m == n && !memcmp(again, v, n));
     }
     /* the query and header views: the same, in their modes */
     ev_target(&ev, buf, sizeof(buf), "/x?a=%%00%34%00%31+%2b");
     CHECK_STR(fv(&ev, IW_F_CS_URI_QUERY_DEC), "a=A +");
-    n = iw_url_decode_full("%c0%00%ae%c0%00%ae", 18, again, 0);
+    n = iw_decode_full("%c0%00%ae%c0%00%ae", 18, again, 0);
     CHECK_INT(n, 2);
     CHECK_STR(again, "..");
 }
@@ -527,7 +528,7 @@ static void decoded_views(const char *target, const char *hv, int fast, char *ou
     d.hdr_names = &hn;
     d.hdr_values = &hval;
     d.nhdrs = 1;
-    iw_event_decode_fastpath = fast;
+    iw_decode_fastpath = fast;
     iw_event_init(&ev, buf, sizeof(buf));
     iw_event_from_request(&ev, &d);
     for (k = 0; k < sizeof(views) / sizeof(views[0]); k++) {
@@ -535,7 +536,7 @@ static void decoded_views(const char *target, const char *hv, int fast, char *ou
         o += (size_t)snprintf(out + o, n - o, "[%d:%.*s]", v.p ? (int)v.len : -1,
                               (int)v.len, v.p ? v.p : "");
     }
-    iw_event_decode_fastpath = 1;
+    iw_decode_fastpath = 1;
 }
 
 /* The plain-copy fast path must give exactly what the full decoder gives:
@@ -699,7 +700,7 @@ static size_t decoded_views_n(const char *t, size_t tn, const char *h, size_t hn
     d.hdr_names = &name;
     d.hdr_values = &hval;
     d.nhdrs = 1;
-    iw_event_decode_fastpath = fast;
+    iw_decode_fastpath = fast;
     iw_event_init(&ev, buf, sizeof(buf));
     iw_event_from_request(&ev, &d);
     for (k = 0; k < sizeof(views) / sizeof(views[0]); k++) {
@@ -710,7 +711,7 @@ static size_t decoded_views_n(const char *t, size_t tn, const char *h, size_t hn
         o += sizeof(len);
         if (v.p && v.len) { memcpy(out + o, v.p, v.len); o += v.len; }
     }
-    iw_event_decode_fastpath = 1;
+    iw_decode_fastpath = 1;
     return o;
 }
 
@@ -718,7 +719,7 @@ static size_t decoded_views_n(const char *t, size_t tn, const char *h, size_t hn
  * a value with nothing to decode used in place) against the bytewise one:
  * random values up to 300 bytes over the bytes that matter (escapes, '+',
  * NUL, overlong lead and continuation bytes, path separators), every view,
- * and iw_url_decode_full itself in every mode. */
+ * and iw_decode_full itself in every mode. */
 TEST(event_decode_fast_same_as_bytewise)
 {
     static const char alpha[] = "%%%2e5Fu0+\\/./aZ=&;\0\xc0\xc1\xe0\xf0\x80\xae\xaf\x81 \n";
@@ -746,12 +747,12 @@ TEST(event_decode_fast_same_as_bytewise)
             fprintf(stderr, "  fast/bytewise views differ (case %d)\n", i);
         for (k = 0; k < 4; k++) {          /* 0, PLUS, PATH, both */
             size_t m1, m2;
-            iw_event_decode_fastpath = 0;
-            m2 = iw_url_decode_full(h, hn, y, (int)k);
-            iw_event_decode_fastpath = 1;
-            m1 = iw_url_decode_full(h, hn, x, (int)k);
+            iw_decode_fastpath = 0;
+            m2 = iw_decode_full(h, hn, y, (int)k);
+            iw_decode_fastpath = 1;
+            m1 = iw_decode_full(h, hn, x, (int)k);
             if ((m1 != m2 || memcmp(x, y, m1 + 1)) && diff++ < 5)
-                fprintf(stderr, "  iw_url_decode_full differs (case %d, flags %d)\n", i, (int)k);
+                fprintf(stderr, "  iw_decode_full differs (case %d, flags %d)\n", i, (int)k);
         }
     }
     CHECK_INT(diff, 0);
