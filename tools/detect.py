@@ -256,7 +256,10 @@ def corpus_raw_request(r):
     for k, v in (r.get('headers') or {}).items():
         for one in (v if isinstance(v, list) else [v]):
             hdrs += '%s: %s\r\n' % (k, one)
-    return (line + hdrs + '\r\n').encode('utf-8', 'surrogateescape')
+    body = (r.get('body') or '').encode('utf-8', 'surrogateescape')
+    if body:
+        hdrs += 'Content-Length: %d\r\n' % len(body)
+    return (line + hdrs + '\r\n').encode('utf-8', 'surrogateescape') + body
 
 
 COMBINED_RX = re.compile(r'^(\S+) \S+ \S+ \[[^\]]+\] "((?:[^"\\]|\\.)*)" (\S+) (\S+)'
@@ -518,7 +521,8 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
     else:
         lines.append('- ModSecurity + CRS not installed here: its columns are `n/a`.')
     lines += ['', '## Recall per category, both corpora', '']
-    side_by_side(lines, corpora, tallies, ms)
+    with_attacks = [i for i, t in enumerate(tallies) if any(t[cat]['attack'] for cat in t)]
+    side_by_side(lines, [corpora[i] for i in with_attacks], [tallies[i] for i in with_attacks], ms)
     lines += ['', '`(below)` marks a category where the pack detects less than CRS PL1.', '']
 
     lines += ['## False positives', '', '| data | items | iocwatch | ModSec PL1 | target |',
@@ -551,6 +555,8 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
         lines.append('')
 
     for c, t in zip(corpora, tallies):
+        if not any(t[cat]['attack'] for cat in t):
+            continue
         lines += ['## `%s` per category' % c['name'], '']
         corpus_detail(lines, c, t, ms)
         lines.append('')
@@ -607,6 +613,21 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
     return '\n'.join(lines)
 
 
+TOOLS_SECTION = '## Held-out: live attack tools'
+
+
+def kept_section(path, title):
+    """The section `title` (to the end) of the old report, which another
+    tool writes (tools/detect_tools.py): kept when this report is rewritten."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            old = f.read()
+    except OSError:
+        return ''
+    i = old.find(title)
+    return '\n' + old[i:] if i >= 0 else ''
+
+
 def show_misses(corpora, cats):
     for c in corpora:
         for r in c['reqs']:
@@ -624,7 +645,65 @@ def show_misses(corpora, cats):
                 print('NEG  %s %s %s' % (r['id'], r['uri'][:120], ' '.join(sorted(hit))))
 
 
+FORTUNES = '/usr/share/games/fortunes'
+# prose, not code or drawings: the fortunes of these files are form bodies a visitor could write
+FORTUNE_SKIP = ('art', 'ascii-art', 'perl', 'translate-me')
+BODY_FORM = 'application/x-www-form-urlencoded'
+BODIES_NAME = 'benign-bodies.jsonl'
+
+
+def benign_bodies(args, benign_lines, tps):
+    """The benign form bodies, written to build/benign-bodies.jsonl: every
+    query string of the benign log (true probes left out) POSTed as a form
+    body, and every 4th fortune of Debian's `fortunes` package (prose with
+    quotes, dashes and semicolons) POSTed as a comment field.  Read at run
+    time, never copied into the tree."""
+    import urllib.parse
+    reqs = []
+
+    def add(cat, body, n):
+        reqs.append({'id': '%s-%05d' % (cat, n), 'source': cat, 'category': cat, 'label': 'benign',
+                     'method': 'POST', 'uri': '/comment' if cat == 'fortune-body' else '/search',
+                     'version': 'HTTP/1.1',
+                     'headers': {'Host': 'www.example.com', 'User-Agent': BROWSER_UA,
+                                 'Content-Type': BODY_FORM},
+                     'body': body})
+    for i, line in enumerate(benign_lines, 1):
+        m = COMBINED_RX.match(line)
+        if i in tps or not m:
+            continue
+        parts = m.group(2).split(' ')
+        if len(parts) >= 2 and '?' in parts[1]:
+            q = parts[1].split('?', 1)[1]
+            if q:
+                add('log-query-body', q, i)
+    if os.path.isdir(FORTUNES):
+        n = 0
+        for name in sorted(os.listdir(FORTUNES)):
+            full = os.path.join(FORTUNES, name)
+            if '.' in name or name in FORTUNE_SKIP or not os.path.isfile(full):
+                continue
+            with open(full, encoding='utf-8', errors='replace') as f:
+                items = [t.strip() for t in f.read().split('\n%\n') if t.strip()]
+            for t in items[::4]:
+                n += 1
+                add('fortune-body', 'name=guest&comment=' + urllib.parse.quote_plus(t), n)
+    else:
+        log('detect: %s not installed (apt-get install fortunes): fortune bodies left out' % FORTUNES)
+    path = os.path.join(ROOT, 'build', BODIES_NAME)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        for r in reqs:
+            f.write(json.dumps(r) + '\n')
+    return path
+
+
+BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'
+
 CORPUS_ABOUT = {
+    BODIES_NAME: 'benign form bodies, built at run time: the benign log\'s query strings POSTed as form bodies '
+                 '(`log-query-body`) and every 4th fortune of Debian\'s `fortunes` package as a comment field '
+                 '(`fortune-body`, prose with quotes, dashes and semicolons)',
     'crs-requests.jsonl': 'OWASP CRS regression tests (`attack` = the CRS test expects its rule to fire, '
                           '`negative` = it expects no alert)',
     'fuzzdb-requests.jsonl': 'fuzzdb payload lists placed in a query parameter, plus benign Unicode '
@@ -643,6 +722,7 @@ def main():
     ap.add_argument('--out', default=os.path.join(ROOT, 'docs', 'DETECTION.md'),
                     help="report file ('-' = do not write)")
     ap.add_argument('--no-modsec', action='store_true', help='skip the ModSecurity replay')
+    ap.add_argument('--no-bodies', action='store_true', help='leave out the benign form bodies')
     ap.add_argument('--modsec-budget', type=float, default=900.0,
                     help='seconds allowed for the ModSecurity replay (default 900)')
     ap.add_argument('--modsec-cache', default=os.path.join(ROOT, 'build', 'modsec-cache.json'),
@@ -657,10 +737,12 @@ def main():
     if not os.access(args.iocwatch, os.X_OK):
         raise SystemExit('detect: %s not found (run make cli, or pass --iocwatch)' % args.iocwatch)
 
-    corpora = [{'name': os.path.basename(p), 'path': p, 'reqs': load_corpus(p)} for p in args.corpus]
     with open(args.benign, encoding='utf-8', errors='surrogateescape') as f:
         benign_lines = [l.rstrip('\n') for l in f if l.strip()]
     tps = load_true_positives(args.true_positives)
+    if not args.no_bodies:
+        args.corpus.append(benign_bodies(args, benign_lines, tps))
+    corpora = [{'name': os.path.basename(p), 'path': p, 'reqs': load_corpus(p)} for p in args.corpus]
     iw = eval_iocwatch(args, corpora)
     ms = None
     if not args.no_modsec:
@@ -676,6 +758,7 @@ def main():
     if args.show_misses:
         show_misses(corpora, set(args.show_misses.split(',')))
     if args.out != '-':
+        report += kept_section(args.out, TOOLS_SECTION)
         with open(args.out, 'w', encoding='utf-8') as f:
             f.write(report)
         log('detect: wrote %s' % os.path.relpath(args.out, ROOT))
