@@ -28,7 +28,7 @@ BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 comma := ,
 
 .PHONY: all lib cli module module-asan unit fuzz fuzz-build test test-unit test-asan test-integration \
-        bench demo detect deps deps-test deps-bench install uninstall deb man \
+        bench demo detect detect-tools deps deps-test deps-bench deps-tools install uninstall deb man \
         test-container clean check-rules rules
 
 all: deps-check lib cli module
@@ -46,6 +46,9 @@ deps-test:
 
 deps-bench:
 	@sh tools/install-deps.sh bench
+
+deps-tools:
+	@sh tools/install-deps.sh tools
 
 lib: $(BUILD)/libiocwatch.a
 cli: $(BUILD)/iocwatch
@@ -181,6 +184,11 @@ demo: deps-test all
 
 detect: deps-bench all
 	@$(PYTHON) tools/detect.py
+
+# held-out check: Debian's attack tools live against both engines (not part of make test;
+# needs sqlmap wapiti nmap wfuzz dirb whatweb, docs/DETECTION.md)
+detect-tools: deps-tools all
+	@$(PYTHON) tools/detect_tools.py
 
 # the pack's long alternations, generated from conf/lists/ into conf/rules/ (committed)
 rules:

@@ -438,25 +438,25 @@ def report(args, results, skipped, alerts_bad):
     if not allm:
         lines.append('(none)')
     else:
-        lines.append('| CRS class | requests | tools | examples (method, target, CRS rules) |')
+        lines.append('| CRS class | requests | tools | examples (request line, CRS rules) |')
         lines.append('|---|---:|---|---|')
         for cls, items in sorted(allm.items(), key=lambda kv: -len(kv[1])):
             ex = []
             seen = set()
             for tool, method, tgt, ids in items:
-                key = (method, tgt[:40])
+                key = tgt[:40]
                 if key in seen:
                     continue
                 seen.add(key)
                 rules = ', '.join('%d' % i for i in sorted(ids) if not str(i).startswith(('949', '980')))
-                ex.append('`%s %s` (%s)' % (method, md_escape(tgt, 80), rules))
+                ex.append('`%s` (%s)' % (md_escape(tgt, 80), rules))
                 if len(ex) == 3:
                     break
             lines.append('| %s | %d | %s | %s |' % (cls, len(items), ', '.join(sorted({i[0] for i in items})),
                                                    '<br>'.join(ex)))
     lines.append('')
     lines.append('Rerun: `make detect-tools` (needs the tools: `apt-get install sqlmap wapiti nmap wfuzz dirb '
-                 'whatweb`, plus `libapache2-mod-security2 modsecurity-crs`; about 20 minutes on 2 cores; not '
+                 'whatweb`, plus `libapache2-mod-security2 modsecurity-crs`; about 5 minutes on 2 cores; not '
                  'part of `make test`). `--show-misses` prints every CRS-only request with its CRS messages.')
     lines.append('')
     return '\n'.join(lines)
@@ -532,7 +532,7 @@ def main():
         for r in results:
             for cls, items in sorted(r['misses'].items()):
                 for method, tgt, ids in items:
-                    print('CRS-ONLY %s %s %s %s  %s' % (r['tool'], cls, method, tgt[:200],
+                    print('CRS-ONLY %s %s %s  %s' % (r['tool'], cls, tgt[:200],
                                                         ' | '.join('%d %s' % (k, v) for k, v in sorted(ids.items())
                                                                    if not str(k).startswith(('949', '980')))))
     if args.out != '-':

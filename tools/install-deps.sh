@@ -2,14 +2,17 @@
 # SPDX-License-Identifier: Apache-2.0
 # Install the Debian 12 packages mod_iocwatch needs, by purpose:
 #
-#   sh tools/install-deps.sh [build] [test] [bench] [all]   (default: build)
+#   sh tools/install-deps.sh [build] [test] [bench] [tools] [all]   (default: build)
 #
 #   build  compile the module and the CLI, make deb    (`make`, `make deps`)
 #   test   + the real components the tests run: apache2, rsyslog, pytest,
 #          fail2ban, prometheus, ...; podman, runc, debootstrap for the
 #          container tests (IW_WITH_PODMAN=0 leaves them out)   (`make test`)
 #   bench  + wrk, valgrind and, as the reference, ModSecurity + OWASP CRS
-#          (IW_WITH_MODSEC=0 leaves them out)      (`make bench`, `make detect`)
+#          (IW_WITH_MODSEC=0 leaves them out), Debian's fortunes as benign
+#          form-body prose                         (`make bench`, `make detect`)
+#   tools  + the attack tools of the held-out check, run only against a
+#          sandboxed httpd on 127.0.0.1            (`make detect-tools`)
 #
 # Debian's ModSecurity package enables mod_security2 in the system Apache:
 # when this script installs it, it disables it again (`a2dismod security2`);
@@ -27,7 +30,8 @@ TEST="$TEST clang libclang-rt-14-dev"
 # checks the conf/crs rules that read them through placeholders
 TEST="$TEST modsecurity-crs"
 [ "${IW_WITH_PODMAN:-1}" = 1 ] && TEST="$TEST podman runc debootstrap"
-BENCH="wrk valgrind"
+BENCH="wrk valgrind fortunes"
+TOOLS="sqlmap wapiti nmap wfuzz dirb whatweb"
 MODSEC="libapache2-mod-security2 modsecurity-crs"
 
 want=""
@@ -38,9 +42,10 @@ for set in "$@"; do
     test) want="$want $BUILD $TEST" ;;
     bench) want="$want $BUILD $TEST $BENCH"
            [ "${IW_WITH_MODSEC:-1}" = 1 ] && want="$want $MODSEC" ;;
+    tools) want="$want $BUILD $TEST $BENCH $MODSEC $TOOLS" ;;
     all) want="$want $BUILD $TEST $BENCH"
          [ "${IW_WITH_MODSEC:-1}" = 1 ] && want="$want $MODSEC" ;;
-    *) echo "usage: $0 [build] [test] [bench] [all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build] [test] [bench] [tools] [all]" >&2; exit 2 ;;
     esac
 done
 missing=""
