@@ -700,7 +700,6 @@ typedef struct iw_rt {
     iw_corr_t *corr;
     void *mem;                  /* correlation table (shared memory) */
     apr_size_t mem_bytes;
-    int need_mem;               /* correlation rules or IocWatchSuppress */
     int nrules;
     int *midx;                  /* rule->index -> server-wide counter entry */
     apr_uint64_t *eval_errs;    /* this process: evaluation errors per rule->index */
@@ -2092,22 +2091,17 @@ static apr_status_t iw_global_cleanup(void *v)
     return APR_SUCCESS;
 }
 
-/* State tables of the rule configurations that need one (correlation
- * rules or IocWatchSuppress); segments of the previous generation that are
- * not reused are released. */
+/* The shared state table of every rule configuration (correlation state,
+ * IocWatchSuppress, the once-a-minute evaluation-error alerts; 4 MiB by
+ * default, IocWatchSharedMemory); segments of the previous generation that
+ * are not reused are released. */
 static int setup_tables(server_rec *s0, iw_retained_t *ret)
 {
-    server_rec *s;
     int i;
 
-    for (s = s0; s; s = s->next) {
-        iw_srv_conf_t *sc = srv_conf(s);
-        if (sc->rt >= 0 && suppress_secs(sc) > 0)
-            G->rts[sc->rt]->need_mem = 1;
-    }
     for (i = 0; i < IW_MAX_RT; i++) {
         iw_rt_t *rt = i < G->nrts ? G->rts[i] : NULL;
-        if (rt && (rt->corr || rt->need_mem)) {
+        if (rt) {
             if (setup_corr(s0, ret, i, rt) != OK)
                 return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -2377,11 +2371,33 @@ iw_alert_hits(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
         ban_on_alerts(sc, t, nalert, out, nc, min);
 }
 
+/* Once per rule, client and minute for the whole server: the thread's own
+ * table (iw_scratch_eval_error_due) answers most repeats without the shared
+ * block; this asks the shared flood-control table, whatever IocWatchSuppress
+ * says, under a group of its own ("eval-error c-ip=..."), so threads and
+ * children do not each send one. */
+static int eval_error_due_server(const iw_rt_t *rt, const iw_rule_t *rule,
+                                 iw_event_t *ev, apr_time_t now)
+{
+    iw_str_t cip = iw_event_get(ev, IW_F_C_IP);
+    char grp[128];
+    int64_t held = 0;
+    size_t glen;
+
+    if (!rt->mem)
+        return 1;
+    glen = (size_t)apr_snprintf(grp, sizeof(grp), "eval-error c-ip=%.*s",
+                                cip.p ? (int)(cip.len > 100 ? 100 : cip.len) : 0,
+                                cip.p ? cip.p : "");
+    return iw_corr_suppress(rt->corr, rt->mem, rule, grp, glen, now,
+                            apr_time_from_sec(60), &held);
+}
+
 /* Rules that could not be evaluated on this event (a regex past a PCRE2
  * limit, docs/MODULE.md "Regex limits"): counted per rule, and an alert
- * saying so with the request, once per rule, client and minute per thread
- * (iw_scratch_eval_error_due), so padding a value raises an alert instead
- * of hiding one.  Cold: only such events get here. */
+ * saying so with the request, once per rule, client and minute
+ * (eval_error_due_server), so padding a value raises an alert instead of
+ * hiding one.  Cold: only such events get here. */
 static void __attribute__((noinline, cold))
 iw_alert_errors(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
                 iw_scratch_t *scr)
@@ -2410,7 +2426,8 @@ iw_alert_errors(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc, iw_tls_t *t,
             __atomic_fetch_add(&rt->eval_errs[rule->index], 1, __ATOMIC_RELAXED);
         if (rt->midx)
             iw_metrics_rule_add(G->metrics, rt->midx[rule->index], IW_MR_EVAL_ERRORS);
-        if (rule->level < min || !iw_scratch_eval_error_due(scr, &errs[i], &t->ev))
+        if (rule->level < min || !iw_scratch_eval_error_due(scr, &errs[i], &t->ev)
+            || !eval_error_due_server(rt, rule, &t->ev, a.now))
             continue;
         a.rule = rule;
         a.eval_error = &errs[i];

@@ -4,7 +4,8 @@
 value to 2,000 bytes silenced `^q=(a|b)*x`, a 40-character run
 `(a|aa)+\\1$`).  On a real httpd: the padded request still alerts, the
 one past the match limit gives an evaluation-error alert carrying the
-request, once per rule, client and minute, and the status page counts it
+request, once per rule, client and minute for the whole server, and the
+status page counts it
 (this process per rule, server-wide total, Prometheus per rule)."""
 
 import uuid
@@ -59,17 +60,19 @@ IocWatchAlertTarget unix:{sock}
     assert get(a, "iocwatch.evaluation_error") is None
 
     # past the match limit: no silent "no match", an alert that says so,
-    # with the request; three times in a row: each counted, alerted once per
-    # rule, client and minute by a thread (threads do not share the table:
-    # up to one each)
+    # with the request; six times (three on one connection, three on
+    # connections of their own, so several threads serve them): each
+    # counted, alerted once per rule, client and minute for the server
     m = rsyslog.mark()
     target = "/bt-%s?%sb" % (n, "a" * 40)
     iwtest.http_raw(httpd.port, (("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % target) * 2
                                  + "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
                                  % target).encode())
+    for _ in range(3):
+        iwtest.http_get(httpd.port, target)
     alerts = rsyslog.wait_alerts(m, 1, lambda a: n in (get(a, "url.original") or ""),
                                  settle=1.0)
-    assert 1 <= len(alerts) <= 3, alerts
+    assert len(alerts) == 1, alerts
     e = alerts[0]
     assert get(e, "rule.id") == BT_ID
     assert get(e, "iocwatch.evaluation_error.reason") == "regex match limit"
@@ -78,10 +81,10 @@ IocWatchAlertTarget unix:{sock}
     assert get(e, "url.original") == target
     assert get(e, "source.ip") == "127.0.0.1"
 
-    st = iwtest.settled_status(httpd.port, lambda s: s.get("total_eval_errors", 0) >= 3)
-    assert st["total_eval_errors"] == 3, st
+    st = iwtest.settled_status(httpd.port, lambda s: s.get("total_eval_errors", 0) >= 6)
+    assert st["total_eval_errors"] == 6, st
     st, resp = iwtest.http_get(httpd.port, "/iw-status?prometheus")
-    assert ('iocwatch_rule_eval_errors_total{rule="%s",level="high"} 3' % BT_ID).encode() in resp
+    assert ('iocwatch_rule_eval_errors_total{rule="%s",level="high"} 6' % BT_ID).encode() in resp
     # per rule on the status page of the process that served the requests
     seen = {}
     for _ in range(40):
@@ -89,5 +92,7 @@ IocWatchAlertTarget unix:{sock}
         if "eval_errors_rule_" + BT_ID in s:
             seen = s
             break
-    assert seen.get("eval_errors_rule_" + BT_ID) == 3, seen
+    # (the children share the six between them: the one that served the
+    # keep-alive connection counted at least its three)
+    assert 1 <= seen.get("eval_errors_rule_" + BT_ID, 0) <= 6, seen
     assert "eval_errors_rule_" + PAD_ID not in seen
