@@ -1223,6 +1223,11 @@ static const char *rt_key(apr_pool_t *p, const iw_rt_t *rt)
 
 /* A fresh segment: anonymous first, named (in DefaultRuntimeDir) when the
  * platform has no anonymous shared memory. */
+/* The name-based fallback tells its blocks apart by idx: the state tables
+ * 0 .. IW_MAX_RT-1, then these. */
+#define IW_SHM_METRICS IW_MAX_RT
+#define IW_SHM_BAN     (IW_MAX_RT + 1)
+
 static apr_status_t shm_make(apr_shm_t **shm, apr_size_t bytes, int idx,
                              server_rec *s, apr_pool_t *pool)
 {
@@ -1870,7 +1875,7 @@ static int ban_setup(server_rec *s0)
         void *mem = NULL;
         /* 64 bytes more: the block starts on a cache line (apr_shm's base
          * is only 8-byte aligned) */
-        rv = shm_make(&shm, bytes + 64, IW_MAX_RT, s0, s0->process->pool);
+        rv = shm_make(&shm, bytes + 64, IW_SHM_BAN, s0, s0->process->pool);
         if (rv == APR_SUCCESS)
             mem = (void *)(((uintptr_t)apr_shm_baseaddr_get(shm) + 63)
                            & ~(uintptr_t)63);
@@ -2954,14 +2959,16 @@ static void metrics_setup(server_rec *s)
     G->metrics = ret->mem ? iw_metrics_attach(ret->mem, bytes) : NULL;
     if (!G->metrics) {              /* first start, or a layout of another build */
         apr_shm_t *shm;
-        rv = shm_make(&shm, bytes, IW_MAX_RT, s, s->process->pool);
+        rv = shm_make(&shm, bytes, IW_SHM_METRICS, s, s->process->pool);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, IWLOGNO(0019) IW_TAG "cannot create "
                          "%" APR_SIZE_T_FMT " bytes of shared memory for the "
                          "counters; server-wide totals stay 0", bytes);
             return;
         }
-        ret->shm = shm;             /* an older block stays mapped by its children */
+        if (ret->shm)               /* the parent's mapping of the older block only: */
+            apr_shm_destroy(ret->shm); /* its children keep theirs until they exit */
+        ret->shm = shm;
         ret->mem = apr_shm_baseaddr_get(shm);
         G->metrics = iw_metrics_init(ret->mem, (int64_t)apr_time_sec(apr_time_now()));
     }
