@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include "iw_logfmt.h"
 #include "iw_decode.h"
+#include "iw_param.h"
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
 static long __attribute__((unused)) passed, failed, parsed_ok;
@@ -53,6 +54,12 @@ static const char *const builtin[] = {
         "\"status\":200,\"client\":\"1.2.3.4\",\"time\":\"2024-01-02T03:04:05.5+01:00\",\"x\":[1,{\"y\":null}]}",
     "{\"method\":\"CONNECT\",\"uri\":\"host:443\",\"time\":1700000000.5}",
     "{\"method\":\"GET\",\"uri\":\"http://evil/a/../b?c\",\"headers\":{}}",
+    /* per-parameter views: repeated and empty names, '+', bad '%', cookies, bodies */
+    "{\"method\":\"POST\",\"uri\":\"/f?a=1&a=2&=x&&b&c=%zz%4+%2B&d=%2527\",\"headers\":"
+        "{\"Cookie\":\"s=1; u=\\\"a b\\\";  t = 2 ;;x\",\"Content-Type\":\"application/json\"},"
+        "\"body\":\"{\\\"k\\\":[1,\\\"v\\\\u0000w\\\",{\\\"n\\\":null}],\\\"\\\":true}\"}",
+    "{\"method\":\"POST\",\"uri\":\"/f\",\"headers\":{\"Content-Type\":"
+        "\"application/x-www-form-urlencoded\"},\"body\":\"user=%27+or+1%3D1--&p=a%26b\"}",
 };
 
 static void add_seed(const char *s, size_t len)
@@ -246,6 +253,78 @@ static void check_idempotent(iw_str_t v)
         FAIL("stem view not idempotent: %.*s", (int)(v.len < 200 ? v.len : 200), v.p);
 }
 
+/* ---- per-parameter views (iw_param.h) ---- */
+
+/* Pairs, names and values of one source agree value by value: pair =
+ * name or name '=' value; no value holds a NUL (they are the separator);
+ * query and cookie values are fixpoints of their decoder. */
+static void check_param_lists(const char *what, iw_str_t pairs, iw_str_t names, iw_str_t values,
+                              int decoded)
+{
+    size_t pp = 0, pn = 0, pv = 0;
+    iw_str_t a, b, c;
+    int k = 0;
+
+    if (!pairs.p != !names.p || !pairs.p != !values.p) { FAIL("%s: views disagree on absence", what); return; }
+    while (iw_param_next(pairs, &pp, &a)) {
+        k++;
+        if (!iw_param_next(names, &pn, &b) || !iw_param_next(values, &pv, &c)) {
+            FAIL("%s: fewer names/values than pairs", what);
+            return;
+        }
+        if (a.len < b.len || memcmp(a.p, b.p, b.len)
+            || (a.len > b.len && (a.p[b.len] != '=' || a.len != b.len + 1 + c.len
+                                  || memcmp(a.p + b.len + 1, c.p, c.len)))
+            || (a.len == b.len && c.len))
+            FAIL("%s: pair %d is not name=value", what, k);
+        if (decoded) {
+            check_fixpoint(what, b, 0);
+            check_fixpoint(what, c, 0);
+        }
+    }
+    if (iw_param_next(names, &pn, &b) || iw_param_next(values, &pv, &c))
+        FAIL("%s: more names/values than pairs", what);
+}
+
+static void check_param_views(iw_event_t *ev)
+{
+    int64_t n;
+
+    check_param_lists("query params", iw_event_get(ev, IW_F_QP), iw_event_get(ev, IW_F_QP_NAME),
+                      iw_event_get(ev, IW_F_QP_VALUE), 1);
+    check_param_lists("cookie params", iw_event_get(ev, IW_F_CP), iw_event_get(ev, IW_F_CP_NAME),
+                      iw_event_get(ev, IW_F_CP_VALUE), 1);
+    check_param_lists("body params", iw_event_get(ev, IW_F_BP), iw_event_get(ev, IW_F_BP_NAME),
+                      iw_event_get(ev, IW_F_BP_VALUE), 0);
+    if (iw_event_num(ev, IW_F_PARAMS_DROPPED, &n) && n <= 0) FAIL("iw-params-dropped %lld", (long long)n);
+}
+
+/* The splitter on any bytes, in every syntax, with a full and a random
+ * room (exact-size buffers for ASan): never past the room, every
+ * parameter either kept or counted. */
+static void check_split(const char *b, size_t n)
+{
+    static const iw_param_syntax_t syn[] = { IW_PARAM_QUERY, IW_PARAM_COOKIE, IW_PARAM_JSON };
+    size_t k, room, used, count;
+    iw_param_views_t v;
+    char *out;
+
+    for (k = 0; k < 3; k++) {
+        count = iw_param_count(b, n, syn[k]);
+        room = rn(3) ? 2 * IW_PARAM_ROOM(n) : rn(IW_PARAM_ROOM(n) + 1);
+        out = malloc(room ? room : 1);
+        used = iw_param_split(b, n, syn[k], out, room, &v);
+        if (used > room) FAIL("split past its room (%zu > %zu)", used, room);
+        if (v.n + v.dropped != count) FAIL("split kept %u + dropped %zu of %zu", v.n, v.dropped, count);
+        if (v.n > IW_PARAMS_MAX) FAIL("split kept %u", v.n);
+        if (syn[k] != IW_PARAM_JSON && room >= IW_PARAM_ROOM(n) && v.dropped != (count > IW_PARAMS_MAX
+                                                                              ? count - IW_PARAMS_MAX : 0))
+            FAIL("split dropped %zu with room for all", v.dropped);
+        check_param_lists("split", v.pairs, v.names, v.values, syn[k] != IW_PARAM_JSON);
+        free(out);
+    }
+}
+
 static void check_event(iw_event_t *ev, const char *line, size_t len,
                         const iw_parsed_t *o)
 {
@@ -271,6 +350,7 @@ static void check_event(iw_event_t *ev, const char *line, size_t len,
     check_fixpoint("stem view", ev->val[IW_F_CS_URI_STEM_DEC], IW_DECODE_PATH);
     check_fixpoint("query view", ev->val[IW_F_CS_URI_QUERY_DEC], IW_DECODE_PLUS);
     check_fixpoint("header view", ev->val[IW_F_CS_HEADERS_DEC], 0);
+    check_param_views(ev);
 }
 
 /* One line through one format, then the event and all views. */
@@ -372,6 +452,7 @@ static void one_case(const char *line, size_t n)
     if (iw_logfmt_detect(line, n) > IW_INPUT_JSONL) FAIL("detect out of range");
     (void)iw_parse_clf_time(line, n < 40 ? n : 40, &t);
     run_desc((char *)line, n);
+    check_split(line, n);
 }
 
 #ifdef IW_LIBFUZZER
