@@ -176,10 +176,11 @@ static void trim(const char **p, size_t *n)
 static void piece(sink_t *s, const char *p, size_t n, iw_param_syntax_t syn)
 {
     const char *eq, *v = NULL;
-    size_t nl = n, vl = 0;
+    size_t nl, vl = 0;
 
     if (syn == IW_PARAM_COOKIE) trim(&p, &n);
     if (!n) return;
+    nl = n;                     /* after the trim: a name without '=' is all of it */
     if ((eq = memchr(p, '=', n))) {
         nl = (size_t)(eq - p);
         v = eq + 1;

@@ -62,6 +62,7 @@ TEST(param_split_cookie)
                 "sid|user|theme", "1|admin x|dark", "sid=1|user=admin x|theme=dark");
     CHECK_VIEWS("t=a+b%2Bc%27", IW_PARAM_COOKIE, "t", "a+b+c'", "t=a+b+c'");   /* '+' kept */
     CHECK_VIEWS("flag; a=\"\"", IW_PARAM_COOKIE, "flag|a", "|", "flag|a=");
+    CHECK_VIEWS("x=1;  flag  ", IW_PARAM_COOKIE, "x|flag", "1|", "x=1|flag");  /* fuzz_logfmt found it */
     CHECK_VIEWS("q=\"unbalanced", IW_PARAM_COOKIE, "q", "\"unbalanced", "q=\"unbalanced");
     CHECK_VIEWS("a=1&b=2", IW_PARAM_COOKIE, "a", "1&b=2", "a=1&b=2");   /* '&' is data */
     CHECK_INT(iw_param_count(" ; a=1;  ;b", 11, IW_PARAM_COOKIE), 2);
