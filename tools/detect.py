@@ -615,6 +615,90 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
 
 TOOLS_SECTION = '## Held-out: live attack tools'
 
+# OWASP CRS's word lists (Debian modsecurity-crs, read at run time, never copied): each entry put
+# into the smallest request that makes it an attack of its class, with nothing else that alerts
+VOCAB = [
+    ('lfi-os-files.data', 'OS file as an absolute path in a parameter', 'GET /view?file=/ENTRY (Windows-looking: c:\\ENTRY)'),
+    ('restricted-files.data', 'restricted file requested as a path', 'GET /ENTRY'),
+    ('unix-shell.data', 'shell path or variable run after a separator', 'GET /ping?host=127.0.0.1;/ENTRY -a'),
+    ('windows-powershell-commands.data', 'PowerShell command after a pipe', 'GET /ping?host=127.0.0.1|ENTRY -Name x'),
+    ('php-function-names-933150.data', 'PHP function called in a parameter', 'GET /x?code=ENTRY("id")'),
+    ('java-classes.data', 'Java class name in a parameter', 'GET /x?data=ENTRY'),
+]
+WIN_FIRST = ('windows', 'winnt', 'boot.ini', 'inetpub', 'program files', 'documents and settings', 'system32')
+
+
+def vocab_requests():
+    """Requests built from CRS's lists, or [] when they are not installed."""
+    import urllib.parse
+    q = lambda v: urllib.parse.quote(v, safe='/')       # noqa: E731
+    reqs = []
+    for name, _, _ in VOCAB:
+        path = os.path.join(CRS_RULES, name)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding='utf-8', errors='replace') as f:
+            words = [w.strip() for w in f if w.strip() and not w.startswith('#')]
+        for i, w in enumerate(words):
+            rel = w.lstrip('/\\')
+            if name.startswith('lfi'):
+                win = '\\' in rel or rel.lower().startswith(WIN_FIRST)
+                uri = '/view?file=' + q(('c:\\' if win else '/') + rel)
+            elif name.startswith('restricted'):
+                uri = '/' + q(rel)
+            elif name.startswith('unix'):
+                uri = '/ping?host=' + q('127.0.0.1;' + (w if w.startswith('$') else '/' + rel) + ' -a')
+            elif name.startswith('windows'):
+                uri = '/ping?host=' + q('127.0.0.1|' + w + ' -Name x')
+            elif name.startswith('php'):
+                uri = '/x?code=' + q(w + '("id")')
+            else:
+                uri = '/x?data=' + q(w)
+            reqs.append({'id': '%s|%d' % (name, i), 'word': w, 'list': name, 'method': 'GET', 'uri': uri,
+                         'version': 'HTTP/1.1', 'headers': {'Host': 'www.example.com', 'User-Agent': BROWSER_UA}})
+    return reqs
+
+
+def eval_vocab(args):
+    """Share of each CRS list's entries the pack alerts on, in its context."""
+    reqs = vocab_requests()
+    if not reqs:
+        return None
+    path = os.path.join(ROOT, 'build', 'crs-vocab.jsonl')
+    with open(path, 'w', encoding='utf-8') as f:
+        for r in reqs:
+            f.write(json.dumps({k: v for k, v in r.items() if k not in ('word', 'list')}) + '\n')
+    hit = {a['iocwatch']['input'].get('id') for a in run_scan(args.iocwatch, args.rules, 'jsonl', path)
+           if not is_correlation(a)}
+    out = collections.OrderedDict()
+    for r in reqs:
+        e = out.setdefault(r['list'], {'n': 0, 'hit': 0, 'miss': []})
+        e['n'] += 1
+        if r['id'] in hit:
+            e['hit'] += 1
+        else:
+            e['miss'].append(r['word'])
+    return out
+
+
+def vocab_report(lines, vocab):
+    lines += ['## Held-out vocabularies: OWASP CRS word lists', '']
+    if vocab is None:
+        lines += ['(modsecurity-crs not installed: skipped)', '']
+        return
+    lines.append('The pack\'s word lists are written for iocwatch; CRS keeps its own (Debian `modsecurity-crs`, read '
+                 'here at run time). Each CRS entry is put into the smallest request that makes it an attack of its '
+                 'class and nothing else (no traversal, no tool name), and the share the pack alerts on is a measure '
+                 'of how complete its vocabulary is for a list it was not written from. CRS itself matches its lists '
+                 'anywhere (`@pmFromFile`), so it is not compared.')
+    lines += ['', '| CRS list | class, request | entries | pack alerts | examples missed |', '|---|---|---:|---:|---|']
+    about = {n: (c, t) for n, c, t in VOCAB}
+    for name, e in vocab.items():
+        ex = ', '.join('`%s`' % w.replace('`', "'").replace('|', '\\|') for w in e['miss'][:6])
+        lines.append('| `%s` | %s: `%s` | %d | %.3f | %s |' % (name, about[name][0], about[name][1].replace('|', '\\|'),
+                                                             e['n'], e['hit'] / e['n'], ex))
+    lines.append('')
+
 
 def kept_section(path, title):
     """The section `title` (to the end) of the old report, which another
@@ -753,7 +837,11 @@ def main():
                 log('detect: ModSecurity replay skipped: %s' % e)
         else:
             log('detect: ModSecurity/CRS not installed; its columns are n/a')
+    vocab = eval_vocab(args)
     report = build_report(args, corpora, iw, ms, tps, len(benign_lines))
+    vlines = []
+    vocab_report(vlines, vocab)
+    report += '\n'.join(vlines)
     print(report)
     if args.show_misses:
         show_misses(corpora, set(args.show_misses.split(',')))
