@@ -376,7 +376,7 @@ def evaluate(target, runs):
         reqs = access[run['first']:run['last']]
         c = collections.Counter()
         misses = collections.defaultdict(list)
-        iwonly = collections.defaultdict(list)
+        neither = []
         for uid, status, method, target_s in reqs:
             a = bool(iw.get(uid))
             b = detect.modsec_detected(set(crs.get(uid, {})))
@@ -384,9 +384,9 @@ def evaluate(target, runs):
             c['both' if a and b else 'iw' if a else 'crs' if b else 'none'] += 1
             if b and not a:
                 misses[crs_class(crs[uid])].append((method, target_s, crs[uid]))
-            if a and not b:
-                iwonly[None].append(uid)
-        results.append(dict(run, counts=c, misses=misses, iw_rules=iw))
+            if not a and not b:
+                neither.append(target_s)
+        results.append(dict(run, counts=c, misses=misses, neither=neither))
     return results
 
 
@@ -482,6 +482,7 @@ def main():
     ap.add_argument('--out', default=os.path.join(ROOT, 'docs', 'DETECTION.md'),
                     help="report file whose tools section is replaced ('-' = do not write)")
     ap.add_argument('--show-misses', action='store_true', help='print every CRS-only request')
+    ap.add_argument('--show-neither', action='store_true', help='print every request neither engine flagged')
     ap.add_argument('--keep', action='store_true', help='keep the temp dir (logs, tool output)')
     args = ap.parse_args()
     args.rules = [os.path.abspath(r) for r in (args.rules or [os.path.join(ROOT, 'conf', 'rules')])]
@@ -535,6 +536,10 @@ def main():
                     print('CRS-ONLY %s %s %s  %s' % (r['tool'], cls, tgt[:200],
                                                         ' | '.join('%d %s' % (k, v) for k, v in sorted(ids.items())
                                                                    if not str(k).startswith(('949', '980')))))
+    if args.show_neither:
+        for r in results:
+            for tgt in r['neither']:
+                print('NEITHER %s %s' % (r['tool'], tgt[:200]))
     if args.out != '-':
         write_section(args.out, text)
         log('detect-tools: wrote %s' % os.path.relpath(args.out, ROOT))
