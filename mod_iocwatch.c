@@ -967,8 +967,10 @@ static iw_rt_t *build_rt(apr_pool_t *pconf, apr_pool_t *ptemp,
                           : ap_runtime_dir_relative(ptemp, "iocwatch-cache"));
         rt->engine = iw_engine_compile(pconf, rt->rs, &opts, d);
     }
-    if (rt->engine && !d->errors)
+    if (rt->engine && !d->errors) {
         rt->corr = iw_corr_create(pconf, rt->engine, d);
+        iw_alert_prepare(rt->rs, "sigma");      /* the rules' own alert parts */
+    }
     if (d->errors || !rt->engine)
         return NULL;
     rt->nrules = iw_engine_rule_count(rt->engine);

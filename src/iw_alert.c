@@ -18,11 +18,11 @@
  *   a BOM confuses most collectors' JSON parsers).
  * - RFC 3164 without a hostname (hostname NULL) is the syslog(3) form that
  *   local sockets expect: rsyslog's imuxsock does not parse a hostname there. */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <apr_strings.h>
 #include <apr_time.h>
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -179,6 +179,9 @@ typedef struct jw {
     int too_deep;               /* opens past JW_DEPTH (never in practice) */
     int dropped;                /* sections rolled back for lack of room */
     int rules_omitted;          /* summary: matching rules left out of "rules" */
+    size_t peak;                /* most room any write asked for (pos + reserve
+                                   after it): what a section needs to be
+                                   written again elsewhere without a cut */
     unsigned char first[JW_DEPTH];
     jw_cp_t open[JW_DEPTH];     /* where each open container started */
 } jw_t;
@@ -192,12 +195,18 @@ static void jw_init(jw_t *w, char *buf, size_t size)
     w->first[0] = 1;
 }
 
+static inline void jw_peak(jw_t *w)
+{
+    if (w->pos + w->reserve > w->peak) w->peak = w->pos + w->reserve;
+}
+
 static void jw_raw(jw_t *w, const char *s, size_t n)
 {
     if (w->err) return;
     if (w->pos + n + w->reserve > w->size) { w->err = 1; return; }
     memcpy(w->buf + w->pos, s, n);
     w->pos += n;
+    jw_peak(w);
 }
 
 static jw_cp_t jw_save(const jw_t *w)
@@ -260,6 +269,7 @@ static void jw_key(jw_t *w, const char *key)
     o[n] = '"';
     o[n + 1] = ':';
     w->pos = (size_t)(o + n + 2 - w->buf);
+    jw_peak(w);
 }
 
 static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
@@ -267,6 +277,7 @@ static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
     if (w->err) return;
     if (json_str_bounded(w->buf, w->size - w->reserve, &w->pos, s, len, max))
         w->err = 1;
+    jw_peak(w);
 }
 
 /* Open an object ('{') or array ('[') as member `key` (NULL: an array
@@ -555,140 +566,6 @@ static void r_tags(jw_t *w, const iw_rule_t *r, int lite)
     jw_close(w, '}');
 }
 
-/* ---- the rule's sections, rendered once per thread ---------------------- */
-
-/* "rule" and "event" + "log" + "tags" + "threat" depend on the rule alone
- * (and ruleset, lite): most of an alert's bytes, escaped the same way for
- * every alert of the rule.  Each thread keeps the rendered bytes of its
- * recent rules with a copy of every input they were rendered from; a use
- * compares the inputs byte for byte (a rule reloaded at the same address
- * with other text is a miss) and copies the bytes when they fit where the
- * writer stands.  Exact: with the same inputs, the same container state
- * and room for the whole section, the writer would write exactly these
- * bytes (every write of a section needs at most the room its end needs:
- * what a container reserves for its closer is written by then). */
-#define MEMO_N    32              /* entries per thread (~115 KB, on first alert) */
-#define MEMO_IN   1536
-#define MEMO_OUT  2048
-
-typedef struct memo_ent {
-    const iw_rule_t *rule;
-    int lite, part, depth;
-    unsigned char first_before, first_after;
-    uint32_t nin, nout;
-    char in[MEMO_IN];
-    char out[MEMO_OUT];
-} memo_ent_t;
-
-int iw_alert_memo = 1;
-static pthread_key_t memo_key;
-static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
-static int memo_ok;
-
-static void memo_key_init(void) { memo_ok = pthread_key_create(&memo_key, free) == 0; }
-
-/* Length-prefixed copy of what a section reads; 0 when it does not fit. */
-typedef struct memo_in { char *p; size_t n, cap; int full; } memo_in_t;
-
-static void in_put(memo_in_t *m, const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    uint32_t k = s ? (uint32_t)n : UINT32_MAX;
-    if (m->full || m->n + 4 + n > m->cap) { m->full = 1; return; }
-    memcpy(m->p + m->n, &k, 4);
-    memcpy(m->p + m->n + 4, s ? s : "", n);
-    m->n += 4 + n;
-}
-
-static size_t memo_inputs(const iw_alert_t *a, int part, char *buf, size_t cap)
-{
-    const iw_rule_t *r = a->rule;
-    memo_in_t m = { buf, 0, cap, 0 };
-    char lvl[4] = { (char)('0' + (int)r->level), 0, 0, 0 };
-    int i, nt = r->tags ? r->tags->nelts : 0, nr = r->references ? r->references->nelts : 0;
-
-    if (part == 0) {
-        in_put(&m, r->id);
-        in_put(&m, r->name);
-        in_put(&m, r->title);
-        in_put(&m, a->ruleset);
-        in_put(&m, r->description);
-        in_put(&m, nr > 0 ? APR_ARRAY_IDX(r->references, 0, const char *) : NULL);
-    } else {
-        in_put(&m, lvl);
-        for (i = 0; i < nt; i++) in_put(&m, APR_ARRAY_IDX(r->tags, i, const char *));
-        in_put(&m, nt ? "" : NULL);                     /* end of the list */
-    }
-    return m.full ? 0 : m.n;
-}
-
-static memo_ent_t *memo_slot(const iw_rule_t *r, int part, int lite)
-{
-    memo_ent_t *t;
-    if (!iw_alert_memo || pthread_once(&memo_once, memo_key_init) || !memo_ok) return NULL;
-    if (!(t = pthread_getspecific(memo_key))) {
-        if (!(t = calloc(MEMO_N, sizeof(*t)))) return NULL;
-        if (pthread_setspecific(memo_key, t)) { free(t); return NULL; }
-    }
-    {
-        uint64_t h = (uint64_t)(uintptr_t)r * 0x9E3779B97F4A7C15ull;
-        return &t[((h >> 40) * 4 + (uint64_t)(part * 2 + lite)) % MEMO_N];
-    }
-}
-
-static void r_event(jw_t *w, iw_level_t lvl);
-static void r_tags(jw_t *w, const iw_rule_t *r, int lite);
-
-static void memo_render(jw_t *w, const iw_alert_t *a, int part, int lite)
-{
-    if (part == 0) r_rule(w, a, lite);
-    else { r_event(w, a->rule ? a->rule->level : IW_LEVEL_NONE); r_tags(w, a->rule, lite); }
-}
-
-/* A section through the thread's memo (rule sections only). */
-static void r_memo(jw_t *w, const iw_alert_t *a, int part, int lite)
-{
-    char in[MEMO_IN];
-    size_t nin, pos0;
-    int dropped0, depth0;
-    unsigned char first0;
-    memo_ent_t *m;
-
-    if (!a->rule || w->err || !(m = memo_slot(a->rule, part, lite))
-        || !(nin = memo_inputs(a, part, in, sizeof(in)))) {
-        memo_render(w, a, part, lite);
-        return;
-    }
-    first0 = w->first[w->depth];
-    if (m->rule == a->rule && m->part == part && m->lite == lite && m->nin == nin
-        && m->depth == w->depth && m->first_before == first0 && !memcmp(m->in, in, nin)) {
-        if (w->pos + m->nout + w->reserve <= w->size) {
-            memcpy(w->buf + w->pos, m->out, m->nout);
-            w->pos += m->nout;
-            w->first[w->depth] = m->first_after;
-            return;
-        }
-        memo_render(w, a, part, lite);      /* no room for all of it */
-        return;
-    }
-    pos0 = w->pos;
-    dropped0 = w->dropped;
-    depth0 = w->depth;
-    memo_render(w, a, part, lite);
-    if (w->err || w->dropped != dropped0 || w->depth != depth0 || w->pos - pos0 > MEMO_OUT)
-        return;
-    m->rule = a->rule;
-    m->part = part;
-    m->lite = lite;
-    m->depth = depth0;
-    m->first_before = first0;
-    m->first_after = w->first[w->depth];
-    m->nin = (uint32_t)nin;
-    memcpy(m->in, in, nin);
-    m->nout = (uint32_t)(w->pos - pos0);
-    memcpy(m->out, w->buf + pos0, m->nout);
-}
-
 static void r_ip(jw_t *w, const char *obj, iw_str_t ip)
 {
     if (!ip.p) return;
@@ -912,6 +789,25 @@ static void r_iocwatch(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
 
 typedef struct mbuf { char *p; size_t len, cap; } mbuf_t;
 
+#define FRAG_BUF (32 * 1024)   /* a rule's section larger than this is rendered each time */
+
+typedef struct frag_part {
+    const char *bytes;
+    size_t n;
+    size_t need;                /* room (peak - start - reserve) the writes asked for */
+    unsigned char first_before, first_after;
+    int ok;
+} frag_part_t;
+
+typedef struct iw_alert_frag {
+    const char *ruleset;        /* rule.ruleset the parts were rendered with */
+    frag_part_t part[2][2];     /* [0: rule, 1: event .. threat][lite] */
+    const char *msg_head;       /* "[level] title" as the message line starts */
+    size_t nmsg_head;
+} iw_alert_frag_t;
+
+int iw_alert_frags = 1;
+
 /* Append up to max bytes of s (an ellipsis marks a cut). */
 static void mb_put(mbuf_t *m, const char *s, size_t n, size_t max)
 {
@@ -963,6 +859,20 @@ static void msg_corr(mbuf_t *m, const iw_corr_alert_t *c)
     mb_cstr(m, " s");
 }
 
+/* "[level] title": how the line starts (prepared per rule). */
+static size_t msg_head(const iw_rule_t *r, char *out, size_t size)
+{
+    mbuf_t m = { out, 0, size };
+    mb_cstr(&m, "[");
+    mb_cstr(&m, iw_level_name(r ? r->level : IW_LEVEL_NONE));
+    mb_cstr(&m, "] ");
+    if (r) {
+        const char *t = r->title ? r->title : r->name ? r->name : r->id;
+        if (t) mb_put(&m, t, strlen(t), MSG_TITLE_MAX);
+    }
+    return m.len;
+}
+
 static __attribute__((noinline)) size_t alert_message(const iw_alert_t *a, char *out, size_t size)
 {
     mbuf_t m = { out, 0, size };
@@ -972,12 +882,11 @@ static __attribute__((noinline)) size_t alert_message(const iw_alert_t *a, char 
     size_t colon;
     int i, more = 0;
 
-    mb_cstr(&m, "[");
-    mb_cstr(&m, iw_level_name(r ? r->level : IW_LEVEL_NONE));
-    mb_cstr(&m, "] ");
-    if (r) {
-        const char *t = r->title ? r->title : r->name ? r->name : r->id;
-        if (t) mb_put(&m, t, strlen(t), MSG_TITLE_MAX);
+    if (r && r->alert_frag && iw_alert_frags && r->alert_frag->nmsg_head <= size) {
+        memcpy(out, r->alert_frag->msg_head, r->alert_frag->nmsg_head);
+        m.len = r->alert_frag->nmsg_head;
+    } else {
+        m.len = msg_head(r, out, size);
     }
     for (i = 0; a->all_hits && i < a->nall_hits; i++)
         more += a->all_hits[i].rule && a->all_hits[i].rule->generate &&
@@ -1018,15 +927,107 @@ static __attribute__((noinline)) size_t alert_message(const iw_alert_t *a, char 
     return m.len;
 }
 
+/* ---- the rule's sections, rendered when the rules are compiled ---------- */
+
+/* "rule" and "event" + "log" + "tags" + "threat" depend on the rule alone
+ * (and ruleset, lite): most of an alert's bytes.  iw_alert_prepare renders
+ * them once per rule with the writer itself and keeps the bytes with the
+ * room the writer asked for on the way (peak).  An alert copies them when
+ * the writer stands where they were rendered (depth 1, the same "first
+ * member" state) and has that room: then every write of the section would
+ * have fit, and the writer would have written exactly these bytes.
+ * Otherwise (no room, the rule not prepared, another ruleset) the section
+ * is rendered as it always is. */
+static void rule_part_render(jw_t *w, const iw_alert_t *a, int part, int lite)
+{
+    if (part == 0) r_rule(w, a, lite);
+    else { r_event(w, a->rule ? a->rule->level : IW_LEVEL_NONE); r_tags(w, a->rule, lite); }
+}
+
+static int same_ruleset(const char *x, const char *y)
+{
+    return x == y || (x && y && !strcmp(x, y));
+}
+
+/* One of the rule's sections: its prepared bytes when they apply, else
+ * rendered. */
+static void r_rule_part(jw_t *w, const iw_alert_t *a, int part, int lite)
+{
+    const iw_alert_frag_t *f = a->rule ? a->rule->alert_frag : NULL;
+    const frag_part_t *fp = f ? &f->part[part][lite] : NULL;
+
+    if (fp && fp->ok && iw_alert_frags && !w->err && w->depth == 1
+        && w->first[1] == fp->first_before && same_ruleset(f->ruleset, a->ruleset)
+        && w->pos + fp->need + w->reserve <= w->size) {
+        if (w->pos + fp->need + w->reserve > w->peak) w->peak = w->pos + fp->need + w->reserve;
+        memcpy(w->buf + w->pos, fp->bytes, fp->n);
+        w->pos += fp->n;
+        w->first[1] = fp->first_after;
+        return;
+    }
+    rule_part_render(w, a, part, lite);
+}
+
+static void frag_record(apr_pool_t *p, char *buf, frag_part_t *fp, const iw_alert_t *a,
+                        int part, int lite)
+{
+    jw_t w;
+    size_t pos0;
+
+    memset(fp, 0, sizeof(*fp));
+    jw_init(&w, buf, FRAG_BUF);
+    jw_open(&w, NULL, '{');
+    w.first[1] = part == 0;     /* "rule" comes first; the rest follows members */
+    fp->first_before = w.first[1];
+    pos0 = w.pos;
+    w.peak = 0;
+    rule_part_render(&w, a, part, lite);
+    if (w.err || w.dropped || w.depth != 1) return;
+    fp->n = w.pos - pos0;
+    fp->bytes = apr_pmemdup(p, buf + pos0, fp->n ? fp->n : 1);
+    fp->need = w.peak > pos0 + w.reserve ? w.peak - pos0 - w.reserve : 0;
+    fp->first_after = w.first[1];
+    fp->ok = 1;
+}
+
+void iw_alert_prepare_rule(apr_pool_t *p, iw_rule_t *r, const char *ruleset)
+{
+    iw_alert_frag_t *f;
+    iw_alert_t a;
+    char *buf;
+    int part, lite;
+
+    r->alert_frag = NULL;
+    if (!(buf = malloc(FRAG_BUF))) return;
+    f = apr_pcalloc(p, sizeof(*f));
+    f->ruleset = ruleset ? apr_pstrdup(p, ruleset) : NULL;
+    memset(&a, 0, sizeof(a));
+    a.rule = r;
+    a.ruleset = ruleset;
+    for (part = 0; part < 2; part++)
+        for (lite = 0; lite < 2; lite++)
+            frag_record(p, buf, &f->part[part][lite], &a, part, lite);
+    f->nmsg_head = msg_head(r, buf, MSG_MAX);
+    f->msg_head = apr_pmemdup(p, buf, f->nmsg_head ? f->nmsg_head : 1);
+    free(buf);
+    r->alert_frag = f;
+}
+
+void iw_alert_prepare(iw_ruleset_t *rs, const char *ruleset)
+{
+    int i;
+    for (i = 0; rs && rs->rules && i < rs->rules->nelts; i++)
+        iw_alert_prepare_rule(rs->pool, APR_ARRAY_IDX(rs->rules, i, iw_rule_t *), ruleset);
+}
+
 static void render(jw_t *w, const iw_alert_t *a, int lite)
 {
     iw_event_t *ev = a->ev;
-    iw_level_t lvl = a->rule ? a->rule->level : IW_LEVEL_NONE;
     char ts[64];
     long long pid;
 
     jw_open(w, NULL, '{');
-    r_memo(w, a, 0, lite);                      /* r_rule */
+    r_rule_part(w, a, 0, lite);                 /* r_rule */
     if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
         fmt_iso(ts, sizeof(ts), a->now);
         m_cstr(w, "@timestamp", ts, sizeof(ts));
@@ -1036,8 +1037,7 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
         size_t n = alert_message(a, msg, sizeof(msg));
         m_strn(w, "message", msg, n, sizeof(msg));
     }
-    if (a->rule) r_memo(w, a, 1, lite);         /* r_event, r_tags */
-    else { r_event(w, lvl); r_tags(w, a->rule, lite); }
+    r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */
     r_ip(w, "source", fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
         /* the entry's own text: `message` is the alert's line */

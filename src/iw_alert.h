@@ -33,8 +33,18 @@ typedef struct iw_alert {
  * for the one-check writer). */
 extern int iw_alert_fast_keys;
 /* Tests only: 0 = the rule's sections are rendered every time instead of
- * once per thread (the reference for the memo). */
-extern int iw_alert_memo;
+ * copied from what iw_alert_prepare rendered (the reference). */
+extern int iw_alert_frags;
+
+/* Render the parts of a rule's alerts that depend on the rule alone
+ * (rule.*, event.*, log.level, tags, threat, the message's "[level]
+ * title") once, into p, for alerts with rule.ruleset `ruleset`; every
+ * alert of the rule then copies them (r->alert_frag).  Call after the
+ * rules are loaded (compile time); a rule's texts must not change after.
+ * Alerts of a rule not prepared are rendered in full: the same bytes. */
+void iw_alert_prepare_rule(apr_pool_t *p, iw_rule_t *r, const char *ruleset);
+/* Every rule of rs, into rs->pool. */
+void iw_alert_prepare(iw_ruleset_t *rs, const char *ruleset);
 
 #define IW_ALERT_EXCERPT_MAX 256    /* bytes of any one untrusted value */
 

@@ -215,6 +215,7 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
         if (getenv("IOCWATCH_PLAIN_DB") && !strcmp(getenv("IOCWATCH_PLAIN_DB"), "0"))
             iw_engine_plain_dbs = 0;
         e = iw_engine_compile(p, rs, &eo, d);
+        if (e) iw_alert_prepare(rs, "sigma");  /* the rules' own alert parts */
     }
     iw_diag_print(d, stderr, "");
     if (d->errors) {

@@ -145,6 +145,8 @@ typedef struct iw_rule {
     int generate;               /* 0: only feeds correlations (no own alert) */
     const char *file;
     int line;                   /* line of the YAML document start */
+    /* the rule's own parts of its alerts, rendered once (iw_alert_prepare) */
+    const struct iw_alert_frag *alert_frag;
 } iw_rule_t;
 
 typedef struct iw_ruleset {

@@ -795,20 +795,20 @@ TEST(alert_json_fast_keys_same_at_every_size)
     CHECK_INT(diff, 0);
 }
 
-/* The rule's sections rendered once per thread give the same bytes as
- * rendering them every time: at every buffer size (a section that does not
- * fit whole, the lite retry), for rules with and without tags, threat,
- * description and reference, each alert rendered twice (the second from
- * the memo); and a rule whose text changes at the same address is rendered
- * anew (the inputs are compared, not the pointer). */
-TEST(alert_json_rule_memo_same_as_rendering)
+/* The rule's sections prepared once (iw_alert_prepare_rule) give the same
+ * bytes as rendering them every time: at every buffer size (a section that
+ * does not fit whole, the lite retry), for rules with and without tags,
+ * threat, description and reference, each alert rendered twice; an alert
+ * with another ruleset than the one prepared is rendered anew, and so is a
+ * rule prepared again after its text changed. */
+TEST(alert_json_rule_frag_same_as_rendering)
 {
     fx_t f;
     iw_alert_t a;
     iw_hit_t hit;
     static char x[8000], y[8000];
     static char desc[300];
-    iw_rule_t *rules[4];
+    iw_rule_t *rules[5];
     size_t full, size;
     int k, rep, diff = 0;
 
@@ -817,46 +817,56 @@ TEST(alert_json_rule_memo_same_as_rendering)
     rules[1] = mk_rule(p, "memo-2", "Memo two", IW_LEVEL_LOW, NULL);
     rules[2] = mk_rule(p, "memo-3", NULL, IW_LEVEL_CRITICAL, "attack.t1059");
     rules[3] = mk_rule(p, "memo-4", "Memo four", IW_LEVEL_MEDIUM, "x.y");
+    /* nothing in "rule" without a ruleset: opened and taken back */
+    rules[4] = mk_rule(p, NULL, NULL, IW_LEVEL_LOW, "attack.t1190");
     rules[0]->description = "line one\nline \"two\"\n";
     rules[0]->references = apr_array_make(p, 1, sizeof(const char *));
     APR_ARRAY_PUSH(rules[0]->references, const char *) = "https://example.org/a?b=\"c\"";
     strcpy(desc, "first text");
     rules[3]->description = desc;
     fx_request(&f, "/x?q=%00\"", "agent \"007\"");
-    for (k = 0; k < 4; k++) {
+    for (k = 0; k < 5; k++) {
+        iw_alert_prepare_rule(p, rules[k], k < 4 ? "sigma" : NULL);
+        REQUIRE(rules[k]->alert_frag != NULL);
         memset(&hit, 0, sizeof(hit));
         hit.rule = rules[k];
         hit.nmatches = 1;
         hit.matches[0].field = IW_F_CS_USER_AGENT;
         hit.matches[0].value = S("agent \"007\"");
         alert_for(&a, rules[k], &f.ev, &hit);
-        iw_alert_memo = 0;
+        if (k == 4) a.ruleset = NULL;
+        iw_alert_frags = 0;
         full = iw_alert_json(&a, y, sizeof(y));
-        iw_alert_memo = 1;
+        iw_alert_frags = 1;
         for (size = full + 2; size-- > 0; ) {
             for (rep = 0; rep < 2; rep++) {
                 size_t n1, n2;
                 memset(x, 'Z', sizeof(x));
                 memset(y, 'Z', sizeof(y));
                 n1 = iw_alert_json(&a, x, size);
-                iw_alert_memo = 0;
+                iw_alert_frags = 0;
                 n2 = iw_alert_json(&a, y, size);
-                iw_alert_memo = 1;
+                iw_alert_frags = 1;
                 if ((n1 != n2 || memcmp(x, y, size + 1)) && diff++ < 3)
                     fprintf(stderr, "  rule %d size %zu rep %d:\n  %s\n  %s\n", k, size, rep, x, y);
             }
         }
     }
-    /* same rule object, new text */
+    CHECK_INT(diff, 0);
+    /* another ruleset than prepared: rendered anew */
     alert_for(&a, rules[3], &f.ev, &hit);
     hit.rule = rules[3];
-    (void)iw_alert_json(&a, x, sizeof(x));
+    a.ruleset = "other";
+    iw_alert_json(&a, x, sizeof(x));
+    CHECK_CONTAINS(x, "\"ruleset\":\"other\"");
+    a.ruleset = "sigma";
+    /* prepared again after the text changed */
     strcpy(desc, "second text, longer");
+    APR_ARRAY_IDX(rules[3]->tags, 0, const char *) = "attack.t1595";
+    iw_alert_prepare_rule(p, rules[3], "sigma");
     iw_alert_json(&a, x, sizeof(x));
     CHECK_CONTAINS(x, "\"description\":\"second text, longer\"");
-    APR_ARRAY_IDX(rules[3]->tags, 0, const char *) = "attack.t1595";
-    iw_alert_json(&a, x, sizeof(x));
     CHECK_CONTAINS(x, "\"tags\":[\"attack.t1595\"]");
     CHECK_CONTAINS(x, "\"id\":[\"T1595\"]");
-    CHECK_INT(diff, 0);
+    CHECK_CONTAINS(x, "\"message\":\"[medium] Memo four: ");
 }

@@ -16,6 +16,7 @@
  *   IW_GOLDEN_UPDATE=1 build/unit_tests alert_golden
  * rewrites the file; review its diff.  A new case: a function and a row
  * in `cases`. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <apr_strings.h>
@@ -207,19 +208,30 @@ static void alert_for(iw_alert_t *a, const iw_rule_t *r, iw_event_t *ev, const i
     a->now = t_fixed();
 }
 
-/* Render at `size` (0: the whole buffer), twice; both must be the same
- * valid JSON, and it must match the file. */
+static void same(golden_t *g, const char *name, const char *how, size_t n1, size_t n2)
+{
+    if (n1 != n2 || memcmp(fx.out, fx.again, n1 + 1)) {
+        fprintf(stderr, "  %s: %s differs:\n  %s\n  %s\n", name, how, fx.out, fx.again);
+        (*g->failed)++;
+    }
+}
+
+/* Render at `size` (0: the whole buffer): with the rule's parts rendered
+ * each time (the reference), then prepared (iw_alert_prepare_rule), twice;
+ * all must be the same valid JSON, and it must match the file. */
 static void check(golden_t *g, const char *name, const iw_alert_t *a, size_t size)
 {
     size_t n1, n2;
     iw_alert_info_t info;
     if (!size) size = OUT_MAX;
+    iw_alert_frags = 0;
     n1 = iw_alert_json_info(a, fx.out, size, &info);
+    iw_alert_frags = 1;
+    if (a->rule) iw_alert_prepare_rule(g->p, (iw_rule_t *)(uintptr_t)a->rule, a->ruleset);
     n2 = iw_alert_json(a, fx.again, size);
-    if (n1 != n2 || memcmp(fx.out, fx.again, n1 + 1)) {
-        fprintf(stderr, "  %s: a second rendering differs:\n  %s\n  %s\n", name, fx.out, fx.again);
-        (*g->failed)++;
-    }
+    same(g, name, "the prepared rendering", n1, n2);
+    n2 = iw_alert_json(a, fx.again, size);
+    same(g, name, "a second rendering", n1, n2);
     if (size >= 3 && !iw_test_json_valid(fx.out, n1)) {
         fprintf(stderr, "  %s: not valid JSON: %s\n", name, fx.out);
         (*g->failed)++;
