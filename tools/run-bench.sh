@@ -73,3 +73,10 @@ if command -v valgrind >/dev/null 2>&1; then
 else
     echo "valgrind not installed (tools/install-deps.sh installs it)"
 fi
+
+echo "== 6. alert rendering per alert (callgrind, deterministic): iocwatch scan of the attack requests"
+if command -v valgrind >/dev/null 2>&1; then
+    /usr/bin/python3 tools/bench_alert.py
+else
+    echo "valgrind not installed (tools/install-deps.sh installs it)"
+fi
