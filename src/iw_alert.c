@@ -241,34 +241,42 @@ static void jw_sep(jw_t *w)
 
 int iw_alert_fast_keys = 1;
 
-/* ,"key": with one room check when it fits (keys are short literals);
- * otherwise piece by piece, as far as the pieces fit (the reference:
- * iw_alert_fast_keys = 0). */
-static void jw_key(jw_t *w, const char *key)
+/* A member's key as the token "key": with its length, both known at compile
+ * time (the argument must be a string literal); K_NONE: no key (an array
+ * element or the root). */
+#define K(k)   "\"" k "\":", (sizeof(k) + 2)
+#define K_NONE NULL, 0
+
+/* The reference: the separator, the key and its punctuation piece by
+ * piece, as far as the pieces fit (iw_alert_fast_keys = 0, or no room). */
+static void jw_key_pieces(jw_t *w, const char *tok, size_t n, int sep)
 {
-    size_t n;
+    if (sep) jw_raw(w, ",", 1);
+    jw_raw(w, "\"", 1);
+    jw_raw(w, tok + 1, n - 3);
+    jw_raw(w, "\":", 2);
+}
+
+/* ,"key": with one room check when it fits: the comma is stored either
+ * way and the token over it when none is due, so with the length known
+ * the copy is a few moves. */
+static inline __attribute__((always_inline)) void jw_key(jw_t *w, const char *tok, size_t n)
+{
     int sep;
     char *o;
 
-    if (!key) { jw_sep(w); return; }
+    if (!tok) { jw_sep(w); return; }
     sep = !w->first[w->depth];
     w->first[w->depth] = 0;
     if (w->err) return;
-    n = strlen(key);
-    if (!iw_alert_fast_keys || w->pos + (size_t)sep + n + 3 + w->reserve > w->size) {
-        if (sep) jw_raw(w, ",", 1);
-        jw_raw(w, "\"", 1);
-        jw_raw(w, key, n);
-        jw_raw(w, "\":", 2);
+    if (!iw_alert_fast_keys || w->pos + (size_t)sep + n + w->reserve > w->size) {
+        jw_key_pieces(w, tok, n, sep);
         return;
     }
     o = w->buf + w->pos;
-    if (sep) *o++ = ',';
-    *o++ = '"';
-    memcpy(o, key, n);
-    o[n] = '"';
-    o[n + 1] = ':';
-    w->pos = (size_t)(o + n + 2 - w->buf);
+    o[0] = ',';
+    memcpy(o + sep, tok, n);
+    w->pos += (size_t)sep + n;
     jw_peak(w);
 }
 
@@ -282,11 +290,12 @@ static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
 
 /* Open an object ('{') or array ('[') as member `key` (NULL: an array
  * element or the root).  The closer is reserved now. */
-static void jw_open(jw_t *w, const char *key, char kind)
+static inline __attribute__((always_inline)) void jw_open(jw_t *w, const char *tok, size_t tn,
+                                                        char kind)
 {
     jw_cp_t cp = jw_save(w);
     if (w->depth + 1 >= JW_DEPTH) { w->err = 1; w->too_deep++; return; }
-    jw_key(w, key);
+    jw_key(w, tok, tn);
     w->reserve++;
     jw_raw(w, &kind, 1);
     w->depth++;
@@ -313,32 +322,34 @@ static void jw_close(jw_t *w, char kind)
     w->buf[w->pos++] = kind;
 }
 
-static void m_strn(jw_t *w, const char *key, const char *s, size_t len,
-                   size_t max)
+static inline __attribute__((always_inline)) void m_strn(jw_t *w, const char *tok, size_t tn,
+                                                        const char *s, size_t len, size_t max)
 {
     jw_cp_t cp;
     if (!s) return;
     cp = jw_save(w);
-    jw_key(w, key);
+    jw_key(w, tok, tn);
     jw_strval(w, s, len, max);
     jw_end(w, &cp);
 }
 
-static void m_str(jw_t *w, const char *key, iw_str_t v)
+static inline __attribute__((always_inline)) void m_str(jw_t *w, const char *tok, size_t tn,
+                                                       iw_str_t v)
 {
-    m_strn(w, key, v.p, v.len, IW_ALERT_EXCERPT_MAX);
+    m_strn(w, tok, tn, v.p, v.len, IW_ALERT_EXCERPT_MAX);
 }
 
-static void m_cstr(jw_t *w, const char *key, const char *s, size_t max)
+static inline __attribute__((always_inline)) void m_cstr(jw_t *w, const char *tok, size_t tn,
+                                                        const char *s, size_t max)
 {
-    if (s) m_strn(w, key, s, strlen(s), max);
+    if (s) m_strn(w, tok, tn, s, strlen(s), max);
 }
 
 /* A member whose value is literal JSON text (numbers). */
-static void m_lit(jw_t *w, const char *key, const char *lit)
+static void m_lit(jw_t *w, const char *tok, size_t tn, const char *lit)
 {
     jw_cp_t cp = jw_save(w);
-    jw_key(w, key);
+    jw_key(w, tok, tn);
     jw_raw(w, lit, strlen(lit));
     jw_end(w, &cp);
 }
@@ -365,14 +376,14 @@ static char *put_fixed(char *o, unsigned v, int width)
     return o + width;
 }
 
-static void m_int(jw_t *w, const char *key, long long v)
+static void m_int(jw_t *w, const char *tok, size_t tn, long long v)
 {
     char num[24];
     size_t n = 0;
     if (v < 0) num[n++] = '-';
     n += put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
     num[n] = '\0';
-    m_lit(w, key, num);
+    m_lit(w, tok, tn, num);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -509,16 +520,16 @@ static const char *corr_type_name(iw_corr_type_t t)
 static void r_rule(jw_t *w, const iw_alert_t *a, int lite)
 {
     const iw_rule_t *r = a->rule;
-    jw_open(w, "rule", '{');
+    jw_open(w, K("rule"), '{');
     if (r) {
-        m_cstr(w, "id", r->id ? r->id : r->name, IW_ALERT_EXCERPT_MAX);
-        m_cstr(w, "name", r->title ? r->title : r->name, IW_ALERT_EXCERPT_MAX);
+        m_cstr(w, K("id"), r->id ? r->id : r->name, IW_ALERT_EXCERPT_MAX);
+        m_cstr(w, K("name"), r->title ? r->title : r->name, IW_ALERT_EXCERPT_MAX);
     }
-    m_cstr(w, "ruleset", a->ruleset, IW_ALERT_EXCERPT_MAX);
+    m_cstr(w, K("ruleset"), a->ruleset, IW_ALERT_EXCERPT_MAX);
     if (r && !lite) {
-        m_cstr(w, "description", r->description, TEXT_MAX);
+        m_cstr(w, K("description"), r->description, TEXT_MAX);
         if (r->references && r->references->nelts > 0)
-            m_cstr(w, "reference", APR_ARRAY_IDX(r->references, 0, const char *),
+            m_cstr(w, K("reference"), APR_ARRAY_IDX(r->references, 0, const char *),
                    TEXT_MAX);
     }
     jw_close(w, '}');
@@ -526,14 +537,14 @@ static void r_rule(jw_t *w, const iw_alert_t *a, int lite)
 
 static void r_event(jw_t *w, iw_level_t lvl)
 {
-    jw_open(w, "event", '{');
-    m_lit(w, "kind", "\"alert\"");
-    m_int(w, "severity", iw_level_to_ecs_severity(lvl));
-    m_lit(w, "module", "\"iocwatch\"");
-    m_lit(w, "dataset", "\"iocwatch.alert\"");
+    jw_open(w, K("event"), '{');
+    m_lit(w, K("kind"), "\"alert\"");
+    m_int(w, K("severity"), iw_level_to_ecs_severity(lvl));
+    m_lit(w, K("module"), "\"iocwatch\"");
+    m_lit(w, K("dataset"), "\"iocwatch.alert\"");
     jw_close(w, '}');
-    jw_open(w, "log", '{');
-    m_cstr(w, "level", iw_level_name(lvl), 32);
+    jw_open(w, K("log"), '{');
+    m_cstr(w, K("level"), iw_level_name(lvl), 32);
     jw_close(w, '}');
 }
 
@@ -543,9 +554,9 @@ static void r_tags(jw_t *w, const iw_rule_t *r, int lite)
     int i;
     if (!r || !r->tags || r->tags->nelts == 0) return;
     if (!lite) {
-        jw_open(w, "tags", '[');
+        jw_open(w, K("tags"), '[');
         for (i = 0; i < r->tags->nelts; i++)
-            m_cstr(w, NULL, APR_ARRAY_IDX(r->tags, i, const char *),
+            m_cstr(w, K_NONE, APR_ARRAY_IDX(r->tags, i, const char *),
                    IW_ALERT_EXCERPT_MAX);
         jw_close(w, ']');
     }
@@ -553,24 +564,25 @@ static void r_tags(jw_t *w, const iw_rule_t *r, int lite)
         if (attack_technique(APR_ARRAY_IDX(r->tags, i, const char *), tid,
                              sizeof(tid))) break;
     if (i == r->tags->nelts) return;    /* no technique: no threat object */
-    jw_open(w, "threat", '{');
-    m_lit(w, "framework", "\"MITRE ATT&CK\"");
-    jw_open(w, "technique", '{');
-    jw_open(w, "id", '[');
+    jw_open(w, K("threat"), '{');
+    m_lit(w, K("framework"), "\"MITRE ATT&CK\"");
+    jw_open(w, K("technique"), '{');
+    jw_open(w, K("id"), '[');
     for (; i < r->tags->nelts; i++)
         if (attack_technique(APR_ARRAY_IDX(r->tags, i, const char *), tid,
                              sizeof(tid)))
-            m_cstr(w, NULL, tid, sizeof(tid));
+            m_cstr(w, K_NONE, tid, sizeof(tid));
     jw_close(w, ']');
     jw_close(w, '}');
     jw_close(w, '}');
 }
 
-static void r_ip(jw_t *w, const char *obj, iw_str_t ip)
+static void r_ip(jw_t *w, const char *tok, size_t tn, iw_str_t ip)
 {
     if (!ip.p) return;
-    jw_open(w, obj, '{');
-    m_str(w, looks_ip(ip) ? "ip" : "address", ip);
+    jw_open(w, tok, tn, '{');
+    if (looks_ip(ip)) m_str(w, K("ip"), ip);
+    else m_str(w, K("address"), ip);
     jw_close(w, '}');
 }
 
@@ -579,36 +591,36 @@ static void r_access(jw_t *w, iw_event_t *ev)
     long long n;
     iw_str_t v;
 
-    jw_open(w, "http", '{');
-    jw_open(w, "request", '{');
-    m_str(w, "method", fget(ev, IW_F_CS_METHOD));
-    m_str(w, "referrer", fget(ev, IW_F_CS_REFERER));
-    m_str(w, "id", fget(ev, IW_F_REQUEST_ID));
-    if (fnum(ev, IW_F_CS_BYTES, &n)) m_int(w, "bytes", n);
+    jw_open(w, K("http"), '{');
+    jw_open(w, K("request"), '{');
+    m_str(w, K("method"), fget(ev, IW_F_CS_METHOD));
+    m_str(w, K("referrer"), fget(ev, IW_F_CS_REFERER));
+    m_str(w, K("id"), fget(ev, IW_F_REQUEST_ID));
+    if (fnum(ev, IW_F_CS_BYTES, &n)) m_int(w, K("bytes"), n);
     jw_close(w, '}');
-    jw_open(w, "response", '{');
-    if (fnum(ev, IW_F_SC_STATUS, &n)) m_int(w, "status_code", n);
-    if (fnum(ev, IW_F_SC_BYTES, &n)) m_int(w, "bytes", n);
+    jw_open(w, K("response"), '{');
+    if (fnum(ev, IW_F_SC_STATUS, &n)) m_int(w, K("status_code"), n);
+    if (fnum(ev, IW_F_SC_BYTES, &n)) m_int(w, K("bytes"), n);
     jw_close(w, '}');
     v = fget(ev, IW_F_CS_VERSION);
     if (v.p && v.len > 5 && !strncmp(v.p, "HTTP/", 5)) { v.p += 5; v.len -= 5; }
-    m_str(w, "version", v);
+    m_str(w, K("version"), v);
     jw_close(w, '}');
 
-    jw_open(w, "url", '{');
-    m_str(w, "original", fget(ev, IW_F_CS_URI));
-    m_str(w, "path", fget(ev, IW_F_CS_URI_STEM));
-    m_str(w, "query", fget(ev, IW_F_CS_URI_QUERY));
-    m_str(w, "domain", host_only(fget(ev, IW_F_CS_HOST)));
+    jw_open(w, K("url"), '{');
+    m_str(w, K("original"), fget(ev, IW_F_CS_URI));
+    m_str(w, K("path"), fget(ev, IW_F_CS_URI_STEM));
+    m_str(w, K("query"), fget(ev, IW_F_CS_URI_QUERY));
+    m_str(w, K("domain"), host_only(fget(ev, IW_F_CS_HOST)));
     jw_close(w, '}');
 
-    jw_open(w, "user_agent", '{');
-    m_str(w, "original", fget(ev, IW_F_CS_USER_AGENT));
+    jw_open(w, K("user_agent"), '{');
+    m_str(w, K("original"), fget(ev, IW_F_CS_USER_AGENT));
     jw_close(w, '}');
     v = fget(ev, IW_F_CS_USERNAME);
     if (v.p && v.len && !(v.len == 1 && v.p[0] == '-')) {
-        jw_open(w, "user", '{');
-        m_str(w, "name", v);
+        jw_open(w, K("user"), '{');
+        m_str(w, K("name"), v);
         jw_close(w, '}');
     }
 }
@@ -618,10 +630,10 @@ static void r_server(jw_t *w, iw_event_t *ev)
     iw_str_t site = fget(ev, IW_F_S_SITENAME), sip = fget(ev, IW_F_S_IP);
     long long n;
 
-    jw_open(w, "server", '{');
-    m_str(w, "address", site.p ? site : sip);
-    if (looks_ip(sip)) m_str(w, "ip", sip);
-    if (fnum(ev, IW_F_S_PORT, &n)) m_int(w, "port", n);
+    jw_open(w, K("server"), '{');
+    m_str(w, K("address"), site.p ? site : sip);
+    if (looks_ip(sip)) m_str(w, K("ip"), sip);
+    if (fnum(ev, IW_F_S_PORT, &n)) m_int(w, K("port"), n);
     jw_close(w, '}');
 }
 
@@ -629,12 +641,12 @@ static void r_matches(jw_t *w, const iw_hit_t *hit)
 {
     int i;
     if (!hit || hit->nmatches <= 0) return;
-    jw_open(w, "matches", '[');
+    jw_open(w, K("matches"), '[');
     for (i = 0; i < hit->nmatches && i < IW_MAX_MATCHES_PER_HIT; i++) {
         const iw_match_t *m = &hit->matches[i];
-        jw_open(w, NULL, '{');
-        m_cstr(w, "field", iw_field_name((iw_field_id_t)m->field), 64);
-        m_str(w, "value", m->value);
+        jw_open(w, K_NONE, '{');
+        m_cstr(w, K("field"), iw_field_name((iw_field_id_t)m->field), 64);
+        m_str(w, K("value"), m->value);
         jw_close(w, '}');
     }
     jw_close(w, ']');
@@ -657,19 +669,20 @@ static void r_group(jw_t *w, const char *g)
 {
     const char *end = g + strnlen(g, sizeof(((iw_corr_alert_t *)0)->group));
     const char *p = g;
-    char key[64];
+    char tok[66];                   /* "key": with the key cut to 63 bytes */
 
     if (p == end) return;
-    if (!group_key_at(p, end)) { m_strn(w, "group", g, end - g, 256); return; }
-    jw_open(w, "group", '{');
+    if (!group_key_at(p, end)) { m_strn(w, K("group"), g, end - g, 256); return; }
+    jw_open(w, K("group"), '{');
     while (p < end) {
         const char *eq = memchr(p, '=', end - p), *v = eq + 1, *q = v;
         size_t kl = eq - p;
         while (q < end && !(*q == ',' && group_key_at(q + 1, end))) q++;
-        if (kl >= sizeof(key)) kl = sizeof(key) - 1;
-        memcpy(key, p, kl);
-        key[kl] = '\0';
-        m_strn(w, key, v, q - v, IW_ALERT_EXCERPT_MAX);
+        if (kl > 63) kl = 63;
+        tok[0] = '"';
+        memcpy(tok + 1, p, kl);
+        memcpy(tok + 1 + kl, "\":", 2);
+        m_strn(w, tok, kl + 3, v, q - v, IW_ALERT_EXCERPT_MAX);
         p = q < end ? q + 1 : end;
     }
     jw_close(w, '}');
@@ -678,23 +691,23 @@ static void r_group(jw_t *w, const char *g)
 static void r_corr(jw_t *w, const iw_corr_alert_t *c)
 {
     char ts[64];
-    jw_open(w, "correlation", '{');
-    m_cstr(w, "type", corr_type_name(c->type), 32);
+    jw_open(w, K("correlation"), '{');
+    m_cstr(w, K("type"), corr_type_name(c->type), 32);
     r_group(w, c->group);
-    m_int(w, "count", (long long)c->count);
+    m_int(w, K("count"), (long long)c->count);
     if (c->window % APR_USEC_PER_SEC == 0) {
-        m_int(w, "window_s", (long long)(c->window / APR_USEC_PER_SEC));
+        m_int(w, K("window_s"), (long long)(c->window / APR_USEC_PER_SEC));
     } else {
         snprintf(ts, sizeof(ts), "%.3f", (double)c->window / APR_USEC_PER_SEC);
-        m_lit(w, "window_s", ts);
+        m_lit(w, K("window_s"), ts);
     }
     if (c->first_seen) {
         fmt_iso(ts, sizeof(ts), c->first_seen);
-        m_cstr(w, "first_seen", ts, sizeof(ts));
+        m_cstr(w, K("first_seen"), ts, sizeof(ts));
     }
     if (c->last_seen) {
         fmt_iso(ts, sizeof(ts), c->last_seen);
-        m_cstr(w, "last_seen", ts, sizeof(ts));
+        m_cstr(w, K("last_seen"), ts, sizeof(ts));
     }
     jw_close(w, '}');
 }
@@ -712,17 +725,17 @@ static void r_rules(jw_t *w, const iw_alert_t *a)
     for (i = 0; i < a->nall_hits; i++)
         if (a->all_hits[i].rule && a->all_hits[i].rule->generate) total++;
     w->reserve += RULES_TAIL_RESERVE;
-    jw_open(w, "rules", '[');
+    jw_open(w, K("rules"), '[');
     for (i = 0; i < a->nall_hits && !w->err; i++) {
         const iw_rule_t *r = a->all_hits[i].rule;
         jw_cp_t cp;
         int dropped = w->dropped;
         if (!r || !r->generate) continue;
         cp = jw_save(w);
-        jw_open(w, NULL, '{');
-        m_cstr(w, "id", r->id ? r->id : r->name, IW_ALERT_EXCERPT_MAX);
-        m_cstr(w, "name", r->title, IW_ALERT_EXCERPT_MAX);
-        m_cstr(w, "level", iw_level_name(r->level), 32);
+        jw_open(w, K_NONE, '{');
+        m_cstr(w, K("id"), r->id ? r->id : r->name, IW_ALERT_EXCERPT_MAX);
+        m_cstr(w, K("name"), r->title, IW_ALERT_EXCERPT_MAX);
+        m_cstr(w, K("level"), iw_level_name(r->level), 32);
         jw_close(w, '}');
         if (w->err || w->dropped != dropped) {  /* no room: whole entries only */
             jw_restore(w, &cp);
@@ -735,37 +748,37 @@ static void r_rules(jw_t *w, const iw_alert_t *a)
     w->reserve -= RULES_TAIL_RESERVE;
     w->rules_omitted = total - listed;
     if (listed < total) {
-        m_int(w, "rules_omitted", total - listed);
-        m_int(w, "rules_total", total);
+        m_int(w, K("rules_omitted"), total - listed);
+        m_int(w, K("rules_total"), total);
     }
 }
 
 static void r_iocwatch(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
 {
-    jw_open(w, "iocwatch", '{');
+    jw_open(w, K("iocwatch"), '{');
     r_matches(w, a->hit);
     if (a->eval_error) {            /* the rule could not be evaluated: say so */
-        jw_open(w, "evaluation_error", '{');
-        m_cstr(w, "reason", iw_eval_error_reason(a->eval_error->code), 64);
-        m_cstr(w, "field", iw_field_name((iw_field_id_t)a->eval_error->field), 64);
-        m_int(w, "code", a->eval_error->code);
-        if (ev) m_str(w, "value", fget(ev, (iw_field_id_t)a->eval_error->field));
+        jw_open(w, K("evaluation_error"), '{');
+        m_cstr(w, K("reason"), iw_eval_error_reason(a->eval_error->code), 64);
+        m_cstr(w, K("field"), iw_field_name((iw_field_id_t)a->eval_error->field), 64);
+        m_int(w, K("code"), a->eval_error->code);
+        if (ev) m_str(w, K("value"), fget(ev, (iw_field_id_t)a->eval_error->field));
         jw_close(w, '}');
     }
     if (a->corr) r_corr(w, a->corr);
-    if (a->suppressed > 0) m_int(w, "suppressed", (long long)a->suppressed);
+    if (a->suppressed > 0) m_int(w, K("suppressed"), (long long)a->suppressed);
     r_rules(w, a);
     if (ev && ev->type == IW_EV_ERROR) {
-        jw_open(w, "apache", '{');
-        m_str(w, "level", fget(ev, IW_F_LEVEL));
-        m_str(w, "module", fget(ev, IW_F_MODULE));
-        m_str(w, "ah_code", fget(ev, IW_F_AH_CODE));
+        jw_open(w, K("apache"), '{');
+        m_str(w, K("level"), fget(ev, IW_F_LEVEL));
+        m_str(w, K("module"), fget(ev, IW_F_MODULE));
+        m_str(w, K("ah_code"), fget(ev, IW_F_AH_CODE));
         jw_close(w, '}');
     }
     if (a->with_input && ev && (ev->input_line > 0 || ev->input_id)) {
-        jw_open(w, "input", '{');
-        if (ev->input_line > 0) m_int(w, "line", ev->input_line);
-        m_cstr(w, "id", ev->input_id, IW_ALERT_EXCERPT_MAX);
+        jw_open(w, K("input"), '{');
+        if (ev->input_line > 0) m_int(w, K("line"), ev->input_line);
+        m_cstr(w, K("id"), ev->input_id, IW_ALERT_EXCERPT_MAX);
         jw_close(w, '}');
     }
     jw_close(w, '}');
@@ -976,7 +989,7 @@ static void frag_record(apr_pool_t *p, char *buf, frag_part_t *fp, const iw_aler
 
     memset(fp, 0, sizeof(*fp));
     jw_init(&w, buf, FRAG_BUF);
-    jw_open(&w, NULL, '{');
+    jw_open(&w, K_NONE, '{');
     w.first[1] = part == 0;     /* "rule" comes first; the rest follows members */
     fp->first_before = w.first[1];
     pos0 = w.pos;
@@ -1026,35 +1039,35 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
     char ts[64];
     long long pid;
 
-    jw_open(w, NULL, '{');
+    jw_open(w, K_NONE, '{');
     r_rule_part(w, a, 0, lite);                 /* r_rule */
     if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
         fmt_iso(ts, sizeof(ts), a->now);
-        m_cstr(w, "@timestamp", ts, sizeof(ts));
+        m_cstr(w, K("@timestamp"), ts, sizeof(ts));
     }
     {
         char msg[MSG_MAX];
         size_t n = alert_message(a, msg, sizeof(msg));
-        m_strn(w, "message", msg, n, sizeof(msg));
+        m_strn(w, K("message"), msg, n, sizeof(msg));
     }
     r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */
-    r_ip(w, "source", fget(ev, IW_F_C_IP));
+    r_ip(w, K("source"), fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
         /* the entry's own text: `message` is the alert's line */
-        jw_open(w, "error", '{');
-        m_str(w, "message", fget(ev, IW_F_MESSAGE));
+        jw_open(w, K("error"), '{');
+        m_str(w, K("message"), fget(ev, IW_F_MESSAGE));
         jw_close(w, '}');
         if (fnum(ev, IW_F_PID, &pid)) {
-            jw_open(w, "process", '{');
-            m_int(w, "pid", pid);
+            jw_open(w, K("process"), '{');
+            m_int(w, K("pid"), pid);
             jw_close(w, '}');
         }
     } else if (ev) {
         r_access(w, ev);
     }
     if (a->host_name) {
-        jw_open(w, "host", '{');
-        m_cstr(w, "name", a->host_name, IW_ALERT_EXCERPT_MAX);
+        jw_open(w, K("host"), '{');
+        m_cstr(w, K("name"), a->host_name, IW_ALERT_EXCERPT_MAX);
         jw_close(w, '}');
     }
     if (ev && ev->type != IW_EV_ERROR) r_server(w, ev);
