@@ -18,6 +18,7 @@
  *   a BOM confuses most collectors' JSON parsers).
  * - RFC 3164 without a hostname (hostname NULL) is the syslog(3) form that
  *   local sockets expect: rsyslog's imuxsock does not parse a hostname there. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,120 @@ static size_t plain_run(const unsigned char *s, size_t n)
     return i;
 }
 
+/* One byte that is not plain (c: s[i], lim: where the input is cut, len:
+ * its full length), written at o: \" \\ \u00XX, a valid UTF-8 sequence as
+ * it is, \ufffd for any other byte.  Returns the input bytes taken, 0 when
+ * a sequence would cross lim (the caller stops: cut on a boundary). */
+static inline size_t json_special(char *o, size_t *out, const unsigned char *s, size_t i,
+                                  size_t len, size_t lim)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned c = s[i];
+    size_t in;
+
+    if (c == '"' || c == '\\') {
+        o[0] = '\\'; o[1] = (char)c; *out = 2;
+        return 1;
+    }
+    if (c < 0x20 || c == 0x7f) {
+        memcpy(o, "\\u00", 4);
+        o[4] = hex[c >> 4]; o[5] = hex[c & 15]; *out = 6;
+        return 1;
+    }
+    if ((in = utf8_len(s + i, len - i)) > 0) {
+        if (i + in > lim) return 0;
+        memcpy(o, s + i, 4 < len - i ? 4 : len - i);    /* the caller has room for 6 */
+        *out = in;
+        return in;
+    }
+    memcpy(o, "\\ufffd", 6); *out = 6;
+    return 1;
+}
+
+#if defined(__SSE2__)
+/* Bits of the 16 bytes at p that are not plain: < 0x20 (a signed compare,
+ * which also takes every byte >= 0x80), DEL, '"', '\\'. */
+static inline unsigned special16(__m128i v)
+{
+    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f),
+                  qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, qu), _mm_cmpeq_epi8(v, bs)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/* json_str_bounded when the worst case fits (every input byte taken to 6
+ * output bytes): no room checks.  Plain bytes are stored 16 at a time as
+ * they are tested (a chunk with a special byte is stored whole, and the
+ * bytes from the special one on are written over); the last chunk of a
+ * plain run ending the input is loaded overlapping the bytes before it,
+ * which were copied as they are (stored again, the same).  Returns the
+ * position after the closing quote. */
+static size_t json_str_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
+                             size_t lim)
+{
+    size_t i = 0, run = 0, in, out;
+    uint64_t x;
+
+    buf[o++] = '"';
+    while (i < lim) {
+        run = i;                        /* a plain run starts here */
+#if defined(__SSE2__)
+        for (; i + 16 <= lim; i += 16, o += 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            unsigned m = special16(v);
+            _mm_storeu_si128((__m128i *)(void *)(buf + o), v);
+            if (m) {
+                unsigned k = (unsigned)__builtin_ctz(m);
+                i += k;
+                o += k;
+                goto special;
+            }
+        }
+        if (i < lim && lim >= 16 && i - run >= 16 - (lim - i)) {
+            size_t back = 16 - (lim - i);
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + lim - 16));
+            unsigned m = special16(v) >> back;
+            _mm_storeu_si128((__m128i *)(void *)(buf + o - back), v);
+            if (!m) { o += lim - i; i = lim; break; }
+            i += (unsigned)__builtin_ctz(m);
+            o += (unsigned)__builtin_ctz(m);
+            goto special;
+        }
+#endif
+        for (; i + 8 <= lim; i += 8, o += 8) {
+            memcpy(&x, s + i, 8);
+            if (special8(x)) break;
+            memcpy(buf + o, &x, 8);
+        }
+        /* the same overlapping last word: special8's lowest bit is exact
+         * when the bytes below it are plain (no borrow comes up) */
+        if (i < lim && lim >= 8 && i - run >= 8 - (lim - i)) {
+            size_t back = 8 - (lim - i);
+            uint64_t sp;
+            memcpy(&x, s + lim - 8, 8);
+            sp = special8(x) >> (8 * back);
+            memcpy(buf + o - back, &x, 8);
+            if (!sp) { o += lim - i; i = lim; break; }
+            i += (size_t)__builtin_ctzll(sp) / 8;
+            o += (size_t)__builtin_ctzll(sp) / 8;
+            goto special;
+        }
+        while (i < lim && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+            buf[o++] = (char)s[i++];
+        if (i >= lim) break;
+special:
+        if (!(in = json_special(buf + o, &out, s, i, len, lim))) break;
+        i += in;
+        o += out;
+    }
+    buf[o++] = '"';
+    return o;
+}
+
+int iw_alert_roomy = 1;
+
 /* Append "escaped" at *pos, never past `end` (exclusive).  Returns 0 when
  * the input (cut to max bytes) fit completely, 1 when it was cut short for
  * lack of room (the literal is still closed), -1 when not even "" fits
@@ -115,6 +230,10 @@ static int json_str_bounded(char *buf, size_t end, size_t *pos,
     if (o + 2 > end) return -1;
     if (!s) len = 0;
     lim = len < max ? len : max;
+    if (iw_alert_roomy && lim <= (SIZE_MAX - 2) / 6 && 6 * lim + 2 <= end - o) {
+        *pos = json_str_roomy(buf, o, s, len, lim);
+        return 0;
+    }
     buf[o++] = '"';
     while (i < lim) {
         unsigned c;
@@ -195,6 +314,10 @@ static void jw_init(jw_t *w, char *buf, size_t size)
     w->first[0] = 1;
 }
 
+/* pos + reserve only grows while nothing is taken back (a write adds to
+ * pos, an open to both, a close moves one from reserve to pos), so the
+ * peak is read just before a rollback or a reserve is given back, and at
+ * the end. */
 static inline void jw_peak(jw_t *w)
 {
     if (w->pos + w->reserve > w->peak) w->peak = w->pos + w->reserve;
@@ -206,7 +329,6 @@ static void jw_raw(jw_t *w, const char *s, size_t n)
     if (w->pos + n + w->reserve > w->size) { w->err = 1; return; }
     memcpy(w->buf + w->pos, s, n);
     w->pos += n;
-    jw_peak(w);
 }
 
 static jw_cp_t jw_save(const jw_t *w)
@@ -217,6 +339,7 @@ static jw_cp_t jw_save(const jw_t *w)
 
 static void jw_restore(jw_t *w, const jw_cp_t *cp)
 {
+    jw_peak(w);
     w->pos = cp->pos;
     w->reserve = cp->reserve;
     w->depth = cp->depth;
@@ -277,7 +400,6 @@ static inline __attribute__((always_inline)) void jw_key(jw_t *w, const char *to
     o[0] = ',';
     memcpy(o + sep, tok, n);
     w->pos += (size_t)sep + n;
-    jw_peak(w);
 }
 
 static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
@@ -285,7 +407,6 @@ static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
     if (w->err) return;
     if (json_str_bounded(w->buf, w->size - w->reserve, &w->pos, s, len, max))
         w->err = 1;
-    jw_peak(w);
 }
 
 /* Open an object ('{') or array ('[') as member `key` (NULL: an array
@@ -745,6 +866,7 @@ static void r_rules(jw_t *w, const iw_alert_t *a)
         listed++;
     }
     jw_close(w, ']');
+    jw_peak(w);
     w->reserve -= RULES_TAIL_RESERVE;
     w->rules_omitted = total - listed;
     if (listed < total) {
@@ -995,6 +1117,7 @@ static void frag_record(apr_pool_t *p, char *buf, frag_part_t *fp, const iw_aler
     pos0 = w.pos;
     w.peak = 0;
     rule_part_render(&w, a, part, lite);
+    jw_peak(&w);
     if (w.err || w.dropped || w.depth != 1) return;
     fp->n = w.pos - pos0;
     fp->bytes = apr_pmemdup(p, buf + pos0, fp->n ? fp->n : 1);
@@ -1033,24 +1156,56 @@ void iw_alert_prepare(iw_ruleset_t *rs, const char *ruleset)
         iw_alert_prepare_rule(rs->pool, APR_ARRAY_IDX(rs->rules, i, iw_rule_t *), ruleset);
 }
 
-static void render(jw_t *w, const iw_alert_t *a, int lite)
+/* ---- the event's members, rendered once per event --------------------- */
+
+/* "source" .. "server" depend on the event and host.name alone, the same
+ * for every alert of a request: each thread keeps the last event's bytes
+ * (keyed by the event's serial, which no other event build had, and the
+ * host name's text) with the room the writer asked for, and the next
+ * alert of that event copies them under the rule of the rule's parts
+ * (same place in the object, that room).  Exact as those are. */
+#define EVSEC_OUT  8192
+#define EVSEC_HOST 256
+
+typedef struct evsec {
+    uint64_t serial;            /* the event's; 0: nothing kept */
+    const iw_event_t *ev;
+    size_t n, need;
+    unsigned char first_before, first_after;
+    char host[EVSEC_HOST];      /* host.name as rendered; "" with has_host 0 */
+    int has_host;
+    char out[EVSEC_OUT];
+} evsec_t;
+
+int iw_alert_evsec = 1;
+static pthread_key_t evsec_key;
+static pthread_once_t evsec_once = PTHREAD_ONCE_INIT;
+static int evsec_ok;
+
+static void evsec_key_init(void) { evsec_ok = pthread_key_create(&evsec_key, free) == 0; }
+
+/* The thread's slot (allocated on its first alert), NULL when none. */
+static evsec_t *evsec_slot(void)
 {
-    iw_event_t *ev = a->ev;
-    char ts[64];
+    evsec_t *t;
+    if (!iw_alert_evsec || pthread_once(&evsec_once, evsec_key_init) || !evsec_ok) return NULL;
+    if (!(t = pthread_getspecific(evsec_key))) {
+        if (!(t = calloc(1, sizeof(*t)))) return NULL;
+        if (pthread_setspecific(evsec_key, t)) { free(t); return NULL; }
+    }
+    return t;
+}
+
+static int evsec_host_is(const evsec_t *k, const char *host)
+{
+    if (!host) return !k->has_host;
+    return k->has_host && !strcmp(k->host, host);
+}
+
+static void r_event_members_render(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
+{
     long long pid;
 
-    jw_open(w, K_NONE, '{');
-    r_rule_part(w, a, 0, lite);                 /* r_rule */
-    if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
-        fmt_iso(ts, sizeof(ts), a->now);
-        m_cstr(w, K("@timestamp"), ts, sizeof(ts));
-    }
-    {
-        char msg[MSG_MAX];
-        size_t n = alert_message(a, msg, sizeof(msg));
-        m_strn(w, K("message"), msg, n, sizeof(msg));
-    }
-    r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */
     r_ip(w, K("source"), fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
         /* the entry's own text: `message` is the alert's line */
@@ -1071,6 +1226,74 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
         jw_close(w, '}');
     }
     if (ev && ev->type != IW_EV_ERROR) r_server(w, ev);
+}
+
+/* Copy the thread's bytes for this event when they apply; else render
+ * (and keep them when the section went through whole). */
+static void r_event_members(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
+{
+    evsec_t *k = ev && ev->serial && !w->err && w->depth == 1 ? evsec_slot() : NULL;
+    size_t pos0, peak0, nh;
+    int dropped0;
+    unsigned char first0;
+
+    if (!k) {
+        r_event_members_render(w, a, ev);
+        return;
+    }
+    first0 = w->first[1];
+    if (k->serial == ev->serial && k->ev == ev && k->first_before == first0
+        && evsec_host_is(k, a->host_name)) {
+        if (w->pos + k->need + w->reserve <= w->size) {
+            if (w->pos + k->need + w->reserve > w->peak) w->peak = w->pos + k->need + w->reserve;
+            memcpy(w->buf + w->pos, k->out, k->n);
+            w->pos += k->n;
+            w->first[1] = k->first_after;
+            return;
+        }
+        r_event_members_render(w, a, ev);
+        return;
+    }
+    pos0 = w->pos;
+    peak0 = w->peak;
+    dropped0 = w->dropped;
+    w->peak = 0;
+    r_event_members_render(w, a, ev);
+    jw_peak(w);
+    nh = a->host_name ? strlen(a->host_name) : 0;
+    if (!w->err && w->dropped == dropped0 && w->depth == 1 && w->pos - pos0 <= EVSEC_OUT
+        && nh < EVSEC_HOST) {
+        k->serial = ev->serial;
+        k->ev = ev;
+        k->first_before = first0;
+        k->first_after = w->first[1];
+        k->n = w->pos - pos0;
+        k->need = w->peak - pos0 - w->reserve;
+        memcpy(k->out, w->buf + pos0, k->n);
+        k->has_host = a->host_name != NULL;
+        memcpy(k->host, a->host_name ? a->host_name : "", nh + 1);
+    }
+    if (peak0 > w->peak) w->peak = peak0;
+}
+
+static void render(jw_t *w, const iw_alert_t *a, int lite)
+{
+    iw_event_t *ev = a->ev;
+    char ts[64];
+
+    jw_open(w, K_NONE, '{');
+    r_rule_part(w, a, 0, lite);                 /* r_rule */
+    if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
+        fmt_iso(ts, sizeof(ts), a->now);
+        m_cstr(w, K("@timestamp"), ts, sizeof(ts));
+    }
+    {
+        char msg[MSG_MAX];
+        size_t n = alert_message(a, msg, sizeof(msg));
+        m_strn(w, K("message"), msg, n, sizeof(msg));
+    }
+    r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */
+    r_event_members(w, a, ev);                  /* source .. server */
     r_iocwatch(w, a, ev);
     jw_close(w, '}');
 }

@@ -32,9 +32,15 @@ typedef struct iw_alert {
 /* Tests only: 0 = member keys are written piece by piece (the reference
  * for the one-check writer). */
 extern int iw_alert_fast_keys;
+/* Tests only: 0 = strings are always escaped with a room check per piece
+ * (the reference for the path taken when the worst case fits). */
+extern int iw_alert_roomy;
 /* Tests only: 0 = the rule's sections are rendered every time instead of
  * copied from what iw_alert_prepare rendered (the reference). */
 extern int iw_alert_frags;
+/* Tests only: 0 = the event's members are rendered for every alert instead
+ * of once per event and thread (the reference). */
+extern int iw_alert_evsec;
 
 /* Render the parts of a rule's alerts that depend on the rule alone
  * (rule.*, event.*, log.level, tags, threat, the message's "[level]

@@ -269,6 +269,20 @@ void iw_event_release(iw_event_t *ev)
     ev->buf_size = ev->buf_used = 0;
 }
 
+/* A number no earlier call returned in this process, from any thread:
+ * each thread takes blocks of 65,536 from one shared counter (one atomic
+ * add per block, none per event). */
+static uint64_t event_serial(void)
+{
+    static uint64_t shared;
+    static _Thread_local uint64_t next, end;
+    if (next == end) {
+        next = __atomic_fetch_add(&shared, 65536, __ATOMIC_RELAXED) + 1;
+        end = next + 65535;
+    }
+    return next++;
+}
+
 /* Forget the previous event but keep the work buffer and provenance. */
 static void event_reset(iw_event_t *ev, iw_event_type_t type)
 {
@@ -283,6 +297,7 @@ static void event_reset(iw_event_t *ev, iw_event_type_t type)
     ev->grow_max = grow_max;
     ev->own_buf = own;
     ev->type = type;
+    ev->serial = event_serial();
 }
 
 size_t iw_request_bytes(const iw_request_desc_t *d)

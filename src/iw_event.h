@@ -136,6 +136,10 @@ typedef struct iw_event {
     /* CLI provenance (NULL/0 in httpd) */
     const char *input_id;
     long input_line;
+    /* set by iw_event_from_request/_from_error: a number no other event
+     * of the process had (0: none yet); what is kept about one event's
+     * values across calls (an alert's event members) is keyed by it */
+    uint64_t serial;
 } iw_event_t;
 
 /* Members of a request description a caller may fill later (`later`). */

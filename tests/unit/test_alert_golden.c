@@ -217,16 +217,17 @@ static void same(golden_t *g, const char *name, const char *how, size_t n1, size
 }
 
 /* Render at `size` (0: the whole buffer): with the rule's parts rendered
- * each time (the reference), then prepared (iw_alert_prepare_rule), twice;
+ * each time and every string escaped with room checks (the reference),
+ * then as in production: prepared (iw_alert_prepare_rule), twice;
  * all must be the same valid JSON, and it must match the file. */
 static void check(golden_t *g, const char *name, const iw_alert_t *a, size_t size)
 {
     size_t n1, n2;
     iw_alert_info_t info;
     if (!size) size = OUT_MAX;
-    iw_alert_frags = 0;
+    iw_alert_frags = iw_alert_roomy = iw_alert_evsec = 0;
     n1 = iw_alert_json_info(a, fx.out, size, &info);
-    iw_alert_frags = 1;
+    iw_alert_frags = iw_alert_roomy = iw_alert_evsec = 1;
     if (a->rule) iw_alert_prepare_rule(g->p, (iw_rule_t *)(uintptr_t)a->rule, a->ruleset);
     n2 = iw_alert_json(a, fx.again, size);
     same(g, name, "the prepared rendering", n1, n2);
@@ -285,6 +286,9 @@ static void case_minimal(golden_t *g, apr_pool_t *p)
     a.host_name = NULL;
     a.ruleset = NULL;
     check(g, "minimal", &a, 0);
+    a.host_name = "web2";           /* the same event, another host */
+    check(g, "minimal.host", &a, 0);
+    a.host_name = NULL;
     a.now = 0;                      /* unknown time: no @timestamp */
     a.ev = NULL;                    /* no event at all */
     check(g, "minimal.no_event", &a, 0);
