@@ -7,8 +7,8 @@ error log used as an oracle."""
 
 import json
 import os
+import uuid
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -80,6 +80,32 @@ def get(d, dotted, default=None):
             return default
         cur = cur[p]
     return cur
+
+
+def nonce():
+    """A marker no other request of the run carries (12 hex digits)."""
+    return uuid.uuid4().hex[:12]
+
+
+def by_url(n):
+    """Alert filter: the alerts of requests whose target contains n."""
+    return lambda a: n in (get(a, "url.original") or "")
+
+
+def marker_rule(title, rule_id, marker, level="high", field="cs-uri-query"):
+    """A detection rule that fires when `field` contains `marker`."""
+    return """\
+title: %s
+id: %s
+status: test
+logsource:
+    category: webserver
+detection:
+    selection:
+        %s|contains: '%s'
+    condition: selection
+level: %s
+""" % (title, rule_id, field, marker, level)
 
 
 class Rsyslog:

@@ -4,12 +4,11 @@ rule with the ECS fields, none for benign traffic, request fields taken from
 the final request of a redirect chain, error-log rules, the status page."""
 
 import os
-import uuid
 
 import pytest
 
 import iwtest
-from iwtest import get
+from iwtest import by_url, get, nonce
 
 RULE_A = "7b0c5a55-0000-4000-8000-00000000000a"
 RULE_B = "7b0c5a55-0000-4000-8000-00000000000b"
@@ -55,14 +54,6 @@ def mpm(request):
 def server(httpd, rsyslog, mpm):
     httpd.ensure(body(rsyslog, httpd), mpm)
     return httpd
-
-
-def nonce():
-    return uuid.uuid4().hex[:12]
-
-
-def by_url(n):
-    return lambda a: n in (get(a, "url.original") or "")
 
 
 def test_attack_one_alert_per_matching_rule(server, rsyslog, mpm):

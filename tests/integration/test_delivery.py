@@ -9,12 +9,10 @@ import os
 import re
 import threading
 import time
-import uuid
 
-import pytest
 
 import iwtest
-from iwtest import get
+from iwtest import by_url, get, nonce
 
 RULE_A = "7b0c5a55-0000-4000-8000-00000000000a"
 
@@ -27,14 +25,6 @@ MaxRequestWorkers 16
 MinSpareThreads 1
 MaxSpareThreads 16
 """
-
-
-def nonce():
-    return uuid.uuid4().hex[:12]
-
-
-def by_url(n):
-    return lambda a: n in (get(a, "url.original") or "")
 
 
 def flood_rules(h, n=40):

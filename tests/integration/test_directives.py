@@ -9,12 +9,11 @@ import os
 import re
 import subprocess
 import time
-import uuid
 
 import pytest
 
 import iwtest
-from iwtest import get
+from iwtest import by_url, get, nonce
 
 RULE_A = "7b0c5a55-0000-4000-8000-00000000000a"
 RULE_B = "7b0c5a55-0000-4000-8000-00000000000b"
@@ -34,14 +33,6 @@ detection:
     condition: selection
 level: high
 """
-
-
-def nonce():
-    return uuid.uuid4().hex[:12]
-
-
-def by_url(n):
-    return lambda a: n in (get(a, "url.original") or "")
 
 
 def ids(alerts):

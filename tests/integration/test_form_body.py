@@ -8,13 +8,11 @@ that reads the body."""
 
 import os
 import socket
-import time
-import uuid
 
 import pytest
 
 import iwtest
-from iwtest import get
+from iwtest import by_url, get, nonce
 
 R_BODY = "7b0c5a55-0000-4000-8000-0000000001b1"
 R_RAWBODY = "7b0c5a55-0000-4000-8000-0000000001b2"
@@ -102,14 +100,6 @@ ScriptAlias /small/ "{cgi}/"
 def server(httpd, rsyslog):
     httpd.ensure(body(rsyslog, httpd), "prefork", modules=("cgi", "lua"))
     return httpd
-
-
-def nonce():
-    return uuid.uuid4().hex[:12]
-
-
-def by_url(n):
-    return lambda a: n in (get(a, "url.original") or "")
 
 
 def post(h, target, data, ctype="application/x-www-form-urlencoded"):

@@ -6,12 +6,11 @@ decoded to its end; a request over IocWatchInspectLimit is an alert
 sent, also where an .htaccess rewrites them (mod_headers)."""
 
 import os
-import uuid
 
 import pytest
 
 import iwtest
-from iwtest import get
+from iwtest import by_url, get, nonce
 
 R_UA = "7b0c5a55-0000-4000-8000-0000000001a1"
 R_HDRS = "7b0c5a55-0000-4000-8000-0000000001a2"
@@ -103,14 +102,6 @@ LimitRequestLine 100000
 def server(httpd, rsyslog):
     httpd.ensure(body(rsyslog, httpd), "event")
     return httpd
-
-
-def nonce():
-    return uuid.uuid4().hex[:12]
-
-
-def by_url(n):
-    return lambda a: n in (get(a, "url.original") or "")
 
 
 def send(h, target, headers):

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -197,18 +196,8 @@ scrape_configs:
         shutil.rmtree(os.path.join(d, "data"), ignore_errors=True)
 
 
-STALE_RULE = """\
-title: IW metrics stale test
-id: 7b0c5a55-0000-4000-8000-0000000000f1
-status: test
-logsource:
-    category: webserver
-detection:
-    selection:
-        cs-uri-query|contains: 'iwmetrics-x'
-    condition: selection
-level: critical
-"""
+STALE_RULE = iwtest.marker_rule("IW metrics stale test", "7b0c5a55-0000-4000-8000-0000000000f1",
+                                "iwmetrics-x", "critical")
 
 
 def test_status_vhost_without_rules_and_stale_rules_gauge(httpd, sink, errlog):

@@ -9,12 +9,11 @@ requests scanned by `iocwatch scan` gives the same query-parameter alerts
 import json
 import os
 import subprocess
-import uuid
 
 import pytest
 
 import iwtest
-from iwtest import get
+from iwtest import by_url, get, nonce
 
 R_QUOTE = "7b0c5a55-0000-4000-8000-0000000001c1"
 R_COOKIE = "7b0c5a55-0000-4000-8000-0000000001c2"
@@ -96,14 +95,6 @@ ScriptAlias /cgi/ "{cgi}/"
 def server(httpd, rsyslog):
     httpd.ensure(conf(rsyslog, httpd), "prefork", modules=("cgi",))
     return httpd
-
-
-def nonce():
-    return uuid.uuid4().hex[:12]
-
-
-def by_url(n):
-    return lambda a: n in (get(a, "url.original") or "")
 
 
 def evidence(a):

@@ -14,21 +14,15 @@ import uuid
 import iwtest
 from iwtest import get
 
-RULE = """\
-title: IW reload test rule
-id: 7b0c5a55-0000-4000-8000-0000000000b1
-status: test
-logsource:
-    category: webserver
-detection:
-    selection:
-        cs-uri-query|contains: '{marker}'
-    condition: selection
-level: high
-"""
 RULE_ID = "7b0c5a55-0000-4000-8000-0000000000b1"
+
+
+def reload_rule(marker):
+    return iwtest.marker_rule("IW reload test rule", RULE_ID, marker)
+
+
 # line 7, column 5: an unterminated flow sequence
-BROKEN = RULE.replace("    selection:\n", "    selection: [\n", 1)
+BROKEN = reload_rule("iwreload-broken").replace("    selection:\n", "    selection: [\n", 1)
 
 
 def body(h, rs, rule):
@@ -58,7 +52,7 @@ def wait_generation(h, gen0):
 
 
 def test_broken_rules_on_reload_keep_previous(httpd, rsyslog, errlog):
-    rule = httpd.write_rule("reload.yml", RULE.format(marker="iwreload-one"))
+    rule = httpd.write_rule("reload.yml", reload_rule("iwreload-one"))
     httpd.ensure(body(httpd, rsyslog, rule), "event")
     m = rsyslog.mark()
     n = attack(httpd, "iwreload-one")
@@ -104,7 +98,7 @@ def test_broken_rules_on_reload_keep_previous(httpd, rsyslog, errlog):
                                if "[iocwatch:error]" in ln], 5, what="the error line")
 
     # fixed: the new rule is taken, the mark cleared
-    httpd.write_rule("reload.yml", RULE.format(marker="iwreload-two"))
+    httpd.write_rule("reload.yml", reload_rule("iwreload-two"))
     gen2 = iwtest.status_page(httpd.port)["mpm_generation"]
     httpd.restart(graceful=True)
     wait_generation(httpd, gen2)

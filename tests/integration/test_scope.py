@@ -6,39 +6,18 @@ the broken rule's file:line, graceful restart applying changed rules."""
 import os
 import re
 import subprocess
-import time
-import uuid
 
 import pytest
 
 import iwtest
-from iwtest import get
+from iwtest import by_url, get, nonce
 
 RULE_A = "7b0c5a55-0000-4000-8000-00000000000a"
 RULE_B = "7b0c5a55-0000-4000-8000-00000000000b"
 RULE_C = "7b0c5a55-0000-4000-8000-00000000000c"
 RULE_V = "7b0c5a55-0000-4000-8000-0000000000f1"
 
-VHOST_RULE = """\
-title: IW test V - vhost-only rule
-id: 7b0c5a55-0000-4000-8000-0000000000f1
-status: test
-logsource:
-    category: webserver
-detection:
-    selection:
-        cs-uri-query|contains: 'iwvhost-v'
-    condition: selection
-level: high
-"""
-
-
-def nonce():
-    return uuid.uuid4().hex[:12]
-
-
-def by_url(n):
-    return lambda a: n in (get(a, "url.original") or "")
+VHOST_RULE = iwtest.marker_rule("IW test V - vhost-only rule", RULE_V, "iwvhost-v")
 
 
 def scope_body(rs, h):
@@ -232,22 +211,13 @@ def test_bad_directive_values_refused(server, rsyslog):
         assert rc != 0 and msg in out, (d, out)
 
 
-GRACE_RULE = """\
-title: IW test G - graceful marker
-id: 7b0c5a55-0000-4000-8000-0000000000a9
-status: test
-logsource:
-    category: webserver
-detection:
-    selection:
-        cs-uri-query|contains: '{marker}'
-    condition: selection
-level: high
-"""
+def grace_rule(marker):
+    return iwtest.marker_rule("IW test G - graceful marker",
+                              "7b0c5a55-0000-4000-8000-0000000000a9", marker)
 
 
 def test_graceful_restart_applies_changed_rules(httpd, rsyslog, errlog):
-    rule = httpd.write_rule("grace.yml", GRACE_RULE.format(marker="iwgrace-one"))
+    rule = httpd.write_rule("grace.yml", grace_rule("iwgrace-one"))
     body = scope_body(rsyslog, httpd) + 'IocWatchRules "%s"\n' % rule
     httpd.ensure(body, "event")
     n1 = nonce()
@@ -256,7 +226,7 @@ def test_graceful_restart_applies_changed_rules(httpd, rsyslog, errlog):
     rsyslog.wait_alerts(m, 1, by_url(n1))
     gen0 = iwtest.status_page(httpd.port)["mpm_generation"]
 
-    httpd.write_rule("grace.yml", GRACE_RULE.format(marker="iwgrace-two"))
+    httpd.write_rule("grace.yml", grace_rule("iwgrace-two"))
     httpd.restart(graceful=True)
     iwtest.wait_until(lambda: iwtest.status_page(httpd.port)["mpm_generation"] > gen0,
                       15, step=0.2, what="new generation serving")
@@ -274,7 +244,7 @@ def test_graceful_restart_applies_changed_rules(httpd, rsyslog, errlog):
 def test_broken_rule_file_configtest_fails_but_stop_works(httpd, rsyslog, errlog):
     """A rule file broken while httpd runs: `httpd -t` names it, and
     `httpd -k stop` (which reads the config too) still stops the server."""
-    rule = httpd.write_rule("grace2.yml", GRACE_RULE.format(marker="iwgrace-ok"))
+    rule = httpd.write_rule("grace2.yml", grace_rule("iwgrace-ok"))
     body = scope_body(rsyslog, httpd) + 'IocWatchRules "%s"\n' % rule
     httpd.ensure(body, "event")
     rc, out = httpd.configtest(httpd.running_conf)
@@ -282,7 +252,6 @@ def test_broken_rule_file_configtest_fails_but_stop_works(httpd, rsyslog, errlog
     httpd.write_rule("grace2.yml", "title: x\ndetection: [\n")
     rc, out = httpd.configtest(httpd.running_conf)
     assert rc != 0 and "grace2.yml:" in out, out
-    pid = httpd.pid()
     r = subprocess.run(httpd._cmd("-k", "stop"), capture_output=True, text=True,
                        timeout=300, env=httpd._env())
     assert r.returncode == 0, r.stdout + r.stderr
