@@ -540,9 +540,10 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
         for cat in sorted(t):
             k = t[cat]
             if k['benign']:
-                lines.append('| `%s` benign `%s` requests | %d | %s | %s | ≤ ModSec |' % (
-                    c['name'], cat, k['benign'], ratio(k['benign_hit'], k['benign']),
-                    ratio(k['benign_mshit'], k['benign_sent'])))
+                lines.append('| `%s` benign `%s` requests | %d | %.3f (%d) | %s | ≤ ModSec |' % (
+                    c['name'], cat, k['benign'], k['benign_hit'] / k['benign'], k['benign_hit'],
+                    '%.3f (%d)' % (k['benign_mshit'] / k['benign_sent'], k['benign_mshit'])
+                    if k['benign_sent'] else 'n/a'))
         neg = sum(t[cat]['negative'] for cat in t)
         if neg:
             lines.append('| `%s` `negative` look-alikes (reported, not targeted) | %d | %s | %s | |' % (
@@ -588,9 +589,11 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
     else:
         lines.append('(no alerts on benign lines)')
     lines += ['', '## Notes', '']
-    lines.append('- What a log-phase inspector cannot see: request bodies (CRS tests whose payload is in a '
-                 'multipart/JSON/XML body were dropped from the CRS corpus; form bodies were moved to the query) '
-                 'and the absence of headers in logs that do not record them. Most remaining `protocol` misses '
+    lines.append('- The shared corpora carry no bodies (CRS tests whose payload is in a multipart/JSON/XML body '
+                 'were dropped from the CRS corpus; form bodies were moved to the query). The module reads form '
+                 'and JSON bodies (`cs-body`); what the body rules do on prose is measured on `benign-bodies.jsonl` '
+                 'above, and on attack bodies in the live-tool check below (sqlmap\'s and wfuzz\'s POST runs). '
+                 'Most remaining `protocol` misses '
                  'on the CRS corpus are tests about a Content-Type charset, a GET with a body, a missing Host or '
                  'header counts whose headers the corpus request no longer carries (the body was moved to the '
                  'query); most remaining `sqli` misses are CRS '
