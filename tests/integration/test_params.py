@@ -2,7 +2,7 @@
 """Per-parameter fields (issue 17, item 2) on a real httpd: a rule anchored
 on one query parameter value, one cookie and one POSTed form-body
 parameter alerts with that parameter as its evidence, and stays quiet when
-the same bytes are elsewhere in the request; the access log of the same
+the same bytes are elsewhere in the request (also in a JSON body); the access log of the same
 requests scanned by `iocwatch scan` gives the same query-parameter alerts
 (a combined log has the query, not the cookies or the body)."""
 
@@ -145,6 +145,20 @@ def test_form_body_parameter(server, rsyslog):
     a = rsyslog.wait_alerts(m, 1, by_url(n1))
     assert [get(x, "rule.id") for x in a] == [R_BODY]
     assert evidence(a[0]) == [("cs-body-param", "user=' OR 1=1--")]
+    assert rsyslog.quiet(m, by_url(n2), wait=0.5) == []
+
+
+def test_json_body_parameter(server, rsyslog):
+    """A JSON body's leaves are parameters named by their key."""
+    n1, n2 = nonce(), nonce()
+    m = rsyslog.mark()
+    assert post(server, "/cgi/form.sh?n=" + n1, '{"login": {"user": "\' or 1=1 -- ", "remember": true}}',
+                "application/json") == 200
+    assert post(server, "/cgi/form.sh?n=" + n2, '{"user": "alice", "note": "\' or 1=1"}',
+                "application/json") == 200
+    a = rsyslog.wait_alerts(m, 1, by_url(n1))
+    assert [get(x, "rule.id") for x in a] == [R_BODY]
+    assert evidence(a[0]) == [("cs-body-param", "user=' or 1=1 -- ")]
     assert rsyslog.quiet(m, by_url(n2), wait=0.5) == []
 
 
