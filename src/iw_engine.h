@@ -154,6 +154,16 @@ void iw_scratch_cache_counters(const iw_scratch_t *s, uint64_t *hits,
 void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits,
                                      uint64_t *misses);
 
+/* Benchmarks (tests/bench/bench_fields.c): where an event's scan time goes.
+ * iw_engine_scan_fields: the fields scanned for events of `type`
+ * (IW_EV_ACCESS / IW_EV_ERROR), in scan order, up to max into fields;
+ * returns how many there are.  iw_engine_scan_field: every matcher of that
+ * one field on ev, as the evaluation's scan phase runs them but without
+ * the scan-result cache; returns the predicates set (0 when the field is
+ * absent or empty, -1 on a bad argument).  No rule is evaluated. */
+int iw_engine_scan_fields(const iw_engine_t *e, unsigned type, int *fields, int max);
+int iw_engine_scan_field(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, int field);
+
 /* Tests only: 0 = engines compiled from now on build no plain-value
  * databases (iw_match_plain.h), to compare results with and without them. */
 extern int iw_engine_plain_dbs;

@@ -1389,3 +1389,55 @@ void iw_scratch_error_counters(const iw_scratch_t *s, iw_eval_counters_t *c)
     c->per_rule = s->rule_errs;
     c->nrules = s->e->nrs;
 }
+
+/* ---- benchmarks: one field's matchers alone ---------------------------------- */
+
+int iw_engine_scan_fields(const iw_engine_t *e, unsigned type, int *fields, int max)
+{
+    int ti, i;
+
+    if (!e) return 0;
+    ti = iw_engine__type_index(type);
+    for (i = 0; i < e->nscan[ti] && i < max; i++) fields[i] = e->scan_fields[ti][i];
+    return e->nscan[ti];
+}
+
+/* One value of a field through scan_field, as scan_field_cached picks
+ * its database. */
+static void scan_value_uncached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti)
+{
+    const fieldm_t *fm = &e->fm[ti][c->field];
+    int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN;
+    scan_field(e, s, c, fm, field_db(fm, c, short_small), short_small);
+}
+
+/* What scan_event does for one field (each value of a multi-valued one),
+ * without the scan-result cache. */
+int iw_engine_scan_field(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, int field)
+{
+    scan_ctx_t c;
+    iw_str_t v, x;
+    size_t pos = 0;
+    int ti;
+
+    if (!e || !s || !ev || s->e != e || field < 0 || field >= IW_F__COUNT) return -1;
+    ti = iw_engine__type_index(ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS);
+    scratch_begin(e, s, ev);
+    memset(&c, 0, sizeof(c));
+    c.s = s;
+    c.field = field;
+    if (e->merge && ti == 0) find_segments(ev, iw_event_get(ev, IW_F_RAW), c.seg);
+    v = iw_event_get(ev, (iw_field_id_t)field);
+    if (!v.p || !v.len) return 0;
+    if (!iw_field_is_multi(field)) {
+        c.v = v;
+        scan_value_uncached(e, s, &c, ti);
+        return s->ntouched;
+    }
+    while (iw_param_next(v, &pos, &x)) {
+        if (!x.len) continue;
+        c.v = x;
+        scan_value_uncached(e, s, &c, ti);
+    }
+    return s->ntouched;
+}

@@ -53,6 +53,13 @@ echo "$lines $tg $ts $ts0 $tp $tp0" | awk '{
     printf "iocwatch scan, SigmaHQ + pack:       %.3f CPU s (%.3f s loading rules)  %9.0f lines per CPU second of scanning\n", $5, $6, $1 / ($5 - $6);
     printf "scan time / grep time: SigmaHQ %.1fx, SigmaHQ + pack %.1fx (target: >= 1,000,000 lines per CPU second with the pack)\n", ($3 - $4) / $2, ($5 - $6) / $2 }'
 
+echo "== 2b. where a distinct line's evaluation goes, field by field (SigmaHQ + pack, first 20,000 lines)"
+if [ -x build/bench/bench_fields ]; then
+    build/bench/bench_fields --lines 20000 --rounds 3 "$LOGF" "$SIGMA/rules" "$SIGMA/rules-emerging-threats" conf/rules
+else
+    echo "bench_fields not built"
+fi
+
 echo "== 3. httpd throughput (wrk, 2 KB static file, keep-alive): module off vs on"
 if [ -f tools/bench_httpd.py ]; then
     /usr/bin/python3 tools/bench_httpd.py
