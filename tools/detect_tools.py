@@ -455,8 +455,8 @@ def report(args, results, skipped, alerts_bad):
             lines.append('| %s | %d | %s | %s |' % (cls, len(items), ', '.join(sorted({i[0] for i in items})),
                                                    '<br>'.join(ex)))
     lines.append('')
-    lines.append('Rerun: `make detect-tools` (needs the tools: `apt-get install sqlmap wapiti nmap wfuzz dirb '
-                 'whatweb`, plus `libapache2-mod-security2 modsecurity-crs`; about 5 minutes on 2 cores; not '
+    lines.append('Rerun: `make detect-tools` (installs the tools with `tools/install-deps.sh tools`: sqlmap, wapiti, '
+                 'nmap, wfuzz, dirb, whatweb, plus ModSecurity and CRS; about 5 minutes on 2 cores; not '
                  'part of `make test`). `--show-misses` prints every CRS-only request with its CRS messages.')
     lines.append('')
     return '\n'.join(lines)
