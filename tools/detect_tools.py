@@ -365,12 +365,16 @@ def evaluate(target, runs):
     access = target.access()
     crs = target.crs_hits()
     iw = collections.defaultdict(set)
+    # a request httpd refused while reading it (400: a target without '/', a bad
+    # escape) has no UNIQUE_ID: its alerts are matched by method and target
+    by_line = collections.defaultdict(set)
     for a in target.sink.alerts:
         if 'correlation' in a.get('iocwatch', {}):
             continue
-        rid = (a.get('http') or {}).get('request', {}).get('id')
-        if rid:
-            iw[rid].add(a['rule']['id'])
+        req = (a.get('http') or {}).get('request', {})
+        if req.get('id'):
+            iw[req['id']].add(a['rule']['id'])
+        by_line[(req.get('method'), (a.get('url') or {}).get('original'))].add(a['rule']['id'])
     results = []
     for run in runs:
         reqs = access[run['first']:run['last']]
@@ -379,6 +383,10 @@ def evaluate(target, runs):
         neither = []
         for uid, status, method, target_s in reqs:
             a = bool(iw.get(uid))
+            if uid == '-':
+                parts = detect.unescape_apache(target_s).decode('utf-8', 'surrogateescape').split(' ')
+                tgt = ' '.join(parts[1:-1] if len(parts) > 2 and parts[-1].startswith('HTTP/') else parts[1:])
+                a = len(parts) >= 2 and bool(by_line.get((parts[0], tgt)))
             b = detect.modsec_detected(set(crs.get(uid, {})))
             c['requests'] += 1
             c['both' if a and b else 'iw' if a else 'crs' if b else 'none'] += 1
