@@ -139,6 +139,7 @@ typedef struct iw_engine_stats {
     long cidr_nodes;        /* radix tree nodes (all fields) */
     int always_candidates;  /* rules evaluated on every event */
     int merged_literals;    /* substring literals scanned inside _raw */
+    int header_line_fields; /* header-block fields scanned line by line */
 } iw_engine_stats_t;
 void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st);
 
@@ -167,5 +168,9 @@ int iw_engine_scan_field(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, 
 /* Tests only: 0 = engines compiled from now on build no plain-value
  * databases (iw_match_plain.h), to compare results with and without them. */
 extern int iw_engine_plain_dbs;
+/* Tests only: 0 = engines compiled from now on scan header blocks whole
+ * (no header-lines plan), to compare results with and without it; 2 =
+ * plan even when a block database is left over (every path exercised). */
+extern int iw_engine_header_lines;
 
 #endif

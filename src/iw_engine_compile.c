@@ -850,6 +850,64 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     b->e->ndbs++;
 }
 
+/* One database of a header-lines plan (NULL when it has no expression). */
+static int lines_db(build_t *b, apr_array_header_t *ex, apr_array_header_t *fl,
+                    apr_array_header_t *id, hs_database_t **db, unsigned *minw)
+{
+    hs_compile_error_t *err = NULL;
+    int i, k;
+
+    *db = NULL;
+    if (!ex->nelts) return 0;
+    *minw = analyse_exprs((const char *const *)ex->elts, (unsigned *)fl->elts, ex->nelts);
+    /* SINGLEMATCH is per id: several literals of one branch share one,
+     * and analyse_exprs takes it from one-byte ones */
+    for (i = 0; i < ex->nelts; i++)
+        if (!(APR_ARRAY_IDX(fl, i, unsigned) & HS_FLAG_SINGLEMATCH))
+            for (k = 0; k < ex->nelts; k++)
+                if (APR_ARRAY_IDX(id, k, unsigned) == APR_ARRAY_IDX(id, i, unsigned))
+                    APR_ARRAY_IDX(fl, k, unsigned) &= ~(unsigned)HS_FLAG_SINGLEMATCH;
+    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)ex->elts,
+                                        (const unsigned *)fl->elts, (const unsigned *)id->elts,
+                                        (unsigned)ex->nelts, HS_MODE_BLOCK, db, &err) != HS_SUCCESS) {
+        if (err) hs_free_compile_error(err);
+        *db = NULL;
+        return -1;
+    }
+    if (hs_alloc_scratch(*db, &b->e->proto) != HS_SUCCESS) {
+        hs_free_database(*db);
+        *db = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* The header-lines plan of a header-block field (iw_engine_lines.c) and
+ * its databases.  Any failure leaves the field without a plan: its
+ * database then scans the whole block, as it would anyway. */
+static void compile_lines(build_t *b, fieldm_t *fm, int field, const apr_array_header_t *ids)
+{
+    int first = b->hl->nelts;
+    hlplan_t pl;
+    hlines_t *hl;
+
+    if (!iw_engine__plan_lines(b, field, ids, &pl)) {
+        b->hl->nelts = first;
+        return;
+    }
+    hl = apr_pcalloc(b->p, sizeof(*hl));
+    if (lines_db(b, pl.lex, pl.lfl, pl.lid, &hl->line_db, &hl->line_minw) < 0
+        || lines_db(b, pl.bex, pl.bfl, pl.bid, &hl->block_db, &hl->block_minw) < 0) {
+        if (hl->line_db) hs_free_database(hl->line_db);
+        b->hl->nelts = first;
+        return;
+    }
+    hl->first = first;
+    hl->n = b->hl->nelts - first;
+    fm->hl = hl;
+    b->e->ndbs += 1 + (hl->block_db != NULL);
+}
+
 /* Split the patterns of one field into exact-value tables, compared
  * literals and a Vectorscan database: a Vectorscan call costs ~50-100 ns
  * even on a few bytes, and anchored exact values slow a database down. */
@@ -915,6 +973,7 @@ static int compile_field(build_t *b, int ti, int field)
         /* not _raw with merged literals (never plain anyway: spaces) */
         if (fm->db && !rc && !fm->merged && !(!ti && field == IW_F_RAW && b->e->merge))
             compile_plain(b, fm, hs);
+        if (fm->db && !rc && !ti && !fm->merged) compile_lines(b, fm, field, hs);
     }
     extab_build(b, &fm->ex[0], ex[0]);
     extab_build(b, &fm->ex[1], ex[1]);
@@ -975,6 +1034,11 @@ static apr_status_t engine_cleanup(void *data)
             if (fm->db) { hs_free_database(fm->db); fm->db = NULL; }
             if (fm->rest) { hs_free_database(fm->rest); fm->rest = NULL; }
             if (fm->plain) { hs_free_database(fm->plain); fm->plain = NULL; }
+            if (fm->hl) {
+                if (fm->hl->line_db) hs_free_database(fm->hl->line_db);
+                if (fm->hl->block_db) hs_free_database(fm->hl->block_db);
+                fm->hl = NULL;
+            }
         }
     for (f = 0; f < IW_F__COUNT; f++) { iw_match_radix_destroy(e->radix[f]); e->radix[f] = NULL; }
     if (e->proto) { hs_free_scratch(e->proto); e->proto = NULL; }
@@ -1070,7 +1134,7 @@ static void build_init(build_t *b, apr_pool_t *p, iw_ruleset_t *rs, iw_diag_t *d
     MK(groups, range_t); MK(items, citem_t); MK(rows, range_t); MK(terms, int32_t);
     MK(filt, int32_t); MK(pats, pat_t); MK(acts, act_t); MK(rx, rxcheck_t);
     MK(rxall, rxalways_t); MK(dc, dcheck_t); MK(predw, double); MK(always, int32_t);
-    MK(lits, litpat_t); MK(conf, confent_t); MK(pnl, char);
+    MK(lits, litpat_t); MK(conf, confent_t); MK(pnl, char); MK(hl, hlact_t);
 #undef MK
     b->pat_by_key = apr_hash_make(b->tp);
     b->pred_by_sig = apr_hash_make(b->tp);
@@ -1102,6 +1166,8 @@ static void engine_publish(build_t *b)
     e->conf = (confent_t *)b->conf->elts;
     e->nconf = b->conf->nelts;
     e->npatterns = b->pats->nelts;
+    e->hl = (hlact_t *)b->hl->elts;
+    e->nhl = b->hl->nelts;
 }
 
 /* ---- readers: which rules read a predicate (evaluation errors) ------------ */
@@ -1193,6 +1259,7 @@ static void expand_lazy(iw_engine_t *e)
     static const struct { int view; uint64_t from; int hdrs; } deps[] = {
         { IW_F_CS_HEADERS, 0, 1 },
         { IW_F_CS_HEADERS_DEC, 0, 1 },
+        { IW_F_CS_HEADER_DEC, 0, 1 },
         { IW_F_RAW, FBIT(IW_F_CS_METHOD) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_VERSION)
                     | FBIT(IW_F_SC_STATUS), 1 },
         { IW_F_CS_URI_DEC, FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_URI_STEM)

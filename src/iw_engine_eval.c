@@ -58,7 +58,8 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     s->rerrgen = calloc(nr + 1, sizeof(uint32_t));
     s->errs = calloc(nr + 1, sizeof(iw_eval_error_t));
     s->rule_errs = calloc((size_t)e->nrs + 1, sizeof(uint64_t));
-    if (!s->mctx || !s->jstack || !s->errp || !s->errp_code || !s->errp_field || !s->errgen
+    s->hlgen = calloc((size_t)e->nhl + 1, sizeof(uint32_t));
+    if (!s->hlgen || !s->mctx || !s->jstack || !s->errp || !s->errp_code || !s->errp_field || !s->errgen
         || !s->rerrgen || !s->errs || !s->rule_errs) {
         iw_scratch_destroy(s);
         return NULL;
@@ -95,7 +96,7 @@ void iw_scratch_destroy(iw_scratch_t *s)
     if (s->mctx) pcre2_match_context_free(s->mctx);
     if (s->jstack) pcre2_jit_stack_free(s->jstack);
     free(s->errp); free(s->errp_code); free(s->errp_field); free(s->errgen); free(s->rerrgen);
-    free(s->errs); free(s->rule_errs);
+    free(s->errs); free(s->rule_errs); free(s->hlgen);
     iw_engine_memo_destroy(s->sc);
     iw_engine_memo_destroy(s->evc);
     free(s->kbuf);
@@ -135,19 +136,24 @@ static void __attribute__((cold)) pred_error(iw_scratch_t *s, int32_t p, int fie
 /* 1 match, 0 no match, < 0 the PCRE2 error (a limit: the regex could not
  * be evaluated).  Out of JIT stack, the interpreter tries again on the
  * heap (RX_HEAP_LIMIT). */
-static int run_regex(iw_scratch_t *s, const rxcheck_t *rx, iw_str_t v)
+static int run_regex_from(iw_scratch_t *s, const rxcheck_t *rx, iw_str_t v, size_t from)
 {
     int rc = rx->jit
-        ? pcre2_jit_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, s->mctx)
-        : pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, 0, s->md, s->mctx);
+        ? pcre2_jit_match(rx->code, (PCRE2_SPTR)v.p, v.len, from, 0, s->md, s->mctx)
+        : pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, from, 0, s->md, s->mctx);
     if (rc >= 0) return 1;
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
-        rc = pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, 0, PCRE2_NO_JIT, s->md, s->mctx);
+        rc = pcre2_match(rx->code, (PCRE2_SPTR)v.p, v.len, from, PCRE2_NO_JIT, s->md, s->mctx);
     if (rc >= 0) return 1;
     if (rc == PCRE2_ERROR_NOMATCH) return 0;
     s->nrx_errors++;
     return rc;
+}
+
+static int run_regex(iw_scratch_t *s, const rxcheck_t *rx, iw_str_t v)
+{
+    return run_regex_from(s, rx, v, 0);
 }
 
 typedef struct scan_ctx {
@@ -610,6 +616,185 @@ static void __attribute__((cold)) scan_failed(const iw_engine_t *e, iw_scratch_t
     (void)rc;
 }
 
+/* ---- header lines (hlines_t, iw_engine_int.h) ------------------------------ */
+
+#define HL_TODO_MAX 64             /* actions of one block; more: the whole database */
+#define HL_RECHECK (1 << 30)       /* a window confirmation failed: confirm on the block */
+_Static_assert(IW_F__COUNT < 63, "class 63 of the scan cache is the header lines'");
+
+typedef struct hl_ctx {
+    scan_ctx_t *c;
+    iw_str_t w;                    /* the window scanned */
+    int32_t ids[IW_ENGINE_MEMO_MAX_PREDS];
+    int n, uncacheable, full;
+} hl_ctx_t;
+
+/* A line database match: the action, once per window; a line-local
+ * branch only when PCRE2 confirms it on the window. */
+static int on_line_match(unsigned id, unsigned long long from, unsigned long long to,
+                         unsigned flags, void *ctx)
+{
+    hl_ctx_t *h = ctx;
+    const hlact_t *a = &h->c->s->e->hl[id];
+    int32_t v = (int32_t)id, i;
+    (void)from; (void)to; (void)flags;
+
+    for (i = 0; i < h->n; i++) if ((h->ids[i] & ~HL_RECHECK) == v) return 0;
+    if (a->kind == HL_LINE) {
+        rxcheck_t rx = { a->code, a->jit, 0 };
+        int rc = run_regex(h->c->s, &rx, h->w);
+        if (rc == 0) return 0;
+        if (rc < 0) { v |= HL_RECHECK; h->uncacheable = 1; }
+    }
+    if (h->n == IW_ENGINE_MEMO_MAX_PREDS) { h->full = 1; return 1; }   /* stop: scan the block */
+    h->ids[h->n++] = v;
+    return 0;
+}
+
+/* The actions one window sets, through the scan cache (class 63). */
+static int hl_window(const iw_engine_t *e, iw_scratch_t *s, hl_ctx_t *h, const hlines_t *hl,
+                     int ti)
+{
+    iw_engine_memo_key_t key;
+    const iw_engine_memo_res_t *hit;
+    iw_engine_memo_res_t rec;
+    size_t rlen;
+    int k, cache;
+
+    h->n = h->uncacheable = h->full = 0;
+    if (h->w.len < hl->line_minw) return 0;
+    key.tag = 63u | 1u << 6 | (uint32_t)h->c->field << 8 | (uint32_t)ti << 16;
+    key.pre = NULL;
+    key.npre = 0;
+    key.v = h->w.p;
+    key.n = h->w.len;
+    cache = s->sc && iw_engine_memo_wanted(s->sc, key.tag) && iw_engine_memo_key(&key);
+    if (cache && (hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
+        for (k = 0; k < hit->n; k++) h->ids[k] = hit->pred[k];
+        h->n = hit->n;
+        return 0;
+    }
+    if (hs_scan(hl->line_db, h->w.p, (unsigned)h->w.len, 0, s->hs, on_line_match, h) != HS_SUCCESS
+        && !h->full)
+        return -1;
+    if (h->full) return -1;
+    if (cache && !h->uncacheable) {
+        rec.n = h->n;
+        rec.overflow = 0;
+        for (k = 0; k < h->n; k++) { rec.pred[k] = h->ids[k]; rec.field[k] = 0; }
+        iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
+    }
+    return 0;
+}
+
+/* The actions to run on the block, each once (hlgen), with the offset of
+ * the first line that asked for it. */
+typedef struct hl_block {
+    iw_scratch_t *s;
+    int32_t todo[HL_TODO_MAX];
+    size_t off[HL_TODO_MAX];
+    int ntodo;
+} hl_block_t;
+
+static int hl_todo(hl_block_t *bk, int32_t v, size_t off)
+{
+    int32_t id = v & ~HL_RECHECK;
+    if (bk->s->hlgen[id] == bk->s->hlg) return 0;
+    if (bk->ntodo == HL_TODO_MAX) return -1;
+    bk->s->hlgen[id] = bk->s->hlg;
+    bk->off[bk->ntodo] = off;
+    bk->todo[bk->ntodo++] = v;
+    return 0;
+}
+
+static int on_block_match(unsigned id, unsigned long long from, unsigned long long to,
+                          unsigned flags, void *ctx)
+{
+    (void)from; (void)to; (void)flags;
+    return hl_todo(ctx, (int32_t)id, 0) < 0;   /* too many: stop, scan the block */
+}
+
+/* Every predicate of pattern pat (a branch of it matched the block). */
+static void hl_set_pat(const iw_engine_t *e, scan_ctx_t *c, int32_t pat)
+{
+    int32_t i;
+    for (i = e->pat_act_first[pat]; i < e->pat_act_first[pat + 1]; i++) {
+        int32_t a = e->acts[i];
+        scan_set(c, a >= 0 ? a : e->rx[-1 - a].pred);
+    }
+}
+
+/* One action on the block.  An HL_BLOCK branch found through its literals
+ * in a line starting at off matches, if at all, from off - pre on: every
+ * match holds a literal at most pre bytes after its start, and the lines
+ * before held none.  PCRE2 from there sees the whole block (lookbehinds
+ * read the bytes before). */
+static void hl_fire(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int32_t v, size_t off)
+{
+    const hlact_t *a = &e->hl[v & ~HL_RECHECK];
+    int32_t i;
+
+    if (a->kind == HL_PAT) {
+        on_match((unsigned)a->pat, 0, 0, 0, c);
+    } else if (a->kind == HL_LINE && !(v & HL_RECHECK)) {
+        hl_set_pat(e, c, a->pat);
+    } else {
+        rxcheck_t rx = { a->code, a->jit, 0 };
+        int rc, all = 1;
+        for (i = e->pat_act_first[a->pat]; i < e->pat_act_first[a->pat + 1] && all; i++) {
+            int32_t p = e->acts[i];
+            all = pred_is_set(s, p >= 0 ? p : e->rx[-1 - p].pred);
+        }
+        if (all && !c->rec) return;
+        off = a->pre < 0 || (size_t)a->pre >= off ? 0 : off - (size_t)a->pre;
+        if ((rc = run_regex_from(s, &rx, c->v, off)) > 0) {
+            hl_set_pat(e, c, a->pat);
+        } else if (rc < 0) {
+            for (i = e->pat_act_first[a->pat]; i < e->pat_act_first[a->pat + 1]; i++) {
+                int32_t p = e->acts[i];
+                pred_error(s, p >= 0 ? p : e->rx[-1 - p].pred, c->field, rc);
+            }
+            if (c->rec) c->rec->overflow = 1;
+        }
+    }
+}
+
+/* The block c->v line by line: each window's actions (cached), the block
+ * database, then the actions on the block.  0, or -1 when the plan cannot
+ * answer (the caller scans the block with the whole database). */
+static int scan_lines(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, const fieldm_t *fm,
+                      int ti)
+{
+    const hlines_t *hl = fm->hl;
+    const char *p = c->v.p, *end = p + c->v.len, *ls = p;
+    hl_block_t bk;
+    hl_ctx_t h;
+    int k;
+
+    if (++s->hlg == 0) {
+        memset(s->hlgen, 0, sizeof(uint32_t) * ((size_t)e->nhl + 1));
+        s->hlg = 1;
+    }
+    bk.s = s;
+    bk.ntodo = 0;
+    h.c = c;
+    while (ls < end) {
+        const char *nl = memchr(ls, '\n', (size_t)(end - ls));
+        const char *le = nl ? nl + 1 : end, *ws = ls == p ? ls : ls - 1;
+        h.w = (iw_str_t){ ws, (size_t)(le - ws) };
+        if (hl_window(e, s, &h, hl, ti) < 0) return -1;
+        for (k = 0; k < h.n; k++)
+            if (hl_todo(&bk, h.ids[k], (size_t)(ls - p)) < 0) return -1;
+        ls = le;
+    }
+    if (hl->block_db && c->v.len >= hl->block_minw
+        && hs_scan(hl->block_db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_block_match, &bk)
+           != HS_SUCCESS)
+        return -1;
+    for (k = 0; k < bk.ntodo; k++) hl_fire(e, s, c, bk.todo[k], bk.off[k]);
+    return 0;
+}
+
 static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
                        const fieldm_t *fm, hs_database_t *db, int short_small)
 {
@@ -618,6 +803,7 @@ static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
     if (fm->lits.n) lit_scan(e, &fm->lits, short_small, c);
+    if (db && db == fm->db && fm->hl && scan_lines(e, s, c, fm, 0) == 0) return;
     if (db && (rc = hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
         scan_failed(e, s, c, (int)rc);
 }
@@ -1317,6 +1503,7 @@ void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
         if (e->radix[f]) st->cidr_nodes += (long)iw_match_radix_nodes(e->radix[f]);
     st->always_candidates = e->nalways;
     st->merged_literals = e->nconf;
+    for (f = 0; f < IW_F__COUNT; f++) st->header_line_fields += e->fm[0][f].hl != NULL;
 }
 
 void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events, uint64_t *candidates)

@@ -152,8 +152,40 @@ typedef struct lazyent {
 } lazyent_t;
 typedef struct segment { size_t off, len; int ok; } segment_t;
 
+/* Header lines (iw_engine_lines.c builds, iw_engine_eval.c "header
+ * lines" uses): a header block is scanned line by line where that is
+ * exact, each line's result cached, because most lines repeat for a
+ * client while the block changes with every Referer.  A line is scanned
+ * as its window: the LF before it (none for the first line), its bytes and
+ * its LF.  Every pattern of the field's database is split into top-level
+ * branches and each branch takes one of three ways (iw_match_factor.h):
+ * - HL_PAT: a contains literal without LF: scanned per line, exact;
+ * - HL_LINE: a line-local branch: scanned per line and confirmed by PCRE2
+ *   on the window, exact for the block;
+ * - HL_BLOCK: a branch with required literals (scanned per line, a hit
+ *   makes it a candidate) or without (in the smaller block database):
+ *   PCRE2 confirms the branch on the whole block.
+ * Every branch of a pattern matches the block exactly when the pattern
+ * does, so the pattern's predicates are set on any branch's match. */
+enum { HL_PAT = 1, HL_LINE, HL_BLOCK };
+typedef struct hlact {
+    int32_t pat;                   /* pattern id: its actions give the predicates */
+    int32_t kind;                  /* HL_* */
+    pcre2_code *code;              /* HL_LINE, HL_BLOCK: the branch (or whole regex) */
+    int jit;
+    long pre;                      /* HL_BLOCK found by literals: a match starts at most
+                                    * this many bytes before one (-1: no bound) */
+} hlact_t;
+typedef struct hlines {
+    hs_database_t *line_db;        /* per window: literals, factors, line-local branches */
+    hs_database_t *block_db;       /* the rest, per block; may be NULL */
+    unsigned line_minw, block_minw;
+    int32_t first, n;              /* actions e->hl[first..first+n) */
+} hlines_t;
+
 /* Matchers of one field for one event type. */
 typedef struct fieldm {
+    hlines_t *hl;                  /* header lines plan; NULL: db scans the block */
     hs_database_t *rest;           /* merged field: what _raw does not cover */
     int merged;                    /* 1: use rest when the segment is found */
     hs_database_t *db;             /* what is not below; may be NULL */
@@ -235,6 +267,7 @@ struct iw_engine {
     int32_t *rd_first, *rd_rules;
     int8_t *pat_field;
     int nrs;                       /* rules in the ruleset (rule->index bound) */
+    hlact_t *hl; int nhl;          /* header-line actions of every field */
 };
 
 struct iw_scratch {
@@ -269,6 +302,7 @@ struct iw_scratch {
     uint64_t *rule_errs;           /* per rule->index, since creation */
     uint64_t nrx_errors, nscan_errors, neval_errors, nerr_held;
     struct { uint64_t key; int64_t minute; } lim[256];   /* iw_scratch_eval_error_due */
+    uint32_t *hlgen; uint32_t hlg; /* header-line action done in block scan hlg */
 };
 
 /* ---- helpers of both sides (inline: the hot path calls them) ------------ */
@@ -333,7 +367,8 @@ typedef struct build {
     iw_ruleset_t *rs;
     apr_array_header_t *crules, *nodes, *kids, *sels, *groups, *items, *rows,
         *terms, *filt, *pats, *acts, *rx, *rxall, *dc, *predw, *always, *lits, *conf,
-        *pnl;                      /* char per pred: 1 = cannot be lazy */
+        *pnl,                      /* char per pred: 1 = cannot be lazy */
+        *hl;                       /* hlact_t of header-line plans */
     apr_hash_t *pat_by_key, *pred_by_sig;
     /* current rule / item for messages and masks */
     const iw_rule_t *rule;
@@ -361,6 +396,15 @@ typedef struct mdesc {
 
 void iw_engine__berr(build_t *b, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* iw_engine_lines.c: the header-lines plan of a header-block field whose
+ * database holds the patterns ids: the expressions of its per-line and
+ * block databases, their ids actions appended to b->hl.  0: no plan. */
+typedef struct hlplan {
+    apr_array_header_t *lex, *lfl, *lid;      /* line database: expr, flags, id */
+    apr_array_header_t *bex, *bfl, *bid;      /* block database */
+} hlplan_t;
+int iw_engine__plan_lines(build_t *b, int field, const apr_array_header_t *ids, hlplan_t *out);
 
 /* iw_engine_value.c: all matchers one YAML value stands for. */
 int iw_engine__value_matchers(build_t *b, apr_array_header_t *ms, const iw_item_t *it,

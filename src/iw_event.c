@@ -45,6 +45,7 @@ static const char *const field_names[IW_F__COUNT] = {
     [IW_F_BP] = "cs-body-param",        [IW_F_BP_NAME] = "cs-body-param-name",
     [IW_F_BP_VALUE] = "cs-body-param-value",
     [IW_F_PARAMS_DROPPED] = "iw-params-dropped",
+    [IW_F_CS_HEADER_DEC] = "cs-header-decoded",
     [IW_F_MESSAGE] = "message",         [IW_F_LEVEL] = "level",
     [IW_F_MODULE] = "module",           [IW_F_AH_CODE] = "ah-code",
     [IW_F_PID] = "pid",                 [IW_F_RAW] = "_raw",
@@ -728,6 +729,38 @@ static iw_str_t param_source(const iw_event_t *ev, int src, iw_param_syntax_t *s
     }
 }
 
+/* cs-header-decoded: each header's "Name: value" of cs-headers decoded on
+ * its own (as cs-headers-decoded), the values NUL-separated
+ * (a decoded value holds no NUL).  The block's decoded lines, but told
+ * apart where a value decodes to an LF, and one value per header: a rule
+ * on it matches inside one header, and each header is a value of its own
+ * for the scan-result cache (a browser repeats most of them).  Headers
+ * past the event buffer are left out, as from cs-headers. */
+static void lazy_header_dec(iw_event_t *ev)
+{
+    iw_str_t h = iw_event_get(ev, IW_F_CS_HEADERS);
+    size_t start = ev->buf_used, off = 0;
+    int i;
+
+    if (!h.p || !ev->nhdrs) return;
+    for (i = 0; i < ev->nhdrs && off < h.len; i++) {
+        size_t n = ev->hdr_names[i].len + 2 + ev->hdr_values[i].len;
+        if (n > h.len - off) n = h.len - off;              /* cut with cs-headers */
+        if (buf_avail(ev) < n + 2) break;
+        if (iw_decode_fastpath && iw_decode_plain_len(h.p + off, n, 0) == n) {
+            memcpy(ev->buf + ev->buf_used, h.p + off, n);     /* nothing to decode */
+            ev->buf[ev->buf_used + n] = '\0';
+            ev->buf_used += n + 1;
+        } else {
+            ev->buf_used += iw_decode_full(h.p + off, n, ev->buf + ev->buf_used, 0) + 1;
+        }
+        off += n + 1;
+    }
+    if (ev->buf_used == start) return;
+    ev->buf[ev->buf_used - 1] = '\0';     /* the last value's NUL ends the list */
+    ev->val[IW_F_CS_HEADER_DEC] = (iw_str_t){ ev->buf + start, ev->buf_used - start - 1 };
+}
+
 /* Split one source into its three views (pairs, names, values: three
  * consecutive field ids), once per event. */
 static void lazy_params(iw_event_t *ev, int src)
@@ -782,6 +815,7 @@ static void lazy_params_dropped(iw_event_t *ev)
                    | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
                    | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID)            \
                    | LAZY_BIT(IW_F_IW_TRUNCATED) | LAZY_BIT(IW_F_CS_BODY_DEC)  \
+                   | LAZY_BIT(IW_F_CS_HEADER_DEC)                              \
                    | LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME)                 \
                    | IW_FIELD_MULTI_MASK | LAZY_BIT(IW_F_PARAMS_DROPPED))
 
@@ -810,6 +844,9 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
     case IW_F_CS_HEADERS_DEC:
         s = iw_event_get(ev, IW_F_CS_HEADERS);
         if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, 0);
+        break;
+    case IW_F_CS_HEADER_DEC:
+        if (ev->type == IW_EV_ACCESS) lazy_header_dec(ev);
         break;
     case IW_F_CS_BODY_DEC:
         s = ev->val[IW_F_CS_BODY];

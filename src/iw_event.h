@@ -73,6 +73,8 @@ typedef enum {
     IW_F_PARAMS_DROPPED,    /* "iw-params-dropped" parameters past the
                              * per-source limit (IW_PARAMS_MAX) or the room:
                              * not in the views above; absent when none */
+    IW_F_CS_HEADER_DEC,     /* "cs-header-decoded" (lazy, multi-valued): each
+                             * header "Name: value" decoded on its own */
     /* error events */
     IW_F_MESSAGE,         /* "message" text of the error entry */
     IW_F_LEVEL,           /* "level" e.g. error, crit, warn */
@@ -101,9 +103,10 @@ int iw_field_is_numeric(iw_field_id_t f);
  * Fills up to `max` slots, returns how many (1 for ordinary fields). */
 int iw_field_slots(iw_field_id_t f, iw_field_id_t *slots, int max);
 
-/* Multi-valued fields (the per-parameter views): their value is a list of
- * values separated by NUL bytes (iw_param_next walks it). */
-#define IW_FIELD_MULTI_MASK ((uint64_t)0x1ff << IW_F_QP)
+/* Multi-valued fields (the per-parameter views, the decoded header lines):
+ * their value is a list of values separated by NUL bytes (iw_param_next
+ * walks it). */
+#define IW_FIELD_MULTI_MASK (((uint64_t)0x1ff << IW_F_QP) | ((uint64_t)1 << IW_F_CS_HEADER_DEC))
 static inline int iw_field_is_multi(int f)
 {
     return f >= 0 && f < 64 && ((IW_FIELD_MULTI_MASK >> f) & 1);
@@ -200,8 +203,9 @@ void iw_event_release(iw_event_t *ev);
 #define IW_EVENT_BUF_MIN (64 * 1024)
 /* Work buffer bytes that hold every view of a request of `bytes` bytes
  * (request line + headers as "Name: value\r\n"): cs-headers, _raw, the
- * decoded views with their scratch copies, numbers and date/time. */
-#define IW_EVENT_ROOM(bytes) (4 * (size_t)(bytes) + 512)
+ * decoded views with their scratch copies (the headers decoded as a block
+ * and one by one), numbers and date/time. */
+#define IW_EVENT_ROOM(bytes) (5 * (size_t)(bytes) + 512)
 /* Bytes of the request a description stands for (method, target,
  * version, "Name: value\r\n" per header, plus d->dropped). */
 size_t iw_request_bytes(const iw_request_desc_t *d);

@@ -575,7 +575,7 @@ TEST(event_owned_buffer_holds_every_view)
 {
     static const iw_field_id_t views[] = { IW_F_CS_HEADERS, IW_F_RAW,
         IW_F_CS_URI_DEC, IW_F_CS_URI_STEM_DEC, IW_F_CS_URI_QUERY_DEC,
-        IW_F_CS_HEADERS_DEC };
+        IW_F_CS_HEADERS_DEC, IW_F_CS_HEADER_DEC };
     enum { NH = 200, VLEN = 1000 };
     iw_str_t *hn = calloc(NH, sizeof(*hn)), *hv = calloc(NH, sizeof(*hv));
     char *names = malloc(NH * 16), *vals = malloc(VLEN), *target = malloc(70000);
@@ -778,4 +778,32 @@ TEST(event_body_fields)
     CHECK(iw_event_get(&ev, IW_F_CS_BODY_DEC).p == NULL);
     CHECK_INT(iw_field_lookup("cs-body-decoded"), IW_F_CS_BODY_DEC);
     iw_event_release(&ev);
+}
+
+/* cs-header-decoded: one value per header, "Name: value" decoded on its
+ * own, NUL-separated; an LF a value decodes to stays inside its value;
+ * absent without headers. */
+TEST(event_header_decoded_values)
+{
+    static const iw_str_t hn[] = { {"Host", 4}, {"X-A", 3}, {"X-Empty", 7} };
+    static const iw_str_t hv[] = { {"h", 1}, {"union%0aselect%252e", 19}, {"", 0} };
+    iw_request_desc_t d;
+    iw_event_t ev;
+    char buf[4096];
+    iw_str_t v;
+
+    desc_init(&d, "GET", "/");
+    d.hdr_names = hn; d.hdr_values = hv; d.nhdrs = 3;
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_request(&ev, &d);
+    v = iw_event_get(&ev, IW_F_CS_HEADER_DEC);
+    REQUIRE(v.p != NULL);
+    CHECK(iw_field_is_multi(IW_F_CS_HEADER_DEC));
+    CHECK_INT(v.len, 7 + 1 + 18 + 1 + 9);
+    CHECK(!memcmp(v.p, "Host: h\0X-A: union\nselect.\0X-Empty: ", v.len));
+    CHECK_INT(iw_field_lookup("cs-header-decoded"), IW_F_CS_HEADER_DEC);
+    desc_init(&d, "GET", "/");
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_from_request(&ev, &d);
+    CHECK(iw_event_get(&ev, IW_F_CS_HEADER_DEC).p == NULL);
 }
