@@ -1427,6 +1427,26 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     return b->errors ? NULL : e;
 }
 
+void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
+{
+    int f;
+    memset(st, 0, sizeof(*st));
+    if (!e) return;
+    st->rules = e->nrules;
+    st->filters = e->ncrules - e->nrules;
+    st->predicates = e->npreds;
+    st->patterns = e->npatterns;
+    st->databases = e->ndbs;
+    st->regexes = e->nrx;
+    st->regexes_unfiltered = e->nrxall;
+    st->direct_checks = e->ndc + e->nldc;   /* lazy ones included */
+    for (f = 0; f < IW_F__COUNT; f++)
+        if (e->radix[f]) st->cidr_nodes += (long)iw_match_radix_nodes(e->radix[f]);
+    st->always_candidates = e->nalways;
+    st->merged_literals = e->nconf;
+    for (f = 0; f < IW_F__COUNT; f++) st->header_line_fields += e->fm[0][f].hl != NULL;
+}
+
 const iw_ruleset_t *iw_engine_ruleset(const iw_engine_t *e) { return e ? e->rs : NULL; }
 int iw_engine_rule_count(const iw_engine_t *e) { return e ? e->nrules : 0; }
 

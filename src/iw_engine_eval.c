@@ -619,18 +619,18 @@ static void __attribute__((cold)) scan_failed(const iw_engine_t *e, iw_scratch_t
 /* ---- header lines (hlines_t, iw_engine_int.h) ------------------------------ */
 
 #define HL_TODO_MAX 64             /* actions of one block; more: the whole database */
-#define HL_RECHECK (1 << 30)       /* a window confirmation failed: confirm on the block */
 _Static_assert(IW_F__COUNT < 63, "class 63 of the scan cache is the header lines'");
 
 typedef struct hl_ctx {
     scan_ctx_t *c;
     iw_str_t w;                    /* the window scanned */
     int32_t ids[IW_ENGINE_MEMO_MAX_PREDS];
-    int n, uncacheable, full;
+    int n, full;                   /* full: stopped, the whole database decides */
 } hl_ctx_t;
 
 /* A line database match: the action, once per window; a line-local
- * branch only when PCRE2 confirms it on the window. */
+ * branch only when PCRE2 confirms it on the window (past a limit: the
+ * whole database scans the block, and reports it as always). */
 static int on_line_match(unsigned id, unsigned long long from, unsigned long long to,
                          unsigned flags, void *ctx)
 {
@@ -639,14 +639,14 @@ static int on_line_match(unsigned id, unsigned long long from, unsigned long lon
     int32_t v = (int32_t)id, i;
     (void)from; (void)to; (void)flags;
 
-    for (i = 0; i < h->n; i++) if ((h->ids[i] & ~HL_RECHECK) == v) return 0;
+    for (i = 0; i < h->n; i++) if (h->ids[i] == v) return 0;
     if (a->kind == HL_LINE) {
         rxcheck_t rx = { a->code, a->jit, 0 };
         int rc = run_regex(h->c->s, &rx, h->w);
         if (rc == 0) return 0;
-        if (rc < 0) { v |= HL_RECHECK; h->uncacheable = 1; }
+        if (rc < 0) return h->full = 1;
     }
-    if (h->n == IW_ENGINE_MEMO_MAX_PREDS) { h->full = 1; return 1; }   /* stop: scan the block */
+    if (h->n == IW_ENGINE_MEMO_MAX_PREDS) return h->full = 1;
     h->ids[h->n++] = v;
     return 0;
 }
@@ -661,24 +661,19 @@ static int hl_window(const iw_engine_t *e, iw_scratch_t *s, hl_ctx_t *h, const h
     size_t rlen;
     int k, cache;
 
-    h->n = h->uncacheable = h->full = 0;
+    h->n = h->full = 0;
     if (h->w.len < hl->line_minw) return 0;
-    key.tag = 63u | 1u << 6 | (uint32_t)h->c->field << 8 | (uint32_t)ti << 16;
-    key.pre = NULL;
-    key.npre = 0;
-    key.v = h->w.p;
-    key.n = h->w.len;
+    key = (iw_engine_memo_key_t){ .tag = 63u | 1u << 6 | (uint32_t)h->c->field << 8 | (uint32_t)ti << 16,
+                                  .v = h->w.p, .n = h->w.len };
     cache = s->sc && iw_engine_memo_wanted(s->sc, key.tag) && iw_engine_memo_key(&key);
     if (cache && (hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
         for (k = 0; k < hit->n; k++) h->ids[k] = hit->pred[k];
         h->n = hit->n;
         return 0;
     }
-    if (hs_scan(hl->line_db, h->w.p, (unsigned)h->w.len, 0, s->hs, on_line_match, h) != HS_SUCCESS
-        && !h->full)
+    if (hs_scan(hl->line_db, h->w.p, (unsigned)h->w.len, 0, s->hs, on_line_match, h) != HS_SUCCESS)
         return -1;
-    if (h->full) return -1;
-    if (cache && !h->uncacheable) {
+    if (cache) {
         rec.n = h->n;
         rec.overflow = 0;
         for (k = 0; k < h->n; k++) { rec.pred[k] = h->ids[k]; rec.field[k] = 0; }
@@ -691,17 +686,14 @@ static int hl_window(const iw_engine_t *e, iw_scratch_t *s, hl_ctx_t *h, const h
  * the first line that asked for it. */
 typedef struct hl_block {
     iw_scratch_t *s;
-    int32_t todo[HL_TODO_MAX];
-    size_t off[HL_TODO_MAX];
-    int ntodo;
+    int32_t todo[HL_TODO_MAX]; size_t off[HL_TODO_MAX]; int ntodo;
 } hl_block_t;
 
 static int hl_todo(hl_block_t *bk, int32_t v, size_t off)
 {
-    int32_t id = v & ~HL_RECHECK;
-    if (bk->s->hlgen[id] == bk->s->hlg) return 0;
+    if (bk->s->hlgen[v] == bk->s->hlg) return 0;
     if (bk->ntodo == HL_TODO_MAX) return -1;
-    bk->s->hlgen[id] = bk->s->hlg;
+    bk->s->hlgen[v] = bk->s->hlg;
     bk->off[bk->ntodo] = off;
     bk->todo[bk->ntodo++] = v;
     return 0;
@@ -714,14 +706,17 @@ static int on_block_match(unsigned id, unsigned long long from, unsigned long lo
     return hl_todo(ctx, (int32_t)id, 0) < 0;   /* too many: stop, scan the block */
 }
 
+/* The predicate of action i of a pattern (set directly or by a regex). */
+static inline int32_t act_pred(const iw_engine_t *e, int32_t i)
+{
+    return e->acts[i] >= 0 ? e->acts[i] : e->rx[-1 - e->acts[i]].pred;
+}
+
 /* Every predicate of pattern pat (a branch of it matched the block). */
 static void hl_set_pat(const iw_engine_t *e, scan_ctx_t *c, int32_t pat)
 {
     int32_t i;
-    for (i = e->pat_act_first[pat]; i < e->pat_act_first[pat + 1]; i++) {
-        int32_t a = e->acts[i];
-        scan_set(c, a >= 0 ? a : e->rx[-1 - a].pred);
-    }
+    for (i = e->pat_act_first[pat]; i < e->pat_act_first[pat + 1]; i++) scan_set(c, act_pred(e, i));
 }
 
 /* One action on the block.  An HL_BLOCK branch found through its literals
@@ -731,29 +726,25 @@ static void hl_set_pat(const iw_engine_t *e, scan_ctx_t *c, int32_t pat)
  * read the bytes before). */
 static void hl_fire(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int32_t v, size_t off)
 {
-    const hlact_t *a = &e->hl[v & ~HL_RECHECK];
+    const hlact_t *a = &e->hl[v];
     int32_t i;
 
     if (a->kind == HL_PAT) {
         on_match((unsigned)a->pat, 0, 0, 0, c);
-    } else if (a->kind == HL_LINE && !(v & HL_RECHECK)) {
+    } else if (a->kind == HL_LINE) {
         hl_set_pat(e, c, a->pat);
     } else {
         rxcheck_t rx = { a->code, a->jit, 0 };
         int rc, all = 1;
-        for (i = e->pat_act_first[a->pat]; i < e->pat_act_first[a->pat + 1] && all; i++) {
-            int32_t p = e->acts[i];
-            all = pred_is_set(s, p >= 0 ? p : e->rx[-1 - p].pred);
-        }
+        for (i = e->pat_act_first[a->pat]; i < e->pat_act_first[a->pat + 1] && all; i++)
+            all = pred_is_set(s, act_pred(e, i));
         if (all && !c->rec) return;
         off = a->pre < 0 || (size_t)a->pre >= off ? 0 : off - (size_t)a->pre;
         if ((rc = run_regex_from(s, &rx, c->v, off)) > 0) {
             hl_set_pat(e, c, a->pat);
         } else if (rc < 0) {
-            for (i = e->pat_act_first[a->pat]; i < e->pat_act_first[a->pat + 1]; i++) {
-                int32_t p = e->acts[i];
-                pred_error(s, p >= 0 ? p : e->rx[-1 - p].pred, c->field, rc);
-            }
+            for (i = e->pat_act_first[a->pat]; i < e->pat_act_first[a->pat + 1]; i++)
+                pred_error(s, act_pred(e, i), c->field, rc);
             if (c->rec) c->rec->overflow = 1;
         }
     }
@@ -771,10 +762,8 @@ static int scan_lines(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, cons
     hl_ctx_t h;
     int k;
 
-    if (++s->hlg == 0) {
-        memset(s->hlgen, 0, sizeof(uint32_t) * ((size_t)e->nhl + 1));
-        s->hlg = 1;
-    }
+    if (++s->hlg == 0)                 /* wrapped: generation 0 marks nothing */
+        memset(s->hlgen, 0, sizeof(uint32_t) * ((size_t)e->nhl + 1)), s->hlg = 1;
     bk.s = s;
     bk.ntodo = 0;
     h.c = c;
@@ -1484,26 +1473,6 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     scratch_begin(e, s, ev);
     if (cached) return evc_replay(e, s, cached);
     return eval_fresh(e, s, ev, IW_EV_ACCESS, &key);
-}
-
-void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
-{
-    int f;
-    memset(st, 0, sizeof(*st));
-    if (!e) return;
-    st->rules = e->nrules;
-    st->filters = e->ncrules - e->nrules;
-    st->predicates = e->npreds;
-    st->patterns = e->npatterns;
-    st->databases = e->ndbs;
-    st->regexes = e->nrx;
-    st->regexes_unfiltered = e->nrxall;
-    st->direct_checks = e->ndc + e->nldc;   /* lazy ones included */
-    for (f = 0; f < IW_F__COUNT; f++)
-        if (e->radix[f]) st->cidr_nodes += (long)iw_match_radix_nodes(e->radix[f]);
-    st->always_candidates = e->nalways;
-    st->merged_literals = e->nconf;
-    for (f = 0; f < IW_F__COUNT; f++) st->header_line_fields += e->fm[0][f].hl != NULL;
 }
 
 void iw_scratch_counters(const iw_scratch_t *s, uint64_t *events, uint64_t *candidates)
