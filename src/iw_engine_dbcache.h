@@ -30,7 +30,11 @@
 #include <hs.h>
 #include <apr_pools.h>
 
-#define IW_ENGINE_DBCACHE_MAX_ENTRIES 64
+/* Entries: one rule configuration of SigmaHQ + the pack is ~27 databases,
+ * and the same rules under valgrind (another CPU feature set) as many
+ * again; at 64, two configurations evicted each other and every callgrind
+ * run recompiled the pack (minutes).  The byte bound is the real limit. */
+#define IW_ENGINE_DBCACHE_MAX_ENTRIES 512
 #define IW_ENGINE_DBCACHE_MAX_BYTES   (256ul << 20)
 
 typedef struct iw_engine_dbcache iw_engine_dbcache_t;

@@ -399,8 +399,10 @@ TEST(dbcache_eviction_bounds_dir)
     iw_engine_dbcache_stats_t st;
     int i, ok;
     REQUIRE(dir);
-    /* 70 stale entries, mtimes 1000+i seconds after the epoch */
-    for (i = 0; i < 70; i++) {
+    /* STALE stale entries (a few more than the cap), mtimes 1000+i
+     * seconds after the epoch */
+#define STALE (IW_ENGINE_DBCACHE_MAX_ENTRIES + 6)
+    for (i = 0; i < STALE; i++) {
         char name[80];
         struct timespec ts[2] = {{1000 + i, 0}, {1000 + i, 0}};
         const char *path;
@@ -408,7 +410,7 @@ TEST(dbcache_eviction_bounds_dir)
         path = apr_pstrcat(p, dir, "/", name, NULL);
         spit(path, (const unsigned char *)"stale", 5);
         utimensat(AT_FDCWD, path, ts, 0);
-        if (i == 69) oldest = path;   /* the newest stale one must survive */
+        if (i == STALE - 1) oldest = path;   /* the newest stale one must survive */
     }
     spit(apr_pstrcat(p, dir, "/unrelated.txt", NULL), (const unsigned char *)"keep", 4);
     {   /* temp files: a crashed writer's (old) goes, a live writer's stays */
@@ -425,7 +427,8 @@ TEST(dbcache_eviction_bounds_dir)
     CHECK(access(oldest, F_OK) == 0);
     CHECK(access(apr_pstrcat(p, dir, "/unrelated.txt", NULL), F_OK) == 0);
     iw_engine_dbcache_stats(c, &st);
-    CHECK_INT(st.evicted, 70 + 1 - IW_ENGINE_DBCACHE_MAX_ENTRIES);
+    CHECK_INT(st.evicted, STALE + 1 - IW_ENGINE_DBCACHE_MAX_ENTRIES);
+#undef STALE
     CHECK_INT(via_cache(c, &ok), IW_ENGINE_DBCACHE_HIT);   /* the new entry was kept */
     CHECK(access(apr_pstrcat(p, dir, "/.tmp-dead", NULL), F_OK) != 0);
     CHECK(access(apr_pstrcat(p, dir, "/.tmp-live", NULL), F_OK) == 0);
