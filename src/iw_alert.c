@@ -72,6 +72,16 @@ static inline uint64_t special8(uint64_t x)
             | x) & (ones * 0x80);        /* >= 0x80 */
 }
 
+/* special8 for 4 bytes. */
+static inline uint32_t special4(uint32_t x)
+{
+    const uint32_t ones = 0x01010101U;
+    uint32_t q = x ^ (ones * '"'), b = x ^ (ones * '\\'), d = x ^ (ones * 0x7f);
+
+    return (((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)
+            | ((d - ones) & ~d) | x) & (ones * 0x80);
+}
+
 /* How many of the n bytes at s are printable ASCII that JSON carries as
  * they are (most of any alert's text): 16 at a time with SSE2 (a signed
  * compare below 0x20 also catches every byte >= 0x80), else 8 at a time,
@@ -201,6 +211,17 @@ static size_t json_str_roomy(char *buf, size_t o, const unsigned char *s, size_t
             o += (size_t)__builtin_ctzll(sp) / 8;
             goto special;
         }
+        if (lim - i >= 4 && lim - i < 8) {  /* 4 to 7 left: two overlapping halves */
+            uint32_t y, z;
+            memcpy(&y, s + i, 4);
+            memcpy(&z, s + lim - 4, 4);
+            if (!special4(y) && !special4(z)) {
+                memcpy(buf + o, &y, 4);
+                memcpy(buf + o + (lim - i) - 4, &z, 4);
+                o += lim - i;
+                break;
+            }
+        }
         while (i < lim && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
             buf[o++] = (char)s[i++];
         if (i >= lim) break;
@@ -298,12 +319,15 @@ typedef struct jw {
     int too_deep;               /* opens past JW_DEPTH (never in practice) */
     int dropped;                /* sections rolled back for lack of room */
     int rules_omitted;          /* summary: matching rules left out of "rules" */
+    size_t keys_apart;          /* 0; huge: every key piece by piece (tests) */
     size_t peak;                /* most room any write asked for (pos + reserve
                                    after it): what a section needs to be
                                    written again elsewhere without a cut */
     unsigned char first[JW_DEPTH];
     jw_cp_t open[JW_DEPTH];     /* where each open container started */
 } jw_t;
+
+int iw_alert_fast_keys = 1;
 
 static void jw_init(jw_t *w, char *buf, size_t size)
 {
@@ -312,6 +336,7 @@ static void jw_init(jw_t *w, char *buf, size_t size)
     w->size = size;
     w->reserve = 1;
     w->first[0] = 1;
+    w->keys_apart = iw_alert_fast_keys ? 0 : SIZE_MAX / 2;
 }
 
 /* pos + reserve only grows while nothing is taken back (a write adds to
@@ -362,7 +387,6 @@ static void jw_sep(jw_t *w)
     w->first[w->depth] = 0;
 }
 
-int iw_alert_fast_keys = 1;
 
 /* A member's key as the token "key": with its length, both known at compile
  * time (the argument must be a string literal); K_NONE: no key (an array
@@ -392,7 +416,7 @@ static inline __attribute__((always_inline)) void jw_key(jw_t *w, const char *to
     sep = !w->first[w->depth];
     w->first[w->depth] = 0;
     if (w->err) return;
-    if (!iw_alert_fast_keys || w->pos + (size_t)sep + n + w->reserve > w->size) {
+    if (w->pos + (size_t)sep + n + w->reserve + w->keys_apart > w->size) {
         jw_key_pieces(w, tok, n, sep);
         return;
     }
@@ -402,10 +426,16 @@ static inline __attribute__((always_inline)) void jw_key(jw_t *w, const char *to
     w->pos += (size_t)sep + n;
 }
 
-static void jw_strval(jw_t *w, const char *s, size_t len, size_t max)
+static inline __attribute__((always_inline)) void jw_strval(jw_t *w, const char *s, size_t len,
+                                                           size_t max)
 {
+    size_t lim = len < max ? len : max, end = w->size - w->reserve;
     if (w->err) return;
-    if (json_str_bounded(w->buf, w->size - w->reserve, &w->pos, s, len, max))
+    if (iw_alert_roomy && lim <= (SIZE_MAX - 2) / 6 && w->pos + 6 * lim + 2 <= end) {
+        w->pos = json_str_roomy(w->buf, w->pos, (const unsigned char *)s, len, lim);
+        return;
+    }
+    if (json_str_bounded(w->buf, end, &w->pos, s, len, max))
         w->err = 1;
 }
 
@@ -425,19 +455,19 @@ static inline __attribute__((always_inline)) void jw_open(jw_t *w, const char *t
 }
 
 /* Close the innermost container; an empty or failed one disappears. */
-static void jw_close(jw_t *w, char kind)
+static inline __attribute__((always_inline)) void jw_close(jw_t *w, char kind)
 {
-    jw_cp_t cp;
+    const jw_cp_t *cp;
     if (w->too_deep) { w->too_deep--; return; }     /* its open failed */
     if (w->depth <= 0) return;
-    cp = w->open[w->depth];
+    cp = &w->open[w->depth];
     if (w->err) {
-        if (cp.dead) { w->depth--; return; }
-        jw_restore(w, &cp);
+        if (cp->dead) { w->depth--; return; }
+        jw_restore(w, cp);
         w->dropped++;
         return;
     }
-    if (w->first[w->depth]) { jw_restore(w, &cp); return; }
+    if (w->first[w->depth]) { jw_restore(w, cp); return; }
     w->depth--;
     w->reserve--;
     w->buf[w->pos++] = kind;
@@ -466,14 +496,17 @@ static inline __attribute__((always_inline)) void m_cstr(jw_t *w, const char *to
     if (s) m_strn(w, tok, tn, s, strlen(s), max);
 }
 
-/* A member whose value is literal JSON text (numbers). */
-static void m_lit(jw_t *w, const char *tok, size_t tn, const char *lit)
+/* A member whose value is literal JSON text (numbers) of n bytes. */
+static void m_litn(jw_t *w, const char *tok, size_t tn, const char *lit, size_t n)
 {
     jw_cp_t cp = jw_save(w);
     jw_key(w, tok, tn);
-    jw_raw(w, lit, strlen(lit));
+    jw_raw(w, lit, n);
     jw_end(w, &cp);
 }
+
+#define m_lit_(w, tok, tn, lit) m_litn(w, tok, tn, "" lit "", sizeof(lit) - 1)
+#define m_lit(w, ...) m_lit_(w, __VA_ARGS__)   /* m_lit(w, K("key"), "literal") */
 
 /* v's decimal digits at out, no NUL (an alert has a few numbers, and
  * snprintf costs ~1,000 instructions each); returns their count. */
@@ -503,8 +536,7 @@ static void m_int(jw_t *w, const char *tok, size_t tn, long long v)
     size_t n = 0;
     if (v < 0) num[n++] = '-';
     n += put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
-    num[n] = '\0';
-    m_lit(w, tok, tn, num);
+    m_litn(w, tok, tn, num, n);
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -820,7 +852,7 @@ static void r_corr(jw_t *w, const iw_corr_alert_t *c)
         m_int(w, K("window_s"), (long long)(c->window / APR_USEC_PER_SEC));
     } else {
         snprintf(ts, sizeof(ts), "%.3f", (double)c->window / APR_USEC_PER_SEC);
-        m_lit(w, K("window_s"), ts);
+        m_litn(w, K("window_s"), ts, strlen(ts));
     }
     if (c->first_seen) {
         fmt_iso(ts, sizeof(ts), c->first_seen);
@@ -944,7 +976,7 @@ typedef struct iw_alert_frag {
 int iw_alert_frags = 1;
 
 /* Append up to max bytes of s (an ellipsis marks a cut). */
-static void mb_put(mbuf_t *m, const char *s, size_t n, size_t max)
+static inline void mb_put(mbuf_t *m, const char *s, size_t n, size_t max)
 {
     int cut = n > max;
     if (!s) return;
@@ -957,6 +989,9 @@ static void mb_put(mbuf_t *m, const char *s, size_t n, size_t max)
         m->len += 3;
     }
 }
+
+/* A literal: its length known at compile time. */
+#define mb_lit(m, s) mb_put((m), "" s "", sizeof(s) - 1, (m)->cap)
 
 static void mb_cstr(mbuf_t *m, const char *s)
 {
@@ -976,31 +1011,31 @@ static void msg_request(mbuf_t *m, iw_event_t *ev)
 {
     iw_str_t v = fget(ev, IW_F_CS_METHOD);
     long long st;
-    if (v.p) { mb_put(m, v.p, v.len, 16); mb_cstr(m, " "); }
+    if (v.p) { mb_put(m, v.p, v.len, 16); mb_lit(m, " "); }
     v = fget(ev, IW_F_CS_URI);
     mb_put(m, v.p, v.len, MSG_TARGET_MAX);
-    if (fnum(ev, IW_F_SC_STATUS, &st)) { mb_cstr(m, " -> "); mb_num(m, st); }
+    if (fnum(ev, IW_F_SC_STATUS, &st)) { mb_lit(m, " -> "); mb_num(m, st); }
 }
 
 static void msg_corr(mbuf_t *m, const iw_corr_alert_t *c)
 {
     size_t g = strnlen(c->group, sizeof(c->group));
-    if (g) { mb_put(m, c->group, g, MSG_TARGET_MAX); mb_cstr(m, ": "); }
+    if (g) { mb_put(m, c->group, g, MSG_TARGET_MAX); mb_lit(m, ": "); }
     mb_num(m, c->count);
     mb_cstr(m, c->type == IW_CORR_VALUE_COUNT ? " distinct values"
                : c->type == IW_CORR_EVENT_COUNT ? " events" : " rules matched");
-    mb_cstr(m, " in ");
+    mb_lit(m, " in ");
     mb_num(m, (long long)(c->window / APR_USEC_PER_SEC));
-    mb_cstr(m, " s");
+    mb_lit(m, " s");
 }
 
 /* "[level] title": how the line starts (prepared per rule). */
 static size_t msg_head(const iw_rule_t *r, char *out, size_t size)
 {
     mbuf_t m = { out, 0, size };
-    mb_cstr(&m, "[");
+    mb_lit(&m, "[");
     mb_cstr(&m, iw_level_name(r ? r->level : IW_LEVEL_NONE));
-    mb_cstr(&m, "] ");
+    mb_lit(&m, "] ");
     if (r) {
         const char *t = r->title ? r->title : r->name ? r->name : r->id;
         if (t) mb_put(&m, t, strlen(t), MSG_TITLE_MAX);
@@ -1026,16 +1061,16 @@ static __attribute__((noinline)) size_t alert_message(const iw_alert_t *a, char 
     for (i = 0; a->all_hits && i < a->nall_hits; i++)
         more += a->all_hits[i].rule && a->all_hits[i].rule->generate &&
                 a->all_hits[i].rule != r;
-    if (more) { mb_cstr(&m, " (+"); mb_num(&m, more); mb_cstr(&m, " more rules)"); }
-    mb_cstr(&m, ":");
+    if (more) { mb_lit(&m, " (+"); mb_num(&m, more); mb_lit(&m, " more rules)"); }
+    mb_lit(&m, ":");
     colon = m.len;
     if (a->corr) {
-        mb_cstr(&m, " ");
+        mb_lit(&m, " ");
         msg_corr(&m, a->corr);
     } else if (ev) {
         v = fget(ev, IW_F_C_IP);
-        if (v.p) { mb_cstr(&m, " "); mb_put(&m, v.p, v.len, 64); }
-        mb_cstr(&m, " ");
+        if (v.p) { mb_lit(&m, " "); mb_put(&m, v.p, v.len, 64); }
+        mb_lit(&m, " ");
         if (ev->type == IW_EV_ERROR) {
             v = fget(ev, IW_F_MESSAGE);
             mb_put(&m, v.p, v.len, MSG_TARGET_MAX);
@@ -1047,17 +1082,17 @@ static __attribute__((noinline)) size_t alert_message(const iw_alert_t *a, char 
     if (a->hit && a->hit->nmatches > 0 &&
         !(ev && ev->type == IW_EV_ERROR && a->hit->matches[0].field == IW_F_MESSAGE)) {
         const iw_match_t *mt = &a->hit->matches[0];
-        mb_cstr(&m, "; matched ");
+        mb_lit(&m, "; matched ");
         mb_cstr(&m, iw_field_name((iw_field_id_t)mt->field));
-        mb_cstr(&m, " \"");
+        mb_lit(&m, " \"");
         mb_put(&m, mt->value.p, mt->value.len, MSG_VALUE_MAX);
-        mb_cstr(&m, "\"");
+        mb_lit(&m, "\"");
     }
     if (m.len == colon) m.len--;        /* nothing after the title */
     if (a->suppressed > 0) {
-        mb_cstr(&m, " (");
+        mb_lit(&m, " (");
         mb_num(&m, a->suppressed);
-        mb_cstr(&m, " more held back)");
+        mb_lit(&m, " more held back)");
     }
     return m.len;
 }
@@ -1284,8 +1319,12 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
     jw_open(w, K_NONE, '{');
     r_rule_part(w, a, 0, lite);                 /* r_rule */
     if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
-        fmt_iso(ts, sizeof(ts), a->now);
-        m_cstr(w, K("@timestamp"), ts, sizeof(ts));
+        size_t n;
+        ts[0] = '"';                /* digits and -:T.Z: nothing to escape */
+        fmt_iso(ts + 1, sizeof(ts) - 2, a->now);
+        n = strlen(ts);
+        ts[n] = '"';
+        m_litn(w, K("@timestamp"), ts, n + 1);
     }
     {
         char msg[MSG_MAX];
