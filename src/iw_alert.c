@@ -19,6 +19,7 @@
  * - RFC 3164 without a hostname (hostname NULL) is the syslog(3) form that
  *   local sockets expect: rsyslog's imuxsock does not parse a hostname there. */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,13 +162,12 @@ static inline unsigned special16(__m128i v)
  * plain run ending the input is loaded overlapping the bytes before it,
  * which were copied as they are (stored again, the same).  Returns the
  * position after the closing quote. */
-static size_t json_str_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
-                             size_t lim)
+static size_t json_body_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
+                              size_t lim)
 {
     size_t i = 0, run = 0, in, out;
     uint64_t x;
 
-    buf[o++] = '"';
     while (i < lim) {
         run = i;                        /* a plain run starts here */
 #if defined(__SSE2__)
@@ -230,6 +230,15 @@ special:
         i += in;
         o += out;
     }
+    return o;
+}
+
+/* The same between quotes. */
+static inline size_t json_str_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
+                                    size_t lim)
+{
+    buf[o++] = '"';
+    o = json_body_roomy(buf, o, s, len, lim);
     buf[o++] = '"';
     return o;
 }
@@ -331,7 +340,7 @@ int iw_alert_fast_keys = 1;
 
 static void jw_init(jw_t *w, char *buf, size_t size)
 {
-    memset(w, 0, sizeof(*w));
+    memset(w, 0, offsetof(jw_t, open));         /* open[] is written by each open */
     w->buf = buf;
     w->size = size;
     w->reserve = 1;
@@ -473,11 +482,30 @@ static inline __attribute__((always_inline)) void jw_close(jw_t *w, char kind)
     w->buf[w->pos++] = kind;
 }
 
+/* A whole member (separator, key, value) fits in the worst case: written
+ * with this one room check, no checkpoint (nothing can be cut). */
+static inline __attribute__((always_inline)) int jw_member_fits(const jw_t *w, size_t tn,
+                                                               size_t lim)
+{
+    return !w->err && iw_alert_roomy && lim <= SIZE_MAX / 8
+           && w->pos + 1 + tn + 6 * lim + 2 + w->reserve + w->keys_apart <= w->size;
+}
+
 static inline __attribute__((always_inline)) void m_strn(jw_t *w, const char *tok, size_t tn,
                                                         const char *s, size_t len, size_t max)
 {
     jw_cp_t cp;
+    size_t lim = len < max ? len : max;
     if (!s) return;
+    if (jw_member_fits(w, tn, lim)) {
+        char *o = w->buf + w->pos;
+        size_t sep = !w->first[w->depth];
+        w->first[w->depth] = 0;
+        o[0] = ',';
+        if (tn) memcpy(o + sep, tok, tn);
+        w->pos = json_str_roomy(w->buf, w->pos + sep + tn, (const unsigned char *)s, len, lim);
+        return;
+    }
     cp = jw_save(w);
     jw_key(w, tok, tn);
     jw_strval(w, s, len, max);
@@ -499,7 +527,18 @@ static inline __attribute__((always_inline)) void m_cstr(jw_t *w, const char *to
 /* A member whose value is literal JSON text (numbers) of n bytes. */
 static void m_litn(jw_t *w, const char *tok, size_t tn, const char *lit, size_t n)
 {
-    jw_cp_t cp = jw_save(w);
+    jw_cp_t cp;
+    if (!w->err && w->pos + 1 + tn + n + w->reserve + w->keys_apart <= w->size) {
+        char *o = w->buf + w->pos;     /* fits whole: no checkpoint */
+        size_t sep = !w->first[w->depth];
+        w->first[w->depth] = 0;
+        o[0] = ',';
+        memcpy(o + sep, tok, tn);
+        memcpy(o + sep + tn, lit, n);
+        w->pos += sep + tn + n;
+        return;
+    }
+    cp = jw_save(w);
     jw_key(w, tok, tn);
     jw_raw(w, lit, n);
     jw_end(w, &cp);
@@ -532,11 +571,14 @@ static char *put_fixed(char *o, unsigned v, int width)
 
 static void m_int(jw_t *w, const char *tok, size_t tn, long long v)
 {
-    char num[24];
-    size_t n = 0;
-    if (v < 0) num[n++] = '-';
-    n += put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
-    m_litn(w, tok, tn, num, n);
+    char num[24], *o = num + sizeof(num);
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {                            /* digits from the end, no reversal */
+        *--o = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--o = '-';
+    m_litn(w, tok, tn, o, (size_t)(num + sizeof(num) - o));
 }
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -790,6 +832,33 @@ static void r_server(jw_t *w, iw_event_t *ev)
     jw_close(w, '}');
 }
 
+/* Every field's name as a JSON string, escaped once per process (what
+ * m_cstr(..., iw_field_name(f), 64) writes for the value). */
+#define FNAME_MAX 80
+static struct fname { char s[FNAME_MAX]; size_t n; } fnames[IW_F__COUNT];
+static pthread_once_t fnames_once = PTHREAD_ONCE_INIT;
+static int fnames_ok;
+
+static void fnames_init(void)
+{
+    int f;
+    for (f = 0; f < IW_F__COUNT; f++) {
+        const char *name = iw_field_name((iw_field_id_t)f);
+        size_t pos = 0;
+        if (json_str_bounded(fnames[f].s, FNAME_MAX, &pos, name, strlen(name), 64)) return;
+        fnames[f].n = pos;
+    }
+    fnames_ok = 1;
+}
+
+static void m_field_name(jw_t *w, int f)
+{
+    if (f >= 0 && f < IW_F__COUNT && !pthread_once(&fnames_once, fnames_init) && fnames_ok)
+        m_litn(w, K("field"), fnames[f].s, fnames[f].n);
+    else
+        m_cstr(w, K("field"), iw_field_name((iw_field_id_t)f), 64);
+}
+
 static void r_matches(jw_t *w, const iw_hit_t *hit)
 {
     int i;
@@ -798,7 +867,7 @@ static void r_matches(jw_t *w, const iw_hit_t *hit)
     for (i = 0; i < hit->nmatches && i < IW_MAX_MATCHES_PER_HIT; i++) {
         const iw_match_t *m = &hit->matches[i];
         jw_open(w, K_NONE, '{');
-        m_cstr(w, K("field"), iw_field_name((iw_field_id_t)m->field), 64);
+        m_field_name(w, m->field);
         m_str(w, K("value"), m->value);
         jw_close(w, '}');
     }
@@ -971,6 +1040,8 @@ typedef struct iw_alert_frag {
     frag_part_t part[2][2];     /* [0: rule, 1: event .. threat][lite] */
     const char *msg_head;       /* "[level] title" as the message line starts */
     size_t nmsg_head;
+    const char *msg_head_json;  /* the same escaped, without quotes */
+    size_t nmsg_head_json;
 } iw_alert_frag_t;
 
 int iw_alert_frags = 1;
@@ -1114,9 +1185,14 @@ static void rule_part_render(jw_t *w, const iw_alert_t *a, int part, int lite)
     else { r_event(w, a->rule ? a->rule->level : IW_LEVEL_NONE); r_tags(w, a->rule, lite); }
 }
 
+/* (A few bytes: a loop costs less than strcmp's set-up.) */
 static int same_ruleset(const char *x, const char *y)
 {
-    return x == y || (x && y && !strcmp(x, y));
+    if (x == y) return 1;
+    if (!x || !y) return 0;
+    for (; *x == *y; x++, y++)
+        if (!*x) return 1;
+    return 0;
 }
 
 /* One of the rule's sections: its prepared bytes when they apply, else
@@ -1180,6 +1256,14 @@ void iw_alert_prepare_rule(apr_pool_t *p, iw_rule_t *r, const char *ruleset)
             frag_record(p, buf, &f->part[part][lite], &a, part, lite);
     f->nmsg_head = msg_head(r, buf, MSG_MAX);
     f->msg_head = apr_pmemdup(p, buf, f->nmsg_head ? f->nmsg_head : 1);
+    {
+        size_t pos = 0;
+        if (!json_str_bounded(buf, FRAG_BUF, &pos, f->msg_head, f->nmsg_head, f->nmsg_head)
+            && pos >= 2) {
+            f->nmsg_head_json = pos - 2;
+            f->msg_head_json = apr_pmemdup(p, buf + 1, pos - 1);
+        }
+    }
     free(buf);
     r->alert_frag = f;
 }
@@ -1311,6 +1395,36 @@ static void r_event_members(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     if (peak0 > w->peak) w->peak = peak0;
 }
 
+/* "message": the line alert_message built.  When it starts with the
+ * rule's prepared head (alert_message took it) and fits whole, the head's
+ * escaped bytes are copied and only the rest is escaped: the same bytes,
+ * as the head ends before an ASCII byte (':' or ' '), so no UTF-8
+ * sequence is read across the seam, and the line is never cut (at most
+ * MSG_MAX bytes, its own limit). */
+static void r_message(jw_t *w, const iw_alert_t *a, const char *msg, size_t n)
+{
+    const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;
+    size_t h, tn = sizeof("\"message\":") - 1, sep;
+    char *o;
+
+    if (!f || !f->msg_head_json || (h = f->nmsg_head) > MSG_MAX || n < h || n > MSG_MAX
+        || !jw_member_fits(w, tn, n)) {
+        m_strn(w, K("message"), msg, n, MSG_MAX);
+        return;
+    }
+    o = w->buf + w->pos;
+    sep = !w->first[w->depth];
+    w->first[w->depth] = 0;
+    o[0] = ',';
+    memcpy(o + sep, "\"message\":\"", tn + 1);
+    o += sep + tn + 1;
+    memcpy(o, f->msg_head_json, f->nmsg_head_json);
+    o += f->nmsg_head_json;
+    w->pos = json_body_roomy(w->buf, (size_t)(o - w->buf), (const unsigned char *)msg + h,
+                             n - h, n - h);
+    w->buf[w->pos++] = '"';
+}
+
 static void render(jw_t *w, const iw_alert_t *a, int lite)
 {
     iw_event_t *ev = a->ev;
@@ -1329,7 +1443,7 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
     {
         char msg[MSG_MAX];
         size_t n = alert_message(a, msg, sizeof(msg));
-        m_strn(w, K("message"), msg, n, sizeof(msg));
+        r_message(w, a, msg, n);
     }
     r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */
     r_event_members(w, a, ev);                  /* source .. server */
