@@ -2762,20 +2762,21 @@ static void describe_body(const request_rec *orig, const request_rec *r,
     d->dropped += rc->bover;
 }
 
-/* A request's description with what its later members are read from. */
-typedef struct iw_req {
-    iw_request_desc_t d;                /* first: fill_later gets &d */
-    const request_rec *orig, *r;
-} iw_req_t;
-
-/* The members the engine reads only when a rule needs them or the request
- * is evaluated in full (IW_RD_*): their strings are cold data. */
-static void describe_later(iw_request_desc_t *d)
+/* The request line and headers of the first request of the internal
+ * redirect chain (what the client sent), the outcome of the final one. */
+IW_HOT
+static void describe_request(const request_rec *orig, const request_rec *r,
+                             iw_request_desc_t *d)
 {
-    const iw_req_t *q = (const iw_req_t *)d;
-    const request_rec *orig = q->orig, *r = q->r;
     const conn_rec *c = r->connection;
 
+    split_request_line(orig, r, d);
+    d->status = r->status;
+    d->sc_bytes = r->bytes_sent;
+    d->cs_bytes = -1;                   /* not known without mod_logio */
+    d->client_ip = S(r->useragent_ip);
+    d->username = S(r->user ? r->user : orig->user);
+    d->time = orig->request_time;
     d->time_taken_ms = (apr_int64_t)apr_time_as_msec(apr_time_now()
                                                      - orig->request_time);
     d->server_ip = S(c->local_ip);
@@ -2784,33 +2785,13 @@ static void describe_later(iw_request_desc_t *d)
     d->request_id = S(request_id(orig, r));
 }
 
-/* The request line and headers of the first request of the internal
- * redirect chain (what the client sent), the outcome of the final one. */
-IW_HOT
-static void describe_request(const request_rec *orig, const request_rec *r,
-                             iw_req_t *q)
-{
-    iw_request_desc_t *d = &q->d;
-    split_request_line(orig, r, d);
-    d->status = r->status;
-    d->sc_bytes = r->bytes_sent;
-    d->cs_bytes = -1;                   /* not known without mod_logio */
-    d->client_ip = S(r->useragent_ip);
-    d->username = S(r->user ? r->user : orig->user);
-    d->time = orig->request_time;
-    q->orig = orig;
-    q->r = r;
-    d->later = IW_RD_TIME_TAKEN | IW_RD_SERVER | IW_RD_SITENAME | IW_RD_REQUEST_ID;
-    d->fill_later = describe_later;
-}
-
 IW_HOT
 static int iw_log_transaction(request_rec *r0)
 {
     request_rec *orig = r0, *r = r0;
     const iw_srv_conf_t *sc;
     const iw_dir_conf_t *dc;
-    iw_req_t q;
+    iw_request_desc_t d;
     iw_tls_t *t;
     apr_size_t bytes;
 
@@ -2828,19 +2809,19 @@ static int iw_log_transaction(request_rec *r0)
     /* the thread's buffers are in use: an error-log entry written meanwhile
      * (by anything this calls) is skipped, not evaluated over them */
     t->in_hook = 1;
-    memset(&q, 0, sizeof(q));
-    describe_request(orig, r, &q);
-    bytes = copy_headers(orig, t, &q.d) + q.d.method.len + q.d.target.len
-            + q.d.version.len;
-    describe_body(orig, r, &q.d);
+    memset(&d, 0, sizeof(d));
+    describe_request(orig, r, &d);
+    bytes = copy_headers(orig, t, &d) + d.method.len + d.target.len
+            + d.version.len;
+    describe_body(orig, r, &d);
     /* per thread: a shared counter's cache line would bounce between
      * cores on every request; the status page sums the threads */
     __atomic_store_n(&t->events, t->events + 1, __ATOMIC_RELAXED);
     iw_metrics_add_own(t->mslot, IW_M_EVENTS, 1);
-    iw_process(sc, dc, t, &q.d);
+    iw_process(sc, dc, t, &d);
     if (!(t->events & 31))          /* cache counters: every 32 requests */
         metrics_publish_caches(t);
-    if (q.d.dropped || bytes > iw_inspect_limit)    /* iw-truncated is set */
+    if (d.dropped || bytes > iw_inspect_limit)    /* iw-truncated is set */
         CTR_INC(inspect_truncated);
     t->in_hook = 0;
     return DECLINED;
@@ -3313,13 +3294,13 @@ static int __attribute__((noinline, cold)) status_allowed(request_rec *r)
     return 0;
 }
 
-/* Asked of every request of every server: the first character spares a
- * strcmp, and the page's code (and its stack frame) stay out of the way. */
+/* Asked of every request of every server; the page's code (and its stack
+ * frame) stay out of the way. */
 IW_HOT
 static int iw_status_handler(request_rec *r)
 {
     const char *h = r->handler;
-    if (!h || h[0] != 'i' || strcmp(h, "iocwatch-status"))
+    if (!h || strcmp(h, "iocwatch-status"))
         return DECLINED;
     return status_allowed(r) ? status_page(r) : HTTP_FORBIDDEN;
 }

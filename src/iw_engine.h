@@ -85,8 +85,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
  * iw_event_from_request and evaluates it, same result as iw_engine_eval.
  * A repeat of a request the event cache holds without hits (every field
  * any rule reads equal) is answered from the description alone: ev is then
- * not built (returns 0 and ev does not describe d).  Members d->later
- * leaves out are filled (d->fill_later) before anything reads them. */
+ * not built (returns 0 and ev does not describe d). */
 int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
                            iw_request_desc_t *d, const iw_hit_t **hits);
 

@@ -1307,24 +1307,24 @@ static void expand_lazy(iw_engine_t *e)
  * other data: a request key cannot stand for it). */
 static rkey_item_t rkey_item(int f)
 {
-    rkey_item_t it = { 0, RK_DERIVED, 0 };
-#define RK(field, member, how, when) case field:                                   \
-    it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; it.later = when; break
+    rkey_item_t it = { 0, RK_DERIVED };
+#define RK(field, member, how) case field:                                         \
+    it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; break
     switch (f) {
-    RK(IW_F_C_IP, client_ip, RK_STR, 0);
-    RK(IW_F_S_IP, server_ip, RK_STR, IW_RD_SERVER);
-    RK(IW_F_S_SITENAME, sitename, RK_STR, IW_RD_SITENAME);
-    RK(IW_F_CS_METHOD, method, RK_STR, 0);
-    RK(IW_F_CS_URI, target, RK_STR, 0);
-    RK(IW_F_CS_VERSION, version, RK_STR, 0);
-    RK(IW_F_CS_USERNAME, username, RK_STR, 0);
-    RK(IW_F_REQUEST_ID, request_id, RK_STR, IW_RD_REQUEST_ID);
-    RK(IW_F_CS_BODY, body, RK_STR, 0);
-    RK(IW_F_S_PORT, server_port, RK_INT, IW_RD_SERVER);
-    RK(IW_F_SC_STATUS, status, RK_INT, 0);
-    RK(IW_F_SC_BYTES, sc_bytes, RK_I64, 0);
-    RK(IW_F_CS_BYTES, cs_bytes, RK_I64, 0);
-    RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64, IW_RD_TIME_TAKEN);
+    RK(IW_F_C_IP, client_ip, RK_STR);
+    RK(IW_F_S_IP, server_ip, RK_STR);
+    RK(IW_F_S_SITENAME, sitename, RK_STR);
+    RK(IW_F_CS_METHOD, method, RK_STR);
+    RK(IW_F_CS_URI, target, RK_STR);
+    RK(IW_F_CS_VERSION, version, RK_STR);
+    RK(IW_F_CS_USERNAME, username, RK_STR);
+    RK(IW_F_REQUEST_ID, request_id, RK_STR);
+    RK(IW_F_CS_BODY, body, RK_STR);
+    RK(IW_F_S_PORT, server_port, RK_INT);
+    RK(IW_F_SC_STATUS, status, RK_INT);
+    RK(IW_F_SC_BYTES, sc_bytes, RK_I64);
+    RK(IW_F_CS_BYTES, cs_bytes, RK_I64);
+    RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64);
     case IW_F_MESSAGE: case IW_F_LEVEL: case IW_F_MODULE: case IW_F_AH_CODE: case IW_F_PID:
         it.kind = RK_NULL;
         break;
@@ -1350,7 +1350,7 @@ static void plan_request_key(iw_engine_t *e)
     if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
     e->evk_req = m;
     e->evk_req_desc = 1;
-    for (e->nrkey = 0, e->rkey_later = 0; m; m &= m - 1) {
+    for (e->nrkey = 0; m; m &= m - 1) {
         rkey_item_t it = rkey_item(__builtin_ctzll(m));
         if (it.kind == RK_DERIVED) {
             e->evk_req_desc = 0;
@@ -1358,7 +1358,6 @@ static void plan_request_key(iw_engine_t *e)
             return;
         }
         e->rkey[e->nrkey++] = it;
-        e->rkey_later |= it.later;
     }
 }
 

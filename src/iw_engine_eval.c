@@ -1111,34 +1111,6 @@ static inline int kput(kbuf_t *k, const void *b, size_t n)
     return 1;
 }
 
-/* Copy n bytes: key items are mostly a few to a dozen bytes (a header's
- * name, "1", "navigate"), where a library call costs more than the copy:
- * up to 16 bytes as two overlapping moves, longer ones (a cookie, a user
- * agent) through memcpy's vector loop. */
-static inline void kcopy(unsigned char *o, const char *p, size_t n)
-{
-    uint64_t w, x;
-    uint32_t a, b;
-
-    if (n > 16) {
-        memcpy(o, p, n);
-    } else if (n >= 8) {
-        memcpy(&w, p, 8);
-        memcpy(&x, p + n - 8, 8);
-        memcpy(o, &w, 8);
-        memcpy(o + n - 8, &x, 8);
-    } else if (n >= 4) {
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        memcpy(o, &a, 4);
-        memcpy(o + n - 4, &b, 4);
-    } else if (n) {                /* 1-3 bytes: first, middle, last */
-        o[0] = (unsigned char)p[0];
-        o[n >> 1] = (unsigned char)p[n >> 1];
-        o[n - 1] = (unsigned char)p[n - 1];
-    }
-}
-
 /* A string as length + bytes; absent (UINT32_MAX) differs from empty. */
 static inline int kput_str(kbuf_t *k, iw_str_t v)
 {
@@ -1147,7 +1119,7 @@ static inline int kput_str(kbuf_t *k, iw_str_t v)
     memcpy(k->o, &len, 4);
     k->o += 4;
     if (v.p) {
-        kcopy(k->o, v.p, v.len);
+        memcpy(k->o, v.p, v.len);
         k->o += v.len;
     }
     return 1;
@@ -1189,9 +1161,11 @@ static unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_
 
 /* The event's key bytes: type, then every field the matchers read (with
  * its number), the header list and the minute or second when rules need
- * them.  0 when the event is too big to cache or its views could be cut
- * short by the work buffer (then results could depend on what is not
- * keyed). */
+ * them.  request_key (below) writes the same bytes from the request's
+ * description before the event is built: a change to one layout must be
+ * made to both (tests/unit/test_engine_memo.c compares their answers).
+ * 0 when the event is too big to cache or its views could be cut short by
+ * the work buffer (then results could depend on what is not keyed). */
 static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
 {
     kbuf_t k = { buf, buf + IW_ENGINE_MEMO_MAX_KEY };
@@ -1263,8 +1237,9 @@ static int rkey_put(kbuf_t *k, const iw_request_desc_t *d, rkey_item_t it)
     return num ? kput_num(k, v) : kput_str(k, IW_STR_NULL);
 }
 
-/* What event_key writes for the event iw_event_from_request builds from
- * d, read from d itself: the same bytes, so both share cache entries (the
+/* What event_key (above) writes for the event iw_event_from_request
+ * builds from d, read from d itself: the same bytes, byte for byte, so
+ * both share cache entries (the
  * plan only allows it when every keyed field is copied, numeric or unset,
  * evk_req_desc).  The builder uses no work buffer: the room check is on
  * the empty buffer. */
@@ -1454,13 +1429,11 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     if (!e || !s || !ev || !d || s->e != e) return 0;
     s->nerrs = 0;                  /* a clean repeat below skips scratch_begin */
     if (!s->evc || !e->evk_req_desc) {
-        iw_request_desc_complete(d);
         iw_event_from_request(ev, d);
         return iw_engine_eval(e, s, ev, hits);
     }
     key.n = 0;
     if (iw_engine_memo_wanted(s->evc, 0)) {
-        if (d->later & e->rkey_later) iw_request_desc_complete(d);    /* the key reads them */
         key.v = kb;
         if ((key.n = request_key(e, d, ev->buf_size, kb, sizeof(kb)))
             && (cached = evc_find(s, &key)) && cached->n == 0) {
@@ -1468,7 +1441,6 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
             return 0;
         }
     }
-    iw_request_desc_complete(d);
     iw_event_from_request(ev, d);
     scratch_begin(e, s, ev);
     if (cached) return evc_replay(e, s, cached);

@@ -207,7 +207,7 @@ enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
  * from that description. */
 enum { RK_STR, RK_INT, RK_I64, RK_NULL,    /* RK_INT keyed when > 0, RK_I64 when >= 0 */
        RK_DERIVED };                         /* not from one member: no request key */
-typedef struct rkey_item { uint16_t off; uint8_t kind, later; } rkey_item_t;  /* later: IW_RD_* */
+typedef struct rkey_item { uint16_t off; uint8_t kind; } rkey_item_t;
 
 struct iw_engine {
     apr_pool_t *pool;
@@ -261,7 +261,6 @@ struct iw_engine {
     int evk_req_desc;              /* ... all copied as they are from the description */
     rkey_item_t rkey[IW_F__COUNT]; /* ... then where each is in the description */
     int nrkey;
-    unsigned rkey_later;           /* IW_RD_* members the request key reads */
     /* evaluation errors: which detection rules read each predicate (CSR,
      * through their filters too), and each pattern's field */
     int32_t *rd_first, *rd_rules;

@@ -454,12 +454,6 @@ static void split_target(iw_event_t *ev, const iw_request_desc_t *d,
     if (q) ev->val[IW_F_CS_URI_QUERY] = (iw_str_t){ q + 1, (size_t)(end - q - 1) };
 }
 
-void iw_request_desc_complete(iw_request_desc_t *d)
-{
-    if (d->later && d->fill_later) d->fill_later(d);
-    d->later = 0;
-}
-
 void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d)
 {
     iw_str_t authority, host;

@@ -145,12 +145,6 @@ typedef struct iw_event {
     uint64_t serial;
 } iw_event_t;
 
-/* Members of a request description a caller may fill later (`later`). */
-#define IW_RD_TIME_TAKEN  0x1u        /* time_taken_ms */
-#define IW_RD_SERVER      0x2u        /* server_ip, server_port */
-#define IW_RD_SITENAME    0x4u        /* sitename */
-#define IW_RD_REQUEST_ID  0x8u        /* request_id */
-
 /* Raw description of a request as seen by httpd or by a log line. */
 typedef struct iw_request_desc {
     iw_str_t method, target, version;  /* target = raw request target */
@@ -161,12 +155,6 @@ typedef struct iw_request_desc {
     iw_str_t client_ip, server_ip, sitename, username, request_id;
     int server_port;              /* 0 = unknown */
     apr_time_t time;              /* request start */
-    /* IW_RD_* members not filled yet; fill_later(d) fills them (and
-     * clears the bits).  iw_engine_eval_request calls it only when it
-     * reads one of them: a clean repeat whose key does not never pays
-     * for them.  0 for a complete description. */
-    unsigned later;
-    void (*fill_later)(struct iw_request_desc *d);
     /* bytes of the request the caller could not pass (e.g. headers past
      * what it could hold, body bytes past its limit): counted into
      * iw-truncated, never silent */
@@ -174,9 +162,6 @@ typedef struct iw_request_desc {
     /* the request body as far as the caller kept it (NULL p: none) */
     iw_str_t body;
 } iw_request_desc_t;
-
-/* Fill what d->later says is missing (no-op when nothing is). */
-void iw_request_desc_complete(iw_request_desc_t *d);
 
 typedef struct iw_error_desc {
     iw_str_t message, level, module, client_ip, request_id;
@@ -209,7 +194,6 @@ void iw_event_release(iw_event_t *ev);
 /* Bytes of the request a description stands for (method, target,
  * version, "Name: value\r\n" per header, plus d->dropped). */
 size_t iw_request_bytes(const iw_request_desc_t *d);
-/* d must be complete (d->later == 0, see iw_request_desc_complete). */
 void iw_event_from_request(iw_event_t *ev, const iw_request_desc_t *d);
 void iw_event_from_error(iw_event_t *ev, const iw_error_desc_t *d);
 
