@@ -329,6 +329,7 @@ typedef struct jw {
     int dropped;                /* sections rolled back for lack of room */
     int rules_omitted;          /* summary: matching rules left out of "rules" */
     size_t keys_apart;          /* 0; huge: every key piece by piece (tests) */
+    int ruleset_as_prepared;    /* 0: not compared yet; 1: yes; 2: no */
     size_t peak;                /* most room any write asked for (pos + reserve
                                    after it): what a section needs to be
                                    written again elsewhere without a cut */
@@ -1203,7 +1204,9 @@ static void r_rule_part(jw_t *w, const iw_alert_t *a, int part, int lite)
     const frag_part_t *fp = f ? &f->part[part][lite] : NULL;
 
     if (fp && fp->ok && iw_alert_frags && !w->err && w->depth == 1
-        && w->first[1] == fp->first_before && same_ruleset(f->ruleset, a->ruleset)
+        && w->first[1] == fp->first_before
+        && (w->ruleset_as_prepared ? w->ruleset_as_prepared
+            : (w->ruleset_as_prepared = same_ruleset(f->ruleset, a->ruleset) ? 1 : 2)) == 1
         && w->pos + fp->need + w->reserve <= w->size) {
         if (w->pos + fp->need + w->reserve > w->peak) w->peak = w->pos + fp->need + w->reserve;
         memcpy(w->buf + w->pos, fp->bytes, fp->n);
@@ -1304,14 +1307,19 @@ static int evsec_ok;
 static void evsec_key_init(void) { evsec_ok = pthread_key_create(&evsec_key, free) == 0; }
 
 /* The thread's slot (allocated on its first alert), NULL when none. */
+static _Thread_local evsec_t *evsec_mine;     /* the key's value, read without a call */
+
 static evsec_t *evsec_slot(void)
 {
     evsec_t *t;
-    if (!iw_alert_evsec || pthread_once(&evsec_once, evsec_key_init) || !evsec_ok) return NULL;
+    if (!iw_alert_evsec) return NULL;
+    if (evsec_mine) return evsec_mine;
+    if (pthread_once(&evsec_once, evsec_key_init) || !evsec_ok) return NULL;
     if (!(t = pthread_getspecific(evsec_key))) {
         if (!(t = calloc(1, sizeof(*t)))) return NULL;
         if (pthread_setspecific(evsec_key, t)) { free(t); return NULL; }
     }
+    evsec_mine = t;
     return t;
 }
 
