@@ -536,7 +536,8 @@ static inline __attribute__((always_inline)) void m_cstr(jw_t *w, const char *to
 }
 
 /* A member whose value is literal JSON text (numbers) of n bytes. */
-static void m_litn(jw_t *w, const char *tok, size_t tn, const char *lit, size_t n)
+static inline __attribute__((always_inline)) void m_litn(jw_t *w, const char *tok, size_t tn,
+                                                        const char *lit, size_t n)
 {
     jw_cp_t cp;
     if (!w->err && w->pos + 1 + tn + n + w->reserve + w->keys_apart <= w->size) {
@@ -580,7 +581,8 @@ static char *put_fixed(char *o, unsigned v, int width)
     return o + width;
 }
 
-static void m_int(jw_t *w, const char *tok, size_t tn, long long v)
+static inline __attribute__((always_inline)) void m_int(jw_t *w, const char *tok, size_t tn,
+                                                       long long v)
 {
     char num[24], *o = num + sizeof(num);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
