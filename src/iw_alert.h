@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_alert: an alert as ECS JSON (DESIGN.md contract) and its syslog
- * framing.  Output is bounded: untrusted values are escaped (no raw control
+/* iw_alert: an alert as ECS JSON (DESIGN.md contract, iw_alert.c) and its
+ * syslog framing (iw_alert_syslog.c).  Output is bounded: untrusted values are escaped (no raw control
  * characters), each excerpt is cut to a fixed length, the whole message to
  * the buffer size, and the result is always valid JSON with rule.id first. */
 #ifndef IW_ALERT_H
@@ -80,6 +80,10 @@ void iw_json_str(char *buf, size_t size, size_t *pos, const char *s,
 typedef enum {
     IW_FORMAT_RFC3164 = 1, IW_FORMAT_RFC5424, IW_FORMAT_JSON
 } iw_format_t;
+
+/* t as 2026-11-28T09:59:55.249Z (UTC, milliseconds) into out (>= 25
+ * bytes, else empty). */
+void iw_alert_iso_time(char *out, size_t size, apr_time_t t);
 
 /* Sigma level -> ECS event.severity on the Elastic risk-score scale:
  * informational 1, low 21, medium 47, high 73, critical 99 (none 0). */
