@@ -18,6 +18,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "iw_match_factor.h"
+#include "iw_match_plain.h"
 
 #define EXACT_CAP 64               /* strings in an exact set */
 #define EXACT_LEN 64               /* bytes in one of them */
@@ -285,58 +286,6 @@ static info_t info_set(pst_t *st, const unsigned char *set)
 
 static info_t alt(pst_t *st);
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/* \x.. after the 'x': the byte, or -1 (not a byte: bail). */
-static int hex_escape(pst_t *st)
-{
-    int v = 0, d, k;
-    if (st->s < st->end && *st->s == '{') {
-        for (st->s++; st->s < st->end && *st->s != '}'; st->s++) {
-            if ((d = hexv((unsigned char)*st->s)) < 0) return -1;
-            v = v * 16 + d;
-            if (v > 255) return -1;
-        }
-        if (st->s >= st->end) return -1;
-        st->s++;
-        return v;
-    }
-    for (k = 0; k < 2 && st->s < st->end && (d = hexv((unsigned char)*st->s)) >= 0; k++, st->s++)
-        v = v * 16 + d;
-    return v;
-}
-
-/* Bytes of a class escape (\d \w \s \h \v and negations) into set; 0 if
- * e is none of them. */
-static int class_escape(int e, unsigned char *set)
-{
-    unsigned char m[256];
-    unsigned i;
-    int neg = e >= 'A' && e <= 'Z';
-
-    memset(m, 0, sizeof(m));
-    switch (e | 0x20) {
-    case 'd': for (i = '0'; i <= '9'; i++) m[i] = 1; break;
-    case 'w':
-        for (i = 0; i < 256; i++)
-            m[i] = (unsigned char)((i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z')
-                                   || (i >= '0' && i <= '9') || i == '_');
-        break;
-    case 's': m[' '] = m['\t'] = m['\n'] = m['\r'] = m['\f'] = m['\v'] = 1; break;
-    case 'h': m[' '] = m['\t'] = m[0xa0] = 1; break;
-    case 'v': m['\n'] = m['\v'] = m['\f'] = m['\r'] = m[0x85] = 1; break;
-    default: return 0;
-    }
-    for (i = 0; i < 256; i++) if (m[i] != neg) set[i] = 1;
-    return 1;
-}
-
 /* A simple escaped byte (\n \t \xhh ...) after the backslash: the byte,
  * or -1 when e is no such escape. */
 static int byte_escape(pst_t *st, int e)
@@ -348,7 +297,7 @@ static int byte_escape(pst_t *st, int e)
     case 'f': return '\f';
     case 'e': return 27;
     case 'a': return 7;
-    case 'x': return hex_escape(st);
+    case 'x': { int v = iw_match_plain_hex_escape(&st->s, st->end); return v > 255 ? -1 : v; }
     default:
         if ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z') || (e >= '0' && e <= '9')) return -1;
         return e;                      /* escaped punctuation */
@@ -378,7 +327,7 @@ static info_t char_class(pst_t *st)
             if (st->s >= st->end) { st->bail = 1; return info_any(1); }
             e = (unsigned char)*st->s++;
             escaped = 1;
-            if (class_escape(e, set)) { prev = -1; continue; }
+            if (iw_match_plain_class_escape(e, set)) { prev = -1; continue; }
             if (e == 'b') c = 8;
             else if ((c = byte_escape(st, e)) < 0) { st->bail = 1; return info_any(1); }
         }
@@ -388,7 +337,7 @@ static info_t char_class(pst_t *st)
                 int e;
                 if (st->s >= st->end) { st->bail = 1; return info_any(1); }
                 e = (unsigned char)*st->s++;
-                if ((hi = byte_escape(st, e)) < 0 || class_escape(e, set)) {
+                if ((hi = byte_escape(st, e)) < 0 || iw_match_plain_class_escape(e, set)) {
                     st->bail = 1;
                     return info_any(1);
                 }
@@ -472,7 +421,7 @@ static info_t atom(pst_t *st)
         if (st->s >= st->end) { st->bail = 1; return info_any(1); }
         e = (unsigned char)*st->s++;
         memset(set, 0, sizeof(set));
-        if (class_escape(e, set)) {
+        if (iw_match_plain_class_escape(e, set)) {
             if (st->opts & IW_MATCH_FACTOR_CASELESS) {
                 int i;
                 for (i = 'a'; i <= 'z'; i++) if (set[i] || set[i - 32]) set[i] = set[i - 32] = 1;

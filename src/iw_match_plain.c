@@ -38,43 +38,44 @@ static int hexv(int c)
     return -1;
 }
 
-/* \x.. after the 'x': the byte, or -1 (then: may match). */
-static int hex_escape(rx_t *r)
+int iw_match_plain_hex_escape(const char **s, const char *end)
 {
+    const char *p = *s;
     int v = 0, d, k;
-    if (r->p < r->end && *r->p == '{') {
-        for (r->p++; r->p < r->end && *r->p != '}'; r->p++) {
-            if ((d = hexv((unsigned char)*r->p)) < 0) return -1;
+    if (p < end && *p == '{') {
+        for (p++; p < end && *p != '}'; p++) {
+            if ((d = hexv((unsigned char)*p)) < 0) return -1;
             v = v * 16 + d;
-            if (v > 0xFFFF) return -1;
+            if (v > 0x10FFFF) return -1;
         }
-        if (r->p < r->end) r->p++;
+        if (p >= end) return -1;
+        *s = p + 1;
         return v;
     }
-    for (k = 0; k < 2 && r->p < r->end && (d = hexv((unsigned char)*r->p)) >= 0; k++, r->p++)
+    for (k = 0; k < 2 && p < end && (d = hexv((unsigned char)*p)) >= 0; k++, p++)
         v = v * 16 + d;
+    *s = p;
     return v;
 }
 
-/* Bytes of a class escape (\d \w \s ...) into set; 0 if c is none. */
-static int class_escape(int c, unsigned char *set)
+int iw_match_plain_class_escape(int e, unsigned char *set)
 {
-    unsigned i;
-    int neg = c >= 'A' && c <= 'Z';
     unsigned char m[256];
+    unsigned i;
+    int neg = e >= 'A' && e <= 'Z';
+
     memset(m, 0, sizeof(m));
-    switch (c | 0x20) {
+    switch (e | 0x20) {
     case 'd': for (i = '0'; i <= '9'; i++) m[i] = 1; break;
     case 'w':
         for (i = 0; i < 256; i++)
             m[i] = (unsigned char)((i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z')
                                    || (i >= '0' && i <= '9') || i == '_');
         break;
-    case 's': case 'h': case 'v':
-        m[' '] = m['\t'] = m['\n'] = m['\r'] = m['\f'] = m['\v'] = 1;
-        break;
-    default:
-        return 0;
+    case 's': m[' '] = m['\t'] = m['\n'] = m['\r'] = m['\f'] = m['\v'] = 1; break;
+    case 'h': m[' '] = m['\t'] = m[0xa0] = 1; break;
+    case 'v': m['\n'] = m['\v'] = m['\f'] = m['\r'] = m[0x85] = 1; break;
+    default: return 0;
     }
     for (i = 0; i < 256; i++) if (m[i] != neg) set[i] = 1;
     return 1;
@@ -97,8 +98,8 @@ static int char_class(rx_t *r)
         if (c == '\\' && r->p < r->end) {
             escaped = 1;
             int e = (unsigned char)*r->p++;
-            if (class_escape(e, set)) { prev = -1; continue; }
-            if (e == 'x') { if ((c = hex_escape(r)) < 0 || c > 255) { r->bail = 1; return 1; } }
+            if (iw_match_plain_class_escape(e, set)) { prev = -1; continue; }
+            if (e == 'x') { if ((c = iw_match_plain_hex_escape(&r->p, r->end)) < 0 || c > 255) { r->bail = 1; return 1; } }
             else if (e == 'n') c = '\n';
             else if (e == 'r') c = '\r';
             else if (e == 't') c = '\t';
@@ -182,7 +183,7 @@ static int atom(rx_t *r)
         if (strchr("sShHvVR", e) && e) return e == 'S' || e == 'H' || e == 'V';
         if (strchr("dDwWNbBAzZGKE", e) && e) return 1;
         if (strchr("nrtfea", e) && e) return 0;        /* control bytes */
-        if (e == 'x') { int v = hex_escape(r); return v < 0 || v > 255 || plain_byte((unsigned)v); }
+        if (e == 'x') { int v = iw_match_plain_hex_escape(&r->p, r->end); return v < 0 || v > 255 || plain_byte((unsigned)v); }
         if (e == 'c') { if (r->p < r->end) r->p++; return 0; }
         if (e == 'Q') {                                 /* literal run to \E */
             int ok = 1;

@@ -32,4 +32,11 @@ int iw_match_plain_may_match(const char *re, size_t n);
  * branch-reset groups, conditionals. */
 int iw_match_plain_branches(const char *re, size_t n, size_t *off, size_t *len, int max);
 
+/* Regex escapes, shared with iw_match_factor.  After "\x": the value of
+ * \xhh or \x{h..} (up to 0x10FFFF; *s moved past it), -1 when malformed.
+ * A class escape letter (d w s h v, upper case negated): its bytes added to
+ * set[256], 1; 0 when e is none of them. */
+int iw_match_plain_hex_escape(const char **s, const char *end);
+int iw_match_plain_class_escape(int e, unsigned char *set);
+
 #endif
