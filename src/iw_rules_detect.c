@@ -47,7 +47,7 @@ static const struct { unsigned type, allowed; } mod_types[] = {
     {IW_MOD_RE, MODS_REFL | IW_MOD_ALL},
     {IW_MOD_CIDR, IW_MOD_EXPAND},      /* %placeholder% -> a network feed */
     {IW_MOD_EXISTS, 0},
-    {IW_MOD_FIELDREF, IW_MOD_NEQ | IW_MOD_CASED},
+    {IW_MOD_FIELDREF, IW_MOD_NEQ | IW_MOD_CASED | MODS_SUBSTR}, /* pySigma: fieldref|startswith ... */
     {MODS_TIME, MODS_NUM | IW_MOD_NEQ},
     {MODS_NUM, 0},
     {0, MODS_STRING}            /* plain string matching */

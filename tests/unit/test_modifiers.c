@@ -316,6 +316,18 @@ TEST(mod_fieldref)
     QUIET(SEL("cs-referer|fieldref|cased: cs-user-agent"), .referer = "same", .ua = "SAME");
     FIRES(SEL("cs-referer|fieldref|neq: cs-user-agent"), .referer = "a", .ua = "b");
     QUIET(SEL("cs-referer|fieldref|neq: cs-user-agent"), .referer = "a", .ua = "a");
+    /* with contains / startswith / endswith: the field holds the other's value */
+    FIRES(SEL("cs-referer|fieldref|contains: cs-user-agent"), .referer = "http://Bot/x", .ua = "bot");
+    QUIET(SEL("cs-referer|fieldref|contains|cased: cs-user-agent"), .referer = "http://Bot/x", .ua = "bot");
+    QUIET(SEL("cs-referer|fieldref|contains: cs-user-agent"), .referer = "http://x/", .ua = "bot");
+    FIRES(SEL("cs-referer|fieldref|startswith: cs-user-agent"), .referer = "abc/d", .ua = "abc");
+    QUIET(SEL("cs-referer|fieldref|startswith: cs-user-agent"), .referer = "xabc", .ua = "abc");
+    FIRES(SEL("cs-referer|fieldref|endswith: cs-user-agent"), .referer = "d/abc", .ua = "abc");
+    QUIET(SEL("cs-referer|fieldref|endswith: cs-user-agent"), .referer = "abcd", .ua = "abc");
+    QUIET(SEL("cs-referer|fieldref|endswith: cs-user-agent"), .referer = "bc", .ua = "abc");
+    /* not: the referer does not carry the user agent */
+    FIRES(SEL("cs-referer|fieldref|contains|neq: cs-user-agent"), .referer = "http://x/", .ua = "bot");
+    QUIET(SEL("cs-referer|fieldref|contains|neq: cs-user-agent"), .referer = "http://bot/", .ua = "bot");
 }
 
 TEST(mod_time)
