@@ -44,6 +44,28 @@ def scan(cache, path):
     return p.returncode, p.stdout, TIMING.sub("", p.stderr.decode("utf-8", "replace"))
 
 
+def check_switch_keeps_results(path, var, what, want_alerts=True):
+    """The same scan with an engine shortcut on (the default) and turned
+    off by environment variable `var`=0 gives the same exit code, alerts
+    and summary (test_plain_db, test_header_lines)."""
+    runs = []
+    for on in (True, False):
+        env = dict(os.environ)
+        if not on:
+            env[var] = "0"
+        p = subprocess.run([CLI, "scan", "--no-progress", "--jobs", "1"] + RULES + [path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                           timeout=600, check=False)
+        runs.append((p.returncode, p.stdout, TIMING.sub("", p.stderr.decode("utf-8", "replace"))))
+    on, off = runs
+    assert off[0] in (0, 1), off[2]
+    if want_alerts:
+        assert b"\n" in off[1], "no alerts at all: the comparison would be empty"
+    assert on[0] == off[0]
+    assert on[1] == off[1], "alerts differ with %s" % what
+    assert on[2] == off[2], "summary differs with %s" % what
+
+
 @pytest.mark.parametrize("name", sorted(INPUTS))
 def test_cache_never_changes_results(name):
     path = INPUTS[name]
