@@ -92,6 +92,26 @@ def by_url(n):
     return lambda a: n in (get(a, "url.original") or "")
 
 
+READING_CGI = """#!/bin/sh
+head -c "${CONTENT_LENGTH:-0}" >/dev/null
+printf 'Content-Type: text/plain\\r\\n\\r\\nread\\n'
+"""
+
+
+def reading_cgi(h, name):
+    """A CGI script `name` that reads the whole request body, as a form
+    handler does, in a directory of its own under the server's dir (for
+    ScriptAlias); returns the directory."""
+    cgi = os.path.join(h.dir, "cgi")
+    os.makedirs(cgi, exist_ok=True)
+    os.chmod(cgi, 0o755)
+    p = os.path.join(cgi, name)
+    with open(p, "w") as f:
+        f.write(READING_CGI)
+    os.chmod(p, 0o755)
+    return cgi
+
+
 def marker_rule(title, rule_id, marker, level="high", field="cs-uri-query"):
     """A detection rule that fires when `field` contains `marker`."""
     return """\

@@ -60,22 +60,10 @@ NOREAD_LUA = """function handle(r)
 end
 """
 
-READ_SH = """#!/bin/sh
-head -c "${CONTENT_LENGTH:-0}" >/dev/null
-printf 'Content-Type: text/plain\\r\\n\\r\\nread\\n'
-"""
-
-
 def body(rs, h):
     rules = h.write_rule("body.yml", RULES)
-    cgi = os.path.join(h.dir, "cgi")
-    os.makedirs(cgi, exist_ok=True)
-    os.chmod(cgi, 0o755)
+    cgi = iwtest.reading_cgi(h, "login.sh")
     h.write_doc("noread.lua", NOREAD_LUA)
-    p = os.path.join(cgi, "login.sh")
-    with open(p, "w") as f:
-        f.write(READ_SH)
-    os.chmod(p, 0o755)
     return """\
 IocWatchRules "{rules}"
 IocWatchAlertTarget unix:{sock}

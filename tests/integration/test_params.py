@@ -66,21 +66,9 @@ detection:
 level: high
 """.format(quote=R_QUOTE, cookie=R_COOKIE, body=R_BODY, rfi=R_RFI)
 
-READ_SH = """#!/bin/sh
-head -c "${CONTENT_LENGTH:-0}" >/dev/null
-printf 'Content-Type: text/plain\\r\\n\\r\\nread\\n'
-"""
-
-
 def conf(rs, h):
     rules = h.write_rule("params.yml", RULES)
-    cgi = os.path.join(h.dir, "cgi")
-    os.makedirs(cgi, exist_ok=True)
-    os.chmod(cgi, 0o755)
-    p = os.path.join(cgi, "form.sh")
-    with open(p, "w") as f:
-        f.write(READ_SH)
-    os.chmod(p, 0o755)
+    cgi = iwtest.reading_cgi(h, "form.sh")
     return """\
 IocWatchRules "{rules}"
 IocWatchAlertTarget unix:{sock}
