@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include "iw_test.h"
 #include "iw_alert.h"
+#include "alert_util.h"
 
 /* ---- a tiny strict JSON checker (shared with test_notify.c) ------------- */
 
@@ -131,16 +132,8 @@ static apr_time_t t_fixed(void)
 static iw_rule_t *mk_rule(apr_pool_t *p, const char *id, const char *title,
                           iw_level_t lvl, const char *tags)
 {
-    iw_rule_t *r = apr_pcalloc(p, sizeof(*r));
-    char *t, *last, *dup = apr_pstrdup(p, tags ? tags : "");
-    r->kind = IW_RULE_DETECTION;
-    r->id = id;
-    r->title = title;
-    r->level = lvl;
-    r->generate = 1;
-    r->tags = apr_array_make(p, 4, sizeof(const char *));
-    for (t = apr_strtok(dup, " ", &last); t; t = apr_strtok(NULL, " ", &last))
-        APR_ARRAY_PUSH(r->tags, const char *) = t;
+    iw_rule_t *r = apr_palloc(p, sizeof(*r));
+    au_fill_rule(p, r, id, title, lvl, tags);
     return r;
 }
 

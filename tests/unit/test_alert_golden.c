@@ -23,6 +23,7 @@
 #include <apr_hash.h>
 #include "iw_test.h"
 #include "iw_alert.h"
+#include "alert_util.h"
 
 extern int iw_test_json_valid(const char *s, size_t len);
 
@@ -117,17 +118,8 @@ static iw_rule_t *rule(apr_pool_t *p, int k, const char *id, const char *title,
                        iw_level_t lvl, const char *tags)
 {
     iw_rule_t *r = &fx.rules[k];
-    char *t, *last, *dup = apr_pstrdup(p, tags ? tags : "");
-    memset(r, 0, sizeof(*r));
-    r->kind = IW_RULE_DETECTION;
+    au_fill_rule(p, r, id, title, lvl, tags);
     r->index = k;
-    r->id = id;
-    r->title = title;
-    r->level = lvl;
-    r->generate = 1;
-    r->tags = apr_array_make(p, 4, sizeof(const char *));
-    for (t = apr_strtok(dup, " ", &last); t; t = apr_strtok(NULL, " ", &last))
-        APR_ARRAY_PUSH(r->tags, const char *) = t;
     return r;
 }
 
