@@ -525,14 +525,18 @@ static void vc_add(const corr_prog_t *pg, corr_slot_t *s, uint64_t vh, int64_t t
     if (v[old].ts < t) { v[old].h = vh; v[old].ts = t; }
 }
 
-/* temporal_ordered: pt[p] = latest start of a chain that reached step p. */
+/* temporal_ordered: pt[p] = latest start of a chain that reached step p.
+ * Order is timestamp order: httpd logs a request when it ends, so a short
+ * request may arrive before a slower one that began earlier; an event that
+ * began before the chain's start does not extend it (equal timestamps keep
+ * arrival order: 1-second log resolution). */
 static void ord_step(const corr_prog_t *pg, int64_t *pt, int pos, int64_t t)
 {
     if (pos == 0) {
         if (pt[0] == IW_CORR_UNSET || t > pt[0]) pt[0] = t;
         return;
     }
-    if (pt[pos - 1] == IW_CORR_UNSET) return;
+    if (pt[pos - 1] == IW_CORR_UNSET || t < pt[pos - 1]) return;
     if (!pg->close_mode && passed(pt[pos - 1], pg->span, t)) return;
     if (pt[pos] == IW_CORR_UNSET || pt[pos - 1] > pt[pos]) pt[pos] = pt[pos - 1];
 }

@@ -635,6 +635,12 @@ TEST(corr_temporal_ordered)
     CHECK_INT(feed2(f, a, b, "4.4.4.4", T0), 0);
     CHECK_INT(peek(f, c, "4.4.4.4"), 1);
     CHECK_INT(feed(f, b, "4.4.4.4", T0 + 1), 1);
+    /* timestamp order, not arrival order: httpd logs a request when it
+     * ends, so a b that began before the a may arrive after it */
+    CHECK_INT(feed(f, a, "5.5.5.5", T0 + 5 * SEC), 0);
+    CHECK_INT(feed(f, b, "5.5.5.5", T0 + 3 * SEC), 0);
+    CHECK_INT(peek(f, c, "5.5.5.5"), 1);
+    CHECK_INT(feed(f, b, "5.5.5.5", T0 + 5 * SEC), 1);   /* same time: arrival order */
 }
 
 TEST(corr_chained_correlations)
