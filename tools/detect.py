@@ -9,6 +9,10 @@ Runs `iocwatch scan` with conf/rules over
     `negative` look-alikes and on `benign` requests;
   - a real benign access log (corpus/benign/elastic-apache.log): alert rate
     after removing the real probes listed in tools/benign-true-positives.txt;
+  - a held-out set built at run time (tools/detect_heldout.py): Debian's payload
+    lists (wfuzz, sqlmap, wapiti: `tools/install-deps.sh tools`; a missing one
+    is named in the report) and class vocabularies the pack was not written
+    from, with benign locale words and protocol variants;
 and, when Debian's libapache2-mod-security2 + modsecurity-crs are installed,
 replays the same requests through a sandboxed httpd (127.0.0.1, temp dir,
 ModSecurity DetectionOnly + CRS at paranoia level 1) to print its numbers side
@@ -42,6 +46,7 @@ BENIGN_TARGET = 0.001
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iwhttpd  # noqa: E402  (the httpd sandbox shared with the tests and bench)
+import detect_heldout  # noqa: E402  (the held-out set, built at run time)
 
 APACHE_BIN = iwhttpd.APACHE
 APACHE_MODS = iwhttpd.MODDIR
@@ -521,7 +526,8 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
     else:
         lines.append('- ModSecurity + CRS not installed here: its columns are `n/a`.')
     lines += ['', '## Recall per category, both corpora', '']
-    with_attacks = [i for i, t in enumerate(tallies) if any(t[cat]['attack'] for cat in t)]
+    with_attacks = [i for i, t in enumerate(tallies) if any(t[cat]['attack'] for cat in t)
+                    and corpora[i]['name'] != HELDOUT_NAME]
     side_by_side(lines, [corpora[i] for i in with_attacks], [tallies[i] for i in with_attacks], ms)
     lines += ['', '`(below)` marks a category where the pack detects less than CRS PL1.', '']
 
@@ -556,7 +562,7 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
         lines.append('')
 
     for c, t in zip(corpora, tallies):
-        if not any(t[cat]['attack'] for cat in t):
+        if not any(t[cat]['attack'] for cat in t) or c['name'] == HELDOUT_NAME:
             continue
         lines += ['## `%s` per category' % c['name'], '']
         corpus_detail(lines, c, t, ms)
@@ -617,6 +623,51 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
 
 
 TOOLS_SECTION = '## Held-out: live attack tools'
+HELDOUT_NAME = 'heldout-requests.jsonl'
+
+
+def heldout_report(lines, c, ms, info):
+    """Pack vs CRS PL1 on the held-out set, per category and per source."""
+    msc = ms['corpus'].get(c['name'], {}) if ms else {}
+    lines += ['## Held-out: Debian payload lists and class vocabularies', '']
+    lines.append('Requests built at run time by `tools/detect_heldout.py` (`build/%s`) from sources the pack was '
+                 'not tuned on: payload lists Debian packages ship (read where they are installed, never copied) '
+                 'and class vocabularies written from the attack classes, kept apart from `conf/lists`. Payloads '
+                 'that also occur, decoded, as a parameter value of the shared corpora are dropped (%d). Benign '
+                 'rows are in the false-positive table above (`heldout-requests.jsonl benign ...`).'
+                 % (c['name'], info['dropped']))
+    lines += ['', '| category | attacks | iocwatch | ModSec PL1 |', '|---|---:|---:|---:|']
+    by = collections.defaultdict(collections.Counter)
+    for r in c['reqs']:
+        for key in (('cat', r['category']), ('src', r['source'])):
+            k = by[key]
+            k[r['label']] += 1
+            if c['fired'].get(r['id']):
+                k['hit'] += 1
+            if r['id'] in msc:
+                k['sent'] += 1
+                k['mshit'] += 1 if modsec_detected(msc[r['id']]) else 0
+    tot = collections.Counter()
+    for (kind, cat), k in sorted(by.items()):
+        if kind != 'cat' or not k['attack']:
+            continue
+        msr = k['mshit'] / k['sent'] if k['sent'] else None
+        mark = ' (below)' if msr is not None and k['hit'] / k['attack'] + 1e-9 < msr else ''
+        lines.append('| %s | %d | %.3f%s | %s |' % (cat, k['attack'], k['hit'] / k['attack'], mark,
+                                                  '%.3f' % msr if msr is not None else 'n/a'))
+        tot.update({x: k[x] for x in ('attack', 'hit', 'sent', 'mshit')})
+    lines.append('| **all** | %d | %.3f | %s |' % (tot['attack'], tot['hit'] / max(tot['attack'], 1),
+                                                  '%.3f' % (tot['mshit'] / tot['sent']) if tot['sent'] else 'n/a'))
+    lines += ['', '| source | class | what | requests | iocwatch | ModSec PL1 |', '|---|---|---|---:|---:|---:|']
+    for name, cat, about, n in info['sources']:
+        if n is None:
+            lines.append('| %s | %s | %s | (not installed) | | |' % (name, cat, about))
+            continue
+        k = by[('src', name)] if name != 'benign-words' else by[('src', 'benign-latin1')] + by[('src', 'benign-utf8')]
+        cnt = k['attack'] + k['benign']
+        lines.append('| %s | %s | %s | %d | %s | %s |' % (name, cat, about.replace('|', '\\|'), cnt,
+                                                       ratio(k['hit'], cnt), ratio(k['mshit'], k['sent'])))
+    lines += ['', 'Benign rows (`benign-*`) are alert rates (lower is better); the others recall.', '']
 
 # OWASP CRS's word lists (Debian modsecurity-crs, read at run time, never copied): each entry put
 # into the smallest request that makes it an attack of its class, with nothing else that alerts
@@ -810,6 +861,7 @@ def main():
                     help="report file ('-' = do not write)")
     ap.add_argument('--no-modsec', action='store_true', help='skip the ModSecurity replay')
     ap.add_argument('--no-bodies', action='store_true', help='leave out the benign form bodies')
+    ap.add_argument('--no-heldout', action='store_true', help='leave out the held-out set (tools/detect_heldout.py)')
     ap.add_argument('--modsec-budget', type=float, default=900.0,
                     help='seconds allowed for the ModSecurity replay (default 900)')
     ap.add_argument('--modsec-cache', default=os.path.join(ROOT, 'build', 'modsec-cache.json'),
@@ -829,6 +881,12 @@ def main():
     tps = load_true_positives(args.true_positives)
     if not args.no_bodies:
         args.corpus.append(benign_bodies(args, benign_lines, tps))
+    heldout = None
+    if not args.no_heldout:
+        hpath, hsources, hdropped = detect_heldout.build(os.path.join(ROOT, 'build', HELDOUT_NAME),
+                                                         list(args.corpus))
+        heldout = {'sources': hsources, 'dropped': hdropped}
+        args.corpus.append(hpath)
     corpora = [{'name': os.path.basename(p), 'path': p, 'reqs': load_corpus(p)} for p in args.corpus]
     iw = eval_iocwatch(args, corpora)
     ms = None
@@ -843,6 +901,8 @@ def main():
     vocab = eval_vocab(args)
     report = build_report(args, corpora, iw, ms, tps, len(benign_lines))
     vlines = []
+    if heldout:
+        heldout_report(vlines, [c for c in corpora if c['name'] == HELDOUT_NAME][0], ms, heldout)
     vocab_report(vlines, vocab)
     report += '\n'.join(vlines)
     print(report)
