@@ -411,13 +411,40 @@ DocumentRoot "{docs}"
         self.signal_restart(kind)
         self.generation += 1
 
-    def restart(self, text=None, graceful=False):
-        """Re-read config in place (SIGHUP, or SIGUSR1 when graceful)."""
+    def restart(self, text=None, graceful=False, wait_old=True):
+        """Re-read config in place (SIGHUP, or SIGUSR1 when graceful).  A
+        graceful restart returns once the previous generation's children
+        are gone too (wait_old; bounded, see wait_gone): until then one of
+        them may still accept a connection and serve it with the old
+        configuration, which a test checking the new one would misread."""
         if text is not None:
             with open(self.conf, "w") as f:
                 f.write(text)
             self.running_conf = text
+        old = self.children() if graceful and wait_old else []
         self._signal_restart("graceful" if graceful else "restart")
+        self.wait_gone(old)
+
+    def children(self):
+        """Pids of the parent's live (not zombie) child processes."""
+        parent = self.pid()
+        out = []
+        if not parent:
+            return out
+        for d in os.listdir("/proc"):
+            if d.isdigit() and _proc_state(int(d))[1] == parent:
+                out.append(int(d))
+        return out
+
+    def wait_gone(self, pids, timeout=15):
+        """Wait until none of `pids` runs any more (zombies count as gone).
+        Best effort: an old child busy with a slow connection may outlive
+        the timeout, and then the caller's own assertions decide."""
+        try:
+            wait_until(lambda: not any(_proc_state(p)[0] not in (None, "Z") for p in pids),
+                       timeout, what="old generation's children gone")
+        except AssertionError:
+            pass
 
     def ensure(self, body, mpm=None, **kw):
         """Run with this config: no-op when already running it, SIGHUP
@@ -450,6 +477,17 @@ DocumentRoot "{docs}"
                 return f.read().splitlines()
         except OSError:
             return []
+
+
+def _proc_state(pid):
+    """(state letter, parent pid) of a process; (None, None) when gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None, None
+    rest = st[st.rfind(")") + 2:].split()
+    return rest[0], int(rest[1])
 
 
 def bad_errlog_lines(lines, expected):

@@ -422,6 +422,9 @@ def burst_exactly_at_n(h, rs, min_children):
     # N-1 requests spread over the children: no alert
     sts = spread(h.port, [(p, ip) for p in paths[:N - 1]])
     assert sts == [404] * (N - 1)
+    # each child counts a request after answering it: the N-th must not
+    # overtake one of these (it would be counted N-1-th, another fire)
+    served(h, ip, N - 1)
     assert rs.quiet(m, is_corr(BURST, ip), wait=1.0) == []
     # the N-th: exactly one alert, count N, carrying the N-th request
     assert get1(h.port, paths[N - 1], ip) == 404
@@ -433,8 +436,8 @@ def burst_exactly_at_n(h, rs, min_children):
     # (docs/CORRELATION.md), so the 2N-th does not fire again
     sts = spread(h.port, [(p, ip) for p in paths[N:2 * N]])
     assert sts == [404] * N
-    assert len(rs.quiet(m, is_corr(BURST, ip), wait=1.0)) == 1
     pids = set(served(h, ip, 2 * N))
+    assert len(rs.quiet(m, is_corr(BURST, ip), wait=1.0)) == 1
     assert len(pids) >= min_children, pids
     # the feeder rule has no alert of its own (generate: false semantics)
     # (its 404s feed the urgent-entries rule too: one alert, at the 5th)
@@ -457,10 +460,15 @@ def test_two_clients_counted_apart(prefork, rsyslog):
         reqs.append(("/iwc-feed/%s/a%d" % (n, i), a_ip))
         reqs.append(("/iwc-feed/%s/b%d" % (n, i), b_ip))
     assert spread(prefork.port, reqs) == [404] * len(reqs)
+    served(prefork, a_ip, N - 1)
+    served(prefork, b_ip, N - 1)
+
+    def ours(a):
+        return is_corr(BURST, a_ip)(a) or is_corr(BURST, b_ip)(a)
     # together they sent 2N-2 > N: still no alert
-    assert rsyslog.quiet(m, is_corr(BURST), wait=1.0) == []
+    assert rsyslog.quiet(m, ours, wait=1.0) == []
     assert get1(prefork.port, "/iwc-feed/%s/a-last" % n, a_ip) == 404
-    alerts = rsyslog.wait_alerts(m, 1, is_corr(BURST))
+    alerts = rsyslog.wait_alerts(m, 1, ours)
     assert len(alerts) == 1
     check_corr_alert(alerts[0], BURST, a_ip, "event_count", N, 60)
     assert rsyslog.alerts(m, is_corr(BURST, b_ip)) == []
@@ -485,10 +493,11 @@ def test_urgent_entries_rule_end_to_end(prefork, rsyslog, errlog):
     assert get1(prefork.port, "/iwc-nothing/%s/2" % n, ip) == 404      # 2
     assert get1(prefork.port, "/iwc-auth/%s" % n, ip) == 401           # 3
     assert get1(prefork.port, "/index.html?%s" % n, ip) == 200         # not urgent
-    assert rsyslog.quiet(m, is_corr(URGENT), wait=1.0) == []
+    served(prefork, ip, 4)              # all counted: none is overtaken below
+    assert rsyslog.quiet(m, is_corr(URGENT, ip), wait=1.0) == []
     # AH01630 (4: logged during the request) then the 403 itself (5)
     assert get1(prefork.port, "/iwc-denied/%s" % n, ip) == 403
-    alerts = rsyslog.wait_alerts(m, 1, is_corr(URGENT))
+    alerts = rsyslog.wait_alerts(m, 1, is_corr(URGENT, ip))
     assert len(alerts) == 1
     a = alerts[0]
     check_corr_alert(a, URGENT, ip, "event_count", 5, 60, URGENT_DOC["level"])
@@ -510,9 +519,10 @@ def test_urgent_error_log_entry_fires_on_the_fifth(prefork, rsyslog, errlog):
     m = rsyslog.mark()
     for i in range(4):
         assert get1(prefork.port, "/iwc-nothing/%s/%d" % (n, i), ip) == 404
-    assert rsyslog.quiet(m, is_corr(URGENT), wait=1.0) == []
+    served(prefork, ip, 4)
+    assert rsyslog.quiet(m, is_corr(URGENT, ip), wait=1.0) == []
     assert get1(prefork.port, "/iwc-denied/%s" % n, ip) == 403
-    alerts = rsyslog.wait_alerts(m, 1, is_corr(URGENT))
+    alerts = rsyslog.wait_alerts(m, 1, is_corr(URGENT, ip))
     assert len(alerts) == 1                  # the 6th entry does not fire again
     a = alerts[0]
     check_corr_alert(a, URGENT, ip, "event_count", 5, 60, URGENT_DOC["level"])
@@ -531,10 +541,13 @@ def test_value_count_distinct_404_paths(prefork, rsyslog):
     # 9 distinct paths (two of them twice): no alert
     reqs = [(p, ip) for p in paths[:9]] + [(paths[0], ip), (paths[3], ip)]
     assert spread(prefork.port, reqs) == [404] * len(reqs)
-    assert rsyslog.quiet(m, is_corr(PROBING), wait=1.0) == []
+    served(prefork, same_ip, 12)
+    served(prefork, ip, len(reqs))
+    assert rsyslog.quiet(m, lambda a: is_corr(PROBING, ip)(a) or is_corr(PROBING, same_ip)(a),
+                         wait=1.0) == []
     # the 10th distinct path
     assert get1(prefork.port, paths[9], ip) == 404
-    alerts = rsyslog.wait_alerts(m, 1, is_corr(PROBING))
+    alerts = rsyslog.wait_alerts(m, 1, is_corr(PROBING, ip))
     assert len(alerts) == 1
     check_corr_alert(alerts[0], PROBING, ip, "value_count", 10, 60)
     assert get(alerts[0], "url.original") == paths[9]
@@ -588,7 +601,7 @@ def test_graceful_restart_counts_old_childs_last_request(prefork, rsyslog, ports
     try:
         assert ka.batch([("/iwc-grace/%s/%d" % (n, i), ip) for i in range(4)]) == [404] * 4
         old = set(served(prefork, ip, 4))
-        notes = graceful(prefork)
+        notes = graceful(prefork, wait_old=False)    # one stays busy with `ka`
         assert all(KEPT in ln for ln in notes), notes
         try:                                      # the old child's last request
             st = ka.batch([("/iwc-grace/%s/old" % n, ip)], last_may_close=True)
@@ -731,12 +744,14 @@ def write_grace(h, marker, other):
     return True
 
 
-def graceful(h):
-    """apachectl -k graceful; waits for the new generation to serve and
-    returns the module's "state table" notices of the new generation."""
+def graceful(h, wait_old=True):
+    """apachectl -k graceful; waits for the new generation to serve (and,
+    with wait_old, for the old one's children to be gone: one of them could
+    still serve a request with the old rules and table) and returns the
+    module's "state table" notices of the new generation."""
     mark = h.errlog_size()
     gen = iwtest.status_page(h.port)["mpm_generation"]
-    h.restart(graceful=True)
+    h.restart(graceful=True, wait_old=wait_old)
     iwtest.wait_until(lambda: iwtest.status_page(h.port)["mpm_generation"] > gen,
                       20, what="new generation serving")
     return [ln for ln in h.errlog_lines(mark) if "state table" in ln]
@@ -830,6 +845,7 @@ def test_recycled_window_alert_has_no_foreign_event(event, rsyslog, ports):
     a_ip, b_ip, n = new_ip(), new_ip(), nonce()
     m = rsyslog.mark()
     assert get1(port, "/iwc-quiet/%s/a" % n, a_ip) == 404
+    served(event, a_ip, 1)                             # A holds the slot
     time.sleep(1.3)                                    # A's 1 s window is over
     assert get1(port, "/iwc-quiet/%s/b" % n, b_ip) == 404
     (a,) = rsyslog.wait_alerts(m, 1, is_corr(QUIET))
@@ -857,22 +873,39 @@ def test_correlation_alerts_flood_controlled(event, rsyslog, ports):
     8 requests (twice the threshold: still one alert in the window), then
     4 in each of the next two windows, all within one suppression window:
     1 alert, 2 held back; after it, the next window's alert says so."""
-    port, ip, n = ports.sup, new_ip(), nonce()
-    m = rsyslog.mark()
-    t0 = time.monotonic()
-    k = 0
-    for burst in (8, 4, 4):
-        tb = time.monotonic()
-        for _ in range(burst):
-            assert get1(port, "/iwc-feed/%s/%d" % (n, k), ip) == 404
-            k += 1
-        assert time.monotonic() - tb < 0.9, "a burst must fit in its 1 s window"
-        time.sleep(1.1 - (time.monotonic() - tb))
-    assert time.monotonic() - t0 < SUPPRESS_S - 0.5, "too slow for the window"
+    port = ports.sup
+    # the timing is the premise, not the result: a run the machine slowed
+    # past it (a burst over its 1 s window, the three over the suppression
+    # window) is repeated with a fresh client, whose groups are new
+    for attempt in range(3):
+        ip, n = new_ip(), nonce()
+        m = rsyslog.mark()
+        t0 = time.monotonic()
+        k, slow, seen = 0, False, None
+        for burst in (8, 4, 4):
+            tb = time.monotonic()
+            for _ in range(burst):
+                assert get1(port, "/iwc-feed/%s/%d" % (n, k), ip) == 404
+                k += 1
+            slow = slow or time.monotonic() - tb >= 0.9
+            if seen is None:       # the first alert opens the suppression window
+                try:
+                    iwtest.wait_until(lambda: rsyslog.alerts(m, is_corr(SHORT, ip)),
+                                      max(0.0, 1.0 - (time.monotonic() - tb)),
+                                      what="the first window's alert")
+                except AssertionError:
+                    slow = True
+                seen = time.monotonic()
+            time.sleep(max(0.0, 1.1 - (time.monotonic() - tb)))
+        if not slow and time.monotonic() - t0 < SUPPRESS_S - 0.5:
+            break
+    else:
+        pytest.fail("3 attempts too slow for a 1 s window / %d s suppression" % SUPPRESS_S)
     alerts = rsyslog.quiet(m, is_corr(SHORT, ip), wait=0.3)
     assert len(alerts) == 1, "%d correlation alerts within one %d s suppression " \
         "window (expected 1; 2 suppressed)" % (len(alerts), SUPPRESS_S)
-    time.sleep(max(0.0, SUPPRESS_S + 0.2 - (time.monotonic() - t0)))
+    # its window runs from when it was sent, which is before we saw it
+    time.sleep(max(0.0, SUPPRESS_S + 0.1 - (time.monotonic() - seen)))
     for i in range(4):                             # after the window
         assert get1(port, "/iwc-feed/%s/late%d" % (n, i), ip) == 404
     alerts = rsyslog.wait_alerts(m, 2, is_corr(SHORT, ip))

@@ -7,6 +7,7 @@ when delivery starts failing and one when it recovers (IW0021, IW0022)."""
 
 import os
 import re
+import statistics
 import threading
 import time
 
@@ -74,10 +75,23 @@ def timed_requests(port, path_fmt, count):
 
 def assert_not_slower(on, off):
     """Generous bound (no benchmark): the module-on requests must not wait
-    for the alert path.  A blocking send would add >= 100 ms each."""
-    on_avg, off_avg = sum(on) / len(on), sum(off) / len(off)
-    assert max(on) < 2.0, max(on)
-    assert on_avg < off_avg * 5 + 0.05, (on_avg, off_avg)
+    for the alert path.  A blocking send would add >= 100 ms to each, so
+    the medians tell; a busy machine stalling one or two requests of either
+    series does not move them (means and maxima it does)."""
+    on_med, off_med = statistics.median(on), statistics.median(off)
+    assert max(on) < 5.0, max(on)
+    assert on_med < off_med * 5 + 0.05, (on_med, off_med)
+
+
+def counted(port, total, before=None):
+    """The status page once the `total` alerts raised since `before` are
+    counted and accounted for (queued or dropped): httpd counts in
+    log_transaction, after the response went out, so the last request's
+    alert may not be counted yet when its response arrives."""
+    b = before or {"alerts": 0, "queued": 0, "dropped": 0}
+    return iwtest.settled_status(port, lambda s: s["alerts"] - b["alerts"] >= total and
+                                 s["queued"] + s["dropped"] - b["queued"] - b["dropped"]
+                                 >= total)
 
 
 # ------------------------------------------------------------- transports
@@ -144,7 +158,7 @@ def test_missing_socket_then_recovery(httpd, rsyslog, errlog):
     off = timed_requests(httpd.port, "/off/x?i=%d&q=iwattack-a", 30)
     on = timed_requests(httpd.port, "/on/x?i=%%d&n=%s&q=iwattack-a" % n, 30)
     assert_not_slower(on, off)
-    st = iwtest.status_page(httpd.port)
+    st = counted(httpd.port, 30)
     assert st["alerts"] == 30
     # every alert is either in the queue (8 slots + at most one held by the
     # sender) or counted as dropped: exact accounting
@@ -195,7 +209,7 @@ def test_stalled_listener_then_recovery(httpd, rsyslog):
         off = timed_requests(httpd.port, "/off/x?i=%d&q=iwattack-a", 40)
         on = timed_requests(httpd.port, "/on/x?i=%%d&n=%s&q=iwattack-a&%s" % (n, pad), 400)
         assert_not_slower(on, off)
-        st = iwtest.status_page(httpd.port)
+        st = counted(httpd.port, 400)
         assert st["alerts"] == 400
         assert st["dropped"] > 0, st
         assert st["queued"] + st["dropped"] == 400, st
@@ -239,7 +253,7 @@ def test_flood_counted_exactly(httpd, rsyslog):
     for t in threads:
         t.join()
     assert time.monotonic() - t0 < 5
-    st = iwtest.status_page(httpd.port)
+    st = counted(httpd.port, 8 * 40, before)
     raised = st["alerts"] - before["alerts"]
     assert raised == 8 * 40
     dropped = st["dropped"] - before["dropped"]

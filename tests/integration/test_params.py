@@ -173,5 +173,17 @@ def test_access_log_scan_gives_the_same_query_alerts(server, rsyslog, tmp_path):
     assert r.returncode in (0, 1), r.stderr
     cli = {(get(json.loads(ln), "url.original"), get(json.loads(ln), "rule.id"))
            for ln in r.stdout.splitlines()}
+    if mod != cli:
+        # alerts leave through the sender after the access-log line: on a
+        # loaded machine a few may still be on their way (bounded wait; a
+        # real difference stays and is shown)
+        def now():
+            return {(get(a, "url.original"), get(a, "rule.id"))
+                    for a in rsyslog.alerts(m, lambda a: tag in (get(a, "url.original") or ""))}
+        try:
+            iwtest.wait_until(lambda: now() == cli, 10, step=0.2, what="the module's alerts")
+        except AssertionError:
+            pass
+        mod = now()
     assert len(mod) >= 5, mod
     assert mod == cli, "module-only: %s\ncli-only: %s" % (sorted(mod - cli), sorted(cli - mod))

@@ -128,7 +128,7 @@ def test_parent_alerts_leave_through_unprivileged_relay(httpd, rsyslog, sink):
     assert uid == user_uid, "sent as uid %d" % uid
     # that was the previous generation's relay: it flushed, exited with
     # the restart and was reaped (no zombie left for the MPM to meet)
-    iwtest.wait_until(lambda: not os.path.exists("/proc/%d" % pid), 5,
+    iwtest.wait_until(lambda: not os.path.exists("/proc/%d" % pid), 15,
                       what="the old relay reaped")
     # the new generation's parent alerts go the same way
     m = len(sink.msgs)

@@ -88,8 +88,10 @@ def test_broken_rules_on_reload_keep_previous(httpd, rsyslog, errlog):
     # sources carry over from the fallback generation)
     gen1 = iwtest.status_page(httpd.port)["mpm_generation"]
     since = httpd.errlog_size()
+    old = httpd.children()
     os.kill(httpd.pid(), signal.SIGUSR1)
     wait_generation(httpd, gen1)
+    httpd.wait_gone(old)            # none of them serves the requests below
     assert iwtest.status_page(httpd.port)["rules_stale"] == 1
     m = rsyslog.mark()
     n = attack(httpd, "iwreload-one")
