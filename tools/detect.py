@@ -677,6 +677,10 @@ VOCAB = [
     ('unix-shell.data', 'shell path or variable run after a separator', 'GET /ping?host=127.0.0.1;/ENTRY -a'),
     ('windows-powershell-commands.data', 'PowerShell command after a pipe', 'GET /ping?host=127.0.0.1|ENTRY -Name x'),
     ('php-function-names-933150.data', 'PHP function called in a parameter', 'GET /x?code=ENTRY("id")'),
+    ('php-function-names-933151.data', 'PHP function called in a parameter (CRS\'s paranoia-level 2 list)',
+     'GET /x?code=ENTRY("id")'),
+    ('php-variables.data', 'PHP superglobal or request variable in a parameter', 'GET /x?v=ENTRY[\'x\']'),
+    ('php-config-directives.data', 'PHP ini directive assigned in a parameter value', 'GET /x?cfg=-d ENTRY=1'),
     ('java-classes.data', 'Java class name in a parameter', 'GET /x?data=ENTRY'),
 ]
 WIN_FIRST = ('windows', 'winnt', 'boot.ini', 'inetpub', 'program files', 'documents and settings', 'system32')
@@ -704,8 +708,12 @@ def vocab_requests():
                 uri = '/ping?host=' + q('127.0.0.1;' + (w if w.startswith('$') else '/' + rel) + ' -a')
             elif name.startswith('windows'):
                 uri = '/ping?host=' + q('127.0.0.1|' + w + ' -Name x')
-            elif name.startswith('php'):
+            elif name.startswith('php-function'):
                 uri = '/x?code=' + q(w + '("id")')
+            elif name.startswith('php-variables'):
+                uri = '/x?v=' + q(w + "['x']")
+            elif name.startswith('php-config'):
+                uri = '/x?cfg=' + q('-d ' + w + '=1')
             else:
                 uri = '/x?data=' + q(w)
             reqs.append({'id': '%s|%d' % (name, i), 'word': w, 'list': name, 'method': 'GET', 'uri': uri,
