@@ -4,6 +4,7 @@
  * evidence, the event cache and evaluation errors.  The whole hot path
  * is in this file (no LTO: a call across files is never inlined). */
 #include "iw_engine_int.h"
+#include "iw_decode.h"
 
 /* PCRE2 limits, per run of one regex on one value (docs/MODULE.md,
  * "Regex limits").  Past them the regex is not evaluated: the rules that
@@ -810,10 +811,38 @@ static size_t seg_key(const scan_ctx_t *c, uint32_t *out)
     return sizeof(uint32_t) * 3 * NMERGE;
 }
 
+/* One value's result added to a multi-valued field's (out: NULL = none). */
+static void res_merge(iw_engine_memo_res_t *out, const iw_engine_memo_res_t *r)
+{
+    int k;
+    if (!out) return;
+    if (r->overflow) out->overflow = 1;
+    for (k = 0; k < r->n && !out->overflow; k++) iw_engine_memo_res_add(out, r->pred[k], r->field[k]);
+}
+
+/* scan_field, its result also added to out (when not NULL). */
+static void scan_field_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, const fieldm_t *fm,
+                           hs_database_t *db, int short_small, iw_engine_memo_res_t *out)
+{
+    iw_engine_memo_res_t rec;
+
+    if (!out) {
+        scan_field(e, s, c, fm, db, short_small);
+        return;
+    }
+    rec.n = rec.overflow = 0;
+    c->rec = &rec;
+    scan_field(e, s, c, fm, db, short_small);
+    c->rec = NULL;
+    res_merge(out, &rec);
+}
+
 /* scan_field through the scan-result cache: only fields that need a
  * Vectorscan call are worth a lookup.  The key is (event type, field,
- * database, segments for _raw, bytes), everything scan_field reads. */
-static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti)
+ * database, segments for _raw, bytes), everything scan_field reads.  out
+ * (may be NULL) gets the result added, from the cache or the scan. */
+static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
+                              iw_engine_memo_res_t *out)
 {
     const fieldm_t *fm = &e->fm[ti][c->field];
     int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN, k;
@@ -827,7 +856,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     /* the tag's low bits are the field: each field is its own class */
     key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
     if (!s->sc || !db || !iw_engine_memo_wanted(s->sc, key.tag)) {
-        scan_field(e, s, c, fm, db, short_small);
+        scan_field_rec(e, s, c, fm, db, short_small, out);
         return;
     }
     key.pre = segs;
@@ -835,11 +864,12 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     key.v = c->v.p;
     key.n = c->v.len;
     if (!iw_engine_memo_key(&key)) {
-        scan_field(e, s, c, fm, db, short_small);
+        scan_field_rec(e, s, c, fm, db, short_small, out);
         return;
     }
     if ((hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
         for (k = 0; k < hit->n; k++) pred_set(s, hit->pred[k], hit->field[k]);
+        res_merge(out, hit);
         return;
     }
     rec.n = rec.overflow = 0;
@@ -847,13 +877,16 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     scan_field(e, s, c, fm, db, short_small);
     c->rec = NULL;
     if (!rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
+    res_merge(out, &rec);
 }
 
 /* A multi-valued field: every non-empty value scanned on its own (each
  * through the scan-result cache: parameter values repeat), so a
- * predicate holds when any value matches. */
+ * predicate holds when any value matches; out (may be NULL) gets the
+ * union of the values' results. */
 static void __attribute__((noinline)) scan_multi(const iw_engine_t *e, iw_scratch_t *s,
-                                                 scan_ctx_t *c, int ti, iw_str_t list)
+                                                 scan_ctx_t *c, int ti, iw_str_t list,
+                                                 iw_engine_memo_res_t *out)
 {
     size_t pos = 0;
     iw_str_t x;
@@ -861,9 +894,114 @@ static void __attribute__((noinline)) scan_multi(const iw_engine_t *e, iw_scratc
         int n0 = s->ntouched;
         if (!x.len) continue;
         c->v = x;
-        scan_field_cached(e, s, c, ti);
+        scan_field_cached(e, s, c, ti, out);
         multi_note(s, n0, x);
     }
+}
+
+/* ---- multi-valued fields keyed by their raw bytes ------------------------ */
+
+/* The scan-result cache keyed by the raw bytes a lazy multi-valued field
+ * is made of (iw_event_param_source, iw_event_header_dec_source): a
+ * client's cookie or header that repeats is answered without being
+ * split or decoded.  Its own tag bit (RAWKEY): the result is that of the
+ * values the bytes make, not of the bytes scanned.  Only a result of no
+ * predicate is taken from the cache as it is (a predicate's evidence is
+ * the decoded value that set it: then the field is computed and scanned,
+ * its values from the per-value cache). */
+#define RAWKEY (1u << 10)
+
+static int raw_key(iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
+{
+    *key = (iw_engine_memo_key_t){ .tag = (uint32_t)field | (uint32_t)ti << 8 | RAWKEY,
+                                   .v = raw.p, .n = raw.len };
+    return iw_engine_memo_key(key);
+}
+
+/* The cached result of raw, or NULL (key->n = 0: not cacheable). */
+static const iw_engine_memo_res_t *raw_get(iw_scratch_t *s, iw_engine_memo_key_t *key, int field,
+                                           int ti, iw_str_t raw)
+{
+    size_t rlen;
+    if (!raw_key(key, field, ti, raw)) {
+        key->n = 0;
+        return NULL;
+    }
+    return iw_engine_memo_get(s->sc, key, &rlen);
+}
+
+/* A per-parameter view keyed by its whole source (the query, the cookie,
+ * the form body).  1 when done, 0 when the caller scans the field. */
+static int scan_params_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
+                           iw_event_t *ev)
+{
+    iw_engine_memo_key_t key;
+    const iw_engine_memo_res_t *hit;
+    iw_engine_memo_res_t uni;
+    iw_str_t src;
+
+    if (!iw_event_param_source(ev, (iw_field_id_t)c->field, &src)
+        || !iw_engine_memo_wanted(s->sc, (uint32_t)c->field))
+        return 0;
+    if ((hit = raw_get(s, &key, c->field, ti, src))) return hit->n == 0;
+    if (!key.n) return 0;                        /* too long to cache */
+    uni.n = uni.overflow = 0;
+    scan_multi(e, s, c, ti, iw_event_get(ev, (iw_field_id_t)c->field), &uni);
+    if (!uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
+    return 1;
+}
+
+#define HDR_RAW_MAX 64                 /* header lines tracked one by one */
+
+/* cs-header-decoded keyed header by header by its raw line.  A line
+ * with nothing to decode is its own value: scanned as it is.  1 when
+ * done, 0 when the caller scans the field. */
+static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
+                               iw_event_t *ev)
+{
+    iw_engine_memo_key_t key;
+    const iw_engine_memo_res_t *hit;
+    iw_str_t block, line, list = IW_STR_NULL, x;
+    uint64_t plain = 0, need = 0, bit;
+    size_t off = 0, pos = 0;
+    int i = 0, k;
+
+    if (!iw_event_header_dec_source(ev, &block) || !iw_engine_memo_wanted(s->sc, (uint32_t)c->field))
+        return 0;
+    for (k = 0; iw_event_header_line(ev, block, &i, &off, &line); k++) {
+        if (k == HDR_RAW_MAX) return 0;
+        bit = (uint64_t)1 << k;
+        if (iw_decode_plain_len(line.p, line.len, 0) == line.len) plain |= bit;
+        else if (!(hit = raw_get(s, &key, c->field, ti, line)) || hit->n) need |= bit;
+    }
+    if (need) list = iw_event_get(ev, (iw_field_id_t)c->field);
+    for (i = 0, off = 0, k = 0; iw_event_header_line(ev, block, &i, &off, &line); k++) {
+        int n0 = s->ntouched;
+        bit = (uint64_t)1 << k;
+        x = line;
+        if (need && !iw_param_next(list, &pos, &x)) break;
+        if (!x.len || !((plain | need) & bit)) continue;
+        c->v = x;
+        if (need & bit) {
+            iw_engine_memo_res_t r = { .n = 0 };
+            scan_field_cached(e, s, c, ti, &r);
+            if (!r.overflow && raw_key(&key, c->field, ti, line))
+                iw_engine_memo_put(s->sc, &key, &r, sizeof(r));
+        } else {
+            scan_field_cached(e, s, c, ti, NULL);
+        }
+        multi_note(s, n0, x);
+    }
+    return 1;
+}
+
+/* A multi-valued field through its raw bytes: 1 when done. */
+static int scan_multi_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
+                          iw_event_t *ev)
+{
+    if (!s->sc) return 0;
+    if (c->field == IW_F_CS_HEADER_DEC) return scan_header_dec_raw(e, s, c, ti, ev);
+    return scan_params_raw(e, s, c, ti, ev);
 }
 
 /* A regex run on every event, on a multi-valued field: any value. */
@@ -903,15 +1041,17 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     c.rec = NULL;
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];
-        iw_str_t v = iw_event_get(ev, (iw_field_id_t)f);
-        if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
+        iw_str_t v;
         c.field = f;
+        if (iw_field_is_multi(f) && scan_multi_raw(e, s, &c, ti, ev)) continue;
+        v = iw_event_get(ev, (iw_field_id_t)f);
+        if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
         if (iw_field_is_multi(f)) {
-            scan_multi(e, s, &c, ti, v);
+            scan_multi(e, s, &c, ti, v, NULL);
             continue;
         }
         c.v = v;
-        scan_field_cached(e, s, &c, ti);
+        scan_field_cached(e, s, &c, ti, NULL);
     }
     for (i = 0; i < e->nrxall; i++) {
         const rxalways_t *ra = &e->rxall[i];
@@ -1097,95 +1237,6 @@ _Static_assert(sizeof(evc_res_t) <= IW_ENGINE_MEMO_MAX_RES, "event cache result 
 _Static_assert(sizeof(iw_engine_memo_res_t) <= IW_ENGINE_MEMO_MAX_RES, "scan cache result too big");
 _Static_assert(IW_F__COUNT <= IW_ENGINE_MEMO_CLASSES, "one cache class per field");
 
-/* Key writer: one room check per item, then plain copies (the key is
- * built for every event, cached or not). */
-typedef struct kbuf { unsigned char *o, *end; } kbuf_t;
-
-static inline int kroom(const kbuf_t *k, size_t n) { return (size_t)(k->end - k->o) >= n; }
-
-static inline int kput(kbuf_t *k, const void *b, size_t n)
-{
-    if (!kroom(k, n)) return 0;
-    memcpy(k->o, b, n);
-    k->o += n;
-    return 1;
-}
-
-/* A string as length + bytes; absent (UINT32_MAX) differs from empty. */
-static inline int kput_str(kbuf_t *k, iw_str_t v)
-{
-    uint32_t len = v.p ? (uint32_t)v.len : UINT32_MAX;
-    if (!kroom(k, 4 + (v.p ? v.len : 0))) return 0;
-    memcpy(k->o, &len, 4);
-    k->o += 4;
-    if (v.p) {
-        memcpy(k->o, v.p, v.len);
-        k->o += v.len;
-    }
-    return 1;
-}
-
-/* A number as a mark that is never a string length, then its value. */
-static inline int kput_num(kbuf_t *k, int64_t v)
-{
-    uint32_t mark = UINT32_MAX - 1;
-    if (!kroom(k, 12)) return 0;
-    memcpy(k->o, &mark, 4);
-    memcpy(k->o + 4, &v, 8);
-    k->o += 12;
-    return 1;
-}
-
-/* What follows the fields in both key layouts (event_key, request_key):
- * the header list and the minute or second when rules need them.  The
- * writer comes by value and the new end goes back (NULL: no room): the
- * key's byte stores cannot alias a local, so its position stays in a
- * register (through a kbuf_t * it was reloaded after every store, a third
- * of the work for a browser's header list), also in the callers. */
-IW_HOT
-static unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *names,
-                               const iw_str_t *values, int nhdrs, apr_time_t t)
-{
-    int i, ok = 1;
-    if (e->evk_hdrs[ti]) {         /* name, value, name, ...: one copy of kput_str's code */
-        ok = kput(&k, &nhdrs, sizeof(nhdrs));
-        for (i = 0; ok && i < 2 * nhdrs; i++)
-            ok = kput_str(&k, (i & 1) ? values[i >> 1] : names[i >> 1]);
-    }
-    if (ok && e->evk_time)
-        ok = kput_num(&k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
-    if (ok && e->evk_secs[ti])
-        ok = kput_num(&k, (int64_t)(t / APR_USEC_PER_SEC));
-    return ok ? k.o : NULL;
-}
-
-/* The event's key bytes: type, then every field the matchers read (with
- * its number), the header list and the minute or second when rules need
- * them.  request_key (below) writes the same bytes from the request's
- * description before the event is built: a change to one layout must be
- * made to both (tests/unit/test_engine_memo.c compares their answers).
- * 0 when the event is too big to cache or its views could be cut short by
- * the work buffer (then results could depend on what is not keyed). */
-static size_t event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
-{
-    kbuf_t k = { buf, buf + IW_ENGINE_MEMO_MAX_KEY };
-    int req = ti == 0 && ev->from_request, f, ok = 1;
-    uint64_t m = req ? e->evk_req : e->evk_fields[ti];
-    size_t n;
-
-    *k.o++ = (unsigned char)(ti | req << 1);     /* which layout follows */
-    for (; m && ok; m &= m - 1) {
-        f = __builtin_ctzll(m);
-        ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f])   /* the text is the number's */
-                                      : kput_str(&k, ev->val[f]);
-    }
-    if (!ok || !(k.o = key_tail(e, ti, k, ev->hdr_names, ev->hdr_values, ev->nhdrs, ev->time)))
-        return 0;
-    n = (size_t)(k.o - buf);
-    if (ev->buf_used + 6 * n + 1024 > ev->buf_size) return 0;
-    return n;
-}
-
 /* Evidence values are read from s->ev, the event being evaluated. */
 static int evc_replay(const iw_engine_t *e, iw_scratch_t *s, const evc_res_t *r)
 {
@@ -1218,48 +1269,6 @@ static void evc_store(iw_scratch_t *s, const iw_engine_memo_key_t *key, const in
         }
     }
     iw_engine_memo_put(s->evc, key, &r, sizeof(r));
-}
-
-/* One planned field of a request key, as event_key writes it. */
-IW_HOT
-static int rkey_put(kbuf_t *k, const iw_request_desc_t *d, rkey_item_t it)
-{
-    const char *p = (const char *)d + it.off;
-    int64_t v = 0;
-    int x, num = 0;
-
-    switch (it.kind) {
-    case RK_STR: return kput_str(k, *(const iw_str_t *)(const void *)p);
-    case RK_INT: memcpy(&x, p, sizeof(x)); v = x; num = x > 0; break;
-    case RK_I64: memcpy(&v, p, sizeof(v)); num = v >= 0; break;
-    default:     break;
-    }
-    return num ? kput_num(k, v) : kput_str(k, IW_STR_NULL);
-}
-
-/* What event_key (above) writes for the event iw_event_from_request
- * builds from d, read from d itself: the same bytes, byte for byte, so
- * both share cache entries (the
- * plan only allows it when every keyed field is copied, numeric or unset,
- * evk_req_desc).  The builder uses no work buffer: the room check is on
- * the empty buffer. */
-IW_HOT
-static size_t request_key(const iw_engine_t *e, const iw_request_desc_t *d,
-                          size_t buf_size, unsigned char *buf, size_t room)
-{
-    kbuf_t k = { buf, buf + room };
-    /* the builder's header count (iw_event_from_request) */
-    int nhdrs = (d->hdr_names && d->hdr_values && d->nhdrs > 0) ? d->nhdrs : 0, ok = 1, i;
-    size_t n;
-
-    if (d->dropped) return 0;                     /* iw-truncated: not a function of the key */
-    *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
-    for (i = 0; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
-    if (!ok || !(k.o = key_tail(e, 0, k, d->hdr_names, d->hdr_values, nhdrs, d->time)))
-        return 0;
-    n = (size_t)(k.o - buf);
-    if (6 * n + 1024 > buf_size) return 0;
-    return n;
 }
 
 /* Start evaluating ev: forget the previous event's predicates. */
@@ -1408,7 +1417,7 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     key.n = 0;
     key.v = s->kbuf;
     if (s->evc && iw_engine_memo_wanted(s->evc, 0)
-        && (key.n = event_key(e, ev, iw_engine__type_index(type), s->kbuf))
+        && (key.n = iw_engine__event_key(e, ev, iw_engine__type_index(type), s->kbuf))
         && (cached = evc_find(s, &key)))
         return evc_replay(e, s, cached);
     return eval_fresh(e, s, ev, type, &key);
@@ -1435,7 +1444,7 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     key.n = 0;
     if (iw_engine_memo_wanted(s->evc, 0)) {
         key.v = kb;
-        if ((key.n = request_key(e, d, ev->buf_size, kb, sizeof(kb)))
+        if ((key.n = iw_engine__request_key(e, d, ev->buf_size, kb, sizeof(kb)))
             && (cached = evc_find(s, &key)) && cached->n == 0) {
             s->nevents++;               /* a repeat without hits: no event needed */
             return 0;

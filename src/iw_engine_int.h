@@ -405,6 +405,13 @@ typedef struct hlplan {
 } hlplan_t;
 int iw_engine__plan_lines(build_t *b, int field, const apr_array_header_t *ids, hlplan_t *out);
 
+/* iw_engine_evkey.c: the event cache's key of an event, or of the event
+ * iw_event_from_request would build from d (the same bytes); 0 when it
+ * cannot be cached. */
+size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf);
+size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
+                              size_t buf_size, unsigned char *buf, size_t room);
+
 /* iw_engine_value.c: all matchers one YAML value stands for. */
 int iw_engine__value_matchers(build_t *b, apr_array_header_t *ms, const iw_item_t *it,
                               unsigned mods, const iw_value_t *v, int field);

@@ -730,25 +730,36 @@ static iw_str_t param_source(const iw_event_t *ev, int src, iw_param_syntax_t *s
  * on it matches inside one header, and each header is a value of its own
  * for the scan-result cache (a browser repeats most of them).  Headers
  * past the event buffer are left out, as from cs-headers. */
+int iw_event_header_line(const iw_event_t *ev, iw_str_t block, int *i, size_t *off,
+                         iw_str_t *line)
+{
+    size_t n;
+
+    if (*i >= ev->nhdrs || *off >= block.len) return 0;
+    n = ev->hdr_names[*i].len + 2 + ev->hdr_values[*i].len;
+    if (n > block.len - *off) n = block.len - *off;       /* cut with cs-headers */
+    *line = (iw_str_t){ block.p + *off, n };
+    *off += n + 1;
+    (*i)++;
+    return 1;
+}
+
 static void lazy_header_dec(iw_event_t *ev)
 {
-    iw_str_t h = iw_event_get(ev, IW_F_CS_HEADERS);
+    iw_str_t h = iw_event_get(ev, IW_F_CS_HEADERS), x;
     size_t start = ev->buf_used, off = 0;
-    int i;
+    int i = 0;
 
     if (!h.p || !ev->nhdrs) return;
-    for (i = 0; i < ev->nhdrs && off < h.len; i++) {
-        size_t n = ev->hdr_names[i].len + 2 + ev->hdr_values[i].len;
-        if (n > h.len - off) n = h.len - off;              /* cut with cs-headers */
-        if (buf_avail(ev) < n + 2) break;
-        if (iw_decode_fastpath && iw_decode_plain_len(h.p + off, n, 0) == n) {
-            memcpy(ev->buf + ev->buf_used, h.p + off, n);     /* nothing to decode */
-            ev->buf[ev->buf_used + n] = '\0';
-            ev->buf_used += n + 1;
+    while (iw_event_header_line(ev, h, &i, &off, &x)) {
+        if (buf_avail(ev) < x.len + 2) break;
+        if (iw_decode_fastpath && iw_decode_plain_len(x.p, x.len, 0) == x.len) {
+            memcpy(ev->buf + ev->buf_used, x.p, x.len);     /* nothing to decode */
+            ev->buf[ev->buf_used + x.len] = '\0';
+            ev->buf_used += x.len + 1;
         } else {
-            ev->buf_used += iw_decode_full(h.p + off, n, ev->buf + ev->buf_used, 0) + 1;
+            ev->buf_used += iw_decode_full(x.p, x.len, ev->buf + ev->buf_used, 0) + 1;
         }
-        off += n + 1;
     }
     if (ev->buf_used == start) return;
     ev->buf[ev->buf_used - 1] = '\0';     /* the last value's NUL ends the list */
@@ -772,6 +783,39 @@ static void lazy_params(iw_event_t *ev, int src)
     ev->val[f0] = v.pairs;
     ev->val[f0 + 1] = v.names;
     ev->val[f0 + 2] = v.values;
+}
+
+/* Not computed yet, and computing it now or later is not cut for room:
+ * an owned buffer not cut (iw-truncated absent) has room for every view. */
+static int lazy_whole(const iw_event_t *ev, iw_field_id_t f, size_t room)
+{
+    return ev->type == IW_EV_ACCESS && ev->own_buf && !(ev->lazy_done & ((uint64_t)1 << f))
+           && !(ev->have_num & ((uint64_t)1 << IW_F_IW_TRUNCATED)) && buf_avail(ev) >= room;
+}
+
+int iw_event_param_source(iw_event_t *ev, iw_field_id_t f, iw_str_t *src)
+{
+    iw_param_syntax_t syn;
+    iw_str_t in;
+
+    if (f < IW_F_QP || f > IW_F_BP_VALUE) return 0;
+    in = param_source(ev, (f - IW_F_QP) / 3, &syn);
+    if (!in.p || !in.len || syn == IW_PARAM_JSON || !lazy_whole(ev, f, IW_PARAM_ROOM(in.len)))
+        return 0;
+    *src = in;
+    return 1;
+}
+
+int iw_event_header_dec_source(iw_event_t *ev, iw_str_t *block)
+{
+    iw_str_t h;
+
+    if (ev->type != IW_EV_ACCESS || !ev->nhdrs) return 0;
+    h = iw_event_get(ev, IW_F_CS_HEADERS);
+    /* each value takes at most its line and two bytes */
+    if (!h.p || !lazy_whole(ev, IW_F_CS_HEADER_DEC, h.len + 2 * (size_t)ev->nhdrs + 2)) return 0;
+    *block = h;
+    return 1;
 }
 
 /* iw-params-dropped: per source, what its split dropped, or (not split)

@@ -203,5 +203,22 @@ iw_str_t iw_event_get(iw_event_t *ev, iw_field_id_t f);
 /* Numeric value; returns 0 when absent/not numeric, 1 when *out is set. */
 int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out);
 
+/* For the engine's scan-result cache keyed by raw bytes: a lazy
+ * multi-valued field that is not computed yet and whose values are a
+ * function of raw bytes alone, so a repeated source (a client's cookie,
+ * its accept lists) need not be split or decoded to be answered.  Only
+ * when nothing is cut for room (no iw-truncated, the room the field needs
+ * is free), so computing the field later gives what it would give now.
+ * iw_event_param_source: a per-parameter view (query, cookie or form
+ * body; not a JSON body) -> its source's bytes (non-empty) in *src. */
+int iw_event_param_source(iw_event_t *ev, iw_field_id_t f, iw_str_t *src);
+/* cs-header-decoded -> the cs-headers block in *block; then
+ * iw_event_header_line gives, in order, the raw "Name: value" that each
+ * of the field's values decodes (*i, *off start at 0; 0 when no header is
+ * left). */
+int iw_event_header_dec_source(iw_event_t *ev, iw_str_t *block);
+int iw_event_header_line(const iw_event_t *ev, iw_str_t block, int *i, size_t *off,
+                         iw_str_t *line);
+
 
 #endif

