@@ -39,6 +39,8 @@ differs from the host's, so the host's compiled databases do not apply):
 several minutes, then cached in build/bench-vg-hscache.
 
     IW_INSTR_REQUESTS=1000 IW_INSTR_VARIANTS=on,on-brreal /usr/bin/python3 tools/bench_instr.py
+    IW_INSTR_HOOK=0 IW_INSTR_VARIANTS=on-attack /usr/bin/python3 tools/bench_instr.py   # attack alone
+(IW_INSTR_KEEP=1 keeps the callgrind files and prints where, for callgrind_annotate.)
     /usr/bin/python3 tools/bench_instr.py --jsonl browser-real 2000 > br.jsonl   # for iocwatch scan
 """
 import glob
@@ -347,8 +349,12 @@ def main():
     if not os.environ.get("IW_INSTR_VARIANTS"):
         os.environ["IW_INSTR_VARIANTS"] = ",".join(DEFAULT)
     variants = B.select_variants(variants, "IW_INSTR_VARIANTS")
-    if any("iocwatch_module" in v[1] for v in variants):
-        warm_cache([sig, sig + [pack]])
+    # compile (under valgrind, minutes) only the rule sets the variants load:
+    # IW_INSTR_VARIANTS=on-attack needs SigmaHQ + pack alone
+    sets = [rules for rules, conf in ((sig, B.module_conf(sig, sink, CACHE)), (sig + [pack], on))
+            if any(conf in v[1] for v in variants)]
+    if sets:
+        warm_cache(sets)
     per = {}
     for name, extra, kind, base_name in variants:
         a = instructions(name, extra, 0, kind, outdir)
@@ -374,7 +380,10 @@ def main():
             ir, i1, d1 = hook_cache(on, N, outdir, kind)
             print("  %s: log_transaction hook under the cache model: %.0f instr, "
                   "%.1f L1i misses, %.1f L1d misses per request" % (name, ir, i1, d1))
-    shutil.rmtree(outdir, ignore_errors=True)
+    if os.environ.get("IW_INSTR_KEEP"):      # the callgrind files, for callgrind_annotate
+        print("  callgrind outputs kept in %s" % outdir)
+    else:
+        shutil.rmtree(outdir, ignore_errors=True)
     return 0
 
 
