@@ -423,6 +423,34 @@ def _sqlmap_payloads():
     return out
 
 
+def _sqlmap_tampered(payloads):
+    """Every 13th sqlmap payload through each of sqlmap's tamper scripts that
+    runs on its own (the evasions sqlmap ships: comments for blanks, versioned
+    comments, char encodings, overlong UTF-8, entity encodings ...), as
+    (tamper name, payload) pairs; None when sqlmap is not installed."""
+    import importlib
+    import sys
+    tdir = os.path.join(os.path.dirname(SQLMAP), 'tamper')
+    if payloads is None or not os.path.isdir(tdir):
+        return None
+    sys.path.insert(0, os.path.dirname(SQLMAP))
+    out = []
+    try:
+        for path in sorted(glob.glob(os.path.join(tdir, '*.py'))):
+            name = os.path.basename(path)[:-3]
+            if name.startswith('_'):
+                continue
+            try:
+                mod = importlib.import_module('tamper.' + name)
+                got = [(name, mod.tamper(p, headers={})) for p in payloads[::13]]
+            except Exception:           # noqa: BLE001  (needs sqlmap's run-time state)
+                continue
+            out += [(n, t) for n, t in got if t]
+    finally:
+        sys.path.remove(os.path.dirname(SQLMAP))
+    return out
+
+
 def _locale_words():
     """Month and day names of every locale with a non-ASCII letter (benign words)."""
     if not os.path.isdir(LOCALES):
@@ -523,6 +551,18 @@ def build(out_path, shared_paths):
            files, lambda i, p: param('sqlmap-files', 'lfi', p, i))
     source('sqlmap-payloads', 'sqli', "sqlmap `xml/payloads/*.xml`, every test's payload after `1` and after `1'`",
            _sqlmap_payloads(), lambda i, p: param('sqlmap-payloads', 'sqli', p, i))
+    tampered = _sqlmap_tampered(_sqlmap_payloads())
+
+    def tamper_req(i, nt):
+        if nt[1] in shared:
+            dropped[0] += 1
+            return
+        # the tamper output is what sqlmap sends: its own %-escapes stay, the rest is encoded
+        add('sqlmap-tamper', 'sqli-evasion', 'attack', '%s?%s=%s' % (
+            PATHS['sqli'], PARAMS['sqli'][i % len(PARAMS['sqli'])], urllib.parse.quote(nt[1], safe='%')))
+    source('sqlmap-tamper', 'sqli-evasion', "every 13th sqlmap payload through each of sqlmap's `tamper/*.py` "
+           "evasion scripts that runs on its own (comments for blanks, versioned comments, char, entity and "
+           "overlong UTF-8 encodings ...)", tampered, tamper_req)
     wx = _wapiti_ini(os.path.join(WAPITI, 'xssPayloads.ini'))
     source('wapiti-xss', 'xss', "wapiti `xssPayloads.ini`", None if wx is None else [_wapiti_fill(p) for _, p in wx],
            lambda i, p: param('wapiti-xss', 'xss', p, i))
