@@ -667,7 +667,11 @@ def heldout_report(lines, c, ms, info):
         cnt = k['attack'] + k['benign']
         lines.append('| %s | %s | %s | %d | %s | %s |' % (name, cat, about.replace('|', '\\|'), cnt,
                                                        ratio(k['hit'], cnt), ratio(k['mshit'], k['sent'])))
-    lines += ['', 'Benign rows (`benign-*`) are alert rates (lower is better); the others recall.', '']
+    lines += ['', 'Benign rows (`benign-*`) are alert rates (lower is better); the others recall. Most '
+              '`sqli-evasion` misses are sqlmap\'s `base64encode`, `decentities` and `hexentities` tampers: the whole '
+              'payload base64- or HTML-entity-encoded, an attack only on an application that decodes it so. The '
+              'class vocabularies are in `tools/detect_heldout.py`; run `tools/detect.py --show-misses CATS` '
+              '(e.g. `rfi,protocol`) for the requests missed.', '']
 
 # OWASP CRS's word lists (Debian modsecurity-crs, read at run time, never copied): each entry put
 # into the smallest request that makes it an attack of its class, with nothing else that alerts

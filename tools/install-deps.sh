@@ -10,7 +10,9 @@
 #          container tests (IW_WITH_PODMAN=0 leaves them out)   (`make test`)
 #   bench  + wrk, valgrind and, as the reference, ModSecurity + OWASP CRS
 #          (IW_WITH_MODSEC=0 leaves them out), Debian's fortunes as benign
-#          form-body prose                         (`make bench`, `make detect`)
+#          form-body prose, and the held-out set's payload lists (sqlmap,
+#          wfuzz, wapiti: read as data, not run) and locale words
+#                                                  (`make bench`, `make detect`)
 #   tools  + the attack tools of the held-out check, run only against a
 #          sandboxed httpd on 127.0.0.1            (`make detect-tools`)
 #
@@ -31,6 +33,8 @@ TEST="$TEST clang libclang-rt-14-dev"
 TEST="$TEST modsecurity-crs"
 [ "${IW_WITH_PODMAN:-1}" = 1 ] && TEST="$TEST podman runc debootstrap"
 BENCH="wrk valgrind fortunes"
+# make detect's held-out set (tools/detect_heldout.py) reads their payload lists and locale names
+BENCH="$BENCH sqlmap wfuzz wapiti locales"
 TOOLS="sqlmap wapiti nmap wfuzz dirb whatweb"
 MODSEC="libapache2-mod-security2 modsecurity-crs"
 
