@@ -173,6 +173,10 @@ def test_missing_socket_then_recovery(httpd, rsyslog, errlog):
         iwtest.wait_until(lambda: any(get(a, "rule.id") == "iocwatch-dropped"
                                       for a in sink.alerts()), 15, step=0.2,
                           what="drop report")
+        # the report goes out after the first successful send, before the
+        # rest of the queue (iw_notify.c step()): wait for those too
+        iwtest.wait_until(lambda: len(sink.alerts(by_url(n))) >= st["queued"], 10,
+                          what="queued alerts")
         time.sleep(0.3)
         got = sink.alerts(by_url(n))
         assert len(got) == st["queued"]
