@@ -63,7 +63,8 @@ static void pat_add_action(build_t *b, int32_t pi, int32_t value)
 
 static int emit(build_t *b, mdesc_t *m, int field, int32_t pred)
 {
-    if ((m->kind != M_HS || !m->plain || !m->ll) && m->kind != M_DIRECT)
+    /* a regex can be lazy: PCRE2 runs the whole expression (M_RE) */
+    if ((m->kind != M_HS || !m->plain || !m->ll) && m->kind != M_DIRECT && m->kind != M_RE)
         APR_ARRAY_IDX(b->pnl, pred, char) = 1;
     switch (m->kind) {
     case M_HS:
@@ -541,11 +542,11 @@ static void pred_fields(build_t *b, int32_t *pf, int np)
     for (i = 0; i < b->pats->nelts; i++) {
         const pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
         for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
-            int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
-            if (v < 0) continue;                   /* regex: its pred is in pnl */
+            int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value, rx = v < 0;
+            if (rx) v = APR_ARRAY_IDX(b->rx, -1 - v, rxcheck_t).pred;
             pf[v] = pf[v] == -1 || pf[v] == pt->field ? pt->field : -2;
             if (iw_engine__merge_slot(pt->field) >= 0) odd[v] = 1;
-            if (!pt->lb || !pt->ll || pt->dead) APR_ARRAY_IDX(b->pnl, v, char) = 1;
+            if ((!rx && (!pt->lb || !pt->ll)) || pt->dead) APR_ARRAY_IDX(b->pnl, v, char) = 1;
         }
     }
     for (i = 0; i < np; i++)
@@ -603,7 +604,8 @@ static void plan_lazy(build_t *b)
         int all = pt->act_head >= 0;
         for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
             int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
-            if (v >= 0 && lz[v]) e->lz_first[v + 1]++;
+            if (v < 0) v = APR_ARRAY_IDX(b->rx, -1 - v, rxcheck_t).pred;
+            if (lz[v]) e->lz_first[v + 1]++;
             else all = 0;
         }
         pt->lazy = all;
@@ -617,24 +619,28 @@ static void plan_lazy(build_t *b)
     for (i = 0; i < b->pats->nelts; i++) {
         const pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
         for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
-            int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
+            int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value, rx = -1;
             lazyent_t *z;
-            if (v < 0 || !lz[v]) continue;
+            if (v < 0) rx = -1 - v, v = APR_ARRAY_IDX(b->rx, rx, rxcheck_t).pred;
+            if (!lz[v]) continue;
             z = &e->lz[fill[v]++];
             z->field = pt->field;
+            z->dc = -1;
+            z->rx = rx;
+            z->l.id = i;
+            if (rx >= 0) continue;
             z->l.b = pt->lb;
             z->l.len = (uint32_t)pt->ll;
             z->l.open_s = (uint8_t)pt->open_s;
             z->l.open_e = (uint8_t)pt->open_e;
             z->l.caseless = (pt->flags & HS_FLAG_CASELESS) != 0;
-            z->l.id = i;
-            z->dc = -1;
         }
     }
     for (i = 0; i < e->nldc; i++) {
         lazyent_t *z = &e->lz[fill[e->ldc[i].pred]++];
         z->field = e->ldc[i].field;
         z->dc = i;
+        z->rx = -1;
     }
     for (i = 0; i < np; i++)
         if (lz[i]) lz_sort(e->lz + e->lz_first[i], e->lz_first[i + 1] - e->lz_first[i]);

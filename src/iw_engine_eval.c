@@ -494,6 +494,33 @@ static void ex_lookup(const extab_t *x, int lower, scan_ctx_t *c)
     }
 }
 
+/* A regex run on every event, on a multi-valued field: any value. */
+static void __attribute__((noinline)) rx_multi(iw_scratch_t *s, const rxcheck_t *rx, int field,
+                                               iw_str_t list)
+{
+    size_t pos = 0;
+    iw_str_t x;
+    int rc;
+    while (iw_param_next(list, &pos, &x)) {
+        int n0 = s->ntouched;
+        if ((rc = run_regex(s, rx, x)) > 0) {
+            pred_set(s, rx->pred, field);
+            multi_note(s, n0, x);
+            return;
+        }
+        if (rc < 0) pred_error(s, rx->pred, field, rc);
+    }
+}
+
+/* A regex on one value (a Vectorscan-rejected one on every event, or a
+ * lazy one). */
+static void rx_one(iw_scratch_t *s, const rxcheck_t *rx, int field, iw_str_t v)
+{
+    int rc = run_regex(s, rx, v);
+    if (rc > 0) pred_set(s, rx->pred, field);
+    else if (rc < 0) pred_error(s, rx->pred, field, rc);
+}
+
 /* A lazy literal on a multi-valued field: any value. */
 static int __attribute__((noinline)) lazy_multi(iw_scratch_t *s, int32_t p, const lazyent_t *z,
                                                 iw_str_t list)
@@ -512,7 +539,8 @@ static int __attribute__((noinline)) lazy_multi(iw_scratch_t *s, int32_t p, cons
 }
 
 /* A lazy predicate, on first read in an event: its literals compared
- * against its field (what the scan would have found there). */
+ * against its field, its regexes run on it (what the scan would have
+ * found there). */
 static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
 {
     int32_t i;
@@ -531,6 +559,12 @@ static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
         if (z->field != field) {
             field = z->field;
             v = iw_event_get(s->ev, (iw_field_id_t)field);
+        }
+        if (z->rx >= 0) {          /* as the scan's confirmation would run it */
+            if (iw_field_is_multi(field)) rx_multi(s, &e->rx[z->rx], field, v);
+            else if (v.p && v.len) rx_one(s, &e->rx[z->rx], field, v);
+            if (pred_is_set(s, p)) return;
+            continue;
         }
         if (iw_field_is_multi(field)) {
             if (lazy_multi(s, p, z, v)) return;
@@ -1004,24 +1038,6 @@ static int scan_multi_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, 
     return scan_params_raw(e, s, c, ti, ev);
 }
 
-/* A regex run on every event, on a multi-valued field: any value. */
-static void __attribute__((noinline)) rx_multi(iw_scratch_t *s, const rxcheck_t *rx, int field,
-                                               iw_str_t list)
-{
-    size_t pos = 0;
-    iw_str_t x;
-    int rc;
-    while (iw_param_next(list, &pos, &x)) {
-        int n0 = s->ntouched;
-        if ((rc = run_regex(s, rx, x)) > 0) {
-            pred_set(s, rx->pred, field);
-            multi_note(s, n0, x);
-            return;
-        }
-        if (rc < 0) pred_error(s, rx->pred, field, rc);
-    }
-}
-
 /* Scan phase: set every predicate that holds for the event. */
 static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
 {
@@ -1062,11 +1078,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
             rx_multi(s, &e->rx[ra->rx], ra->field, v);
             continue;
         }
-        if (v.p) {
-            int rc = run_regex(s, &e->rx[ra->rx], v);
-            if (rc > 0) pred_set(s, e->rx[ra->rx].pred, ra->field);
-            else if (rc < 0) pred_error(s, e->rx[ra->rx].pred, ra->field, rc);
-        }
+        if (v.p) rx_one(s, &e->rx[ra->rx], ra->field, v);
     }
     for (i = 0; i < e->nradix; i++) {
         int f = e->radix_fields[i];
@@ -1306,10 +1318,10 @@ static const evc_res_t *evc_find(iw_scratch_t *s, iw_engine_memo_key_t *key)
     return iw_engine_memo_get(s->evc, key, &rlen);
 }
 
-static void err_bits(iw_scratch_t *s, const uint8_t *forced, int on)
+static void err_bits(iw_scratch_t *s, const uint8_t *forced, int n, int on)
 {
     int k;
-    for (k = 0; k < s->nerrp; k++) {
+    for (k = 0; k < n; k++) {
         int32_t p = s->errp[k];
         if (!forced[k]) continue;
         if (on) s->bits[p >> 6] |= (uint64_t)1 << (p & 63);
@@ -1321,40 +1333,45 @@ static void err_bits(iw_scratch_t *s, const uint8_t *forced, int on)
  * reading one that did not match, but would with those predicates true
  * (and is not excluded by its filters as they were computed), could not be
  * evaluated: padding past a limit must not look like "no match".  Such
- * rules go to s->errs and their counters.  Cold: only events with errors. */
+ * rules go to s->errs and their counters.  A rule read here may run a lazy
+ * regex for the first time, and that may fail too: rounds until no new
+ * error appears (a rule is looked at again for each error it reads, and
+ * reported once).  Cold: only events with errors. */
 static void __attribute__((cold, noinline)) eval_errors(const iw_engine_t *e, iw_scratch_t *s,
                                                          unsigned type, int nhits)
 {
     uint8_t forced[256];
-    int k, i, j, n = s->nerrp < 256 ? s->nerrp : 256;
+    int k, i, j, n, done = 0;
 
-    s->nerrp = n;
-    for (k = 0; k < n; k++) {
-        forced[k] = !pred_is_set(s, s->errp[k]);
-        if (forced[k]) pred_set(s, s->errp[k], s->errp_field[k]);
-    }
-    for (k = 0; k < n; k++) {
-        int32_t p = s->errp[k];
-        for (i = e->rd_first[p]; i < e->rd_first[p + 1]; i++) {
-            int32_t r = e->rd_rules[i];
-            const crule_t *cr = &e->rules[r];
-            int dropped = 0, f;
-            if (s->rerrgen[r] == s->gen) continue;
-            s->rerrgen[r] = s->gen;
-            if (!(cr->applies & type)) continue;
-            for (j = 0; j < nhits && s->hits[j].rule != cr->rule; j++) ;
-            if (j < nhits || !eval_node(e, s, cr->root)) continue;
-            err_bits(s, forced, 0);
-            for (f = 0; f < cr->filters.n && !dropped; f++)
-                dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
-            err_bits(s, forced, 1);
-            if (dropped) continue;
-            s->errs[s->nerrs].rule = cr->rule;
-            s->errs[s->nerrs].field = s->errp_field[k];
-            s->errs[s->nerrs++].code = s->errp_code[k];
-            s->neval_errors++;
-            if (cr->rule->index >= 0 && cr->rule->index < e->nrs) s->rule_errs[cr->rule->index]++;
+    while ((n = s->nerrp < 256 ? s->nerrp : 256) > done) {
+        s->nerrp = n;
+        for (k = done; k < n; k++) {
+            forced[k] = !pred_is_set(s, s->errp[k]);
+            if (forced[k]) pred_set(s, s->errp[k], s->errp_field[k]);
         }
+        for (k = done; k < n; k++) {
+            int32_t p = s->errp[k];
+            for (i = e->rd_first[p]; i < e->rd_first[p + 1]; i++) {
+                int32_t r = e->rd_rules[i];
+                const crule_t *cr = &e->rules[r];
+                int dropped = 0, f;
+                if (s->rerrgen[r] == s->gen || !(cr->applies & type)) continue;
+                for (j = 0; j < nhits && s->hits[j].rule != cr->rule; j++) ;
+                if (j < nhits || !eval_node(e, s, cr->root)) continue;
+                err_bits(s, forced, n, 0);
+                for (f = 0; f < cr->filters.n && !dropped; f++)
+                    dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
+                err_bits(s, forced, n, 1);
+                if (dropped) continue;
+                s->rerrgen[r] = s->gen;
+                s->errs[s->nerrs].rule = cr->rule;
+                s->errs[s->nerrs].field = s->errp_field[k];
+                s->errs[s->nerrs++].code = s->errp_code[k];
+                s->neval_errors++;
+                if (cr->rule->index >= 0 && cr->rule->index < e->nrs) s->rule_errs[cr->rule->index]++;
+            }
+        }
+        done = n;
     }
 }
 

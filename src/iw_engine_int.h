@@ -141,14 +141,17 @@ typedef struct confent { int32_t pat, field, len, slot; } confent_t;
 
 /* Lazy predicates.  A predicate that triggers no rule (a value of an |all
  * item, a non-trigger item of an AND group, a filter, a |neq term) and
- * whose matchers are all plain literals or direct checks on one field is
- * not scanned for: it is computed (lit_match, direct) the first time a
- * candidate rule reads it in an event.  Common values like `200` or `/images/` then cost
- * nothing on events where no rule needing them is a candidate. */
+ * whose matchers are all plain literals, regexes or direct checks is not
+ * scanned for: it is computed (lit_match, PCRE2, direct) the first time a
+ * candidate rule reads it in an event.  Common values like `200` or
+ * `/images/`, and filters like "a well-formed query" that match almost
+ * every event, then cost nothing on events where no rule needing them is
+ * a candidate. */
 typedef struct lazyent {
     litpat_t l;
     int32_t field;
     int32_t dc;                    /* >= 0: direct check e->ldc[dc] instead */
+    int32_t rx;                    /* >= 0: the regex e->rx[rx] (PCRE2) instead */
 } lazyent_t;
 typedef struct segment { size_t off, len; int ok; } segment_t;
 

@@ -703,6 +703,8 @@ static const char *const lazy_atoms[] = {
     "cs-user-agent|startswith: 'a'", "cs-user-agent: 'ab'", "cs-referer|endswith: 'b'",
     "cs-method: 'POST'", "sc-status: 200", "sc-status: 404", "cs-method|neq: 'GET'",
     "cs-referer: null", "cs-uri-query|contains: '200'", "cs-user-agent|contains: 'a.x'",
+    "cs-uri-query|re: 'a[Bb]'", "cs-user-agent|re|i: '^z.*x'", "cs-uri-query-param-value|re: '^(?:b|20)'",
+    "cs-uri|re: '^/(?!a)'",
 };
 #define NATOMS ((int)(sizeof(lazy_atoms) / sizeof(lazy_atoms[0])))
 /* |all items: values of one field, each also an atom "contains" */
@@ -821,6 +823,36 @@ TEST(engine_lazy_predicates_differential)
     iw_scratch_destroy(sc);
     iw_scratch_destroy(sa);
     CHECK_INT(bad, 0);
+}
+
+/* A regex that triggers no rule (here a filter that matches almost every
+ * query) is not scanned for: PCRE2 runs it only when the rule is a
+ * candidate, and the rule's result stays the same. */
+TEST(engine_lazy_regex_filter)
+{
+    static const char *const det =
+        "    sel:\n        cs-uri-stem|endswith: '.php'\n"
+        "    flt:\n        cs-uri-query|re: '^(?:[^=&]+=[^=&]*)(?:&[^=&]+=[^=&]*)*$'\n"
+        "    condition: sel and not flt";
+    iw_engine_t *e = must_compile(p, eu_rule(p, "lz", det), iw_failed_);
+    iw_engine_stats_t st;
+    iw_scratch_t *s;
+    const iw_hit_t *h;
+    treq_t rq;
+    REQUIRE(e != NULL);
+    iw_engine_stats(e, &st);
+    CHECK_INT(st.databases, 0);    /* .php is a compared literal, the regex lazy */
+    s = iw_scratch_create(e);
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "GET";
+    rq.status = 200;
+    rq.target = "/a.php?x=1&y=2";
+    CHECK_INT(eu_eval(p, e, s, &rq, &h), 0);
+    rq.target = "/a.php?-d+allow_url_include";
+    CHECK_INT(eu_eval(p, e, s, &rq, &h), 1);
+    rq.target = "/a.html?-d";
+    CHECK_INT(eu_eval(p, e, s, &rq, &h), 0);
+    iw_scratch_destroy(s);
 }
 
 /* A value with an inner `*` and a long literal run is scanned for the run

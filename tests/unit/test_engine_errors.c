@@ -98,6 +98,49 @@ TEST(engine_regex_limit_is_an_error)
     iw_scratch_destroy(s);
 }
 
+/* A regex that triggers no rule runs lazily, when its rule is a candidate:
+ * past the limit there it is the same error as in the scan, and a rule
+ * examined for another error that runs such a regex for the first time
+ * reports that one too. */
+TEST(engine_lazy_regex_limit_is_an_error)
+{
+    const char *yaml = apr_pstrcat(p,
+        eu_rule(p, "lz", "    t:\n        cs-uri-stem|contains: 'qqqqqqqq'\n"
+                         "    bt:\n        cs-uri-query|re: '(a|aa)+\\1$'\n    condition: t and bt"), "---\n",
+        eu_rule(p, "two", "    sel:\n        cs-uri-query|re: '(aa|a)+\\1$'\n"
+                          "    bt:\n        cs-uri-query|re: '(a|aa)+\\1$'\n    condition: sel and bt"),
+        NULL);
+    iw_diag_t *d;
+    iw_engine_t *e = eu_compile(p, yaml, &d, NULL);
+    iw_scratch_t *s;
+    const iw_hit_t *hits;
+    const iw_eval_error_t *errs;
+    int n, k, lz = 0, two = 0;
+
+    REQUIRE(e != NULL);
+    REQUIRE((s = iw_scratch_create(e)) != NULL);
+    n = eu_eval(p, e, s, &(treq_t){ .target = run_of(p, "/qqqqqqqq?", 'a', 40, "b") }, &hits);
+    CHECK_INT(n, 0);
+    n = iw_engine_eval_errors(s, &errs);
+    for (k = 0; k < n; k++) {
+        lz += !strcmp(errs[k].rule->id, "lz");
+        two += !strcmp(errs[k].rule->id, "two");
+        CHECK_INT(errs[k].code, PCRE2_ERROR_MATCHLIMIT);
+    }
+    CHECK_INT(lz, 1);
+    CHECK_INT(two, 1);
+    /* lz is no candidate: bt first runs (and fails) while "two" is looked at
+     * for the error of its sel */
+    n = eu_eval(p, e, s, &(treq_t){ .target = run_of(p, "/x?", 'a', 40, "b") }, &hits);
+    CHECK_INT(n, 0);
+    REQUIRE(iw_engine_eval_errors(s, &errs) == 1);
+    CHECK_STR(errs[0].rule->id, "two");
+    n = eu_eval(p, e, s, &(treq_t){ .target = "/qqqqqqqq?aaaa" }, &hits);
+    CHECK(eu_fired(hits, n, "lz"));
+    CHECK_INT(iw_engine_eval_errors(s, NULL), 0);
+    iw_scratch_destroy(s);
+}
+
 TEST(engine_eval_error_due_per_rule_client_minute)
 {
     const char *yaml = apr_pstrcat(p,
