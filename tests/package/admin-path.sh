@@ -41,7 +41,7 @@ check cli_check_default_rules iocwatch check
 sed -i "s/^Listen 80\$/Listen 127.0.0.1:$PORT/; /Listen 443/d" /etc/apache2/ports.conf
 rsyslogd
 check apache_start apachectl start
-check apache_up wait_for 60 curl -fsS -o /dev/null "http://127.0.0.1:$PORT/"
+check apache_up wait_for 180 curl -fsS -o /dev/null "http://127.0.0.1:$PORT/"
 
 # ---- an attack and a 404 burst -> alerts in alerts.json --------------------------
 curl -s -o /dev/null "http://127.0.0.1:$PORT/item?id=0%20UNION%20SELECT%20password%20FROM%20users--"
@@ -71,9 +71,9 @@ level: high
 EOF
 check local_rule_checks iocwatch check
 check reload apachectl graceful
-sleep 2
-curl -s -o /dev/null "http://127.0.0.1:$PORT/x?q=iw-local-marker"
-check local_rule_alert wait_for 30 grep -q "\"id\":\"$LOCAL_ID\"" $ALERTS
+# the old generation serves until the new one has compiled the rules (no
+# fixed time on a loaded machine): ask until the new rule has alerted
+check local_rule_alert wait_for 120 sh -c "curl -s -o /dev/null 'http://127.0.0.1:$PORT/x?q=iw-local-marker'; grep -q '\"id\":\"$LOCAL_ID\"' $ALERTS"
 
 # ---- rotation: the logrotate snippet (its postrotate HUPs rsyslog through
 # systemd, absent here: send the HUP as systemctl would) -----------------------------
@@ -82,7 +82,9 @@ check logrotate_rotates logrotate -f /etc/logrotate.d/iocwatch
 check rotated_file test -s $ALERTS.1
 check new_file_root_adm_0640 bash -c "[ \"\$(stat -c '%U:%G %a' $ALERTS)\" = 'root:adm 640' ]"
 pkill -HUP rsyslogd
-sleep 1
+# rsyslogd reopens its files when it has handled the HUP, which it says in
+# syslog: an alert written before that would go to the rotated file
+wait_for 10 grep -q "rsyslogd was HUPed" /var/log/syslog || true
 # a rule that has not alerted yet (IocWatchSuppress 60 holds back repeats)
 curl -s -o /dev/null "http://127.0.0.1:$PORT/x?file=../../../../etc/passwd&after=rotation"
 check alert_after_rotation wait_for 30 grep -q 'after=rotation' $ALERTS

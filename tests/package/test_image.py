@@ -71,7 +71,8 @@ def container(tmp_path_factory):
                 "-v", "%s:/var/log/iocwatch" % logdir, IMAGE])
     assert r.returncode == 0, r.stderr
     try:
-        wait(lambda: get(port, "/") == 200, 60, "httpd in the container")
+        # the first start compiles the rule pack: minutes on a loaded machine
+        wait(lambda: get(port, "/") == 200, 180, "httpd in the container")
         yield name, port, logdir
     finally:
         podman(["rm", "-f", "-t", "2", name])
