@@ -440,9 +440,14 @@ DocumentRoot "{docs}"
         """Wait until none of `pids` runs any more (zombies count as gone).
         Best effort: an old child busy with a slow connection may outlive
         the timeout, and then the caller's own assertions decide."""
+        parent = self.pid()
+
+        def running(p):             # (a reused pid has another parent)
+            state, ppid = _proc_state(p)
+            return state not in (None, "Z") and ppid == parent
         try:
-            wait_until(lambda: not any(_proc_state(p)[0] not in (None, "Z") for p in pids),
-                       timeout, what="old generation's children gone")
+            wait_until(lambda: not any(running(p) for p in pids), timeout,
+                       what="old generation's children gone")
         except AssertionError:
             pass
 
