@@ -241,15 +241,31 @@ size_t iw_decode_plain_len(const char *p, size_t n, int plus)
 /* Does the output's tail o[n-5, n) hold a '%'?  Only then can appending
  * a plain byte complete "%hh" or "%uXXXX" (a plain byte never completes
  * an overlong form: its last byte is >= 0x80). */
-static int tail_pct(const unsigned char *o, size_t n)
+static inline int tail_pct(const unsigned char *o, size_t n)
 {
     size_t k = n < 5 ? n : 5;
-    return k && memchr(o + n - k, '%', k) != NULL;
+    while (k)
+        if (o[n - k--] == '%') return 1;
+    return 0;
 }
 
-/* dec_push byte by byte, except that plain runs (plain_run) are appended
- * at once once the output's tail holds no '%': the same output (the
- * bytewise loop is kept as the reference, iw_decode_fastpath = 0). */
+/* "%hh" at in[i] (i + 2 < len) of an ASCII byte, pushed on an output
+ * whose tail holds no '%': dec_push would append the byte (a NUL: drop
+ * it) and reduce nothing (no '%' before it to complete, and an ASCII
+ * byte ends no overlong form), so it is appended at once.  -1: not such
+ * an escape (the caller pushes byte by byte). */
+static inline int ascii_escape(const char *in, size_t i)
+{
+    int h1 = hexval((unsigned char)in[i + 1]), h2;
+
+    if (h1 < 0 || h1 > 7 || (h2 = hexval((unsigned char)in[i + 2])) < 0) return -1;
+    return h1 * 16 + h2;
+}
+
+/* dec_push byte by byte, except that plain runs (plain_run) and escapes
+ * of ASCII bytes are appended at once while the output's tail holds no
+ * '%': the same output (the bytewise loop is kept as the reference,
+ * iw_decode_fastpath = 0). */
 size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
 {
     unsigned char *o = (unsigned char *)out;
@@ -258,12 +274,19 @@ size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
 
     while (i < len) {
         unsigned char c = (unsigned char)in[i];
-        if (iw_decode_fastpath && !tail_pct(o, n)
-            && (r = iw_decode_plain_len(in + i, len - i, plus)) > 0) {
-            memcpy(o + n, in + i, r);
-            n += r;
-            i += r;
-            continue;
+        int a;
+        if (iw_decode_fastpath && !tail_pct(o, n)) {
+            if (c == '%' && i + 2 < len && (a = ascii_escape(in, i)) >= 0) {
+                if (a) o[n++] = (unsigned char)a;
+                i += 3;
+                continue;
+            }
+            if ((r = iw_decode_plain_len(in + i, len - i, plus)) > 0) {
+                memcpy(o + n, in + i, r);
+                n += r;
+                i += r;
+                continue;
+            }
         }
         n = dec_push(o, n, (c == '+' && plus) ? ' ' : c);
         i++;

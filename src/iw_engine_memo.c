@@ -18,6 +18,8 @@ typedef struct ent {
     _Alignas(8) unsigned char res[IW_ENGINE_MEMO_MAX_RES];   /* results are structs */
 } ent_t;
 _Static_assert(sizeof(ent_t) == 128, "an entry is two whole cache lines");
+#define ENT_USED 1u
+#define ENT_RECENT 2u                  /* the set's way used last */
 
 typedef struct window {
     uint32_t w_lookups, w_hits;    /* current measurement window */
@@ -31,7 +33,8 @@ struct iw_engine_memo {
     unsigned char *ring;
     uint64_t ring_mask, head;      /* head: total bytes ever written */
     uint64_t hits, misses;
-    uint32_t mask;
+    uint32_t mask;                 /* entries - 1 */
+    uint32_t set_mask;             /* first entry of a key's set: 2 ways (1 for a 1-entry cache) */
     window_t cls[IW_ENGINE_MEMO_CLASSES];   /* per class of keys (tag % IW_ENGINE_MEMO_CLASSES) */
 };
 
@@ -90,6 +93,7 @@ iw_engine_memo_t *iw_engine_memo_create(unsigned entries)
     if (!(c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63))) return NULL;
     memset(c, 0, sizeof(*c));
     c->mask = n - 1;
+    c->set_mask = n > 1 ? (n - 1) & ~1u : 0;
     ring = (uint64_t)n * IW_ENGINE_MEMO_RING_PER_ENTRY;     /* a power of two */
     if (ring < RING_MIN) ring = RING_MIN;
     c->ring_mask = ring - 1;
@@ -126,7 +130,13 @@ static void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
 {
     window_t *w = window_of(c, tag);
     w->w_hits += (uint32_t)hit;
-    if (++w->w_lookups < IW_ENGINE_MEMO_WINDOW) return;
+    ++w->w_lookups;
+    if (w->w_lookups == IW_ENGINE_MEMO_EARLY && !w->w_hits) {   /* a class that never hits */
+        w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
+        w->w_lookups = 0;
+        return;
+    }
+    if (w->w_lookups < IW_ENGINE_MEMO_WINDOW) return;
     if (w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * IW_ENGINE_MEMO_WINDOW)
         w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
     w->w_lookups = w->w_hits = 0;
@@ -147,7 +157,7 @@ static int ent_matches(const iw_engine_memo_t *c, const ent_t *e, const iw_engin
 {
     const unsigned char *b;
 
-    if (!e->used || e->h != k->h || e->tag != k->tag || e->npre != k->npre
+    if (!(e->used & ENT_USED) || e->h != k->h || e->tag != k->tag || e->npre != k->npre
         || e->n != k->n || c->head - e->pos > c->ring_mask + 1)
         return 0;
     b = c->ring + (e->pos & c->ring_mask);
@@ -155,14 +165,33 @@ static int ent_matches(const iw_engine_memo_t *c, const ent_t *e, const iw_engin
            && (!k->n || !memcmp(b + k->npre, k->v, k->n));
 }
 
+/* A hit whose key bytes are in the older half of the ring: copied to
+ * the head, so that a value that keeps repeating (a browser's accept
+ * lists, the Host) outlives the stream of values seen once (request
+ * lines, URLs) that pushes the ring on. */
+static void refresh(iw_engine_memo_t *c, ent_t *e)
+{
+    uint64_t len = (uint64_t)e->npre + e->n, off = c->head & c->ring_mask;
+
+    if (c->head - e->pos <= (c->ring_mask + 1) / 2 || !len) return;
+    if (off + len > c->ring_mask + 1) c->head += c->ring_mask + 1 - off;   /* no wrap inside */
+    memmove(c->ring + (c->head & c->ring_mask), c->ring + (e->pos & c->ring_mask), len);
+    e->pos = c->head;
+    c->head += len;
+}
+
 IW_HOT
 const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen)
 {
-    const ent_t *e = &c->ents[k->h & c->mask];
+    ent_t *e = &c->ents[k->h & c->set_mask];
 
     /* one writer (the owning thread); relaxed stores so that a status
      * page may read the counters from another thread */
-    if (ent_matches(c, e, k)) {
+    if (ent_matches(c, e, k) || (c->mask && ent_matches(c, ++e, k))) {
+        ent_t *o = c->mask ? &c->ents[(size_t)(e - c->ents) ^ 1] : e;
+        o->used &= ENT_USED;       /* e is the set's most recent */
+        e->used = ENT_USED | ENT_RECENT;
+        refresh(c, e);
         __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
         window_count(c, k->tag, 1);
         *rlen = e->rlen;
@@ -175,11 +204,18 @@ const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *
 
 void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen)
 {
-    ent_t *e = &c->ents[k->h & c->mask];
-    uint64_t len = k->npre + k->n, off = c->head & c->ring_mask;
+    ent_t *e = &c->ents[k->h & c->set_mask], *o = e;
+    uint64_t len = k->npre + k->n, off;
     unsigned char *b;
 
     if (rlen > IW_ENGINE_MEMO_MAX_RES || len > IW_ENGINE_MEMO_MAX_KEY) return;
+    /* the way to replace: an unused one, else the one not used last */
+    if (c->mask) {
+        if ((e->used & ENT_USED) && (!(e[1].used & ENT_USED) || (e->used & ENT_RECENT))) e++;
+        o = &c->ents[(size_t)(e - c->ents) ^ 1];
+        o->used &= ENT_USED;
+    }
+    off = c->head & c->ring_mask;
     if (off + len > c->ring_mask + 1) c->head += c->ring_mask + 1 - off;   /* no wrap inside */
     e->pos = c->head;
     b = c->ring + (c->head & c->ring_mask);
@@ -192,7 +228,7 @@ void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, cons
     e->n = (uint32_t)k->n;
     memcpy(e->res, res, rlen);
     e->rlen = (uint8_t)rlen;
-    e->used = 1;
+    e->used = ENT_USED | ENT_RECENT;
 }
 
 void iw_engine_memo_res_add(iw_engine_memo_res_t *r, int32_t pred, int field)

@@ -62,6 +62,7 @@ typedef struct iw_engine_memo_key {
 #define IW_ENGINE_MEMO_WINDOW   1024
 #define IW_ENGINE_MEMO_MIN_HITS 50
 #define IW_ENGINE_MEMO_PAUSE    8
+#define IW_ENGINE_MEMO_EARLY    128  /* ... or after this many lookups without a hit */
 #define IW_ENGINE_MEMO_CLASSES  64
 
 /* entries is rounded up to a power of two; NULL on allocation failure. */

@@ -111,6 +111,73 @@ TEST(memo_limits_and_ring_reuse)
     iw_engine_memo_destroy(c);
 }
 
+/* Two ways per set: a miss replaces the way not used last, so a value
+ * that keeps repeating survives a stream of others that share its set. */
+TEST(memo_two_ways_keep_the_recent)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(2);          /* one set of two */
+    iw_engine_memo_key_t a = key_of(1, NULL, "Accept: */*"), k;
+    char v[32];
+    int i;
+
+    REQUIRE(c);
+    iw_engine_memo_put(c, &a, "A", 2);
+    for (i = 0; i < 50; i++) {
+        snprintf(v, sizeof(v), "/page-%d", i);
+        k = key_of(1, NULL, v);
+        CHECK(!get_str(c, k));
+        iw_engine_memo_put(c, &k, "P", 2);
+        CHECK_STR(get_str(c, a), "A");
+    }
+    CHECK_STR(get_str(c, k), "P");                      /* the other way */
+    iw_engine_memo_destroy(c);
+}
+
+/* A hit on a key in the older half of the ring copies it to the head:
+ * a value that keeps repeating outlives any number of bytes written. */
+TEST(memo_ring_keeps_repeating_keys)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64);     /* a 32 KiB ring */
+    char *big = malloc(4001);
+    iw_engine_memo_key_t hot = key_of(5, "p", "Host: example.org"), k;
+    int i;
+
+    REQUIRE(c && big);
+    iw_engine_memo_put(c, &hot, "H", 2);
+    for (i = 0; i < 100; i++) {                         /* 400 KB through the ring */
+        memset(big, 'x', 4000);
+        big[4000] = '\0';
+        snprintf(big, 32, "%d-", i);
+        big[strlen(big)] = 'x';
+        k = key_of(6, NULL, big);
+        iw_engine_memo_put(c, &k, "K", 2);
+        CHECK_STR(get_str(c, hot), "H");
+    }
+    free(big);
+    iw_engine_memo_destroy(c);
+}
+
+/* A class that has not hit once in its first IW_ENGINE_MEMO_EARLY lookups
+ * (request lines, _raw) pauses without waiting for a whole window. */
+TEST(memo_pauses_early_when_nothing_hits)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64);
+    char v[32];
+    int i;
+
+    REQUIRE(c);
+    for (i = 0; i < IW_ENGINE_MEMO_EARLY; i++) {
+        iw_engine_memo_key_t k;
+        CHECK_INT(iw_engine_memo_wanted(c, 7), 1);
+        snprintf(v, sizeof(v), "GET /%d HTTP/1.1", i);
+        k = key_of(7, NULL, v);
+        CHECK(!get_str(c, k));
+    }
+    CHECK_INT(iw_engine_memo_wanted(c, 7), 0);
+    CHECK_INT(iw_engine_memo_wanted(c, 8), 1);          /* other classes measure on */
+    iw_engine_memo_destroy(c);
+}
+
 static const char *CACHE_RULES =
     "title: t1\nid: c1\nlevel: high\nlogsource:\n    category: webserver\n"
     "detection:\n    sel:\n        c-ip|cidr: 10.0.0.0/8\n"
