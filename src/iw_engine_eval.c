@@ -987,42 +987,58 @@ static int scan_params_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
 
 #define HDR_RAW_MAX 64                 /* header lines tracked one by one */
 
-/* cs-header-decoded keyed header by header by its raw line.  A line
- * with nothing to decode is its own value: scanned as it is.  1 when
- * done, 0 when the caller scans the field. */
+/* One value without the cache, its result added to out. */
+static void scan_value_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
+                           iw_engine_memo_res_t *out)
+{
+    const fieldm_t *fm = &e->fm[ti][c->field];
+    int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN;
+    scan_field_rec(e, s, c, fm, field_db(fm, c, short_small), short_small, out);
+}
+
+/* cs-header-decoded header by header, each keyed by its raw line (the
+ * line itself is the value when it has nothing to decode): a cached
+ * result of no predicate answers the line with one lookup, no decoding,
+ * no scan.  A cached result with predicates is applied with the value as
+ * evidence; a miss is scanned and stored.  The field is computed only
+ * when such a line needs decoding.  1 when done, 0 when the caller scans
+ * the field. */
 static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
                                iw_event_t *ev)
 {
     iw_engine_memo_key_t key;
     const iw_engine_memo_res_t *hit;
     iw_str_t block, line, list = IW_STR_NULL, x;
-    uint64_t plain = 0, need = 0, bit;
+    uint64_t todo = 0, known = 0, coded = 0, bit;
     size_t off = 0, pos = 0;
-    int i = 0, k;
+    int i = 0, k, j;
 
     if (!iw_event_header_dec_source(ev, &block) || !iw_engine_memo_wanted(s->sc, (uint32_t)c->field))
         return 0;
     for (k = 0; iw_event_header_line(ev, block, &i, &off, &line); k++) {
         if (k == HDR_RAW_MAX) return 0;
         bit = (uint64_t)1 << k;
-        if (iw_decode_plain_len(line.p, line.len, 0) == line.len) plain |= bit;
-        else if (!(hit = raw_get(s, &key, c->field, ti, line)) || hit->n) need |= bit;
+        if ((hit = raw_get(s, &key, c->field, ti, line)) && !hit->n) continue;
+        todo |= bit;
+        if (hit) known |= bit;
+        if (iw_decode_plain_len(line.p, line.len, 0) != line.len) coded |= bit;
     }
-    if (need) list = iw_event_get(ev, (iw_field_id_t)c->field);
-    for (i = 0, off = 0, k = 0; iw_event_header_line(ev, block, &i, &off, &line); k++) {
+    if (coded) list = iw_event_get(ev, (iw_field_id_t)c->field);
+    for (i = 0, off = 0, k = 0; todo && iw_event_header_line(ev, block, &i, &off, &line); k++) {
         int n0 = s->ntouched;
+        iw_engine_memo_res_t r = { .n = 0 };
         bit = (uint64_t)1 << k;
         x = line;
-        if (need && !iw_param_next(list, &pos, &x)) break;
-        if (!x.len || !((plain | need) & bit)) continue;
+        if (coded && !iw_param_next(list, &pos, &x)) break;
+        if (!(todo & bit) || !x.len) continue;
         c->v = x;
-        if (need & bit) {
-            iw_engine_memo_res_t r = { .n = 0 };
-            scan_field_cached(e, s, c, ti, &r);
+        /* the entry found above, unless a store since took its way */
+        if ((known & bit) && (hit = raw_get(s, &key, c->field, ti, line))) {
+            for (j = 0; j < hit->n; j++) pred_set(s, hit->pred[j], hit->field[j]);
+        } else {
+            scan_value_rec(e, s, c, ti, &r);
             if (!r.overflow && raw_key(&key, c->field, ti, line))
                 iw_engine_memo_put(s->sc, &key, &r, sizeof(r));
-        } else {
-            scan_field_cached(e, s, c, ti, NULL);
         }
         multi_note(s, n0, x);
     }
