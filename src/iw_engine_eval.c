@@ -1505,61 +1505,6 @@ void iw_scratch_event_cache_counters(const iw_scratch_t *s, uint64_t *hits, uint
     iw_engine_memo_counters(s ? s->evc : NULL, hits, misses);
 }
 
-/* ---- evaluation errors ------------------------------------------------------ */
-
-int iw_engine_eval_errors(const iw_scratch_t *s, const iw_eval_error_t **errs)
-{
-    if (errs) *errs = s ? s->errs : NULL;
-    return s ? s->nerrs : 0;
-}
-
-const char *iw_eval_error_reason(int code)
-{
-    switch (code) {
-    case PCRE2_ERROR_MATCHLIMIT: return "regex match limit";
-    case PCRE2_ERROR_DEPTHLIMIT: return "regex depth limit";
-    case PCRE2_ERROR_HEAPLIMIT: return "regex heap limit";
-    case PCRE2_ERROR_JIT_STACKLIMIT: return "regex JIT stack limit";
-    case PCRE2_ERROR_NOMEMORY: return "regex out of memory";
-    case IW_EVAL_SCAN_FAILED: return "Vectorscan scan failed";
-    default: return "regex error";
-    }
-}
-
-/* One slot per (rule, client) hash: held back when it holds the same key
- * and minute (an alert for them went out this minute from this scratch). */
-int iw_scratch_eval_error_due(iw_scratch_t *s, const iw_eval_error_t *er, iw_event_t *ev)
-{
-    iw_str_t ip = ev ? iw_event_get(ev, IW_F_C_IP) : IW_STR_NULL;
-    int64_t minute = ev ? (int64_t)(ev->time / (60 * (apr_time_t)APR_USEC_PER_SEC)) : 0;
-    uint64_t h = 0xcbf29ce484222325ull ^ (uint64_t)(uint32_t)er->rule->index;
-    size_t i, slot;
-
-    for (i = 0; i < ip.len; i++) h = (h ^ (unsigned char)ip.p[i]) * 0x100000001b3ull;
-    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33;   /* mix: FNV's top bits barely move */
-    h |= 1;                         /* 0 marks an empty slot */
-    slot = (size_t)(h >> 56);
-    if (s->lim[slot].key == h && s->lim[slot].minute == minute) {
-        s->nerr_held++;
-        return 0;
-    }
-    s->lim[slot].key = h;
-    s->lim[slot].minute = minute;
-    return 1;
-}
-
-void iw_scratch_error_counters(const iw_scratch_t *s, iw_eval_counters_t *c)
-{
-    memset(c, 0, sizeof(*c));
-    if (!s) return;
-    c->regex_errors = s->nrx_errors;
-    c->scan_errors = s->nscan_errors;
-    c->eval_errors = s->neval_errors;
-    c->held = s->nerr_held;
-    c->per_rule = s->rule_errs;
-    c->nrules = s->e->nrs;
-}
-
 /* ---- benchmarks: one field's matchers alone ---------------------------------- */
 
 int iw_engine_scan_fields(const iw_engine_t *e, unsigned type, int *fields, int max)
@@ -1570,15 +1515,6 @@ int iw_engine_scan_fields(const iw_engine_t *e, unsigned type, int *fields, int 
     ti = iw_engine__type_index(type);
     for (i = 0; i < e->nscan[ti] && i < max; i++) fields[i] = e->scan_fields[ti][i];
     return e->nscan[ti];
-}
-
-/* One value of a field through scan_field, as scan_field_cached picks
- * its database. */
-static void scan_value_uncached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti)
-{
-    const fieldm_t *fm = &e->fm[ti][c->field];
-    int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN;
-    scan_field(e, s, c, fm, field_db(fm, c, short_small), short_small);
 }
 
 /* What scan_event does for one field (each value of a multi-valued one),
@@ -1601,13 +1537,13 @@ int iw_engine_scan_field(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, 
     if (!v.p || !v.len) return 0;
     if (!iw_field_is_multi(field)) {
         c.v = v;
-        scan_value_uncached(e, s, &c, ti);
+        scan_value_rec(e, s, &c, ti, NULL);
         return s->ntouched;
     }
     while (iw_param_next(v, &pos, &x)) {
         if (!x.len) continue;
         c.v = x;
-        scan_value_uncached(e, s, &c, ti);
+        scan_value_rec(e, s, &c, ti, NULL);
     }
     return s->ntouched;
 }
