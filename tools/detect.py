@@ -600,9 +600,10 @@ def build_report(args, corpora, iw, ms, tps, nbenign):
                  'and JSON bodies (`cs-body`); what the body rules do on prose is measured on `benign-bodies.jsonl` '
                  'above, and on attack bodies in the live-tool check below (sqlmap\'s and wfuzz\'s POST runs). '
                  'Most remaining `protocol` misses '
-                 'on the CRS corpus are tests about a Content-Type charset, a GET with a body, a missing Host or '
-                 'header counts whose headers the corpus request no longer carries (the body was moved to the '
-                 'query); most remaining `sqli` misses are CRS '
+                 'on the CRS corpus are tests about a Content-Type charset, a GET with a body or header counts '
+                 'whose headers the corpus request no longer carries (the body was moved to the query), and CRS '
+                 'paranoia-level 3-4 checks (byte ranges of each character, parameter arrays); most remaining '
+                 '`sqli` misses are CRS '
                  'paranoia-level 2+ checks (runs of SQL meta-characters such as `~~~~~~`, `@@@@@@`, `((((((`, '
                  'bare operators `||`, `<>`, and bare function names like `COS(`) that would fire on ordinary '
                  'traffic.')
