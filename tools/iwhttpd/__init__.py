@@ -12,6 +12,7 @@ SIGKILL, each bounded), so that a fix to starting or stopping reaches every
 user.  Style after httpd's test/pyhttpd (one object per server)."""
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -25,10 +26,32 @@ RUN_USER, RUN_GROUP = "nobody", "nogroup"
 READY = "resuming normal operations"
 
 
+def _ephemeral_low():
+    """The first port of the kernel's range for outgoing connections."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing uses right now, taken below the
+    kernel's ephemeral range: a port the kernel handed out (bind to 0) can be
+    handed out again to an outgoing connection (a test client, rsyslog)
+    before httpd binds it; one below the range only by another bind."""
+    low = max(_ephemeral_low(), 11000)
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(200):
+        port = rng.randrange(10000, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind(("127.0.0.1", 0))      # the range below is full: any port
         return s.getsockname()[1]
 
 
