@@ -553,13 +553,24 @@ static void pred_fields(build_t *b, int32_t *pf, int np)
         if (pf[i] == -2 && odd[i]) pf[i] = -3;
 }
 
-/* Entries of one lazy predicate in field order (insertion sort: few). */
+/* The order of one lazy predicate's entries: by field; on a single-valued
+ * field, exact literals first, shortest first (a value is one of a long
+ * list, like the registered methods, after a few comparisons; which entry
+ * sets the predicate does not matter there, the field is the evidence). */
+static long lz_rank(const lazyent_t *z)
+{
+    int exact = z->dc < 0 && z->rx < 0 && !z->l.open_s && !z->l.open_e
+                && !iw_field_is_multi((iw_field_id_t)z->field);
+    return (long)z->field << 33 | (exact ? (long)z->l.len : 1L << 32);
+}
+
+/* Entries of one lazy predicate in that order (insertion sort: few). */
 static void lz_sort(lazyent_t *z, int n)
 {
     int i, j;
     for (i = 1; i < n; i++) {
         lazyent_t t = z[i];
-        for (j = i; j > 0 && z[j - 1].field > t.field; j--) z[j] = z[j - 1];
+        for (j = i; j > 0 && lz_rank(&z[j - 1]) > lz_rank(&t); j--) z[j] = z[j - 1];
         z[j] = t;
     }
 }
