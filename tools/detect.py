@@ -177,6 +177,11 @@ MaxRequestWorkers 16
 LimitRequestLine 65536
 LimitRequestFieldSize 65536
 Header always set X-IW-Unique-Id "%{{UNIQUE_ID}}e"
+{modsec}"""
+
+# ModSecurity + CRS PL1 in DetectionOnly: the reference engine of make detect
+# and make detect-tools (tools/detect_tools.py), configured alike in both
+MODSEC_CONF = """\
 SecRuleEngine DetectionOnly
 SecRequestBodyAccess On
 SecResponseBodyAccess Off
@@ -189,6 +194,12 @@ SecPcreMatchLimitRecursion 100000
 Include {setup}
 Include {rules}/*.conf
 """
+
+
+def modsec_conf(d):
+    """The ModSecurity lines of a server whose SecDataDir/SecTmpDir are
+    under d."""
+    return MODSEC_CONF.format(d=d, umap=UNICODE_MAP, setup=CRS_SETUP, rules=CRS_RULES)
 
 
 class Httpd(iwhttpd.Server):
@@ -210,8 +221,7 @@ class Httpd(iwhttpd.Server):
         iwhttpd.give_to_run_user(d)
         with open(self.conf, 'w') as f:
             f.write(HTTPD_CONF.format(d=d, port=self.port, mods=APACHE_MODS,
-                                      user=iwhttpd.user_directives(), umap=UNICODE_MAP,
-                                      setup=CRS_SETUP, rules=CRS_RULES))
+                                      user=iwhttpd.user_directives(), modsec=modsec_conf(d)))
         super().start()
 
     def cleanup(self):

@@ -149,18 +149,7 @@ IocWatchQueueSize 16384
 IocWatchErrorLog Off
 IocWatchExcludeRule {tool_ua}
 IocWatchCacheDir {cache}
-SecRuleEngine DetectionOnly
-SecRequestBodyAccess On
-SecResponseBodyAccess Off
-SecAuditEngine Off
-SecDataDir "{d}/data"
-SecTmpDir "{d}/tmp"
-SecUnicodeMapFile {umap} 20127
-SecPcreMatchLimit 100000
-SecPcreMatchLimitRecursion 100000
-Include {setup}
-Include {crs}/*.conf
-# the tools' names are left out: payloads are compared, not User-Agents
+{modsec}# the tools' names are left out: payloads are compared, not User-Agents
 SecRuleRemoveById 913100-913999
 """
 
@@ -225,7 +214,7 @@ class Target(detect.Httpd):
             f.write(HTTPD_CONF.format(
                 d=d, port=self.port, mods=detect.APACHE_MODS, user=iwhttpd.user_directives(),
                 module=self.args.module, rules=' '.join(self.args.rules), tool_ua=TOOL_UA_RULE,
-                cache=cache, umap=detect.UNICODE_MAP, setup=detect.CRS_SETUP, crs=detect.CRS_RULES))
+                cache=cache, modsec=detect.modsec_conf(d)))
         iwhttpd.Server.start(self)
 
     def access(self):
