@@ -869,6 +869,9 @@ CORPUS_ABOUT = {
                           '`negative` = it expects no alert)',
     'fuzzdb-requests.jsonl': 'fuzzdb payload lists placed in a query parameter, plus benign Unicode '
                              '"naughty strings" (`benign`)',
+    'heldout-requests.jsonl': 'the held-out set, built at run time (`tools/detect_heldout.py`): Debian\'s payload '
+                              'lists and class vocabularies the pack was not tuned on, plus benign locale words '
+                              'and protocol variants; reported in its own section below',
 }
 
 
