@@ -667,8 +667,8 @@ static const command_rec iw_cmds[] = {
         "compile (default DefaultRuntimeDir/iocwatch-cache)"),
     AP_INIT_TAKE1("IocWatchScanCache", set_scan_cache, NULL, RSRC_CONF,
         "ENTRIES|On|Off: per-thread cache of scan results for repeated field "
-        "values, exact and never changing results (default On = 512 entries, "
-        "about 180 KiB per thread)"),
+        "values, exact and never changing results (default On = 1024 entries, "
+        "about 300 KiB per thread)"),
     AP_INIT_TAKE1("IocWatchErrorLog", set_errorlog, NULL, RSRC_CONF,
         "On|Off|LEVEL: inspect error-log entries (of at least LEVEL)"),
     AP_INIT_TAKE1("IocWatchSuppress", set_suppress, NULL, RSRC_CONF,

@@ -125,8 +125,8 @@ int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag)
 }
 
 /* One lookup into its class's window; a poor window pauses the class. */
-IW_HOT
-static void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
+static inline __attribute__((always_inline))
+void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
 {
     window_t *w = window_of(c, tag);
     w->w_hits += (uint32_t)hit;
@@ -152,8 +152,8 @@ int iw_engine_memo_key(iw_engine_memo_key_t *k)
 
 /* The ring bytes at pos are intact while fewer than the ring's size have
  * been written since (writes never wrap inside one key). */
-IW_HOT
-static int ent_matches(const iw_engine_memo_t *c, const ent_t *e, const iw_engine_memo_key_t *k)
+static inline __attribute__((always_inline))
+int ent_matches(const iw_engine_memo_t *c, const ent_t *e, const iw_engine_memo_key_t *k)
 {
     const unsigned char *b;
 

@@ -29,7 +29,7 @@
 #define IW_ENGINE_MEMO_MAX_PREDS 16
 #define IW_ENGINE_MEMO_MAX_KEY   8192
 #define IW_ENGINE_MEMO_MAX_RES   96     /* result bytes per entry (an entry is 128) */
-#define IW_ENGINE_MEMO_DEFAULT_ENTRIES 512
+#define IW_ENGINE_MEMO_DEFAULT_ENTRIES 1024
 #define IW_ENGINE_MEMO_RING_PER_ENTRY 128   /* ring bytes per entry */
 
 /* What one scan set, in order: predicate and the field credited. */
