@@ -24,6 +24,7 @@ named from a small set of names that class is usually sent in."""
 import glob
 import json
 import os
+import random
 import re
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -442,6 +443,7 @@ def _sqlmap_tampered(payloads):
                 continue
             try:
                 mod = importlib.import_module('tamper.' + name)
+                random.seed(name)       # tampers draw random comments and case: the same set every run
                 got = [(name, mod.tamper(p, headers={})) for p in payloads[::13]]
             except Exception:           # noqa: BLE001  (needs sqlmap's run-time state)
                 continue
