@@ -19,7 +19,7 @@ import urllib.parse
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_scan_cache import CLI, INPUTS, check_switch_keeps_results  # noqa: E402
+from test_scan_cache import CLI, INPUTS, check_switch_keeps_results, request_uris  # noqa: E402
 
 
 def headerified(src, dst):
@@ -27,14 +27,9 @@ def headerified(src, dst):
     header, and split at a blank (or the middle) into a header value and
     the next header's name."""
     n = 0
-    with open(src, encoding="utf-8") as f, open(dst, "w") as out:
-        for line in f:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            uri = r.get("uri")
-            if not isinstance(uri, str) or len(uri) < 4:
+    with open(dst, "w") as out:
+        for _, uri in request_uris(src):
+            if len(uri) < 4:
                 continue
             t = urllib.parse.unquote(uri, errors="replace").replace("\n", " ").replace("\r", " ")
             cut = t.find(" ", 1)

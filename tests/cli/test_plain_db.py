@@ -20,7 +20,7 @@ import urllib.parse
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_scan_cache import CLI, INPUTS, check_switch_keeps_results  # noqa: E402
+from test_scan_cache import CLI, INPUTS, check_switch_keeps_results, request_uris  # noqa: E402
 
 PLAIN = set(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/=&?:+,")
 
@@ -29,15 +29,8 @@ def plainified(src, dst):
     """Each request of src three times: non-plain bytes of the (decoded)
     target dropped, replaced by '/', replaced by '='."""
     n = 0
-    with open(src, encoding="utf-8") as f, open(dst, "w") as out:
-        for line in f:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            uri = r.get("uri")
-            if not isinstance(uri, str):
-                continue
+    with open(dst, "w") as out:
+        for r, uri in request_uris(src):
             raw = urllib.parse.unquote_to_bytes(uri)
             for rep in (b"", b"/", b"="):
                 t = bytes(c for c in raw if c in PLAIN) if not rep else \

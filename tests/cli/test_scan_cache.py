@@ -11,6 +11,7 @@ are also scanned twice in one run) so the default cache really hits.
 
     /usr/bin/python3 -m pytest tests/cli/test_scan_cache.py
 """
+import json
 import os
 import re
 import subprocess
@@ -42,6 +43,20 @@ def scan(cache, path):
                        + RULES + [path, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=600, check=False)
     return p.returncode, p.stdout, TIMING.sub("", p.stderr.decode("utf-8", "replace"))
+
+
+def request_uris(path):
+    """(request, its target) for each JSON request of `path` whose "uri" is
+    a string; other lines are skipped (the inputs test_plain_db and
+    test_header_lines derive their requests from)."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(r.get("uri"), str):
+                yield r, r["uri"]
 
 
 def check_switch_keeps_results(path, var, what, want_alerts=True):
