@@ -854,21 +854,22 @@ static void res_merge(iw_engine_memo_res_t *out, const iw_engine_memo_res_t *r)
     for (k = 0; k < r->n && !out->overflow; k++) iw_engine_memo_res_add(out, r->pred[k], r->field[k]);
 }
 
-/* scan_field, its result also added to out (when not NULL). */
-static void scan_field_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, const fieldm_t *fm,
-                           hs_database_t *db, int short_small, iw_engine_memo_res_t *out)
+/* A cached result applied to the event, and added to out (may be NULL). */
+static void res_apply(iw_scratch_t *s, const iw_engine_memo_res_t *r, iw_engine_memo_res_t *out)
 {
-    iw_engine_memo_res_t rec;
+    int k;
+    for (k = 0; k < r->n; k++) pred_set(s, r->pred[k], r->field[k]);
+    res_merge(out, r);
+}
 
-    if (!out) {
-        scan_field(e, s, c, fm, db, short_small);
-        return;
-    }
-    rec.n = rec.overflow = 0;
-    c->rec = &rec;
+/* scan_field, its result recorded into rec (rec NULL: not recorded). */
+static void scan_field_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, const fieldm_t *fm,
+                           hs_database_t *db, int short_small, iw_engine_memo_res_t *rec)
+{
+    if (rec) rec->n = rec->overflow = 0;
+    c->rec = rec;
     scan_field(e, s, c, fm, db, short_small);
     c->rec = NULL;
-    res_merge(out, &rec);
 }
 
 /* scan_field through the scan-result cache: only fields that need a
@@ -879,7 +880,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
                               iw_engine_memo_res_t *out)
 {
     const fieldm_t *fm = &e->fm[ti][c->field];
-    int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN, k;
+    int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN, cache;
     hs_database_t *db = field_db(fm, c, short_small);
     uint32_t segs[3 * NMERGE];
     iw_engine_memo_key_t key;
@@ -889,29 +890,18 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
 
     /* the tag's low bits are the field: each field is its own class */
     key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
-    if (!s->sc || !db || !iw_engine_memo_wanted(s->sc, key.tag)) {
-        scan_field_rec(e, s, c, fm, db, short_small, out);
-        return;
-    }
     key.pre = segs;
     key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
     key.v = c->v.p;
     key.n = c->v.len;
-    if (!iw_engine_memo_key(&key)) {
-        scan_field_rec(e, s, c, fm, db, short_small, out);
+    cache = s->sc && db && iw_engine_memo_wanted(s->sc, key.tag) && iw_engine_memo_key(&key);
+    if (cache && (hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
+        res_apply(s, hit, out);
         return;
     }
-    if ((hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
-        for (k = 0; k < hit->n; k++) pred_set(s, hit->pred[k], hit->field[k]);
-        res_merge(out, hit);
-        return;
-    }
-    rec.n = rec.overflow = 0;
-    c->rec = &rec;
-    scan_field(e, s, c, fm, db, short_small);
-    c->rec = NULL;
-    if (!rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
-    res_merge(out, &rec);
+    scan_field_rec(e, s, c, fm, db, short_small, cache || out ? &rec : NULL);
+    if (cache && !rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
+    if (cache || out) res_merge(out, &rec);
 }
 
 /* A multi-valued field: every non-empty value scanned on its own (each
@@ -993,7 +983,9 @@ static void scan_value_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
 {
     const fieldm_t *fm = &e->fm[ti][c->field];
     int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN;
-    scan_field_rec(e, s, c, fm, field_db(fm, c, short_small), short_small, out);
+    iw_engine_memo_res_t rec;
+    scan_field_rec(e, s, c, fm, field_db(fm, c, short_small), short_small, out ? &rec : NULL);
+    res_merge(out, &rec);
 }
 
 /* cs-header-decoded header by header, each keyed by its raw line (the
@@ -1011,7 +1003,7 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     iw_str_t block, line, list = IW_STR_NULL, x;
     uint64_t todo = 0, known = 0, coded = 0, bit;
     size_t off = 0, pos = 0;
-    int i = 0, k, j;
+    int i = 0, k;
 
     if (!iw_event_header_dec_source(ev, &block) || !iw_engine_memo_wanted(s->sc, (uint32_t)c->field))
         return 0;
@@ -1034,7 +1026,7 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
         c->v = x;
         /* the entry found above, unless a store since took its way */
         if ((known & bit) && (hit = raw_get(s, &key, c->field, ti, line))) {
-            for (j = 0; j < hit->n; j++) pred_set(s, hit->pred[j], hit->field[j]);
+            res_apply(s, hit, NULL);
         } else {
             scan_value_rec(e, s, c, ti, &r);
             if (!r.overflow && raw_key(&key, c->field, ti, line))
