@@ -60,7 +60,8 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     s->errs = calloc(nr + 1, sizeof(iw_eval_error_t));
     s->rule_errs = calloc((size_t)e->nrs + 1, sizeof(uint64_t));
     s->hlgen = calloc((size_t)e->nhl + 1, sizeof(uint32_t));
-    if (!s->hlgen || !s->mctx || !s->jstack || !s->errp || !s->errp_code || !s->errp_field || !s->errgen
+    s->rxgen = calloc((size_t)e->nrx + 1, sizeof(uint32_t));
+    if (!s->hlgen || !s->rxgen || !s->mctx || !s->jstack || !s->errp || !s->errp_code || !s->errp_field || !s->errgen
         || !s->rerrgen || !s->errs || !s->rule_errs) {
         iw_scratch_destroy(s);
         return NULL;
@@ -97,7 +98,7 @@ void iw_scratch_destroy(iw_scratch_t *s)
     if (s->mctx) pcre2_match_context_free(s->mctx);
     if (s->jstack) pcre2_jit_stack_free(s->jstack);
     free(s->errp); free(s->errp_code); free(s->errp_field); free(s->errgen); free(s->rerrgen);
-    free(s->errs); free(s->rule_errs); free(s->hlgen);
+    free(s->errs); free(s->rule_errs); free(s->hlgen); free(s->rxgen);
     iw_engine_memo_destroy(s->sc);
     iw_engine_memo_destroy(s->evc);
     free(s->kbuf);
@@ -168,6 +169,15 @@ typedef struct scan_ctx {
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
                     unsigned flags, void *ctx);
 
+/* A new value to scan: forget which confirmations ran (on_match). */
+static inline void rx_memo_reset(iw_scratch_t *s)
+{
+    if (++s->rxg == 0) {               /* wrapped: generation 0 marks nothing */
+        memset(s->rxgen, 0, sizeof(uint32_t) * ((size_t)s->e->nrx + 1));
+        s->rxg = 1;
+    }
+}
+
 /* A predicate found by a field's scan (recorded for the cache). */
 static inline void scan_set(scan_ctx_t *c, int32_t p)
 {
@@ -188,7 +198,9 @@ static void on_confined(scan_ctx_t *c, const confent_t *ce, unsigned long long t
         return;
     c->field = ce->field;
     c->v = (iw_str_t){ v.p + sg->off, sg->len };
+    rx_memo_reset(c->s);
     on_match((unsigned)ce->pat, 0, to, 0, c);
+    rx_memo_reset(c->s);
     c->field = field;
     c->v = v;
 }
@@ -210,10 +222,15 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
             scan_set(c, a);
         } else {
             /* while recording, confirm even what an earlier field already
-             * set: the cached result must not depend on other fields */
+             * set: the cached result must not depend on other fields.  A
+             * regex runs once per scanned value: a prefilter without
+             * SINGLEMATCH (one byte wide) reports at every match, and the
+             * answer on the whole value is the same each time. */
             const rxcheck_t *rx = &e->rx[-1 - a];
             int rc;
             if (!c->rec && pred_is_set(c->s, rx->pred)) continue;
+            if (c->s->rxgen[-1 - a] == c->s->rxg) continue;
+            c->s->rxgen[-1 - a] = c->s->rxg;
             if ((rc = run_regex(c->s, rx, c->v)) > 0) {
                 scan_set(c, rx->pred);
             } else if (rc < 0) {
@@ -824,6 +841,7 @@ static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
 {
     hs_error_t rc;
 
+    rx_memo_reset(s);
     if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
     if (fm->lits.n) lit_scan(e, &fm->lits, short_small, c);
@@ -890,18 +908,20 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
 
     /* the tag's low bits are the field: each field is its own class */
     key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
-    key.pre = segs;
-    key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
-    key.v = c->v.p;
-    key.n = c->v.len;
-    cache = s->sc && db && iw_engine_memo_wanted(s->sc, key.tag) && iw_engine_memo_key(&key);
+    if ((cache = s->sc && db && iw_engine_memo_wanted(s->sc, key.tag))) {
+        key.pre = segs;
+        key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
+        key.v = c->v.p;
+        key.n = c->v.len;
+        cache = iw_engine_memo_key(&key);
+    }
     if (cache && (hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
         res_apply(s, hit, out);
         return;
     }
     scan_field_rec(e, s, c, fm, db, short_small, cache || out ? &rec : NULL);
     if (cache && !rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
-    if (cache || out) res_merge(out, &rec);
+    if (out) res_merge(out, &rec);
 }
 
 /* A multi-valued field: every non-empty value scanned on its own (each
@@ -985,7 +1005,7 @@ static void scan_value_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     int short_small = fm->small && c->v.len <= LIT_MAX_CONTAINS_LEN;
     iw_engine_memo_res_t rec;
     scan_field_rec(e, s, c, fm, field_db(fm, c, short_small), short_small, out ? &rec : NULL);
-    res_merge(out, &rec);
+    if (out) res_merge(out, &rec);
 }
 
 /* cs-header-decoded header by header, each keyed by its raw line (the

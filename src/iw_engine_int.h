@@ -305,6 +305,7 @@ struct iw_scratch {
     uint64_t nrx_errors, nscan_errors, neval_errors, nerr_held;
     struct { uint64_t key; int64_t minute; } lim[256];   /* iw_scratch_eval_error_due */
     uint32_t *hlgen; uint32_t hlg; /* header-line action done in block scan hlg */
+    uint32_t *rxgen; uint32_t rxg; /* regex confirmation already run on the value of scan rxg */
 };
 
 /* ---- helpers of both sides (inline: the hot path calls them) ------------ */
