@@ -57,7 +57,9 @@ import bench_httpd as B  # noqa: E402  (Httpd sandbox, paths)
 
 N = int(os.environ.get("IW_INSTR_REQUESTS", "1000"))
 B.CLI_PATH = os.environ.get("IW_CLI", os.path.join(B.REPO, "build", "iocwatch"))
-CACHE = os.path.join(B.REPO, "build", "bench-vg-hscache")
+# IW_INSTR_CACHE: another database cache dir (e.g. one shared by several
+# worktrees: entries are keyed by their rules and written atomically)
+CACHE = os.environ.get("IW_INSTR_CACHE") or os.path.join(B.REPO, "build", "bench-vg-hscache")
 START_TIMEOUT = 1800            # a cold compile under valgrind takes minutes
 WARM = 100                      # requests before the counted ones
 
@@ -183,9 +185,10 @@ def read_response(s, method):
 def callgrind(name, extra, n, kind, outdir, vg_args=()):
     """callgrind's event totals (Ir, and I1mr, D1mr, ... with --cache-sim)
     of one httpd -X run serving n requests."""
-    # two workers: both have their per-thread scratch after the first 100
-    # requests, so thread start-up cancels out between the two runs
-    h = B.Httpd(name, extra + "ThreadsPerChild 2\nMaxRequestWorkers 2\n")
+    # one worker thread: it surely makes its per-thread scratch within the
+    # warm-up requests of both runs (with two, the event MPM's listener may
+    # hand all of the warm-up to one of them), so thread start-up cancels out
+    h = B.Httpd(name, extra + "ThreadsPerChild 1\nMaxRequestWorkers 1\n")
     out = os.path.join(outdir, "cg-%s-%d.out" % (name, n))
     # httpd drops root for its workers; callgrind writes its file at exit,
     # so run everything as nobody in world-writable dirs
