@@ -86,5 +86,9 @@ void iw_engine_memo_counters(const iw_engine_memo_t *c, uint64_t *hits, uint64_t
 
 /* 64-bit hash of bytes (not cryptographic; collisions only cost a miss). */
 uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n);
+/* 1 when the hash uses AES-NI rounds (set at load time from the CPU);
+ * tests set 0 to check the portable hash too.  Only within one process:
+ * nothing hashed is kept across runs. */
+extern int iw_engine_memo_aes;
 
 #endif
