@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <string.h>
 #include "iw_decode.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 static int hexval(unsigned char c)
 {
@@ -192,44 +195,102 @@ int iw_decode_fastpath = 1;
 /* Bytes that make decoding do something: '%' (percent/%u escapes), NUL,
  * lead bytes of overlong forms, '+' (IW_DECODE_PLUS), '\\' and '/' before
  * '/' or '.' (IW_DECODE_PATH).  Most real values have none. */
+static inline int ident_byte(const unsigned char *u, size_t i, size_t len, int mode)
+{
+    switch (u[i]) {
+    case '%': case '\0': case 0xC0: case 0xC1: case 0xE0: case 0xF0:
+        return 0;
+    case '+':
+        return !(mode & IW_DECODE_PLUS);
+    case '\\':
+        return !(mode & IW_DECODE_PATH);
+    case '/':
+        return !((mode & IW_DECODE_PATH) && i + 1 < len && (u[i + 1] == '/' || u[i + 1] == '.'));
+    default:
+        return 1;
+    }
+}
+
+#ifdef __SSE2__
+/* Bits of the bytes of a 16-byte block that may stop a plain run or an
+ * identity: '%', NUL, bytes >= 0x80 (their own high bit), '+' with plus,
+ * '\\' and '/' with path. */
+static inline unsigned cand16(__m128i v, int plus, int path)
+{
+    __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
+                             _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+    if (plus) m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
+    if (path)
+        m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')),
+                                         _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    return (unsigned)_mm_movemask_epi8(_mm_or_si128(m, v));
+}
+#define LD16(q) _mm_loadu_si128((const __m128i *)(const void *)(q))
+#endif
+
 int iw_decode_is_identity(const char *in, size_t len, int mode)
 {
     const unsigned char *u = (const unsigned char *)in;
-    size_t i;
+    size_t i = 0;
 
     if ((mode & IW_DECODE_PATH) && len && u[0] == '.') return 0;
-    for (i = 0; i < len; i++) {
-        switch (u[i]) {
-        case '%': case '\0': case 0xC0: case 0xC1: case 0xE0: case 0xF0:
-            return 0;
-        case '+':
-            if (mode & IW_DECODE_PLUS) return 0;
-            break;
-        case '\\':
-            if (mode & IW_DECODE_PATH) return 0;
-            break;
-        case '/':
-            if ((mode & IW_DECODE_PATH) && i + 1 < len && (u[i + 1] == '/' || u[i + 1] == '.'))
-                return 0;
-            break;
-        default:
-            break;
+#ifdef __SSE2__
+    /* 16 bytes per step; each candidate byte checked on its own (a path's
+     * slashes, UTF-8 letters) */
+    if (len >= 16) {
+        int plus = (mode & IW_DECODE_PLUS) != 0, path = (mode & IW_DECODE_PATH) != 0;
+        unsigned m;
+        for (;; i += 16) {
+            if (i + 16 > len) {            /* the last bytes, read where they end */
+                if (i == len) return 1;
+                m = cand16(LD16(u + len - 16), plus, path) >> (16 - (len - i));
+            } else {
+                m = cand16(LD16(u + i), plus, path);
+            }
+            for (; m; m &= m - 1)
+                if (!ident_byte(u, i + (size_t)__builtin_ctz(m), len, mode)) return 0;
+            if (i + 16 >= len) return 1;
         }
     }
+#endif
+    for (; i < len; i++)
+        if (!ident_byte(u, i, len, mode)) return 0;
     return 1;
+}
+
+/* Bits (bit 7 of each byte) of the bytes of w that stop a plain run:
+ * exact for the lowest one (a false positive only ever sits above a true
+ * one). */
+static inline uint64_t stop8(uint64_t w, uint64_t pl)
+{
+    return (w & W_HIGH) | w_zero(w) | w_zero(w ^ ('%' * W_ONES)) | w_zero(w ^ pl);
 }
 
 /* Length of the run at p (at most n bytes) of bytes that never start or
  * end a decodable sequence: not '%', NUL, >= 0x80 (overlong forms), nor
- * '+' with IW_DECODE_PLUS.  8 bytes per step. */
-size_t iw_decode_plain_len(const char *p, size_t n, int plus)
+ * '+' with IW_DECODE_PLUS.  16 bytes per step (SSE2), else 8; the last
+ * bytes are read where they end, overlapping the step before. */
+static inline size_t plain_run(const char *p, size_t n, int plus)
 {
-    uint64_t pct = '%' * W_ONES, pl = (plus ? '+' : '%') * W_ONES;
+    uint64_t pl = (plus ? '+' : '%') * W_ONES, m;
     size_t i = 0;
 
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = w_load(p + i);
-        if ((w & W_HIGH) | w_zero(w) | w_zero(w ^ pct) | w_zero(w ^ pl)) break;
+#ifdef __SSE2__
+    if (n >= 16) {
+        unsigned v;
+        for (; i + 16 <= n; i += 16)
+            if ((v = cand16(LD16(p + i), plus, 0))) return i + (size_t)__builtin_ctz(v);
+        if (i < n && (v = cand16(LD16(p + n - 16), plus, 0) >> (16 - (n - i))))
+            return i + (size_t)__builtin_ctz(v);
+        return n;
+    }
+#endif
+    for (; i + 8 <= n; i += 8)
+        if ((m = stop8(w_load(p + i), pl))) return i + (size_t)(__builtin_ctzll(m) >> 3);
+    if (i == n) return n;
+    if (i) {                           /* 1..7 bytes after a word: the word ending there */
+        m = stop8(w_load(p + n - 8), pl) >> (8 * (8 - (n - i)));
+        return m ? i + (size_t)(__builtin_ctzll(m) >> 3) : n;
     }
     for (; i < n; i++) {
         unsigned char c = (unsigned char)p[i];
@@ -238,14 +299,21 @@ size_t iw_decode_plain_len(const char *p, size_t n, int plus)
     return i;
 }
 
-/* Does the output's tail o[n-5, n) hold a '%'?  Only then can appending
- * a plain byte complete "%hh" or "%uXXXX" (a plain byte never completes
- * an overlong form: its last byte is >= 0x80). */
-static inline int tail_pct(const unsigned char *o, size_t n)
+size_t iw_decode_plain_len(const char *p, size_t n, int plus)
 {
-    size_t k = n < 5 ? n : 5;
-    while (k)
-        if (o[n - k--] == '%') return 1;
+    return plain_run(p, n, plus);
+}
+
+/* 1 + the position of the last '%' among the output's last five bytes
+ * o[n-5, n), or 0: only then can appending a plain byte complete "%hh" or
+ * "%uXXXX" (a plain byte never completes an overlong form: its last byte
+ * is >= 0x80).  Kept as bytes are appended; read again after dec_push
+ * (which may remove bytes). */
+static inline size_t tail_pct_at(const unsigned char *o, size_t n)
+{
+    size_t k;
+    for (k = 0; k < 5 && k < n; k++)
+        if (o[n - 1 - k] == '%') return n - k;
     return 0;
 }
 
@@ -264,24 +332,26 @@ static inline int ascii_escape(const char *in, size_t i)
 
 /* dec_push byte by byte, except that plain runs (plain_run) and escapes
  * of ASCII bytes are appended at once while the output's tail holds no
- * '%': the same output (the bytewise loop is kept as the reference,
- * iw_decode_fastpath = 0). */
+ * '%' (pct: tail_pct_at, kept up to date as bytes are appended): the same
+ * output (the bytewise loop is kept as the reference, iw_decode_fastpath
+ * = 0). */
 size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
 {
     unsigned char *o = (unsigned char *)out;
-    size_t i = 0, n = 0, r;
+    size_t i = 0, n = 0, r, pct = 0;
     int plus = (flags & IW_DECODE_PLUS) != 0;
 
     while (i < len) {
         unsigned char c = (unsigned char)in[i];
         int a;
-        if (iw_decode_fastpath && !tail_pct(o, n)) {
+        if (iw_decode_fastpath && !(pct && pct + 4 >= n)) {
             if (c == '%' && i + 2 < len && (a = ascii_escape(in, i)) >= 0) {
                 if (a) o[n++] = (unsigned char)a;
+                if (a == '%') pct = n;
                 i += 3;
                 continue;
             }
-            if ((r = iw_decode_plain_len(in + i, len - i, plus)) > 0) {
+            if ((r = plain_run(in + i, len - i, plus)) > 0) {
                 memcpy(o + n, in + i, r);
                 n += r;
                 i += r;
@@ -289,6 +359,7 @@ size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
             }
         }
         n = dec_push(o, n, (c == '+' && plus) ? ' ' : c);
+        pct = tail_pct_at(o, n);
         i++;
     }
     if (flags & IW_DECODE_PATH) n = path_normalise(out, n);

@@ -807,3 +807,43 @@ TEST(event_header_decoded_values)
     iw_event_from_request(&ev, &d);
     CHECK(iw_event_get(&ev, IW_F_CS_HEADER_DEC).p == NULL);
 }
+
+/* The run and identity scans (16 or 8 bytes per step, the last bytes read
+ * where they end) against a bytewise reading: one special byte at every
+ * position of every length up to 48, in every mode. */
+TEST(event_decode_scans_every_position)
+{
+    static const char special[] = "%+\\/.\0\xc0\xc1\xe0\xf0\xc3";
+    char b[64];
+    size_t n, pos, k, i;
+    int mode, diff = 0;
+
+    for (n = 0; n <= 48; n++)
+        for (pos = 0; pos <= n; pos++)
+            for (k = 0; k < sizeof(special) - 1; k++)
+                for (mode = 0; mode < 4; mode++) {
+                    size_t want = n;
+                    int ident = !((mode & IW_DECODE_PATH) && n && pos == 0 && special[k] == '.');
+                    memset(b, 'a', sizeof(b));
+                    if (pos < n) b[pos] = special[k];
+                    if (pos + 1 < n && special[k] == '/') b[pos + 1] = '.';   /* "/." */
+                    for (i = 0; i < n; i++) {
+                        unsigned char c = (unsigned char)b[i];
+                        if (want == n && (c == '%' || !c || c >= 0x80
+                                          || ((mode & IW_DECODE_PLUS) && c == '+')))
+                            want = i;
+                        if (c == '%' || !c || c == 0xc0 || c == 0xc1 || c == 0xe0 || c == 0xf0
+                            || (c == '+' && (mode & IW_DECODE_PLUS))
+                            || (c == '\\' && (mode & IW_DECODE_PATH))
+                            || (c == '/' && (mode & IW_DECODE_PATH) && i + 1 < n && b[i + 1] == '.'))
+                            ident = 0;
+                    }
+                    if (iw_decode_plain_len(b, n, mode & IW_DECODE_PLUS) != want && diff++ < 5)
+                        fprintf(stderr, "  plain_len n=%zu pos=%zu byte %02x\n", n, pos,
+                                (unsigned char)special[k]);
+                    if (iw_decode_is_identity(b, n, mode) != ident && diff++ < 5)
+                        fprintf(stderr, "  is_identity n=%zu pos=%zu byte %02x mode %d\n", n, pos,
+                                (unsigned char)special[k], mode);
+                }
+    CHECK_INT(diff, 0);
+}
