@@ -23,6 +23,28 @@ TEST(plain_values)
     CHECK(!iw_match_plain_value("caf\xc3\xa9", 5));
 }
 
+/* Every byte value at every position of values up to 40 bytes (the
+ * 16-byte steps and the block read where the value ends) against the
+ * alphabet written out. */
+TEST(plain_values_every_byte)
+{
+    static const char alpha[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/=&?:+,";
+    char b[48];
+    size_t n, pos;
+    int c, diff = 0;
+
+    for (n = 1; n <= 40; n++)
+        for (pos = 0; pos < n; pos++)
+            for (c = 0; c < 256; c++) {
+                int want = c && memchr(alpha, c, sizeof(alpha) - 1) != NULL;
+                memset(b, 'k', sizeof(b));
+                b[pos] = (char)c;
+                if (iw_match_plain_value(b, n) != want && diff++ < 5)
+                    fprintf(stderr, "  n=%zu pos=%zu byte %02x\n", n, pos, c);
+            }
+    CHECK_INT(diff, 0);
+}
+
 /* Expected answers: 0 = every path needs a byte outside the alphabet;
  * 1 = may match plain bytes, or not understood (then always 1). */
 TEST(plain_may_match_cases)
