@@ -330,11 +330,13 @@ static inline int ascii_escape(const char *in, size_t i)
     return h1 * 16 + h2;
 }
 
-/* dec_push byte by byte, except that plain runs (plain_run) and escapes
- * of ASCII bytes are appended at once while the output's tail holds no
- * '%' (pct: tail_pct_at, kept up to date as bytes are appended): the same
- * output (the bytewise loop is kept as the reference, iw_decode_fastpath
- * = 0). */
+/* dec_push byte by byte, except that plain runs and escapes of ASCII
+ * bytes are appended at once while the output's tail holds no '%' (pct:
+ * tail_pct_at, kept up to date as bytes are appended): the same output
+ * (the bytewise loop is kept as the reference, iw_decode_fastpath = 0).
+ * With SSE2 plain bytes go 16 at a time, stored as they are read: the
+ * output is never ahead of the input (n <= i), so o[n, n + 16) lies
+ * inside out[0, len); bytes past the result may be overwritten. */
 size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
 {
     unsigned char *o = (unsigned char *)out;
@@ -342,9 +344,26 @@ size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
     int plus = (flags & IW_DECODE_PLUS) != 0;
 
     while (i < len) {
-        unsigned char c = (unsigned char)in[i];
+        unsigned char c;
         int a;
         if (iw_decode_fastpath && !(pct && pct + 4 >= n)) {
+#ifdef __SSE2__
+            while (i + 16 <= len) {
+                __m128i v = LD16(in + i);
+                unsigned m = cand16(v, plus, 0);
+                _mm_storeu_si128((__m128i *)(void *)(o + n), v);
+                if (m) {
+                    r = (size_t)__builtin_ctz(m);
+                    i += r;
+                    n += r;
+                    break;
+                }
+                i += 16;
+                n += 16;
+            }
+            if (i == len) break;
+#endif
+            c = (unsigned char)in[i];
             if (c == '%' && i + 2 < len && (a = ascii_escape(in, i)) >= 0) {
                 if (a) o[n++] = (unsigned char)a;
                 if (a == '%') pct = n;
@@ -358,6 +377,7 @@ size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
                 continue;
             }
         }
+        c = (unsigned char)in[i];
         n = dec_push(o, n, (c == '+' && plus) ? ' ' : c);
         pct = tail_pct_at(o, n);
         i++;

@@ -17,7 +17,8 @@ size_t iw_decode_once(const char *in, size_t len, char *out, int plus_space);
  * decoding it again (with 0 or the same flags, IW_DECODE_PLUS aside: a
  * decoded '+' stays '+') returns it unchanged.  IW_DECODE_PLUS: a raw '+'
  * is a space; IW_DECODE_PATH: then path-normalised.  out needs len + 1
- * bytes (the result is never longer); returns its length, NUL-terminated. */
+ * bytes (the result is never longer; the bytes past it may be written
+ * over); returns its length, NUL-terminated.  in and out do not overlap. */
 #define IW_DECODE_PLUS 1
 #define IW_DECODE_PATH 2
 size_t iw_decode_full(const char *in, size_t len, char *out, int flags);
