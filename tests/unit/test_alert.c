@@ -3,6 +3,7 @@
  * size), syslog framing.  Events are built with the real iw_event code. */
 #include <ctype.h>
 #include <stdlib.h>
+#include <time.h>
 #include <apr_strings.h>
 #include "iw_test.h"
 #include "iw_alert.h"
@@ -862,4 +863,28 @@ TEST(alert_json_rule_frag_same_as_rendering)
     CHECK_CONTAINS(x, "\"tags\":[\"attack.t1595\"]");
     CHECK_CONTAINS(x, "\"id\":[\"T1595\"]");
     CHECK_CONTAINS(x, "\"message\":\"[medium] Memo four: ");
+}
+
+/* iw_alert_iso_time keeps the date and time of its last second: the text
+ * must be what gmtime_r gives for every instant, inside a second, across
+ * second, day and year boundaries, and back in time. */
+TEST(alert_iso_time_kept_second)
+{
+    static const apr_time_t base[] = { APR_INT64_C(1767225599000000),   /* 2025-12-31T23:59:59 */
+                                       APR_INT64_C(1700000000123456), APR_INT64_C(0),
+                                       APR_INT64_C(1767225599000000) };
+    size_t b;
+    int k;
+    for (b = 0; b < sizeof(base) / sizeof(base[0]); b++)
+        for (k = 0; k < 40; k++) {
+            apr_time_t t = base[b] + (apr_time_t)k * 77777;
+            time_t sec = (time_t)(t / APR_USEC_PER_SEC);
+            struct tm tm;
+            char want[40], got[40];
+            gmtime_r(&sec, &tm);
+            strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+            snprintf(want + 19, sizeof(want) - 19, ".%03dZ", (int)(t % APR_USEC_PER_SEC / 1000));
+            iw_alert_iso_time(got, sizeof(got), t);
+            CHECK_STR(got, want);
+        }
 }
