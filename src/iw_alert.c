@@ -654,34 +654,35 @@ static iw_str_t fget(iw_event_t *ev, iw_field_id_t f)
     return ev ? iw_event_get(ev, f) : IW_STR_NULL;
 }
 
-/* A short decimal field as a number; 0 when absent or not digits. */
+/* A numeric field (iw_field_is_numeric: its text is always the decimal
+ * of its number) when it is 0 .. 12 digits; 0 when absent.  Read as the
+ * number: formatting its text into the event only to parse it back cost
+ * ~110 instructions a field. */
 static int fnum(iw_event_t *ev, iw_field_id_t f, long long *out)
 {
-    iw_str_t v = fget(ev, f);
-    long long n = 0;
-    size_t i;
-    if (!v.p || v.len == 0 || v.len > 12) return 0;
-    for (i = 0; i < v.len; i++) {
-        if (v.p[i] < '0' || v.p[i] > '9') return 0;
-        n = n * 10 + (v.p[i] - '0');
-    }
-    *out = n;
+    int64_t n;
+    if (!ev || !iw_event_num(ev, f, &n) || n < 0 || n > INT64_C(999999999999)) return 0;
+    *out = (long long)n;
     return 1;
 }
 
 /* Literal IPv4/IPv6 text (hex digits, '.', ':'); ECS *.ip fields reject
- * anything else, so hostnames go to *.address only. */
+ * anything else, so hostnames go to *.address only.  One table read per
+ * byte: it runs on the client and server address of every event. */
+static const unsigned char ip_byte[256] = {
+    ['0' ... '9'] = 1, ['a' ... 'f'] = 1, ['A' ... 'F'] = 1, ['.'] = 2, [':'] = 3
+};
+
 static int looks_ip(iw_str_t v)
 {
     size_t i;
     int colon = 0, dot = 0;
     if (!v.p || v.len == 0 || v.len > 45) return 0;
     for (i = 0; i < v.len; i++) {
-        char c = v.p[i];
-        if (c == ':') colon++;
-        else if (c == '.') dot++;
-        else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-                   (c >= 'A' && c <= 'F'))) return 0;
+        unsigned k = ip_byte[(unsigned char)v.p[i]];
+        if (!k) return 0;
+        colon += k == 3;
+        dot += k == 2;
     }
     return colon >= 2 || dot == 3;
 }
