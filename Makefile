@@ -114,6 +114,9 @@ $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libiocwatch.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
 
+# bench_rewrite captures the databases the engine compiles (tests/bench/bench_rewrite.c)
+$(BUILD)/bench/bench_rewrite: LDFLAGS += -Wl,--wrap=iw_engine_dbcache_compile_multi
+
 unit: $(BUILD)/unit_tests $(FUZZ_BIN)
 
 # ---- tests -----------------------------------------------------------------
