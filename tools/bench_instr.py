@@ -8,13 +8,17 @@ traffic; the instruction count of all its threads is read at exit.  Two
 runs per variant (WARM and WARM + N requests) cancel start-up, rule
 loading and thread creation: the difference over N is the steady cost of
 one request of that kind.  Deterministic: the load of the machine does not
-change it.  Every path is served by a 2 KB static file.
+change it (two runs of `on` agree within ~10 per request: the module's
+start-up line is awaited before httpd is probed, and the repeated request
+of `same` is pipelined, see wait_ready and get_pipelined).  Every path is
+served by a 2 KB static file.
 
 `make bench` runs the three kinds of traffic of the performance issue,
 each with the module off, on (all SigmaHQ web rules + conf/rules) and, when
 Debian's libapache2-mod-security2 + modsecurity-crs are installed,
 ModSecurity + CRS (DetectionOnly) as the reference:
-  off / on / modsec                 the same small GET repeated (wrk's)
+  off / on / modsec                 the same small GET repeated (wrk's),
+        all WARM + N requests pipelined on one connection
   off-brreal / on-brreal / modsec-brreal
         browser-real: the GET requests of a real access log in order
         (bench_httpd.real_requests: client in X-Forwarded-For, taken by
@@ -132,7 +136,9 @@ def get_all(port, n, kind, warm=WARM):
     """warm of wrk's requests (each worker thread's scratch and caches made),
     then n keep-alive requests of a kind (requests()), each response read
     fully; a connection the server closes (an error response) is opened
-    again."""
+    again.  "same" is pipelined (get_pipelined)."""
+    if kind == "same":
+        return get_pipelined(port, requests("same", port, warm + n))
     s = None
     try:
         for method, req in requests("same", port, warm) + requests(kind, port, n):
@@ -153,6 +159,54 @@ def get_all(port, n, kind, warm=WARM):
     finally:
         if s is not None:
             s.close()
+
+
+def get_pipelined(port, reqs):
+    """All requests on one connection at once, the responses read by a
+    thread meanwhile.  One request after another (send, read, send) races
+    with httpd: whether the next request is already there when httpd has
+    logged the last one decides between reading it at once and a round
+    through the event MPM's listener (~1,200 instructions), and how often
+    the client wins follows the machine's load (38 to 145 rounds in 1,000
+    requests between runs of the same code, +-130 per request).  Sent
+    together, every request after the first is already there: the same
+    path every time."""
+    import threading
+    s = socket.create_connection(("127.0.0.1", port), 30)
+    got = [0]
+
+    def reader():
+        buf, pos, need = bytearray(), 0, None     # need: where this response ends
+        while got[0] < len(reqs):
+            end = buf.find(b"\r\n\r\n", pos) if need is None else -1
+            if end >= 0:
+                length = 0
+                for line in bytes(buf[pos:end]).split(b"\r\n")[1:]:
+                    k, _, v = line.partition(b":")
+                    if k.strip().lower() == b"content-length":
+                        length = int(v)
+                need = end + 4 + length
+            if need is not None and len(buf) >= need:
+                pos, need = need, None
+                got[0] += 1
+                continue
+            del buf[:pos]
+            need = need - pos if need is not None else None
+            pos = 0
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        s.sendall(b"".join(req for _, req in reqs))
+        t.join(600)
+    finally:
+        s.close()
+    if got[0] != len(reqs):
+        raise RuntimeError("pipelined: %d of %d responses" % (got[0], len(reqs)))
 
 
 def read_response(s, method):
@@ -222,15 +276,19 @@ def callgrind(name, extra, n, kind, outdir, vg_args=()):
 
 def wait_ready(p, h, module):
     """Until httpd accepts connections and, with the module, has its rules
-    (httpd -X listens before post_config has compiled them)."""
+    (httpd -X listens before post_config has compiled them).  The module's
+    start-up line is awaited in the log first, without connecting: every
+    probe the kernel queued meanwhile would be accepted and served once
+    httpd runs (~15,000 instructions each), and their number would follow
+    the machine's load (one start-up read 90 of them)."""
     deadline = time.time() + START_TIMEOUT
     while True:
-        try:
-            socket.create_connection(("127.0.0.1", h.port), 0.5).close()
-            if not module or "engine(s)" in h.log():   # the IW0018 start-up line
+        if not module or "engine(s)" in h.log():       # the IW0018 start-up line
+            try:
+                socket.create_connection(("127.0.0.1", h.port), 0.5).close()
                 return
-        except OSError:
-            pass
+            except OSError:
+                pass
         if p.poll() is not None or time.time() > deadline:
             raise RuntimeError("httpd under valgrind did not start:\n" + h.log())
         time.sleep(0.2)
