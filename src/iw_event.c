@@ -821,7 +821,10 @@ int iw_event_header_dec_source(iw_event_t *ev, iw_str_t *block)
 /* iw-params-dropped: per source, what its split dropped, or (not split)
  * what the count limit will drop, counted without decoding: so it costs
  * next to nothing and does not depend on which views were read first
- * (with an owned buffer nothing is dropped for room). */
+ * (with an owned buffer nothing is dropped for room).  A query, form or
+ * cookie source counts a piece only where it has a byte, and pieces are
+ * one separator apart: up to 2 * IW_PARAMS_MAX bytes it cannot hold more
+ * than IW_PARAMS_MAX, and is not counted. */
 static void lazy_params_dropped(iw_event_t *ev)
 {
     int64_t n = 0;
@@ -834,7 +837,8 @@ static void lazy_params_dropped(iw_event_t *ev)
         size_t c;
         if (ev->lazy_done & ((uint64_t)1 << (IW_F_QP + 3 * src))) {
             n += (int64_t)ev->pdrop[src];
-        } else if (in.p && (c = iw_param_count(in.p, in.len, syn)) > IW_PARAMS_MAX) {
+        } else if (in.p && (syn == IW_PARAM_JSON || in.len > 2 * (size_t)IW_PARAMS_MAX)
+                   && (c = iw_param_count(in.p, in.len, syn)) > IW_PARAMS_MAX) {
             n += (int64_t)(c - IW_PARAMS_MAX);
         }
     }
