@@ -796,6 +796,25 @@ static void scan_field_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     c->rec = NULL;
 }
 
+/* iw_engine_memo_key, a long value's bytes hashed once per event (its
+ * pointer and length name it: the event's buffers do not change while it
+ * is evaluated; scratch_begin forgets them). */
+#define VH_MIN 256
+static int sc_key(iw_scratch_t *s, iw_engine_memo_key_t *k)
+{
+    unsigned i;
+    uint64_t h;
+
+    if (k->n < VH_MIN || k->n > IW_ENGINE_MEMO_MAX_KEY) return iw_engine_memo_key(k);
+    for (i = 0; i < s->nvh && i < 4; i++)
+        if (s->vh[i].p == k->v && s->vh[i].n == k->n) return iw_engine_memo_key_hb(k, s->vh[i].h);
+    h = iw_engine_memo_hash64(0, k->v, k->n);
+    s->vh[s->nvh % 4].p = k->v;
+    s->vh[s->nvh % 4].n = k->n;
+    s->vh[s->nvh++ % 4].h = h;
+    return iw_engine_memo_key_hb(k, h);
+}
+
 /* scan_field through the scan-result cache: only fields that need a
  * Vectorscan call are worth a lookup.  The key is (event type, field,
  * database, segments for _raw, bytes), everything scan_field reads.  out
@@ -819,7 +838,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
         key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
         key.v = c->v.p;
         key.n = c->v.len;
-        cache = iw_engine_memo_key(&key);
+        cache = sc_key(s, &key);
     }
     if (cache && (hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
         res_apply(s, hit, out);
@@ -861,11 +880,11 @@ static void __attribute__((noinline)) scan_multi(const iw_engine_t *e, iw_scratc
  * its values from the per-value cache). */
 #define RAWKEY (1u << 10)
 
-static int raw_key(iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
+static int raw_key(iw_scratch_t *s, iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
 {
     *key = (iw_engine_memo_key_t){ .tag = (uint32_t)field | (uint32_t)ti << 8 | RAWKEY,
                                    .v = raw.p, .n = raw.len };
-    return iw_engine_memo_key(key);
+    return sc_key(s, key);
 }
 
 /* The cached result of raw, or NULL (key->n = 0: not cacheable). */
@@ -873,7 +892,7 @@ static const iw_engine_memo_res_t *raw_get(iw_scratch_t *s, iw_engine_memo_key_t
                                            int ti, iw_str_t raw)
 {
     size_t rlen;
-    if (!raw_key(key, field, ti, raw)) {
+    if (!raw_key(s, key, field, ti, raw)) {
         key->n = 0;
         return NULL;
     }
@@ -914,25 +933,64 @@ static void scan_value_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     if (out) res_merge(out, &rec);
 }
 
+/* The whole block's entry (BLOCKKEY): its lines set no predicate.  The
+ * key is the block's bytes (shared with the cs-headers entry's in the
+ * ring); the lengths of its lines (iw_event_header_line's), which with the
+ * bytes make the lines, are kept in the result and compared. */
+#define BLOCKKEY (1u << 11)
+#define HDR_BLOCK_LINES 44
+typedef struct hdr_block { int32_t n; uint16_t nl, len[HDR_BLOCK_LINES]; } hdr_block_t;
+_Static_assert(sizeof(hdr_block_t) <= IW_ENGINE_MEMO_MAX_RES, "header block result too big");
+
+/* The lengths of the block's lines into b; 0 when they do not fit it. */
+static int hdr_lens(const iw_event_t *ev, iw_str_t block, hdr_block_t *b)
+{
+    size_t off = 0, n;
+    int i;
+
+    for (i = 0; i < ev->nhdrs && off < block.len; i++) {
+        n = ev->hdr_names[i].len + 2 + ev->hdr_values[i].len;
+        if (n > block.len - off) n = block.len - off;      /* cut with cs-headers */
+        if (i == HDR_BLOCK_LINES || n > UINT16_MAX) return 0;
+        b->len[i] = (uint16_t)n;
+        off += n + 1;
+    }
+    b->n = 0;
+    b->nl = (uint16_t)i;
+    return 1;
+}
+
 /* cs-header-decoded header by header, each keyed by its raw line (the
  * line itself is the value when it has nothing to decode): a cached
  * result of no predicate answers the line with one lookup, no decoding,
  * no scan.  A cached result with predicates is applied with the value as
  * evidence; a miss is scanned and stored.  The field is computed only
- * when such a line needs decoding.  1 when done, 0 when the caller scans
- * the field. */
+ * when such a line needs decoding.  Before the lines, the whole block: a
+ * browser repeats its header set, whose lines are then answered with one
+ * lookup.  1 when done, 0 when the caller scans the field. */
 static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
                                iw_event_t *ev)
 {
-    iw_engine_memo_key_t key;
+    iw_engine_memo_key_t key, bkey, hkey;
     const iw_engine_memo_res_t *hit;
+    const hdr_block_t *bhit;
+    hdr_block_t blk;
+    iw_engine_memo_res_t uni;
     iw_str_t block, line, list = IW_STR_NULL, x;
     uint64_t todo = 0, known = 0, coded = 0, bit;
-    size_t off = 0, pos = 0;
-    int i = 0, k;
+    size_t off = 0, pos = 0, rlen;
+    int i = 0, k, bcache;
 
     if (!iw_event_header_dec_source(ev, &block) || !iw_engine_memo_wanted(s->sc, (uint32_t)c->field))
         return 0;
+    bkey = (iw_engine_memo_key_t){ .tag = (uint32_t)c->field | (uint32_t)ti << 8 | RAWKEY | BLOCKKEY,
+                                   .v = block.p, .n = block.len };
+    if ((bcache = hdr_lens(ev, block, &blk) && sc_key(s, &bkey))
+        && (bhit = iw_engine_memo_get(s->sc, &bkey, &rlen))) {
+        if (bhit->nl == blk.nl && !memcmp(bhit->len, blk.len, sizeof(uint16_t) * blk.nl)) return 1;
+        bcache = 0;                    /* another split of the same bytes: not stored again */
+    }
+    uni.n = uni.overflow = 0;
     for (k = 0; iw_event_header_line(ev, block, &i, &off, &line); k++) {
         if (k == HDR_RAW_MAX) return 0;
         bit = (uint64_t)1 << k;
@@ -947,18 +1005,28 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
         iw_engine_memo_res_t r = { .n = 0 };
         bit = (uint64_t)1 << k;
         x = line;
-        if (coded && !iw_param_next(list, &pos, &x)) break;
+        if (coded && !iw_param_next(list, &pos, &x)) {
+            uni.overflow = 1;          /* lines left unscanned: no result for the block */
+            break;
+        }
         if (!(todo & bit) || !x.len) continue;
         c->v = x;
         /* the entry found above, unless a store since took its way */
         if ((known & bit) && (hit = raw_get(s, &key, c->field, ti, line))) {
-            res_apply(s, hit, NULL);
+            res_apply(s, hit, &uni);
         } else {
             scan_value_rec(e, s, c, ti, &r);
-            if (!r.overflow && raw_key(&key, c->field, ti, line))
+            if (!r.overflow && raw_key(s, &key, c->field, ti, line))
                 iw_engine_memo_put(s->sc, &key, &r, sizeof(r));
+            res_merge(&uni, &r);
         }
         multi_note(s, n0, x);
+    }
+    if (bcache && !uni.overflow && !uni.n) {
+        /* its bytes are the cs-headers entry's (that field's key) */
+        hkey = (iw_engine_memo_key_t){ .tag = IW_F_CS_HEADERS | (uint32_t)ti << 8, .v = block.p, .n = block.len };
+        if (sc_key(s, &hkey)) iw_engine_memo_put_shared(s->sc, &bkey, &blk, sizeof(blk), &hkey);
+        else iw_engine_memo_put(s->sc, &bkey, &blk, sizeof(blk));
     }
     return 1;
 }
@@ -1228,6 +1296,7 @@ static void scratch_begin(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     s->ntouched = 0;
     s->ev = ev;
     s->tm_ok = 0;
+    s->nvh = 0;
     s->nerrp = s->nerrs = 0;
     if (++s->gen == 0) {
         memset(s->rgen, 0, sizeof(uint32_t) * (size_t)e->ncrules);

@@ -306,6 +306,9 @@ struct iw_scratch {
     struct { uint64_t key; int64_t minute; } lim[256];   /* iw_scratch_eval_error_due */
     uint32_t *hlgen; uint32_t hlg; /* header-line action done in block scan hlg */
     uint32_t *rxgen; uint32_t rxg; /* regex confirmation already run on the value of scan rxg */
+    /* this event's long values hashed (iw_engine_memo_hash64 seed 0): a
+     * value keyed under several tags (the header block) hashed once */
+    struct { const void *p; size_t n; uint64_t h; } vh[4]; unsigned nvh;
 };
 
 /* ---- helpers of both sides (inline: the hot path calls them) ------------ */

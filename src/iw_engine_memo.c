@@ -198,13 +198,26 @@ void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
     w->w_lookups = w->w_hits = 0;
 }
 
+/* The key's hash from the hash of its value bytes (hb, of
+ * iw_engine_memo_hash64 seeded 0): the tag and the prefix are mixed in
+ * after, so that a caller keying the same bytes under several tags (a
+ * header block) hashes them once. */
+IW_HOT
+int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb)
+{
+    uint64_t h = hb ^ ((uint64_t)k->tag * 0x9E3779B97F4A7C15ull);
+
+    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;
+    if (k->npre) h ^= iw_engine_memo_hash64(0xD6E8FEB86659FD93ull, k->pre, k->npre) * 0xBF58476D1CE4E5B9ull;
+    k->h = fold_mul(h ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull) | 1;   /* odd: an unused entry's 0 never matches */
+    return 1;
+}
+
 IW_HOT
 int iw_engine_memo_key(iw_engine_memo_key_t *k)
 {
     if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;
-    k->h = iw_engine_memo_hash64(k->npre ? iw_engine_memo_hash64(k->tag, k->pre, k->npre) : k->tag,
-                                 k->v, k->n) | 1;      /* odd: an unused entry's 0 never matches */
-    return 1;
+    return iw_engine_memo_key_hb(k, iw_engine_memo_hash64(0, k->v, k->n));
 }
 
 /* Tag and lengths in one word (both lengths are at most
@@ -276,7 +289,10 @@ const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *
     return e->res;
 }
 
-void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen)
+/* Store k's result; its key bytes are those at the ring position src of
+ * an entry holding the same bytes, else (src NULL) copied to the head. */
+static void put_at(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen,
+                   const ent_t *src)
 {
     ent_t *set = &c->ents[k->h & c->set_mask], *e = set;
     uint64_t len = k->npre + k->n, off;
@@ -288,17 +304,37 @@ void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, cons
         if (set->h && (!set[1].h || set->mru == 0)) e++;
         set->mru = (uint8_t)(e - set);
     }
-    off = c->head & c->ring_mask;
-    if (off + len > c->ring_mask + 1) c->head += c->ring_mask + 1 - off;   /* no wrap inside */
-    e->pos = c->head;
-    b = c->ring + (c->head & c->ring_mask);
-    if (k->npre) memcpy(b, k->pre, k->npre);
-    if (k->n) memcpy(b + k->npre, k->v, k->n);
-    c->head += len;
+    if (src) {
+        e->pos = src->pos;
+    } else {
+        off = c->head & c->ring_mask;
+        if (off + len > c->ring_mask + 1) c->head += c->ring_mask + 1 - off;   /* no wrap inside */
+        e->pos = c->head;
+        b = c->ring + (c->head & c->ring_mask);
+        if (k->npre) memcpy(b, k->pre, k->npre);
+        if (k->n) memcpy(b + k->npre, k->v, k->n);
+        c->head += len;
+    }
     e->h = k->h;
     e->id = key_id(k);
     memcpy(e->res, res, rlen);
     e->rlen = (uint8_t)rlen;
+}
+
+void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen)
+{
+    put_at(c, k, res, rlen, NULL);
+}
+
+void iw_engine_memo_put_shared(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res,
+                               size_t rlen, const iw_engine_memo_key_t *same)
+{
+    const ent_t *src = NULL;
+
+    /* same's entry, its bytes compared in full (so k's are what it holds) */
+    if (same->npre == k->npre && same->n == k->n)
+        src = find(c, &c->ents[same->h & c->set_mask], same);
+    put_at(c, k, res, rlen, src);
 }
 
 void iw_engine_memo_res_add(iw_engine_memo_res_t *r, int32_t pred, int field)

@@ -74,10 +74,17 @@ void iw_engine_memo_destroy(iw_engine_memo_t *c);
 int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag);
 /* Hash the key (sets k->h); 0 when the key is too long to cache. */
 int iw_engine_memo_key(iw_engine_memo_key_t *k);
+/* The same from hb, iw_engine_memo_hash64(0, k->v, k->n) computed before. */
+int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb);
 /* The cached result for the key (*rlen bytes), or NULL (a miss). */
 const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen);
 /* Remember a result of at most IW_ENGINE_MEMO_MAX_RES bytes (else ignored). */
 void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen);
+/* The same for a key whose prefix and value bytes are those of key same
+ * (another tag): when same's entry is there (its bytes compared), k's
+ * entry reads them from where it keeps them, no second copy in the ring. */
+void iw_engine_memo_put_shared(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res,
+                               size_t rlen, const iw_engine_memo_key_t *same);
 /* Add a (pred, field) pair to a result being recorded, once. */
 void iw_engine_memo_res_add(iw_engine_memo_res_t *r, int32_t pred, int field);
 

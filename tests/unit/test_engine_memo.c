@@ -592,3 +592,63 @@ TEST(engine_request_path_matches_event_path)
         iw_scratch_destroy(s_off);
     }
 }
+
+/* cs-header-decoded answered for a whole header block (its bytes and its
+ * lines' lengths): the same bytes split into other lines are other
+ * values, never the block's cached answer. */
+static int header_fired(apr_pool_t *p, const iw_engine_t *e, iw_scratch_t *s, int nh,
+                        const char *const *names, const char *const *values)
+{
+    iw_request_desc_t d;
+    iw_event_t ev;
+    iw_str_t n[4], v[4];
+    const iw_hit_t *h;
+    int i, r;
+
+    memset(&d, 0, sizeof(d));
+    for (i = 0; i < nh; i++) {
+        n[i] = (iw_str_t){ names[i], strlen(names[i]) };
+        v[i] = (iw_str_t){ values[i], strlen(values[i]) };
+    }
+    d.method = (iw_str_t){ "GET", 3 };
+    d.target = (iw_str_t){ "/", 1 };
+    d.version = (iw_str_t){ "HTTP/1.1", 8 };
+    d.hdr_names = n;
+    d.hdr_values = v;
+    d.nhdrs = nh;
+    d.status = 200;
+    d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
+    d.client_ip = (iw_str_t){ "192.0.2.10", 10 };
+    d.time = apr_time_from_sec(1764240000);
+    if (iw_event_init_owned(&ev, 1 << 20)) return -1;
+    iw_event_from_request(&ev, &d);
+    r = iw_engine_eval(e, s, &ev, &h);
+    iw_event_release(&ev);
+    (void)p;
+    return r;
+}
+
+TEST(engine_header_block_keeps_its_split)
+{
+    const char *y = "title: t\nid: hb\nlevel: high\nlogsource:\n    category: webserver\n"
+                    "detection:\n    sel:\n        cs-header-decoded|startswith: 'X-B: '\n"
+                    "    condition: sel\n";
+    static const char *const one_n[] = { "X-A" }, *const one_v[] = { "v\nX-B: w" };
+    static const char *const two_n[] = { "X-A", "X-B" }, *const two_v[] = { "v", "w" };
+    iw_engine_t *on = compile_rules(p, y, 0), *off = compile_rules(p, y, -1);
+    iw_scratch_t *s_on, *s_off;
+    int round;
+
+    REQUIRE(on && off);
+    s_on = iw_scratch_create(on);
+    s_off = iw_scratch_create(off);
+    REQUIRE(s_on && s_off);
+    for (round = 0; round < 3; round++) {
+        CHECK_INT(header_fired(p, on, s_on, 1, one_n, one_v), 0);     /* one value, "X-A: v\nX-B: w" */
+        CHECK_INT(header_fired(p, off, s_off, 1, one_n, one_v), 0);
+        CHECK_INT(header_fired(p, on, s_on, 2, two_n, two_v), 1);     /* the same block bytes */
+        CHECK_INT(header_fired(p, off, s_off, 2, two_n, two_v), 1);
+    }
+    iw_scratch_destroy(s_on);
+    iw_scratch_destroy(s_off);
+}
