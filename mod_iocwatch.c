@@ -829,7 +829,11 @@ static void iw_tls_unlink(iw_tls_t *t)
 }
 
 static pthread_key_t iw_key;
-static int iw_key_ok;
+static int iw_key_ok;               /* the key's generation (0: none) */
+/* this thread's iw_tls_t (the key's value) and the key's generation then:
+ * one TLS read per request instead of pthread_getspecific */
+static __thread iw_tls_t *iw_tls_cur;
+static __thread int iw_tls_cur_gen;
 
 static void metrics_thread_start(iw_tls_t *t);
 static void metrics_thread_end(iw_tls_t *t);
@@ -841,6 +845,10 @@ static void iw_tls_free(void *v)
     int i;
     if (!t)
         return;
+    if (t == iw_tls_cur) {
+        iw_tls_cur = NULL;
+        iw_tls_cur_gen = 0;
+    }
     metrics_thread_end(t);
     iw_tls_unlink(t);
     for (i = 0; i < IW_MAX_RT; i++)
@@ -859,11 +867,16 @@ IW_HOT
 static iw_tls_t *iw_tls(void)
 {
     iw_tls_t *t;
+    if (iw_tls_cur_gen == iw_key_ok && iw_tls_cur)
+        return iw_tls_cur;
     if (!iw_key_ok)
         return NULL;
     t = pthread_getspecific(iw_key);
-    if (t)
+    if (t) {
+        iw_tls_cur = t;
+        iw_tls_cur_gen = iw_key_ok;
         return t;
+    }
     t = calloc(1, sizeof(*t));
     if (!t)
         return NULL;
@@ -878,6 +891,8 @@ static iw_tls_t *iw_tls(void)
     }
     iw_tls_link(t);
     metrics_thread_start(t);
+    iw_tls_cur = t;
+    iw_tls_cur_gen = iw_key_ok;
     return t;
 }
 
@@ -2156,7 +2171,10 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
 
     if (pthread_key_create(&iw_key, iw_tls_free) != 0)
         return HTTP_INTERNAL_SERVER_ERROR;
-    iw_key_ok = 1;
+    /* a new value per key, also when this DSO is loaded anew (its
+     * statics start over): a thread's cached pointer of an older key
+     * never matches */
+    iw_key_ok = (int)((apr_uint64_t)apr_time_now() % 0x7fffffff) | 1;
     /* the parent logs too ("exit signal ..." when a child crashes): its
      * alerts go through the unprivileged relay.  Not with -X (DEBUG) or
      * -DONE_PROCESS: that process is its own child (child_init starts its
@@ -2562,7 +2580,9 @@ static int __attribute__((noinline)) grow_headers(iw_tls_t *t, int n)
  * initial request) and the body its handler read (the request that ran
  * the handler). */
 typedef struct iw_req_conf {
-    apr_table_t *sent;
+    const iw_str_t *hn, *hv;            /* the headers as sent (sent: taken) */
+    int nh, sent;
+    apr_size_t hbytes;                  /* their bytes as iw_request_bytes counts them */
     char *body;
     apr_size_t blen, bcap, blimit, bover;
     int body_on;                        /* the body filter is on this request */
@@ -2581,19 +2601,55 @@ static iw_req_conf_t *req_conf(request_rec *r)
 
 /* The headers as the client sent them, before any other module (and any
  * .htaccess: mod_headers' RequestHeader runs in fixups) could rewrite
- * them: a shallow copy of headers_in (its entries' pointers; unset/set
- * leave the old strings in the request pool), taken first thing after
- * httpd read the request.  Initial requests only: an internal redirect
- * is inspected through the first request of its chain. */
+ * them: headers_in's names and values as strings with their lengths (the
+ * entries' pointers; unset/set leave the old strings in the request
+ * pool), taken first thing after httpd read the request, in one
+ * allocation with the request's config.  Initial requests only: an
+ * internal redirect is inspected through the first request of its
+ * chain. */
+IW_HOT
 static int iw_post_read_request(request_rec *r)
 {
-    const iw_srv_conf_t *sc;
-    if (r->prev || r->main || !G || !G->ready)
+    const apr_array_header_t *ha;
+    const apr_table_entry_t *he;
+    iw_req_conf_t *rc;
+    iw_str_t *hn, *hv;
+    apr_size_t bytes = 0;
+    int i, n = 0;
+
+    if (r->prev || r->main || !G || !G->ready || srv_conf(r->server)->rt < 0)
         return DECLINED;
-    sc = srv_conf(r->server);
-    if (sc->rt >= 0)
-        req_conf(r)->sent = apr_table_copy(r->pool, r->headers_in);
+    ha = apr_table_elts(r->headers_in);
+    he = (const apr_table_entry_t *)ha->elts;
+    rc = apr_palloc(r->pool, sizeof(*rc) + 2 * (apr_size_t)ha->nelts * sizeof(*hn));
+    memset(rc, 0, sizeof(*rc));
+    hn = (iw_str_t *)(void *)(rc + 1);
+    hv = hn + ha->nelts;
+    for (i = 0; i < ha->nelts; i++) {
+        if (!he[i].key)
+            continue;
+        hn[n] = S(he[i].key);
+        hv[n] = S(he[i].val);
+        bytes += hn[n].len + hv[n].len + 3;
+        n++;
+    }
+    rc->hn = hn;
+    rc->hv = hv;
+    rc->nh = n;
+    rc->hbytes = bytes;
+    rc->sent = 1;
+    ap_set_module_config(r->request_config, &iocwatch_module, rc);
     return DECLINED;
+}
+
+/* The first header of that name as sent (any case), or NULL. */
+static const char *sent_header(const iw_req_conf_t *rc, const char *name)
+{
+    int i;
+    for (i = 0; i < rc->nh; i++)
+        if (!strcasecmp(rc->hn[i].p, name))
+            return rc->hv[i].p;
+    return NULL;
 }
 
 /* ------------------------------------------------------------ form bodies */
@@ -2701,8 +2757,8 @@ static void iw_insert_filter(request_rec *r)
     while (orig->prev)
         orig = orig->prev;
     oc = ap_get_module_config(orig->request_config, &iocwatch_module);
-    if (limit <= 0 || !form_type(apr_table_get(oc && oc->sent ? oc->sent
-                                               : orig->headers_in, "Content-Type")))
+    if (limit <= 0 || !form_type(oc && oc->sent ? sent_header(oc, "Content-Type")
+                                 : apr_table_get(orig->headers_in, "Content-Type")))
         return;
     rc = req_conf(r);
     rc->blimit = (apr_size_t)limit;
@@ -2711,20 +2767,28 @@ static void iw_insert_filter(request_rec *r)
 }
 
 /* Request headers as sent (see iw_post_read_request), every one
- * httpd accepted.  Headers that find no slot (out of memory) are counted
- * into d->dropped (iw-truncated), never silently lost.  Returns their
- * bytes as iw_request_bytes counts them. */
+ * httpd accepted; without them (not taken: the module was not ready yet)
+ * headers_in as it is now.  Headers that find no slot (out of memory) are
+ * counted into d->dropped (iw-truncated), never silently lost.  Returns
+ * their bytes as iw_request_bytes counts them. */
 IW_HOT
 static apr_size_t copy_headers(const request_rec *orig, iw_tls_t *t,
                                iw_request_desc_t *d)
 {
     const iw_req_conf_t *rc = ap_get_module_config(orig->request_config,
                                                    &iocwatch_module);
-    const apr_array_header_t *ha = apr_table_elts(rc && rc->sent ? rc->sent
-                                                  : orig->headers_in);
-    const apr_table_entry_t *he = (const apr_table_entry_t *)ha->elts;
+    const apr_array_header_t *ha;
+    const apr_table_entry_t *he;
     apr_size_t bytes = 0;
     int i, n = 0;
+    if (rc && rc->sent) {
+        d->hdr_names = rc->hn;
+        d->hdr_values = rc->hv;
+        d->nhdrs = rc->nh;
+        return rc->hbytes;
+    }
+    ha = apr_table_elts(orig->headers_in);
+    he = (const apr_table_entry_t *)ha->elts;
     if (ha->nelts > t->hcap)
         grow_headers(t, ha->nelts);
     for (i = 0; i < ha->nelts; i++) {
@@ -3300,7 +3364,7 @@ IW_HOT
 static int iw_status_handler(request_rec *r)
 {
     const char *h = r->handler;
-    if (!h || strcmp(h, "iocwatch-status"))
+    if (!h || h[0] != 'i' || strcmp(h, "iocwatch-status"))
         return DECLINED;
     return status_allowed(r) ? status_page(r) : HTTP_FORBIDDEN;
 }
