@@ -2521,24 +2521,40 @@ static iw_str_t SN(const char *s, size_t n)
     return r;
 }
 
+static apr_uint64_t load8(const char *p)
+{
+    apr_uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
 /* Method, raw target and protocol exactly as on the request line (one
- * pass for its length, then memchr/memrchr: this runs on every request). */
+ * pass for its length; the method is short, and " HTTP/1.1" or " HTTP/1.0"
+ * at the end is the last space without a search: this runs on every
+ * request). */
 IW_HOT
 static void split_request_line(const request_rec *orig, const request_rec *r,
                                iw_request_desc_t *d)
 {
     const char *line = orig->the_request, *end, *sp1, *sp2;
     size_t n = line ? strlen(line) : 0;
+    apr_uint64_t w;
 
-    if (!n || !(sp1 = memchr(line, ' ', n))) {
+    end = line + n;
+    for (sp1 = line; sp1 < end && *sp1 != ' '; sp1++)
+        ;
+    if (sp1 == end) {
         d->method = S(r->method);
         d->target = S(orig->unparsed_uri ? orig->unparsed_uri : r->unparsed_uri);
         d->version = S(r->protocol);
         return;
     }
-    end = line + n;
     d->method = SN(line, (size_t)(sp1 - line));
-    sp2 = memrchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+    if (end - sp1 > 9 && end[-9] == ' ' && (w = load8(end - 8), w == load8("HTTP/1.1")
+                                             || w == load8("HTTP/1.0")))
+        sp2 = end - 9;
+    else
+        sp2 = memrchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
     if (sp2 && end - sp2 > 5 && !memcmp(sp2 + 1, "HTTP/", 5)) {
         d->target = SN(sp1 + 1, (size_t)(sp2 - sp1 - 1));
         d->version = SN(sp2 + 1, (size_t)(end - sp2 - 1));
@@ -2642,8 +2658,9 @@ static int iw_post_read_request(request_rec *r)
     return DECLINED;
 }
 
-/* The first header of that name as sent (any case), or NULL. */
-static const char *sent_header(const iw_req_conf_t *rc, const char *name)
+/* The first header of that name as sent (any case), or NULL.  Not
+ * inlined: iw_insert_filter returns at once for most requests. */
+static const char * __attribute__((noinline)) sent_header(const iw_req_conf_t *rc, const char *name)
 {
     int i;
     for (i = 0; i < rc->nh; i++)
@@ -2827,7 +2844,12 @@ static void describe_body(const request_rec *orig, const request_rec *r,
 }
 
 /* The request line and headers of the first request of the internal
- * redirect chain (what the client sent), the outcome of the final one. */
+ * redirect chain (what the client sent), the outcome of the final one.
+ * With copy_headers it sets every member but dropped and body (no memset
+ * of the whole description per request): a new member must be set here. */
+#if defined(__x86_64__) && defined(__LP64__)
+_Static_assert(sizeof(iw_request_desc_t) == 216, "set a new member in describe_request");
+#endif
 IW_HOT
 static void describe_request(const request_rec *orig, const request_rec *r,
                              iw_request_desc_t *d)
@@ -2873,7 +2895,9 @@ static int iw_log_transaction(request_rec *r0)
     /* the thread's buffers are in use: an error-log entry written meanwhile
      * (by anything this calls) is skipped, not evaluated over them */
     t->in_hook = 1;
-    memset(&d, 0, sizeof(d));
+    /* every other member is set by describe_request and copy_headers */
+    d.dropped = 0;
+    d.body = SN(NULL, 0);
     describe_request(orig, r, &d);
     bytes = copy_headers(orig, t, &d) + d.method.len + d.target.len
             + d.version.len;

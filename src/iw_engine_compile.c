@@ -1374,6 +1374,10 @@ static void plan_request_key(iw_engine_t *e)
             e->nrkey = 0;
             return;
         }
+        if (it.kind == RK_NULL) {  /* never set in a request's event: the same bytes in */
+            e->evk_req &= ~(m & -m);    /* every request key (both layouts leave it out) */
+            continue;
+        }
         e->rkey[e->nrkey++] = it;
     }
 }
