@@ -362,7 +362,8 @@ static void event_room(iw_event_t *ev, const iw_request_desc_t *d)
 
 /* ---- request builder --------------------------------------------------- */
 
-/* The headers the builder lifts into fields, matched by length first. */
+/* The headers the builder lifts into fields, told apart by their length
+ * (each has its own). */
 static const struct { const char *name; size_t len; iw_field_id_t f; }
 header_fields[] = {
     { "User-Agent", 10, IW_F_CS_USER_AGENT },
@@ -372,34 +373,40 @@ header_fields[] = {
     { "Host", 4, IW_F_CS_HOST },
 };
 
+/* header_fields' entry of a name's length, or -1 */
+static int header_field_of_len(size_t len)
+{
+    switch (len) {
+    case 10: return 0;
+    case 7: return 1;
+    case 6: return 2;
+    case 12: return 3;
+    case 4: return 4;
+    default: return -1;
+    }
+}
+
 /* One pass over the headers; the first header of each name wins (a value
  * without text is the empty string).  Host lands in *host: cs-host falls
  * back to the target's authority. */
 static void header_fields_set(iw_event_t *ev, const iw_request_desc_t *d,
                               iw_str_t *host)
 {
-    size_t k;
-    int i;
+    iw_str_t *dst;
+    int i, k;
 
     *host = IW_STR_NULL;
     if (!d->hdr_names || !d->hdr_values) return;
     for (i = 0; i < d->nhdrs; i++) {
         const iw_str_t *h = &d->hdr_names[i];
-        if (!h->p) continue;
-        for (k = 0; k < sizeof(header_fields) / sizeof(header_fields[0]); k++) {
-            iw_str_t *dst;
-            /* the log parser passes these very literals (merged by the
-             * linker): pointer equality first, then the real compare */
-            if (h->len != header_fields[k].len
-                || (h->p != header_fields[k].name
-                    && strncasecmp(h->p, header_fields[k].name, h->len)))
-                continue;
-            dst = header_fields[k].f == IW_F_CS_HOST ? host
-                                                     : &ev->val[header_fields[k].f];
-            if (!dst->p)
-                *dst = d->hdr_values[i].p ? d->hdr_values[i] : (iw_str_t){ "", 0 };
-            break;
-        }
+        if (!h->p || (k = header_field_of_len(h->len)) < 0) continue;
+        /* the log parser passes these very literals (merged by the
+         * linker): pointer equality first, then the real compare */
+        if (h->p != header_fields[k].name && strncasecmp(h->p, header_fields[k].name, h->len))
+            continue;
+        dst = header_fields[k].f == IW_F_CS_HOST ? host : &ev->val[header_fields[k].f];
+        if (!dst->p)
+            *dst = d->hdr_values[i].p ? d->hdr_values[i] : (iw_str_t){ "", 0 };
     }
 }
 
