@@ -202,8 +202,8 @@ void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
  * iw_engine_memo_hash64 seeded 0): the tag and the prefix are mixed in
  * after, so that a caller keying the same bytes under several tags (a
  * header block) hashes them once. */
-IW_HOT
-int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb)
+static inline __attribute__((always_inline))
+int key_hb(iw_engine_memo_key_t *k, uint64_t hb)
 {
     uint64_t h = hb ^ ((uint64_t)k->tag * 0x9E3779B97F4A7C15ull);
 
@@ -214,10 +214,19 @@ int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb)
 }
 
 IW_HOT
+int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb)
+{
+    return key_hb(k, hb);
+}
+
+IW_HOT
 int iw_engine_memo_key(iw_engine_memo_key_t *k)
 {
     if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;
-    return iw_engine_memo_key_hb(k, iw_engine_memo_hash64(0, k->v, k->n));
+#ifdef HAVE_AES_HASH
+    if (k->n > 16 && iw_engine_memo_aes) return key_hb(k, hash_aes(0, k->v, k->n));
+#endif
+    return key_hb(k, hash_mul(0, k->v, k->n));
 }
 
 /* Tag and lengths in one word (both lengths are at most
