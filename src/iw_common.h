@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <string.h>
 #include <apr_pools.h>
 #include <apr_tables.h>
 
@@ -59,5 +60,38 @@ iw_level_t iw_level_parse(const char *name);
  * the linker groups .text.hot, so that path spans a few pages and lines
  * instead of being spread over the whole module. */
 #define IW_HOT __attribute__((hot))
+
+/* n bytes from s to d, up to 32 of them without a libc call (header
+ * names and most values: a memcpy call costs as much again as such a
+ * copy); d and s do not overlap. */
+static inline void iw_copy_short(void *d, const void *s, size_t n)
+{
+    unsigned char *o = d;
+    const unsigned char *p = s;
+    unsigned char t[32];
+
+    if (n > 32) {
+        memcpy(o, p, n);
+    } else if (n >= 16) {              /* two 16-byte pieces, overlapping */
+        memcpy(t, p, 16);
+        memcpy(t + 16, p + n - 16, 16);
+        memcpy(o, t, 16);
+        memcpy(o + n - 16, t + 16, 16);
+    } else if (n >= 8) {
+        memcpy(t, p, 8);
+        memcpy(t + 8, p + n - 8, 8);
+        memcpy(o, t, 8);
+        memcpy(o + n - 8, t + 8, 8);
+    } else if (n >= 4) {
+        memcpy(t, p, 4);
+        memcpy(t + 4, p + n - 4, 4);
+        memcpy(o, t, 4);
+        memcpy(o + n - 4, t + 4, 4);
+    } else if (n) {
+        o[0] = p[0];
+        o[n >> 1] = p[n >> 1];
+        o[n - 1] = p[n - 1];
+    }
+}
 
 #endif

@@ -13,43 +13,10 @@ typedef struct kbuf { unsigned char *o, *end; } kbuf_t;
 
 static inline int kroom(const kbuf_t *k, size_t n) { return (size_t)(k->end - k->o) >= n; }
 
-/* n bytes from b to o: up to 32 without a call (header names and most
- * values; a libc memcpy call costs as much again as such a copy). */
-static inline void kcopy(unsigned char *o, const void *b, size_t n)
-{
-    const unsigned char *p = b;
-    uint64_t x, y;
-    uint32_t u, v;
-
-    if (n > 32) {
-        memcpy(o, p, n);
-    } else if (n >= 16) {              /* two 16-byte pieces, overlapping */
-        unsigned char t[32];
-        memcpy(t, p, 16);
-        memcpy(t + 16, p + n - 16, 16);
-        memcpy(o, t, 16);
-        memcpy(o + n - 16, t + 16, 16);
-    } else if (n >= 8) {
-        memcpy(&x, p, 8);
-        memcpy(&y, p + n - 8, 8);
-        memcpy(o, &x, 8);
-        memcpy(o + n - 8, &y, 8);
-    } else if (n >= 4) {
-        memcpy(&u, p, 4);
-        memcpy(&v, p + n - 4, 4);
-        memcpy(o, &u, 4);
-        memcpy(o + n - 4, &v, 4);
-    } else if (n) {
-        o[0] = p[0];
-        o[n >> 1] = p[n >> 1];
-        o[n - 1] = p[n - 1];
-    }
-}
-
 static inline int kput(kbuf_t *k, const void *b, size_t n)
 {
     if (!kroom(k, n)) return 0;
-    kcopy(k->o, b, n);
+    iw_copy_short(k->o, b, n);
     k->o += n;
     return 1;
 }
@@ -91,7 +58,7 @@ static inline int kput_str(kbuf_t *k, iw_str_t v)
     memcpy(k->o, &len, 4);
     k->o += 4;
     if (v.p) {
-        kcopy(k->o, v.p, v.len);
+        iw_copy_short(k->o, v.p, v.len);
         k->o += v.len;
     }
     return 1;

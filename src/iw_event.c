@@ -586,7 +586,7 @@ static size_t headers_len(const iw_event_t *ev)
 static char *put_mem(char *d, const char *s, size_t n)
 {
     if (!s) return d;
-    if (n) memcpy(d, s, n);
+    iw_copy_short(d, s, n);
     return d + n;
 }
 
