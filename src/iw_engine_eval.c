@@ -1000,9 +1000,9 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
         if (iw_decode_plain_len(line.p, line.len, 0) != line.len) coded |= bit;
     }
     if (coded) list = iw_event_get(ev, (iw_field_id_t)c->field);
-    for (i = 0, off = 0, k = 0; todo && iw_event_header_line(ev, block, &i, &off, &line); k++) {
+    for (i = 0, off = 0, k = 0; (todo >> k) && iw_event_header_line(ev, block, &i, &off, &line); k++) {
         int n0 = s->ntouched;
-        iw_engine_memo_res_t r = { .n = 0 };
+        iw_engine_memo_res_t r;
         bit = (uint64_t)1 << k;
         x = line;
         if (coded && !iw_param_next(list, &pos, &x)) {
@@ -1015,6 +1015,7 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
         if ((known & bit) && (hit = raw_get(s, &key, c->field, ti, line))) {
             res_apply(s, hit, &uni);
         } else {
+            r.n = r.overflow = 0;
             scan_value_rec(e, s, c, ti, &r);
             if (!r.overflow && raw_key(s, &key, c->field, ti, line))
                 iw_engine_memo_put(s->sc, &key, &r, sizeof(r));
