@@ -21,35 +21,6 @@ static inline int kput(kbuf_t *k, const void *b, size_t n)
     return 1;
 }
 
-/* n bytes: up to 16 by two loads and stores that may overlap (most key
- * strings are that short: a call to memcpy cost twice as much), longer
- * ones by memcpy.  Reads only p[0..n). */
-static inline void kcopy(unsigned char *o, const char *p, size_t n)
-{
-    if (n >= 8) {
-        uint64_t a, b;
-        if (n > 16) {
-            memcpy(o, p, n);
-            return;
-        }
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-        memcpy(o, &a, 8);
-        memcpy(o + n - 8, &b, 8);
-    } else if (n >= 4) {
-        uint32_t a, b;
-        memcpy(&a, p, 4);
-        memcpy(&b, p + n - 4, 4);
-        memcpy(o, &a, 4);
-        memcpy(o + n - 4, &b, 4);
-    } else if (n) {
-        unsigned char a = (unsigned char)p[0], b = (unsigned char)p[n >> 1], c = (unsigned char)p[n - 1];
-        o[0] = a;
-        o[n >> 1] = b;
-        o[n - 1] = c;
-    }
-}
-
 /* A string as length + bytes; absent (UINT32_MAX) differs from empty. */
 static inline int kput_str(kbuf_t *k, iw_str_t v)
 {
