@@ -539,13 +539,24 @@ static void find_segments(iw_event_t *ev, iw_str_t raw, segment_t *seg)
     }
 }
 
+/* 1 when v holds a byte of the gate (fieldm_t.gate) */
+static int gate_open(const uint8_t *g, iw_str_t v)
+{
+    const unsigned char *p = (const unsigned char *)v.p, *end = p + v.len;
+    for (; p < end; p++)
+        if (g[*p]) return 1;
+    return 0;
+}
+
 /* Which database scans c->v (NULL: only the exact and literal checks). */
 static hs_database_t *field_db(const fieldm_t *fm, const scan_ctx_t *c, int short_small)
 {
     size_t n = c->v.len;
     if (fm->merged && c->seg[iw_engine__merge_slot(c->field)].ok)
-        return fm->rest && n >= fm->rest_minw ? fm->rest : NULL;
+        return fm->rest && n >= fm->rest_minw && (!fm->gate || gate_open(fm->gate, c->v))
+               ? fm->rest : NULL;
     if (!fm->db || short_small || n < fm->db_minw) return NULL;
+    if (fm->gate && !gate_open(fm->gate, c->v)) return NULL;
     if (fm->plain_mode != PLAIN_OFF && iw_match_plain_value(c->v.p, n))
         return fm->plain_mode == PLAIN_DB && n >= fm->plain_minw ? fm->plain : NULL;
     return fm->db;

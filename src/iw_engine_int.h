@@ -202,6 +202,10 @@ typedef struct fieldm {
     int plain_mode;
     hs_database_t *plain;
     unsigned plain_minw;
+    /* byte gate: every match of every pattern of db (and of plain, rest)
+     * holds a byte b with gate[b] set; a value without one needs no scan
+     * (NULL: some pattern has no such bytes) */
+    const uint8_t *gate;
 } fieldm_t;
 
 enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };

@@ -134,3 +134,22 @@ TEST(engine_long_line_on_absent_field)
     CHECK(!eu_fired(hits, n, "nolong"));
     iw_scratch_destroy(s);
 }
+
+/* The byte gate (fieldm_t.gate): a value without any of the bytes the
+ * field's patterns need skips the database; a caseless pattern's gate
+ * holds both cases of its letter, a cased one only its own; a field with
+ * a pattern of no required literal has no gate. */
+TEST(engine_byte_gate)
+{
+    FIRES("    sel:\n        cs-user-agent|re|i: 'sqlmap/\\d'\n    condition: sel", .ua = "SQLMAP/1");
+    FIRES("    sel:\n        cs-user-agent|re|i: 'sqlmap/\\d'\n    condition: sel", .ua = "x sqlmap/1");
+    QUIET("    sel:\n        cs-user-agent|re|i: 'sqlmap/\\d'\n    condition: sel", .ua = "SQLMAP/x");
+    QUIET("    sel:\n        cs-user-agent|re: 'sqlmap/\\d'\n    condition: sel", .ua = "SQLMAP/1");
+    FIRES("    sel:\n        cs-user-agent|re: 'Q[a-z]+'\n    condition: sel", .ua = "zzQab");
+    QUIET("    sel:\n        cs-user-agent|re: 'Q[a-z]+'\n    condition: sel", .ua = "zzqab");
+    /* two patterns: either one's bytes open the gate */
+    FIRES("    sel:\n        cs-user-agent|re:\n            - 'zz\\d'\n            - '\\$\\{j'\n"
+          "    condition: sel", .ua = "a${jndi");
+    FIRES("    sel:\n        cs-user-agent|re:\n            - 'zz\\d'\n            - '[a-c]{4}'\n"
+          "    condition: sel", .ua = "xabca");
+}
