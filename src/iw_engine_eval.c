@@ -299,7 +299,8 @@ static void multi_note(iw_scratch_t *s, int n0, iw_str_t x)
 }
 
 /* The value of one field, fetched once for consecutive checks on it
- * (checks are sorted by field at compile time). */
+ * (checks are sorted by field at compile time); its number (have_num < 0:
+ * not read yet) only for a check of a number. */
 typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; } fcache_t;
 
 /* A direct check on a multi-valued field (or a |fieldref to one): absent
@@ -328,7 +329,7 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
     if (fc->field != d->field) {
         fc->field = d->field;
         fc->v = iw_event_get(ev, (iw_field_id_t)d->field);
-        fc->have_num = iw_event_num(ev, (iw_field_id_t)d->field, &fc->num);
+        fc->have_num = -1;
     }
     if (iw_field_is_multi(d->field) || (d->kind == D_FIELDREF && iw_field_is_multi(d->field2)))
         return direct_multi(s, d, fc->v);
@@ -337,7 +338,9 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
     case D_ABSENT: return fc->v.p == NULL;
     case D_NULL: return !fc->v.p || !fc->v.len;
     case D_EMPTY: return fc->v.p && !fc->v.len;
-    case D_NUM: return fc->have_num && cmp_num(fc->num, d->op, d->num);
+    case D_NUM:
+        if (fc->have_num < 0) fc->have_num = iw_event_num(ev, (iw_field_id_t)d->field, &fc->num);
+        return fc->have_num && cmp_num(fc->num, d->op, d->num);
     case D_TIME: return time_part(s, d->unit, &x) && cmp_num(x, d->op, d->num);
     case D_FIELDREF:
         return fieldref_match(fc->v, iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
