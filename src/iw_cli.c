@@ -214,6 +214,9 @@ static iw_engine_t *load_engine(apr_pool_t *p, const cli_opts_t *o, int *nrules)
          * databases too (the output must not change; tests compare) */
         if (getenv("IOCWATCH_PLAIN_DB") && !strcmp(getenv("IOCWATCH_PLAIN_DB"), "0"))
             iw_engine_plain_dbs = 0;
+        /* IOCWATCH_EXACT_RE=0: every regex confirmed by PCRE2 (the same) */
+        if (getenv("IOCWATCH_EXACT_RE") && !strcmp(getenv("IOCWATCH_EXACT_RE"), "0"))
+            iw_engine_exact_regexes = 0;
         /* IOCWATCH_HEADER_LINES=0: header blocks scanned whole (the same) */
         if (getenv("IOCWATCH_HEADER_LINES") && !strcmp(getenv("IOCWATCH_HEADER_LINES"), "0"))
             iw_engine_header_lines = 0;

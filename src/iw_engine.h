@@ -167,6 +167,10 @@ int iw_engine_scan_field(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, 
 /* Tests only: 0 = engines compiled from now on build no plain-value
  * databases (iw_match_plain.h), to compare results with and without them. */
 extern int iw_engine_plain_dbs;
+/* Tests only: 0 = engines compiled from now on confirm every regex with
+ * PCRE2 (Vectorscan as a prefilter), to compare results with exact
+ * regexes (those Vectorscan takes as they are: no confirmation). */
+extern int iw_engine_exact_regexes;
 /* Tests only: 0 = engines compiled from now on scan header blocks whole
  * (no header-lines plan), to compare results with and without it; 2 =
  * plan even when a block database is left over (every path exercised). */

@@ -40,6 +40,7 @@ static int32_t pat_get(build_t *b, const mdesc_t *m, int field)
     pt->rule = b->rule;
     pt->line = b->vline;
     pt->col = b->vcol;
+    pt->rxre = m->kind == M_RE && !m->split;
     if (m->kind == M_HS && m->plain) {
         pt->lb = m->lb;
         pt->ll = m->ll;
@@ -792,6 +793,13 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
             unsigned bad = APR_ARRAY_IDX(ids, at, unsigned);
             if (bad >= (unsigned)b->pats->nelts)   /* the same literal alone compiled */
                 bad = (unsigned)APR_ARRAY_IDX(b->conf, bad - (unsigned)b->pats->nelts, confent_t).pat;
+            if (APR_ARRAY_IDX(b->pats, bad, pat_t).exact) {   /* as a prefilter again */
+                pat_t *pt = &APR_ARRAY_IDX(b->pats, bad, pat_t);
+                pt->exact = 0;
+                pt->flags |= HS_FLAG_PREFILTER;
+                hs_free_compile_error(err);
+                continue;
+            }
             pattern_failed(b, (int32_t)bad, err->message);
             hs_free_compile_error(err);
             for (i = at; i + 1 < n; i++)
@@ -832,7 +840,9 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
         unsigned pi = APR_ARRAY_IDX(ids, i, unsigned);
         const pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
         size_t n = strlen(pt->expr);
-        nb = (pt->flags & HS_FLAG_PREFILTER)   /* PCRE2 confirms: any branch may report */
+        /* PCRE2 confirms: any branch may report; an exact regex's branch
+         * matches only where the regex does */
+        nb = (pt->flags & HS_FLAG_PREFILTER) || pt->exact
              ? iw_match_plain_branches(pt->expr, n, off, len, PLAIN_MAX_BRANCHES) : 1;
         if (nb == 1) { off[0] = 0; len[0] = n; }
         for (k = 0; k < nb; k++) {
@@ -1064,6 +1074,7 @@ static int compile_field(build_t *b, int ti, int field)
     /* contains literals stay in the database for long values */
     apr_array_cat(hs, contains);
     if (hs->nelts) {
+        iw_engine__exact_regexes(b, hs);
         rc = compile_hs(b, hs, field, &fm->db, &fm->db_minw);
         if (fm->db) b->e->ndbs++;
         /* not _raw with merged literals (never plain anyway: spaces) */
@@ -1113,10 +1124,14 @@ static void build_actions(build_t *b)
     e->pat_act_first = apr_palloc(b->p, sizeof(int32_t) * (size_t)(np + 1));
     e->acts = apr_palloc(b->p, sizeof(int32_t) * (size_t)(b->acts->nelts + 1));
     for (i = 0; i < np; i++) {
-        int32_t a = APR_ARRAY_IDX(b->pats, i, pat_t).act_head;
+        const pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
+        int32_t a = pt->act_head, v;
         e->pat_act_first[i] = k;
-        for (; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next)
-            e->acts[k++] = APR_ARRAY_IDX(b->acts, a, act_t).value;
+        for (; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
+            v = APR_ARRAY_IDX(b->acts, a, act_t).value;
+            /* an exact regex's report is its match (exact_regexes) */
+            e->acts[k++] = v < 0 && pt->exact ? APR_ARRAY_IDX(b->rx, -1 - v, rxcheck_t).pred : v;
+        }
     }
     e->pat_act_first[np] = k;
 }

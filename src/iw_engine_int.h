@@ -365,6 +365,9 @@ typedef struct pat {
     int dead;
     int conf;                      /* also scanned inside _raw (merged) */
     int lazy;                      /* serves lazy predicates only: not scanned */
+    int rxre;                      /* the expression is its M_RE's regex itself */
+    int exact;                     /* rxre compiled without HS_FLAG_PREFILTER: a report
+                                    * is a match of the regex, no PCRE2 confirmation */
     const unsigned char *lb; size_t ll;  /* pure literal (lb != NULL) */
     int open_s, open_e;
     const iw_rule_t *rule; int line, col;
@@ -426,6 +429,8 @@ size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
                               size_t buf_size, unsigned char *buf, size_t room);
 
 /* iw_engine_value.c: all matchers one YAML value stands for. */
+/* the regexes of ids (pattern indexes) Vectorscan takes exactly (iw_engine_value.c) */
+void iw_engine__exact_regexes(build_t *b, const apr_array_header_t *ids);
 int iw_engine__value_matchers(build_t *b, apr_array_header_t *ms, const iw_item_t *it,
                               unsigned mods, const iw_value_t *v, int field);
 

@@ -90,6 +90,9 @@ static const rxcheck_t *pat_rx(build_t *b, const pat_t *pt)
 static void plan_branch(build_t *b, hlplan_t *h, int32_t pi, const pat_t *pt,
                         const char *br, size_t n, int whole)
 {
+    /* a line or block branch is confirmed by its own PCRE2 check: as a
+     * prefilter, also for an exact regex (HL_PAT: the pattern's actions) */
+    unsigned pf = pt->flags | (pt->exact ? HS_FLAG_PREFILTER : 0);
     unsigned fo = ((pt->flags & HS_FLAG_CASELESS) ? IW_MATCH_FACTOR_CASELESS : 0)
                   | ((pt->flags & HS_FLAG_DOTALL) ? IW_MATCH_FACTOR_DOTALL : 0)
                   | ((pt->flags & HS_FLAG_MULTILINE) ? IW_MATCH_FACTOR_MULTILINE : 0);
@@ -116,7 +119,7 @@ static void plan_branch(build_t *b, hlplan_t *h, int32_t pi, const pat_t *pt,
     }
     if (fa.line_local) {
         act = hl_action(b, pi, HL_LINE, code);
-        hl_push(h->lex, h->lfl, h->lid, expr, pt->flags, act);
+        hl_push(h->lex, h->lfl, h->lid, expr, pf, act);
         return;
     }
     act = hl_action(b, pi, HL_BLOCK, code);
@@ -128,7 +131,7 @@ static void plan_branch(build_t *b, hlplan_t *h, int32_t pi, const pat_t *pt,
             hl_push(h->lex, h->lfl, h->lid, lit_expr(b->tp, fa.lits[i].b, fa.lits[i].len), lf, act);
         return;
     }
-    hl_push(h->bex, h->bfl, h->bid, expr, pt->flags, act);
+    hl_push(h->bex, h->bfl, h->bid, expr, pf, act);
 }
 
 /* An expression of escaped bytes only (\xhh..., star_split's literal)
@@ -149,7 +152,7 @@ static void plan_pattern(build_t *b, hlplan_t *h, int32_t pi)
     size_t off[HL_MAX_BRANCHES], len[HL_MAX_BRANCHES], n = strlen(pt->expr);
     int nb, k;
 
-    if (pt->flags & HS_FLAG_PREFILTER) {
+    if ((pt->flags & HS_FLAG_PREFILTER) || pt->exact) {
         nb = iw_match_plain_branches(pt->expr, n, off, len, HL_MAX_BRANCHES);
         for (k = 0; k < nb; k++)
             plan_branch(b, h, pi, pt, pt->expr + off[k], len[k], nb == 1);

@@ -396,6 +396,37 @@ static int regex_matcher(build_t *b, apr_array_header_t *ms, const char *re,
     return 0;
 }
 
+int iw_engine_exact_regexes = 1;
+
+/* The regexes of ids that Vectorscan takes as they are (no lookaround,
+ * backreference or other construct it lacks): compiled exactly, their
+ * report is the answer PCRE2 would give (the same syntax and semantics
+ * for what it accepts; no Unicode), so no confirmation runs.  A regex
+ * whose database then fails goes back to the prefilter (compile_hs in
+ * iw_engine_compile.c). */
+void iw_engine__exact_regexes(build_t *b, const apr_array_header_t *ids)
+{
+    int i;
+    if (!iw_engine_exact_regexes) return;
+    for (i = 0; i < ids->nelts; i++) {
+        unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
+        pat_t *pt;
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *err = NULL;
+        if (id >= (unsigned)b->pats->nelts) continue;
+        pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
+        if (!pt->rxre || !(pt->flags & HS_FLAG_PREFILTER)) continue;
+        if (hs_expression_info(pt->expr, pt->flags & ~(unsigned)(HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH),
+                               &info, &err) != HS_SUCCESS) {
+            if (err) hs_free_compile_error(err);
+            continue;
+        }
+        free(info);
+        pt->flags &= ~(unsigned)HS_FLAG_PREFILTER;
+        pt->exact = 1;
+    }
+}
+
 static int cidr_matcher(build_t *b, apr_array_header_t *ms, const char *s,
                         const iw_value_t *v)
 {

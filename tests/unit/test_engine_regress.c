@@ -153,3 +153,54 @@ TEST(engine_byte_gate)
     FIRES("    sel:\n        cs-user-agent|re:\n            - 'zz\\d'\n            - '[a-c]{4}'\n"
           "    condition: sel", .ua = "xabca");
 }
+
+/* Exact regexes (those Vectorscan takes as they are) answer without a
+ * PCRE2 confirmation: the same hits as with every regex confirmed, on
+ * the edges where the two could differ (\s and VT, $ before a final LF,
+ * '.', \b at non-ASCII bytes, caseless, multiline, bounded repeats). */
+TEST(engine_exact_regexes_differential)
+{
+    static const char *const res[] = {
+        "a\\sb", "a$", "^b", "a.b", "\\bx", "x\\b", "[[:space:]]q", "ab{2,3}c", "(?:cat|dog)s?\\d",
+        "\\$\\{jndi:", "(?<=a)b", "a(?=b)", "[^=&]*[\\r\\n]",
+    };
+    static const char *const vals[] = {
+        "a b", "a\x0b" "b", "a\n", "a\nb", "xa", "\xe9x", "x\xe9", "a\rb", "b", "\x0bq", "abbc",
+        "abbbbc", "DOGS1", "cat2", "${JNDI:", "${jndi:", "ab", "q\r", "=x\n",
+    };
+    const char *mods[] = { "re", "re|i", "re|m", "re|s" };
+    size_t r, v, m;
+    int k;
+
+    for (m = 0; m < sizeof(mods) / sizeof(mods[0]); m++) {
+        const char *yaml = "";
+        iw_engine_t *e[2];
+        iw_scratch_t *s[2];
+        iw_diag_t *d;
+        for (r = 0; r < sizeof(res) / sizeof(res[0]); r++)
+            yaml = apr_pstrcat(p, yaml, r ? "---\n" : "", eu_rule(p, apr_psprintf(p, "x%d", (int)r),
+                apr_psprintf(p, "    sel:\n        cs-user-agent|%s: '%s'\n    condition: sel",
+                             mods[m], res[r])), NULL);
+        for (k = 0; k < 2; k++) {
+            iw_engine_exact_regexes = k;
+            e[k] = eu_compile(p, yaml, &d, NULL);
+            if (!e[k]) iw_diag_print(d, stderr, "    diag: ");
+            REQUIRE(e[k] != NULL);
+            REQUIRE((s[k] = iw_scratch_create(e[k])) != NULL);
+        }
+        iw_engine_exact_regexes = 1;
+        for (v = 0; v < sizeof(vals) / sizeof(vals[0]); v++) {
+            const iw_hit_t *h0, *h1;
+            int n0 = eu_eval(p, e[0], s[0], &(treq_t){ .target = "/", .ua = vals[v] }, &h0);
+            int n1 = eu_eval(p, e[1], s[1], &(treq_t){ .target = "/", .ua = vals[v] }, &h1);
+            for (r = 0; r < sizeof(res) / sizeof(res[0]); r++) {
+                const char *id = apr_psprintf(p, "x%d", (int)r);
+                if (eu_fired(h0, n0, id) != eu_fired(h1, n1, id))
+                    fprintf(stderr, "  %s %s on value %zu\n", mods[m], res[r], v);
+                CHECK_INT(eu_fired(h1, n1, id), eu_fired(h0, n0, id));
+            }
+        }
+        iw_scratch_destroy(s[0]);
+        iw_scratch_destroy(s[1]);
+    }
+}
