@@ -2308,9 +2308,17 @@ static void send_detections(const iw_srv_conf_t *sc, const iw_rt_t *rt,
     size_t glen = 0;
     int i;
 
-    if (cip.p)                      /* flood-control group: the client */
-        glen = (size_t)apr_snprintf(grp, sizeof(grp), "c-ip=%.*s",
-                                    (int)(cip.len > 100 ? 100 : cip.len), cip.p);
+    /* flood-control group: "c-ip=" and the client's first 100 bytes up to
+     * a NUL (pass_flood reads it only when IocWatchSuppress is on) */
+    if (cip.p && suppress_secs(sc) > 0 && rt->mem) {
+        const char *nul;
+        glen = cip.len > 100 ? 100 : cip.len;
+        if ((nul = memchr(cip.p, '\0', glen))) glen = (size_t)(nul - cip.p);
+        memcpy(grp, "c-ip=", 5);
+        memcpy(grp + 5, cip.p, glen);
+        glen += 5;
+        grp[glen] = '\0';
+    }
     if (dc && dc->summary == 1) {
         a->rule = t->sel[best].rule;
         a->hit = &t->sel[best];
