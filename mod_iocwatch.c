@@ -3396,7 +3396,7 @@ IW_HOT
 static int iw_status_handler(request_rec *r)
 {
     const char *h = r->handler;
-    if (!h || h[0] != 'i' || strcmp(h, "iocwatch-status"))
+    if (!h || strcmp(h, "iocwatch-status"))
         return DECLINED;
     return status_allowed(r) ? status_page(r) : HTTP_FORBIDDEN;
 }

@@ -1479,22 +1479,10 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     key.n = 0;
     if (iw_engine_memo_wanted(s->evc, 0)) {
         key.v = kb;
-        if ((key.n = iw_engine__request_key(e, d, ev->buf_size, kb, sizeof(kb)))) {
-            /* the same bytes as the last clean hit: clean again (a result
-             * is a function of the key), without hashing or a lookup */
-            if (key.n == s->nlast && !memcmp(kb, s->lastk, key.n)) {
-                iw_engine_memo_count_hit(s->evc, 0);
-                s->nevents++;
-                return 0;
-            }
-            if ((cached = evc_find(s, &key)) && cached->n == 0) {
-                if (key.n <= EVC_LAST_MAX) {
-                    memcpy(s->lastk, kb, key.n);
-                    s->nlast = key.n;
-                }
-                s->nevents++;           /* a repeat without hits: no event needed */
-                return 0;
-            }
+        if ((key.n = iw_engine__request_key(e, d, ev->buf_size, kb, sizeof(kb)))
+            && (cached = evc_find(s, &key)) && cached->n == 0) {
+            s->nevents++;               /* a repeat without hits: no event needed */
+            return 0;
         }
     }
     iw_event_from_request(ev, d);

@@ -63,7 +63,6 @@
 #define MAX_WINDASH 3125         /* permutations before an encoding */
 #define NTYPES 2                 /* event types: access, error */
 #define EVC_ENTRIES(sc) ((sc) / 8 < 16 ? 16u : (sc) / 8)   /* event cache size */
-#define EVC_LAST_MAX 2048        /* longest request key kept as the last clean one */
 #define ALL_TYPES ((unsigned)(IW_EV_ACCESS | IW_EV_ERROR))
 
 /* ---- compiled representation ------------------------------------------- */
@@ -282,7 +281,6 @@ struct iw_scratch {
     const iw_engine_t *e;
     iw_engine_memo_t *evc;              /* hits of recent whole events; NULL = off */
     unsigned char *kbuf;           /* event key being built */
-    unsigned char *lastk; size_t nlast;   /* the key of the last clean request hit (0: none) */
     iw_hit_t *hits;
     uint64_t nevents, ncandidates;
     hs_scratch_t *hs;

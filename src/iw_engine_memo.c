@@ -298,13 +298,6 @@ const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *
     return e->res;
 }
 
-IW_HOT
-void iw_engine_memo_count_hit(iw_engine_memo_t *c, uint32_t tag)
-{
-    __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
-    window_count(c, tag, 1);
-}
-
 /* Store k's result; its key bytes are those at the ring position src of
  * an entry holding the same bytes, else (src NULL) copied to the head. */
 static void put_at(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen,

@@ -78,9 +78,6 @@ int iw_engine_memo_key(iw_engine_memo_key_t *k);
 int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb);
 /* The cached result for the key (*rlen bytes), or NULL (a miss). */
 const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen);
-/* A hit the caller answered from a copy of its own (the key of its last
- * hit): counted as iw_engine_memo_get counts one. */
-void iw_engine_memo_count_hit(iw_engine_memo_t *c, uint32_t tag);
 /* Remember a result of at most IW_ENGINE_MEMO_MAX_RES bytes (else ignored). */
 void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen);
 /* The same for a key whose prefix and value bytes are those of key same
