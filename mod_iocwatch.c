@@ -2623,6 +2623,34 @@ static iw_req_conf_t *req_conf(request_rec *r)
     return rc;
 }
 
+/* A header table's entries as strings with their lengths: names into hn,
+ * values into hv, at most cap of them (*n taken; the bytes of the rest
+ * added to *dropped, iw-truncated).  Returns the bytes of those taken as
+ * iw_request_bytes counts them.  The headers as sent (post_read_request)
+ * and headers_in as it is now (copy_headers) are read the same way. */
+static apr_size_t header_strs(const apr_array_header_t *ha, iw_str_t *hn, iw_str_t *hv, int cap,
+                              int *n, apr_size_t *dropped)
+{
+    const apr_table_entry_t *he = (const apr_table_entry_t *)ha->elts;
+    apr_size_t bytes = 0;
+    int i, k = 0;
+
+    for (i = 0; i < ha->nelts; i++) {
+        if (!he[i].key)
+            continue;
+        if (k == cap) {
+            *dropped += strlen(he[i].key) + 3 + (he[i].val ? strlen(he[i].val) : 0);
+            continue;
+        }
+        hn[k] = S(he[i].key);
+        hv[k] = S(he[i].val);
+        bytes += hn[k].len + hv[k].len + 3;
+        k++;
+    }
+    *n = k;
+    return bytes;
+}
+
 /* The headers as the client sent them, before any other module (and any
  * .htaccess: mod_headers' RequestHeader runs in fixups) could rewrite
  * them: headers_in's names and values as strings with their lengths (the
@@ -2635,32 +2663,20 @@ IW_HOT
 static int iw_post_read_request(request_rec *r)
 {
     const apr_array_header_t *ha;
-    const apr_table_entry_t *he;
     iw_req_conf_t *rc;
-    iw_str_t *hn, *hv;
-    apr_size_t bytes = 0;
-    int i, n = 0;
+    iw_str_t *hn;
+    apr_size_t dropped = 0;
 
     if (r->prev || r->main || !G || !G->ready || srv_conf(r->server)->rt < 0)
         return DECLINED;
     ha = apr_table_elts(r->headers_in);
-    he = (const apr_table_entry_t *)ha->elts;
-    rc = apr_palloc(r->pool, sizeof(*rc) + 2 * (apr_size_t)ha->nelts * sizeof(*hn));
+    rc = apr_palloc(r->pool, sizeof(*rc) + 2 * (apr_size_t)ha->nelts * sizeof(iw_str_t));
     memset(rc, 0, sizeof(*rc));
     hn = (iw_str_t *)(void *)(rc + 1);
-    hv = hn + ha->nelts;
-    for (i = 0; i < ha->nelts; i++) {
-        if (!he[i].key)
-            continue;
-        hn[n] = S(he[i].key);
-        hv[n] = S(he[i].val);
-        bytes += hn[n].len + hv[n].len + 3;
-        n++;
-    }
     rc->hn = hn;
-    rc->hv = hv;
-    rc->nh = n;
-    rc->hbytes = bytes;
+    rc->hv = hn + ha->nelts;
+    /* room for every entry: nothing is dropped */
+    rc->hbytes = header_strs(ha, hn, hn + ha->nelts, ha->nelts, &rc->nh, &dropped);
     rc->sent = 1;
     ap_set_module_config(r->request_config, &iocwatch_module, rc);
     return DECLINED;
@@ -2803,9 +2819,6 @@ static apr_size_t copy_headers(const request_rec *orig, iw_tls_t *t,
     const iw_req_conf_t *rc = ap_get_module_config(orig->request_config,
                                                    &iocwatch_module);
     const apr_array_header_t *ha;
-    const apr_table_entry_t *he;
-    apr_size_t bytes = 0;
-    int i, n = 0;
     if (rc && rc->sent) {
         d->hdr_names = rc->hn;
         d->hdr_values = rc->hv;
@@ -2813,26 +2826,11 @@ static apr_size_t copy_headers(const request_rec *orig, iw_tls_t *t,
         return rc->hbytes;
     }
     ha = apr_table_elts(orig->headers_in);
-    he = (const apr_table_entry_t *)ha->elts;
     if (ha->nelts > t->hcap)
         grow_headers(t, ha->nelts);
-    for (i = 0; i < ha->nelts; i++) {
-        if (!he[i].key)
-            continue;
-        if (n == t->hcap) {
-            d->dropped += strlen(he[i].key) + 3
-                          + (he[i].val ? strlen(he[i].val) : 0);
-            continue;
-        }
-        t->hn[n] = S(he[i].key);
-        t->hv[n] = S(he[i].val);
-        bytes += t->hn[n].len + t->hv[n].len + 3;
-        n++;
-    }
     d->hdr_names = t->hn;
     d->hdr_values = t->hv;
-    d->nhdrs = n;
-    return bytes;
+    return header_strs(ha, t->hn, t->hv, t->hcap, &d->nhdrs, &d->dropped);
 }
 
 /* The body the handler read (IocWatchBodyLimit), from the request that

@@ -222,11 +222,8 @@ int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb)
 IW_HOT
 int iw_engine_memo_key(iw_engine_memo_key_t *k)
 {
-    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;
-#ifdef HAVE_AES_HASH
-    if (k->n > 16 && iw_engine_memo_aes) return key_hb(k, hash_aes(0, k->v, k->n));
-#endif
-    return key_hb(k, hash_mul(0, k->v, k->n));
+    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;   /* not hashed in vain */
+    return key_hb(k, iw_engine_memo_hash64(0, k->v, k->n));
 }
 
 /* Tag and lengths in one word (both lengths are at most

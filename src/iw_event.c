@@ -402,7 +402,8 @@ static void header_fields_set(iw_event_t *ev, const iw_request_desc_t *d,
         if (!h->p || (k = header_field_of_len(h->len)) < 0) continue;
         /* the log parser passes these very literals (merged by the
          * linker): pointer equality first, then the real compare */
-        if (h->p != header_fields[k].name && strncasecmp(h->p, header_fields[k].name, h->len))
+        if (h->len != header_fields[k].len      /* header_field_of_len out of step */
+            || (h->p != header_fields[k].name && strncasecmp(h->p, header_fields[k].name, h->len)))
             continue;
         dst = header_fields[k].f == IW_F_CS_HOST ? host : &ev->val[header_fields[k].f];
         if (!dst->p)
