@@ -13,7 +13,7 @@
  * Makefile).
  *
  *   bench_rewrite [--field NAME] [--lines N] [--platform TUNE:FEATURES]
- *                 [--only SUBSTR] [--no-each] [--replace ID:FILE]...
+ *                 [--only SUBSTR] [--no-each] [--exact] [--replace ID:FILE]...
  *                 [--split ID:FILE,FILE2]... [--combine] DIR LOG RULES...
  *
  * 1. natively: the engine is compiled (through the usual database cache),
@@ -31,7 +31,9 @@
  *    would be); "new0" with all of them (--combine); "lits" (the literals
  *    alone); and unless --no-each, for each regex (prefilter pattern)
  *    "-ID" (the database without it) and "+ID" (it alone with the
- *    literals).  IDs are the Vectorscan ids of the table of a first run.
+ *    literals); with --exact also "-ID" of each regex Vectorscan takes
+ *    exactly (no PCRE2 confirmation).  IDs are the Vectorscan ids of the
+ *    table of a first run.
  * 2. under callgrind (run by this program, one process): each variant's
  *    scans are counted on their own (client requests): the full-database
  *    values, the plain ones, and 2,000 scans of a 3-byte value (the fixed
@@ -273,7 +275,7 @@ static const char *pat_rules(apr_pool_t *p, const iw_engine_t *e, unsigned id)
 /* --replace ID:FILE: the expression of pattern ID read from FILE */
 typedef struct repl { unsigned id; const char *expr, *extra, *file, *file2; } repl_t;   /* extra: --split */
 static repl_t repls[64];
-static int nrepl, each = 1, combine;
+static int nrepl, each = 1, combine, exact_each;
 
 /* The flags the engine would give expr (analyse_expr: no single-match for
  * a pattern whose shortest match is one byte). */
@@ -431,7 +433,16 @@ static void prep(apr_pool_t *p, const char *dir, int field, int max, const char 
     for (i = 0; each && i < nf; i++) {
         char nm[32];
         const char *what;
-        if (!(full[i].flags & HS_FLAG_PREFILTER)) continue;
+        if (!(full[i].flags & HS_FLAG_PREFILTER)) {
+            /* --exact: a regex Vectorscan takes exactly (not a literal),
+             * left out ("-ID") */
+            if (!exact_each || !strpbrk(full[i].expr, "()[]*+?|{^$.")) continue;
+            if (only && !strstr(full[i].expr, only)) continue;
+            what = apr_psprintf(p, "%s\t[exact] %s", pat_rules(p, e, full[i].id), full[i].expr);
+            snprintf(nm, sizeof(nm), "-%u", full[i].id);
+            VARIANT(nm, keep_but, full[i].id, what);
+            continue;
+        }
         if (only && !strstr(full[i].expr, only)) continue;
         what = apr_psprintf(p, "%s\t%s%s", pat_rules(p, e, full[i].id),
                             (full[i].flags & HS_FLAG_SINGLEMATCH) ? "" : "[multi] ", full[i].expr);
@@ -683,6 +694,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--lines") && i + 1 < argc) max = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--no-each")) each = 0;
+        else if (!strcmp(argv[i], "--exact")) exact_each = 1;
         else if (!strcmp(argv[i], "--combine")) combine = 1;
         else if ((!strcmp(argv[i], "--replace") || !strcmp(argv[i], "--split")) && i + 1 < argc
                  && nrepl < 64) {
@@ -713,7 +725,7 @@ int main(int argc, char **argv)
     }
     if (!dir || !log || !nrules || max <= 0) {
         fprintf(stderr, "usage: bench_rewrite [--field NAME] [--lines N] [--platform TUNE:FEATURES] "
-                        "[--only SUBSTR] [--no-each] [--replace ID:FILE]... [--split ID:FILE,FILE2]... "
+                        "[--only SUBSTR] [--no-each] [--exact] [--replace ID:FILE]... [--split ID:FILE,FILE2]... "
                         "[--combine] DIR LOG RULES...\n");
         return 2;
     }
