@@ -667,24 +667,30 @@ static int fnum(iw_event_t *ev, iw_field_id_t f, long long *out)
 }
 
 /* Literal IPv4/IPv6 text (hex digits, '.', ':'); ECS *.ip fields reject
- * anything else, so hostnames go to *.address only.  One table read per
- * byte: it runs on the client and server address of every event. */
-static const unsigned char ip_byte[256] = {
-    ['0' ... '9'] = 1, ['a' ... 'f'] = 1, ['A' ... 'F'] = 1, ['.'] = 2, [':'] = 3
+ * anything else, so hostnames go to *.address only.  One table read and
+ * one add per byte (it runs on the client and server address of every
+ * event): an entry is 0 for a byte that cannot occur, else 1 << 16 plus
+ * its count of dots (bits 0-7) or colons (bits 8-15); 45 bytes at most,
+ * so no field overflows. */
+#define IPB_ANY   (1u << 16)
+#define IPB_DOT   (IPB_ANY | 1u)
+#define IPB_COLON (IPB_ANY | (1u << 8))
+static const uint32_t ip_byte[256] = {
+    ['0' ... '9'] = IPB_ANY, ['a' ... 'f'] = IPB_ANY, ['A' ... 'F'] = IPB_ANY,
+    ['.'] = IPB_DOT, [':'] = IPB_COLON
 };
 
 static int looks_ip(iw_str_t v)
 {
     size_t i;
-    int colon = 0, dot = 0;
+    uint32_t sum = 0;
     if (!v.p || v.len == 0 || v.len > 45) return 0;
     for (i = 0; i < v.len; i++) {
-        unsigned k = ip_byte[(unsigned char)v.p[i]];
+        uint32_t k = ip_byte[(unsigned char)v.p[i]];
         if (!k) return 0;
-        colon += k == 3;
-        dot += k == 2;
+        sum += k;
     }
-    return colon >= 2 || dot == 3;
+    return ((sum >> 8) & 0xff) >= 2 || (sum & 0xff) == 3;
 }
 
 /* Host header without its port: "h:80" -> "h", "[::1]:80" -> "::1". */
@@ -808,6 +814,62 @@ static void r_ip(jw_t *w, const char *tok, size_t tn, iw_str_t ip)
     jw_close(w, '}');
 }
 
+/* ,"key":"esc" where esc (n bytes) is already escaped: with one room
+ * check, or 0 when it does not fit (nothing written). */
+static inline int m_escaped(jw_t *w, const char *tok, size_t tn, size_t from, size_t n)
+{
+    char *o;
+    size_t sep;
+    if (w->err || w->pos + 1 + tn + n + 2 + w->reserve + w->keys_apart > w->size) return 0;
+    o = w->buf + w->pos;
+    sep = !w->first[w->depth];
+    w->first[w->depth] = 0;
+    o[0] = ',';
+    memcpy(o + sep, tok, tn);
+    o += sep + tn;
+    *o++ = '"';
+    memmove(o, w->buf + from, n);
+    o[n] = '"';
+    w->pos = (size_t)(o + n + 1 - w->buf);
+    return 1;
+}
+
+/* url.original, url.path, url.query.  When the path and the query are the
+ * target's bytes before and after its '?' (origin form, the usual case)
+ * and the target fits whole, the target is escaped in two pieces, the
+ * path and the rest from its '?' (an ASCII byte: no UTF-8 sequence reads
+ * across it, and escaping is byte by byte otherwise), and path and query
+ * copy those escaped bytes: the bytes m_str writes, escaped once. */
+static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
+{
+    size_t tn = sizeof("\"original\":") - 1, b0, mid, b1, sep;
+    char *o;
+
+    if (!u.p || !st.p || st.p != u.p || u.len > IW_ALERT_EXCERPT_MAX
+        || (q.p ? st.len >= u.len || u.p[st.len] != '?' || q.p != u.p + st.len + 1
+                  || q.len != u.len - st.len - 1
+                : st.len != u.len)
+        || !jw_member_fits(w, tn, u.len)) {
+        m_str(w, K("original"), u);
+        m_str(w, K("path"), st);
+        m_str(w, K("query"), q);
+        return;
+    }
+    o = w->buf + w->pos;
+    sep = !w->first[w->depth];
+    w->first[w->depth] = 0;
+    o[0] = ',';
+    memcpy(o + sep, "\"original\":\"", tn + 1);
+    b0 = w->pos + sep + tn + 1;
+    mid = json_body_roomy(w->buf, b0, (const unsigned char *)st.p, st.len, st.len);
+    b1 = json_body_roomy(w->buf, mid, (const unsigned char *)u.p + st.len, u.len - st.len,
+                         u.len - st.len);
+    w->buf[b1] = '"';
+    w->pos = b1 + 1;
+    if (!m_escaped(w, K("path"), b0, mid - b0)) m_str(w, K("path"), st);
+    if (q.p && !m_escaped(w, K("query"), mid + 1, b1 - mid - 1)) m_str(w, K("query"), q);
+}
+
 static void r_access(jw_t *w, iw_event_t *ev)
 {
     long long n;
@@ -830,9 +892,7 @@ static void r_access(jw_t *w, iw_event_t *ev)
     jw_close(w, '}');
 
     jw_open(w, K("url"), '{');
-    m_str(w, K("original"), fget(ev, IW_F_CS_URI));
-    m_str(w, K("path"), fget(ev, IW_F_CS_URI_STEM));
-    m_str(w, K("query"), fget(ev, IW_F_CS_URI_QUERY));
+    r_url_parts(w, fget(ev, IW_F_CS_URI), fget(ev, IW_F_CS_URI_STEM), fget(ev, IW_F_CS_URI_QUERY));
     m_str(w, K("domain"), host_only(fget(ev, IW_F_CS_HOST)));
     jw_close(w, '}');
 
