@@ -113,6 +113,9 @@ typedef struct iw_srv_conf {
     /* resolved at check_config / post_config (not merged) */
     int rt;                           /* index into G->rts, -1: no rules */
     int nt;                           /* index into G->ntcfg */
+    int time_taken;                   /* a rule reads time-taken (else not asked) */
+    const char *host;                 /* the server's server_hostname ... */
+    apr_size_t host_len;              /* ... and its length (not asked per request) */
 } iw_srv_conf_t;
 
 typedef struct iw_dir_conf {
@@ -1787,9 +1790,10 @@ ban_deny(request_rec *r, const iw_srv_conf_t *sc, const iw_ban_key_t *k,
     return sc->ban->status > 0 ? sc->ban->status : IW_BAN_DEF_STATUS;
 }
 
-/* post_read_request, after mod_remoteip: is this client banned? */
-IW_HOT
-static int iw_ban_check(request_rec *r)
+/* iw_ban_check with a ban active somewhere: is this client banned?  (Its
+ * key on the stack takes a frame and a stack-protector check, which the
+ * requests of a server without bans do not pay.) */
+static int __attribute__((noinline)) ban_check_client(request_rec *r)
 {
     const iw_srv_conf_t *sc;
     const apr_sockaddr_t *sa;
@@ -1797,8 +1801,6 @@ static int iw_ban_check(request_rec *r)
     unsigned fl = 0;
     int slot;
 
-    if (!G || !G->ban || !iw_ban_any(G->ban))   /* no ban: two loads */
-        return DECLINED;
     sc = srv_conf(r->server);
     if (!sc->ban || sc->ban->mode <= 0 || !(sa = r->useragent_addr))
         return DECLINED;
@@ -1814,6 +1816,15 @@ static int iw_ban_check(request_rec *r)
     if (slot < 0 && !(fl & IW_BAN_F_ENDED))
         return DECLINED;
     return ban_deny(r, sc, &k, slot, fl);
+}
+
+/* post_read_request, after mod_remoteip: is this client banned? */
+IW_HOT
+static int iw_ban_check(request_rec *r)
+{
+    if (!G || !G->ban || !iw_ban_any(G->ban))   /* no ban: three loads */
+        return DECLINED;
+    return ban_check_client(r);
 }
 
 /* log_transaction: a request this module refused is not evaluated. */
@@ -2162,8 +2173,16 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     G->ntcfg = apr_array_make(pconf, 2, sizeof(iw_notify_cfg_t));
     for (s = s0; s; s = s->next) {
         iw_srv_conf_t *sc = srv_conf(s);
-        if (sc->rt >= 0)
-            sc->nt = notify_index(G->ntcfg, sc);
+        const iw_rt_t *rt;
+        if (sc->rt < 0)
+            continue;
+        sc->nt = notify_index(G->ntcfg, sc);
+        /* what describe_request asks of every request, known now */
+        rt = G->rts[sc->rt];
+        sc->time_taken = iw_engine_reads_field(rt->engine, IW_F_TIME_TAKEN)
+                         || iw_corr_reads_field(rt->corr, IW_F_TIME_TAKEN);
+        sc->host = s->server_hostname;
+        sc->host_len = sc->host ? strlen(sc->host) : 0;
     }
     if (G->nrts == 0)
         return OK;
@@ -2610,7 +2629,7 @@ typedef struct iw_req_conf {
     char *body;
     apr_size_t blen, bcap, blimit, bover;
     int body_on;                        /* the body filter is on this request */
-    int in_handler;                     /* the handlers run (iw_body_handler) */
+    int in_handler;                     /* the handlers run (body_handler) */
 } iw_req_conf_t;
 
 static iw_req_conf_t *req_conf(request_rec *r)
@@ -2626,8 +2645,9 @@ static iw_req_conf_t *req_conf(request_rec *r)
 /* A header table's entries as strings with their lengths: names into hn,
  * values into hv, at most cap of them (*n taken; the bytes of the rest
  * added to *dropped, iw-truncated).  Returns the bytes of those taken as
- * iw_request_bytes counts them.  The headers as sent (post_read_request)
- * and headers_in as it is now (copy_headers) are read the same way. */
+ * iw_request_bytes counts them.  headers_in as it is now (copy_headers);
+ * iw_post_read_request reads the headers as sent the same way, with room
+ * for all. */
 static apr_size_t header_strs(const apr_array_header_t *ha, iw_str_t *hn, iw_str_t *hv, int cap,
                               int *n, apr_size_t *dropped)
 {
@@ -2663,20 +2683,34 @@ IW_HOT
 static int iw_post_read_request(request_rec *r)
 {
     const apr_array_header_t *ha;
+    const apr_table_entry_t *he;
     iw_req_conf_t *rc;
-    iw_str_t *hn;
-    apr_size_t dropped = 0;
+    iw_str_t *hn, *hv;
+    apr_size_t bytes = 0;
+    int i, n = 0;
 
     if (r->prev || r->main || !G || !G->ready || srv_conf(r->server)->rt < 0)
         return DECLINED;
     ha = apr_table_elts(r->headers_in);
+    he = (const apr_table_entry_t *)ha->elts;
     rc = apr_palloc(r->pool, sizeof(*rc) + 2 * (apr_size_t)ha->nelts * sizeof(iw_str_t));
     memset(rc, 0, sizeof(*rc));
     hn = (iw_str_t *)(void *)(rc + 1);
+    hv = hn + ha->nelts;
+    /* header_strs with room for every entry, without its checks for a
+     * full array (every request runs this loop) */
+    for (i = 0; i < ha->nelts; i++) {
+        if (!he[i].key)
+            continue;
+        hn[n] = S(he[i].key);
+        hv[n] = S(he[i].val);
+        bytes += hn[n].len + hv[n].len;
+        n++;
+    }
     rc->hn = hn;
-    rc->hv = hn + ha->nelts;
-    /* room for every entry: nothing is dropped */
-    rc->hbytes = header_strs(ha, hn, hn + ha->nelts, ha->nelts, &rc->nh, &dropped);
+    rc->hv = hv;
+    rc->nh = n;
+    rc->hbytes = bytes + 3 * (apr_size_t)n;
     rc->sent = 1;
     ap_set_module_config(r->request_config, &iocwatch_module, rc);
     return DECLINED;
@@ -2701,7 +2735,7 @@ static const char * __attribute__((noinline)) sent_header(const iw_req_conf_t *r
  * up to IocWatchBodyLimit; the rest is counted (iw-truncated).  It never
  * reads on its own, so a body the handler does not read is never read,
  * and it never waits.  Only reads while the handler runs are copied (see
- * iw_body_handler): httpd discarding a body the handler left unread, after
+ * body_handler): httpd discarding a body the handler left unread, after
  * it returned, is passed through without a copy. */
 static ap_filter_rec_t *iw_body_filter_handle;
 
@@ -2755,16 +2789,13 @@ static apr_status_t iw_body_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     return rv;
 }
 
-/* The handler's extent, for the body filter: first in the handler chain,
- * run the chain itself (our own entry declines inside), so that the
- * filter knows when the handler has returned.  Only for requests with the
- * body filter on; every other request costs one config lookup. */
-static int iw_body_handler(request_rec *r)
+/* The handler's extent, for the body filter (iw_handler, first in the
+ * handler chain, calls this for a request with the body filter on): run
+ * the chain itself (our own entry finds in_handler set inside), so that
+ * the filter knows when the handler has returned. */
+static int __attribute__((noinline)) body_handler(request_rec *r, iw_req_conf_t *rc)
 {
-    iw_req_conf_t *rc = ap_get_module_config(r->request_config, &iocwatch_module);
     int rv;
-    if (!rc || !rc->body_on || rc->in_handler)
-        return DECLINED;
     rc->in_handler = 1;
     rv = ap_run_handler(r);
     rc->in_handler = 0;
@@ -2857,10 +2888,11 @@ static void describe_body(const request_rec *orig, const request_rec *r,
 _Static_assert(sizeof(iw_request_desc_t) == 216, "set a new member in describe_request");
 #endif
 IW_HOT
-static void describe_request(const request_rec *orig, const request_rec *r,
-                             iw_request_desc_t *d)
+static void describe_request(const iw_srv_conf_t *sc, const request_rec *orig,
+                             const request_rec *r, iw_request_desc_t *d)
 {
     const conn_rec *c = r->connection;
+    const char *host = r->server->server_hostname;
 
     split_request_line(orig, r, d);
     d->status = r->status;
@@ -2869,11 +2901,13 @@ static void describe_request(const request_rec *orig, const request_rec *r,
     d->client_ip = S(r->useragent_ip);
     d->username = S(r->user ? r->user : orig->user);
     d->time = orig->request_time;
-    d->time_taken_ms = (apr_int64_t)apr_time_as_msec(apr_time_now()
-                                                     - orig->request_time);
+    /* unknown (as without a clock) when no rule reads it: no clock read */
+    d->time_taken_ms = sc->time_taken ? (apr_int64_t)apr_time_as_msec(apr_time_now()
+                                                     - orig->request_time) : -1;
     d->server_ip = S(c->local_ip);
     d->server_port = c->local_addr ? c->local_addr->port : 0;
-    d->sitename = S(r->server->server_hostname);
+    /* the length known since post_config (the same string: the pointer) */
+    d->sitename = host == sc->host ? SN(host, sc->host_len) : S(host);
     d->request_id = S(request_id(orig, r));
 }
 
@@ -2904,7 +2938,7 @@ static int iw_log_transaction(request_rec *r0)
     /* every other member is set by describe_request and copy_headers */
     d.dropped = 0;
     d.body = SN(NULL, 0);
-    describe_request(orig, r, &d);
+    describe_request(sc, orig, r, &d);
     bytes = copy_headers(orig, t, &d) + d.method.len + d.target.len
             + d.version.len;
     describe_body(orig, r, &d);
@@ -3388,12 +3422,19 @@ static int __attribute__((noinline, cold)) status_allowed(request_rec *r)
     return 0;
 }
 
-/* Asked of every request of every server; the page's code (and its stack
- * frame) stay out of the way. */
+/* The module's one handler, first in the chain and asked of every request
+ * of every server (one hook call, not two): a request with the body
+ * filter on runs the chain inside body_handler (this entry comes again
+ * with in_handler set), then the status page.  The page's code (and its
+ * stack frame) stay out of the way. */
 IW_HOT
-static int iw_status_handler(request_rec *r)
+static int iw_handler(request_rec *r)
 {
-    const char *h = r->handler;
+    iw_req_conf_t *rc = ap_get_module_config(r->request_config, &iocwatch_module);
+    const char *h;
+    if (rc && rc->body_on && !rc->in_handler)
+        return body_handler(r, rc);
+    h = r->handler;
     if (!h || strcmp(h, "iocwatch-status"))
         return DECLINED;
     return status_allowed(r) ? status_page(r) : HTTP_FORBIDDEN;
@@ -3411,10 +3452,9 @@ static void iw_register_hooks(apr_pool_t *p)
     iw_body_filter_handle = ap_register_input_filter("IOCWATCH_BODY", iw_body_filter,
                                                      NULL, AP_FTYPE_RESOURCE);
     ap_hook_insert_filter(iw_insert_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(iw_body_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(iw_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_log_transaction(iw_log_transaction, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_error_log(iw_error_log, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(iw_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ban_register_hooks();
 }
 

@@ -45,6 +45,8 @@ size_t iw_corr_table_bytes(size_t slot_size, size_t slots);
 size_t iw_corr_table_slots(size_t slot_size, size_t bytes);
 /* Hash of the correlation rules' ids and definitions (and the layout). */
 uint64_t iw_corr_fingerprint(const iw_corr_t *c);
+/* Does a correlation rule read event field f (group-by, value_count)? */
+int iw_corr_reads_field(const iw_corr_t *c, int f);
 
 /* Initialise a fresh block (zeroes, writes a header with the
  * ruleset fingerprint, initialises the partition locks: never on a block

@@ -357,3 +357,16 @@ iw_corr_t *iw_corr_create_rs(apr_pool_t *p, const iw_ruleset_t *rs, iw_diag_t *d
 
 size_t iw_corr_slot_size(const iw_corr_t *c) { return c ? c->slot_size : 0; }
 uint64_t iw_corr_fingerprint(const iw_corr_t *c) { return c ? c->fingerprint : 0; }
+
+int iw_corr_reads_field(const iw_corr_t *c, int f)
+{
+    int i, j;
+    for (i = 0; c && i < c->ncorr; i++) {
+        const corr_prog_t *pg = &c->progs[i];
+        for (j = 0; pg->gfields && j < pg->nrefs * pg->ngroup; j++)
+            if (pg->gfields[j] == f) return 1;
+        for (j = 0; pg->vfields && j < pg->nrefs; j++)
+            if (pg->vfields[j] == f) return 1;
+    }
+    return 0;
+}

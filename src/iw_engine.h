@@ -47,6 +47,11 @@ typedef struct iw_rule_counts {
     int total, detection, correlation, filters, not_compiled;
 } iw_rule_counts_t;
 void iw_engine_rule_counts(const iw_engine_t *e, iw_rule_counts_t *c);
+/* Does any rule's matching read access-event field f, a member of the
+ * request's description (iw_request_desc_t: c-ip, time-taken, ...; not a
+ * view computed from others)?  A caller may leave a member no rule reads
+ * unknown (correlation's group-by and value fields: iw_corr_reads_field). */
+int iw_engine_reads_field(const iw_engine_t *e, int f);
 /* "91 rules: 79 detection, 6 correlation, 6 filters" (+ ", 2 detection
  * rules not compiled" when some are); returns the length (snprintf's). */
 int iw_rule_counts_text(const iw_rule_counts_t *c, char *buf, size_t size);

@@ -96,6 +96,13 @@ size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, 
     return n;
 }
 
+/* The fields the event key holds are every field the matchers read (what
+ * is not keyed cannot change a result); a view's sources stand for it. */
+int iw_engine_reads_field(const iw_engine_t *e, int f)
+{
+    return e && f >= 0 && f < IW_F__COUNT && (e->evk_fields[0] & FBIT(f)) != 0;
+}
+
 /* One planned field of a request key, as event_key writes it. */
 IW_HOT
 static int rkey_put(kbuf_t *k, const iw_request_desc_t *d, rkey_item_t it)

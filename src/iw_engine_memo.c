@@ -129,13 +129,19 @@ int iw_engine_memo_aes;
 
 /* Keys run to a kilobyte with a browser's headers: AES rounds where the
  * CPU has them (keys over 16 bytes), else 16 bytes per multiply. */
-IW_HOT
-uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n)
+static inline __attribute__((always_inline))
+uint64_t hash64(uint64_t seed, const void *p, size_t n)
 {
 #ifdef HAVE_AES_HASH
     if (n > 16 && iw_engine_memo_aes) return hash_aes(seed, p, n);
 #endif
     return hash_mul(seed, p, n);
+}
+
+IW_HOT
+uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n)
+{
+    return hash64(seed, p, n);
 }
 
 iw_engine_memo_t *iw_engine_memo_create(unsigned entries)
@@ -223,7 +229,7 @@ IW_HOT
 int iw_engine_memo_key(iw_engine_memo_key_t *k)
 {
     if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;   /* not hashed in vain */
-    return key_hb(k, iw_engine_memo_hash64(0, k->v, k->n));
+    return key_hb(k, hash64(0, k->v, k->n));    /* no second call (every lookup) */
 }
 
 /* Tag and lengths in one word (both lengths are at most

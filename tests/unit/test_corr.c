@@ -517,6 +517,34 @@ TEST(corr_alias_group_by_across_rules)
     CHECK_INT(f->out[0].count, 2);
 }
 
+/* iw_corr_reads_field: the group-by fields through aliases too (the
+ * module asks it whether to read the clock for time-taken). */
+TEST(corr_reads_field)
+{
+    fx_t *f = fx_new(p);
+    static const char *const by[] = {"who", NULL};
+    static const char *const by_tt[] = {"time-taken", NULL};
+    iw_rule_t *a = det(f, "by_ip"), *b = det(f, "by_user");
+    iw_rule_t *c = corr(f, "c", IW_CORR_EVENT_COUNT, 60 * SEC, by,
+                        IW_CMP_GTE, 2, 0, 0, a, b, NULL);
+    apr_hash_t *m = apr_hash_make(p);
+    fx_t *g = fx_new(p);
+    iw_rule_t *x = det(g, "x");
+    c->corr->aliases = apr_hash_make(p);
+    apr_hash_set(m, "by_ip", APR_HASH_KEY_STRING, "c-ip");
+    apr_hash_set(m, "by_user", APR_HASH_KEY_STRING, "cs-username");
+    apr_hash_set(c->corr->aliases, "who", APR_HASH_KEY_STRING, m);
+    c->corr->group_fields = NULL;
+    REQUIRE(fx_build(f, 64));
+    CHECK(iw_corr_reads_field(f->c, IW_F_C_IP));
+    CHECK(iw_corr_reads_field(f->c, IW_F_CS_USERNAME));
+    CHECK(!iw_corr_reads_field(f->c, IW_F_TIME_TAKEN));
+    corr(g, "ctt", IW_CORR_EVENT_COUNT, 60 * SEC, by_tt, IW_CMP_GTE, 2, 0, 0, x, NULL);
+    REQUIRE(fx_build(g, 64));
+    CHECK(iw_corr_reads_field(g->c, IW_F_TIME_TAKEN));
+    CHECK(!iw_corr_reads_field(NULL, IW_F_TIME_TAKEN));
+}
+
 TEST(corr_value_count_distinct)
 {
     fx_t *f = fx_new(p);

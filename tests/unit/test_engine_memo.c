@@ -476,6 +476,23 @@ static void rdesc_set(rdesc_t *r, int m, int v)
 #undef RS
 }
 
+/* iw_engine_reads_field: the description members the rules read (the
+ * module reads the clock for time-taken only then). */
+TEST(engine_reads_field)
+{
+    iw_engine_t *tt = compile_rules(p, "title: t\nid: t-tt\nlevel: high\nlogsource:\n"
+                                    "    category: webserver\ndetection:\n    sel:\n"
+                                    "        time-taken|gte: 5000\n    condition: sel\n", 0);
+    iw_engine_t *uri = compile_rules(p, "title: t\nid: t-uri\nlevel: high\nlogsource:\n"
+                                     "    category: webserver\ndetection:\n    sel:\n"
+                                     "        cs-uri|contains: zz\n    condition: sel\n", 0);
+    REQUIRE(tt && uri);
+    CHECK(iw_engine_reads_field(tt, IW_F_TIME_TAKEN));
+    CHECK(!iw_engine_reads_field(uri, IW_F_TIME_TAKEN));
+    CHECK(iw_engine_reads_field(uri, IW_F_CS_URI));
+    CHECK(!iw_engine_reads_field(NULL, IW_F_CS_URI));
+}
+
 /* Which single fields let a clean repeat be answered from the request's
  * description: those iw_event_from_request copies from one member (or
  * never sets), and those derived from the target; not the header fields
