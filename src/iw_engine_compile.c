@@ -1413,70 +1413,6 @@ static void expand_lazy(iw_engine_t *e)
     }
 }
 
-/* Where iw_event_from_request takes access field f from: a member of the
- * description it copies (a string, or a number when known), nowhere (the
- * field is never set in a request's event), or RK_DERIVED (computed from
- * other data: a request key cannot stand for it). */
-static rkey_item_t rkey_item(int f)
-{
-    rkey_item_t it = { 0, RK_DERIVED };
-#define RK(field, member, how) case field:                                         \
-    it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; break
-    switch (f) {
-    RK(IW_F_C_IP, client_ip, RK_STR);
-    RK(IW_F_S_IP, server_ip, RK_STR);
-    RK(IW_F_S_SITENAME, sitename, RK_STR);
-    RK(IW_F_CS_METHOD, method, RK_STR);
-    RK(IW_F_CS_URI, target, RK_STR);
-    RK(IW_F_CS_VERSION, version, RK_STR);
-    RK(IW_F_CS_USERNAME, username, RK_STR);
-    RK(IW_F_REQUEST_ID, request_id, RK_STR);
-    RK(IW_F_CS_BODY, body, RK_STR);
-    RK(IW_F_S_PORT, server_port, RK_INT);
-    RK(IW_F_SC_STATUS, status, RK_INT);
-    RK(IW_F_SC_BYTES, sc_bytes, RK_I64);
-    RK(IW_F_CS_BYTES, cs_bytes, RK_I64);
-    RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64);
-    case IW_F_MESSAGE: case IW_F_LEVEL: case IW_F_MODULE: case IW_F_AH_CODE: case IW_F_PID:
-        it.kind = RK_NULL;
-        break;
-    default: break;
-    }
-#undef RK
-    return it;
-}
-
-/* For events built by iw_event_from_request, stem, query and host are
- * functions of target, method and the header list, and the header fields
- * of the list alone: with those keyed, the derived ones need not be. */
-static void plan_request_key(iw_engine_t *e)
-{
-    const uint64_t by_hdrs = FBIT(IW_F_CS_USER_AGENT) | FBIT(IW_F_CS_REFERER)
-                             | FBIT(IW_F_CS_COOKIE) | FBIT(IW_F_CS_CONTENT_TYPE);
-    const uint64_t by_target = FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_QUERY);
-    /* host also needs the list (the Host header), else the target alone */
-    const uint64_t from_target = by_target | (e->evk_hdrs[0] ? FBIT(IW_F_CS_HOST) : 0);
-    uint64_t m = e->evk_fields[0];
-
-    if (e->evk_hdrs[0]) m &= ~by_hdrs;
-    if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
-    e->evk_req = m;
-    e->evk_req_desc = 1;
-    for (e->nrkey = 0; m; m &= m - 1) {
-        rkey_item_t it = rkey_item(__builtin_ctzll(m));
-        if (it.kind == RK_DERIVED) {
-            e->evk_req_desc = 0;
-            e->nrkey = 0;
-            return;
-        }
-        if (it.kind == RK_NULL) {  /* never set in a request's event: the same bytes in */
-            e->evk_req &= ~(m & -m);    /* every request key (both layouts leave it out) */
-            continue;
-        }
-        e->rkey[e->nrkey++] = it;
-    }
-}
-
 /* Which event data any matcher reads: the event cache keys on exactly
  * that (and on nothing else, so e.g. the time or request id do not spoil
  * it unless a rule reads them). */
@@ -1497,7 +1433,7 @@ static void plan_event_key(iw_engine_t *e)
     if (e->nconf)                  /* merged scan: segments of these in _raw */
         for (k = 0; k < NMERGE; k++) read_field(e, IW_EV_ACCESS, merge_fields[k]);
     expand_lazy(e);
-    plan_request_key(e);
+    iw_engine__plan_request_key(e);
 }
 
 iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,

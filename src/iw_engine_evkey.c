@@ -57,10 +57,10 @@ unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *
                                const iw_str_t *values, int nhdrs, apr_time_t t)
 {
     int i, ok = 1;
-    if (e->evk_hdrs[ti]) {         /* name, value, name, ...: one copy of kput_str's code */
+    if (e->evk_hdrs[ti]) {         /* name, value, name, ... */
         ok = kput(&k, &nhdrs, sizeof(nhdrs));
-        for (i = 0; ok && i < 2 * nhdrs; i++)
-            ok = kput_str(&k, (i & 1) ? values[i >> 1] : names[i >> 1]);
+        for (i = 0; ok && i < nhdrs; i++)
+            ok = kput_str(&k, names[i]) && kput_str(&k, values[i]);
     }
     if (ok && e->evk_time)
         ok = kput_num(&k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
@@ -79,11 +79,18 @@ unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *
 size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
 {
     kbuf_t k = { buf, buf + IW_ENGINE_MEMO_MAX_KEY };
-    int req = ti == 0 && ev->from_request, f, ok = 1;
+    int req = ti == 0 && ev->from_request, f, i, ok = 1;
     uint64_t m = req ? e->evk_req : e->evk_fields[ti];
     size_t n;
 
     *k.o++ = (unsigned char)(ti | req << 1);     /* which layout follows */
+    if (req && e->evk_req_desc) {   /* request_key's order: its plan's */
+        for (i = 0; i < e->nrkey && ok; i++) {
+            f = e->rkey[i].field;
+            ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f]) : kput_str(&k, ev->val[f]);
+        }
+        m = 0;
+    }
     for (; m && ok; m &= m - 1) {
         f = __builtin_ctzll(m);
         ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f])   /* the text is the number's */
@@ -137,10 +144,87 @@ size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
 
     if (d->dropped) return 0;                     /* iw-truncated: not a function of the key */
     *k.o++ = (unsigned char)(0 | 1 << 1);        /* event_key's layout byte: access, from a request */
-    for (i = 0; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
+    for (i = 0; i < e->nrkey_str && ok; i++)     /* the strings, then the numbers */
+        ok = kput_str(&k, *(const iw_str_t *)(const void *)((const char *)d + e->rkey[i].off));
+    for (; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
     if (!ok || !(k.o = key_tail(e, 0, k, d->hdr_names, d->hdr_values, nhdrs, d->time)))
         return 0;
     n = (size_t)(k.o - buf);
     if (6 * n + 1024 > buf_size) return 0;
     return n;
+}
+
+/* ---- the plan ---------------------------------------------------------------- */
+
+/* Where iw_event_from_request takes access field f from: a member of the
+ * description it copies (a string, or a number when known), nowhere (the
+ * field is never set in a request's event), or RK_DERIVED (computed from
+ * other data: a request key cannot stand for it). */
+static rkey_item_t rkey_item(int f)
+{
+    rkey_item_t it = { 0, RK_DERIVED, (uint8_t)f };
+#define RK(field, member, how) case field:                                         \
+    it.off = (uint16_t)offsetof(iw_request_desc_t, member); it.kind = how; break
+    switch (f) {
+    RK(IW_F_C_IP, client_ip, RK_STR);
+    RK(IW_F_S_IP, server_ip, RK_STR);
+    RK(IW_F_S_SITENAME, sitename, RK_STR);
+    RK(IW_F_CS_METHOD, method, RK_STR);
+    RK(IW_F_CS_URI, target, RK_STR);
+    RK(IW_F_CS_VERSION, version, RK_STR);
+    RK(IW_F_CS_USERNAME, username, RK_STR);
+    RK(IW_F_REQUEST_ID, request_id, RK_STR);
+    RK(IW_F_CS_BODY, body, RK_STR);
+    RK(IW_F_S_PORT, server_port, RK_INT);
+    RK(IW_F_SC_STATUS, status, RK_INT);
+    RK(IW_F_SC_BYTES, sc_bytes, RK_I64);
+    RK(IW_F_CS_BYTES, cs_bytes, RK_I64);
+    RK(IW_F_TIME_TAKEN, time_taken_ms, RK_I64);
+    case IW_F_MESSAGE: case IW_F_LEVEL: case IW_F_MODULE: case IW_F_AH_CODE: case IW_F_PID:
+        it.kind = RK_NULL;
+        break;
+    default: break;
+    }
+#undef RK
+    return it;
+}
+
+/* For events built by iw_event_from_request, stem, query and host are
+ * functions of target, method and the header list, and the header fields
+ * of the list alone: with those keyed, the derived ones need not be. */
+void iw_engine__plan_request_key(iw_engine_t *e)
+{
+    rkey_item_t nums[IW_F__COUNT];
+    int nnum = 0;
+
+    const uint64_t by_hdrs = FBIT(IW_F_CS_USER_AGENT) | FBIT(IW_F_CS_REFERER)
+                             | FBIT(IW_F_CS_COOKIE) | FBIT(IW_F_CS_CONTENT_TYPE);
+    const uint64_t by_target = FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_QUERY);
+    /* host also needs the list (the Host header), else the target alone */
+    const uint64_t from_target = by_target | (e->evk_hdrs[0] ? FBIT(IW_F_CS_HOST) : 0);
+    uint64_t m = e->evk_fields[0];
+
+    if (e->evk_hdrs[0]) m &= ~by_hdrs;
+    if (m & from_target) m = (m & ~from_target) | FBIT(IW_F_CS_URI) | FBIT(IW_F_CS_METHOD);
+    e->evk_req = m;
+    e->evk_req_desc = 1;
+    for (e->nrkey = e->nrkey_str = 0; m; m &= m - 1) {
+        rkey_item_t it = rkey_item(__builtin_ctzll(m));
+        if (it.kind == RK_DERIVED) {
+            e->evk_req_desc = 0;
+            e->nrkey = e->nrkey_str = 0;
+            return;
+        }
+        if (it.kind == RK_NULL) {  /* never set in a request's event: the same bytes in */
+            e->evk_req &= ~(m & -m);    /* every request key (both layouts leave it out) */
+            continue;
+        }
+        if (it.kind == RK_STR) e->rkey[e->nrkey++] = it;
+        else nums[nnum++] = it;
+    }
+    /* the strings first, then the numbers (both in field order): the
+     * writer's loop over the strings needs no choice per item */
+    e->nrkey_str = e->nrkey;
+    memcpy(e->rkey + e->nrkey, nums, sizeof(nums[0]) * (size_t)nnum);
+    e->nrkey += nnum;
 }

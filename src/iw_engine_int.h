@@ -214,7 +214,7 @@ enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
  * from that description. */
 enum { RK_STR, RK_INT, RK_I64, RK_NULL,    /* RK_INT keyed when > 0, RK_I64 when >= 0 */
        RK_DERIVED };                         /* not from one member: no request key */
-typedef struct rkey_item { uint16_t off; uint8_t kind; } rkey_item_t;
+typedef struct rkey_item { uint16_t off; uint8_t kind, field; } rkey_item_t;
 
 struct iw_engine {
     apr_pool_t *pool;
@@ -267,7 +267,7 @@ struct iw_engine {
     uint64_t evk_req;              /* access fields for events built from a request */
     int evk_req_desc;              /* ... all copied as they are from the description */
     rkey_item_t rkey[IW_F__COUNT]; /* ... then where each is in the description */
-    int nrkey;
+    int nrkey, nrkey_str;          /* (the strings first: nrkey_str of them) */
     /* evaluation errors: which detection rules read each predicate (CSR,
      * through their filters too), and each pattern's field */
     int32_t *rd_first, *rd_rules;
@@ -425,6 +425,8 @@ int iw_engine__plan_lines(build_t *b, int field, const apr_array_header_t *ids, 
 size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf);
 size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
                               size_t buf_size, unsigned char *buf, size_t room);
+/* Plans request_key from evk_fields (plan_event_key, iw_engine_compile.c). */
+void iw_engine__plan_request_key(iw_engine_t *e);
 
 /* iw_engine_value.c: all matchers one YAML value stands for. */
 /* the regexes of ids (pattern indexes) Vectorscan takes exactly (iw_engine_value.c) */
