@@ -2528,8 +2528,8 @@ static void iw_process(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc,
 }
 
 /* Monitoring on for this server and scope?  (Rules configured, not Off.) */
-IW_HOT
-static int active(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc)
+static inline __attribute__((always_inline))
+int active(const iw_srv_conf_t *sc, const iw_dir_conf_t *dc)
 {
     if (!G || !G->ready || sc->rt < 0 || sc->nt < 0 || sc->rt >= G->nrts)
         return 0;
@@ -2592,17 +2592,23 @@ static void split_request_line(const request_rec *orig, const request_rec *r,
     }
 }
 
-static const char *request_id(const request_rec *orig, const request_rec *r)
+static const char * __attribute__((noinline)) unique_id(const request_rec *orig,
+                                                        const request_rec *r)
 {
     const char *id = NULL;
-    if (!G->unique_id)          /* spare two table scans per request */
-        return orig->log_id;
     /* may be called (error_log) on a request still being read */
     if (orig->subprocess_env)
         id = apr_table_get(orig->subprocess_env, "UNIQUE_ID");
     if (!id && r->subprocess_env)
         id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     return id ? id : orig->log_id;
+}
+
+/* mod_unique_id's UNIQUE_ID, else httpd's log id (without mod_unique_id
+ * no table scans: every request asks) */
+static inline const char *request_id(const request_rec *orig, const request_rec *r)
+{
+    return G->unique_id ? unique_id(orig, r) : orig->log_id;
 }
 
 /* Room for n headers in the thread's arrays (they only grow: as many as
@@ -2812,16 +2818,13 @@ static int form_type(const char *ct)
 /* Runs for the request that runs the handler (also after an internal
  * redirect): bodies of POST/PUT/PATCH forms and JSON where monitoring is
  * on.  Content-Type as the client sent it. */
-static void iw_insert_filter(request_rec *r)
+static void __attribute__((noinline)) insert_body_filter(request_rec *r)
 {
     const request_rec *orig = r;
     const iw_dir_conf_t *dc;
     const iw_req_conf_t *oc;
     iw_req_conf_t *rc;
     int limit;
-    if (r->main || (r->method_number != M_POST && r->method_number != M_PUT
-                    && r->method_number != M_PATCH))
-        return;
     dc = dir_conf(r->per_dir_config);
     if (!active(srv_conf(r->server), dc))
         return;
@@ -2836,6 +2839,17 @@ static void iw_insert_filter(request_rec *r)
     rc->blimit = (apr_size_t)limit;
     rc->body_on = 1;
     ap_add_input_filter_handle(iw_body_filter_handle, rc, r, r->connection);
+}
+
+/* Every request asks; only those that may carry a form go further (no
+ * frame for the others). */
+IW_HOT
+static void iw_insert_filter(request_rec *r)
+{
+    if (r->main || (r->method_number != M_POST && r->method_number != M_PUT
+                    && r->method_number != M_PATCH))
+        return;
+    insert_body_filter(r);
 }
 
 /* Request headers as sent (see iw_post_read_request), every one
