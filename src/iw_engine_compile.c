@@ -936,84 +936,6 @@ static void compile_lines(build_t *b, fieldm_t *fm, int field, const apr_array_h
     b->e->ndbs += 1 + (hl->block_db != NULL);
 }
 
-/* How common a byte is in request text (URIs, parameters, headers):
- * lower is rarer.  Only orders the choice of a literal's gate byte. */
-static int gate_rank(unsigned c)
-{
-    static const char common[] = "eaotisrnlcpdhmu/.-_=&0123456789fgbwykvxjqz %?:;,+";
-    const char *at;
-    if (c >= 0x80 || c < 0x20 || c == 0x7f) return 0;
-    if (c >= 'A' && c <= 'Z') c += 'a' - 'A';   /* a letter counts as its lower case */
-    at = strchr(common, (int)c);
-    return at ? 200 - (int)(at - common) : 100;
-}
-
-static void gate_add(uint8_t *g, unsigned c, int caseless)
-{
-    g[c] = 1;
-    if (caseless && c >= 'a' && c <= 'z') g[c - 'a' + 'A'] = 1;
-    if (caseless && c >= 'A' && c <= 'Z') g[c - 'A' + 'a'] = 1;
-}
-
-/* One literal every match holds: its rarest byte joins the gate, unless
- * the gate already has one of its bytes. */
-static void gate_lit(uint8_t *g, const unsigned char *l, size_t n, int caseless)
-{
-    size_t j, best = 0;
-    for (j = 0; j < n; j++) {
-        if (g[l[j]]) return;
-        if (gate_rank(l[j]) < gate_rank(l[best])) best = j;
-    }
-    gate_add(g, l[best], caseless);
-}
-
-#define GATE_MAX_COMMON 12     /* more bytes of the usual text: no gate */
-
-/* The byte gate of a field's databases (fieldm_t.gate): from every
- * pattern's required literals (a pure literal is its own; a regex's from
- * iw_match_factor.h: each match holds one of them), one byte per literal.
- * None when a pattern has no required literal, or when the gate would
- * hold so many common bytes that it opens for nearly every value (the
- * pure literals are taken first: they cost no analysis). */
-static void gate_build(build_t *b, fieldm_t *fm, const apr_array_header_t *ids)
-{
-    uint8_t *g = apr_pcalloc(b->p, 256);
-    int i, pass, ncommon;
-    unsigned c;
-
-    for (pass = 0; pass < 2; pass++)
-        for (i = 0; i < ids->nelts; i++) {
-            unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
-            const pat_t *pt;
-            iw_match_factor_t fa;
-            int cl, k;
-            if (id >= (unsigned)b->pats->nelts)      /* merged literal: its pattern */
-                id = (unsigned)APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts, confent_t).pat;
-            pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
-            cl = (pt->flags & HS_FLAG_CASELESS) != 0;
-            if ((pt->lb != NULL) != !pass) continue;
-            if (pt->lb) {
-                if (!pt->ll) return;
-                gate_lit(g, pt->lb, pt->ll, cl);
-            } else {
-                iw_match_factor_analyse(b->tp, pt->expr, strlen(pt->expr),
-                                        (cl ? IW_MATCH_FACTOR_CASELESS : 0)
-                                        | ((pt->flags & HS_FLAG_DOTALL) ? IW_MATCH_FACTOR_DOTALL : 0)
-                                        | ((pt->flags & HS_FLAG_MULTILINE) ? IW_MATCH_FACTOR_MULTILINE : 0),
-                                        &fa);
-                if (!fa.nlits) return;
-                for (k = 0; k < fa.nlits; k++) {
-                    if (!fa.lits[k].len) return;
-                    gate_lit(g, fa.lits[k].b, fa.lits[k].len, cl);
-                }
-            }
-            for (c = 0, ncommon = 0; c < 128; c++)
-                if (g[c] && gate_rank(c) > 150 && !(c >= 'A' && c <= 'Z')) ncommon++;
-            if (ncommon > GATE_MAX_COMMON) return;
-        }
-    fm->gate = g;
-}
-
 /* Split the patterns of one field into exact-value tables, compared
  * literals and a Vectorscan database: a Vectorscan call costs ~50-100 ns
  * even on a few bytes, and anchored exact values slow a database down. */
@@ -1081,7 +1003,7 @@ static int compile_field(build_t *b, int ti, int field)
         if (fm->db && !rc && !fm->merged && !(!ti && field == IW_F_RAW && b->e->merge))
             compile_plain(b, fm, hs);
         if (fm->db && !rc && !ti && !fm->merged) compile_lines(b, fm, field, hs);
-        if ((fm->db || fm->rest) && !rc) gate_build(b, fm, hs);
+        if ((fm->db || fm->rest) && !rc) iw_engine__gate_build(b, fm, hs);
     }
     extab_build(b, &fm->ex[0], ex[0]);
     extab_build(b, &fm->ex[1], ex[1]);

@@ -546,6 +546,9 @@ static void find_segments(iw_event_t *ev, iw_str_t raw, segment_t *seg)
 static int gate_open(const uint8_t *g, iw_str_t v)
 {
     const unsigned char *p = (const unsigned char *)v.p, *end = p + v.len;
+#ifdef IW_GATE_SIMD
+    if (v.len >= 16 && iw_engine__gate_ssse3) return iw_engine__gate_open16(g, p, v.len);
+#endif
     for (; p < end; p++)
         if (g[*p]) return 1;
     return 0;

@@ -203,9 +203,19 @@ typedef struct fieldm {
     unsigned plain_minw;
     /* byte gate: every match of every pattern of db (and of plain, rest)
      * holds a byte b with gate[b] set; a value without one needs no scan
-     * (NULL: some pattern has no such bytes) */
+     * (NULL: some pattern has no such bytes).  IW_GATE_BYTES: the table,
+     * then its nibble form (iw_engine__gate_nibbles) */
     const uint8_t *gate;
 } fieldm_t;
+
+/* The byte gate (iw_engine_gate.c): its table after its 256 bytes holds
+ * its nibble form, for 16 bytes at a time where SSSE3 is. */
+#define IW_GATE_BYTES (256 + 32)
+#if defined(__x86_64__) && defined(__GNUC__)
+#define IW_GATE_SIMD 1
+extern int iw_engine__gate_ssse3;
+int iw_engine__gate_open16(const uint8_t *g, const unsigned char *p, size_t n);
+#endif
 
 enum { PLAIN_OFF, PLAIN_DB, PLAIN_NONE };
 
@@ -390,6 +400,9 @@ typedef struct build {
     int errors;
     const iw_engine_dbcache_t *hsc;       /* compiled databases from earlier runs */
 } build_t;
+
+/* A field's byte gate from its patterns (fm->gate; none: left NULL). */
+void iw_engine__gate_build(build_t *b, fieldm_t *fm, const apr_array_header_t *ids);
 
 /* A matcher before it is bound to a field and a predicate. */
 enum { M_HS = 1, M_RE, M_CIDR, M_DIRECT };

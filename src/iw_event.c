@@ -857,17 +857,7 @@ static void lazy_params_dropped(iw_event_t *ev)
     }
 }
 
-#define LAZY_BIT(f) ((uint64_t)1 << (f))
-#define LAZY_MASK (LAZY_BIT(IW_F_CS_HEADERS) | LAZY_BIT(IW_F_RAW)             \
-                   | LAZY_BIT(IW_F_CS_URI_DEC) | LAZY_BIT(IW_F_CS_URI_STEM_DEC) \
-                   | LAZY_BIT(IW_F_CS_URI_QUERY_DEC) | LAZY_BIT(IW_F_CS_HEADERS_DEC) \
-                   | LAZY_BIT(IW_F_S_PORT) | LAZY_BIT(IW_F_SC_STATUS)          \
-                   | LAZY_BIT(IW_F_SC_BYTES) | LAZY_BIT(IW_F_CS_BYTES)         \
-                   | LAZY_BIT(IW_F_TIME_TAKEN) | LAZY_BIT(IW_F_PID)            \
-                   | LAZY_BIT(IW_F_IW_TRUNCATED) | LAZY_BIT(IW_F_CS_BODY_DEC)  \
-                   | LAZY_BIT(IW_F_CS_HEADER_DEC)                              \
-                   | LAZY_BIT(IW_F_DATE) | LAZY_BIT(IW_F_TIME)                 \
-                   | IW_FIELD_MULTI_MASK | LAZY_BIT(IW_F_PARAMS_DROPPED))
+#define LAZY_BIT(f) IW_EVENT_LAZY_BIT(f)
 
 static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
 {
@@ -927,26 +917,12 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
     }
 }
 
-/* First request of a lazy view: compute it once.  Out of line (and a tail
- * call) so that iw_event_get stays a frameless leaf on its fast path: the
- * engine calls it ~17 times per event. */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static iw_str_t get_lazy(iw_event_t *ev, iw_field_id_t f)
+/* First request of a lazy view: compute it once (iw_event_get, inline in
+ * iw_event.h, calls it only then). */
+iw_str_t iw_event_get_lazy(iw_event_t *ev, iw_field_id_t f)
 {
     ev->lazy_done |= LAZY_BIT(f);
     compute_lazy(ev, f);
-    return ev->val[f];
-}
-
-iw_str_t iw_event_get(iw_event_t *ev, iw_field_id_t f)
-{
-    uint64_t bit;
-
-    if ((unsigned)f >= IW_F__COUNT) return IW_STR_NULL;
-    bit = LAZY_BIT(f);
-    if ((LAZY_MASK & bit) && !(ev->lazy_done & bit)) return get_lazy(ev, f);
     return ev->val[f];
 }
 
