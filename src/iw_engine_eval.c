@@ -1049,6 +1049,45 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     return 1;
 }
 
+/* The URI fields (s->uri_scan) through one scan-cache entry keyed by the
+ * target's bytes (URIKEY, + CONNECT: it splits a target otherwise): a
+ * repeated path costs one lookup, its decoded views unbuilt.  A miss scans
+ * each in scan order (a predicate of the stem, the query and cs-uri goes
+ * to the first that sets it) and stores the union.  1 when done. */
+#define URIKEY (1u << 12)
+#define URIKEY_CONNECT (1u << 13)
+
+static int scan_uri(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti, iw_event_t *ev)
+{
+    iw_engine_memo_key_t key;
+    const iw_engine_memo_res_t *hit;
+    iw_engine_memo_res_t uni;
+    iw_str_t uri;
+    size_t rlen;
+    int connect, i;
+
+    if (!iw_event_uri_source(ev, &uri, &connect)
+        || !iw_engine_memo_wanted(s->sc, IW_F_CS_URI | (uint32_t)ti << 8 | URIKEY))
+        return 0;
+    key = (iw_engine_memo_key_t){ .tag = IW_F_CS_URI | (uint32_t)ti << 8 | URIKEY
+                                         | (connect ? URIKEY_CONNECT : 0), .v = uri.p, .n = uri.len };
+    if (!sc_key(s, &key)) return 0;
+    if ((hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
+        res_apply(s, hit, NULL);
+        return 1;
+    }
+    uni.n = uni.overflow = 0;
+    for (i = 0; i < e->nscan[ti]; i++) {
+        int f = e->scan_fields[ti][i];
+        if (!((s->uri_scan >> f) & 1)) continue;
+        c->field = f;
+        c->v = iw_event_get(ev, (iw_field_id_t)f);
+        if (c->v.p && c->v.len) scan_value_rec(e, s, c, ti, &uni);
+    }
+    if (!uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
+    return 1;
+}
+
 /* A multi-valued field through its raw bytes: 1 when done. */
 static int scan_multi_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti,
                           iw_event_t *ev)
@@ -1067,6 +1106,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
     const dcheck_t *last = NULL;
     int last_res = 0;
+    uint64_t done = 0;
 
     c.s = s;
     c.field = 0;
@@ -1075,9 +1115,11 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     else memset(c.seg, 0, sizeof(c.seg));
 
     c.rec = NULL;
+    if (ti == 0 && s->uri_scan && s->sc && scan_uri(e, s, &c, ti, ev)) done = s->uri_scan;
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];
         iw_str_t v;
+        if ((done >> f) & 1) continue;
         c.field = f;
         if (iw_field_is_multi(f) && scan_multi_raw(e, s, &c, ti, ev)) continue;
         v = iw_event_get(ev, (iw_field_id_t)f);

@@ -286,6 +286,12 @@ struct iw_engine {
     hlact_t *hl; int nhl;          /* header-line actions of every field */
 };
 
+/* The access fields that are functions of cs-uri's bytes and the method
+ * (iw_event_uri_source): scanned through one scan-cache entry keyed by the
+ * target (iw_engine_eval.c, scan_uri). */
+#define URI_FIELDS (FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_QUERY) | FBIT(IW_F_CS_URI)      \
+                    | FBIT(IW_F_CS_URI_DEC) | FBIT(IW_F_CS_URI_STEM_DEC) | FBIT(IW_F_CS_URI_QUERY_DEC))
+
 struct iw_scratch {
     /* first: all a clean repeated request reads (iw_engine_eval_request) */
     const iw_engine_t *e;
@@ -323,6 +329,7 @@ struct iw_scratch {
     /* this event's long values hashed (iw_engine_memo_hash64 seed 0): a
      * value keyed under several tags (the header block) hashed once */
     struct { const void *p; size_t n; uint64_t h; } vh[4]; unsigned nvh;
+    uint64_t uri_scan;             /* access scan fields derived from cs-uri (scan_uri) */
 };
 
 /* ---- helpers of both sides (inline: the hot path calls them) ------------ */

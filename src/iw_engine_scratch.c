@@ -33,6 +33,7 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
 {
     iw_scratch_t *s;
     size_t np, nr;
+    int i;
 
     if (!e) return NULL;
     np = (size_t)e->npreds;
@@ -65,6 +66,9 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
         iw_scratch_destroy(s);
         return NULL;
     }
+    for (i = 0; i < e->nscan[0]; i++)
+        if ((URI_FIELDS >> e->scan_fields[0][i]) & 1) s->uri_scan |= (uint64_t)1 << e->scan_fields[0][i];
+    if (__builtin_popcountll(s->uri_scan) < 2) s->uri_scan = 0;   /* one lookup either way */
     pcre2_jit_stack_assign(s->mctx, NULL, s->jstack);
     pcre2_set_match_limit(s->mctx, RX_MATCH_LIMIT);
     pcre2_set_depth_limit(s->mctx, RX_DEPTH_LIMIT);

@@ -814,6 +814,23 @@ int iw_event_param_source(iw_event_t *ev, iw_field_id_t f, iw_str_t *src)
     return 1;
 }
 
+int iw_event_uri_source(iw_event_t *ev, iw_str_t *uri, int *connect)
+{
+    iw_str_t u = ev->val[IW_F_CS_URI], m = ev->val[IW_F_CS_METHOD];
+    /* the stem and the query decoded (each at most its bytes and a NUL,
+     * together at most the target's), then cs-uri-decoded (at most the
+     * target, a '?' and a NUL) */
+    size_t room = 2 * u.len + 8;
+
+    if (!ev->from_request || !u.p || !u.len || !lazy_whole(ev, IW_F_CS_URI_DEC, room)
+        || !lazy_whole(ev, IW_F_CS_URI_STEM_DEC, room) || !lazy_whole(ev, IW_F_CS_URI_QUERY_DEC, room))
+        return 0;
+    *uri = u;
+    /* split_target's case */
+    *connect = m.p && m.len == 7 && !strncasecmp(m.p, "CONNECT", 7);
+    return 1;
+}
+
 int iw_event_header_dec_source(iw_event_t *ev, iw_str_t *block)
 {
     iw_str_t h;

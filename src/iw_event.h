@@ -235,6 +235,12 @@ int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out);
  * iw_event_param_source: a per-parameter view (query, cookie or form
  * body; not a JSON body) -> its source's bytes (non-empty) in *src. */
 int iw_event_param_source(iw_event_t *ev, iw_field_id_t f, iw_str_t *src);
+/* The URI fields (cs-uri-stem, cs-uri-query, their decoded views and
+ * cs-uri-decoded) as a function of cs-uri's bytes and whether the method
+ * is CONNECT (*connect): an event of iw_event_from_request whose decoded
+ * URI views are not computed yet and cannot be cut for room.  1 and the
+ * target in *uri, else 0. */
+int iw_event_uri_source(iw_event_t *ev, iw_str_t *uri, int *connect);
 /* cs-header-decoded -> the cs-headers block in *block; then
  * iw_event_header_line gives, in order, the raw "Name: value" that each
  * of the field's values decodes (*i, *off start at 0; 0 when no header is
