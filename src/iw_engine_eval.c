@@ -301,7 +301,19 @@ static void multi_note(iw_scratch_t *s, int n0, iw_str_t x)
 /* The value of one field, fetched once for consecutive checks on it
  * (checks are sorted by field at compile time); its number (have_num < 0:
  * not read yet) only for a check of a number. */
-typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; } fcache_t;
+typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; int numf; } fcache_t;
+
+/* A number check (D_NUM): the number read once for consecutive checks (a
+ * dozen on sc-status), without its text (lazy) and direct()'s frame. */
+static inline int direct_num(iw_event_t *ev, const dcheck_t *d, fcache_t *fc)
+{
+    if (fc->numf != d->field) {
+        fc->numf = d->field;
+        if (d->field == IW_F_PARAMS_DROPPED) fc->have_num = iw_event_num(ev, IW_F_PARAMS_DROPPED, &fc->num);
+        else if ((fc->have_num = (ev->have_num >> d->field) & 1)) fc->num = ev->num[d->field];
+    }
+    return fc->have_num && cmp_num(fc->num, d->op, d->num);
+}
 
 /* A direct check on a multi-valued field (or a |fieldref to one): absent
  * = no value, null = no value or an empty one, the rest any value. */
@@ -326,10 +338,10 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
     iw_event_t *ev = s->ev;
     int64_t x;
 
+    if (d->kind == D_NUM && !iw_field_is_multi(d->field)) return direct_num(ev, d, fc);
     if (fc->field != d->field) {
         fc->field = d->field;
         fc->v = iw_event_get(ev, (iw_field_id_t)d->field);
-        fc->have_num = -1;
     }
     if (iw_field_is_multi(d->field) || (d->kind == D_FIELDREF && iw_field_is_multi(d->field2)))
         return direct_multi(s, d, fc->v);
@@ -338,9 +350,6 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
     case D_ABSENT: return fc->v.p == NULL;
     case D_NULL: return !fc->v.p || !fc->v.len;
     case D_EMPTY: return fc->v.p && !fc->v.len;
-    case D_NUM:
-        if (fc->have_num < 0) fc->have_num = iw_event_num(ev, (iw_field_id_t)d->field, &fc->num);
-        return fc->have_num && cmp_num(fc->num, d->op, d->num);
     case D_TIME: return time_part(s, d->unit, &x) && cmp_num(x, d->op, d->num);
     case D_FIELDREF:
         return fieldref_match(fc->v, iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
@@ -475,7 +484,7 @@ static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
     for (i = e->lz_first[p]; i < e->lz_first[p + 1]; i++) {
         const lazyent_t *z = &e->lz[i];
         if (z->dc >= 0) {
-            fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
+            fcache_t fc = { -1, 0, IW_STR_NULL, 0, -1 };
             if (direct(s, &e->ldc[z->dc], &fc)) {
                 pred_set(s, p, z->field);
                 return;
@@ -1103,7 +1112,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     unsigned type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
     int ti = iw_engine__type_index(type), i;
     scan_ctx_t c;
-    fcache_t fc = { -1, 0, IW_STR_NULL, 0 };
+    fcache_t fc = { -1, 0, IW_STR_NULL, 0, -1 };
     const dcheck_t *last = NULL;
     int last_res = 0;
     uint64_t done = 0;
@@ -1168,7 +1177,8 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         if (!(d->types & type) || pred_is_set(s, d->pred)) continue;
         if (!last || iw_engine__dcheck_key_cmp(last, d)) {
             last = d;
-            last_res = direct(s, d, &fc);
+            last_res = d->kind == D_NUM && !iw_field_is_multi(d->field) ? direct_num(ev, d, &fc)
+                                                                          : direct(s, d, &fc);
         }
         if (last_res) pred_set(s, d->pred, d->field);
     }
