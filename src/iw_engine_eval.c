@@ -1004,8 +1004,8 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     iw_engine_memo_res_t uni;
     iw_str_t block, line, list = IW_STR_NULL, x;
     uint64_t todo = 0, known = 0, coded = 0, bit;
-    size_t off = 0, pos = 0, rlen;
-    int i = 0, k, bcache;
+    size_t off = 0, pos = 0, rlen, dlen = 0, dpos = 0;
+    int i = 0, k, bcache, dbuf = 0;
 
     if (!iw_event_header_dec_source(ev, &block) || !iw_engine_memo_wanted(s->sc, (uint32_t)c->field))
         return 0;
@@ -1025,17 +1025,26 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
         if (hit) known |= bit;
         if (iw_decode_plain_len(line.p, line.len, 0) != line.len) coded |= bit;
     }
-    if (coded) list = iw_event_get(ev, (iw_field_id_t)c->field);
+    /* the lines to decode alone into s->dbuf when they fit (as lazy_header_dec
+     * would: with the room found, it leaves no line out), else the field */
+    for (i = 0, off = 0, k = 0; coded >> k && iw_event_header_line(ev, block, &i, &off, &line); k++)
+        if ((coded >> k) & 1) dlen += line.len + 1;
+    if (coded && !(dbuf = dlen <= HDR_DEC_BUF)) list = iw_event_get(ev, (iw_field_id_t)c->field);
     for (i = 0, off = 0, k = 0; (todo >> k) && iw_event_header_line(ev, block, &i, &off, &line); k++) {
         int n0 = s->ntouched;
         iw_engine_memo_res_t r;
         bit = (uint64_t)1 << k;
         x = line;
-        if (coded && !iw_param_next(list, &pos, &x)) {
+        if (coded && !dbuf && !iw_param_next(list, &pos, &x)) {
             uni.overflow = 1;          /* lines left unscanned: no result for the block */
             break;
         }
-        if (!(todo & bit) || !x.len) continue;
+        if (!(todo & bit)) continue;
+        if (dbuf && (coded & bit)) {
+            x = (iw_str_t){ s->dbuf + dpos, iw_decode_full(line.p, line.len, s->dbuf + dpos, 0) };
+            dpos += x.len + 1;
+        }
+        if (!x.len) continue;
         c->v = x;
         /* the entry found above, unless a store since took its way */
         if ((known & bit) && (hit = raw_get(s, &key, c->field, ti, line))) {

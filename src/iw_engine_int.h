@@ -330,7 +330,10 @@ struct iw_scratch {
      * value keyed under several tags (the header block) hashed once */
     struct { const void *p; size_t n; uint64_t h; } vh[4]; unsigned nvh;
     uint64_t uri_scan;             /* access scan fields derived from cs-uri (scan_uri) */
+    char *dbuf;                    /* this event's header lines decoded one by one
+                                    * (scan_header_dec_raw), HDR_DEC_BUF bytes */
 };
+#define HDR_DEC_BUF 8192
 
 /* ---- helpers of both sides (inline: the hot path calls them) ------------ */
 

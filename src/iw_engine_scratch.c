@@ -75,7 +75,8 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     pcre2_set_heap_limit(s->mctx, RX_HEAP_LIMIT);
     if (e->sc_entries && (!(s->sc = iw_engine_memo_create(e->sc_entries))
                           || !(s->evc = iw_engine_memo_create(EVC_ENTRIES(e->sc_entries)))
-                          || !(s->kbuf = malloc(IW_ENGINE_MEMO_MAX_KEY)))) {
+                          || !(s->kbuf = malloc(IW_ENGINE_MEMO_MAX_KEY))
+                          || !(s->dbuf = malloc(HDR_DEC_BUF)))) {
         iw_scratch_destroy(s);
         return NULL;
     }
@@ -99,6 +100,7 @@ void iw_scratch_destroy(iw_scratch_t *s)
     iw_engine_memo_destroy(s->sc);
     iw_engine_memo_destroy(s->evc);
     free(s->kbuf);
+    free(s->dbuf);
     free(s->bits); free(s->pfield); free(s->pval); free(s->pvgen); free(s->touched); free(s->rgen); free(s->pgen);
     free(s->cand); free(s->hits);
     free(s);
