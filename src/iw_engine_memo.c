@@ -193,7 +193,8 @@ void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
     window_t *w = window_of(c, tag);
     w->w_hits += (uint32_t)hit;
     ++w->w_lookups;
-    if (w->w_lookups == IW_ENGINE_MEMO_EARLY && !w->w_hits) {   /* a class that never hits */
+    if (w->w_lookups == IW_ENGINE_MEMO_EARLY                   /* a class that seldom hits */
+        && w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * IW_ENGINE_MEMO_EARLY) {
         w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
         w->w_lookups = 0;
         return;

@@ -57,12 +57,14 @@ typedef struct iw_engine_memo_key {
  * not keep an ever-changing query cached), over every IW_ENGINE_MEMO_WINDOW
  * lookups the hit rate is measured; below IW_ENGINE_MEMO_MIN_HITS per mille the
  * class pauses (callers skip the cache: plain scans) for IW_ENGINE_MEMO_PAUSE
- * windows' worth of calls, then measures again.  Exactness does not depend
- * on it. */
+ * windows' worth of calls, then measures again.  The first
+ * IW_ENGINE_MEMO_EARLY lookups of a window are judged at the same rate
+ * already: a class of values seen once (_raw, a browser's events) stops
+ * filling the cache within 128 lookups.  Exactness does not depend on it. */
 #define IW_ENGINE_MEMO_WINDOW   1024
 #define IW_ENGINE_MEMO_MIN_HITS 50
 #define IW_ENGINE_MEMO_PAUSE    8
-#define IW_ENGINE_MEMO_EARLY    128  /* ... or after this many lookups without a hit */
+#define IW_ENGINE_MEMO_EARLY    128  /* ... or after this many lookups at that rate */
 #define IW_ENGINE_MEMO_CLASSES  64
 
 /* entries is rounded up to a power of two; NULL on allocation failure. */

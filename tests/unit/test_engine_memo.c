@@ -157,8 +157,9 @@ TEST(memo_ring_keeps_repeating_keys)
     iw_engine_memo_destroy(c);
 }
 
-/* A class that has not hit once in its first IW_ENGINE_MEMO_EARLY lookups
- * (request lines, _raw) pauses without waiting for a whole window. */
+/* A class that hits less than IW_ENGINE_MEMO_MIN_HITS per mille of its first
+ * IW_ENGINE_MEMO_EARLY lookups (request lines, _raw, a browser's events)
+ * pauses without waiting for a whole window; one at that rate measures on. */
 TEST(memo_pauses_early_when_nothing_hits)
 {
     iw_engine_memo_t *c = iw_engine_memo_create(64);
@@ -176,6 +177,40 @@ TEST(memo_pauses_early_when_nothing_hits)
     CHECK_INT(iw_engine_memo_wanted(c, 7), 0);
     CHECK_INT(iw_engine_memo_wanted(c, 8), 1);          /* other classes measure on */
     iw_engine_memo_destroy(c);
+}
+
+/* hits of the first IW_ENGINE_MEMO_EARLY lookups of class 9: paused after? */
+static int paused_after_hits(int hits)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64);
+    iw_engine_memo_key_t same = key_of(9, NULL, "Host: example.org"), k;
+    char v[32];
+    int i, paused;
+
+    if (!c) return -1;
+    iw_engine_memo_put(c, &same, "s", 2);
+    for (i = 0; i < IW_ENGINE_MEMO_EARLY; i++) {
+        if (!iw_engine_memo_wanted(c, 9)) { iw_engine_memo_destroy(c); return -1; }
+        if (i < hits) {
+            if (!get_str(c, same)) { iw_engine_memo_destroy(c); return -1; }
+            continue;
+        }
+        snprintf(v, sizeof(v), "GET /%d HTTP/1.1", i);
+        k = key_of(9, NULL, v);
+        if (get_str(c, k)) { iw_engine_memo_destroy(c); return -1; }
+    }
+    paused = !iw_engine_memo_wanted(c, 9);
+    iw_engine_memo_destroy(c);
+    return paused;
+}
+
+TEST(memo_pauses_early_when_seldom_hit)
+{
+    int few = IW_ENGINE_MEMO_MIN_HITS * IW_ENGINE_MEMO_EARLY / 1000;   /* 6: under the rate */
+    CHECK_INT(paused_after_hits(0), 1);
+    CHECK_INT(paused_after_hits(few), 1);
+    CHECK_INT(paused_after_hits(few + 1), 0);
+    CHECK_INT(paused_after_hits(IW_ENGINE_MEMO_EARLY), 0);
 }
 
 static const char *CACHE_RULES =
