@@ -661,7 +661,7 @@ static int hl_window(const iw_engine_t *e, iw_scratch_t *s, hl_ctx_t *h, const h
         rec.n = h->n;
         rec.overflow = 0;
         for (k = 0; k < h->n; k++) { rec.pred[k] = h->ids[k]; rec.field[k] = 0; }
-        iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
+        iw_engine_memo_put(s->sc, &key, &rec, iw_engine_memo_res_len(&rec));
     }
     return 0;
 }
@@ -858,7 +858,8 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     size_t rlen;
 
     /* the tag's low bits are the field: each field is its own class */
-    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0);
+    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0)
+              | (c->field == IW_F_CS_COOKIE ? IW_ENGINE_MEMO_LONG : 0);
     if ((cache = s->sc && db && iw_engine_memo_wanted(s->sc, key.tag))) {
         key.pre = segs;
         key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
@@ -871,7 +872,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
         return;
     }
     scan_field_rec(e, s, c, fm, db, short_small, cache || out ? &rec : NULL);
-    if (cache && !rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, sizeof(rec));
+    if (cache && !rec.overflow) iw_engine_memo_put(s->sc, &key, &rec, iw_engine_memo_res_len(&rec));
     if (out) res_merge(out, &rec);
 }
 
@@ -906,15 +907,21 @@ static void __attribute__((noinline)) scan_multi(const iw_engine_t *e, iw_scratc
  * its values from the per-value cache). */
 #define RAWKEY (1u << 10)
 
-static int raw_key(iw_scratch_t *s, iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
+/* A client's header lines and cookie come back after hundreds of other
+ * requests: their entries are kept apart from the values seen once
+ * (iw_engine_memo.h, IW_ENGINE_MEMO_LONG). */
+#define LONGKEY(field) ((field) == IW_F_CS_HEADER_DEC || (field) == IW_F_CP || (field) == IW_F_CP_NAME \
+                        || (field) == IW_F_CP_VALUE ? IW_ENGINE_MEMO_LONG : 0u)
+
+static inline __attribute__((always_inline)) int raw_key(iw_scratch_t *s, iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
 {
-    *key = (iw_engine_memo_key_t){ .tag = (uint32_t)field | (uint32_t)ti << 8 | RAWKEY,
+    *key = (iw_engine_memo_key_t){ .tag = (uint32_t)field | (uint32_t)ti << 8 | RAWKEY | LONGKEY(field),
                                    .v = raw.p, .n = raw.len };
     return sc_key(s, key);
 }
 
 /* The cached result of raw, or NULL (key->n = 0: not cacheable). */
-static const iw_engine_memo_res_t *raw_get(iw_scratch_t *s, iw_engine_memo_key_t *key, int field,
+static inline __attribute__((always_inline)) const iw_engine_memo_res_t *raw_get(iw_scratch_t *s, iw_engine_memo_key_t *key, int field,
                                            int ti, iw_str_t raw)
 {
     size_t rlen;
@@ -942,7 +949,7 @@ static int scan_params_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     if (!key.n) return 0;                        /* too long to cache */
     uni.n = uni.overflow = 0;
     scan_multi(e, s, c, ti, iw_event_get(ev, (iw_field_id_t)c->field), &uni);
-    if (!uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
+    if (!uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, iw_engine_memo_res_len(&uni));
     return 1;
 }
 
@@ -966,6 +973,7 @@ static void scan_value_rec(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
 #define BLOCKKEY (1u << 11)
 #define HDR_BLOCK_LINES 44
 typedef struct hdr_block { int32_t n; uint16_t nl, len[HDR_BLOCK_LINES]; } hdr_block_t;
+#define HDR_BLOCK_LEN(b) (offsetof(hdr_block_t, len) + sizeof(uint16_t) * (b)->nl)   /* bytes stored */
 _Static_assert(sizeof(hdr_block_t) <= IW_ENGINE_MEMO_MAX_RES, "header block result too big");
 
 /* The lengths of the block's lines into b; 0 when they do not fit it. */
@@ -1053,7 +1061,7 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
             r.n = r.overflow = 0;
             scan_value_rec(e, s, c, ti, &r);
             if (!r.overflow && raw_key(s, &key, c->field, ti, line))
-                iw_engine_memo_put(s->sc, &key, &r, sizeof(r));
+                iw_engine_memo_put(s->sc, &key, &r, iw_engine_memo_res_len(&r));
             res_merge(&uni, &r);
         }
         multi_note(s, n0, x);
@@ -1061,8 +1069,8 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     if (bcache && !uni.overflow && !uni.n) {
         /* its bytes are the cs-headers entry's (that field's key) */
         hkey = (iw_engine_memo_key_t){ .tag = IW_F_CS_HEADERS | (uint32_t)ti << 8, .v = block.p, .n = block.len };
-        if (sc_key(s, &hkey)) iw_engine_memo_put_shared(s->sc, &bkey, &blk, sizeof(blk), &hkey);
-        else iw_engine_memo_put(s->sc, &bkey, &blk, sizeof(blk));
+        if (sc_key(s, &hkey)) iw_engine_memo_put_shared(s->sc, &bkey, &blk, HDR_BLOCK_LEN(&blk), &hkey);
+        else iw_engine_memo_put(s->sc, &bkey, &blk, HDR_BLOCK_LEN(&blk));
     }
     return 1;
 }

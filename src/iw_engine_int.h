@@ -63,6 +63,7 @@
 #define MAX_WINDASH 3125         /* permutations before an encoding */
 #define NTYPES 2                 /* event types: access, error */
 #define EVC_ENTRIES(sc) ((sc) / 8 < 16 ? 16u : (sc) / 8)   /* event cache size */
+#define SC_LONG_ENTRIES(sc) ((sc) < 64 ? 0u : (sc))           /* its long region (iw_engine_memo.h) */
 #define ALL_TYPES ((unsigned)(IW_EV_ACCESS | IW_EV_ERROR))
 
 /* ---- compiled representation ------------------------------------------- */

@@ -7,37 +7,59 @@
 
 #define RING_MIN (4u * IW_ENGINE_MEMO_MAX_KEY)
 
-/* A lookup reads one entry: 128 bytes on a 64-byte boundary, so that the
- * fields compared and the start of the result share a cache line (in a
- * busy server the line is usually cold: every miss counts).  A miss is
- * told by two words (hash, then tag and lengths), a hit then compares
- * the key bytes. */
+/* An entry is 32 bytes, a set of two ways one cache line: the fields a
+ * miss is told by (hash, then tag and lengths) and where its key bytes
+ * and its result lie in the ring.  A record in the ring is the key bytes,
+ * then (at the next 8-byte boundary) the result, only as many bytes as
+ * the caller's result has (most results are empty).  An entry whose key
+ * bytes are another entry's (iw_engine_memo_put_shared) has its result
+ * written on its own, after them. */
 typedef struct ent {
     uint64_t h;                    /* the key's hash (always odd); 0: unused */
     uint64_t id;                   /* tag, npre and n (key_id) */
     uint64_t pos;                  /* ring position of pre + value */
-    uint8_t rlen, mru;             /* mru (first way of a set): the way used last */
-    _Alignas(8) unsigned char res[IW_ENGINE_MEMO_MAX_RES];   /* results are structs */
+    uint32_t res;                  /* the result at ring + res (whatever pos) */
+    uint16_t rlen;
+    uint8_t mru;                   /* (first way of a set): the way used last */
+    uint8_t pad;
 } ent_t;
-_Static_assert(sizeof(ent_t) == 128, "an entry is two whole cache lines");
+_Static_assert(sizeof(ent_t) == 32, "a set of two ways is one cache line");
 _Static_assert(IW_ENGINE_MEMO_MAX_KEY < 65536, "key lengths fit 16 bits (key_id)");
+_Static_assert((1ull << 20) * IW_ENGINE_MEMO_RING_PER_ENTRY <= (1ull << 32)
+               && (1ull << 20) * IW_ENGINE_MEMO_LONG_RING_PER_ENTRY <= (1ull << 32),
+               "ring offsets fit 32 bits (ent_t.res)");
 
 typedef struct window {
     uint32_t w_lookups, w_hits;    /* current measurement window */
     uint32_t paused;               /* calls still to skip */
 } window_t;
 
+/* Entries and the ring their records are written to.  Two regions: keys
+ * tagged IW_ENGINE_MEMO_LONG (values a client sends again after hundreds
+ * of other requests: its header lines, its cookie) are kept in their own,
+ * which the stream of values seen once (header blocks, URLs, query
+ * strings) cannot push out. */
+typedef struct region {
+    ent_t *ents;
+    unsigned char *ring;
+    uint64_t ring_mask, head;      /* head: total bytes ever written (a multiple of 8) */
+    uint32_t mask;                 /* entries - 1 */
+    uint32_t set_mask;             /* first entry of a key's set: 2 ways (1 for a 1-entry region) */
+} region_t;
+
 /* What a lookup reads first, and class 0's window (the event cache's
  * only class), fit the first cache line. */
 struct iw_engine_memo {
-    ent_t *ents;
-    unsigned char *ring;
-    uint64_t ring_mask, head;      /* head: total bytes ever written */
+    region_t *rp[2];               /* by the tag's top bit: r[1] for IW_ENGINE_MEMO_LONG keys, or r[0] */
+    region_t r[2];
     uint64_t hits, misses;
-    uint32_t mask;                 /* entries - 1 */
-    uint32_t set_mask;             /* first entry of a key's set: 2 ways (1 for a 1-entry cache) */
     window_t cls[IW_ENGINE_MEMO_CLASSES];   /* per class of keys (tag % IW_ENGINE_MEMO_CLASSES) */
 };
+
+static inline region_t *region_of(iw_engine_memo_t *c, uint32_t tag)
+{
+    return c->rp[tag >> 31];
+}
 
 static window_t *window_of(iw_engine_memo_t *c, uint32_t tag) { return &c->cls[tag % IW_ENGINE_MEMO_CLASSES]; }
 
@@ -144,37 +166,69 @@ uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n)
     return hash64(seed, p, n);
 }
 
-iw_engine_memo_t *iw_engine_memo_create(unsigned entries)
+/* entries rounded up to a power of two, a ring of ring_per bytes each */
+static int region_init(region_t *r, unsigned entries, unsigned ring_per)
 {
-    iw_engine_memo_t *c;
     uint32_t n = 1;
     uint64_t ring;
 
-    if (!entries) return NULL;
     while (n < entries && n < (1u << 20)) n <<= 1;
+    r->mask = n - 1;
+    r->set_mask = n > 1 ? (n - 1) & ~1u : 0;
+    ring = (uint64_t)n * ring_per;     /* a power of two */
+    if (ring < RING_MIN) ring = RING_MIN;
+    r->ring_mask = ring - 1;
+    r->ents = aligned_alloc(64, ((size_t)n * sizeof(ent_t) + 63) & ~(size_t)63);
+    r->ring = aligned_alloc(64, (size_t)ring);
+    if (!r->ents || !r->ring) return 0;
+    memset(r->ents, 0, (size_t)n * sizeof(ent_t));
+    return 1;
+}
+
+iw_engine_memo_t *iw_engine_memo_create(unsigned entries, unsigned long_entries)
+{
+    iw_engine_memo_t *c;
+
+    if (!entries) return NULL;
     if (!(c = aligned_alloc(64, (sizeof(*c) + 63) & ~(size_t)63))) return NULL;
     memset(c, 0, sizeof(*c));
-    c->mask = n - 1;
-    c->set_mask = n > 1 ? (n - 1) & ~1u : 0;
-    ring = (uint64_t)n * IW_ENGINE_MEMO_RING_PER_ENTRY;     /* a power of two */
-    if (ring < RING_MIN) ring = RING_MIN;
-    c->ring_mask = ring - 1;
-    c->ents = aligned_alloc(64, (size_t)n * sizeof(ent_t));
-    c->ring = malloc((size_t)ring);
-    if (!c->ents || !c->ring) {
+    c->rp[0] = &c->r[0];
+    c->rp[1] = &c->r[long_entries > 0];
+    if (!region_init(&c->r[0], entries, IW_ENGINE_MEMO_RING_PER_ENTRY)
+        || (long_entries && !region_init(&c->r[1], long_entries, IW_ENGINE_MEMO_LONG_RING_PER_ENTRY))) {
         iw_engine_memo_destroy(c);
         return NULL;
     }
-    memset(c->ents, 0, (size_t)n * sizeof(ent_t));
     return c;
 }
 
 void iw_engine_memo_destroy(iw_engine_memo_t *c)
 {
+    int i;
+
     if (!c) return;
-    free(c->ents);
-    free(c->ring);
+    for (i = 0; i < 2; i++) {
+        free(c->r[i].ents);
+        free(c->r[i].ring);
+    }
     free(c);
+}
+
+size_t iw_engine_memo_bytes(unsigned entries, unsigned long_entries)
+{
+    size_t t = 0;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        unsigned e = i ? long_entries : entries, per = i ? IW_ENGINE_MEMO_LONG_RING_PER_ENTRY
+                                                         : IW_ENGINE_MEMO_RING_PER_ENTRY;
+        uint64_t n = 1, ring;
+        if (!e) continue;
+        while (n < e && n < (1u << 20)) n <<= 1;
+        ring = n * per < RING_MIN ? RING_MIN : n * per;
+        t += (size_t)(n * sizeof(ent_t) + ring);
+    }
+    return t;
 }
 
 IW_HOT
@@ -240,51 +294,73 @@ static inline uint64_t key_id(const iw_engine_memo_key_t *k)
     return (uint64_t)k->tag | (uint64_t)k->npre << 32 | (uint64_t)k->n << 48;
 }
 
-/* The key bytes of a hash and id match: still in the ring (its bytes are
- * intact while fewer than the ring's size have been written since; writes
- * never wrap inside one key) and equal. */
+#define ALIGN8(n) (((n) + 7) & ~(uint64_t)7)
+
+/* The key bytes and result of an entry whose hash and id match: still in
+ * the ring (its bytes are intact while fewer than the ring's size have
+ * been written since its key's; writes never wrap inside a record) and
+ * the key bytes equal. */
 static inline __attribute__((always_inline))
-int ent_bytes(const iw_engine_memo_t *c, const ent_t *e, const iw_engine_memo_key_t *k)
+int ent_bytes(const region_t *r, const ent_t *e, const iw_engine_memo_key_t *k)
 {
     const unsigned char *b;
 
-    if (c->head - e->pos > c->ring_mask + 1) return 0;
-    b = c->ring + (e->pos & c->ring_mask);
+    if (r->head - e->pos > r->ring_mask + 1) return 0;
+    b = r->ring + (e->pos & r->ring_mask);
     return (!k->npre || !memcmp(b, k->pre, k->npre))
            && (!k->n || !memcmp(b + k->npre, k->v, k->n));
 }
 
-/* A hit whose key bytes are in the older half of the ring: copied to
- * the head, so that a value that keeps repeating (a browser's accept
- * lists, the Host) outlives the stream of values seen once (request
- * lines, URLs) that pushes the ring on. */
-static __attribute__((noinline)) void refresh(iw_engine_memo_t *c, ent_t *e, uint64_t len)
+/* Room for a record of len bytes at the head, not wrapping inside: its
+ * ring position. */
+static inline uint64_t ring_take(region_t *r, uint64_t len)
 {
-    uint64_t off = c->head & c->ring_mask;
+    uint64_t off = r->head & r->ring_mask, at;
 
-    if (off + len > c->ring_mask + 1) c->head += c->ring_mask + 1 - off;   /* no wrap inside */
-    memmove(c->ring + (c->head & c->ring_mask), c->ring + (e->pos & c->ring_mask), len);
-    e->pos = c->head;
-    c->head += len;
+    if (off + len > r->ring_mask + 1) r->head += r->ring_mask + 1 - off;   /* no wrap inside */
+    at = r->head;
+    r->head += ALIGN8(len);
+    return at;
+}
+
+/* A hit whose key bytes are in the older half of the ring: key and
+ * result copied to the head, so that a value that keeps repeating (a
+ * browser's accept lists, the Host) outlives the stream of values seen
+ * once (request lines, URLs) that pushes the ring on. */
+static __attribute__((noinline)) void refresh(region_t *r, ent_t *e, uint64_t len)
+{
+    uint64_t roff = ALIGN8(len), at;
+    unsigned char *to;
+
+    /* the new record (and the bytes skipped so as not to wrap inside it:
+     * fewer than its length) must not reach the old one: else it stays */
+    if (r->head - e->pos + 2 * (roff + e->rlen) + 8 > r->ring_mask + 1) return;
+    at = ring_take(r, roff + e->rlen);
+    to = r->ring + (at & r->ring_mask);
+    memcpy(to, r->ring + (e->pos & r->ring_mask), len);
+    memcpy(to + roff, r->ring + e->res, e->rlen);
+    e->pos = at;
+    e->res = (uint32_t)((at + roff) & r->ring_mask);
 }
 
 /* The entry of the key in its set, or NULL. */
 static inline __attribute__((always_inline))
-ent_t *find(const iw_engine_memo_t *c, ent_t *e, const iw_engine_memo_key_t *k)
+ent_t *find(const region_t *r, ent_t *e, const iw_engine_memo_key_t *k)
 {
     uint64_t id = key_id(k);
 
-    if (e->h == k->h && e->id == id && ent_bytes(c, e, k)) return e;
-    if (!c->mask) return NULL;
+    if (e->h == k->h && e->id == id && ent_bytes(r, e, k)) return e;
+    if (!r->mask) return NULL;
     e++;
-    if (e->h == k->h && e->id == id && ent_bytes(c, e, k)) return e;
+    if (e->h == k->h && e->id == id && ent_bytes(r, e, k)) return e;
     return NULL;
 }
 
 IW_HOT
 const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen)
 {
-    ent_t *set = &c->ents[k->h & c->set_mask], *e = find(c, set, k);
+    region_t *r = region_of(c, k->tag);
+    ent_t *set = &r->ents[k->h & r->set_mask], *e = find(r, set, k);
 
     /* one writer (the owning thread); relaxed stores so that a status
      * page may read the counters from another thread */
@@ -294,60 +370,67 @@ const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *
         return NULL;
     }
     set->mru = (uint8_t)(e - set);
-    if (c->head - e->pos > (c->ring_mask + 1) / 2 && k->npre + k->n)
-        refresh(c, e, k->npre + k->n);
+    if (r->head - e->pos > (r->ring_mask + 1) / 2)
+        refresh(r, e, k->npre + k->n);
     __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
     window_count(c, k->tag, 1);
     *rlen = e->rlen;
-    return e->res;
+    return r->ring + e->res;
 }
 
-/* Store k's result; its key bytes are those at the ring position src of
+/* Store k's result; its key bytes are those at the ring position of src,
  * an entry holding the same bytes, else (src NULL) copied to the head. */
-static void put_at(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen,
+static void put_at(region_t *r, const iw_engine_memo_key_t *k, const void *res, size_t rlen,
                    const ent_t *src)
 {
-    ent_t *set = &c->ents[k->h & c->set_mask], *e = set;
-    uint64_t len = k->npre + k->n, off;
+    ent_t *set = &r->ents[k->h & r->set_mask], *e = set;
+    uint64_t len = k->npre + k->n, at;
     unsigned char *b;
 
     if (rlen > IW_ENGINE_MEMO_MAX_RES || len > IW_ENGINE_MEMO_MAX_KEY) return;
     /* the way to replace: an unused one, else the one not used last */
-    if (c->mask) {
+    if (r->mask) {
         if (set->h && (!set[1].h || set->mru == 0)) e++;
         set->mru = (uint8_t)(e - set);
     }
     if (src) {
+        at = ring_take(r, rlen);
         e->pos = src->pos;
+        e->res = (uint32_t)(at & r->ring_mask);
+        memcpy(r->ring + (at & r->ring_mask), res, rlen);
     } else {
-        off = c->head & c->ring_mask;
-        if (off + len > c->ring_mask + 1) c->head += c->ring_mask + 1 - off;   /* no wrap inside */
-        e->pos = c->head;
-        b = c->ring + (c->head & c->ring_mask);
+        at = ring_take(r, ALIGN8(len) + rlen);
+        b = r->ring + (at & r->ring_mask);
         if (k->npre) memcpy(b, k->pre, k->npre);
         if (k->n) memcpy(b + k->npre, k->v, k->n);
-        c->head += len;
+        memcpy(b + ALIGN8(len), res, rlen);
+        e->pos = at;
+        e->res = (uint32_t)((at + ALIGN8(len)) & r->ring_mask);
     }
     e->h = k->h;
     e->id = key_id(k);
-    memcpy(e->res, res, rlen);
-    e->rlen = (uint8_t)rlen;
+    e->rlen = (uint16_t)rlen;
 }
 
 void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen)
 {
-    put_at(c, k, res, rlen, NULL);
+    put_at(region_of(c, k->tag), k, res, rlen, NULL);
 }
 
 void iw_engine_memo_put_shared(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res,
                                size_t rlen, const iw_engine_memo_key_t *same)
 {
+    region_t *r = region_of(c, k->tag);
     const ent_t *src = NULL;
 
-    /* same's entry, its bytes compared in full (so k's are what it holds) */
-    if (same->npre == k->npre && same->n == k->n)
-        src = find(c, &c->ents[same->h & c->set_mask], same);
-    put_at(c, k, res, rlen, src);
+    /* same's entry (in k's region), its bytes compared in full (so k's are
+     * what it holds), and still in the ring's younger half: k's result is
+     * written at the head, and k's entry is only valid while the older
+     * of the two is in the ring */
+    if (same->npre == k->npre && same->n == k->n && region_of(c, same->tag) == r)
+        src = find(r, &r->ents[same->h & r->set_mask], same);
+    if (src && r->head - src->pos > (r->ring_mask + 1) / 2) src = NULL;
+    put_at(r, k, res, rlen, src);
 }
 
 void iw_engine_memo_res_add(iw_engine_memo_res_t *r, int32_t pred, int field)

@@ -16,10 +16,15 @@
  *
  * Exact: a hit requires the same context tag and byte-identical key bytes
  * (kept in a ring buffer), never just an equal hash.  Bounded: a fixed
- * number of direct-mapped entries and a fixed ring, allocated once per
- * scratch; keys longer than IW_ENGINE_MEMO_MAX_KEY or results with more than
- * IW_ENGINE_MEMO_MAX_PREDS predicates are simply not cached.  Not thread-safe:
- * one per scratch, like the scratch itself. */
+ * number of 32-byte entries (two-way sets) and a fixed ring holding each
+ * entry's key bytes and result (only the result's own bytes: most are
+ * empty), allocated once per scratch; keys longer than
+ * IW_ENGINE_MEMO_MAX_KEY or results with more than IW_ENGINE_MEMO_MAX_PREDS
+ * predicates are simply not cached.  Keys tagged IW_ENGINE_MEMO_LONG have
+ * their own entries and ring (a client's header lines and cookie come
+ * back after hundreds of other requests; the header blocks, URLs and
+ * query strings seen once in between cannot push them out).  Not
+ * thread-safe: one per scratch, like the scratch itself. */
 #ifndef IW_ENGINE_MEMO_H
 #define IW_ENGINE_MEMO_H
 
@@ -28,17 +33,25 @@
 
 #define IW_ENGINE_MEMO_MAX_PREDS 16
 #define IW_ENGINE_MEMO_MAX_KEY   8192
-#define IW_ENGINE_MEMO_MAX_RES   96     /* result bytes per entry (an entry is 128) */
+#define IW_ENGINE_MEMO_MAX_RES   96     /* result bytes at most */
 #define IW_ENGINE_MEMO_DEFAULT_ENTRIES 1024
-#define IW_ENGINE_MEMO_RING_PER_ENTRY 128   /* ring bytes per entry */
+#define IW_ENGINE_MEMO_RING_PER_ENTRY 128        /* ring bytes per entry */
+#define IW_ENGINE_MEMO_LONG_RING_PER_ENTRY 128   /* ... of the IW_ENGINE_MEMO_LONG region */
 
-/* What one scan set, in order: predicate and the field credited. */
+/* What one scan set, in order: predicate and the field credited.  The
+ * predicates last: iw_engine_memo_res_len bytes hold a result of n. */
 typedef struct iw_engine_memo_res {
     int n;
     int overflow;                  /* more than IW_ENGINE_MEMO_MAX_PREDS: not cacheable */
-    int32_t pred[IW_ENGINE_MEMO_MAX_PREDS];
     uint8_t field[IW_ENGINE_MEMO_MAX_PREDS];
+    int32_t pred[IW_ENGINE_MEMO_MAX_PREDS];
 } iw_engine_memo_res_t;
+
+/* The bytes of r to store: its predicates' and no more. */
+static inline size_t iw_engine_memo_res_len(const iw_engine_memo_res_t *r)
+{
+    return offsetof(iw_engine_memo_res_t, pred) + sizeof(int32_t) * (size_t)r->n;
+}
 
 typedef struct iw_engine_memo iw_engine_memo_t;
 
@@ -67,8 +80,15 @@ typedef struct iw_engine_memo_key {
 #define IW_ENGINE_MEMO_EARLY    128  /* ... or after this many lookups at that rate */
 #define IW_ENGINE_MEMO_CLASSES  64
 
-/* entries is rounded up to a power of two; NULL on allocation failure. */
-iw_engine_memo_t *iw_engine_memo_create(unsigned entries);
+/* The tag bit of keys kept in the long region (when the cache has one). */
+#define IW_ENGINE_MEMO_LONG (1u << 31)
+
+/* entries and long_entries (the IW_ENGINE_MEMO_LONG region's, 0: none, its
+ * keys share the others') are rounded up to powers of two; NULL on
+ * allocation failure. */
+iw_engine_memo_t *iw_engine_memo_create(unsigned entries, unsigned long_entries);
+/* The bytes such a cache allocates (entries and rings). */
+size_t iw_engine_memo_bytes(unsigned entries, unsigned long_entries);
 void iw_engine_memo_destroy(iw_engine_memo_t *c);
 
 /* 1 when the caller should use the cache for a key of this tag (its
@@ -80,7 +100,8 @@ int iw_engine_memo_key(iw_engine_memo_key_t *k);
 int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb);
 /* The cached result for the key (*rlen bytes), or NULL (a miss). */
 const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen);
-/* Remember a result of at most IW_ENGINE_MEMO_MAX_RES bytes (else ignored). */
+/* Remember a result of at most IW_ENGINE_MEMO_MAX_RES bytes (else ignored).
+ * The pointer a get returns is valid until the next put. */
 void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen);
 /* The same for a key whose prefix and value bytes are those of key same
  * (another tag): when same's entry is there (its bytes compared), k's

@@ -73,8 +73,8 @@ iw_scratch_t *iw_scratch_create(const iw_engine_t *e)
     pcre2_set_match_limit(s->mctx, RX_MATCH_LIMIT);
     pcre2_set_depth_limit(s->mctx, RX_DEPTH_LIMIT);
     pcre2_set_heap_limit(s->mctx, RX_HEAP_LIMIT);
-    if (e->sc_entries && (!(s->sc = iw_engine_memo_create(e->sc_entries))
-                          || !(s->evc = iw_engine_memo_create(EVC_ENTRIES(e->sc_entries)))
+    if (e->sc_entries && (!(s->sc = iw_engine_memo_create(e->sc_entries, SC_LONG_ENTRIES(e->sc_entries)))
+                          || !(s->evc = iw_engine_memo_create(EVC_ENTRIES(e->sc_entries), 0))
                           || !(s->kbuf = malloc(IW_ENGINE_MEMO_MAX_KEY))
                           || !(s->dbuf = malloc(HDR_DEC_BUF)))) {
         iw_scratch_destroy(s);

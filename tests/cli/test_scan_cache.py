@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """The scan-result cache (src/iw_engine_memo.c) never changes what is detected.
 
-Every input is scanned three times with the same rules: cache off
-(`--scan-cache 0`), the default cache, and a one-entry cache (every
-lookup evicts the last, so stores, misses and ring reuse are exercised
-constantly).  stdout (alerts with their evidence) must be byte-identical,
+Every input is scanned four times with the same rules: cache off
+(`--scan-cache 0`), the default cache, 64 entries (the smallest with a
+region of its own for a client's header lines and cookie: both 32 KiB
+rings wrap every few requests, keys are copied to the head and answered
+at the ring's tail) and a one-entry cache (every lookup evicts the last,
+so stores, misses and ring reuse are exercised constantly).  stdout (alerts with their evidence) must be byte-identical,
 and so must the per-rule counts on stderr.  Inputs repeat their values a
 lot (the benign log shares User-Agents, paths and hosts; the corpus files
 are also scanned twice in one run) so the default cache really hits.
@@ -102,7 +104,7 @@ def check_cache_keeps_results(path, want_alerts):
     off = scan(0, path)
     assert off[0] in (0, 1), off[2]
     assert b"\n" in off[1] or not want_alerts, "no alerts at all: the comparison would be empty"
-    for cache in (512, 1):
+    for cache in (512, 64, 1):
         got = scan(cache, path)
         assert got[0] == off[0], "exit code, --scan-cache %d" % cache
         assert got[1] == off[1], "alerts differ, --scan-cache %d" % cache
@@ -168,7 +170,7 @@ def test_raw_keyed_fields_keep_results(tmp_path):
     assert off[0] in (0, 1), off[2]
     for field in (b'"cs-header-decoded"', b'"cs-cookie-param-value"'):
         assert field in off[1], "no alert on %s: the comparison would not cover it" % field
-    for cache in (512, 1):
+    for cache in (512, 64, 1):
         got = scan(cache, path)
         assert got[0] == off[0], "exit code, --scan-cache %d" % cache
         assert got[1] == off[1], "alerts differ, --scan-cache %d" % cache

@@ -27,7 +27,7 @@ static const char *get_str(iw_engine_memo_t *c, iw_engine_memo_key_t k)
 
 TEST(memo_exact_keys)
 {
-    iw_engine_memo_t *c = iw_engine_memo_create(1);
+    iw_engine_memo_t *c = iw_engine_memo_create(1, 0);
     iw_engine_memo_key_t a = key_of(1, NULL, "/index.html"), k;
     uint64_t hits, misses;
 
@@ -81,7 +81,7 @@ TEST(memo_hash_covers_every_byte)
 
 TEST(memo_limits_and_ring_reuse)
 {
-    iw_engine_memo_t *c = iw_engine_memo_create(64);
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);
     char *big = malloc(IW_ENGINE_MEMO_MAX_KEY + 2), res[IW_ENGINE_MEMO_MAX_RES + 1];
     iw_engine_memo_key_t a = key_of(0, NULL, "first"), k;
     int i;
@@ -115,7 +115,7 @@ TEST(memo_limits_and_ring_reuse)
  * that keeps repeating survives a stream of others that share its set. */
 TEST(memo_two_ways_keep_the_recent)
 {
-    iw_engine_memo_t *c = iw_engine_memo_create(2);          /* one set of two */
+    iw_engine_memo_t *c = iw_engine_memo_create(2, 0);          /* one set of two */
     iw_engine_memo_key_t a = key_of(1, NULL, "Accept: */*"), k;
     char v[32];
     int i;
@@ -137,7 +137,7 @@ TEST(memo_two_ways_keep_the_recent)
  * a value that keeps repeating outlives any number of bytes written. */
 TEST(memo_ring_keeps_repeating_keys)
 {
-    iw_engine_memo_t *c = iw_engine_memo_create(64);     /* a 32 KiB ring */
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);     /* a 32 KiB ring */
     char *big = malloc(4001);
     iw_engine_memo_key_t hot = key_of(5, "p", "Host: example.org"), k;
     int i;
@@ -157,12 +157,172 @@ TEST(memo_ring_keeps_repeating_keys)
     iw_engine_memo_destroy(c);
 }
 
+/* A key of n bytes: a distinct prefix (i), then filler. */
+static iw_engine_memo_key_t big_key(uint32_t tag, char *buf, size_t n, int i)
+{
+    int len;
+    memset(buf, 'x', n);
+    buf[n] = '\0';
+    len = snprintf(buf, 32, "%d-", i);
+    buf[len] = 'x';
+    return key_of(tag, NULL, buf);
+}
+
+/* Keys tagged IW_ENGINE_MEMO_LONG (a client's header lines, its cookie)
+ * have their own entries and ring: values seen once, however many bytes
+ * and however many keys share their set, cannot push them out.  Without
+ * a long region they are kept with the others (and pushed out). */
+TEST(memo_long_region_keeps_client_values)
+{
+    char *big = malloc(4001);
+    iw_engine_memo_key_t ua = key_of(3 | IW_ENGINE_MEMO_LONG, NULL, "User-Agent: Mozilla/5.0"), k;
+    int i, with, kept[2] = { 0, 0 };
+
+    REQUIRE(big);
+    for (with = 0; with < 2; with++) {
+        iw_engine_memo_t *c = iw_engine_memo_create(64, with ? 64 : 0);
+        REQUIRE(c);
+        iw_engine_memo_put(c, &ua, "U", 2);
+        for (i = 0; i < 400; i++) {                     /* 1.6 MB, 400 keys of the same class */
+            k = big_key(3, big, 4000, i);
+            iw_engine_memo_put(c, &k, "K", 2);
+            CHECK_STR(get_str(c, k), "K");
+        }
+        kept[with] = get_str(c, ua) != NULL;
+        /* the same bytes under the untagged tag are another key */
+        CHECK(!get_str(c, key_of(3, NULL, "User-Agent: Mozilla/5.0")));
+        iw_engine_memo_destroy(c);
+    }
+    CHECK_INT(kept[0], 0);
+    CHECK_INT(kept[1], 1);
+    free(big);
+}
+
+/* Results are kept with their own length (0 to IW_ENGINE_MEMO_MAX_RES
+ * bytes, byte for byte, through the ring's wraps and the copies of keys
+ * that repeat), larger ones are not kept, and a scan result's stored
+ * bytes are its predicates' (iw_engine_memo_res_len). */
+TEST(memo_results_keep_their_length)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 64);
+    unsigned char res[IW_ENGINE_MEMO_MAX_RES + 1];
+    char v[32], *big = malloc(4001);
+    iw_engine_memo_res_t r;
+    int round, n, i, hits = 0;
+
+    REQUIRE(c && big);
+    for (i = 0; i < (int)sizeof(res); i++) res[i] = (unsigned char)(i * 7 + 1);
+    for (round = 0; round < 20; round++) {
+        for (n = 0; n <= IW_ENGINE_MEMO_MAX_RES + 1; n += n < IW_ENGINE_MEMO_MAX_RES - 5 ? 5 : 1) {
+            iw_engine_memo_key_t k;
+            const unsigned char *got;
+            size_t rlen = 999;
+            snprintf(v, sizeof(v), "value-%d", n);
+            k = key_of(n & 1 ? 4 | IW_ENGINE_MEMO_LONG : 4, NULL, v);
+            if (!(got = iw_engine_memo_get(c, &k, &rlen))) {     /* first round, or its set's way taken */
+                iw_engine_memo_put(c, &k, res, (size_t)n);
+                got = iw_engine_memo_get(c, &k, &rlen);
+            } else {
+                hits++;
+            }
+            if (n > IW_ENGINE_MEMO_MAX_RES) {
+                CHECK(!got);
+                continue;
+            }
+            REQUIRE(got);
+            CHECK_INT(rlen, n);
+            CHECK(!memcmp(got, res, (size_t)n));
+        }
+        for (i = 0; i < 4; i++) {                       /* 16 KB through both rings */
+            iw_engine_memo_key_t k = big_key(5 | (i & 1 ? IW_ENGINE_MEMO_LONG : 0), big, 4000, round * 4 + i);
+            iw_engine_memo_put(c, &k, "K", 2);
+        }
+    }
+    CHECK(hits > 19 * 18);                              /* most were kept through the rounds */
+    r.n = 0;
+    CHECK_INT(iw_engine_memo_res_len(&r), 8 + IW_ENGINE_MEMO_MAX_PREDS);
+    r.n = 3;
+    CHECK_INT(iw_engine_memo_res_len(&r), 8 + IW_ENGINE_MEMO_MAX_PREDS + 12);
+    r.n = IW_ENGINE_MEMO_MAX_PREDS;
+    CHECK(iw_engine_memo_res_len(&r) <= IW_ENGINE_MEMO_MAX_RES);
+    CHECK_INT(iw_engine_memo_bytes(1024, 1024), 2 * (1024 * 32 + 1024 * IW_ENGINE_MEMO_RING_PER_ENTRY));
+    CHECK_INT(iw_engine_memo_bytes(64, 0), 64 * 32 + 4 * IW_ENGINE_MEMO_MAX_KEY);
+    free(big);
+    iw_engine_memo_destroy(c);
+}
+
+/* An entry sharing another's key bytes (put_shared: a header block under
+ * two tags) has its own result, and misses once those bytes are gone from
+ * the ring, even while its result is still there. */
+TEST(memo_shared_key_bytes)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);     /* a 32 KiB ring */
+    char *big = malloc(8001);
+    iw_engine_memo_key_t blk, hdr, k;
+    int i;
+
+    REQUIRE(c && big);
+    hdr = big_key(21, big, 8000, 1);
+    blk = big_key(40, big, 8000, 1);
+    iw_engine_memo_put(c, &hdr, "headers", 8);
+    iw_engine_memo_put_shared(c, &blk, "block", 6, &hdr);
+    CHECK_STR(get_str(c, hdr), "headers");
+    CHECK_STR(get_str(c, blk), "block");
+    for (i = 0; i < 3; i++) {                           /* 24 KB more: hdr's bytes at the tail */
+        k = big_key(6, big, 7990, 100 + i);
+        iw_engine_memo_put(c, &k, "K", 2);
+    }
+    hdr = big_key(21, big, 8000, 1);
+    blk = big_key(40, big, 8000, 1);
+    k = big_key(6, big, 100, 200);
+    iw_engine_memo_put(c, &k, "K", 2);                  /* pushes the first of hdr's bytes out */
+    CHECK(!get_str(c, blk));
+    CHECK(!get_str(c, hdr));
+    /* same not in the cache: k's bytes are copied */
+    hdr = big_key(21, big, 100, 7);
+    blk = big_key(40, big, 100, 7);
+    iw_engine_memo_put_shared(c, &blk, "b", 2, &hdr);
+    CHECK(!get_str(c, hdr));
+    CHECK_STR(get_str(c, blk), "b");
+    free(big);
+    iw_engine_memo_destroy(c);
+}
+
+/* A hit on a key about to leave the ring is answered from where it is
+ * (copying it to the head could write over it): the right result, and a
+ * miss once more bytes are written, never stale bytes. */
+TEST(memo_hit_at_the_ring_tail)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);     /* a 32 KiB ring */
+    char *big = malloc(8001), *a = malloc(8001);
+    iw_engine_memo_key_t ka, k;
+    int i;
+
+    REQUIRE(c && big && a);
+    ka = big_key(7, a, 8000, 1);
+    iw_engine_memo_put(c, &ka, "A", 2);                 /* 8,008 bytes at 0 */
+    for (i = 0; i < 3; i++) {                           /* 3 x 8,000: head at 32,032 */
+        k = big_key(8, big, 7992, 10 + i);
+        iw_engine_memo_put(c, &k, "K", 2);
+    }
+    k = big_key(8, big, 600, 20);
+    iw_engine_memo_put(c, &k, "K", 2);                  /* 32,640: 128 bytes left before A's go */
+    CHECK_STR(get_str(c, ka), "A");                     /* not copied: it would overlap */
+    CHECK_STR(get_str(c, ka), "A");
+    k = big_key(8, big, 200, 21);
+    iw_engine_memo_put(c, &k, "K", 2);                  /* wraps: A's first bytes written over */
+    CHECK(!get_str(c, ka));
+    free(big);
+    free(a);
+    iw_engine_memo_destroy(c);
+}
+
 /* A class that hits less than IW_ENGINE_MEMO_MIN_HITS per mille of its first
  * IW_ENGINE_MEMO_EARLY lookups (request lines, _raw, a browser's events)
  * pauses without waiting for a whole window; one at that rate measures on. */
 TEST(memo_pauses_early_when_nothing_hits)
 {
-    iw_engine_memo_t *c = iw_engine_memo_create(64);
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);
     char v[32];
     int i;
 
@@ -182,7 +342,7 @@ TEST(memo_pauses_early_when_nothing_hits)
 /* hits of the first IW_ENGINE_MEMO_EARLY lookups of class 9: paused after? */
 static int paused_after_hits(int hits)
 {
-    iw_engine_memo_t *c = iw_engine_memo_create(64);
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);
     iw_engine_memo_key_t same = key_of(9, NULL, "Host: example.org"), k;
     char v[32];
     int i, paused;
@@ -319,7 +479,7 @@ TEST(engine_caches_never_change_results)
  * again; another class (another field) keeps its cache meanwhile. */
 TEST(memo_pauses_when_it_does_not_pay)
 {
-    iw_engine_memo_t *c = iw_engine_memo_create(64);
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);
     char v[32];
     int i, skipped = 0, hh = 0;
     iw_engine_memo_key_t k, host;
