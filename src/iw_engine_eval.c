@@ -858,8 +858,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     size_t rlen;
 
     /* the tag's low bits are the field: each field is its own class */
-    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0)
-              | (c->field == IW_F_CS_COOKIE ? IW_ENGINE_MEMO_LONG : 0);
+    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0) | LONGVAL(c->field);
     if ((cache = s->sc && db && iw_engine_memo_wanted(s->sc, key.tag))) {
         key.pre = segs;
         key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
@@ -906,12 +905,6 @@ static void __attribute__((noinline)) scan_multi(const iw_engine_t *e, iw_scratc
  * the decoded value that set it: then the field is computed and scanned,
  * its values from the per-value cache). */
 #define RAWKEY (1u << 10)
-
-/* A client's header lines and cookie come back after hundreds of other
- * requests: their entries are kept apart from the values seen once
- * (iw_engine_memo.h, IW_ENGINE_MEMO_LONG). */
-#define LONGKEY(field) ((field) == IW_F_CS_HEADER_DEC || (field) == IW_F_CP || (field) == IW_F_CP_NAME \
-                        || (field) == IW_F_CP_VALUE ? IW_ENGINE_MEMO_LONG : 0u)
 
 static inline __attribute__((always_inline)) int raw_key(iw_scratch_t *s, iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
 {

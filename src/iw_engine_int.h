@@ -64,6 +64,13 @@
 #define NTYPES 2                 /* event types: access, error */
 #define EVC_ENTRIES(sc) ((sc) / 8 < 16 ? 16u : (sc) / 8)   /* event cache size */
 #define SC_LONG_ENTRIES(sc) ((sc) < 64 ? 0u : (sc))           /* its long region (iw_engine_memo.h) */
+/* A client's header lines and cookie come back after hundreds of other
+ * requests: their entries are kept apart from the values seen once
+ * (iw_engine_memo.h, IW_ENGINE_MEMO_LONG): the raw keys of header lines and
+ * of the cookie's per-parameter views, and cs-cookie's value key. */
+#define LONGKEY(field) ((field) == IW_F_CS_HEADER_DEC || (field) == IW_F_CP || (field) == IW_F_CP_NAME \
+                        || (field) == IW_F_CP_VALUE ? IW_ENGINE_MEMO_LONG : 0u)
+#define LONGVAL(field) ((field) == IW_F_CS_COOKIE ? IW_ENGINE_MEMO_LONG : 0u)
 #define ALL_TYPES ((unsigned)(IW_EV_ACCESS | IW_EV_ERROR))
 
 /* ---- compiled representation ------------------------------------------- */
