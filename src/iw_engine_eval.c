@@ -1140,7 +1140,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         iw_str_t v;
         if ((done >> f) & 1) continue;
         c.field = f;
-        if (iw_field_is_multi(f) && scan_multi_raw(e, s, &c, ti, ev)) continue;
+        if (iw_field_is_multi(f) && (iw_event_params_absent(ev, f) || scan_multi_raw(e, s, &c, ti, ev))) continue;
         v = iw_event_get(ev, (iw_field_id_t)f);
         if (!v.p || !v.len) continue;  /* empty-matching patterns are direct checks */
         if (iw_field_is_multi(f)) {

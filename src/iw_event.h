@@ -235,6 +235,17 @@ int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out);
  * iw_event_param_source: a per-parameter view (query, cookie or form
  * body; not a JSON body) -> its source's bytes (non-empty) in *src. */
 int iw_event_param_source(iw_event_t *ev, iw_field_id_t f, iw_str_t *src);
+/* 1 when f is a per-parameter view whose source (query, cookie, body: the
+ * view's lazy split reads only it) is absent or empty: f has no value. */
+static inline int iw_event_params_absent(const iw_event_t *ev, int f)
+{
+    static const iw_field_id_t src[3] = { IW_F_CS_URI_QUERY, IW_F_CS_COOKIE, IW_F_CS_BODY };
+    iw_str_t in;
+
+    if (f < IW_F_QP || f > IW_F_BP_VALUE) return 0;
+    in = ev->val[src[(f - IW_F_QP) / 3]];
+    return !in.p || !in.len;
+}
 /* The URI fields (cs-uri-stem, cs-uri-query, their decoded views and
  * cs-uri-decoded) as a function of cs-uri's bytes and whether the method
  * is CONNECT (*connect): an event of iw_event_from_request whose decoded
