@@ -1423,6 +1423,18 @@ void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
 const iw_ruleset_t *iw_engine_ruleset(const iw_engine_t *e) { return e ? e->rs : NULL; }
 int iw_engine_rule_count(const iw_engine_t *e) { return e ? e->nrules : 0; }
 
+/* The fields scan_event scans for events of `type` (bench_fields runs
+ * each one's matchers alone, iw_engine_scan_field). */
+int iw_engine_scan_fields(const iw_engine_t *e, unsigned type, int *fields, int max)
+{
+    int ti, i;
+
+    if (!e) return 0;
+    ti = iw_engine__type_index(type);
+    for (i = 0; i < e->nscan[ti] && i < max; i++) fields[i] = e->scan_fields[ti][i];
+    return e->nscan[ti];
+}
+
 void iw_engine_rule_counts(const iw_engine_t *e, iw_rule_counts_t *c)
 {
     const iw_ruleset_t *rs = e ? e->rs : NULL;

@@ -1556,17 +1556,7 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     return eval_fresh(e, s, ev, IW_EV_ACCESS, &key);
 }
 
-/* ---- benchmarks: one field's matchers alone ---------------------------------- */
-
-int iw_engine_scan_fields(const iw_engine_t *e, unsigned type, int *fields, int max)
-{
-    int ti, i;
-
-    if (!e) return 0;
-    ti = iw_engine__type_index(type);
-    for (i = 0; i < e->nscan[ti] && i < max; i++) fields[i] = e->scan_fields[ti][i];
-    return e->nscan[ti];
-}
+/* ---- benchmarks: one field's matchers alone (the fields: iw_engine_scan_fields) */
 
 /* What scan_event does for one field (each value of a multi-valued one),
  * without the scan-result cache. */
