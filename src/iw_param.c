@@ -35,18 +35,8 @@ typedef size_t (*decode_fn)(const char *in, size_t len, char *out);
  * write, without its set-up (a short piece cost ~160 instructions). */
 static inline size_t dec_piece(const char *in, size_t len, char *out, int flags)
 {
-    size_t i;
-
-    if (!iw_decode_fastpath) return iw_decode_full(in, len, out, flags);
-    if (len < 16) {
-        for (i = 0; i < len; i++) {
-            unsigned char c = (unsigned char)in[i];
-            if (c == '%' || !c || c >= 0x80 || (c == '+' && (flags & IW_DECODE_PLUS)))
-                return iw_decode_full(in, len, out, flags);
-        }
-    } else if (iw_decode_plain_len(in, len, flags & IW_DECODE_PLUS) != len) {
+    if (!iw_decode_fastpath || iw_decode_plain_len(in, len, flags & IW_DECODE_PLUS) != len)
         return iw_decode_full(in, len, out, flags);
-    }
     iw_copy_short(out, in, len);
     out[len] = '\0';
     return len;
