@@ -315,6 +315,12 @@ static inline int direct_num(iw_event_t *ev, const dcheck_t *d, fcache_t *fc)
     return fc->have_num && cmp_num(fc->num, d->op, d->num);
 }
 
+/* The checks direct_num answers (direct() and scan_event's loop ask). */
+static inline int direct_is_num(const dcheck_t *d)
+{
+    return d->kind == D_NUM && !iw_field_is_multi(d->field);
+}
+
 /* A direct check on a multi-valued field (or a |fieldref to one): absent
  * = no value, null = no value or an empty one, the rest any value. */
 static int __attribute__((noinline)) direct_multi(iw_scratch_t *s, const dcheck_t *d, iw_str_t v)
@@ -338,7 +344,7 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
     iw_event_t *ev = s->ev;
     int64_t x;
 
-    if (d->kind == D_NUM && !iw_field_is_multi(d->field)) return direct_num(ev, d, fc);
+    if (direct_is_num(d)) return direct_num(ev, d, fc);
     if (fc->field != d->field) {
         fc->field = d->field;
         fc->v = iw_event_get(ev, (iw_field_id_t)d->field);
@@ -1187,8 +1193,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         if (!(d->types & type) || pred_is_set(s, d->pred)) continue;
         if (!last || iw_engine__dcheck_key_cmp(last, d)) {
             last = d;
-            last_res = d->kind == D_NUM && !iw_field_is_multi(d->field) ? direct_num(ev, d, &fc)
-                                                                          : direct(s, d, &fc);
+            last_res = direct_is_num(d) ? direct_num(ev, d, &fc) : direct(s, d, &fc);
         }
         if (last_res) pred_set(s, d->pred, d->field);
     }
