@@ -2,7 +2,8 @@
 /* iw_engine_errors: what a scratch tells about evaluation errors (a
  * regex that hit a limit, a failed scan): the last event's errors, their
  * reasons, the once-a-minute gate for their alerts and the counters of
- * the status page.  iw_engine_eval.c records them. */
+ * the status page, and the rules they leave unevaluated
+ * (iw_engine__eval_errors).  iw_engine_eval.c records them. */
 #include "iw_engine_int.h"
 #include <string.h>
 
@@ -57,4 +58,63 @@ void iw_scratch_error_counters(const iw_scratch_t *s, iw_eval_counters_t *c)
     c->held = s->nerr_held;
     c->per_rule = s->rule_errs;
     c->nrules = s->e->nrs;
+}
+
+/* ---- rules left unevaluated by an error ------------------------------------ */
+
+static void err_bits(iw_scratch_t *s, const uint8_t *forced, int n, int on)
+{
+    int k;
+    for (k = 0; k < n; k++) {
+        int32_t p = s->errp[k];
+        if (!forced[k]) continue;
+        if (on) s->bits[p >> 6] |= (uint64_t)1 << (p & 63);
+        else s->bits[p >> 6] &= ~((uint64_t)1 << (p & 63));
+    }
+}
+
+/* The event had predicates that could not be computed (s->errp).  A rule
+ * reading one that did not match, but would with those predicates true
+ * (and is not excluded by its filters as they were computed), could not be
+ * evaluated: padding past a limit must not look like "no match".  Such
+ * rules go to s->errs and their counters.  A rule read here may run a lazy
+ * regex for the first time, and that may fail too: rounds until no new
+ * error appears (a rule is looked at again for each error it reads, and
+ * reported once).  Cold: only events with errors. */
+void iw_engine__eval_errors(const iw_engine_t *e, iw_scratch_t *s, unsigned type, int nhits,
+                            iw_eval_node_fn eval_node)
+{
+    uint8_t forced[256];
+    int k, i, j, n, done = 0;
+
+    while ((n = s->nerrp < 256 ? s->nerrp : 256) > done) {
+        s->nerrp = n;
+        for (k = done; k < n; k++) {
+            forced[k] = !pred_is_set(s, s->errp[k]);
+            if (forced[k]) pred_set(s, s->errp[k], s->errp_field[k]);
+        }
+        for (k = done; k < n; k++) {
+            int32_t p = s->errp[k];
+            for (i = e->rd_first[p]; i < e->rd_first[p + 1]; i++) {
+                int32_t r = e->rd_rules[i];
+                const crule_t *cr = &e->rules[r];
+                int dropped = 0, f;
+                if (s->rerrgen[r] == s->gen || !(cr->applies & type)) continue;
+                for (j = 0; j < nhits && s->hits[j].rule != cr->rule; j++) ;
+                if (j < nhits || !eval_node(e, s, cr->root)) continue;
+                err_bits(s, forced, n, 0);
+                for (f = 0; f < cr->filters.n && !dropped; f++)
+                    dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
+                err_bits(s, forced, n, 1);
+                if (dropped) continue;
+                s->rerrgen[r] = s->gen;
+                s->errs[s->nerrs].rule = cr->rule;
+                s->errs[s->nerrs].field = s->errp_field[k];
+                s->errs[s->nerrs++].code = s->errp_code[k];
+                s->neval_errors++;
+                if (cr->rule->index >= 0 && cr->rule->index < e->nrs) s->rule_errs[cr->rule->index]++;
+            }
+        }
+        done = n;
+    }
 }

@@ -15,23 +15,9 @@ const iw_engine_t *iw_scratch_engine(const iw_scratch_t *s)
 
 /* ---- evaluation ------------------------------------------------------------- */
 
-static inline int pred_is_set(const iw_scratch_t *s, int32_t p)
-{
-    return (s->bits[p >> 6] >> (p & 63)) & 1;
-}
-
-static inline void pred_set(iw_scratch_t *s, int32_t p, int field)
-{
-    uint64_t m = (uint64_t)1 << (p & 63);
-    if (s->bits[p >> 6] & m) return;
-    s->bits[p >> 6] |= m;
-    s->touched[s->ntouched++] = p;
-    s->pfield[p] = (uint8_t)field;
-}
-
 /* A predicate whose matcher could not run on this event (a regex past a
  * limit, a failed scan): recorded once per event; the rules reading it are
- * checked after the evaluation (eval_errors). */
+ * checked after the evaluation (iw_engine__eval_errors). */
 static void __attribute__((cold)) pred_error(iw_scratch_t *s, int32_t p, int field, int code)
 {
     if (s->errgen[p] == s->gen) return;
@@ -1406,63 +1392,6 @@ static const evc_res_t *evc_find(iw_scratch_t *s, iw_engine_memo_key_t *key)
     return iw_engine_memo_get(s->evc, key, &rlen);
 }
 
-static void err_bits(iw_scratch_t *s, const uint8_t *forced, int n, int on)
-{
-    int k;
-    for (k = 0; k < n; k++) {
-        int32_t p = s->errp[k];
-        if (!forced[k]) continue;
-        if (on) s->bits[p >> 6] |= (uint64_t)1 << (p & 63);
-        else s->bits[p >> 6] &= ~((uint64_t)1 << (p & 63));
-    }
-}
-
-/* The event had predicates that could not be computed (s->errp).  A rule
- * reading one that did not match, but would with those predicates true
- * (and is not excluded by its filters as they were computed), could not be
- * evaluated: padding past a limit must not look like "no match".  Such
- * rules go to s->errs and their counters.  A rule read here may run a lazy
- * regex for the first time, and that may fail too: rounds until no new
- * error appears (a rule is looked at again for each error it reads, and
- * reported once).  Cold: only events with errors. */
-static void __attribute__((cold, noinline)) eval_errors(const iw_engine_t *e, iw_scratch_t *s,
-                                                         unsigned type, int nhits)
-{
-    uint8_t forced[256];
-    int k, i, j, n, done = 0;
-
-    while ((n = s->nerrp < 256 ? s->nerrp : 256) > done) {
-        s->nerrp = n;
-        for (k = done; k < n; k++) {
-            forced[k] = !pred_is_set(s, s->errp[k]);
-            if (forced[k]) pred_set(s, s->errp[k], s->errp_field[k]);
-        }
-        for (k = done; k < n; k++) {
-            int32_t p = s->errp[k];
-            for (i = e->rd_first[p]; i < e->rd_first[p + 1]; i++) {
-                int32_t r = e->rd_rules[i];
-                const crule_t *cr = &e->rules[r];
-                int dropped = 0, f;
-                if (s->rerrgen[r] == s->gen || !(cr->applies & type)) continue;
-                for (j = 0; j < nhits && s->hits[j].rule != cr->rule; j++) ;
-                if (j < nhits || !eval_node(e, s, cr->root)) continue;
-                err_bits(s, forced, n, 0);
-                for (f = 0; f < cr->filters.n && !dropped; f++)
-                    dropped = !eval_node(e, s, e->rules[e->filt[cr->filters.first + f]].root);
-                err_bits(s, forced, n, 1);
-                if (dropped) continue;
-                s->rerrgen[r] = s->gen;
-                s->errs[s->nerrs].rule = cr->rule;
-                s->errs[s->nerrs].field = s->errp_field[k];
-                s->errs[s->nerrs++].code = s->errp_code[k];
-                s->neval_errors++;
-                if (cr->rule->index >= 0 && cr->rule->index < e->nrs) s->rule_errs[cr->rule->index]++;
-            }
-        }
-        done = n;
-    }
-}
-
 /* Scan and evaluate the event (a cache miss); stores the hits under key
  * when it has bytes. */
 static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
@@ -1499,7 +1428,7 @@ static int eval_fresh(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
         evidence_node(e, s, cr->root, h);
     }
     if (s->nerrp) {
-        eval_errors(e, s, type, nhits);
+        iw_engine__eval_errors(e, s, type, nhits, eval_node);
         return nhits;              /* not cached: a repeat must report them again */
     }
     /* a truncated event's views depend on its buffer, not only the key */

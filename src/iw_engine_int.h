@@ -341,6 +341,30 @@ struct iw_scratch {
     char *dbuf;                    /* this event's header lines decoded one by one
                                     * (scan_header_dec_raw), HDR_DEC_BUF bytes */
 };
+
+/* An event's predicates (the scratch's bits): set once per event, with the
+ * field credited and in the list scratch_begin clears. */
+static inline int pred_is_set(const iw_scratch_t *s, int32_t p)
+{
+    return (s->bits[p >> 6] >> (p & 63)) & 1;
+}
+
+static inline void pred_set(iw_scratch_t *s, int32_t p, int field)
+{
+    uint64_t m = (uint64_t)1 << (p & 63);
+    if (s->bits[p >> 6] & m) return;
+    s->bits[p >> 6] |= m;
+    s->touched[s->ntouched++] = p;
+    s->pfield[p] = (uint8_t)field;
+}
+
+/* A rule's condition node on the event's predicates (iw_engine_eval.c's
+ * eval_node, passed to the files it calls). */
+typedef int (*iw_eval_node_fn)(const iw_engine_t *e, iw_scratch_t *s, int32_t ni);
+/* iw_engine_errors.c: the rules that could not be evaluated because the
+ * event had predicates that could not be computed (s->errp); cold. */
+void iw_engine__eval_errors(const iw_engine_t *e, iw_scratch_t *s, unsigned type, int nhits,
+                            iw_eval_node_fn eval_node) __attribute__((cold, noinline));
 #define HDR_DEC_BUF 8192
 
 /* ---- helpers of both sides (inline: the hot path calls them) ------------ */
