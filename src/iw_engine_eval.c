@@ -1064,7 +1064,8 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
  * target's bytes (URIKEY, + CONNECT: it splits a target otherwise): a
  * repeated path costs one lookup, its decoded views unbuilt.  A miss scans
  * each in scan order (a predicate of the stem, the query and cs-uri goes
- * to the first that sets it) and stores the union.  1 when done. */
+ * to the first that sets it; the path and the query through entries of
+ * their own) and stores the union.  1 when done. */
 #define URIKEY (1u << 12)
 #define URIKEY_CONNECT (1u << 13)
 
@@ -1093,7 +1094,8 @@ static int scan_uri(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti
         if (!((s->uri_scan >> f) & 1)) continue;
         c->field = f;
         c->v = iw_event_get(ev, (iw_field_id_t)f);
-        if (c->v.p && c->v.len) scan_value_rec(e, s, c, ti, &uni);
+        if (c->v.p && c->v.len)
+            ((URI_PART_FIELDS >> f) & 1 ? scan_field_cached : scan_value_rec)(e, s, c, ti, &uni);
     }
     if (!uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
     return 1;

@@ -299,6 +299,11 @@ struct iw_engine {
  * target (iw_engine_eval.c, scan_uri). */
 #define URI_FIELDS (FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_QUERY) | FBIT(IW_F_CS_URI)      \
                     | FBIT(IW_F_CS_URI_DEC) | FBIT(IW_F_CS_URI_STEM_DEC) | FBIT(IW_F_CS_URI_QUERY_DEC))
+/* Of those, the path's and the query's: a target that misses its entry
+ * often repeats its path (another query) or its query (another path), so
+ * scan_uri scans these through entries of their own. */
+#define URI_PART_FIELDS (FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_STEM_DEC)                     \
+                         | FBIT(IW_F_CS_URI_QUERY) | FBIT(IW_F_CS_URI_QUERY_DEC))
 
 struct iw_scratch {
     /* first: all a clean repeated request reads (iw_engine_eval_request) */
