@@ -72,6 +72,11 @@ typedef struct jw {
                                    after it): what a section needs to be
                                    written again elsewhere without a cut */
     unsigned char first[JW_DEPTH];
+    /* what the message line escaped (msg_direct), for url.original, path,
+     * query and the first match's value to copy: the source's bytes and
+     * where their escaped bytes are in buf (mu_p/mv_p NULL: none) */
+    const char *mu_p, *mv_p;
+    size_t mu_len, mu_split, mu_at, mu_mid, mu_end, mv_len, mv_at, mv_end;
     jw_cp_t open[JW_DEPTH];     /* where each open container started */
 } jw_t;
 
@@ -572,16 +577,29 @@ static inline int m_escaped(jw_t *w, const char *tok, size_t tn, size_t from, si
  * path and the rest from its '?' (an ASCII byte: no UTF-8 sequence reads
  * across it, and escaping is byte by byte otherwise), and path and query
  * copy those escaped bytes: the bytes m_str writes, escaped once. */
-static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
+static size_t url_split(iw_str_t u, iw_str_t st, iw_str_t q)
 {
-    size_t tn = sizeof("\"original\":") - 1, b0, mid, b1, sep;
-    char *o;
-
     if (!u.p || !st.p || st.p != u.p || u.len > IW_ALERT_EXCERPT_MAX
         || (q.p ? st.len >= u.len || u.p[st.len] != '?' || q.p != u.p + st.len + 1
                   || q.len != u.len - st.len - 1
-                : st.len != u.len)
-        || !jw_member_fits(w, tn, u.len)) {
+                : st.len != u.len))
+        return SIZE_MAX;
+    return st.len;
+}
+
+/* The target's escaped bytes are copied from the message line when it
+ * escaped the same target whole, in the same two pieces (msg_direct), and
+ * they fit as they are (else the writer would cut them). */
+static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
+{
+    size_t tn = sizeof("\"original\":") - 1, b0, mid, b1, sep, n = w->mu_end - w->mu_at;
+    size_t split = url_split(u, st, q);
+    int copy = split != SIZE_MAX && w->mu_p == u.p && w->mu_len == u.len && w->mu_split == split
+               && w->mu_end <= w->pos && !w->err
+               && w->pos + 1 + tn + n + 2 + w->reserve + w->keys_apart <= w->size;
+    char *o;
+
+    if (split == SIZE_MAX || (!copy && !jw_member_fits(w, tn, u.len))) {
         m_str(w, K("original"), u);
         m_str(w, K("path"), st);
         m_str(w, K("query"), q);
@@ -593,9 +611,15 @@ static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
     o[0] = ',';
     memcpy(o + sep, "\"original\":\"", tn + 1);
     b0 = w->pos + sep + tn + 1;
-    mid = iw_alert__json_body_roomy(w->buf, b0, (const unsigned char *)st.p, st.len, st.len);
-    b1 = iw_alert__json_body_roomy(w->buf, mid, (const unsigned char *)u.p + st.len, u.len - st.len,
-                         u.len - st.len);
+    if (copy) {
+        memmove(w->buf + b0, w->buf + w->mu_at, n);
+        mid = b0 + (w->mu_mid - w->mu_at);
+        b1 = b0 + n;
+    } else {
+        mid = iw_alert__json_body_roomy(w->buf, b0, (const unsigned char *)st.p, split, split);
+        b1 = iw_alert__json_body_roomy(w->buf, mid, (const unsigned char *)u.p + split,
+                                       u.len - split, u.len - split);
+    }
     w->buf[b1] = '"';
     w->pos = b1 + 1;
     if (!m_escaped(w, K("path"), b0, mid - b0)) m_str(w, K("path"), st);
@@ -654,7 +678,7 @@ static void r_server(jw_t *w, iw_event_t *ev)
 /* Every field's name as a JSON string, escaped once per process (what
  * m_cstr(..., iw_field_name(f), 64) writes for the value). */
 #define FNAME_MAX 80
-static struct fname { char s[FNAME_MAX]; size_t n; } fnames[IW_F__COUNT];
+static struct fname { char s[FNAME_MAX]; size_t n; int plain; } fnames[IW_F__COUNT];
 static pthread_once_t fnames_once = PTHREAD_ONCE_INIT;
 static int fnames_ok;
 
@@ -666,6 +690,8 @@ static void fnames_init(void)
         size_t pos = 0;
         if (iw_alert__json_str_bounded(fnames[f].s, FNAME_MAX, &pos, name, strlen(name), 64)) return;
         fnames[f].n = pos;
+        /* between its quotes the name itself (whole, nothing escaped) */
+        fnames[f].plain = pos - 2 == strlen(name) && !memcmp(fnames[f].s + 1, name, pos - 2);
     }
     fnames_ok = 1;
 }
@@ -687,7 +713,10 @@ static void r_matches(jw_t *w, const iw_hit_t *hit)
         const iw_match_t *m = &hit->matches[i];
         jw_open(w, K_NONE, '{');
         m_field_name(w, m->field);
-        m_str(w, K("value"), m->value);
+        /* the message line's escaped bytes of the first value, when whole */
+        if (!(i == 0 && w->mv_p && m->value.p == w->mv_p && m->value.len == w->mv_len
+              && w->mv_end <= w->pos && m_escaped(w, K("value"), w->mv_at, w->mv_end - w->mv_at)))
+            m_str(w, K("value"), m->value);
         jw_close(w, '}');
     }
     jw_close(w, ']');
@@ -1221,6 +1250,125 @@ static void r_event_members(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     if (peak0 > w->peak) w->peak = peak0;
 }
 
+/* The line's length as alert_message writes a piece of n bytes cut to max. */
+static inline size_t mlen(size_t n, size_t max) { return n > max ? max + 3 : n; }
+
+/* A piece of the line escaped at o, cut to max with "..." as mb_put cuts. */
+static inline size_t me_put(char *buf, size_t o, const char *s, size_t n, size_t max)
+{
+    int cut = n > max;
+    if (cut) n = max;
+    o = iw_alert__json_body_roomy(buf, o, (const unsigned char *)s, n, n);
+    if (cut) { memcpy(buf + o, "...", 3); o += 3; }
+    return o;
+}
+
+#define me_lit(buf, o, s) (memcpy((buf) + (o), "" s "", sizeof(s) - 1), (o) + sizeof(s) - 1)
+
+/* "message" of a request's alert written escaped piece by piece, without
+ * the line itself: the bytes r_message writes for alert_message's line, as
+ * every piece of untrusted bytes (client, method, target, value) is
+ * followed by an ASCII byte, so no UTF-8 sequence is read across a seam
+ * (as in r_message), and the line is not cut (its length, counted first,
+ * is within MSG_MAX).  The target (in r_url_parts' two pieces) and the
+ * first match's value, when whole, are kept for url.* and matches to
+ * copy.  0: not written (no prepared head, an error or correlation alert,
+ * a long line, no room): the caller builds the line. */
+static int msg_direct(jw_t *w, const iw_alert_t *a)
+{
+    const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;
+    iw_event_t *ev = a->ev;
+    const iw_match_t *mt = a->hit && a->hit->nmatches > 0 ? &a->hit->matches[0] : NULL;
+    const char *fname = NULL;
+    iw_str_t ip, me, u;
+    size_t n, o, fl = 0, split = SIZE_MAX, tn = sizeof("\"message\":") - 1, nd[3] = { 0, 0, 0 };
+    char d[3][24];                  /* more rules, status, held back: digits */
+    long long st;
+    int i, more = 0;
+
+    if (!f || !f->msg_head_json || f->nmsg_head > MSG_MAX || a->corr || !ev
+        || ev->type == IW_EV_ERROR || w->err)
+        return 0;
+    for (i = 0; a->all_hits && i < a->nall_hits; i++)
+        more += a->all_hits[i].rule && a->all_hits[i].rule->generate &&
+                a->all_hits[i].rule != a->rule;
+    ip = fget(ev, IW_F_C_IP);
+    me = fget(ev, IW_F_CS_METHOD);
+    u = fget(ev, IW_F_CS_URI);
+    if (more) nd[0] = put_dec(d[0], (unsigned long long)more);
+    if (fnum(ev, IW_F_SC_STATUS, &st)) nd[1] = put_dec(d[1], (unsigned long long)st);
+    if (a->suppressed > 0) nd[2] = put_dec(d[2], (unsigned long long)a->suppressed);
+    n = f->nmsg_head + 2 + (more ? 15 + nd[0] : 0) + (ip.p ? 1 + mlen(ip.len, 64) : 0)
+        + (me.p ? mlen(me.len, 16) + 1 : 0) + (u.p ? mlen(u.len, MSG_TARGET_MAX) : 0)
+        + (nd[1] ? 4 + nd[1] : 0) + (nd[2] ? 18 + nd[2] : 0);
+    if (mt && mt->field >= 0 && mt->field < IW_F__COUNT && !pthread_once(&fnames_once, fnames_init)
+        && fnames_ok && fnames[mt->field].plain) {
+        fname = fnames[mt->field].s + 1;        /* copied, not escaped */
+        fl = fnames[mt->field].n - 2;
+        n += 13 + fl + (mt->value.p ? mlen(mt->value.len, MSG_VALUE_MAX) : 0);
+    } else if (mt) {
+        fname = iw_field_name((iw_field_id_t)mt->field);
+        fl = fname ? strlen(fname) : 0;
+        n += 13 + fl + (mt->value.p ? mlen(mt->value.len, MSG_VALUE_MAX) : 0);
+    }
+    if (n > MSG_MAX || !jw_member_fits(w, tn, n)) return 0;
+    o = w->pos;
+    w->buf[o] = ',';
+    o += !w->first[w->depth];
+    w->first[w->depth] = 0;
+    memcpy(w->buf + o, "\"message\":\"", tn + 1);
+    o += tn + 1;
+    memcpy(w->buf + o, f->msg_head_json, f->nmsg_head_json);
+    o += f->nmsg_head_json;
+    if (more) {
+        o = me_lit(w->buf, o, " (+");
+        memcpy(w->buf + o, d[0], nd[0]);
+        o = me_lit(w->buf, o + nd[0], " more rules)");
+    }
+    o = me_lit(w->buf, o, ":");
+    if (ip.p) { w->buf[o++] = ' '; o = me_put(w->buf, o, ip.p, ip.len, 64); }
+    w->buf[o++] = ' ';
+    if (me.p) { o = me_put(w->buf, o, me.p, me.len, 16); w->buf[o++] = ' '; }
+    if (u.p && u.len <= MSG_TARGET_MAX)
+        split = url_split(u, fget(ev, IW_F_CS_URI_STEM), fget(ev, IW_F_CS_URI_QUERY));
+    if (split != SIZE_MAX) {
+        w->mu_at = o;
+        o = w->mu_mid = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)u.p, split, split);
+        o = w->mu_end = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)u.p + split,
+                                                  u.len - split, u.len - split);
+        w->mu_p = u.p;
+        w->mu_len = u.len;
+        w->mu_split = split;
+    } else if (u.p) {
+        o = me_put(w->buf, o, u.p, u.len, MSG_TARGET_MAX);
+    }
+    if (nd[1]) { o = me_lit(w->buf, o, " -> "); memcpy(w->buf + o, d[1], nd[1]); o += nd[1]; }
+    if (mt) {
+        o = me_lit(w->buf, o, "; matched ");
+        if (fname == fnames[mt->field].s + 1) memcpy(w->buf + o, fname, fl), o += fl;
+        else o = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)fname, fl, fl);
+        o = me_lit(w->buf, o, " \\\"");
+        if (mt->value.p && mt->value.len <= MSG_VALUE_MAX) {
+            w->mv_at = o;
+            o = w->mv_end = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)mt->value.p,
+                                                      mt->value.len, mt->value.len);
+            w->mv_p = mt->value.p;
+            w->mv_len = mt->value.len;
+        } else if (mt->value.p) {
+            o = me_put(w->buf, o, mt->value.p, mt->value.len, MSG_VALUE_MAX);
+        }
+        o = me_lit(w->buf, o, "\\\"");
+    }
+    if (nd[2]) {
+        o = me_lit(w->buf, o, " (");
+        memcpy(w->buf + o, d[2], nd[2]);
+        o = me_lit(w->buf, o + nd[2], " more held back)");
+    }
+    w->buf[o++] = '"';
+    w->pos = o;
+    return 1;
+}
+
 /* "message": the line alert_message built.  When it starts with the
  * rule's prepared head (alert_message took it) and fits whole, the head's
  * escaped bytes are copied and only the rest is escaped: the same bytes,
@@ -1266,7 +1414,7 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
         ts[n] = '"';
         m_litn(w, K("@timestamp"), ts, n + 1);
     }
-    {
+    if (!msg_direct(w, a)) {
         char msg[MSG_MAX];
         size_t n = alert_message(a, msg, sizeof(msg));
         r_message(w, a, msg, n);

@@ -522,6 +522,59 @@ typedef struct golden_case {
     void (*fn)(golden_t *g, apr_pool_t *p);
 } golden_case_t;
 
+/* The message line written escaped piece by piece (msg_direct), and the
+ * target and first value copied from it into url.* and matches: UTF-8
+ * cut at a piece's end, the cuts of method (16), client (64), target
+ * (160) and value (80) bytes and one past them, held-back counts, a line
+ * longer than its 512 bytes, and every buffer size around the whole. */
+static void case_message_pieces(golden_t *g, apr_pool_t *p)
+{
+    static const int f[] = { IW_F_CS_URI_QUERY, IW_F_CS_URI };
+    static char title[130], target[170], val[90], ip[80], longv[600];
+    const char *v[2];
+    iw_alert_t a;
+    size_t full, k;
+    int i;
+    iw_rule_t *r = rule(p, 0, "pieces", "Pieces \xe2\x82\xac", IW_LEVEL_HIGH, NULL);
+
+    request("GET", "/p\xc3\xa9\xc3?q=\"\\\x01 caf\xc3\xa9 \xe2\x82", "ua");
+    v[0] = "q=\"\\\x01 caf\xc3\xa9 \xe2\x82"; v[1] = "/p\xc3\xa9\xc3";
+    alert_for(&a, r, build(), hit(0, r, 2, f, v));
+    check(g, "pieces.utf8", &a, 0);
+    a.suppressed = 12345;
+    check(g, "pieces.held_back", &a, 0);
+    full = iw_alert_json(&a, fx.out, OUT_MAX);
+    for (k = full - 8; k <= full + 2; k++)
+        check(g, apr_psprintf(p, "pieces.size%+d", (int)(k - full)), &a, k);
+    for (i = 0; i < 2; i++) {           /* at each cut and one past it */
+        memset(target, 'a', sizeof(target));
+        target[0] = '/';
+        memcpy(target + 156 + i, "?b=\xc3\xa9", 6);
+        target[160 + i] = '\0';
+        memset(val, 'v', sizeof(val));
+        memcpy(val + 77 + i, "\xe2\x82\xac", 3);
+        val[80 + i] = '\0';
+        memset(ip, '1', sizeof(ip));
+        ip[64 + i] = '\0';
+        request(i ? "PROPFINDPROPFINDX" : "PROPFINDPROPFIND", target, "ua");
+        fx.d.client_ip = S(ip);
+        v[0] = val; v[1] = target;
+        alert_for(&a, r, build(), hit(0, r, 2, f, v));
+        check(g, apr_psprintf(p, "pieces.cuts%d", i), &a, 0);
+    }
+    memset(title, 'T', sizeof(title) - 1);
+    r = rule(p, 1, "pieces-long", title, IW_LEVEL_HIGH, NULL);
+    memset(longv, 'w', sizeof(longv) - 1);
+    memset(ip, '2', sizeof(ip) - 1);
+    ip[sizeof(ip) - 1] = '\0';
+    request("PROPFINDPROPFINDX", target, "ua");
+    fx.d.client_ip = S(ip);
+    v[0] = longv; v[1] = "x";
+    alert_for(&a, r, build(), hit(0, r, 2, f, v));
+    a.suppressed = 7;
+    check(g, "pieces.long_line", &a, 0);
+}
+
 static const golden_case_t cases[] = {
     { "detection", case_detection },
     { "minimal", case_minimal },
@@ -533,6 +586,7 @@ static const golden_case_t cases[] = {
     { "eval_error", case_eval_error },
     { "sizes", case_sizes },
     { "syslog", case_syslog },
+    { "message_pieces", case_message_pieces },
 };
 
 static void run_cases(golden_t *g, apr_pool_t *p)
