@@ -75,8 +75,8 @@ typedef struct jw {
     /* what the message line escaped (msg_direct), for url.original, path,
      * query and the first match's value to copy: the source's bytes and
      * where their escaped bytes are in buf (mu_p/mv_p NULL: none) */
-    const char *mu_p, *mv_p;
-    size_t mu_len, mu_split, mu_at, mu_mid, mu_end, mv_len, mv_at, mv_end;
+    const char *mu_p, *mv_p, *mi_p;
+    size_t mu_len, mu_split, mu_at, mu_mid, mu_end, mv_len, mv_at, mv_end, mi_len, mi_at, mi_end;
     jw_cp_t open[JW_DEPTH];     /* where each open container started */
 } jw_t;
 
@@ -542,14 +542,6 @@ static void r_tags(jw_t *w, const iw_rule_t *r, int lite)
     jw_close(w, '}');
 }
 
-static void r_ip(jw_t *w, const char *tok, size_t tn, iw_str_t ip)
-{
-    if (!ip.p) return;
-    jw_open(w, tok, tn, '{');
-    if (looks_ip(ip)) m_str(w, K("ip"), ip);
-    else m_str(w, K("address"), ip);
-    jw_close(w, '}');
-}
 
 /* ,"key":"esc" where esc (n bytes) is already escaped: with one room
  * check, or 0 when it does not fit (nothing written). */
@@ -624,6 +616,23 @@ static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
     w->pos = b1 + 1;
     if (!m_escaped(w, K("path"), b0, mid - b0)) m_str(w, K("path"), st);
     if (q.p && !m_escaped(w, K("query"), mid + 1, b1 - mid - 1)) m_str(w, K("query"), q);
+}
+
+/* The client's escaped bytes copied from the message line when it holds
+ * them whole. */
+static void r_ip(jw_t *w, const char *tok, size_t tn, iw_str_t ip)
+{
+    int is_ip;
+    if (!ip.p) return;
+    jw_open(w, tok, tn, '{');
+    is_ip = looks_ip(ip);
+    if (!(ip.p == w->mi_p && ip.len == w->mi_len && w->mi_end <= w->pos
+          && (is_ip ? m_escaped(w, K("ip"), w->mi_at, w->mi_end - w->mi_at)
+                    : m_escaped(w, K("address"), w->mi_at, w->mi_end - w->mi_at)))) {
+        if (is_ip) m_str(w, K("ip"), ip);
+        else m_str(w, K("address"), ip);
+    }
+    jw_close(w, '}');
 }
 
 static void r_access(jw_t *w, iw_event_t *ev)
@@ -1326,7 +1335,17 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
         o = me_lit(w->buf, o + nd[0], " more rules)");
     }
     o = me_lit(w->buf, o, ":");
-    if (ip.p) { w->buf[o++] = ' '; o = me_put(w->buf, o, ip.p, ip.len, 64); }
+    if (ip.p && ip.len <= 64) {         /* kept for source.* */
+        w->buf[o++] = ' ';
+        w->mi_at = o;
+        o = w->mi_end = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)ip.p,
+                                                  ip.len, ip.len);
+        w->mi_p = ip.p;
+        w->mi_len = ip.len;
+    } else if (ip.p) {
+        w->buf[o++] = ' ';
+        o = me_put(w->buf, o, ip.p, ip.len, 64);
+    }
     w->buf[o++] = ' ';
     if (me.p) { o = me_put(w->buf, o, me.p, me.len, 16); w->buf[o++] = ' '; }
     if (u.p && u.len <= MSG_TARGET_MAX)
