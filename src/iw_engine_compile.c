@@ -1196,6 +1196,8 @@ static void engine_publish(build_t *b)
     e->dc = (dcheck_t *)b->dc->elts;
     e->ndc = b->dc->nelts;
     qsort(e->dc, (size_t)e->ndc, sizeof(dcheck_t), dcheck_cmp);
+    for (int i = 0; i < e->ndc; i++)
+        e->dc[i].key = i && !iw_engine__dcheck_key_cmp(&e->dc[i - 1], &e->dc[i]) ? e->dc[i - 1].key : i;
     e->lits = (litpat_t *)b->lits->elts;
     e->conf = (confent_t *)b->conf->elts;
     e->nconf = b->conf->nelts;

@@ -1179,7 +1179,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     for (i = 0; i < e->ndc; i++) {
         const dcheck_t *d = &e->dc[i];
         if (!(d->types & type) || pred_is_set(s, d->pred)) continue;
-        if (!last || iw_engine__dcheck_key_cmp(last, d)) {
+        if (!last || last->key != d->key) {
             last = d;
             last_res = direct_is_num(d) ? direct_num(ev, d, &fc) : direct(s, d, &fc);
         }
@@ -1289,7 +1289,8 @@ static void evidence_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni, iw_
     if (n->type == N_NOT) return;
     for (i = 0; i < n->n; i++) {
         int32_t k = e->kids[n->a + i];
-        if (eval_node(e, s, k)) evidence_node(e, s, k, h);
+        if (e->nodes[k].type == N_SEL) evidence_sel(e, s, e->nodes[k].a, h);  /* none when false */
+        else if (n->type == N_AND || eval_node(e, s, k)) evidence_node(e, s, k, h);  /* n true */
     }
 }
 

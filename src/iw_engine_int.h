@@ -101,6 +101,7 @@ typedef struct dcheck {
     int64_t num;
     int32_t pred;
     unsigned types;
+    int32_t key;        /* the first of the sorted checks with the same test */
 } dcheck_t;
 
 typedef struct rxcheck {
