@@ -20,6 +20,7 @@ typedef struct where { uint64_t part, base, i0; } where_t;
 /* One (correlation, referenced rule, group) update caused by one event. */
 typedef struct item {
     int ci, pos, rank, has_v;
+    int grouped;            /* group holds the text (item_group) */
     uint64_t gh, vh;
     where_t w;
     char group[GROUP_MAX];
@@ -251,26 +252,47 @@ static void put_value(char *dst, size_t *o, iw_str_t v, int multi)
 
 /* Group key: the group-by fields' values for referenced rule `pos`; an
  * absent field counts as "-" (Apache's notation for "no value"). */
+static iw_str_t group_value(const corr_prog_t *pg, int pos, int j, iw_event_t *ev)
+{
+    int f = pg->gfields[pos * pg->ngroup + j];
+    iw_str_t v = IW_STR_NULL;
+    if (ev && f >= 0 && f < IW_F__COUNT) v = iw_event_get(ev, (iw_field_id_t)f);
+    return v.p ? v : (iw_str_t){"-", 1};
+}
+
+/* The group as text, "name=value,..." (for an alert and a new slot):
+ * built when first asked, from the values item_fill hashed. */
+static const char *item_group(const upd_t *u, item_t *it)
+{
+    const corr_prog_t *pg = &u->c->progs[it->ci];
+    size_t o = 0;
+    int j;
+
+    if (it->grouped) return it->group;
+    it->grouped = 1;
+    it->group[0] = 0;
+    for (j = 0; j < pg->ngroup; j++) {
+        const char *nm = pg->gnames[j] ? pg->gnames[j] : "?";
+        if (j) put(it->group, &o, ",", 1);
+        put(it->group, &o, nm, strlen(nm));
+        put(it->group, &o, "=", 1);
+        put_value(it->group, &o, group_value(pg, it->pos, j, u->ev),
+                  iw_field_is_multi(pg->gfields[it->pos * pg->ngroup + j]));
+    }
+    return it->group;
+}
+
 static void item_fill(const corr_prog_t *pg, int pos, iw_event_t *ev,
                       uint64_t seed, item_t *it)
 {
     uint64_t h = seed;
-    size_t o = 0;
     int j, f;
 
-    it->group[0] = 0;
+    it->grouped = 0;
     for (j = 0; j < pg->ngroup; j++) {
-        iw_str_t v = IW_STR_NULL;
-        const char *nm = pg->gnames[j] ? pg->gnames[j] : "?";
-        f = pg->gfields[pos * pg->ngroup + j];
-        if (ev && f >= 0 && f < IW_F__COUNT) v = iw_event_get(ev, (iw_field_id_t)f);
-        if (!v.p) v = (iw_str_t){"-", 1};
+        iw_str_t v = group_value(pg, pos, j, ev);
         h = iw_corr__hash(h, &v.len, sizeof(v.len));
         h = iw_corr__hash(h, v.p, v.len);
-        if (j) put(it->group, &o, ",", 1);
-        put(it->group, &o, nm, strlen(nm));
-        put(it->group, &o, "=", 1);
-        put_value(it->group, &o, v, iw_field_is_multi(f));
     }
     it->gh = iw_corr__mix(h);
     it->has_v = 0;
@@ -332,7 +354,7 @@ static void fire(upd_t *u, const corr_prog_t *pg, corr_slot_t *s, int cur,
     if (!pg->silent) {
         if (u->nout < u->max) {
             iw_corr_alert_t *a = &u->out[u->nout++];
-            const char *g = cur >= 0 ? u->items[cur].group : s->group;
+            const char *g = cur >= 0 ? item_group(u, &u->items[cur]) : s->group;
             size_t n = strnlen(g, cur >= 0 ? sizeof(a->group) : sizeof(s->group));
             if (n >= sizeof(a->group)) n = sizeof(a->group) - 1;
             memcpy(a->group, g, n);
@@ -410,7 +432,7 @@ static int64_t slot_weight(const corr_prog_t *pg, const corr_slot_t *s, int64_t 
  * of one-off groups (one event each) only pushes out one-off groups: a
  * group that is building up (a brute force at 7 of 8) keeps its count
  * (docs/CORRELATION.md "Eviction"). */
-static corr_slot_t *slot_claim(upd_t *u, int ci, const item_t *it)
+static corr_slot_t *slot_claim(upd_t *u, int ci, item_t *it)
 {
     const iw_corr_t *c = u->c;
     corr_hdr_t *h = u->h;
@@ -442,7 +464,7 @@ static corr_slot_t *slot_claim(upd_t *u, int ci, const item_t *it)
     v->ci1 = (uint32_t)ci + 1;
     v->ghash = it->gh;
     state_clear(pg, v);
-    gl = strlen(it->group);
+    gl = strlen(item_group(u, it));
     if (gl >= sizeof(v->group)) gl = sizeof(v->group) - 1;
     memcpy(v->group, it->group, gl);
     v->group[gl] = 0;
@@ -644,7 +666,7 @@ static int is_dup(const upd_t *u, int i)
 
 static void apply_item(upd_t *u, int cur)
 {
-    const item_t *it = &u->items[cur];
+    item_t *it = &u->items[cur];
     const corr_prog_t *pg = &u->c->progs[it->ci];
     corr_slot_t *s;
 
