@@ -702,12 +702,19 @@ static void fnames_init(void)
         /* between its quotes the name itself (whole, nothing escaped) */
         fnames[f].plain = pos - 2 == strlen(name) && !memcmp(fnames[f].s + 1, name, pos - 2);
     }
-    fnames_ok = 1;
+    __atomic_store_n(&fnames_ok, 1, __ATOMIC_RELEASE);
+}
+
+/* The names are ready (seen once set, without pthread_once's call). */
+static inline int fnames_ready(void)
+{
+    return __atomic_load_n(&fnames_ok, __ATOMIC_ACQUIRE)
+           || (!pthread_once(&fnames_once, fnames_init) && fnames_ok);
 }
 
 static void m_field_name(jw_t *w, int f)
 {
-    if (f >= 0 && f < IW_F__COUNT && !pthread_once(&fnames_once, fnames_init) && fnames_ok)
+    if (f >= 0 && f < IW_F__COUNT && fnames_ready())
         m_litn(w, K("field"), fnames[f].s, fnames[f].n);
     else
         m_cstr(w, K("field"), iw_field_name((iw_field_id_t)f), 64);
@@ -1310,8 +1317,8 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
     n = f->nmsg_head + 2 + (more ? 15 + nd[0] : 0) + (ip.p ? 1 + mlen(ip.len, 64) : 0)
         + (me.p ? mlen(me.len, 16) + 1 : 0) + (u.p ? mlen(u.len, MSG_TARGET_MAX) : 0)
         + (nd[1] ? 4 + nd[1] : 0) + (nd[2] ? 18 + nd[2] : 0);
-    if (mt && mt->field >= 0 && mt->field < IW_F__COUNT && !pthread_once(&fnames_once, fnames_init)
-        && fnames_ok && fnames[mt->field].plain) {
+    if (mt && mt->field >= 0 && mt->field < IW_F__COUNT && fnames_ready()
+        && fnames[mt->field].plain) {
         fname = fnames[mt->field].s + 1;        /* copied, not escaped */
         fl = fnames[mt->field].n - 2;
         n += 13 + fl + (mt->value.p ? mlen(mt->value.len, MSG_VALUE_MAX) : 0);
