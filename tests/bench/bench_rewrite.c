@@ -327,7 +327,9 @@ static void replaced(apr_pool_t *p, const bpat_t *full, int *pnf, int which, bpa
         }
         (*rf)[out++] = b;
         n = strlen(b.expr);
-        nb = (b.flags & HS_FLAG_PREFILTER) ? iw_match_plain_branches(b.expr, n, off, len, 64) : 1;
+        /* as compile_plain: a prefilter's or an exact regex's top-level
+         * branches (a literal is one) */
+        nb = iw_match_plain_branches(b.expr, n, off, len, 64);
         if (nb == 1) { off[0] = 0; len[0] = n; }
         for (k = 0; k < nb; k++) {
             bpat_t c = b;
