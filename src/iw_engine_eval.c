@@ -1446,6 +1446,8 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     iw_engine_memo_key_t key;
     const evc_res_t *cached;
     unsigned type;
+    iw_str_t lines;
+    int n;
 
     if (hits) *hits = s ? s->hits : NULL;
     if (!e || !s || !ev || s->e != e) return 0;
@@ -1454,10 +1456,13 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     key.n = 0;
     key.v = s->kbuf;
     if (s->evc && iw_engine_memo_wanted(s->evc, 0)
-        && (key.n = iw_engine__event_key(e, ev, iw_engine__type_index(type), s->kbuf))
+        && (key.n = iw_engine__event_key(e, ev, iw_engine__type_index(type), s->kbuf, &lines))
         && (cached = evc_find(s, &key)))
         return evc_replay(e, s, cached);
-    return eval_fresh(e, s, ev, type, &key);
+    if (key.n) ev->hdr_lines = lines;            /* cs-headers from the key: only in here */
+    n = eval_fresh(e, s, ev, type, &key);
+    ev->hdr_lines = IW_STR_NULL;
+    return n;
 }
 
 IW_HOT
@@ -1470,6 +1475,8 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     unsigned char kb[IW_ENGINE_MEMO_MAX_KEY];
     iw_engine_memo_key_t key;
     const evc_res_t *cached = NULL;
+    iw_str_t lines = IW_STR_NULL;
+    int n;
 
     if (hits) *hits = s ? s->hits : NULL;
     if (!e || !s || !ev || !d || s->e != e) return 0;
@@ -1481,16 +1488,18 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
     key.n = 0;
     if (iw_engine_memo_wanted(s->evc, 0)) {
         key.v = kb;
-        if ((key.n = iw_engine__request_key(e, d, ev->buf_size, kb, sizeof(kb)))
+        if ((key.n = iw_engine__request_key(e, d, ev->buf_size, kb, sizeof(kb), &lines))
             && (cached = evc_find(s, &key)) && cached->n == 0) {
             s->nevents++;               /* a repeat without hits: no event needed */
             return 0;
         }
     }
     iw_event_from_request(ev, d);
+    ev->hdr_lines = key.n ? lines : IW_STR_NULL;     /* cs-headers from the key: only in here */
     scratch_begin(e, s, ev);
-    if (cached) return evc_replay(e, s, cached);
-    return eval_fresh(e, s, ev, IW_EV_ACCESS, &key);
+    n = cached ? evc_replay(e, s, cached) : eval_fresh(e, s, ev, IW_EV_ACCESS, &key);
+    ev->hdr_lines = IW_STR_NULL;
+    return n;
 }
 
 /* ---- benchmarks: one field's matchers alone (the fields: iw_engine_scan_fields) */

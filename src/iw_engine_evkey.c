@@ -48,19 +48,44 @@ static inline int kput_num(kbuf_t *k, int64_t v)
 
 /* What follows the fields in both key layouts (event_key, request_key):
  * the header list and the minute or second when rules need them.  The
- * writer comes by value and the new end goes back (NULL: no room): the
- * key's byte stores cannot alias a local, so its position stays in a
- * register (through a kbuf_t * it was reloaded after every store, a third
- * of the work for a browser's header list), also in the callers. */
+ * list is the count, each header's two lengths (UINT32_MAX: absent), then
+ * the lines as cs-headers is made of them ("Name: value\n" each, an
+ * absent piece writes nothing): the lengths make the names and values of
+ * the bytes, and *lines (NULL p: no list) tells where they are, for the
+ * event to copy (iw_event_t.hdr_lines) instead of writing cs-headers
+ * again.  The writer comes by value and the new end goes back (NULL: no
+ * room): the key's byte stores cannot alias a local, so its position stays
+ * in a register (through a kbuf_t * it was reloaded after every store, a
+ * third of the work for a browser's header list), also in the callers. */
 static inline __attribute__((always_inline))
 unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *names,
-                               const iw_str_t *values, int nhdrs, apr_time_t t)
+                        const iw_str_t *values, int nhdrs, apr_time_t t, iw_str_t *lines)
 {
     int i, ok = 1;
-    if (e->evk_hdrs[ti]) {         /* name, value, name, ... */
-        ok = kput(&k, &nhdrs, sizeof(nhdrs));
-        for (i = 0; ok && i < nhdrs; i++)
-            ok = kput_str(&k, names[i]) && kput_str(&k, values[i]);
+
+    *lines = IW_STR_NULL;
+    if (e->evk_hdrs[ti]) {
+        unsigned char *lens = k.o + 4;
+        if (!kroom(&k, 4 + 8 * (size_t)nhdrs)) return NULL;
+        memcpy(k.o, &nhdrs, 4);
+        k.o = lens + 8 * (size_t)nhdrs;
+        lines->p = (const char *)k.o;
+        for (i = 0; i < nhdrs; i++, lens += 8) {
+            const char *np = names[i].p, *vp = values[i].p;
+            size_t nl = np ? names[i].len : 0, vl = vp ? values[i].len : 0;
+            /* past the room check, a length is under UINT32_MAX */
+            uint64_t l = (np ? nl : UINT32_MAX) | (vp ? vl : UINT32_MAX) << 32;
+            if (!kroom(&k, nl + vl + 3)) return NULL;
+            memcpy(lens, &l, 8);
+            iw_copy_short(k.o, np, nl);
+            k.o += nl;
+            k.o[0] = ':';
+            k.o[1] = ' ';
+            iw_copy_short(k.o + 2, vp, vl);
+            k.o += vl + 3;
+            k.o[-1] = '\n';
+        }
+        lines->len = (size_t)((const char *)k.o - lines->p);
     }
     if (ok && e->evk_time)
         ok = kput_num(&k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
@@ -76,7 +101,8 @@ unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *
  * made to both (tests/unit/test_engine_memo.c compares their answers).
  * 0 when the event is too big to cache or its views could be cut short by
  * the work buffer (then results could depend on what is not keyed). */
-size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf)
+size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf,
+                            iw_str_t *lines)
 {
     kbuf_t k = { buf, buf + IW_ENGINE_MEMO_MAX_KEY };
     int req = ti == 0 && ev->from_request, f, i, ok = 1;
@@ -96,7 +122,7 @@ size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, 
         ok = (ev->have_num & FBIT(f)) ? kput_num(&k, ev->num[f])   /* the text is the number's */
                                       : kput_str(&k, ev->val[f]);
     }
-    if (!ok || !(k.o = key_tail(e, ti, k, ev->hdr_names, ev->hdr_values, ev->nhdrs, ev->time)))
+    if (!ok || !(k.o = key_tail(e, ti, k, ev->hdr_names, ev->hdr_values, ev->nhdrs, ev->time, lines)))
         return 0;
     n = (size_t)(k.o - buf);
     if (ev->buf_used + 6 * n + 1024 > ev->buf_size) return 0;
@@ -135,7 +161,7 @@ static int rkey_put(kbuf_t *k, const iw_request_desc_t *d, rkey_item_t it)
  * the empty buffer. */
 IW_HOT
 size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
-                          size_t buf_size, unsigned char *buf, size_t room)
+                              size_t buf_size, unsigned char *buf, size_t room, iw_str_t *lines)
 {
     kbuf_t k = { buf, buf + room };
     /* the builder's header count (iw_event_from_request) */
@@ -147,7 +173,7 @@ size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
     for (i = 0; i < e->nrkey_str && ok; i++)     /* the strings, then the numbers */
         ok = kput_str(&k, *(const iw_str_t *)(const void *)((const char *)d + e->rkey[i].off));
     for (; i < e->nrkey && ok; i++) ok = rkey_put(&k, d, e->rkey[i]);
-    if (!ok || !(k.o = key_tail(e, 0, k, d->hdr_names, d->hdr_values, nhdrs, d->time)))
+    if (!ok || !(k.o = key_tail(e, 0, k, d->hdr_names, d->hdr_values, nhdrs, d->time, lines)))
         return 0;
     n = (size_t)(k.o - buf);
     if (6 * n + 1024 > buf_size) return 0;

@@ -482,10 +482,12 @@ int iw_engine__plan_lines(build_t *b, int field, const apr_array_header_t *ids, 
 
 /* iw_engine_evkey.c: the event cache's key of an event, or of the event
  * iw_event_from_request would build from d (the same bytes); 0 when it
- * cannot be cached. */
-size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf);
+ * cannot be cached.  *lines: where in buf its header lines are, as
+ * cs-headers is made of them (NULL p: the key holds no header list). */
+size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, unsigned char *buf,
+                            iw_str_t *lines);
 size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
-                              size_t buf_size, unsigned char *buf, size_t room);
+                              size_t buf_size, unsigned char *buf, size_t room, iw_str_t *lines);
 /* Plans request_key from evk_fields (plan_event_key, iw_engine_compile.c). */
 void iw_engine__plan_request_key(iw_engine_t *e);
 

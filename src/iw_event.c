@@ -614,8 +614,14 @@ static void lazy_headers(iw_event_t *ev)
     size_t start = ev->buf_used;
 
     if (!ev->nhdrs || buf_avail(ev) == 0) return;
-    if (headers_len(ev) < buf_avail(ev)) write_headers(ev);
-    else append_headers(ev);
+    if (ev->hdr_lines.p && ev->hdr_lines.len < buf_avail(ev)) {   /* write_headers' bytes */
+        memcpy(ev->buf + start, ev->hdr_lines.p, ev->hdr_lines.len);
+        ev->buf_used += ev->hdr_lines.len;
+    } else if (headers_len(ev) < buf_avail(ev)) {
+        write_headers(ev);
+    } else {
+        append_headers(ev);
+    }
     ev->val[IW_F_CS_HEADERS] = close_str(ev, start);
 }
 

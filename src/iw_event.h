@@ -126,6 +126,11 @@ typedef struct iw_event {
     /* kept for decoded/raw synthesis */
     const iw_str_t *hdr_names, *hdr_values;
     int nhdrs;
+    /* the headers as cs-headers is made of them ("Name: value\n" each),
+     * when the caller has written them already (the engine's event-cache
+     * key holds them): cs-headers copies them; valid while the caller
+     * evaluates the event, which then sets NULL p again */
+    iw_str_t hdr_lines;
     /* iw_event_init_owned: the event owns buf and grows it (up to
      * grow_max bytes) to what each request needs; kept across events */
     size_t grow_max;

@@ -864,3 +864,76 @@ TEST(engine_header_block_keeps_its_split)
     iw_scratch_destroy(s_on);
     iw_scratch_destroy(s_off);
 }
+
+/* The event key's header list is each header's two lengths, then the
+ * lines as cs-headers is made of them: the same line bytes split
+ * otherwise into name and value are another key, and cs-headers copied
+ * from the key (iw_event_t.hdr_lines, only while the engine evaluates)
+ * is the view the event builds from its headers. */
+static int key_lines_fired(const iw_engine_t *e, iw_scratch_t *s, int req, const char *n1,
+                           const char *v1, char *view, size_t room, int *ok)
+{
+    static char buf[65536], buf2[65536];
+    iw_request_desc_t d;
+    iw_event_t ev, ev2;
+    iw_str_t n[3] = { { "Host", 4 }, { n1, strlen(n1) }, { "X-Empty", 7 } };
+    iw_str_t v[3] = { { "h.example", 9 }, { v1, strlen(v1) }, { "", 0 } };
+    iw_str_t h, h2;
+    const iw_hit_t *hits;
+    int r;
+
+    memset(&d, 0, sizeof(d));
+    d.method = (iw_str_t){ "GET", 3 };
+    d.target = (iw_str_t){ "/", 1 };
+    d.version = (iw_str_t){ "HTTP/1.1", 8 };
+    d.hdr_names = n;
+    d.hdr_values = v;
+    d.nhdrs = 3;
+    d.status = 200;
+    d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
+    d.client_ip = (iw_str_t){ "192.0.2.10", 10 };
+    d.time = apr_time_from_sec(1764240000);
+    iw_event_init(&ev, buf, sizeof(buf));
+    iw_event_init(&ev2, buf2, sizeof(buf2));
+    if (req) {
+        r = iw_engine_eval_request(e, s, &ev, &d, &hits);
+    } else {
+        iw_event_from_request(&ev, &d);
+        r = iw_engine_eval(e, s, &ev, &hits);
+    }
+    iw_event_from_request(&ev2, &d);
+    h = iw_event_get(&ev, IW_F_CS_HEADERS);    /* as the evaluation left it (or built after) */
+    h2 = iw_event_get(&ev2, IW_F_CS_HEADERS);
+    /* the same view (unless a clean repeat left the event unbuilt); the
+     * key's bytes not past the call */
+    *ok = !ev.hdr_lines.p && (!ev.nhdrs ? req && !r
+                              : h.p && h2.p && h.len == h2.len && !memcmp(h.p, h2.p, h.len));
+    snprintf(view, room, "%.*s", (int)h2.len, h2.p ? h2.p : "");
+    return r;
+}
+
+TEST(engine_event_key_header_lines)
+{
+    const char *y = "title: t\nid: ua\nlevel: high\nlogsource:\n    category: webserver\n"
+                    "detection:\n    sel:\n        cs-user-agent|contains: sqlmap\n    condition: sel\n"
+                    "---\ntitle: t\nid: hd\nlevel: high\nlogsource:\n    category: webserver\n"
+                    "detection:\n    sel:\n        cs-headers|contains: 'X-Evil:'\n    condition: sel\n";
+    iw_engine_t *on = compile_rules(p, y, 0);
+    iw_scratch_t *s;
+    char va[256], vb[256];
+    int round, req, ok1, ok2, ok3;
+
+    REQUIRE(on);
+    for (req = 0; req < 2; req++) {
+        REQUIRE((s = iw_scratch_create(on)));
+        for (round = 0; round < 3; round++) {
+            /* "User-Agent: a: sqlmap\n" both times: one User-Agent, one header named otherwise */
+            CHECK_INT(key_lines_fired(on, s, req, "User-Agent", "a: sqlmap", va, sizeof(va), &ok1), 1);
+            CHECK_INT(key_lines_fired(on, s, req, "User-Agent: a", "sqlmap", vb, sizeof(vb), &ok2), 0);
+            CHECK_STR(va, vb);
+            CHECK_INT(key_lines_fired(on, s, req, "X-Evil", "1", va, sizeof(va), &ok3), 1);
+            CHECK(ok1 && ok2 && ok3);
+        }
+        iw_scratch_destroy(s);
+    }
+}
