@@ -45,6 +45,7 @@ typedef struct region {
     uint64_t ring_mask, head;      /* head: total bytes ever written (a multiple of 8) */
     uint32_t mask;                 /* entries - 1 */
     uint32_t set_mask;             /* first entry of a key's set: 2 ways (1 for a 1-entry region) */
+    uint64_t last_pos, last_len;   /* the last record whose key bytes were copied: where, how many */
 } region_t;
 
 /* What a lookup reads first, and class 0's window (the event cache's
@@ -378,16 +379,28 @@ const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *
     return r->ring + e->res;
 }
 
+/* Keys of at least this many bytes equal to the record written last take
+ * its bytes (a value stored under two tags in a row: cs-cookie's key and
+ * its parameter fields' raw key, both a client's cookie). */
+#define SHARE_MIN 64
+
 /* Store k's result; its key bytes are those at the ring position of src,
- * an entry holding the same bytes, else (src NULL) copied to the head. */
+ * an entry holding the same bytes, else (src NULL) those of the record
+ * written last when they are k's, else copied to the head. */
 static void put_at(region_t *r, const iw_engine_memo_key_t *k, const void *res, size_t rlen,
                    const ent_t *src)
 {
     ent_t *set = &r->ents[k->h & r->set_mask], *e = set;
     uint64_t len = k->npre + k->n, at;
     unsigned char *b;
+    ent_t last;
 
     if (rlen > IW_ENGINE_MEMO_MAX_RES || len > IW_ENGINE_MEMO_MAX_KEY) return;
+    /* the last record, still in the ring's younger half, its bytes k's */
+    if (!src && len >= SHARE_MIN && len == r->last_len && r->head - r->last_pos <= (r->ring_mask + 1) / 2) {
+        last.pos = r->last_pos;
+        if (ent_bytes(r, &last, k)) src = &last;
+    }
     /* the way to replace: an unused one, else the one not used last */
     if (r->mask) {
         if (set->h && (!set[1].h || set->mru == 0)) e++;
@@ -406,6 +419,8 @@ static void put_at(region_t *r, const iw_engine_memo_key_t *k, const void *res, 
         memcpy(b + ALIGN8(len), res, rlen);
         e->pos = at;
         e->res = (uint32_t)((at + ALIGN8(len)) & r->ring_mask);
+        r->last_pos = at;
+        r->last_len = len;
     }
     e->h = k->h;
     e->id = key_id(k);

@@ -288,6 +288,44 @@ TEST(memo_shared_key_bytes)
     iw_engine_memo_destroy(c);
 }
 
+/* A long key whose bytes are those of the record written last (a value
+ * stored under two tags in a row) takes that record's bytes: both stay
+ * in a ring that holds them once, and a key of the same length but other
+ * bytes is copied. */
+TEST(memo_same_bytes_in_a_row_kept_once)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);     /* a 32 KiB ring */
+    char *big = malloc(8001), *twin = malloc(8001);
+    iw_engine_memo_key_t a, b, o, k;
+    int i;
+
+    REQUIRE(c && big && twin);
+    a = big_key(21, big, 8000, 1);
+    b = big_key(40, twin, 8000, 1);                 /* the same bytes elsewhere */
+    iw_engine_memo_put(c, &a, "a", 2);
+    iw_engine_memo_put(c, &b, "b", 2);
+    for (i = 0; i < 3; i++) {                       /* 24 KB more: 32 KB in all when a's bytes are once */
+        k = big_key(6, big, 7990, 100 + i);
+        iw_engine_memo_put(c, &k, "K", 2);
+    }
+    a = big_key(21, big, 8000, 1);
+    b = big_key(40, twin, 8000, 1);
+    CHECK_STR(get_str(c, a), "a");
+    CHECK_STR(get_str(c, b), "b");
+    /* the same length, other bytes: its own */
+    a = big_key(21, big, 100, 7);
+    o = big_key(22, twin, 100, 8);
+    iw_engine_memo_put(c, &a, "a", 2);
+    iw_engine_memo_put(c, &o, "o", 2);
+    CHECK_STR(get_str(c, a), "a");
+    CHECK_STR(get_str(c, o), "o");
+    o = big_key(21, twin, 100, 8);                  /* a's tag, o's bytes */
+    CHECK(!get_str(c, o));
+    free(big);
+    free(twin);
+    iw_engine_memo_destroy(c);
+}
+
 /* A hit on a key about to leave the ring is answered from where it is
  * (copying it to the head could write over it): the right result, and a
  * miss once more bytes are written, never stale bytes. */
