@@ -876,6 +876,41 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     fm->plain_minw = shortest;
     fm->plain_mode = PLAIN_DB;
     b->e->ndbs++;
+    if (fm == &b->e->fm[0][IW_F_CS_URI] || fm == &b->e->fm[0][IW_F_CS_URI_DEC]) {
+        if (!b->uex) {
+            b->uex = apr_array_make(b->tp, 64, sizeof(const char *));
+            b->ufl = apr_array_make(b->tp, 64, sizeof(unsigned));
+            b->uid = apr_array_make(b->tp, 64, sizeof(unsigned));
+        }
+        apr_array_cat(b->uex, ex);
+        apr_array_cat(b->ufl, fl);
+        apr_array_cat(b->uid, id);
+        b->nuri++;
+    }
+}
+
+/* e->uri_both: the plain databases of cs-uri and cs-uri-decoded as one (a
+ * database costs less than its parts: 3,094 instructions per scan of a
+ * plain target against 1,214 + 2,960).  Ids are pattern ids, each of one
+ * field; any failure leaves it NULL (the two scans then). */
+static void compile_uri_both(build_t *b)
+{
+    hs_compile_error_t *err = NULL;
+    hs_database_t *db = NULL;
+
+    if (b->nuri != 2 || !iw_engine_plain_dbs) return;
+    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)b->uex->elts,
+                                        (const unsigned *)b->ufl->elts, (const unsigned *)b->uid->elts,
+                                        (unsigned)b->uex->nelts, HS_MODE_BLOCK, &db, &err) != HS_SUCCESS) {
+        if (err) hs_free_compile_error(err);
+        return;
+    }
+    if (hs_alloc_scratch(db, &b->e->proto) != HS_SUCCESS) {
+        hs_free_database(db);
+        return;
+    }
+    b->e->uri_both = db;
+    b->e->ndbs++;
 }
 
 /* One database of a header-lines plan (NULL when it has no expression). */
@@ -1074,6 +1109,7 @@ static apr_status_t engine_cleanup(void *data)
                 fm->hl = NULL;
             }
         }
+    if (e->uri_both) { hs_free_database(e->uri_both); e->uri_both = NULL; }
     for (f = 0; f < IW_F__COUNT; f++) { iw_match_radix_destroy(e->radix[f]); e->radix[f] = NULL; }
     if (e->proto) { hs_free_scratch(e->proto); e->proto = NULL; }
     for (i = 0; e->codes && i < e->codes->nelts; i++)
@@ -1389,6 +1425,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
         for (f = 0; f < IW_F__COUNT; f++)
             if (compile_field(b, t, f) < 0 && !b->errors)
                 iw_engine__berr(b, 0, 0, "Vectorscan scratch allocation failed");
+    compile_uri_both(b);
     for (f = 0; f < IW_F__COUNT; f++) {
         if (!e->radix[f]) continue;
         if (iw_match_radix_finalize(e->radix[f]) < 0) iw_engine__berr(b, 0, 0, "out of memory");

@@ -771,7 +771,7 @@ static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     if (fm->lits.n) lit_scan(e, &fm->lits, short_small, c);
     if (db && db == fm->db && fm->hl && scan_lines(e, s, c, fm, 0) == 0) return;
     if (db && (rc = hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
-        scan_failed(e, s, c, (int)rc);
+        scan_failed(e, s, c, rc);
 }
 
 /* The context a field's result depends on besides its bytes: for _raw,
@@ -1065,39 +1065,100 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
  * repeated path costs one lookup, its decoded views unbuilt.  A miss scans
  * each in scan order (a predicate of the stem, the query and cs-uri goes
  * to the first that sets it; the path and the query through entries of
- * their own) and stores the union.  1 when done. */
+ * their own) and stores the union (paused or too long: nothing).  1 when done. */
 #define URIKEY (1u << 12)
 #define URIKEY_CONNECT (1u << 13)
 
+/* cs-uri and cs-uri-decoded in one scan of e->uri_both when the view is the
+ * target's bytes and each field would take its plain database: the
+ * target's reports as they come, the view's (each id once) kept for its
+ * turn, so a predicate both set keeps the target as its field. */
+#define BOTH_MAX 64
+typedef struct uri_both { scan_ctx_t *c; int32_t ids[BOTH_MAX]; int n, over; } uri_both_t;
+
+static int on_both(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
+{
+    uri_both_t *b = ctx;
+    int i;
+    if (b->c->s->e->pat_field[id] != IW_F_CS_URI_DEC) return on_match(id, from, to, flags, b->c);
+    for (i = 0; i < b->n; i++) if (b->ids[i] == (int32_t)id) return 0;
+    if (b->n < BOTH_MAX) b->ids[b->n++] = (int32_t)id; else b->over = 1;
+    return 0;
+}
+
+/* c->field's exact and literal checks, then the scan (scan: cs-uri) or
+ * the view's reports kept in b, recorded into out. */
+static void both_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, uri_both_t *b, int scan,
+                       iw_engine_memo_res_t *out)
+{
+    const fieldm_t *fm = &e->fm[0][c->field];
+    iw_engine_memo_res_t rec;
+    int i, rc;
+
+    rec.n = rec.overflow = 0;
+    c->rec = &rec;
+    rx_memo_reset(s);
+    if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
+    if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
+    if (fm->lits.n) lit_scan(e, &fm->lits, 0, c);
+    if (scan && (rc = hs_scan(e->uri_both, c->v.p, (unsigned)c->v.len, 0, s->hs, on_both, b)) != HS_SUCCESS) {
+        scan_failed(e, s, c, rc);
+        b->over = 1;                   /* the view scans on its own */
+    }
+    for (i = 0; !scan && i < b->n; i++) on_match((unsigned)b->ids[i], 0, 0, 0, c);
+    c->rec = NULL;
+    res_merge(out, &rec);
+}
+
+/* 1 when cs-uri (c) went through uri_both with its view (b->n >= 0). */
+static int uri_both_scan(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, iw_event_t *ev,
+                         uri_both_t *b, iw_engine_memo_res_t *out)
+{
+    const fieldm_t *fu = &e->fm[0][IW_F_CS_URI], *fd = &e->fm[0][IW_F_CS_URI_DEC];
+    scan_ctx_t cd = *c;
+
+    if (!fu->plain || !((s->uri_scan >> IW_F_CS_URI_DEC) & 1) || fu->small || fd->small
+        || field_db(fu, c, 0) != fu->plain) return 0;
+    cd.field = IW_F_CS_URI_DEC;
+    cd.v = iw_event_get(ev, IW_F_CS_URI_DEC);
+    if (cd.v.len != c->v.len || memcmp(cd.v.p, c->v.p, c->v.len) || field_db(fd, &cd, 0) != fd->plain) return 0;
+    b->c = c;
+    b->n = b->over = 0;
+    both_field(e, s, c, b, 1, out);
+    return 1;
+}
+
 static int scan_uri(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti, iw_event_t *ev)
 {
+    uri_both_t both;
     iw_engine_memo_key_t key;
     const iw_engine_memo_res_t *hit;
     iw_engine_memo_res_t uni;
     iw_str_t uri;
     size_t rlen;
-    int connect, i;
+    int connect, i, cache;
 
-    if (!iw_event_uri_source(ev, &uri, &connect)
-        || !iw_engine_memo_wanted(s->sc, IW_F_CS_URI | (uint32_t)ti << 8 | URIKEY))
-        return 0;
+    if (!iw_event_uri_source(ev, &uri, &connect)) return 0;
     key = (iw_engine_memo_key_t){ .tag = IW_F_CS_URI | (uint32_t)ti << 8 | URIKEY
                                          | (connect ? URIKEY_CONNECT : 0), .v = uri.p, .n = uri.len };
-    if (!sc_key(s, &key)) return 0;
-    if ((hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
+    cache = iw_engine_memo_wanted(s->sc, IW_F_CS_URI | (uint32_t)ti << 8 | URIKEY) && sc_key(s, &key);
+    if (cache && (hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
         res_apply(s, hit, NULL);
         return 1;
     }
     uni.n = uni.overflow = 0;
+    both.n = -1;
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];
         if (!((s->uri_scan >> f) & 1)) continue;
         c->field = f;
         c->v = iw_event_get(ev, (iw_field_id_t)f);
-        if (c->v.p && c->v.len)
+        if (!c->v.p || !c->v.len) continue;
+        if (f == IW_F_CS_URI_DEC && both.n >= 0 && !both.over) both_field(e, s, c, &both, 0, &uni);
+        else if (!(f == IW_F_CS_URI && e->uri_both && !ti && uri_both_scan(e, s, c, ev, &both, &uni)))
             ((URI_PART_FIELDS >> f) & 1 ? scan_field_cached : scan_value_rec)(e, s, c, ti, &uni);
     }
-    if (!uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
+    if (cache && !uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
     return 1;
 }
 

@@ -293,6 +293,9 @@ struct iw_engine {
     int8_t *pat_field;
     int nrs;                       /* rules in the ruleset (rule->index bound) */
     hlact_t *hl; int nhl;          /* header-line actions of every field */
+    /* the plain databases of cs-uri and cs-uri-decoded as one: one scan for
+     * both when the decoded view is the target's bytes (scan_uri) */
+    hs_database_t *uri_both;
 };
 
 /* The access fields that are functions of cs-uri's bytes and the method
@@ -447,6 +450,8 @@ typedef struct build {
     int vline, vcol;               /* item being bound (pattern origin) */
     int errors;
     const iw_engine_dbcache_t *hsc;       /* compiled databases from earlier runs */
+    apr_array_header_t *uex, *ufl, *uid;  /* uri_both: the two plain databases' patterns */
+    int nuri;                              /* ... how many of the two are there */
 } build_t;
 
 /* A field's byte gate from its patterns (fm->gate; none: left NULL). */
