@@ -2263,17 +2263,22 @@ static int pass_flood(const iw_srv_conf_t *sc, const iw_rt_t *rt,
     return 1;
 }
 
+/* Rendered straight into the queue's next slot (no copy); into alertbuf
+ * for the relay, or when the queue is full (then only counted). */
 static void send_alert(iw_notify_t *n, iw_tls_t *t, const iw_alert_t *a)
 {
     iw_alert_info_t info;
-    size_t len = iw_alert_json_info(a, t->alertbuf, IW_ALERTBUF_SIZE, &info);
+    uint64_t ticket = 0;
+    char *slot = n ? iw_notify_reserve(n, &ticket) : NULL;
+    size_t len = iw_alert_json_info(a, slot ? slot : t->alertbuf, IW_ALERTBUF_SIZE, &info);
     CTR_INC(alerts);
     if (info.rules_omitted > 0)     /* a summary too long for one alert */
         CTR_ADD(rules_omitted, (apr_uint64_t)info.rules_omitted);
     if (t->midx)
         iw_metrics_rule_add(G->metrics, t->midx[a->rule->index], IW_MR_ALERTS);
-    if (n ? iw_notify_enqueue(n, a->rule->level, a->now, t->alertbuf, len) != 0
-          : relay_send(t->nt, a->rule->level, a->now, t->alertbuf, len) != 0)
+    if (slot)
+        iw_notify_commit(n, ticket, a->rule->level, a->now, len);
+    else if (n || relay_send(t->nt, a->rule->level, a->now, t->alertbuf, len) != 0)
         CTR_INC(enqueue_failed);
 }
 

@@ -44,6 +44,7 @@
 #define CAS_TRIES     1000          /* producer retries under contention */
 #define JSON_DEPTH    32
 #define OUT_MAX       (24 + IW_SYSLOG_HDR_MAX + IW_NOTIFY_MSG_MAX)
+#define SLOT_BYTES    (IW_NOTIFY_MSG_MAX + 1)   /* a message and the NUL of one written in place */
 
 typedef struct slot {
     _Atomic uint64_t seq;           /* == pos: free; == pos+1: filled */
@@ -64,7 +65,7 @@ struct iw_notify {
     /* ring */
     uint64_t cap;
     slot_t *slots;
-    char *data;                     /* cap * IW_NOTIFY_MSG_MAX, touched lazily */
+    char *data;                     /* cap * SLOT_BYTES, touched lazily */
     _Atomic uint64_t head;          /* next position producers claim */
     uint64_t tail;                  /* next position the sender reads */
     /* stats */
@@ -251,7 +252,7 @@ iw_notify_t *iw_notify_create(apr_pool_t *p, const iw_notify_cfg_t *cfg,
     /* meta in one small array; message bytes separately so untouched slots
      * cost no memory (large malloc = fresh zero pages) */
     n->slots = calloc(n->cap, sizeof(slot_t));
-    n->data = malloc(n->cap * IW_NOTIFY_MSG_MAX);
+    n->data = malloc(n->cap * SLOT_BYTES);
     if (!n->slots || !n->data) {
         free(n->slots);
         free(n->data);
@@ -351,15 +352,14 @@ static void shared_add(iw_notify_t *n, int k, uint64_t v)
     if (n->shared) __atomic_fetch_add(&n->shared[k], v, __ATOMIC_RELAXED);
 }
 
-int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
-                      const char *json, size_t len)
+/* Claim the next slot (its index in *pos); NULL when the queue is full
+ * (counted as dropped). */
+static char *slot_claim(iw_notify_t *n, uint64_t *posp)
 {
     uint64_t pos, seq;
     slot_t *sl = NULL;
-    char *dst;
     int tries;
 
-    if (!n || !n->slots || !json) return -1;
     pos = atomic_load_explicit(&n->head, memory_order_relaxed);
     for (tries = 0; tries < CAS_TRIES; tries++) {
         sl = &n->slots[pos % n->cap];
@@ -378,15 +378,17 @@ int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
         atomic_fetch_add(&n->dropped, 1);
         atomic_fetch_add(&n->lost, 1);
         shared_add(n, IW_NS_DROPPED, 1);
-        return -1;
+        return NULL;
     }
-    dst = n->data + (pos % n->cap) * IW_NOTIFY_MSG_MAX;
-    if (len > IW_NOTIFY_MSG_MAX) {
-        len = json_cut(json, len, IW_NOTIFY_MSG_MAX, dst);
-        atomic_fetch_add(&n->truncated, 1);
-    } else {
-        memcpy(dst, json, len);
-    }
+    *posp = pos;
+    return n->data + (pos % n->cap) * SLOT_BYTES;
+}
+
+/* Publish the claimed slot pos holding len bytes. */
+static void slot_publish(iw_notify_t *n, uint64_t pos, iw_level_t lvl, apr_time_t t, size_t len)
+{
+    slot_t *sl = &n->slots[pos % n->cap];
+
     sl->lvl = lvl;
     sl->t = t;
     sl->len = (uint32_t)len;
@@ -398,7 +400,36 @@ int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
      * the other, so no wake-up is lost */
     atomic_store_explicit(&sl->seq, pos + 1, memory_order_seq_cst);
     if (atomic_load_explicit(&n->sleeping, memory_order_seq_cst)) wake(n);
+}
+
+int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
+                      const char *json, size_t len)
+{
+    uint64_t pos;
+    char *dst;
+
+    if (!n || !n->slots || !json) return -1;
+    if (!(dst = slot_claim(n, &pos))) return -1;
+    if (len > IW_NOTIFY_MSG_MAX) {
+        len = json_cut(json, len, IW_NOTIFY_MSG_MAX, dst);
+        atomic_fetch_add(&n->truncated, 1);
+    } else {
+        memcpy(dst, json, len);
+    }
+    slot_publish(n, pos, lvl, t, len);
     return 0;
+}
+
+char *iw_notify_reserve(iw_notify_t *n, uint64_t *ticket)
+{
+    if (!n || !n->slots || !ticket) return NULL;
+    return slot_claim(n, ticket);
+}
+
+void iw_notify_commit(iw_notify_t *n, uint64_t ticket, iw_level_t lvl, apr_time_t t,
+                      size_t len)
+{
+    slot_publish(n, ticket, lvl, t, len > IW_NOTIFY_MSG_MAX ? IW_NOTIFY_MSG_MAX : len);
 }
 
 void iw_notify_get_stats(iw_notify_t *n, iw_notify_stats_t *st)
@@ -581,7 +612,7 @@ static int take(iw_notify_t *n)
     slot_t *sl = &n->slots[n->tail % n->cap];
     if (atomic_load_explicit(&sl->seq, memory_order_seq_cst) != n->tail + 1)
         return 0;
-    frame(n, sl->lvl, sl->t, n->data + (n->tail % n->cap) * IW_NOTIFY_MSG_MAX,
+    frame(n, sl->lvl, sl->t, n->data + (n->tail % n->cap) * SLOT_BYTES,
           sl->len);
     n->out_is_report = 0;
     shared_add(n, IW_NS_DEPTH, (uint64_t)-1);

@@ -63,6 +63,14 @@ apr_status_t iw_notify_start(iw_notify_t *n);
  * messages are still sent, see iw_notify.c). */
 int iw_notify_enqueue(iw_notify_t *n, iw_level_t lvl, apr_time_t t,
                       const char *json, size_t len);
+/* The same in place: the next slot's buffer (IW_NOTIFY_MSG_MAX + 1 bytes)
+ * to render an alert into, NULL when the queue is full (dropped, counted
+ * as iw_notify_enqueue counts it); iw_notify_commit then queues its len
+ * (<= IW_NOTIFY_MSG_MAX) bytes.  Every reserved slot must be committed:
+ * the sender waits for it. */
+char *iw_notify_reserve(iw_notify_t *n, uint64_t *ticket);
+void iw_notify_commit(iw_notify_t *n, uint64_t ticket, iw_level_t lvl, apr_time_t t,
+                      size_t len);
 /* Stop: flush what can be sent within max_wait, then stop the thread. */
 void iw_notify_stop(iw_notify_t *n, apr_interval_time_t max_wait);
 

@@ -265,6 +265,61 @@ TEST(notify_unix_dgram_order_and_framing)
     rmdir(dir);
 }
 
+/* iw_notify_reserve + iw_notify_commit (an alert rendered in place) queue
+ * in order with iw_notify_enqueue; a full queue gives no slot, counted as
+ * dropped like a refused enqueue. */
+TEST(notify_reserve_commit_in_place)
+{
+    const char *dir = tmpdir(p), *path;
+    iw_notify_cfg_t cfg;
+    iw_notify_t *n;
+    iw_notify_stats_t st;
+    const char *err;
+    char buf[16384], msg[64], *slot;
+    uint64_t ticket;
+    int fd, i, len;
+
+    REQUIRE(dir);
+    path = apr_pstrcat(p, dir, "/log.sock", NULL);
+    fd = unix_listen(path, SOCK_DGRAM);
+    REQUIRE(fd >= 0);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.target = apr_pstrcat(p, "unix:", path, NULL);
+    cfg.format = IW_FORMAT_JSON;
+    cfg.queue_size = 4;
+    n = iw_notify_create(p, &cfg, &err);
+    REQUIRE(n && !err);
+    for (i = 0; i < 4; i++) {           /* not started: the queue fills */
+        len = snprintf(msg, sizeof(msg), "{\"n\":%d}", i);
+        if (i % 2) {
+            CHECK_INT(iw_notify_enqueue(n, IW_LEVEL_HIGH, apr_time_now(), msg, (size_t)len), 0);
+            continue;
+        }
+        slot = iw_notify_reserve(n, &ticket);
+        REQUIRE(slot != NULL);
+        memcpy(slot, msg, (size_t)len + 1);
+        iw_notify_commit(n, ticket, IW_LEVEL_HIGH, apr_time_now(), (size_t)len);
+    }
+    CHECK(iw_notify_reserve(n, &ticket) == NULL);
+    REQUIRE(iw_notify_start(n) == APR_SUCCESS);
+    for (i = 0; i < 4; ) {              /* the "1 alerts dropped" report aside */
+        ssize_t r = recv_dgram(fd, buf, sizeof(buf), 2000);
+        REQUIRE(r > 0);
+        if (strstr(buf, "iocwatch-dropped")) continue;
+        snprintf(msg, sizeof(msg), "{\"n\":%d}", i++);
+        CHECK_STR(buf, msg);
+    }
+    iw_notify_stop(n, apr_time_from_sec(1));
+    iw_notify_get_stats(n, &st);
+    CHECK_INT(st.queued, 4);
+    CHECK_INT(st.sent, 4);
+    CHECK_INT(st.dropped, 1);
+    CHECK_INT(st.reports, 1);
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* tcp:// and unix-stream: carry RFC 6587 octet-counted frames. */
 static void stream_case(apr_pool_t *p, int *iw_failed_, const char *target,
                         int lfd)
