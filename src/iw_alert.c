@@ -37,18 +37,6 @@
 #define TEXT_MAX   1024     /* bytes of a trusted rule text (description) */
 #define JW_DEPTH   8
 
-/* ---- JSON strings (escaping: iw_alert_esc.c) -------------------------- */
-
-/* "escaped" when the worst case fits (no room checks). */
-static inline size_t json_str_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
-                                    size_t lim)
-{
-    buf[o++] = '"';
-    o = iw_alert__json_body_roomy(buf, o, s, len, lim);
-    buf[o++] = '"';
-    return o;
-}
-
 /* ---- bounded JSON writer ------------------------------------------------ */
 
 typedef struct jw_cp {
@@ -185,7 +173,7 @@ static inline __attribute__((always_inline)) void jw_strval(jw_t *w, const char 
     size_t lim = len < max ? len : max, end = w->size - w->reserve;
     if (w->err) return;
     if (iw_alert_roomy && lim <= (SIZE_MAX - 2) / 6 && w->pos + 6 * lim + 2 <= end) {
-        w->pos = json_str_roomy(w->buf, w->pos, (const unsigned char *)s, len, lim);
+        w->pos = iw_alert__json_str_roomy(w->buf, w->pos, (const unsigned char *)s, len, lim);
         return;
     }
     if (iw_alert__json_str_bounded(w->buf, end, &w->pos, s, len, max))
@@ -247,7 +235,8 @@ static inline __attribute__((always_inline)) void m_strn(jw_t *w, const char *to
         w->first[w->depth] = 0;
         o[0] = ',';
         if (tn) memcpy(o + sep, tok, tn);
-        w->pos = json_str_roomy(w->buf, w->pos + sep + tn, (const unsigned char *)s, len, lim);
+        w->pos = iw_alert__json_str_roomy(w->buf, w->pos + sep + tn, (const unsigned char *)s,
+                                          len, lim);
         return;
     }
     cp = jw_save(w);

@@ -87,6 +87,16 @@ size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, si
 int iw_alert__json_str_bounded(char *buf, size_t end, size_t *pos,
                                const char *str, size_t len, size_t max);
 
+/* The same body between quotes: "escaped" when the worst case fits. */
+static inline size_t iw_alert__json_str_roomy(char *buf, size_t o, const unsigned char *s,
+                                              size_t len, size_t lim)
+{
+    buf[o++] = '"';
+    o = iw_alert__json_body_roomy(buf, o, s, len, lim);
+    buf[o++] = '"';
+    return o;
+}
+
 typedef enum {
     IW_FORMAT_RFC3164 = 1, IW_FORMAT_RFC5424, IW_FORMAT_JSON
 } iw_format_t;

@@ -209,16 +209,6 @@ special:
     return o;
 }
 
-/* The same between quotes. */
-static inline size_t json_str_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
-                                    size_t lim)
-{
-    buf[o++] = '"';
-    o = iw_alert__json_body_roomy(buf, o, s, len, lim);
-    buf[o++] = '"';
-    return o;
-}
-
 int iw_alert_roomy = 1;
 
 /* Append "escaped" at *pos, never past `end` (exclusive).  Returns 0 when
@@ -237,7 +227,7 @@ int iw_alert__json_str_bounded(char *buf, size_t end, size_t *pos,
     if (!s) len = 0;
     lim = len < max ? len : max;
     if (iw_alert_roomy && lim <= (SIZE_MAX - 2) / 6 && 6 * lim + 2 <= end - o) {
-        *pos = json_str_roomy(buf, o, s, len, lim);
+        *pos = iw_alert__json_str_roomy(buf, o, s, len, lim);
         return 0;
     }
     buf[o++] = '"';

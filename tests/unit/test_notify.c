@@ -55,6 +55,31 @@ static int unix_listen(const char *path, int type)
     return fd;
 }
 
+/* A JSON queue of `slots` slots, not started, aimed at a datagram socket
+ * `name` listening in `dir`: the setup the queue tests share.  NULL (and
+ * *fd -1) when either fails; *path is the socket's path, to unlink. */
+static iw_notify_t *json_queue(apr_pool_t *p, const char *dir, const char *name, int slots,
+                               const char **path, int *fd)
+{
+    iw_notify_cfg_t cfg;
+    iw_notify_t *n;
+    const char *err = NULL;
+
+    *path = apr_pstrcat(p, dir, "/", name, NULL);
+    if ((*fd = unix_listen(*path, SOCK_DGRAM)) < 0) return NULL;
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.target = apr_pstrcat(p, "unix:", *path, NULL);
+    cfg.format = IW_FORMAT_JSON;
+    cfg.queue_size = slots;
+    n = iw_notify_create(p, &cfg, &err);
+    if (!n || err) {
+        close(*fd);
+        *fd = -1;
+        return NULL;
+    }
+    return n;
+}
+
 /* Bind 127.0.0.1 / ::1 on an ephemeral port; *port gets it. */
 static int inet_listen(int fam, int type, int *port)
 {
@@ -271,24 +296,15 @@ TEST(notify_unix_dgram_order_and_framing)
 TEST(notify_reserve_commit_in_place)
 {
     const char *dir = tmpdir(p), *path;
-    iw_notify_cfg_t cfg;
     iw_notify_t *n;
     iw_notify_stats_t st;
-    const char *err;
     char buf[16384], msg[64], *slot;
     uint64_t ticket;
     int fd, i, len;
 
     REQUIRE(dir);
-    path = apr_pstrcat(p, dir, "/log.sock", NULL);
-    fd = unix_listen(path, SOCK_DGRAM);
-    REQUIRE(fd >= 0);
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.target = apr_pstrcat(p, "unix:", path, NULL);
-    cfg.format = IW_FORMAT_JSON;
-    cfg.queue_size = 4;
-    n = iw_notify_create(p, &cfg, &err);
-    REQUIRE(n && !err);
+    n = json_queue(p, dir, "log.sock", 4, &path, &fd);
+    REQUIRE(n);
     for (i = 0; i < 4; i++) {           /* not started: the queue fills */
         len = snprintf(msg, sizeof(msg), "{\"n\":%d}", i);
         if (i % 2) {
@@ -566,24 +582,15 @@ TEST(notify_stalled_stream_peer)
 TEST(notify_oversize_json_stays_valid)
 {
     const char *dir = tmpdir(p), *path;
-    iw_notify_cfg_t cfg;
     iw_notify_t *n;
     iw_notify_stats_t st;
-    const char *err;
     char *big = malloc(IW_NOTIFY_MSG_MAX + 400), buf[IW_NOTIFY_MSG_MAX + 64];
     int fd, k, bad = 0, got = 0;
     size_t len;
 
     REQUIRE(dir && big);
-    path = apr_pstrcat(p, dir, "/big.sock", NULL);
-    fd = unix_listen(path, SOCK_DGRAM);
-    REQUIRE(fd >= 0);
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.target = apr_pstrcat(p, "unix:", path, NULL);
-    cfg.format = IW_FORMAT_JSON;
-    cfg.queue_size = 16;
-    n = iw_notify_create(p, &cfg, &err);
-    REQUIRE(n && !err);
+    n = json_queue(p, dir, "big.sock", 16, &path, &fd);
+    REQUIRE(n);
     REQUIRE(iw_notify_start(n) == APR_SUCCESS);
     for (k = 0; k < 120; k++) {
         /* nested objects/arrays, escaped quotes, numbers, literals; the
@@ -640,10 +647,8 @@ TEST(notify_concurrent_producers)
 {
     enum { NPROD = 4, EACH = 1500 };
     const char *dir = tmpdir(p), *path;
-    iw_notify_cfg_t cfg;
     iw_notify_t *n;
     iw_notify_stats_t st;
-    const char *err;
     apr_thread_t *th[NPROD];
     prod_t pr[NPROD];
     int last[NPROD], fd, i, got = 0, order_bad = 0, reports = 0;
@@ -651,15 +656,8 @@ TEST(notify_concurrent_producers)
     char buf[4096];
 
     REQUIRE(dir);
-    path = apr_pstrcat(p, dir, "/mp.sock", NULL);
-    fd = unix_listen(path, SOCK_DGRAM);
-    REQUIRE(fd >= 0);
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.target = apr_pstrcat(p, "unix:", path, NULL);
-    cfg.format = IW_FORMAT_JSON;
-    cfg.queue_size = 64;
-    n = iw_notify_create(p, &cfg, &err);
-    REQUIRE(n && !err);
+    n = json_queue(p, dir, "mp.sock", 64, &path, &fd);
+    REQUIRE(n);
     REQUIRE(iw_notify_start(n) == APR_SUCCESS);
     for (i = 0; i < NPROD; i++) {
         pr[i] = (prod_t){ n, i, EACH };
