@@ -709,7 +709,7 @@ static void lazy_uri_dec(iw_event_t *ev)
 
 /* ---- per-parameter views (iw_param.h) -------------------------------------- */
 
-enum { PSRC_QUERY, PSRC_COOKIE, PSRC_BODY };
+enum { PSRC_QUERY, PSRC_COOKIE, PSRC_BODY };   /* iw_event_param_field's order */
 
 /* The body's syntax by its Content-Type: JSON when the type says so
  * (application/json, application/ld+json, ...), else a form (the module
@@ -730,11 +730,9 @@ static iw_param_syntax_t body_syntax(const iw_event_t *ev)
 
 static iw_str_t param_source(const iw_event_t *ev, int src, iw_param_syntax_t *syn)
 {
-    switch (src) {
-    case PSRC_QUERY: *syn = IW_PARAM_QUERY; return ev->val[IW_F_CS_URI_QUERY];
-    case PSRC_COOKIE: *syn = IW_PARAM_COOKIE; return ev->val[IW_F_CS_COOKIE];
-    default: *syn = body_syntax(ev); return ev->val[IW_F_CS_BODY];
-    }
+    *syn = src == PSRC_QUERY ? IW_PARAM_QUERY : src == PSRC_COOKIE ? IW_PARAM_COOKIE
+                                                                   : body_syntax(ev);
+    return ev->val[iw_event_param_field(src)];
 }
 
 /* cs-header-decoded: each header's "Name: value" of cs-headers decoded on

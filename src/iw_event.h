@@ -240,15 +240,21 @@ int iw_event_num(iw_event_t *ev, iw_field_id_t f, int64_t *out);
  * iw_event_param_source: a per-parameter view (query, cookie or form
  * body; not a JSON body) -> its source's bytes (non-empty) in *src. */
 int iw_event_param_source(iw_event_t *ev, iw_field_id_t f, iw_str_t *src);
-/* 1 when f is a per-parameter view whose source (query, cookie, body: the
- * view's lazy split reads only it) is absent or empty: f has no value. */
-static inline int iw_event_params_absent(const iw_event_t *ev, int f)
+/* The field the per-parameter views of source s split (0 query, 1 cookie,
+ * 2 body: the views IW_F_QP + 3 * s and the two after it). */
+static inline iw_field_id_t iw_event_param_field(int s)
 {
     static const iw_field_id_t src[3] = { IW_F_CS_URI_QUERY, IW_F_CS_COOKIE, IW_F_CS_BODY };
+    return src[s];
+}
+/* 1 when f is a per-parameter view whose source (the view's lazy split
+ * reads only it) is absent or empty: f has no value. */
+static inline int iw_event_params_absent(const iw_event_t *ev, int f)
+{
     iw_str_t in;
 
     if (f < IW_F_QP || f > IW_F_BP_VALUE) return 0;
-    in = ev->val[src[(f - IW_F_QP) / 3]];
+    in = ev->val[iw_event_param_field((f - IW_F_QP) / 3)];
     return !in.p || !in.len;
 }
 /* The URI fields (cs-uri-stem, cs-uri-query, their decoded views and
