@@ -821,6 +821,28 @@ int iw_engine_plain_dbs = 1;
 
 #define PLAIN_MAX_BRANCHES 64
 
+/* A block-mode database of the expressions (ids: pattern ids) with a
+ * scratch for it in the engine's prototype: 0, else -1 and *db NULL. */
+static int block_db(build_t *b, const apr_array_header_t *ex, const apr_array_header_t *fl,
+                    const apr_array_header_t *id, hs_database_t **db)
+{
+    hs_compile_error_t *err = NULL;
+
+    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)ex->elts,
+                                        (const unsigned *)fl->elts, (const unsigned *)id->elts,
+                                        (unsigned)ex->nelts, HS_MODE_BLOCK, db, &err) != HS_SUCCESS) {
+        if (err) hs_free_compile_error(err);
+        *db = NULL;
+        return -1;
+    }
+    if (hs_alloc_scratch(*db, &b->e->proto) != HS_SUCCESS) {
+        hs_free_database(*db);
+        *db = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 /* The plain-value database of a field: the patterns of ids (db's), each
  * regex split into its top-level branches, keeping what may match plain
  * bytes.  Built only when it leaves something out; any compile failure
@@ -831,7 +853,6 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     apr_array_header_t *fl = apr_array_make(b->tp, 64, sizeof(unsigned));
     apr_array_header_t *id = apr_array_make(b->tp, 64, sizeof(unsigned));
     size_t off[PLAIN_MAX_BRANCHES], len[PLAIN_MAX_BRANCHES];
-    hs_compile_error_t *err = NULL;
     unsigned shortest;
     int i, k, nb, dropped = 0;
 
@@ -861,18 +882,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     if (!ex->nelts) { fm->plain_mode = PLAIN_NONE; return; }
     shortest = analyse_exprs((const char *const *)ex->elts, (unsigned *)fl->elts,
                              ex->nelts);                 /* analysed only when built */
-    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)ex->elts, (const unsigned *)fl->elts,
-                                 (const unsigned *)id->elts, (unsigned)ex->nelts, HS_MODE_BLOCK,
-                                 &fm->plain, &err) != HS_SUCCESS) {
-        if (err) hs_free_compile_error(err);
-        fm->plain = NULL;
-        return;
-    }
-    if (hs_alloc_scratch(fm->plain, &b->e->proto) != HS_SUCCESS) {
-        hs_free_database(fm->plain);
-        fm->plain = NULL;
-        return;
-    }
+    if (block_db(b, ex, fl, id, &fm->plain)) return;
     fm->plain_minw = shortest;
     fm->plain_mode = PLAIN_DB;
     b->e->ndbs++;
@@ -895,29 +905,14 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
  * field; any failure leaves it NULL (the two scans then). */
 static void compile_uri_both(build_t *b)
 {
-    hs_compile_error_t *err = NULL;
-    hs_database_t *db = NULL;
-
     if (b->nuri != 2 || !iw_engine_plain_dbs) return;
-    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)b->uex->elts,
-                                        (const unsigned *)b->ufl->elts, (const unsigned *)b->uid->elts,
-                                        (unsigned)b->uex->nelts, HS_MODE_BLOCK, &db, &err) != HS_SUCCESS) {
-        if (err) hs_free_compile_error(err);
-        return;
-    }
-    if (hs_alloc_scratch(db, &b->e->proto) != HS_SUCCESS) {
-        hs_free_database(db);
-        return;
-    }
-    b->e->uri_both = db;
-    b->e->ndbs++;
+    if (!block_db(b, b->uex, b->ufl, b->uid, &b->e->uri_both)) b->e->ndbs++;
 }
 
 /* One database of a header-lines plan (NULL when it has no expression). */
 static int lines_db(build_t *b, apr_array_header_t *ex, apr_array_header_t *fl,
                     apr_array_header_t *id, hs_database_t **db, unsigned *minw)
 {
-    hs_compile_error_t *err = NULL;
     int i, k;
 
     *db = NULL;
@@ -930,19 +925,7 @@ static int lines_db(build_t *b, apr_array_header_t *ex, apr_array_header_t *fl,
             for (k = 0; k < ex->nelts; k++)
                 if (APR_ARRAY_IDX(id, k, unsigned) == APR_ARRAY_IDX(id, i, unsigned))
                     APR_ARRAY_IDX(fl, k, unsigned) &= ~(unsigned)HS_FLAG_SINGLEMATCH;
-    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)ex->elts,
-                                        (const unsigned *)fl->elts, (const unsigned *)id->elts,
-                                        (unsigned)ex->nelts, HS_MODE_BLOCK, db, &err) != HS_SUCCESS) {
-        if (err) hs_free_compile_error(err);
-        *db = NULL;
-        return -1;
-    }
-    if (hs_alloc_scratch(*db, &b->e->proto) != HS_SUCCESS) {
-        hs_free_database(*db);
-        *db = NULL;
-        return -1;
-    }
-    return 0;
+    return block_db(b, ex, fl, id, db);
 }
 
 /* The header-lines plan of a header-block field (iw_engine_lines.c) and

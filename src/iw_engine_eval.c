@@ -1060,15 +1060,6 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     return 1;
 }
 
-/* The URI fields (s->uri_scan) through one scan-cache entry keyed by the
- * target's bytes (URIKEY, + CONNECT: it splits a target otherwise): a
- * repeated path costs one lookup, its decoded views unbuilt.  A miss scans
- * each in scan order (a predicate of the stem, the query and cs-uri goes
- * to the first that sets it; the path and the query through entries of
- * their own) and stores the union (paused or too long: nothing).  1 when done. */
-#define URIKEY (1u << 12)
-#define URIKEY_CONNECT (1u << 13)
-
 /* cs-uri and cs-uri-decoded in one scan of e->uri_both when the view is the
  * target's bytes and each field would take its plain database: the
  * target's reports as they come, the view's (each id once) kept for its
@@ -1128,6 +1119,15 @@ static int uri_both_scan(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, i
     return 1;
 }
 
+/* The URI fields (s->uri_scan) through one scan-cache entry keyed by the
+ * target's bytes (URIKEY, + CONNECT: it splits a target otherwise): a
+ * repeated path costs one lookup, its decoded views unbuilt.  A miss scans
+ * each in scan order (a predicate of the stem, the query and cs-uri goes
+ * to the first that sets it; the path and the query through entries of
+ * their own, cs-uri and its view in one call when uri_both_scan can) and
+ * stores the union (paused or too long: nothing).  1 when done. */
+#define URIKEY (1u << 12)
+#define URIKEY_CONNECT (1u << 13)
 static int scan_uri(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti, iw_event_t *ev)
 {
     uri_both_t both;

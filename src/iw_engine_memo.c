@@ -167,17 +167,25 @@ uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n)
     return hash64(seed, p, n);
 }
 
-/* entries rounded up to a power of two, a ring of ring_per bytes each */
-static int region_init(region_t *r, unsigned entries, unsigned ring_per)
+/* A region's size: entries rounded up to a power of two (at most 2^20),
+ * and its ring, ring_per bytes each (a power of two, at least RING_MIN). */
+static uint32_t region_dims(unsigned entries, unsigned ring_per, uint64_t *ring)
 {
     uint32_t n = 1;
-    uint64_t ring;
 
     while (n < entries && n < (1u << 20)) n <<= 1;
+    *ring = (uint64_t)n * ring_per;
+    if (*ring < RING_MIN) *ring = RING_MIN;
+    return n;
+}
+
+static int region_init(region_t *r, unsigned entries, unsigned ring_per)
+{
+    uint64_t ring;
+    uint32_t n = region_dims(entries, ring_per, &ring);
+
     r->mask = n - 1;
     r->set_mask = n > 1 ? (n - 1) & ~1u : 0;
-    ring = (uint64_t)n * ring_per;     /* a power of two */
-    if (ring < RING_MIN) ring = RING_MIN;
     r->ring_mask = ring - 1;
     r->ents = aligned_alloc(64, ((size_t)n * sizeof(ent_t) + 63) & ~(size_t)63);
     r->ring = aligned_alloc(64, (size_t)ring);
@@ -223,10 +231,9 @@ size_t iw_engine_memo_bytes(unsigned entries, unsigned long_entries)
     for (i = 0; i < 2; i++) {
         unsigned e = i ? long_entries : entries, per = i ? IW_ENGINE_MEMO_LONG_RING_PER_ENTRY
                                                          : IW_ENGINE_MEMO_RING_PER_ENTRY;
-        uint64_t n = 1, ring;
+        uint64_t ring, n;
         if (!e) continue;
-        while (n < e && n < (1u << 20)) n <<= 1;
-        ring = n * per < RING_MIN ? RING_MIN : n * per;
+        n = region_dims(e, per, &ring);
         t += (size_t)(n * sizeof(ent_t) + ring);
     }
     return t;

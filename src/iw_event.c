@@ -431,6 +431,12 @@ static const char *after_scheme(const char *p, const char *end)
     return k + 3;
 }
 
+/* A CONNECT request: its target is an authority ("host:port"), not split. */
+static inline int method_is_connect(iw_str_t m)
+{
+    return m.p && m.len == 7 && !strncasecmp(m.p, "CONNECT", 7);
+}
+
 /* Split the request target into stem and query (decisions documented in
  * docs/FIELDS.md): origin form at the first '?'; absolute form
  * "scheme://authority/path?q" -> stem "/path" (as Apache's r->uri);
@@ -442,7 +448,7 @@ static void split_target(iw_event_t *ev, const iw_request_desc_t *d,
 
     *authority = IW_STR_NULL;
     if (!p) return;
-    if (d->method.len == 7 && !strncasecmp(d->method.p, "CONNECT", 7)) {
+    if (method_is_connect(d->method)) {
         ev->val[IW_F_CS_URI_STEM] = d->target;
         return;
     }
@@ -830,8 +836,7 @@ int iw_event_uri_source(iw_event_t *ev, iw_str_t *uri, int *connect)
         || !lazy_whole(ev, IW_F_CS_URI_STEM_DEC, room) || !lazy_whole(ev, IW_F_CS_URI_QUERY_DEC, room))
         return 0;
     *uri = u;
-    /* split_target's case */
-    *connect = m.p && m.len == 7 && !strncasecmp(m.p, "CONNECT", 7);
+    *connect = method_is_connect(m);          /* split_target's case */
     return 1;
 }
 
