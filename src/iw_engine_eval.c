@@ -140,138 +140,6 @@ static void on_cidr(void *ctx, int32_t pred)
     pred_set(c->s, pred, c->field);
 }
 
-static int cmp_num(int64_t x, int op, int64_t y)
-{
-    switch (op) {
-    case OP_LT: return x < y;
-    case OP_LTE: return x <= y;
-    case OP_GT: return x > y;
-    case OP_GTE: return x >= y;
-    default: return x == y;
-    }
-}
-
-/* ISO 8601 week number (1..53) of a broken-down UTC time. */
-static int iso_week(const struct tm *tm)
-{
-    int wday = (tm->tm_wday + 6) % 7;           /* Monday = 0 */
-    int w = (tm->tm_yday - wday + 10) / 7;      /* yday 0-based: +1 -1 */
-    if (w < 1) {
-        /* last week of the previous year: 52 or 53 */
-        int py = tm->tm_year + 1900 - 1;
-        int pj = (py + py / 4 - py / 100 + py / 400) % 7;         /* Dec 31 weekday */
-        int ppy = py - 1;
-        int ppj = (ppy + ppy / 4 - ppy / 100 + ppy / 400) % 7;
-        return (pj == 4 || ppj == 3) ? 53 : 52;
-    }
-    if (w == 53) {
-        int y = tm->tm_year + 1900;
-        int j = (y + y / 4 - y / 100 + y / 400) % 7;
-        int py = y - 1;
-        int pj = (py + py / 4 - py / 100 + py / 400) % 7;
-        if (!(j == 4 || pj == 3)) return 1;
-    }
-    return w;
-}
-
-static int time_part(iw_scratch_t *s, int unit, int64_t *out)
-{
-    if (!s->tm_ok) {
-        time_t t = (time_t)apr_time_sec(s->ev->time);
-        if (!s->ev->time || !gmtime_r(&t, &s->tm)) return 0;
-        s->tm_ok = 1;
-    }
-    switch (unit) {
-    case T_MINUTE: *out = s->tm.tm_min; break;
-    case T_HOUR: *out = s->tm.tm_hour; break;
-    case T_DAY: *out = s->tm.tm_mday; break;
-    case T_WEEK: *out = iso_week(&s->tm); break;
-    case T_MONTH: *out = s->tm.tm_mon + 1; break;
-    default: *out = s->tm.tm_year + 1900; break;
-    }
-    return 1;
-}
-
-static int mem_eq(const char *a, const char *b, size_t n, int cased)
-{
-    return cased ? memcmp(a, b, n) == 0 : strncasecmp(a, b, n) == 0 && !memchr(a, 0, n) && !memchr(b, 0, n);
-}
-
-/* Does v have a line (mode) of at least n bytes? */
-static int long_line(iw_str_t v, int64_t n, int32_t mode)
-{
-    const char *p = v.p, *end, *nl;
-
-    /* an absent field has no pointer: no arithmetic on it (NULL + 0 is
-     * undefined, clang's UBSan reports it) */
-    if (!v.p || (int64_t)v.len < n) return 0;
-    if (mode == LL_VALUE) return 1;
-    end = v.p + v.len;
-    for (;;) {
-        nl = memchr(p, '\n', (size_t)(end - p));
-        if ((nl ? nl : end) - p >= n) return 1;
-        if (!nl || mode == LL_FIRST || end - (nl + 1) < n) return 0;
-        p = nl + 1;
-    }
-}
-
-static int fieldref_match(iw_str_t a, iw_str_t b, int mode, int cased)
-{
-    size_t i;
-    if (!a.p || !b.p) return 0;
-    switch (mode) {
-    case FR_EQ: return a.len == b.len && mem_eq(a.p, b.p, a.len, cased);
-    case FR_STARTS: return a.len >= b.len && mem_eq(a.p, b.p, b.len, cased);
-    case FR_ENDS: return a.len >= b.len && mem_eq(a.p + a.len - b.len, b.p, b.len, cased);
-    default:
-        if (b.len > a.len) return 0;
-        for (i = 0; i + b.len <= a.len; i++)
-            if (mem_eq(a.p + i, b.p, b.len, cased)) return 1;
-        return 0;
-    }
-}
-
-/* ---- multi-valued fields (iw_param.h): any value satisfies -------------- */
-
-/* Does the list hold an empty value? ("" is one, "\0x" starts with one) */
-static int multi_has_empty(iw_str_t v)
-{
-    return v.p && (!v.len || !v.p[0] || !v.p[v.len - 1] || memmem(v.p, v.len, "\0\0", 2));
-}
-
-static int multi_long_line(iw_str_t list, int64_t n, int32_t mode)
-{
-    size_t pos = 0;
-    iw_str_t x;
-    while (iw_param_next(list, &pos, &x))
-        if (long_line(x, n, mode)) return 1;
-    return 0;
-}
-
-/* |fieldref between fields either of which may be multi-valued: some
- * value of the one against some value of the other. */
-/* The next value of v: of a list when multi, else v itself once. */
-static int value_next(iw_str_t v, int multi, size_t *pos, iw_str_t *out)
-{
-    if (multi) return iw_param_next(v, pos, out);
-    if (*pos) return 0;
-    *pos = 1;
-    *out = v;
-    return 1;
-}
-
-static int fieldref_any(iw_str_t a, int amulti, iw_str_t b, int bmulti, int mode, int cased)
-{
-    iw_str_t x, y;
-    size_t pa = 0, pb;
-
-    if (!a.p || !b.p) return 0;
-    while (value_next(a, amulti, &pa, &x))
-        for (pb = 0; value_next(b, bmulti, &pb, &y); )
-            if (fieldref_match(x, y, mode, cased)) return 1;
-    return 0;
-}
-
 /* A predicate set by value x of a multi-valued field: the evidence shows
  * x, not the whole list (only predicates set since touched[n0]). */
 static void multi_note(iw_scratch_t *s, int n0, iw_str_t x)
@@ -298,7 +166,7 @@ static inline int direct_num(iw_event_t *ev, const dcheck_t *d, fcache_t *fc)
         if (d->field == IW_F_PARAMS_DROPPED) fc->have_num = iw_event_num(ev, IW_F_PARAMS_DROPPED, &fc->num);
         else if ((fc->have_num = (ev->have_num >> d->field) & 1)) fc->num = ev->num[d->field];
     }
-    return fc->have_num && cmp_num(fc->num, d->op, d->num);
+    return fc->have_num && iw_engine__cmp_num(fc->num, d->op, d->num);
 }
 
 /* The checks direct_num answers (direct() and scan_event's loop ask). */
@@ -307,47 +175,23 @@ static inline int direct_is_num(const dcheck_t *d)
     return d->kind == D_NUM && !iw_field_is_multi(d->field);
 }
 
-/* A direct check on a multi-valued field (or a |fieldref to one): absent
- * = no value, null = no value or an empty one, the rest any value. */
-static int __attribute__((noinline)) direct_multi(iw_scratch_t *s, const dcheck_t *d, iw_str_t v)
-{
-    switch (d->kind) {
-    case D_PRESENT: return v.p != NULL;
-    case D_ABSENT: return v.p == NULL;
-    case D_NULL: return !v.p || multi_has_empty(v);
-    case D_EMPTY: return multi_has_empty(v);
-    case D_FIELDREF:
-        return fieldref_any(v, iw_field_is_multi(d->field),
-                            iw_event_get(s->ev, (iw_field_id_t)d->field2),
-                            iw_field_is_multi(d->field2), d->mode, d->cased);
-    case D_LONG: return multi_long_line(v, d->num, d->mode);
-    default: return 0;      /* numbers and time parts: not on these fields */
-    }
-}
-
 static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
 {
-    iw_event_t *ev = s->ev;
-    int64_t x;
-
-    if (direct_is_num(d)) return direct_num(ev, d, fc);
+    if (direct_is_num(d)) return direct_num(s->ev, d, fc);
     if (fc->field != d->field) {
         fc->field = d->field;
-        fc->v = iw_event_get(ev, (iw_field_id_t)d->field);
+        fc->v = iw_event_get(s->ev, (iw_field_id_t)d->field);
     }
-    if (iw_field_is_multi(d->field) || (d->kind == D_FIELDREF && iw_field_is_multi(d->field2)))
-        return direct_multi(s, d, fc->v);
-    switch (d->kind) {
-    case D_PRESENT: return fc->v.p != NULL;
-    case D_ABSENT: return fc->v.p == NULL;
-    case D_NULL: return !fc->v.p || !fc->v.len;
-    case D_EMPTY: return fc->v.p && !fc->v.len;
-    case D_TIME: return time_part(s, d->unit, &x) && cmp_num(x, d->op, d->num);
-    case D_FIELDREF:
-        return fieldref_match(fc->v, iw_event_get(ev, (iw_field_id_t)d->field2), d->mode, d->cased);
-    case D_LONG: return long_line(fc->v, d->num, d->mode);
-    default: return 0;
+    if (!iw_field_is_multi(d->field)) {
+        switch (d->kind) {      /* the common ones without a call */
+        case D_PRESENT: return fc->v.p != NULL;
+        case D_ABSENT: return fc->v.p == NULL;
+        case D_NULL: return !fc->v.p || !fc->v.len;
+        case D_EMPTY: return fc->v.p && !fc->v.len;
+        default: break;
+        }
     }
+    return iw_engine__direct_value(s, d, fc->v);
 }
 
 static unsigned char lower_tab[256];

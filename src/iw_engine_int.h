@@ -411,6 +411,22 @@ static inline int iw_engine__dcheck_key_cmp(const dcheck_t *x, const dcheck_t *y
 }
 
 /* the event type's index in per-type tables (compile and evaluation) */
+/* A number check's comparison (iw_engine_eval.c, iw_engine_direct.c). */
+static inline int iw_engine__cmp_num(int64_t x, int op, int64_t y)
+{
+    switch (op) {
+    case OP_LT: return x < y;
+    case OP_LTE: return x <= y;
+    case OP_GT: return x > y;
+    case OP_GTE: return x >= y;
+    default: return x == y;
+    }
+}
+
+/* A direct check other than a number on the field's value v
+ * (iw_engine_direct.c). */
+int iw_engine__direct_value(iw_scratch_t *s, const dcheck_t *d, iw_str_t v);
+
 static inline int iw_engine__type_index(unsigned t) { return t == IW_EV_ERROR ? 1 : 0; }
 
 /* ---- build state (compile time only) ------------------------------------ */
