@@ -55,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_httpd as B  # noqa: E402  (Httpd sandbox, paths)
@@ -371,6 +372,70 @@ def floor(kind, n, rules, outdir):
     return None
 
 
+def _escape_value(b):
+    """A value line of bench_pats: backslash, LF, CR, tab and other
+    bytes outside printable ASCII escaped (\\\\, \\n, \\r, \\t, \\xHH)."""
+    out = []
+    for c in b:
+        if c == 0x5c:
+            out.append("\\\\")
+        elif c in (10, 13, 9):
+            out.append({10: "\\n", 13: "\\r", 9: "\\t"}[c])
+        elif c < 32 or c > 126:
+            out.append("\\x%02x" % c)
+        else:
+            out.append(chr(c))
+    return "".join(out)
+
+
+def one_pass(kind, n, rules, outdir):
+    """Instructions per request of ONE Vectorscan database holding every
+    pattern the engine compiles for the rules (bench_pats dump: each
+    field's database, as compiled, each pattern once), scanning the same
+    request bytes as the floor (raw, then %XX-decoded once), without the
+    PCRE2 confirmations.  What a single pass of the rules' regexes over
+    the request costs, next to the literal floor; None when bench_pats is
+    not built."""
+    exe = os.path.join(B.REPO, "build", "bench", "bench_pats")
+    if not os.path.exists(exe):
+        return None
+    pats = os.path.join(outdir, "onepass.pats")
+    if not os.path.exists(pats):
+        dump = subprocess.run([exe, "dump"] + rules, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, check=True).stdout.decode()
+        seen, keep = set(), []
+        for line in dump.splitlines():
+            col = line.split("\t")
+            if len(col) >= 6 and col[1] == "db" and (col[3], col[-1]) not in seen:
+                seen.add((col[3], col[-1]))
+                keep.append(line + "\n")
+        with open(pats, "w") as f:
+            f.writelines(keep)
+    vals = os.path.join(outdir, "onepass-%s.vals" % kind)
+    with open(vals, "w") as f:
+        for _, req in requests(kind, 8080, n):
+            f.write(_escape_value(req) + "\n")
+            f.write(_escape_value(urllib.parse.unquote_to_bytes(req)) + "\n")
+    dbdir = os.path.join(outdir, "onepass-db")
+    os.makedirs(dbdir, exist_ok=True)
+    args = ["cost", "--dbdir", dbdir, "--no-confirm", "--set", "all", pats, vals]
+    subprocess.run([exe] + args[:3] + ["--compile-only"] + args[3:], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    out = os.path.join(outdir, "cg-onepass-%s.out" % kind)
+    subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                    "--collect-atstart=no", "--toggle-collect=scan_set_values", exe] + args,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    best = None
+    for fn in glob.glob(out + "*"):       # the dump of the set "all"
+        with open(fn) as fh:
+            for line in fh:
+                if line.startswith(("summary:", "totals:")):
+                    v = int(line.split()[1])
+                    best = v if best is None or v > best else best
+                    break
+    return best / n if best else None
+
+
 # (name, config, kind of requests, baseline); `make bench` runs DEFAULT
 # (the issue's three kinds of traffic, ModSecurity + CRS when installed),
 # IW_INSTR_VARIANTS=name,... any of them (baselines are added).
@@ -431,11 +496,15 @@ def main():
     for name, kind in KIND_OF.items():
         if name not in per:
             continue
+        d = per[name] - per[[v[3] for v in variants if v[0] == name][0]]
         fl = floor(kind, N, sig + [pack], outdir)
         if fl:
-            d = per[name] - per[[v[3] for v in variants if v[0] == name][0]]
             print("  floor (%s): %.0f instr/req (literal-only database of the rules' "
                   "literals, raw + once decoded); module / floor %.2f" % (kind, fl, d / fl))
+        op = one_pass(kind, N, sig + [pack], outdir)
+        if op:
+            print("  one pass (%s): %.0f instr/req (one database of every pattern the engine "
+                  "compiles, same bytes, no PCRE2); module / one pass %.2f" % (kind, op, d / op))
     for name, kind in (("on", "same"), ("on-brws", "browser")):
         if any(v[0] == name for v in variants) and os.environ.get("IW_INSTR_HOOK", "1") != "0":
             ir, i1, d1 = hook_cache(on, N, outdir, kind)

@@ -14,14 +14,15 @@
  *       iw_match_plain_value, line gives a header block's windows (the LF
  *       before a line, the line, its LF), block the whole block.  One
  *       value a line, escaped (\\ \n \r \t \xHH).
- *   bench_pats cost [--dbdir DIR] [--compile-only] [--uniq] [--set all|loo|alone]...
- *                   PATS VALUES
+ *   bench_pats cost [--dbdir DIR] [--compile-only] [--uniq] [--no-confirm]
+ *                   [--set all|loo|alone]... PATS VALUES
  *       compiles the patterns of PATS (lines of a dump; flags as given)
  *       into databases, then scans every value with each: `all` (every
  *       pattern), `loo` (every pattern but one, one database per pattern),
  *       `alone` (one pattern a database), `none` (the loop alone).  A
  *       report of a prefilter pattern runs PCRE2 on the value, as a scan
- *       that records for the scan-result cache does (every report).  Under
+ *       that records for the scan-result cache does (every report;
+ *       --no-confirm: none, Vectorscan's work alone).  Under
  *       callgrind each set is dumped on its own:
  *         valgrind --tool=callgrind --collect-atstart=no \
  *             --toggle-collect=scan_set_values bench_pats cost ...
@@ -309,6 +310,7 @@ static iw_str_t *vals;
 static int nvals;
 static pcre2_match_data *md;
 static unsigned long pcre_runs;
+static int no_confirm;             /* --no-confirm: Vectorscan alone */
 
 static char *unescape_regex(const char *s)
 {
@@ -345,7 +347,7 @@ static int read_pats(const char *path)
         pats[npats].rules = strdup(col[4]);
         pats[npats].expr = unescape_regex(col[5]);
         pats[npats].code = NULL;
-        if (pats[npats].flags & HS_FLAG_PREFILTER) {
+        if ((pats[npats].flags & HS_FLAG_PREFILTER) && !no_confirm) {
             int ec;
             PCRE2_SIZE eo;
             uint32_t o = ((pats[npats].flags & HS_FLAG_CASELESS) ? PCRE2_CASELESS : 0)
@@ -562,6 +564,7 @@ static int cmd_cost(int argc, char **argv)
         if (!strcmp(argv[i], "--dbdir") && i + 1 < argc) dir = argv[++i];
         else if (!strcmp(argv[i], "--compile-only")) compile_only = 1;
         else if (!strcmp(argv[i], "--uniq")) uniq = 1;
+        else if (!strcmp(argv[i], "--no-confirm")) no_confirm = 1;
         else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
             const char *s = argv[++i];
             if (!strcmp(s, "all")) do_all = 1;
@@ -573,7 +576,7 @@ static int cmd_cost(int argc, char **argv)
         else vf = argv[i];
     }
     if (!pf || !vf) {
-        fprintf(stderr, "usage: bench_pats cost [--dbdir DIR] [--compile-only] [--uniq] "
+        fprintf(stderr, "usage: bench_pats cost [--dbdir DIR] [--compile-only] [--uniq] [--no-confirm] "
                         "[--set all|loo|alone|none]... PATS VALUES\n");
         return 2;
     }
