@@ -9,13 +9,15 @@
  * important was dropped, the alert is rendered again without the low-value
  * parts (rule description/reference, tags) to make room.
  *
- * Cost (~5,000 instructions an alert, tools/bench_alert.py): the parts that
+ * Cost (~3,700 instructions an alert, tools/bench_alert.py): the parts that
  * depend on the rule alone are rendered once per rule when the rules are
  * compiled (iw_alert_prepare), the event's members once per event and
  * thread; both are copied when the writer stands where they were rendered
  * and has the room their writes asked for, so the bytes are the ones the
  * writer would write.  A member whose worst case (6 bytes per input byte)
- * fits is written with one room check, its string escaped 16 bytes a step.
+ * fits is written with one room check, its string escaped 16 bytes a step;
+ * a request's members, when all their worst cases fit, in a row without
+ * the writer's checks (r_event_members_direct).
  * Each shortcut has a switch back to the plain writer for the tests, and
  * tests/unit/alerts.golden pins the bytes.
  *
@@ -295,14 +297,6 @@ static size_t put_dec(char *out, unsigned long long v)
     return n;
 }
 
-/* The last `width` decimal digits of v (>= 0), zero-padded. */
-static char *put_fixed(char *o, unsigned v, int width)
-{
-    int i;
-    for (i = width - 1; i >= 0; i--, v /= 10) o[i] = (char)('0' + v % 10);
-    return o + width;
-}
-
 static inline __attribute__((always_inline)) void m_int(jw_t *w, const char *tok, size_t tn,
                                                        long long v)
 {
@@ -317,63 +311,6 @@ static inline __attribute__((always_inline)) void m_int(jw_t *w, const char *tok
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-/* t as 2026-11-28T09:59:55.249Z (UTC, milliseconds).  The date and time
- * of the thread's last second are kept: alerts come in bursts, and
- * apr_time_exp_gmt costs ~400 instructions a call. */
-static _Thread_local apr_time_t iso_sec = -1;       /* second of iso_head; -1: none */
-static _Thread_local char iso_head[19];             /* 2026-11-28T09:59:55 */
-
-void iw_alert_iso_time(char *out, size_t size, apr_time_t t)
-{
-    apr_time_exp_t x;
-    char *o = out;
-    unsigned usec;
-
-    if (size < 25) {
-        if (size) out[0] = '\0';
-        return;
-    }
-    if (t >= 0 && apr_time_sec(t) == iso_sec) {
-        memcpy(o, iso_head, sizeof(iso_head));
-        o += sizeof(iso_head);
-        usec = (unsigned)(t % APR_USEC_PER_SEC);
-    } else {
-        apr_time_exp_gmt(&x, t);
-        o = put_fixed(o, (unsigned)(x.tm_year + 1900), 4);
-        *o++ = '-';
-        o = put_fixed(o, (unsigned)(x.tm_mon + 1), 2);
-        *o++ = '-';
-        o = put_fixed(o, (unsigned)x.tm_mday, 2);
-        *o++ = 'T';
-        o = put_fixed(o, (unsigned)x.tm_hour, 2);
-        *o++ = ':';
-        o = put_fixed(o, (unsigned)x.tm_min, 2);
-        *o++ = ':';
-        o = put_fixed(o, (unsigned)x.tm_sec, 2);
-        usec = (unsigned)x.tm_usec;
-        if (t >= 0) {
-            memcpy(iso_head, out, sizeof(iso_head));
-            iso_sec = apr_time_sec(t);
-        }
-    }
-    *o++ = '.';
-    o = put_fixed(o, usec / 1000, 3);
-    *o++ = 'Z';
-    *o = '\0';
-}
-
-int iw_level_to_ecs_severity(iw_level_t l)
-{
-    switch (l) {
-    case IW_LEVEL_CRITICAL: return 99;
-    case IW_LEVEL_HIGH: return 73;
-    case IW_LEVEL_MEDIUM: return 47;
-    case IW_LEVEL_LOW: return 21;
-    case IW_LEVEL_INFORMATIONAL: return 1;
-    default: return 0;
-    }
-}
 
 static iw_str_t fget(iw_event_t *ev, iw_field_id_t f)
 {
@@ -1181,10 +1118,186 @@ static int evsec_host_is(const evsec_t *k, const char *host)
     return k->has_host && !strcmp(k->host, host);
 }
 
+/* ---- the event's members when their worst case fits -------------------- */
+
+/* r_event_members_render for a request's event when every member fits in
+ * the worst case (6 bytes per input byte; the keys, punctuation and
+ * numbers within EVD_FIXED): then no write is cut and no section rolled
+ * back but an empty object, so the members are written in a row at d->o,
+ * an object taken back when nothing went in (as jw_close does), and the
+ * bytes are the writer's (each string escaped as m_str escapes it).  The
+ * message line's escaped client and target are copied as r_ip and
+ * r_url_parts copy them. */
+#define EVD_FIXED 640
+
+typedef struct dw { char *b; size_t o; unsigned char first; } dw_t;
+typedef struct dcp { size_t o; unsigned char first; } dcp_t;
+
+static inline void d_key(dw_t *d, const char *tok, size_t tn)
+{
+    d->b[d->o] = ',';
+    d->o += !d->first;
+    d->first = 0;
+    memcpy(d->b + d->o, tok, tn);
+    d->o += tn;
+}
+
+static inline void d_str(dw_t *d, const char *tok, size_t tn, iw_str_t v)
+{
+    if (!v.p) return;
+    d_key(d, tok, tn);
+    d->o = iw_alert__json_str_roomy(d->b, d->o, (const unsigned char *)v.p, v.len,
+                                    v.len < IW_ALERT_EXCERPT_MAX ? v.len : IW_ALERT_EXCERPT_MAX);
+}
+
+static inline void d_copy(dw_t *d, const char *tok, size_t tn, size_t from, size_t n)
+{
+    d_key(d, tok, tn);
+    d->b[d->o] = '"';
+    memmove(d->b + d->o + 1, d->b + from, n);
+    d->b[d->o + 1 + n] = '"';
+    d->o += n + 2;
+}
+
+static inline void d_int(dw_t *d, const char *tok, size_t tn, long long v)
+{
+    char num[24], *e = num + sizeof(num), *o = e;
+    unsigned long long u = (unsigned long long)v;      /* fnum: >= 0 */
+    do { *--o = (char)('0' + u % 10); u /= 10; } while (u);
+    d_key(d, tok, tn);
+    memcpy(d->b + d->o, o, (size_t)(e - o));
+    d->o += (size_t)(e - o);
+}
+
+static inline dcp_t d_open(dw_t *d, const char *tok, size_t tn)
+{
+    dcp_t cp = { d->o, d->first };
+    d_key(d, tok, tn);
+    d->b[d->o++] = '{';
+    d->first = 1;
+    return cp;
+}
+
+static inline void d_close(dw_t *d, dcp_t cp)
+{
+    if (d->first) { d->o = cp.o; d->first = cp.first; return; }   /* empty: dropped */
+    d->b[d->o++] = '}';
+    d->first = 0;
+}
+
+static inline size_t d_lim(iw_str_t v)
+{
+    return !v.p ? 0 : v.len < IW_ALERT_EXCERPT_MAX ? v.len : IW_ALERT_EXCERPT_MAX;
+}
+
+/* 0: not written (not a request, no room for the worst case, a reference
+ * switch): the caller renders. */
+static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
+{
+    iw_str_t ip = fget(ev, IW_F_C_IP), me = fget(ev, IW_F_CS_METHOD),
+             ref = fget(ev, IW_F_CS_REFERER), rid = fget(ev, IW_F_REQUEST_ID),
+             ver = fget(ev, IW_F_CS_VERSION), u = fget(ev, IW_F_CS_URI),
+             st = fget(ev, IW_F_CS_URI_STEM), q = fget(ev, IW_F_CS_URI_QUERY),
+             dom = host_only(fget(ev, IW_F_CS_HOST)), ua = fget(ev, IW_F_CS_USER_AGENT),
+             user = fget(ev, IW_F_CS_USERNAME), site = fget(ev, IW_F_S_SITENAME),
+             sip = fget(ev, IW_F_S_IP), host = { a->host_name, 0 };
+    size_t split, worst, tn = sizeof("\"original\":") - 1;
+    long long n;
+    dw_t d;
+    dcp_t o1, o2;
+
+    if (!ev || ev->type == IW_EV_ERROR || w->err || w->depth != 1 || !iw_alert_roomy
+        || w->keys_apart)
+        return 0;
+    if (host.p) host.len = strlen(host.p);
+    worst = EVD_FIXED + 6 * (d_lim(ip) + d_lim(me) + d_lim(ref) + d_lim(rid) + d_lim(ver)
+                             + d_lim(u) + d_lim(st) + d_lim(q) + d_lim(dom) + d_lim(ua)
+                             + d_lim(user) + d_lim(host) + d_lim(site) + 2 * d_lim(sip));
+    if (w->pos + worst + w->reserve > w->size) return 0;
+    d.b = w->buf;
+    d.o = w->pos;
+    d.first = w->first[1];
+    if (ip.p) {                                 /* r_ip */
+        int is_ip = looks_ip(ip);
+        o1 = d_open(&d, K("source"));
+        if (ip.p == w->mi_p && ip.len == w->mi_len && w->mi_end <= w->pos) {
+            if (is_ip) d_copy(&d, K("ip"), w->mi_at, w->mi_end - w->mi_at);
+            else d_copy(&d, K("address"), w->mi_at, w->mi_end - w->mi_at);
+        } else if (is_ip) {
+            d_str(&d, K("ip"), ip);
+        } else {
+            d_str(&d, K("address"), ip);
+        }
+        d_close(&d, o1);
+    }
+    o1 = d_open(&d, K("http"));                 /* r_access */
+    o2 = d_open(&d, K("request"));
+    d_str(&d, K("method"), me);
+    d_str(&d, K("referrer"), ref);
+    d_str(&d, K("id"), rid);
+    if (fnum(ev, IW_F_CS_BYTES, &n)) d_int(&d, K("bytes"), n);
+    d_close(&d, o2);
+    o2 = d_open(&d, K("response"));
+    if (fnum(ev, IW_F_SC_STATUS, &n)) d_int(&d, K("status_code"), n);
+    if (fnum(ev, IW_F_SC_BYTES, &n)) d_int(&d, K("bytes"), n);
+    d_close(&d, o2);
+    if (ver.p && ver.len > 5 && !memcmp(ver.p, "HTTP/", 5)) { ver.p += 5; ver.len -= 5; }
+    d_str(&d, K("version"), ver);
+    d_close(&d, o1);
+    o1 = d_open(&d, K("url"));                  /* r_url_parts */
+    if ((split = url_split(u, st, q)) == SIZE_MAX) {
+        d_str(&d, K("original"), u);
+        d_str(&d, K("path"), st);
+        d_str(&d, K("query"), q);
+    } else {
+        size_t b0, mid, b1;
+        d_key(&d, "\"original\":\"", tn + 1);
+        b0 = d.o;
+        if (w->mu_p == u.p && w->mu_len == u.len && w->mu_split == split && w->mu_end <= w->pos) {
+            memmove(d.b + b0, d.b + w->mu_at, w->mu_end - w->mu_at);
+            mid = b0 + (w->mu_mid - w->mu_at);
+            b1 = b0 + (w->mu_end - w->mu_at);
+        } else {
+            mid = iw_alert__json_body_roomy(d.b, b0, (const unsigned char *)st.p, split, split);
+            b1 = iw_alert__json_body_roomy(d.b, mid, (const unsigned char *)u.p + split,
+                                           u.len - split, u.len - split);
+        }
+        d.b[b1] = '"';
+        d.o = b1 + 1;
+        d_copy(&d, K("path"), b0, mid - b0);
+        if (q.p) d_copy(&d, K("query"), mid + 1, b1 - mid - 1);
+    }
+    d_str(&d, K("domain"), dom);
+    d_close(&d, o1);
+    o1 = d_open(&d, K("user_agent"));
+    d_str(&d, K("original"), ua);
+    d_close(&d, o1);
+    if (user.p && user.len && !(user.len == 1 && user.p[0] == '-')) {
+        o1 = d_open(&d, K("user"));
+        d_str(&d, K("name"), user);
+        d_close(&d, o1);
+    }
+    if (host.p) {
+        o1 = d_open(&d, K("host"));
+        d_str(&d, K("name"), host);
+        d_close(&d, o1);
+    }
+    o1 = d_open(&d, K("server"));               /* r_server */
+    d_str(&d, K("address"), site.p ? site : sip);
+    if (looks_ip(sip)) d_str(&d, K("ip"), sip);
+    if (fnum(ev, IW_F_S_PORT, &n)) d_int(&d, K("port"), n);
+    d_close(&d, o1);
+    if (w->pos + worst + w->reserve > w->peak) w->peak = w->pos + worst + w->reserve;
+    w->pos = d.o;
+    w->first[1] = d.first;
+    return 1;
+}
+
 static void r_event_members_render(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
 {
     long long pid;
 
+    if (r_event_members_direct(w, a, ev)) return;
     r_ip(w, K("source"), fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
         /* the entry's own text: `message` is the alert's line */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* iw_alert_syslog: an alert's syslog framing (RFC 5424, RFC 3164 or the
- * JSON alone), the syslog severity of a Sigma level and facility names.
+ * JSON alone), its timestamp text (iw_alert_iso_time, also the alert's
+ * @timestamp), the syslog and ECS severity of a Sigma level and facility
+ * names.
  *
  * - RFC 5424: MSGID and STRUCTURED-DATA are "-", no BOM (the JSON is UTF-8;
  *   a BOM confuses most collectors' JSON parsers).
@@ -11,6 +13,71 @@
 #include <strings.h>
 #include <apr_time.h>
 #include "iw_alert.h"
+
+/* The last `width` decimal digits of v (>= 0), zero-padded. */
+static char *put_fixed(char *o, unsigned v, int width)
+{
+    int i;
+    for (i = width - 1; i >= 0; i--, v /= 10) o[i] = (char)('0' + v % 10);
+    return o + width;
+}
+
+/* t as 2026-11-28T09:59:55.249Z (UTC, milliseconds).  The date and time
+ * of the thread's last second are kept: alerts come in bursts, and
+ * apr_time_exp_gmt costs ~400 instructions a call. */
+static _Thread_local apr_time_t iso_sec = -1;       /* second of iso_head; -1: none */
+static _Thread_local char iso_head[19];             /* 2026-11-28T09:59:55 */
+
+void iw_alert_iso_time(char *out, size_t size, apr_time_t t)
+{
+    apr_time_exp_t x;
+    char *o = out;
+    unsigned usec;
+
+    if (size < 25) {
+        if (size) out[0] = '\0';
+        return;
+    }
+    if (t >= 0 && apr_time_sec(t) == iso_sec) {
+        memcpy(o, iso_head, sizeof(iso_head));
+        o += sizeof(iso_head);
+        usec = (unsigned)(t % APR_USEC_PER_SEC);
+    } else {
+        apr_time_exp_gmt(&x, t);
+        o = put_fixed(o, (unsigned)(x.tm_year + 1900), 4);
+        *o++ = '-';
+        o = put_fixed(o, (unsigned)(x.tm_mon + 1), 2);
+        *o++ = '-';
+        o = put_fixed(o, (unsigned)x.tm_mday, 2);
+        *o++ = 'T';
+        o = put_fixed(o, (unsigned)x.tm_hour, 2);
+        *o++ = ':';
+        o = put_fixed(o, (unsigned)x.tm_min, 2);
+        *o++ = ':';
+        o = put_fixed(o, (unsigned)x.tm_sec, 2);
+        usec = (unsigned)x.tm_usec;
+        if (t >= 0) {
+            memcpy(iso_head, out, sizeof(iso_head));
+            iso_sec = apr_time_sec(t);
+        }
+    }
+    *o++ = '.';
+    o = put_fixed(o, usec / 1000, 3);
+    *o++ = 'Z';
+    *o = '\0';
+}
+
+int iw_level_to_ecs_severity(iw_level_t l)
+{
+    switch (l) {
+    case IW_LEVEL_CRITICAL: return 99;
+    case IW_LEVEL_HIGH: return 73;
+    case IW_LEVEL_MEDIUM: return 47;
+    case IW_LEVEL_LOW: return 21;
+    case IW_LEVEL_INFORMATIONAL: return 1;
+    default: return 0;
+    }
+}
 
 int iw_level_to_severity(iw_level_t l)
 {
