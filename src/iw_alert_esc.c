@@ -118,6 +118,11 @@ static inline size_t json_special(char *o, size_t *out, const unsigned char *s, 
     return 1;
 }
 
+/* 1 for a byte JSON carries as it is (printable ASCII but '"' and '\\'). */
+static const unsigned char plain_byte[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1     /* not 0x22, 0x5c */
+};
+
 #if defined(__SSE2__)
 /* Bits of the 16 bytes at p that are not plain: < 0x20 (a signed compare,
  * which also takes every byte >= 0x80), DEL, '"', '\\'. */
@@ -131,15 +136,13 @@ static inline unsigned special16(__m128i v)
 }
 #endif
 
-/* json_str_bounded when the worst case fits (every input byte taken to 6
- * output bytes): no room checks.  Plain bytes are stored 16 at a time as
+/* json_body_roomy's general case.  Plain bytes are stored 16 at a time as
  * they are tested (a chunk with a special byte is stored whole, and the
  * bytes from the special one on are written over); the last chunk of a
  * plain run ending the input is loaded overlapping the bytes before it,
- * which were copied as they are (stored again, the same).  Returns the
- * position after the closing quote. */
-size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
-                                 size_t lim)
+ * which were copied as they are (stored again, the same). */
+static __attribute__((noinline)) size_t body_any(char *buf, size_t o, const unsigned char *s,
+                                                 size_t len, size_t lim)
 {
     size_t i = 0, run = 0, in, out;
     uint64_t x;
@@ -198,7 +201,7 @@ size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, si
                 break;
             }
         }
-        while (i < lim && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+        while (i < lim && plain_byte[s[i]])
             buf[o++] = (char)s[i++];
         if (i >= lim) break;
 special:
@@ -207,6 +210,55 @@ special:
         o += out;
     }
     return o;
+}
+
+/* json_str_bounded's body when the worst case fits (every input byte taken
+ * to 6 output bytes): no room checks.  A value under 16 bytes with nothing
+ * to escape (a method, a version, a host name) is tested and copied whole
+ * here, as two overlapping halves (three bytes when under 4), without
+ * body_any's set-up.  Returns the position after the last byte. */
+size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
+                                 size_t lim)
+{
+    if (lim < 16 && lim > 0) {
+        size_t h = lim >> 1;
+#if defined(__SSE2__)
+        if (lim >= 4) {
+            __m128i v;
+            unsigned m;
+            if (lim >= 8) {
+                v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)s),
+                                       _mm_loadl_epi64((const __m128i *)(const void *)(s + lim - 8)));
+                m = special16(v);
+            } else {
+                uint32_t y, z;
+                memcpy(&y, s, 4);
+                memcpy(&z, s + lim - 4, 4);
+                v = _mm_unpacklo_epi32(_mm_cvtsi32_si128((int)y), _mm_cvtsi32_si128((int)z));
+                m = special16(v) & 0xff;
+            }
+            if (!m) {
+                if (lim >= 8) {
+                    _mm_storel_epi64((__m128i *)(void *)(buf + o), v);
+                    _mm_storel_epi64((__m128i *)(void *)(buf + o + lim - 8), _mm_unpackhi_epi64(v, v));
+                } else {
+                    uint32_t y = (uint32_t)_mm_cvtsi128_si32(v),
+                             z = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(v, 4));
+                    memcpy(buf + o, &y, 4);
+                    memcpy(buf + o + lim - 4, &z, 4);
+                }
+                return o + lim;
+            }
+        } else
+#endif
+        if (lim < 4 && plain_byte[s[0]] & plain_byte[s[h]] & plain_byte[s[lim - 1]]) {
+            buf[o] = (char)s[0];        /* 1 to 3 bytes: the first, middle and last */
+            buf[o + h] = (char)s[h];
+            buf[o + lim - 1] = (char)s[lim - 1];
+            return o + lim;
+        }
+    }
+    return body_any(buf, o, s, len, lim);
 }
 
 int iw_alert_roomy = 1;

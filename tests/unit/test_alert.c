@@ -455,6 +455,36 @@ TEST(alert_json_str_matches_bytewise_reference)
     CHECK_INT(mismatches, 0);
 }
 
+/* Values of 1 to 20 bytes (those under 16 are tested and copied whole when
+ * plain): plain ASCII with each kind of special byte or sequence at each
+ * position, and cut by max at each length, equal the reference. */
+TEST(alert_json_str_short_values)
+{
+    static const char *bits[] = { "\"", "\\", "\n", "\x7f", "\x01", "\xc3\xa9", "\xe2\x82\xac",
+                                  "\xf0\x9f\x98\x80", "\xc0\xaf", "\x80", "\xe2\x82", "~", " " };
+    unsigned char in[32];
+    char got[256], want[256];
+    size_t n, at, b, max, i;
+    int mismatches = 0;
+
+    for (n = 1; n <= 20; n++)
+        for (b = 0; b < sizeof(bits) / sizeof(bits[0]); b++)
+            for (at = 0; at < n; at++) {
+                size_t bl = strlen(bits[b]);
+                for (i = 0; i < sizeof(in); i++) in[i] = (unsigned char)('a' + (i * 7) % 26);
+                memcpy(in + at, bits[b], bl);
+                for (max = n; max + 3 > n && max > 0; max--) {
+                    size_t gp = 0, wp = 0, len = at + bl > n ? at + bl : n;
+                    iw_json_str(got, sizeof(got), &gp, (const char *)in, len, max);
+                    ref_json_str(want, sizeof(want), &wp, in, len, max);
+                    if ((gp != wp || memcmp(got, want, gp + 1)) && !mismatches++)
+                        fprintf(stderr, "  n %zu at %zu bit %zu max %zu:\n  got  %s\n  want %s\n",
+                                n, at, b, max, got, want);
+                }
+            }
+    CHECK_INT(mismatches, 0);
+}
+
 /* An alert full of hostile values: at every buffer size the output is valid
  * JSON shorter than the buffer, and with rule.id whenever that can fit. */
 TEST(alert_json_truncation_every_size)
