@@ -9,7 +9,7 @@
  * important was dropped, the alert is rendered again without the low-value
  * parts (rule description/reference, tags) to make room.
  *
- * Cost (~3,700 instructions an alert, tools/bench_alert.py): the parts that
+ * Cost (~3,200 instructions an alert, tools/bench_alert.py): the parts that
  * depend on the rule alone are rendered once per rule when the rules are
  * compiled (iw_alert_prepare), the event's members once per event and
  * thread; both are copied when the writer stands where they were rendered
@@ -35,6 +35,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include "iw_alert.h"
+#include "iw_alert_int.h"
 
 #define TEXT_MAX   1024     /* bytes of a trusted rule text (description) */
 #define JW_DEPTH   8
@@ -283,20 +284,6 @@ static inline __attribute__((always_inline)) void m_litn(jw_t *w, const char *to
 #define m_lit_(w, tok, tn, lit) m_litn(w, tok, tn, "" lit "", sizeof(lit) - 1)
 #define m_lit(w, ...) m_lit_(w, __VA_ARGS__)   /* m_lit(w, K("key"), "literal") */
 
-/* v's decimal digits at out, no NUL (an alert has a few numbers, and
- * snprintf costs ~1,000 instructions each); returns their count. */
-static size_t put_dec(char *out, unsigned long long v)
-{
-    char t[20];
-    size_t n = 0, i;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++) out[i] = t[n - 1 - i];
-    return n;
-}
-
 static inline __attribute__((always_inline)) void m_int(jw_t *w, const char *tok, size_t tn,
                                                        long long v)
 {
@@ -311,23 +298,6 @@ static inline __attribute__((always_inline)) void m_int(jw_t *w, const char *tok
 }
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static iw_str_t fget(iw_event_t *ev, iw_field_id_t f)
-{
-    return ev ? iw_event_get(ev, f) : IW_STR_NULL;
-}
-
-/* A numeric field (iw_field_is_numeric: its text is always the decimal
- * of its number) when it is 0 .. 12 digits; 0 when absent.  Read as the
- * number: formatting its text into the event only to parse it back cost
- * ~110 instructions a field. */
-static int fnum(iw_event_t *ev, iw_field_id_t f, long long *out)
-{
-    int64_t n;
-    if (!ev || !iw_event_num(ev, f, &n) || n < 0 || n > INT64_C(999999999999)) return 0;
-    *out = (long long)n;
-    return 1;
-}
 
 /* Literal IPv4/IPv6 text (hex digits, '.', ':'); ECS *.ip fields reject
  * anything else, so hostnames go to *.address only.  One table read and
@@ -797,23 +767,7 @@ static void r_iocwatch(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     jw_close(w, '}');
 }
 
-/* ---- message: one line for a person ------------------------------------ */
-
-/* The ECS `message`: what a person reads first in a log viewer, e.g.
- *   [high] SQL Injection in Query: 203.0.113.5 GET /item?id=1'+OR+1=1 -> 200;
- *     matched cs-uri-query-decoded "' OR 1=1"
- *   [medium] Apache Child Crash: 10.0.0.1 AH00052: child pid 42 exit signal ...
- *   [high] HTTP Probing - Many Missing Paths: c-ip=203.0.113.5: 31 in 60 s
- * level, rule title, client, method + target (error events: the entry's
- * text), and what matched; each part cut to a fixed size so the line stays
- * short.  Built with memcpy into a stack buffer (no snprintf), escaped by
- * the JSON writer like any value. */
-#define MSG_MAX        512
-#define MSG_TITLE_MAX  120
-#define MSG_TARGET_MAX 160
-#define MSG_VALUE_MAX  80
-
-typedef struct mbuf { char *p; size_t len, cap; } mbuf_t;
+/* ---- the rule's sections, rendered when the rules are compiled ---------- */
 
 #define FRAG_BUF (32 * 1024)   /* a rule's section larger than this is rendered each time */
 
@@ -835,130 +789,6 @@ typedef struct iw_alert_frag {
 } iw_alert_frag_t;
 
 int iw_alert_frags = 1;
-
-/* Append up to max bytes of s (an ellipsis marks a cut). */
-static inline void mb_put(mbuf_t *m, const char *s, size_t n, size_t max)
-{
-    int cut = n > max;
-    if (!s) return;
-    if (cut) n = max;
-    if (n > m->cap - m->len) { n = m->cap - m->len; cut = 1; }
-    memcpy(m->p + m->len, s, n);
-    m->len += n;
-    if (cut && m->cap - m->len >= 3) {
-        memcpy(m->p + m->len, "...", 3);
-        m->len += 3;
-    }
-}
-
-/* A literal: its length known at compile time. */
-#define mb_lit(m, s) mb_put((m), "" s "", sizeof(s) - 1, (m)->cap)
-
-static void mb_cstr(mbuf_t *m, const char *s)
-{
-    if (s) mb_put(m, s, strlen(s), m->cap);
-}
-
-static void mb_num(mbuf_t *m, long long v)
-{
-    char num[24];
-    size_t n = 0;
-    if (v < 0) num[n++] = '-';
-    n += put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
-    mb_put(m, num, n, sizeof(num));
-}
-
-static void msg_request(mbuf_t *m, iw_event_t *ev)
-{
-    iw_str_t v = fget(ev, IW_F_CS_METHOD);
-    long long st;
-    if (v.p) { mb_put(m, v.p, v.len, 16); mb_lit(m, " "); }
-    v = fget(ev, IW_F_CS_URI);
-    mb_put(m, v.p, v.len, MSG_TARGET_MAX);
-    if (fnum(ev, IW_F_SC_STATUS, &st)) { mb_lit(m, " -> "); mb_num(m, st); }
-}
-
-static void msg_corr(mbuf_t *m, const iw_corr_alert_t *c)
-{
-    size_t g = strnlen(c->group, sizeof(c->group));
-    if (g) { mb_put(m, c->group, g, MSG_TARGET_MAX); mb_lit(m, ": "); }
-    mb_num(m, c->count);
-    mb_cstr(m, c->type == IW_CORR_VALUE_COUNT ? " distinct values"
-               : c->type == IW_CORR_EVENT_COUNT ? " events" : " rules matched");
-    mb_lit(m, " in ");
-    mb_num(m, (long long)(c->window / APR_USEC_PER_SEC));
-    mb_lit(m, " s");
-}
-
-/* "[level] title": how the line starts (prepared per rule). */
-static size_t msg_head(const iw_rule_t *r, char *out, size_t size)
-{
-    mbuf_t m = { out, 0, size };
-    mb_lit(&m, "[");
-    mb_cstr(&m, iw_level_name(r ? r->level : IW_LEVEL_NONE));
-    mb_lit(&m, "] ");
-    if (r) {
-        const char *t = r->title ? r->title : r->name ? r->name : r->id;
-        if (t) mb_put(&m, t, strlen(t), MSG_TITLE_MAX);
-    }
-    return m.len;
-}
-
-static __attribute__((noinline)) size_t alert_message(const iw_alert_t *a, char *out, size_t size)
-{
-    mbuf_t m = { out, 0, size };
-    const iw_rule_t *r = a->rule;
-    iw_event_t *ev = a->ev;
-    iw_str_t v;
-    size_t colon;
-    int i, more = 0;
-
-    if (r && r->alert_frag && iw_alert_frags && r->alert_frag->nmsg_head <= size) {
-        memcpy(out, r->alert_frag->msg_head, r->alert_frag->nmsg_head);
-        m.len = r->alert_frag->nmsg_head;
-    } else {
-        m.len = msg_head(r, out, size);
-    }
-    for (i = 0; a->all_hits && i < a->nall_hits; i++)
-        more += a->all_hits[i].rule && a->all_hits[i].rule->generate &&
-                a->all_hits[i].rule != r;
-    if (more) { mb_lit(&m, " (+"); mb_num(&m, more); mb_lit(&m, " more rules)"); }
-    mb_lit(&m, ":");
-    colon = m.len;
-    if (a->corr) {
-        mb_lit(&m, " ");
-        msg_corr(&m, a->corr);
-    } else if (ev) {
-        v = fget(ev, IW_F_C_IP);
-        if (v.p) { mb_lit(&m, " "); mb_put(&m, v.p, v.len, 64); }
-        mb_lit(&m, " ");
-        if (ev->type == IW_EV_ERROR) {
-            v = fget(ev, IW_F_MESSAGE);
-            mb_put(&m, v.p, v.len, MSG_TARGET_MAX);
-        } else {
-            msg_request(&m, ev);
-        }
-    }
-    /* an error entry's text is already on the line */
-    if (a->hit && a->hit->nmatches > 0 &&
-        !(ev && ev->type == IW_EV_ERROR && a->hit->matches[0].field == IW_F_MESSAGE)) {
-        const iw_match_t *mt = &a->hit->matches[0];
-        mb_lit(&m, "; matched ");
-        mb_cstr(&m, iw_field_name((iw_field_id_t)mt->field));
-        mb_lit(&m, " \"");
-        mb_put(&m, mt->value.p, mt->value.len, MSG_VALUE_MAX);
-        mb_lit(&m, "\"");
-    }
-    if (m.len == colon) m.len--;        /* nothing after the title */
-    if (a->suppressed > 0) {
-        mb_lit(&m, " (");
-        mb_num(&m, a->suppressed);
-        mb_lit(&m, " more held back)");
-    }
-    return m.len;
-}
-
-/* ---- the rule's sections, rendered when the rules are compiled ---------- */
 
 /* "rule" and "event" + "log" + "tags" + "threat" depend on the rule alone
  * (and ruleset, lite): most of an alert's bytes.  iw_alert_prepare renders
@@ -1046,7 +876,7 @@ void iw_alert_prepare_rule(apr_pool_t *p, iw_rule_t *r, const char *ruleset)
     for (part = 0; part < 2; part++)
         for (lite = 0; lite < 2; lite++)
             frag_record(p, buf, &f->part[part][lite], &a, part, lite);
-    f->nmsg_head = msg_head(r, buf, MSG_MAX);
+    f->nmsg_head = iw_alert__msg_head(r, buf, MSG_MAX);
     f->msg_head = apr_pmemdup(p, buf, f->nmsg_head ? f->nmsg_head : 1);
     {
         size_t pos = 0;
@@ -1413,9 +1243,9 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
     ip = fget(ev, IW_F_C_IP);
     me = fget(ev, IW_F_CS_METHOD);
     u = fget(ev, IW_F_CS_URI);
-    if (more) nd[0] = put_dec(d[0], (unsigned long long)more);
-    if (fnum(ev, IW_F_SC_STATUS, &st)) nd[1] = put_dec(d[1], (unsigned long long)st);
-    if (a->suppressed > 0) nd[2] = put_dec(d[2], (unsigned long long)a->suppressed);
+    if (more) nd[0] = iw_alert__put_dec(d[0], (unsigned long long)more);
+    if (fnum(ev, IW_F_SC_STATUS, &st)) nd[1] = iw_alert__put_dec(d[1], (unsigned long long)st);
+    if (a->suppressed > 0) nd[2] = iw_alert__put_dec(d[2], (unsigned long long)a->suppressed);
     n = f->nmsg_head + 2 + (more ? 15 + nd[0] : 0) + (ip.p ? 1 + mlen(ip.len, 64) : 0)
         + (me.p ? mlen(me.len, 16) + 1 : 0) + (u.p ? mlen(u.len, MSG_TARGET_MAX) : 0)
         + (nd[1] ? 4 + nd[1] : 0) + (nd[2] ? 18 + nd[2] : 0);
@@ -1543,8 +1373,10 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
         m_litn(w, K("@timestamp"), ts, n + 1);
     }
     if (!msg_direct(w, a)) {
+        const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;
         char msg[MSG_MAX];
-        size_t n = alert_message(a, msg, sizeof(msg));
+        size_t n = iw_alert__message(a, f ? f->msg_head : NULL, f ? f->nmsg_head : 0, msg,
+                                     sizeof(msg));
         r_message(w, a, msg, n);
     }
     r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* iw_alert internals shared by iw_alert.c and iw_alert_msg.c (not an
+ * interface): event field reads and the message line's limits and
+ * builder. */
+#ifndef IW_ALERT_INT_H
+#define IW_ALERT_INT_H
+
+#include <stdint.h>
+#include "iw_alert.h"
+
+/* The message line: at most MSG_MAX bytes; the title, the target and the
+ * first match's value cut to their own sizes. */
+#define MSG_MAX        512
+#define MSG_TITLE_MAX  120
+#define MSG_TARGET_MAX 160
+#define MSG_VALUE_MAX  80
+
+static inline iw_str_t fget(iw_event_t *ev, iw_field_id_t f)
+{
+    return ev ? iw_event_get(ev, f) : IW_STR_NULL;
+}
+
+/* A numeric field (iw_field_is_numeric: its text is always the decimal
+ * of its number) when it is 0 .. 12 digits; 0 when absent.  Read as the
+ * number: formatting its text into the event only to parse it back cost
+ * ~110 instructions a field. */
+static inline int fnum(iw_event_t *ev, iw_field_id_t f, long long *out)
+{
+    int64_t n;
+    if (!ev || !iw_event_num(ev, f, &n) || n < 0 || n > INT64_C(999999999999)) return 0;
+    *out = (long long)n;
+    return 1;
+}
+
+/* v's decimal digits at out, no NUL; returns their count. */
+size_t iw_alert__put_dec(char *out, unsigned long long v);
+/* "[level] title": how a rule's line starts (prepared per rule). */
+size_t iw_alert__msg_head(const iw_rule_t *r, char *out, size_t size);
+/* The whole line of alert a into out (size bytes at most), starting with
+ * head (its rule's prepared head, nhead bytes; NULL: built). */
+size_t iw_alert__message(const iw_alert_t *a, const char *head, size_t nhead, char *out,
+                         size_t size);
+
+#endif
