@@ -1123,6 +1123,64 @@ static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     return 1;
 }
 
+/* r_iocwatch for a detection alert whose iocwatch object holds the matches
+ * (and the CLI's input) alone, when its worst case fits: written in a row,
+ * as the writer writes it (every object there has a member, nothing is
+ * cut), the first value copied from the message line as r_matches copies
+ * it.  0: not written. */
+static int r_iocwatch_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
+{
+    const iw_hit_t *hit = a->hit;
+    int i, n, input = a->with_input && ev && (ev->input_line > 0 || ev->input_id);
+    size_t worst = 64, nid = input && ev->input_id ? strlen(ev->input_id) : 0;
+    dw_t d;
+
+    if (!hit || hit->nmatches <= 0 || a->eval_error || a->corr || a->suppressed > 0
+        || (a->all_hits && a->nall_hits > 0) || (ev && ev->type == IW_EV_ERROR) || w->err
+        || w->depth != 1 || !iw_alert_roomy || w->keys_apart || !fnames_ready())
+        return 0;
+    n = hit->nmatches < IW_MAX_MATCHES_PER_HIT ? hit->nmatches : IW_MAX_MATCHES_PER_HIT;
+    for (i = 0; i < n; i++) {
+        if (hit->matches[i].field < 0 || hit->matches[i].field >= IW_F__COUNT) return 0;
+        worst += 32 + fnames[hit->matches[i].field].n + 6 * d_lim(hit->matches[i].value);
+    }
+    worst += input ? 64 + 6 * (nid < IW_ALERT_EXCERPT_MAX ? nid : IW_ALERT_EXCERPT_MAX) : 0;
+    if (w->pos + worst + w->reserve > w->size) return 0;
+    d.b = w->buf;
+    d.o = w->pos;
+    d.first = w->first[1];
+    d_key(&d, K("iocwatch"));
+    memcpy(d.b + d.o, "{\"matches\":[", 12);
+    d.o += 12;
+    for (i = 0; i < n; i++) {
+        const iw_match_t *m = &hit->matches[i];
+        d.b[d.o] = ',';
+        d.o += i > 0;
+        memcpy(d.b + d.o, "{\"field\":", 9);
+        memcpy(d.b + d.o + 9, fnames[m->field].s, fnames[m->field].n);
+        d.o += 9 + fnames[m->field].n;
+        d.first = 0;
+        if (i == 0 && w->mv_p && m->value.p == w->mv_p && m->value.len == w->mv_len
+            && w->mv_end <= w->pos)
+            d_copy(&d, K("value"), w->mv_at, w->mv_end - w->mv_at);
+        else
+            d_str(&d, K("value"), m->value);
+        d.b[d.o++] = '}';
+    }
+    d.b[d.o++] = ']';
+    if (input) {
+        dcp_t o1 = d_open(&d, K("input"));
+        if (ev->input_line > 0) d_int(&d, K("line"), ev->input_line);
+        if (ev->input_id) d_str(&d, K("id"), (iw_str_t){ ev->input_id, nid });
+        d_close(&d, o1);
+    }
+    d.b[d.o++] = '}';
+    if (w->pos + worst + w->reserve > w->peak) w->peak = w->pos + worst + w->reserve;
+    w->pos = d.o;
+    w->first[1] = 0;
+    return 1;
+}
+
 static void r_event_members_render(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
 {
     long long pid;
@@ -1381,7 +1439,7 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
     }
     r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */
     r_event_members(w, a, ev);                  /* source .. server */
-    r_iocwatch(w, a, ev);
+    if (!r_iocwatch_direct(w, a, ev)) r_iocwatch(w, a, ev);
     jw_close(w, '}');
 }
 

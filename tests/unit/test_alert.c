@@ -819,6 +819,71 @@ TEST(alert_json_fast_keys_same_at_every_size)
     CHECK_INT(diff, 0);
 }
 
+/* The request's members and the iocwatch object written in a row
+ * (r_event_members_direct, r_iocwatch_direct) give the writer's bytes
+ * (iw_alert_roomy = 0) at every buffer size: three matches (the first
+ * value on the message line, one past its 80 bytes, one with quotes), the
+ * CLI's input, a user name and a client that is not an address; and an
+ * event without the optional fields (empty objects taken back). */
+TEST(alert_json_direct_same_at_every_size)
+{
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hit;
+    static char x[8000], y[8000], val[120];
+    size_t full, size;
+    int k, diff = 0;
+    iw_rule_t *r = mk_rule(p, "direct-rule", "Direct \xe2\x82\xac", IW_LEVEL_HIGH, "attack.t1190");
+
+    memset(val, 'v', sizeof(val) - 1);
+    for (k = 0; k < 2; k++) {
+        fx_request(&f, k ? "/plain" : "/a%20b?q=\"x\"&y=\xc3\xa9", "agent \"007\"");
+        if (k == 0) {
+            f.d.username = S("alice");
+            f.d.request_id = S("rid-1");
+            f.d.client_ip = S("client.example");
+            f.d.cs_bytes = 321;
+        } else {
+            f.d.nhdrs = 0;
+            f.d.status = 0;
+            f.d.sc_bytes = -1;
+            f.d.server_ip = IW_STR_NULL;
+            f.d.sitename = IW_STR_NULL;
+            f.d.server_port = 0;
+        }
+        iw_event_init(&f.ev, f.evbuf, sizeof(f.evbuf));
+        iw_event_from_request(&f.ev, &f.d);
+        f.ev.input_line = 12;
+        f.ev.input_id = "id \"3\"";
+        memset(&hit, 0, sizeof(hit));
+        hit.rule = r;
+        hit.nmatches = 3;
+        hit.matches[0].field = IW_F_CS_USER_AGENT;
+        hit.matches[0].value = S("agent \"007\"");
+        hit.matches[1].field = IW_F_CS_URI_QUERY;
+        hit.matches[1].value = S(val);
+        hit.matches[2].field = IW_F_CS_URI;
+        hit.matches[2].value = S("/a%20b?q=\"x\"");
+        alert_for(&a, r, &f.ev, &hit);
+        a.with_input = 1;
+        full = iw_alert_json(&a, x, sizeof(x));
+        CHECK(iw_test_json_valid(x, full));
+        /* up to the whole buffer: the direct paths need their worst case */
+        for (size = 0; size < sizeof(x); size++) {
+            size_t n1, n2;
+            memset(x, 'Z', sizeof(x));
+            memset(y, 'Z', sizeof(y));
+            n1 = iw_alert_json(&a, x, size);
+            iw_alert_roomy = iw_alert_evsec = 0;
+            n2 = iw_alert_json(&a, y, size);
+            iw_alert_roomy = iw_alert_evsec = 1;
+            if ((n1 != n2 || memcmp(x, y, size + 1)) && diff++ < 3)
+                fprintf(stderr, "  event %d size %zu differs:\n  %s\n  %s\n", k, size, x, y);
+        }
+    }
+    CHECK_INT(diff, 0);
+}
+
 /* The rule's sections prepared once (iw_alert_prepare_rule) give the same
  * bytes as rendering them every time: at every buffer size (a section that
  * does not fit whole, the lite retry), for rules with and without tags,
