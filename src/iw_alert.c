@@ -963,7 +963,7 @@ static int evsec_host_is(const evsec_t *k, const char *host)
 typedef struct dw { char *b; size_t o; unsigned char first; } dw_t;
 typedef struct dcp { size_t o; unsigned char first; } dcp_t;
 
-static inline void d_key(dw_t *d, const char *tok, size_t tn)
+static inline __attribute__((always_inline)) void d_key(dw_t *d, const char *tok, size_t tn)
 {
     d->b[d->o] = ',';
     d->o += !d->first;
@@ -972,7 +972,8 @@ static inline void d_key(dw_t *d, const char *tok, size_t tn)
     d->o += tn;
 }
 
-static inline void d_str(dw_t *d, const char *tok, size_t tn, iw_str_t v)
+static inline __attribute__((always_inline)) void d_str(dw_t *d, const char *tok, size_t tn,
+                                                       iw_str_t v)
 {
     if (!v.p) return;
     d_key(d, tok, tn);
@@ -980,7 +981,8 @@ static inline void d_str(dw_t *d, const char *tok, size_t tn, iw_str_t v)
                                     v.len < IW_ALERT_EXCERPT_MAX ? v.len : IW_ALERT_EXCERPT_MAX);
 }
 
-static inline void d_copy(dw_t *d, const char *tok, size_t tn, size_t from, size_t n)
+static inline __attribute__((always_inline)) void d_copy(dw_t *d, const char *tok, size_t tn,
+                                                        size_t from, size_t n)
 {
     d_key(d, tok, tn);
     d->b[d->o] = '"';
@@ -989,7 +991,8 @@ static inline void d_copy(dw_t *d, const char *tok, size_t tn, size_t from, size
     d->o += n + 2;
 }
 
-static inline void d_int(dw_t *d, const char *tok, size_t tn, long long v)
+static inline __attribute__((always_inline)) void d_int(dw_t *d, const char *tok, size_t tn,
+                                                       long long v)
 {
     char num[24], *e = num + sizeof(num), *o = e;
     unsigned long long u = (unsigned long long)v;      /* fnum: >= 0 */
@@ -999,7 +1002,7 @@ static inline void d_int(dw_t *d, const char *tok, size_t tn, long long v)
     d->o += (size_t)(e - o);
 }
 
-static inline dcp_t d_open(dw_t *d, const char *tok, size_t tn)
+static inline __attribute__((always_inline)) dcp_t d_open(dw_t *d, const char *tok, size_t tn)
 {
     dcp_t cp = { d->o, d->first };
     d_key(d, tok, tn);
@@ -1008,7 +1011,7 @@ static inline dcp_t d_open(dw_t *d, const char *tok, size_t tn)
     return cp;
 }
 
-static inline void d_close(dw_t *d, dcp_t cp)
+static inline __attribute__((always_inline)) void d_close(dw_t *d, dcp_t cp)
 {
     if (d->first) { d->o = cp.o; d->first = cp.first; return; }   /* empty: dropped */
     d->b[d->o++] = '}';
@@ -1301,9 +1304,9 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
     ip = fget(ev, IW_F_C_IP);
     me = fget(ev, IW_F_CS_METHOD);
     u = fget(ev, IW_F_CS_URI);
-    if (more) nd[0] = iw_alert__put_dec(d[0], (unsigned long long)more);
-    if (fnum(ev, IW_F_SC_STATUS, &st)) nd[1] = iw_alert__put_dec(d[1], (unsigned long long)st);
-    if (a->suppressed > 0) nd[2] = iw_alert__put_dec(d[2], (unsigned long long)a->suppressed);
+    if (more) nd[0] = put_dec(d[0], (unsigned long long)more);
+    if (fnum(ev, IW_F_SC_STATUS, &st)) nd[1] = put_dec(d[1], (unsigned long long)st);
+    if (a->suppressed > 0) nd[2] = put_dec(d[2], (unsigned long long)a->suppressed);
     n = f->nmsg_head + 2 + (more ? 15 + nd[0] : 0) + (ip.p ? 1 + mlen(ip.len, 64) : 0)
         + (me.p ? mlen(me.len, 16) + 1 : 0) + (u.p ? mlen(u.len, MSG_TARGET_MAX) : 0)
         + (nd[1] ? 4 + nd[1] : 0) + (nd[2] ? 18 + nd[2] : 0);

@@ -227,8 +227,9 @@ size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, si
             __m128i v;
             unsigned m;
             if (lim >= 8) {
-                v = _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *)(const void *)s),
-                                       _mm_loadl_epi64((const __m128i *)(const void *)(s + lim - 8)));
+                const __m128i *lo = (const __m128i *)(const void *)s,
+                              *hi = (const __m128i *)(const void *)(s + lim - 8);
+                v = _mm_unpacklo_epi64(_mm_loadl_epi64(lo), _mm_loadl_epi64(hi));
                 m = special16(v);
             } else {
                 uint32_t y, z;
@@ -240,7 +241,8 @@ size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, si
             if (!m) {
                 if (lim >= 8) {
                     _mm_storel_epi64((__m128i *)(void *)(buf + o), v);
-                    _mm_storel_epi64((__m128i *)(void *)(buf + o + lim - 8), _mm_unpackhi_epi64(v, v));
+                    _mm_storel_epi64((__m128i *)(void *)(buf + o + lim - 8),
+                                     _mm_unpackhi_epi64(v, v));
                 } else {
                     uint32_t y = (uint32_t)_mm_cvtsi128_si32(v),
                              z = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(v, 4));

@@ -18,20 +18,6 @@
 
 typedef struct mbuf { char *p; size_t len, cap; } mbuf_t;
 
-/* (An alert has a few numbers, and snprintf costs ~1,000 instructions
- * each.) */
-size_t iw_alert__put_dec(char *out, unsigned long long v)
-{
-    char t[20];
-    size_t n = 0, i;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (i = 0; i < n; i++) out[i] = t[n - 1 - i];
-    return n;
-}
-
 /* Append up to max bytes of s (an ellipsis marks a cut). */
 static inline void mb_put(mbuf_t *m, const char *s, size_t n, size_t max)
 {
@@ -60,7 +46,7 @@ static void mb_num(mbuf_t *m, long long v)
     char num[24];
     size_t n = 0;
     if (v < 0) num[n++] = '-';
-    n += iw_alert__put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
+    n += put_dec(num + n, v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v);
     mb_put(m, num, n, sizeof(num));
 }
 
