@@ -180,5 +180,8 @@ extern int iw_engine_exact_regexes;
  * (no header-lines plan), to compare results with and without it; 2 =
  * plan even when a block database is left over (every path exercised). */
 extern int iw_engine_header_lines;
+/* Tests only: 0 = engines compiled from now on scan all of _raw (no raw
+ * split, iw_engine_rawsplit.c), to compare results with and without it. */
+extern int iw_engine_raw_split;
 
 #endif

@@ -772,10 +772,11 @@ static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_databas
             unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
             const pat_t *pt;
             if (id >= (unsigned)b->pats->nelts) {
-                /* merged literal: every occurrence, the segment decides */
-                pt = &APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts,
-                                                           confent_t).pat, pat_t);
-                flags[i] = pt->flags & ~HS_FLAG_SINGLEMATCH;
+                /* merged literal: every occurrence, the segment decides
+                 * (a raw split's literal counts anywhere: as it is) */
+                const confent_t *ce = &APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts, confent_t);
+                pt = &APR_ARRAY_IDX(b->pats, ce->pat, pat_t);
+                flags[i] = ce->slot >= 0 ? pt->flags & ~HS_FLAG_SINGLEMATCH : pt->flags;
             } else {
                 pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
                 flags[i] = pt->flags;
@@ -859,7 +860,7 @@ static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
     if (!iw_engine_plain_dbs) return;
     for (i = 0; i < ids->nelts; i++) {
         unsigned pi = APR_ARRAY_IDX(ids, i, unsigned);
-        const pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
+        const pat_t *pt = iw_engine__pat_of(b, pi);
         size_t n = strlen(pt->expr);
         /* PCRE2 confirms: any branch may report; an exact regex's branch
          * matches only where the regex does */
@@ -1001,6 +1002,10 @@ static int compile_field(build_t *b, int ti, int field)
     if (!ti && field == IW_F_RAW && b->e->merge)
         for (i = 0; i < b->conf->nelts; i++)
             APR_ARRAY_PUSH(hs, unsigned) = (unsigned)(b->pats->nelts + i);
+    if (!ti && (field == IW_F_CS_HEADERS || field == IW_F_RAW) && b->e->raw_split) {
+        fm->small = 0;
+        iw_engine__raw_split_ids(b, field, hs);
+    }
     fm->lits.first = b->lits->nelts;
     for (i = 0; i < affix->nelts; i++) {
         unsigned id = APR_ARRAY_IDX(affix, i, unsigned);
@@ -1017,8 +1022,8 @@ static int compile_field(build_t *b, int ti, int field)
         iw_engine__exact_regexes(b, hs);
         rc = compile_hs(b, hs, field, &fm->db, &fm->db_minw);
         if (fm->db) b->e->ndbs++;
-        /* not _raw with merged literals (never plain anyway: spaces) */
-        if (fm->db && !rc && !fm->merged && !(!ti && field == IW_F_RAW && b->e->merge))
+        /* not an access event's _raw (never plain: the request line's spaces) */
+        if (fm->db && !rc && !fm->merged && !(!ti && field == IW_F_RAW))
             compile_plain(b, fm, hs);
         if (fm->db && !rc && !ti && !fm->merged) compile_lines(b, fm, field, hs);
         if ((fm->db || fm->rest) && !rc) iw_engine__gate_build(b, fm, hs);
@@ -1039,7 +1044,7 @@ static void plan_merge(build_t *b)
         if (pt->field == IW_F_RAW && (pt->types & IW_EV_ACCESS) && !pt->dead && !pt->lazy)
             raw = 1;
     }
-    if (!raw) return;
+    if (!raw || iw_engine__raw_split_plan(b)) return;
     b->e->merge = 1;
     for (i = 0; i < b->pats->nelts; i++) {
         pat_t *pt = &APR_ARRAY_IDX(b->pats, i, pat_t);
@@ -1054,6 +1059,7 @@ static void plan_merge(build_t *b)
         c->field = pt->field;
         c->len = (int32_t)pt->ll;
         c->slot = slot;
+        c->host = IW_F_RAW;
     }
 }
 
@@ -1373,7 +1379,7 @@ static void plan_event_key(iw_engine_t *e)
     for (i = 0; i < e->nldc; i++) read_dcheck(e, &e->ldc[i], ALL_TYPES);
     for (i = 0; i < e->nlazy; i++)
         if (e->lz[i].dc < 0) read_field(e, ALL_TYPES, e->lz[i].field);
-    if (e->nconf)                  /* merged scan: segments of these in _raw */
+    if (e->merge)                  /* merged scan: segments of these in _raw */
         for (k = 0; k < NMERGE; k++) read_field(e, IW_EV_ACCESS, merge_fields[k]);
     expand_lazy(e);
     iw_engine__plan_request_key(e);
@@ -1409,6 +1415,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
             if (compile_field(b, t, f) < 0 && !b->errors)
                 iw_engine__berr(b, 0, 0, "Vectorscan scratch allocation failed");
     compile_uri_both(b);
+    iw_engine__raw_split_check(b);
     for (f = 0; f < IW_F__COUNT; f++) {
         if (!e->radix[f]) continue;
         if (iw_match_radix_finalize(e->radix[f]) < 0) iw_engine__berr(b, 0, 0, "out of memory");
@@ -1438,7 +1445,7 @@ void iw_engine_stats(const iw_engine_t *e, iw_engine_stats_t *st)
     for (f = 0; f < IW_F__COUNT; f++)
         if (e->radix[f]) st->cidr_nodes += (long)iw_match_radix_nodes(e->radix[f]);
     st->always_candidates = e->nalways;
-    st->merged_literals = e->nconf;
+    st->merged_literals = e->merge ? e->nconf : 0;
     for (f = 0; f < IW_F__COUNT; f++) st->header_line_fields += e->fm[0][f].hl != NULL;
 }
 

@@ -55,6 +55,7 @@ typedef struct scan_ctx {
     int field;
     iw_str_t v;
     segment_t seg[NMERGE];         /* merged fields inside _raw */
+    iw_str_t raw;                  /* raw split: all of _raw (on_confined) */
     iw_engine_memo_res_t *rec;          /* recording a field's result for the cache */
 } scan_ctx_t;
 
@@ -78,13 +79,26 @@ static inline void scan_set(scan_ctx_t *c, int32_t p)
 }
 
 /* A merged literal found in _raw: it counts when it lies inside the
- * segment of its field. */
+ * segment of its field.  A raw split's literal (slot -1) found in
+ * cs-headers counts as it is, for _raw. */
 static void on_confined(scan_ctx_t *c, const confent_t *ce, unsigned long long to)
 {
-    const segment_t *sg = &c->seg[ce->slot];
+    const segment_t *sg = &c->seg[ce->slot < 0 ? 0 : ce->slot];
     int field = c->field;
     iw_str_t v = c->v;
 
+    if (ce->slot < 0) {                /* a regex (a wildcard value) reads all of _raw */
+        const iw_engine_t *e = c->s->e;
+        int32_t i;
+        for (i = e->pat_act_first[ce->pat]; c->rec && i < e->pat_act_first[ce->pat + 1]; i++)
+            if (e->acts[i] < 0) c->rec->overflow = 1;   /* not of this value alone */
+        c->field = ce->field;
+        c->v = c->raw;
+        on_match((unsigned)ce->pat, 0, to, 0, c);
+        c->field = field;
+        c->v = v;
+        return;
+    }
     if (!sg->ok || to < (unsigned long long)ce->len
         || to - (unsigned long long)ce->len < sg->off || to > sg->off + sg->len)
         return;
@@ -387,6 +401,18 @@ static void find_segments(iw_event_t *ev, iw_str_t raw, segment_t *seg)
     }
 }
 
+/* _raw without its header block when cs-headers' scan covers the block
+ * (e->raw_split, iw_engine_rawsplit.c): _raw ends with LF and cs-headers'
+ * bytes, as lazy_raw writes it when nothing was cut. */
+static iw_str_t raw_head(iw_event_t *ev, iw_str_t raw)
+{
+    iw_str_t h = iw_event_get(ev, IW_F_CS_HEADERS);
+    if (h.len && h.len < raw.len && raw.p[raw.len - h.len - 1] == '\n'
+        && !memcmp(raw.p + raw.len - h.len, h.p, h.len))
+        raw.len -= h.len;
+    return raw;
+}
+
 /* 1 when v holds a byte of the gate (fieldm_t.gate) */
 static int gate_open(const uint8_t *g, iw_str_t v)
 {
@@ -430,8 +456,9 @@ static void __attribute__((cold)) scan_failed(const iw_engine_t *e, iw_scratch_t
             pred_error(s, a >= 0 ? a : e->rx[-1 - a].pred, c->field, IW_EVAL_SCAN_FAILED);
         }
     }
-    for (i = 0; c->field == IW_F_RAW && i < e->nconf; i++)    /* merged literals */
-        for (id = e->pat_act_first[e->conf[i].pat]; id < e->pat_act_first[e->conf[i].pat + 1]; id++)
+    for (i = 0; i < e->nconf; i++)     /* literals of other fields in this one's database */
+        for (id = e->pat_act_first[e->conf[i].pat];
+             e->conf[i].host == c->field && id < e->pat_act_first[e->conf[i].pat + 1]; id++)
             if (e->acts[id] >= 0) pred_error(s, e->acts[id], e->conf[i].field, IW_EVAL_SCAN_FAILED);
     (void)rc;
 }
@@ -697,7 +724,7 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0) | LONGVAL(c->field);
     if ((cache = s->sc && db && iw_engine_memo_wanted(s->sc, key.tag))) {
         key.pre = segs;
-        key.npre = (c->field == IW_F_RAW && e->nconf) ? seg_key(c, segs) : 0;
+        key.npre = (c->field == IW_F_RAW && e->merge) ? seg_key(c, segs) : 0;
         key.v = c->v.p;
         key.n = c->v.len;
         cache = sc_key(s, &key);
@@ -1029,6 +1056,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     c.s = s;
     c.field = 0;
     c.v = IW_STR_NULL;
+    c.raw = !ti && e->nconf && !e->merge ? iw_event_get(ev, IW_F_RAW) : IW_STR_NULL;
     if (e->merge && ti == 0) find_segments(ev, iw_event_get(ev, IW_F_RAW), c.seg);
     else memset(c.seg, 0, sizeof(c.seg));
 
@@ -1046,7 +1074,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
             scan_multi(e, s, &c, ti, v, NULL);
             continue;
         }
-        c.v = v;
+        c.v = f == IW_F_RAW && e->raw_split && !ti ? raw_head(ev, v) : v;
         scan_field_cached(e, s, &c, ti, NULL);
     }
     for (i = 0; i < e->nrxall; i++) {
@@ -1425,6 +1453,7 @@ int iw_engine_scan_field(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, 
     c.s = s;
     c.field = field;
     if (e->merge && ti == 0) find_segments(ev, iw_event_get(ev, IW_F_RAW), c.seg);
+    if (!ti && e->nconf && !e->merge) c.raw = iw_event_get(ev, IW_F_RAW);
     v = iw_event_get(ev, (iw_field_id_t)field);
     if (!v.p || !v.len) return 0;
     if (!iw_field_is_multi(field)) {

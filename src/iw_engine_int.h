@@ -135,7 +135,9 @@ typedef struct extab {
     int n, long_values;            /* long_values: some length >= 256 */
 } extab_t;
 
-/* Merged scan (access events): _raw holds every header, so when _raw is
+/* Merged scan (access events; not with the raw split of
+ * iw_engine_rawsplit.c, which leaves _raw's header bytes to cs-headers'
+ * scan): _raw holds every header, so when _raw is
  * scanned anyway (keyword rules) the substring literals of cs-user-agent
  * and cs-referer are scanned inside it with the keywords, each match
  * checked against where that field lies in _raw (its "segment"): one
@@ -146,7 +148,11 @@ typedef struct extab {
 #define NMERGE 2
 static const int merge_fields[NMERGE] = { IW_F_CS_USER_AGENT, IW_F_CS_REFERER };
 
-typedef struct confent { int32_t pat, field, len, slot; } confent_t;
+/* A literal of one field scanned in another field's database (HS id
+ * npatterns + k): a merged literal (slot >= 0, host _raw) counts inside its
+ * segment; a literal of _raw in cs-headers' databases (slot -1, the raw
+ * split, iw_engine_rawsplit.c) counts anywhere in the block. */
+typedef struct confent { int32_t pat, field, len, slot, host; } confent_t;
 
 /* Lazy predicates.  A predicate that triggers no rule (a value of an |all
  * item, a non-trigger item of an AND group, a filter, a |neq term) and
@@ -256,6 +262,8 @@ struct iw_engine {
     litpat_t *lits;
     confent_t *conf; int nconf;    /* merged literals: HS id npatterns + k */
     int merge;                     /* merged scan compiled */
+    int raw_split;                 /* _raw's literals in cs-headers' databases: _raw
+                                    * scans only what precedes the block (iw_engine_rawsplit.c) */
     int32_t *pat_act_first;        /* per pattern id, CSR into acts (n+1) */
     int32_t *acts;                 /* >= 0 pred, < 0: regex check -1-a */
     hs_scratch_t *proto;
@@ -469,6 +477,23 @@ typedef struct build {
     apr_array_header_t *uex, *ufl, *uid;  /* uri_both: the two plain databases' patterns */
     int nuri;                              /* ... how many of the two are there */
 } build_t;
+
+/* The pattern a database id stands for (an id past the patterns: a
+ * confent_t's). */
+static inline pat_t *iw_engine__pat_of(build_t *b, unsigned id)
+{
+    if (id >= (unsigned)b->pats->nelts)
+        id = (unsigned)APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts, confent_t).pat;
+    return &APR_ARRAY_IDX(b->pats, id, pat_t);
+}
+
+/* iw_engine_rawsplit.c: the raw split.  plan: decided before the fields
+ * are compiled (1: no merged scan); ids: cs-headers' database gets _raw's
+ * literals (their ids appended); check: after, off again when cs-headers
+ * has no database. */
+int iw_engine__raw_split_plan(build_t *b);
+void iw_engine__raw_split_ids(build_t *b, int field, apr_array_header_t *hs);
+void iw_engine__raw_split_check(build_t *b);
 
 /* A field's byte gate from its patterns (fm->gate; none: left NULL). */
 void iw_engine__gate_build(build_t *b, fieldm_t *fm, const apr_array_header_t *ids);

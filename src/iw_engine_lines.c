@@ -148,7 +148,7 @@ static int escaped_literal_no_lf(const char *x)
 
 static void plan_pattern(build_t *b, hlplan_t *h, int32_t pi)
 {
-    const pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
+    const pat_t *pt = iw_engine__pat_of(b, (unsigned)pi);   /* a raw split's literal: HL_PAT */
     size_t off[HL_MAX_BRANCHES], len[HL_MAX_BRANCHES], n = strlen(pt->expr);
     int nb, k;
 
