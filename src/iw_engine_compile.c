@@ -1210,6 +1210,11 @@ static void engine_publish(build_t *b)
     e->sels = (range_t *)b->sels->elts;
     e->groups = (range_t *)b->groups->elts;
     e->items = (citem_t *)b->items->elts;
+    for (int i = 0; i < b->items->nelts; i++) {
+        citem_t *it = &e->items[i];    /* the item's one term (eval_group) */
+        const range_t *r = it->rows.n == 1 ? &((range_t *)b->rows->elts)[it->rows.first] : NULL;
+        it->t1 = r && r->n == 1 ? ((int32_t *)b->terms->elts)[r->first] : -1;
+    }
     e->rows = (range_t *)b->rows->elts;
     e->terms = (int32_t *)b->terms->elts;
     e->filt = (int32_t *)b->filt->elts;

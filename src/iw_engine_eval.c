@@ -226,17 +226,22 @@ static inline int lit_eq(const unsigned char *v, const litpat_t *l)
     return 1;
 }
 
-static int lit_match(const litpat_t *l, const unsigned char *v, size_t n)
+static int __attribute__((noinline)) lit_contains(const litpat_t *l, const unsigned char *v, size_t n)
 {
-    size_t i, last;
+    size_t i, last = n - l->len;
+    for (i = 0; i <= last; i++)   /* first byte filter, then compare */
+        if ((l->caseless ? lower_tab[v[i]] : v[i]) == l->b[0] && lit_eq(v + i, l)) return 1;
+    return 0;
+}
+
+/* Inline: a length or an anchored end byte decides most values. */
+static inline int lit_match(const litpat_t *l, const unsigned char *v, size_t n)
+{
     if (n < l->len || !l->len) return 0;
     if (!l->open_s && !l->open_e) return n == l->len && lit_eq(v, l);
     if (!l->open_s) return lit_eq(v, l);
     if (!l->open_e) return lit_eq(v + n - l->len, l);
-    last = n - l->len;
-    for (i = 0; i <= last; i++)   /* first byte filter, then compare */
-        if ((l->caseless ? lower_tab[v[i]] : v[i]) == l->b[0] && lit_eq(v + i, l)) return 1;
-    return 0;
+    return lit_contains(l, v, n);
 }
 
 static void lit_scan(const iw_engine_t *e, const range_t *r, int with_contains,
@@ -1123,6 +1128,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
 static int eval_item(const iw_engine_t *e, iw_scratch_t *s, const citem_t *it)
 {
     int r, k;
+    if (it->t1 >= 0) return pred_val(e, s, it->t1 >> 1) != (it->t1 & 1);   /* one term */
     for (r = 0; r < it->rows.n; r++) {
         const range_t *row = &e->rows[it->rows.first + r];
         for (k = 0; k < row->n; k++) {
@@ -1134,7 +1140,7 @@ static int eval_item(const iw_engine_t *e, iw_scratch_t *s, const citem_t *it)
     return 0;
 }
 
-static int eval_group(const iw_engine_t *e, iw_scratch_t *s, int32_t g)
+static inline __attribute__((always_inline)) int eval_group(const iw_engine_t *e, iw_scratch_t *s, int32_t g)
 {
     const range_t *gr = &e->groups[g];
     int i;
@@ -1143,13 +1149,14 @@ static int eval_group(const iw_engine_t *e, iw_scratch_t *s, int32_t g)
     return 1;
 }
 
-static int eval_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel)
+/* A selection's first true group (-1: none). */
+static int sel_first(const iw_engine_t *e, iw_scratch_t *s, int32_t sel)
 {
     const range_t *sr = &e->sels[sel];
     int g;
     for (g = 0; g < sr->n; g++)
-        if (eval_group(e, s, sr->first + g)) return 1;
-    return 0;
+        if (eval_group(e, s, sr->first + g)) return g;
+    return -1;
 }
 
 static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
@@ -1157,7 +1164,7 @@ static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
     const cnode_t *n = &e->nodes[ni];
     int i;
     switch (n->type) {
-    case N_SEL: return eval_sel(e, s, n->a);
+    case N_SEL: return sel_first(e, s, n->a) >= 0;
     case N_AND:
         for (i = 0; i < n->n; i++) if (!eval_node(e, s, e->kids[n->a + i])) return 0;
         return 1;
@@ -1187,30 +1194,32 @@ static void add_evidence(iw_scratch_t *s, iw_hit_t *h, int field, int32_t pred)
  * true, non-negated parts of the condition. */
 static void evidence_sel(const iw_engine_t *e, iw_scratch_t *s, int32_t sel, iw_hit_t *h)
 {
-    const range_t *sr = &e->sels[sel];
-    int g, i, r, k;
-    for (g = 0; g < sr->n; g++) {
-        const range_t *gr = &e->groups[sr->first + g];
-        if (!eval_group(e, s, sr->first + g)) continue;
-        for (i = 0; i < gr->n; i++) {
-            const citem_t *it = &e->items[gr->first + i];
-            for (r = 0; r < it->rows.n; r++) {
-                const range_t *row = &e->rows[it->rows.first + r];
-                int ok = 1;
-                for (k = 0; k < row->n && ok; k++) {
-                    int32_t t = e->terms[row->first + k];
-                    ok = pred_val(e, s, t >> 1) != (t & 1);
-                }
-                if (!ok) continue;
-                for (k = 0; k < row->n; k++) {
-                    int32_t t = e->terms[row->first + k];
-                    add_evidence(s, h, (t & 1) ? it->field : s->pfield[t >> 1],
-                                 (t & 1) ? -1 : t >> 1);
-                }
-                break;
-            }
+    int g = sel_first(e, s, sel), i, r, k;
+    const range_t *gr;
+    if (g < 0) return;
+    gr = &e->groups[e->sels[sel].first + g];
+    for (i = 0; i < gr->n; i++) {
+        const citem_t *it = &e->items[gr->first + i];
+        int32_t t = it->t1;
+        if (t >= 0) {                  /* one term, true: the group is */
+            add_evidence(s, h, (t & 1) ? it->field : s->pfield[t >> 1], (t & 1) ? -1 : t >> 1);
+            continue;
         }
-        return;
+        for (r = 0; r < it->rows.n; r++) {
+            const range_t *row = &e->rows[it->rows.first + r];
+            int ok = 1;
+            for (k = 0; k < row->n && ok; k++) {
+                t = e->terms[row->first + k];
+                ok = pred_val(e, s, t >> 1) != (t & 1);
+            }
+            if (!ok) continue;
+            for (k = 0; k < row->n; k++) {
+                t = e->terms[row->first + k];
+                add_evidence(s, h, (t & 1) ? it->field : s->pfield[t >> 1],
+                             (t & 1) ? -1 : t >> 1);
+            }
+            break;
+        }
     }
 }
 

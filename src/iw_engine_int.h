@@ -80,7 +80,8 @@ typedef struct range { int32_t first, n; } range_t;
 enum { N_SEL = 1, N_AND, N_OR, N_NOT };
 typedef struct cnode { int32_t type, a, n; } cnode_t;  /* kids: e->kids[a..a+n) */
 
-typedef struct citem { range_t rows; int32_t field; } citem_t;
+/* t1: the item's one term when it has one row of one term (most items), else -1 */
+typedef struct citem { range_t rows; int32_t field, t1; } citem_t;
 
 typedef struct crule {
     const iw_rule_t *rule;
