@@ -11,12 +11,16 @@
 #include <emmintrin.h>
 #endif
 
-static int hexval(unsigned char c)
+/* a hex digit's value + 1, 0 for any other byte */
+static const unsigned char hex_tab[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16
+};
+
+static inline int hexval(unsigned char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    return (int)hex_tab[c] - 1;
 }
 
 static size_t utf8_put(char *out, unsigned cp)
@@ -347,34 +351,45 @@ size_t iw_decode_full(const char *in, size_t len, char *out, int flags)
         unsigned char c;
         int a;
         if (iw_decode_fastpath && !(pct && pct + 4 >= n)) {
-#ifdef __SSE2__
-            while (i + 16 <= len) {
-                __m128i v = LD16(in + i);
-                unsigned m = cand16(v, plus, 0);
-                _mm_storeu_si128((__m128i *)(void *)(o + n), v);
-                if (m) {
-                    r = (size_t)__builtin_ctz(m);
-                    i += r;
-                    n += r;
-                    break;
-                }
-                i += 16;
-                n += 16;
-            }
-            if (i == len) break;
-#endif
+            /* escapes and '+' first: in an encoded payload they run together */
             c = (unsigned char)in[i];
-            if (c == '%' && i + 2 < len && (a = ascii_escape(in, i)) >= 0) {
-                if (a) o[n++] = (unsigned char)a;
-                if (a == '%') pct = n;
-                i += 3;
+            if (c == '%') {
+                if (i + 2 < len && (a = ascii_escape(in, i)) >= 0) {
+                    if (a) o[n++] = (unsigned char)a;
+                    if (a == '%') pct = n;
+                    i += 3;
+                    continue;
+                }
+            } else if (c == '+' && plus) {
+                o[n++] = ' ';          /* a space completes and ends no sequence */
+                i++;
                 continue;
-            }
-            if ((r = plain_run(in + i, len - i, plus)) > 0) {
-                memcpy(o + n, in + i, r);
-                n += r;
-                i += r;
-                continue;
+            } else {
+#ifdef __SSE2__
+                if (i + 16 <= len) {
+                    size_t i0 = i;
+                    while (i + 16 <= len) {
+                        __m128i v = LD16(in + i);
+                        unsigned m = cand16(v, plus, 0);
+                        _mm_storeu_si128((__m128i *)(void *)(o + n), v);
+                        if (m) {
+                            r = (size_t)__builtin_ctz(m);
+                            i += r;
+                            n += r;
+                            break;
+                        }
+                        i += 16;
+                        n += 16;
+                    }
+                    if (i > i0) continue;
+                }
+#endif
+                if ((r = plain_run(in + i, len - i, plus)) > 0) {
+                    memcpy(o + n, in + i, r);
+                    n += r;
+                    i += r;
+                    continue;
+                }
             }
         }
         c = (unsigned char)in[i];
