@@ -729,16 +729,19 @@ static iw_param_syntax_t body_syntax(const iw_event_t *ev)
     if (!ct.p) return IW_PARAM_QUERY;
     semi = memchr(ct.p, ';', ct.len);
     n = semi ? (size_t)(semi - ct.p) : ct.len;
-    for (i = 0; i + 4 <= n; i++)
-        if (!strncasecmp(ct.p + i, "json", 4)) return IW_PARAM_JSON;
+    for (i = 0; i + 4 <= n; i++)   /* a 'j' or 'J' first: no call elsewhere */
+        if ((ct.p[i] | 0x20) == 'j' && !strncasecmp(ct.p + i, "json", 4)) return IW_PARAM_JSON;
     return IW_PARAM_QUERY;
 }
 
+/* The source's bytes and syntax (a body's read from its Content-Type only
+ * when there is a body: the callers read the syntax of a present source only). */
 static iw_str_t param_source(const iw_event_t *ev, int src, iw_param_syntax_t *syn)
 {
+    iw_str_t in = ev->val[iw_event_param_field(src)];
     *syn = src == PSRC_QUERY ? IW_PARAM_QUERY : src == PSRC_COOKIE ? IW_PARAM_COOKIE
-                                                                   : body_syntax(ev);
-    return ev->val[iw_event_param_field(src)];
+           : in.p ? body_syntax(ev) : IW_PARAM_QUERY;
+    return in;
 }
 
 /* cs-header-decoded: each header's "Name: value" of cs-headers decoded on
