@@ -1199,6 +1199,26 @@ static void build_init(build_t *b, apr_pool_t *p, iw_ruleset_t *rs, iw_diag_t *d
     b->pred_by_sig = apr_hash_make(b->tp);
 }
 
+/* A predicate, not lazy, that every group of selection sel needs as an
+ * item of that one positive term (cnode_t, N_SEL), or -1. */
+static int32_t sel_must(const iw_engine_t *e, int32_t sel)
+{
+    const range_t *sr = &e->sels[sel], *g0 = &e->groups[sr->first];
+    int i, g, k;
+
+    for (i = 0; sr->n && i < g0->n; i++) {
+        int32_t t = e->items[g0->first + i].t1;
+        if (t < 0 || (t & 1) || ((e->lazy[t >> 7] >> ((t >> 1) & 63)) & 1)) continue;
+        for (g = 1; g < sr->n; g++) {
+            const range_t *gr = &e->groups[sr->first + g];
+            for (k = 0; k < gr->n && e->items[gr->first + k].t1 != t; k++) continue;
+            if (k == gr->n) break;
+        }
+        if (g == sr->n) return t >> 1;
+    }
+    return -1;
+}
+
 /* The engine reads the build arrays in place (they live in the pool). */
 static void engine_publish(build_t *b)
 {
@@ -1217,6 +1237,8 @@ static void engine_publish(build_t *b)
     }
     e->rows = (range_t *)b->rows->elts;
     e->terms = (int32_t *)b->terms->elts;
+    for (int i = 0; i < b->nodes->nelts; i++)
+        if (e->nodes[i].type == N_SEL) e->nodes[i].n = sel_must(e, e->nodes[i].a);
     e->filt = (int32_t *)b->filt->elts;
     e->npreds = b->predw->nelts;
     e->rx = (rxcheck_t *)b->rx->elts;

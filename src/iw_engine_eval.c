@@ -1164,7 +1164,7 @@ static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
     const cnode_t *n = &e->nodes[ni];
     int i;
     switch (n->type) {
-    case N_SEL: return sel_first(e, s, n->a) >= 0;
+    case N_SEL: return (n->n < 0 || pred_is_set(s, n->n)) && sel_first(e, s, n->a) >= 0;
     case N_AND:
         for (i = 0; i < n->n; i++) if (!eval_node(e, s, e->kids[n->a + i])) return 0;
         return 1;
@@ -1231,7 +1231,9 @@ static void evidence_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni, iw_
     if (n->type == N_NOT) return;
     for (i = 0; i < n->n; i++) {
         int32_t k = e->kids[n->a + i];
-        if (e->nodes[k].type == N_SEL) evidence_sel(e, s, e->nodes[k].a, h);  /* none when false */
+        if (e->nodes[k].type == N_SEL) {           /* none when false */
+            if (e->nodes[k].n < 0 || pred_is_set(s, e->nodes[k].n)) evidence_sel(e, s, e->nodes[k].a, h);
+        }
         else if (n->type == N_AND || eval_node(e, s, k)) evidence_node(e, s, k, h);  /* n true */
     }
 }

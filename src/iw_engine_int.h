@@ -78,7 +78,10 @@
 typedef struct range { int32_t first, n; } range_t;
 
 enum { N_SEL = 1, N_AND, N_OR, N_NOT };
-typedef struct cnode { int32_t type, a, n; } cnode_t;  /* kids: e->kids[a..a+n) */
+/* kids: e->kids[a..a+n); N_SEL: a is the selection, n a predicate (not
+ * lazy) that every group of it needs as an item of one positive term, the
+ * selection false without it (-1: none; engine_publish sets it) */
+typedef struct cnode { int32_t type, a, n; } cnode_t;
 
 /* t1: the item's one term when it has one row of one term (most items), else -1 */
 typedef struct citem { range_t rows; int32_t field, t1; } citem_t;
