@@ -1054,8 +1054,6 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     int ti = iw_engine__type_index(type), i;
     scan_ctx_t c;
     fcache_t fc = { -1, 0, IW_STR_NULL, 0, -1 };
-    const dcheck_t *last = NULL;
-    int last_res = 0;
     uint64_t done = 0;
 
     c.s = s;
@@ -1114,14 +1112,12 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         if (!v.p || !iw_match_radix_parse_ip(v.p, v.len, addr)) continue;
         iw_match_radix_lookup(e->radix[f], addr, on_cidr, &c);
     }
-    for (i = 0; i < e->ndc; i++) {
+    for (i = 0; i < e->ndc; ) {       /* a test once for the checks that share it */
         const dcheck_t *d = &e->dc[i];
-        if (!(d->types & type) || pred_is_set(s, d->pred)) continue;
-        if (!last || last->key != d->key) {
-            last = d;
-            last_res = direct_is_num(d) ? direct_num(ev, d, &fc) : direct(s, d, &fc);
-        }
-        if (last_res) pred_set(s, d->pred, d->field);
+        if (!(d->types & type) || pred_is_set(s, d->pred)) { i++; continue; }
+        if (!(direct_is_num(d) ? direct_num(ev, d, &fc) : direct(s, d, &fc))) { i = d->end; continue; }
+        for (; i < d->end; i++)
+            if (e->dc[i].types & type) pred_set(s, e->dc[i].pred, e->dc[i].field);
     }
 }
 

@@ -106,6 +106,7 @@ typedef struct dcheck {
     int32_t pred;
     unsigned types;
     int32_t key;        /* the first of the sorted checks with the same test */
+    int32_t end;        /* past the last of them */
 } dcheck_t;
 
 typedef struct rxcheck {
