@@ -220,7 +220,7 @@ __attribute__((constructor)) static void lower_tab_init(void)
 static inline int lit_eq(const unsigned char *v, const litpat_t *l)
 {
     uint32_t i;
-    if (!l->caseless) return memcmp(v, l->b, l->len) == 0;
+    if (!l->caseless) return v[0] == l->b[0] && memcmp(v, l->b, l->len) == 0;   /* len >= 1 */
     for (i = 0; i < l->len; i++)
         if (lower_tab[v[i]] != l->b[i]) return 0;
     return 1;
