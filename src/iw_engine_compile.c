@@ -1253,6 +1253,17 @@ static void engine_publish(build_t *b)
     for (int i = e->ndc - 1; i >= 0; i--)
         e->dc[i].end = i + 1 < e->ndc && e->dc[i + 1].key == e->dc[i].key ? e->dc[i + 1].end : i + 1;
     e->lits = (litpat_t *)b->lits->elts;
+    for (int t = 0; t < NTYPES; t++)
+        for (int f = 0; f < IW_F__COUNT; f++) {
+            fieldm_t *fm = &e->fm[t][f];
+            for (int i = 0; i < fm->lits.n; i++) {
+                const litpat_t *l = &e->lits[fm->lits.first + i];
+                if (!l->len) continue;
+                if (l->open_s && l->open_e) fm->lit_open = 1;
+                else if (!l->open_s) fm->lit_first[l->b[0] >> 6] |= (uint64_t)1 << (l->b[0] & 63);
+                else fm->lit_last[l->b[l->len - 1] >> 6] |= (uint64_t)1 << (l->b[l->len - 1] & 63);
+            }
+        }
     e->conf = (confent_t *)b->conf->elts;
     e->nconf = b->conf->nelts;
     e->npatterns = b->pats->nelts;

@@ -244,12 +244,22 @@ static inline int lit_match(const litpat_t *l, const unsigned char *v, size_t n)
     return lit_contains(l, v, n);
 }
 
-static void lit_scan(const iw_engine_t *e, const range_t *r, int with_contains,
-                     scan_ctx_t *c)
+/* b, or its lower case, in the byte set m */
+static inline int byte_in(const uint64_t *m, unsigned char b)
+{
+    return ((m[b >> 6] >> (b & 63)) & 1) || ((m[lower_tab[b] >> 6] >> (lower_tab[b] & 63)) & 1);
+}
+
+static void lit_scan(const iw_engine_t *e, const fieldm_t *fm, int with_contains, scan_ctx_t *c)
 {
     int i;
     const unsigned char *v = (const unsigned char *)c->v.p;
     size_t n = c->v.len;
+    const range_t *r = &fm->lits;
+    /* no anchored literal can match its end bytes, no contains one to try */
+    if (n && !(with_contains && fm->lit_open) && !byte_in(fm->lit_first, v[0])
+        && !byte_in(fm->lit_last, v[n - 1]))
+        return;
     for (i = 0; i < r->n; i++) {
         const litpat_t *l = &e->lits[r->first + i];
         unsigned char b;
@@ -644,7 +654,7 @@ static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     rx_memo_reset(s);
     if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
-    if (fm->lits.n) lit_scan(e, &fm->lits, short_small, c);
+    if (fm->lits.n) lit_scan(e, fm, short_small, c);
     if (db && db == fm->db && fm->hl && scan_lines(e, s, c, fm, 0) == 0) return;
     if (db && (rc = hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
         scan_failed(e, s, c, rc);
@@ -967,7 +977,7 @@ static void both_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, uri
     rx_memo_reset(s);
     if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
-    if (fm->lits.n) lit_scan(e, &fm->lits, 0, c);
+    if (fm->lits.n) lit_scan(e, fm, 0, c);
     if (scan && (rc = hs_scan(e->uri_both, c->v.p, (unsigned)c->v.len, 0, s->hs, on_both, b)) != HS_SUCCESS) {
         scan_failed(e, s, c, rc);
         b->over = 1;                   /* the view scans on its own */

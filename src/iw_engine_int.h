@@ -215,6 +215,11 @@ typedef struct fieldm {
     unsigned db_minw, rest_minw;   /* shortest match of any pattern of db / rest */
     range_t lits;                  /* affix literals, + contains ones if small */
     int small;                     /* contains literals are in lits too */
+    /* the bytes lits' anchored ends hold (a value's first and last byte,
+     * lower-cased or not, in neither: no literal to compare), whether
+     * lits holds a contains one (engine_publish sets them) */
+    uint64_t lit_first[4], lit_last[4];
+    int lit_open;
     extab_t ex[2];                 /* [0] caseless, [1] cased */
     /* values of plain bytes only (iw_match_plain.h): PLAIN_DB scans plain,
      * PLAIN_NONE needs no scan, PLAIN_OFF uses db as any value */
