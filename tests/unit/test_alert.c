@@ -819,6 +819,37 @@ TEST(alert_json_fast_keys_same_at_every_size)
     CHECK_INT(diff, 0);
 }
 
+/* source.ip for literal addresses, source.address for anything else, at
+ * every length the 16-byte test takes (8 to 16) and around it. */
+TEST(alert_json_client_ip_or_address)
+{
+    static const struct { const char *c; int ip; } cases[] = {
+        { "1.2.3.4", 1 }, { "1.2.3.44", 1 }, { "127.0.0.1", 1 }, { "203.0.113.55", 1 },
+        { "1111.2222.3333.4", 1 }, { "1.2.3.4:80", 1 }, { "::1", 1 }, { "2001:db8::1", 1 },
+        { "fe80::aBcD:1", 1 }, { "1.2.3.4.5", 0 }, { "1.2.3", 0 }, { "abcdefab", 0 },
+        { "12345678.", 0 }, { "a.b.c.dzzz", 0 }, { "1.2.3.4 ", 0 }, { "1.2.3.\xc3\xa9", 0 },
+        { "1.2.3.4567890123", 1 }, { "1.2.3.45678901234", 1 }, { "1:2.3.4", 0 },
+        { "host.example.org", 0 }, { "2001:db8:0:0:0:0:0:1", 1 }, { "1.2.3.4\x0e", 0 }
+    };
+    fx_t f;
+    iw_alert_t a;
+    char buf[8192];
+    size_t k;
+    iw_rule_t *r = mk_rule(p, "ip-rule", "Ip", IW_LEVEL_LOW, NULL);
+
+    for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        fx_request(&f, "/", "x");
+        f.d.client_ip = S(cases[k].c);
+        iw_event_init(&f.ev, f.evbuf, sizeof(f.evbuf));
+        iw_event_from_request(&f.ev, &f.d);
+        alert_for(&a, r, &f.ev, NULL);
+        iw_alert_json(&a, buf, sizeof(buf));
+        if (!strstr(buf, cases[k].ip ? "\"source\":{\"ip\":" : "\"source\":{\"address\":"))
+            fprintf(stderr, "  %s: %s\n", cases[k].c, buf);
+        CHECK(strstr(buf, cases[k].ip ? "\"source\":{\"ip\":" : "\"source\":{\"address\":") != NULL);
+    }
+}
+
 /* The request's members and the iocwatch object written in a row
  * (r_event_members_direct, r_iocwatch_direct) give the writer's bytes
  * (iw_alert_roomy = 0) at every buffer size: three matches (the first
