@@ -1454,12 +1454,10 @@ static void render(jw_t *w, const iw_alert_t *a, int lite)
     jw_open(w, K_NONE, '{');
     r_rule_part(w, a, 0, lite);                 /* r_rule */
     if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
-        size_t n;
         ts[0] = '"';                /* digits and -:T.Z: nothing to escape */
-        iw_alert_iso_time(ts + 1, sizeof(ts) - 2, a->now);
-        n = strlen(ts);
-        ts[n] = '"';
-        m_litn(w, K("@timestamp"), ts, n + 1);
+        iw_alert_iso_time(ts + 1, sizeof(ts) - 2, a->now);     /* its 24 bytes */
+        ts[25] = '"';
+        m_litn(w, K("@timestamp"), ts, 26);
     }
     if (!msg_direct(w, a)) {
         const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;

@@ -101,8 +101,8 @@ typedef enum {
     IW_FORMAT_RFC3164 = 1, IW_FORMAT_RFC5424, IW_FORMAT_JSON
 } iw_format_t;
 
-/* t as 2026-11-28T09:59:55.249Z (UTC, milliseconds) into out (>= 25
- * bytes, else empty). */
+/* t as 2026-11-28T09:59:55.249Z (UTC, milliseconds: always 24 bytes and
+ * a NUL) into out (>= 25 bytes, else empty). */
 void iw_alert_iso_time(char *out, size_t size, apr_time_t t);
 
 /* Sigma level -> ECS event.severity on the Elastic risk-score scale:
