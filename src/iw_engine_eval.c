@@ -57,6 +57,7 @@ typedef struct scan_ctx {
     segment_t seg[NMERGE];         /* merged fields inside _raw */
     iw_str_t raw;                  /* raw split: all of _raw (on_confined) */
     iw_engine_memo_res_t *rec;          /* recording a field's result for the cache */
+    const int32_t *kept; int nkept;     /* the reports of a scan done (uri_both), or NULL */
 } scan_ctx_t;
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
@@ -656,6 +657,10 @@ static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
     if (fm->lits.n) lit_scan(e, fm, short_small, c);
     if (db && db == fm->db && fm->hl && scan_lines(e, s, c, fm, 0) == 0) return;
+    if (db && c->kept) {               /* scanned with cs-uri (uri_both_scan) */
+        for (int i = 0; i < c->nkept; i++) on_match((unsigned)c->kept[i], 0, 0, 0, c);
+        return;
+    }
     if (db && (rc = hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
         scan_failed(e, s, c, rc);
 }
@@ -946,21 +951,35 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     return 1;
 }
 
-/* cs-uri and cs-uri-decoded in one scan of e->uri_both when the view is the
- * target's bytes and each field would take its plain database: the
- * target's reports as they come, the view's (each id once) kept for its
- * turn, so a predicate both set keeps the target as its field. */
+/* cs-uri and cs-uri-decoded in one scan of e->uri_both[k] when the view is
+ * the target's bytes and each field would take its plain database (k 0)
+ * or each its whole one (k 1), with cs-uri-stem-decoded too when it is
+ * the same bytes (no query) and takes its plain database (k 2): the
+ * target's reports as they come, the views' (each id once) kept for
+ * their turn, so a predicate two set keeps the first field in scan order
+ * as its field.  The path's view then goes through its own scan-cache
+ * entry as ever: a miss replays its reports (scan_field, c->kept). */
 #define BOTH_MAX 64
-typedef struct uri_both { scan_ctx_t *c; int32_t ids[BOTH_MAX]; int n, over; } uri_both_t;
+typedef struct uri_both {
+    scan_ctx_t *c; hs_database_t *db;
+    int32_t ids[BOTH_MAX], sids[BOTH_MAX]; int n, over, sn, sover;   /* cs-uri-decoded's, the path's */
+} uri_both_t;
+
+static int both_keep(int32_t *ids, int *n, int *over, int32_t id)
+{
+    int i;
+    for (i = 0; i < *n; i++) if (ids[i] == id) return 0;
+    if (*n < BOTH_MAX) ids[(*n)++] = id; else *over = 1;
+    return 0;
+}
 
 static int on_both(unsigned id, unsigned long long from, unsigned long long to, unsigned flags, void *ctx)
 {
     uri_both_t *b = ctx;
-    int i;
-    if (b->c->s->e->pat_field[id] != IW_F_CS_URI_DEC) return on_match(id, from, to, flags, b->c);
-    for (i = 0; i < b->n; i++) if (b->ids[i] == (int32_t)id) return 0;
-    if (b->n < BOTH_MAX) b->ids[b->n++] = (int32_t)id; else b->over = 1;
-    return 0;
+    int f = b->c->s->e->pat_field[id];
+    if (f == IW_F_CS_URI_DEC) return both_keep(b->ids, &b->n, &b->over, (int32_t)id);
+    if (f == IW_F_CS_URI_STEM_DEC) return both_keep(b->sids, &b->sn, &b->sover, (int32_t)id);
+    return on_match(id, from, to, flags, b->c);
 }
 
 /* c->field's exact and literal checks, then the scan (scan: cs-uri) or
@@ -978,9 +997,9 @@ static void both_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, uri
     if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
     if (fm->lits.n) lit_scan(e, fm, 0, c);
-    if (scan && (rc = hs_scan(e->uri_both, c->v.p, (unsigned)c->v.len, 0, s->hs, on_both, b)) != HS_SUCCESS) {
+    if (scan && (rc = hs_scan(b->db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_both, b)) != HS_SUCCESS) {
         scan_failed(e, s, c, rc);
-        b->over = 1;                   /* the view scans on its own */
+        b->over = b->sover = 1;        /* the views scan on their own */
     }
     for (i = 0; !scan && i < b->n; i++) on_match((unsigned)b->ids[i], 0, 0, 0, c);
     c->rec = NULL;
@@ -992,15 +1011,30 @@ static int uri_both_scan(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, i
                          uri_both_t *b, iw_engine_memo_res_t *out)
 {
     const fieldm_t *fu = &e->fm[0][IW_F_CS_URI], *fd = &e->fm[0][IW_F_CS_URI_DEC];
-    scan_ctx_t cd = *c;
+    const fieldm_t *fs = &e->fm[0][IW_F_CS_URI_STEM_DEC];
+    hs_database_t *du;
+    scan_ctx_t cd;                     /* field_db reads its v (no merged field here) */
+    int k;
 
-    if (!fu->plain || !((s->uri_scan >> IW_F_CS_URI_DEC) & 1) || fu->small || fd->small
-        || field_db(fu, c, 0) != fu->plain) return 0;
+    if (!((s->uri_scan >> IW_F_CS_URI_DEC) & 1) || !(du = field_db(fu, c, 0))
+        || !e->uri_both[k = du != fu->plain]) return 0;
     cd.field = IW_F_CS_URI_DEC;
     cd.v = iw_event_get(ev, IW_F_CS_URI_DEC);
-    if (cd.v.len != c->v.len || memcmp(cd.v.p, c->v.p, c->v.len) || field_db(fd, &cd, 0) != fd->plain) return 0;
+    if (cd.v.len != c->v.len || memcmp(cd.v.p, c->v.p, c->v.len)
+        || field_db(fd, &cd, 0) != (k ? fd->db : fd->plain)) return 0;
     b->c = c;
-    b->n = b->over = 0;
+    b->db = e->uri_both[k];
+    b->n = b->over = b->sover = 0;
+    b->sn = -1;
+    if (!k && ev->val[IW_F_CS_URI_STEM].len == c->v.len && e->uri_both[2]       /* no query */
+        && ((s->uri_scan >> IW_F_CS_URI_STEM_DEC) & 1)) {
+        cd.field = IW_F_CS_URI_STEM_DEC;
+        cd.v = iw_event_get(ev, IW_F_CS_URI_STEM_DEC);
+        if (cd.v.len == c->v.len && !memcmp(cd.v.p, c->v.p, c->v.len) && field_db(fs, &cd, 0) == fs->plain) {
+            b->db = e->uri_both[2];
+            b->sn = 0;
+        }
+    }
     both_field(e, s, c, b, 1, out);
     return 1;
 }
@@ -1033,7 +1067,7 @@ static int scan_uri(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti
         return 1;
     }
     uni.n = uni.overflow = 0;
-    both.n = -1;
+    both.n = both.sn = -1;
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];
         if (!((s->uri_scan >> f) & 1)) continue;
@@ -1041,7 +1075,12 @@ static int scan_uri(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti
         c->v = iw_event_get(ev, (iw_field_id_t)f);
         if (!c->v.p || !c->v.len) continue;
         if (f == IW_F_CS_URI_DEC && both.n >= 0 && !both.over) both_field(e, s, c, &both, 0, &uni);
-        else if (!(f == IW_F_CS_URI && e->uri_both && !ti && uri_both_scan(e, s, c, ev, &both, &uni)))
+        else if (f == IW_F_CS_URI_STEM_DEC && both.sn >= 0 && !both.sover) {
+            c->kept = both.sids;       /* through its entry: a miss replays them */
+            c->nkept = both.sn;
+            scan_field_cached(e, s, c, ti, &uni);
+            c->kept = NULL;
+        } else if (!(f == IW_F_CS_URI && !ti && uri_both_scan(e, s, c, ev, &both, &uni)))
             ((URI_PART_FIELDS >> f) & 1 ? scan_field_cached : scan_value_rec)(e, s, c, ti, &uni);
     }
     if (cache && !uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
@@ -1074,6 +1113,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     else memset(c.seg, 0, sizeof(c.seg));
 
     c.rec = NULL;
+    c.kept = NULL;
     if (ti == 0 && s->uri_scan && s->sc && scan_uri(e, s, &c, ti, ev)) done = s->uri_scan;
     for (i = 0; i < e->nscan[ti]; i++) {
         int f = e->scan_fields[ti][i];

@@ -311,9 +311,12 @@ struct iw_engine {
     int8_t *pat_field;
     int nrs;                       /* rules in the ruleset (rule->index bound) */
     hlact_t *hl; int nhl;          /* header-line actions of every field */
-    /* the plain databases of cs-uri and cs-uri-decoded as one: one scan for
-     * both when the decoded view is the target's bytes (scan_uri) */
-    hs_database_t *uri_both;
+    /* the databases of cs-uri and cs-uri-decoded as one, the plain ones
+     * ([0]) and the whole ones ([1]): one scan for both when the decoded
+     * view is the target's bytes and each takes that database (scan_uri);
+     * [2]: the plain ones and cs-uri-stem-decoded's (no query: one view) */
+    hs_database_t *uri_both[3];   /* built for fields without a line plan, _raw's merged literals
+                                     or small-field literals (scan_field's other ways) */
 };
 
 /* The access fields that are functions of cs-uri's bytes and the method
@@ -484,8 +487,10 @@ typedef struct build {
     int vline, vcol;               /* item being bound (pattern origin) */
     int errors;
     const iw_engine_dbcache_t *hsc;       /* compiled databases from earlier runs */
-    apr_array_header_t *uex, *ufl, *uid;  /* uri_both: the two plain databases' patterns */
-    int nuri;                              /* ... how many of the two are there */
+#define URI_BOTH_FIELD(k) ((k) == 0 ? IW_F_CS_URI : (k) == 1 ? IW_F_CS_URI_DEC : IW_F_CS_URI_STEM_DEC)
+    apr_array_header_t *upl[3][3];        /* uri_both: ex, fl, id of cs-uri's, cs-uri-decoded's and
+                                             cs-uri-stem-decoded's plain databases */
+    apr_array_header_t *uhs[2];           /* uri_both[1]: the ids of cs-uri's and its view's db */
 } build_t;
 
 /* The pattern a database id stands for (an id past the patterns: a
