@@ -545,9 +545,9 @@ TEST(notify_stalled_stream_peer)
     t0 = apr_time_now();
     iw_notify_stop(n, apr_time_from_msec(200));
     took = apr_time_now() - t0;
-    CHECK(took >= apr_time_from_msec(150));     /* it did try to flush */
     CHECK(took < apr_time_from_msec(5000));     /* bounded (200 ms + scheduling) */
     iw_notify_get_stats(n, &st);
+    CHECK(st.unsent > 0);           /* the peer read nothing: frames were left, and counted */
     CHECK_INT(st.sent + st.unsent, st.queued);
     CHECK_INT(st.queued + st.dropped, produced);
     /* what the peer can read: exactly the sent frames (+ a partial one);
