@@ -540,6 +540,8 @@ typedef struct hlplan {
     apr_array_header_t *bex, *bfl, *bid;      /* block database */
 } hlplan_t;
 int iw_engine__plan_lines(build_t *b, int field, const apr_array_header_t *ids, hlplan_t *out);
+/* 1: x is escaped bytes only (\xhh...), none of them LF (iw_engine_lines.c). */
+int iw_engine__escaped_literal_no_lf(const char *x);
 
 /* iw_engine_evkey.c: the event cache's key of an event, or of the event
  * iw_event_from_request would build from d (the same bytes); 0 when it

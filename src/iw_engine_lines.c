@@ -135,8 +135,8 @@ static void plan_branch(build_t *b, hlplan_t *h, int32_t pi, const pat_t *pt,
 }
 
 /* An expression of escaped bytes only (\xhh..., star_split's literal)
- * none of which is LF. */
-static int escaped_literal_no_lf(const char *x)
+ * none of which is LF (also the raw split's test, iw_engine_rawsplit.c). */
+int iw_engine__escaped_literal_no_lf(const char *x)
 {
     if (!*x) return 0;
     for (; *x; x += 4) {
@@ -161,7 +161,7 @@ static void plan_pattern(build_t *b, hlplan_t *h, int32_t pi)
     /* an exact pattern (or the literal of an inner-`*` one, confirmed by
      * its own checks): per line when it is a literal without LF */
     if (pt->lb ? (pt->open_s && pt->open_e && !memchr(pt->lb, '\n', pt->ll))
-               : (pat_rx(b, pt) && escaped_literal_no_lf(pt->expr))) {
+               : (pat_rx(b, pt) && iw_engine__escaped_literal_no_lf(pt->expr))) {
         hl_push(h->lex, h->lfl, h->lid, pt->expr, pt->flags, hl_action(b, pi, HL_PAT, NULL));
         return;
     }

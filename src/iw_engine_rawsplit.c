@@ -27,17 +27,6 @@ static int live_access(const pat_t *pt, int field)
     return pt->field == field && (pt->types & IW_EV_ACCESS) && !pt->dead && !pt->lazy;
 }
 
-/* 1: a literal without LF (\xhh... escaped) */
-static int escaped_no_lf(const char *x)
-{
-    if (!*x) return 0;
-    for (; *x; x += 4) {
-        if (x[0] != '\\' || x[1] != 'x' || !apr_isxdigit(x[2]) || !apr_isxdigit(x[3])) return 0;
-        if (x[2] == '0' && (x[3] == 'a' || x[3] == 'A')) return 0;
-    }
-    return 1;
-}
-
 /* 1 when pattern pt's reports are confirmed by a regex */
 static int confirmed(build_t *b, const pat_t *pt)
 {
@@ -52,7 +41,8 @@ static int confirmed(build_t *b, const pat_t *pt)
 static int raw_kind(build_t *b, const pat_t *pt)
 {
     if (pt->lb) return pt->ll && pt->open_s && pt->open_e && !memchr(pt->lb, '\n', pt->ll);
-    if ((pt->flags & HS_FLAG_PREFILTER) || pt->exact || !confirmed(b, pt) || !escaped_no_lf(pt->expr))
+    if ((pt->flags & HS_FLAG_PREFILTER) || pt->exact || !confirmed(b, pt)
+        || !iw_engine__escaped_literal_no_lf(pt->expr))
         return 0;
     return 2;
 }

@@ -4,6 +4,7 @@
 #ifndef ENGINE_UTIL_H
 #define ENGINE_UTIL_H
 
+#include <stdlib.h>
 #include <apr_strings.h>
 #include "iw_test.h"
 #include "iw_engine.h"
@@ -104,6 +105,50 @@ static inline int eu_one(apr_pool_t *p, const char *det, const treq_t *r)
     n = eu_fired(hits, n, "r1");
     iw_scratch_destroy(s);
     return n;
+}
+
+/* The rules (ids "rN", N < 64) that fire on a GET of target with the
+ * headers names/values (up to a NULL name or max), as " rA rB ..." in
+ * id order. */
+static inline const char *eu_fired_headers(apr_pool_t *p, const iw_engine_t *e, iw_scratch_t *s,
+                                           const char *target, const char *const *hn,
+                                           const char *const *hv, int max)
+{
+    iw_request_desc_t d;
+    iw_event_t *ev = apr_pcalloc(p, sizeof(*ev));
+    char *buf = apr_palloc(p, 65536);
+    iw_str_t *names = apr_palloc(p, sizeof(iw_str_t) * (size_t)max);
+    iw_str_t *values = apr_palloc(p, sizeof(iw_str_t) * (size_t)max);
+    const iw_hit_t *hits;
+    char seen[64];
+    const char *out = "";
+    int n = 0, i, k;
+
+    memset(&d, 0, sizeof(d));
+    for (i = 0; i < max && hn[i]; i++) {
+        names[n] = (iw_str_t){ hn[i], strlen(hn[i]) };
+        values[n++] = (iw_str_t){ hv[i], strlen(hv[i]) };
+    }
+    d.method = (iw_str_t){ "GET", 3 };
+    d.target = (iw_str_t){ target, strlen(target) };
+    d.version = (iw_str_t){ "HTTP/1.1", 8 };
+    d.hdr_names = names;
+    d.hdr_values = values;
+    d.nhdrs = n;
+    d.status = 200;
+    d.cs_bytes = -1;
+    d.client_ip = (iw_str_t){ "192.0.2.10", 10 };
+    d.time = apr_time_from_sec(1764240000);
+    iw_event_init(ev, buf, 65536);
+    iw_event_from_request(ev, &d);
+    n = iw_engine_eval(e, s, ev, &hits);
+    memset(seen, 0, sizeof(seen));
+    for (i = 0; i < n; i++) {
+        k = atoi(hits[i].rule->id + 1);
+        if (k >= 0 && k < 64) seen[k] = 1;
+    }
+    for (k = 0; k < 64; k++) if (seen[k]) out = apr_psprintf(p, "%s r%d", out, k);
+    return out;
 }
 
 /* Shorthand: detection body + request fields. */

@@ -112,40 +112,7 @@ static void pair_free(pair_t *pr)
 /* The rules that fire, as a sorted string of ids. */
 static const char *fired(apr_pool_t *p, const iw_engine_t *e, iw_scratch_t *s, const hreq_t *r)
 {
-    iw_request_desc_t d;
-    iw_event_t *ev = apr_pcalloc(p, sizeof(*ev));
-    char *buf = apr_palloc(p, 65536);
-    iw_str_t names[MAXH], values[MAXH];
-    const iw_hit_t *hits;
-    char seen[64];
-    const char *out = "";
-    int n = 0, i, k;
-
-    memset(&d, 0, sizeof(d));
-    for (i = 0; i < MAXH && r->names[i]; i++) {
-        names[n] = (iw_str_t){ r->names[i], strlen(r->names[i]) };
-        values[n++] = (iw_str_t){ r->values[i], strlen(r->values[i]) };
-    }
-    d.method = (iw_str_t){ "GET", 3 };
-    d.target = (iw_str_t){ "/", 1 };
-    d.version = (iw_str_t){ "HTTP/1.1", 8 };
-    d.hdr_names = names;
-    d.hdr_values = values;
-    d.nhdrs = n;
-    d.status = 200;
-    d.cs_bytes = -1;
-    d.client_ip = (iw_str_t){ "192.0.2.10", 10 };
-    d.time = apr_time_from_sec(1764240000);
-    iw_event_init(ev, buf, 65536);
-    iw_event_from_request(ev, &d);
-    n = iw_engine_eval(e, s, ev, &hits);
-    memset(seen, 0, sizeof(seen));
-    for (i = 0; i < n; i++) {
-        k = atoi(hits[i].rule->id + 1);
-        if (k >= 0 && k < 64) seen[k] = 1;
-    }
-    for (k = 0; k < 64; k++) if (seen[k]) out = apr_psprintf(p, "%s r%d", out, k);
-    return out;
+    return eu_fired_headers(p, e, s, "/", r->names, r->values, MAXH);
 }
 
 /* Both engines on r: the same rules, which are returned. */
