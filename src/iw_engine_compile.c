@@ -1291,10 +1291,9 @@ static void engine_publish(build_t *b)
     e->dc = (dcheck_t *)b->dc->elts;
     e->ndc = b->dc->nelts;
     qsort(e->dc, (size_t)e->ndc, sizeof(dcheck_t), dcheck_cmp);
-    for (int i = 0; i < e->ndc; i++)
-        e->dc[i].key = i && !iw_engine__dcheck_key_cmp(&e->dc[i - 1], &e->dc[i]) ? e->dc[i - 1].key : i;
-    for (int i = e->ndc - 1; i >= 0; i--)
-        e->dc[i].end = i + 1 < e->ndc && e->dc[i + 1].key == e->dc[i].key ? e->dc[i + 1].end : i + 1;
+    for (int i = e->ndc - 1; i >= 0; i--)      /* sorted: checks of one test stand together */
+        e->dc[i].end = i + 1 < e->ndc && !iw_engine__dcheck_key_cmp(&e->dc[i], &e->dc[i + 1])
+                       ? e->dc[i + 1].end : i + 1;
     e->lits = (litpat_t *)b->lits->elts;
     for (int t = 0; t < NTYPES; t++)
         for (int f = 0; f < IW_F__COUNT; f++) {

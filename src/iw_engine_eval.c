@@ -1205,12 +1205,19 @@ static int sel_first(const iw_engine_t *e, iw_scratch_t *s, int32_t sel)
     return -1;
 }
 
+/* Selection node n may be true: the predicate every group of it needs
+ * (cnode_t.n of N_SEL, -1: none) is set. */
+static inline int sel_may(const iw_scratch_t *s, const cnode_t *n)
+{
+    return n->n < 0 || pred_is_set(s, n->n);
+}
+
 static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
 {
     const cnode_t *n = &e->nodes[ni];
     int i;
     switch (n->type) {
-    case N_SEL: return (n->n < 0 || pred_is_set(s, n->n)) && sel_first(e, s, n->a) >= 0;
+    case N_SEL: return sel_may(s, n) && sel_first(e, s, n->a) >= 0;
     case N_AND:
         for (i = 0; i < n->n; i++) if (!eval_node(e, s, e->kids[n->a + i])) return 0;
         return 1;
@@ -1278,7 +1285,7 @@ static void evidence_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni, iw_
     for (i = 0; i < n->n; i++) {
         int32_t k = e->kids[n->a + i];
         if (e->nodes[k].type == N_SEL) {           /* none when false */
-            if (e->nodes[k].n < 0 || pred_is_set(s, e->nodes[k].n)) evidence_sel(e, s, e->nodes[k].a, h);
+            if (sel_may(s, &e->nodes[k])) evidence_sel(e, s, e->nodes[k].a, h);
         }
         else if (n->type == N_AND || eval_node(e, s, k)) evidence_node(e, s, k, h);  /* n true */
     }

@@ -87,7 +87,7 @@ unsigned char *key_tail(const iw_engine_t *e, int ti, kbuf_t k, const iw_str_t *
         }
         lines->len = (size_t)((const char *)k.o - lines->p);
     }
-    if (ok && e->evk_time)
+    if (e->evk_time)
         ok = kput_num(&k, (int64_t)(t / (60 * (apr_time_t)APR_USEC_PER_SEC)));
     if (ok && e->evk_secs[ti])
         ok = kput_num(&k, (int64_t)(t / APR_USEC_PER_SEC));

@@ -105,8 +105,7 @@ typedef struct dcheck {
     int64_t num;
     int32_t pred;
     unsigned types;
-    int32_t key;        /* the first of the sorted checks with the same test */
-    int32_t end;        /* past the last of them */
+    int32_t end;        /* past the last of the sorted checks with the same test */
 } dcheck_t;
 
 typedef struct rxcheck {
