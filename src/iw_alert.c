@@ -1022,12 +1022,8 @@ static inline __attribute__((always_inline)) void d_copy(dw_t *d, const char *to
 static inline __attribute__((always_inline)) void d_int(dw_t *d, const char *tok, size_t tn,
                                                        long long v)
 {
-    char num[24], *e = num + sizeof(num), *o = e;
-    unsigned long long u = (unsigned long long)v;      /* fnum: >= 0 */
-    do { *--o = (char)('0' + u % 10); u /= 10; } while (u);
     d_key(d, tok, tn);
-    memcpy(d->b + d->o, o, (size_t)(e - o));
-    d->o += (size_t)(e - o);
+    d->o += put_dec(d->b + d->o, (unsigned long long)v);     /* fnum: >= 0 */
 }
 
 static inline __attribute__((always_inline)) dcp_t d_open(dw_t *d, const char *tok, size_t tn)
@@ -1055,13 +1051,7 @@ static inline size_t d_lim(iw_str_t v)
  * switch): the caller renders. */
 static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
 {
-    iw_str_t ip = fget(ev, IW_F_C_IP), me = fget(ev, IW_F_CS_METHOD),
-             ref = fget(ev, IW_F_CS_REFERER), rid = fget(ev, IW_F_REQUEST_ID),
-             ver = fget(ev, IW_F_CS_VERSION), u = fget(ev, IW_F_CS_URI),
-             st = fget(ev, IW_F_CS_URI_STEM), q = fget(ev, IW_F_CS_URI_QUERY),
-             dom = host_only(fget(ev, IW_F_CS_HOST)), ua = fget(ev, IW_F_CS_USER_AGENT),
-             user = fget(ev, IW_F_CS_USERNAME), site = fget(ev, IW_F_S_SITENAME),
-             sip = fget(ev, IW_F_S_IP), host = { a->host_name, 0 };
+    iw_str_t ip, me, ref, rid, ver, u, st, q, dom, ua, user, site, sip, host = { a->host_name, 0 };
     size_t split, worst, tn = sizeof("\"original\":") - 1;
     long long n;
     dw_t d;
@@ -1070,6 +1060,13 @@ static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     if (!ev || ev->type == IW_EV_ERROR || w->err || w->depth != 1 || !iw_alert_roomy
         || w->keys_apart)
         return 0;
+    ip = fget(ev, IW_F_C_IP); me = fget(ev, IW_F_CS_METHOD);
+    ref = fget(ev, IW_F_CS_REFERER); rid = fget(ev, IW_F_REQUEST_ID);
+    ver = fget(ev, IW_F_CS_VERSION); u = fget(ev, IW_F_CS_URI);
+    st = fget(ev, IW_F_CS_URI_STEM); q = fget(ev, IW_F_CS_URI_QUERY);
+    dom = host_only(fget(ev, IW_F_CS_HOST)); ua = fget(ev, IW_F_CS_USER_AGENT);
+    user = fget(ev, IW_F_CS_USERNAME); site = fget(ev, IW_F_S_SITENAME);
+    sip = fget(ev, IW_F_S_IP);
     if (host.p) host.len = strlen(host.p);
     worst = EVD_FIXED + 6 * (d_lim(ip) + d_lim(me) + d_lim(ref) + d_lim(rid) + d_lim(ver)
                              + d_lim(u) + d_lim(st) + d_lim(q) + d_lim(dom) + d_lim(ua)
@@ -1287,7 +1284,7 @@ static void r_event_members(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     if (peak0 > w->peak) w->peak = peak0;
 }
 
-/* The line's length as alert_message writes a piece of n bytes cut to max. */
+/* The line's length as iw_alert__message writes a piece of n bytes cut to max. */
 static inline size_t mlen(size_t n, size_t max) { return n > max ? max + 3 : n; }
 
 /* A piece of the line escaped at o, cut to max with "..." as mb_put cuts. */
@@ -1303,7 +1300,7 @@ static inline size_t me_put(char *buf, size_t o, const char *s, size_t n, size_t
 #define me_lit(buf, o, s) (memcpy((buf) + (o), "" s "", sizeof(s) - 1), (o) + sizeof(s) - 1)
 
 /* "message" of a request's alert written escaped piece by piece, without
- * the line itself: the bytes r_message writes for alert_message's line, as
+ * the line itself: the bytes r_message writes for iw_alert__message's line, as
  * every piece of untrusted bytes (client, method, target, value) is
  * followed by an ASCII byte, so no UTF-8 sequence is read across a seam
  * (as in r_message), and the line is not cut (its length, counted first,
@@ -1321,14 +1318,12 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
     size_t n, o, fl = 0, split = SIZE_MAX, tn = sizeof("\"message\":") - 1, nd[3] = { 0, 0, 0 };
     char d[3][24];                  /* more rules, status, held back: digits */
     long long st;
-    int i, more = 0;
+    int more;
 
     if (!f || !f->msg_head_json || f->nmsg_head > MSG_MAX || a->corr || !ev
         || ev->type == IW_EV_ERROR || w->err)
         return 0;
-    for (i = 0; a->all_hits && i < a->nall_hits; i++)
-        more += a->all_hits[i].rule && a->all_hits[i].rule->generate &&
-                a->all_hits[i].rule != a->rule;
+    more = iw_alert__more_rules(a);
     ip = fget(ev, IW_F_C_IP);
     me = fget(ev, IW_F_CS_METHOD);
     u = fget(ev, IW_F_CS_URI);
@@ -1416,8 +1411,8 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
     return 1;
 }
 
-/* "message": the line alert_message built.  When it starts with the
- * rule's prepared head (alert_message took it) and fits whole, the head's
+/* "message": the line iw_alert__message built.  When it starts with the
+ * rule's prepared head (iw_alert__message took it) and fits whole, the head's
  * escaped bytes are copied and only the rest is escaped: the same bytes,
  * as the head ends before an ASCII byte (':' or ' '), so no UTF-8
  * sequence is read across the seam, and the line is never cut (at most

@@ -59,6 +59,24 @@ static inline uint32_t special4(uint32_t x)
             | ((d - ones) & ~d) | x) & (ones * 0x80);
 }
 
+/* 1 for a byte JSON carries as it is (printable ASCII but '"' and '\\'). */
+static const unsigned char plain_byte[256] = {
+    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1     /* not 0x22, 0x5c */
+};
+
+#if defined(__SSE2__)
+/* Bits of the 16 bytes at p that are not plain: < 0x20 (a signed compare,
+ * which also takes every byte >= 0x80), DEL, '"', '\\'. */
+static inline unsigned special16(__m128i v)
+{
+    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f),
+                  qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, qu), _mm_cmpeq_epi8(v, bs)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 /* How many of the n bytes at s are printable ASCII that JSON carries as
  * they are (most of any alert's text): 16 at a time with SSE2 (a signed
  * compare below 0x20 also catches every byte >= 0x80), else 8 at a time,
@@ -69,13 +87,8 @@ static size_t plain_run(const unsigned char *s, size_t n)
     uint64_t x;
 
 #if defined(__SSE2__)
-    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f),
-                  qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
     for (; i + 16 <= n; i += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del)),
-                                 _mm_or_si128(_mm_cmpeq_epi8(v, qu), _mm_cmpeq_epi8(v, bs)));
-        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        unsigned bits = special16(_mm_loadu_si128((const __m128i *)(const void *)(s + i)));
         if (bits) return i + (size_t)__builtin_ctz(bits);
     }
 #endif
@@ -83,7 +96,7 @@ static size_t plain_run(const unsigned char *s, size_t n)
         memcpy(&x, s + i, 8);
         if (special8(x)) break;
     }
-    while (i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+    while (i < n && plain_byte[s[i]])
         i++;
     return i;
 }
@@ -117,24 +130,6 @@ static inline size_t json_special(char *o, size_t *out, const unsigned char *s, 
     memcpy(o, "\\ufffd", 6); *out = 6;
     return 1;
 }
-
-/* 1 for a byte JSON carries as it is (printable ASCII but '"' and '\\'). */
-static const unsigned char plain_byte[256] = {
-    [0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1     /* not 0x22, 0x5c */
-};
-
-#if defined(__SSE2__)
-/* Bits of the 16 bytes at p that are not plain: < 0x20 (a signed compare,
- * which also takes every byte >= 0x80), DEL, '"', '\\'. */
-static inline unsigned special16(__m128i v)
-{
-    const __m128i sp = _mm_set1_epi8(0x20), del = _mm_set1_epi8(0x7f),
-                  qu = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\');
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, sp), _mm_cmpeq_epi8(v, del)),
-                             _mm_or_si128(_mm_cmpeq_epi8(v, qu), _mm_cmpeq_epi8(v, bs)));
-    return (unsigned)_mm_movemask_epi8(m);
-}
-#endif
 
 /* json_body_roomy's general case.  Plain bytes are stored 16 at a time as
  * they are tested (a chunk with a special byte is stored whole, and the

@@ -33,6 +33,16 @@ static inline int fnum(iw_event_t *ev, iw_field_id_t f, long long *out)
     return 1;
 }
 
+/* The other rules of the alert's request that generate alerts (the
+ * message line's "(+N more rules)"). */
+static inline int iw_alert__more_rules(const iw_alert_t *a)
+{
+    int i, more = 0;
+    for (i = 0; a->all_hits && i < a->nall_hits; i++)
+        more += a->all_hits[i].rule && a->all_hits[i].rule->generate && a->all_hits[i].rule != a->rule;
+    return more;
+}
+
 /* v's decimal digits at out, no NUL; returns their count.  (An alert has
  * a few numbers, and snprintf costs ~1,000 instructions each.) */
 static inline size_t put_dec(char *out, unsigned long long v)

@@ -94,7 +94,7 @@ size_t iw_alert__message(const iw_alert_t *a, const char *head, size_t nhead, ch
     iw_event_t *ev = a->ev;
     iw_str_t v;
     size_t colon;
-    int i, more = 0;
+    int more;
 
     if (head && nhead <= size) {
         memcpy(out, head, nhead);
@@ -102,9 +102,7 @@ size_t iw_alert__message(const iw_alert_t *a, const char *head, size_t nhead, ch
     } else {
         m.len = iw_alert__msg_head(r, out, size);
     }
-    for (i = 0; a->all_hits && i < a->nall_hits; i++)
-        more += a->all_hits[i].rule && a->all_hits[i].rule->generate &&
-                a->all_hits[i].rule != r;
+    more = iw_alert__more_rules(a);
     if (more) { mb_lit(&m, " (+"); mb_num(&m, more); mb_lit(&m, " more rules)"); }
     mb_lit(&m, ":");
     colon = m.len;
