@@ -2,8 +2,9 @@
 /* iw_engine_compile: compile the Sigma rule model into the program of
  * iw_engine_int.h (config time): predicates, binding matchers to fields,
  * items, groups, selections and conditions, candidate triggers, lazy
- * predicates, the Vectorscan databases, the evaluation-error readers and
- * the event cache plan.  A value with its modifiers becomes matchers in
+ * predicates, which patterns go to which field's Vectorscan database
+ * (built in iw_engine_hsdb.c), the evaluation-error readers and the event
+ * cache plan.  A value with its modifiers becomes matchers in
  * iw_engine_value.c. */
 #include "iw_engine_int.h"
 #include "iw_match_factor.h"
@@ -661,28 +662,6 @@ static void plan_lazy(build_t *b)
 
 /* ---- Vectorscan databases ------------------------------------------------- */
 
-/* A pattern Vectorscan rejects: a regex prefilter falls back to running
- * PCRE2 on every event; anything else is an error of its rule. */
-static void pattern_failed(build_t *b, int32_t pi, const char *msg)
-{
-    pat_t *pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
-    int32_t a;
-    pt->dead = 1;
-    for (a = pt->act_head; a >= 0; a = APR_ARRAY_IDX(b->acts, a, act_t).next) {
-        int32_t v = APR_ARRAY_IDX(b->acts, a, act_t).value;
-        if (v < 0) {
-            rxalways_t *ra = apr_array_push(b->rxall);
-            ra->rx = -1 - v;
-            ra->field = pt->field;
-            ra->types = pt->types;
-        }
-    }
-    if (!(pt->flags & HS_FLAG_PREFILTER)) {
-        b->rule = pt->rule;
-        iw_engine__berr(b, pt->line, pt->col, "pattern /%s/ rejected by Vectorscan: %s", pt->expr, msg);
-    }
-}
-
 static void extab_build(build_t *b, extab_t *x, apr_array_header_t *ids)
 {
     uint32_t size = 4;
@@ -716,283 +695,6 @@ static void lit_push(build_t *b, const pat_t *pt, unsigned id)
     l->open_e = (uint8_t)pt->open_e;
     l->caseless = (pt->flags & HS_FLAG_CASELESS) != 0;
     l->id = (int32_t)id;
-}
-
-/* One hs_expression_info per pattern (the analysis costs more than
- * loading a cached database): the flags to compile it with and its
- * shortest match (0 when unknown).
- * Vectorscan 5.4.9 loses matches of patterns that reduce to one byte
- * ('a', 'a+', '.*a') under HS_FLAG_SINGLEMATCH once the byte lies past
- * the first 64 bytes of the buffer (found by a differential test; see
- * engine_vectorscan_single_byte).  Such patterns run without it: repeated
- * reports only find their predicate already set. */
-static unsigned analyse_expr(const char *expr, unsigned flags, unsigned *min_width)
-{
-    hs_expr_info_t *info = NULL;
-    hs_compile_error_t *err = NULL;
-
-    *min_width = 0;
-    if (hs_expression_info(expr, flags & ~HS_FLAG_SINGLEMATCH, &info, &err) != HS_SUCCESS) {
-        if (err) hs_free_compile_error(err);
-        return flags;      /* the database compile reports the problem */
-    }
-    *min_width = info->min_width;
-    if (info->min_width <= 1) flags &= ~HS_FLAG_SINGLEMATCH;
-    free(info);
-    return flags;
-}
-
-/* analyse_expr over n patterns (their flags updated in place); returns
- * the shortest match of any of them, 0 when one is unknown. */
-static unsigned analyse_exprs(const char *const *exprs, unsigned *flags, int n)
-{
-    unsigned w, shortest = ~0u;
-    int i;
-    for (i = 0; i < n; i++) {
-        flags[i] = analyse_expr(exprs[i], flags[i], &w);
-        if (w < shortest) shortest = w;     /* an unknown one (0) makes it 0 */
-    }
-    return shortest == ~0u ? 0 : shortest;
-}
-
-/* Vectorscan database of the listed patterns; a pattern it rejects is
- * dropped (pattern_failed) and the rest compiled again.  *minw: the
- * shortest match of any of them (0 if unknown): a shorter value needs no
- * scan (e.g. `.{150}` of a |re on cs-host). */
-static int compile_hs(build_t *b, apr_array_header_t *ids, int field, hs_database_t **out,
-                      unsigned *minw)
-{
-    int i, n, tries;
-    for (tries = 0; tries < 1000 && (n = ids->nelts) > 0; tries++) {
-        hs_compile_error_t *err = NULL;
-        const char **exprs = apr_palloc(b->tp, sizeof(char *) * (size_t)n);
-        unsigned *flags = apr_palloc(b->tp, sizeof(unsigned) * (size_t)n);
-        unsigned shortest;
-        for (i = 0; i < n; i++) {
-            unsigned id = APR_ARRAY_IDX(ids, i, unsigned);
-            const pat_t *pt;
-            if (id >= (unsigned)b->pats->nelts) {
-                /* merged literal: every occurrence, the segment decides
-                 * (a raw split's literal counts anywhere: as it is) */
-                const confent_t *ce = &APR_ARRAY_IDX(b->conf, id - (unsigned)b->pats->nelts, confent_t);
-                pt = &APR_ARRAY_IDX(b->pats, ce->pat, pat_t);
-                flags[i] = ce->slot >= 0 ? pt->flags & ~HS_FLAG_SINGLEMATCH : pt->flags;
-            } else {
-                pt = &APR_ARRAY_IDX(b->pats, id, pat_t);
-                flags[i] = pt->flags;
-            }
-            exprs[i] = pt->expr;
-        }
-        shortest = analyse_exprs(exprs, flags, n);
-        if (iw_engine_dbcache_compile_multi(b->hsc, exprs, flags, (const unsigned *)ids->elts,
-                                     (unsigned)n, HS_MODE_BLOCK, out, &err) == HS_SUCCESS) {
-            *minw = shortest;
-            return hs_alloc_scratch(*out, &b->e->proto) == HS_SUCCESS ? 0 : -1;
-        }
-        if (err && err->expression >= 0 && err->expression < n) {
-            int at = err->expression;   /* read before err is freed */
-            unsigned bad = APR_ARRAY_IDX(ids, at, unsigned);
-            if (bad >= (unsigned)b->pats->nelts)   /* the same literal alone compiled */
-                bad = (unsigned)APR_ARRAY_IDX(b->conf, bad - (unsigned)b->pats->nelts, confent_t).pat;
-            if (APR_ARRAY_IDX(b->pats, bad, pat_t).exact) {   /* as a prefilter again */
-                pat_t *pt = &APR_ARRAY_IDX(b->pats, bad, pat_t);
-                pt->exact = 0;
-                pt->flags |= HS_FLAG_PREFILTER;
-                hs_free_compile_error(err);
-                continue;
-            }
-            pattern_failed(b, (int32_t)bad, err->message);
-            hs_free_compile_error(err);
-            for (i = at; i + 1 < n; i++)
-                APR_ARRAY_IDX(ids, i, unsigned) = APR_ARRAY_IDX(ids, i + 1, unsigned);
-            ids->nelts--;
-            continue;
-        }
-        b->rule = NULL;
-        iw_engine__berr(b, 0, 0, "Vectorscan database for field %s: %s",
-                        iw_field_name((iw_field_id_t)field), err ? err->message : "failed");
-        if (err) hs_free_compile_error(err);
-        return -1;
-    }
-    *out = NULL;
-    return 0;
-}
-
-int iw_engine_plain_dbs = 1;
-
-#define PLAIN_MAX_BRANCHES 64
-
-/* A block-mode database of the expressions (ids: pattern ids) with a
- * scratch for it in the engine's prototype: 0, else -1 and *db NULL. */
-static int block_db(build_t *b, const apr_array_header_t *ex, const apr_array_header_t *fl,
-                    const apr_array_header_t *id, hs_database_t **db)
-{
-    hs_compile_error_t *err = NULL;
-
-    if (iw_engine_dbcache_compile_multi(b->hsc, (const char *const *)ex->elts,
-                                        (const unsigned *)fl->elts, (const unsigned *)id->elts,
-                                        (unsigned)ex->nelts, HS_MODE_BLOCK, db, &err) != HS_SUCCESS) {
-        if (err) hs_free_compile_error(err);
-        *db = NULL;
-        return -1;
-    }
-    if (hs_alloc_scratch(*db, &b->e->proto) != HS_SUCCESS) {
-        hs_free_database(*db);
-        *db = NULL;
-        return -1;
-    }
-    return 0;
-}
-
-/* The plain-value database of a field: the patterns of ids (db's), each
- * regex split into its top-level branches, keeping what may match plain
- * bytes.  Built only when it leaves something out; any compile failure
- * simply keeps db for every value (it is only a faster equivalent). */
-static void compile_plain(build_t *b, fieldm_t *fm, apr_array_header_t *ids)
-{
-    apr_array_header_t *ex = apr_array_make(b->tp, 64, sizeof(const char *));
-    apr_array_header_t *fl = apr_array_make(b->tp, 64, sizeof(unsigned));
-    apr_array_header_t *id = apr_array_make(b->tp, 64, sizeof(unsigned));
-    size_t off[PLAIN_MAX_BRANCHES], len[PLAIN_MAX_BRANCHES];
-    unsigned shortest;
-    int i, k, nb, dropped = 0;
-
-    if (!iw_engine_plain_dbs) return;
-    for (i = 0; i < ids->nelts; i++) {
-        unsigned pi = APR_ARRAY_IDX(ids, i, unsigned);
-        const pat_t *pt = iw_engine__pat_of(b, pi);
-        size_t n = strlen(pt->expr);
-        /* PCRE2 confirms: any branch may report; an exact regex's branch
-         * matches only where the regex does */
-        nb = (pt->flags & HS_FLAG_PREFILTER) || pt->exact
-             ? iw_match_plain_branches(pt->expr, n, off, len, PLAIN_MAX_BRANCHES) : 1;
-        if (nb == 1) { off[0] = 0; len[0] = n; }
-        for (k = 0; k < nb; k++) {
-            const char *br = pt->expr + off[k];
-            if (!iw_match_plain_may_match(br, len[k])) {
-                dropped++;
-                continue;
-            }
-            br = nb == 1 ? pt->expr : apr_pstrmemdup(b->tp, br, len[k]);
-            APR_ARRAY_PUSH(ex, const char *) = br;
-            APR_ARRAY_PUSH(fl, unsigned) = pt->flags;
-            APR_ARRAY_PUSH(id, unsigned) = pi;
-        }
-    }
-    if (!dropped) return;
-    if (!ex->nelts) { fm->plain_mode = PLAIN_NONE; return; }
-    shortest = analyse_exprs((const char *const *)ex->elts, (unsigned *)fl->elts,
-                             ex->nelts);                 /* analysed only when built */
-    if (block_db(b, ex, fl, id, &fm->plain)) return;
-    fm->plain_minw = shortest;
-    fm->plain_mode = PLAIN_DB;
-    b->e->ndbs++;
-    for (k = 0; k < 3; k++)            /* uri_both's parts (the plain ones) */
-        if (fm == &b->e->fm[0][URI_BOTH_FIELD(k)]) {
-            b->upl[k][0] = ex;
-            b->upl[k][1] = fl;
-            b->upl[k][2] = id;
-        }
-}
-
-/* One database of the parts (ex, fl, id) of uri_both's slots mask (1:
- * cs-uri, 2: its view, 4: cs-uri-stem-decoded), each there; any failure
- * leaves it NULL. */
-static void both_db(build_t *b, unsigned mask, hs_database_t **db)
-{
-    apr_array_header_t *a[3];
-    int i, k;
-
-    for (k = 0; k < 3; k++) {
-        const fieldm_t *fm = &b->e->fm[0][URI_BOTH_FIELD(k)];
-        if ((mask >> k) & 1 && (!b->upl[k][0] || fm->small || fm->hl || fm->merged)) return;
-    }
-    for (i = 0; i < 3; i++) {
-        a[i] = apr_array_make(b->tp, 64, i ? sizeof(unsigned) : sizeof(const char *));
-        for (k = 0; k < 3; k++)
-            if ((mask >> k) & 1) apr_array_cat(a[i], b->upl[k][i]);
-    }
-    if (!block_db(b, a[0], a[1], a[2], db)) b->e->ndbs++;
-}
-
-/* e->uri_both: the databases of cs-uri and cs-uri-decoded as one (a
- * database costs less than its parts: 3,094 instructions per scan of a
- * plain target against 1,214 + 2,960 for the plain ones, [0]; 8,350
- * against 4,117 + 6,561 for the whole ones, [1]), and the plain ones
- * with cs-uri-stem-decoded's for a target without a query, [2].  Ids are
- * pattern ids, each of one field; the whole ones' expressions and flags
- * are those compile_hs gave each field's db. */
-static void compile_uri_both(build_t *b)
-{
-    int i, k;
-
-    if (iw_engine_plain_dbs) {
-        both_db(b, 3, &b->e->uri_both[0]);
-        if (b->e->uri_both[0]) both_db(b, 7, &b->e->uri_both[2]);
-    }
-    if (!b->uhs[0] || !b->uhs[1]) return;
-    for (k = 0; k < 3; k++) b->upl[k][0] = NULL;
-    for (k = 0; k < 2; k++) {
-        for (i = 0; i < 3; i++)
-            b->upl[k][i] = apr_array_make(b->tp, 64, i ? sizeof(unsigned) : sizeof(const char *));
-        for (i = 0; i < b->uhs[k]->nelts; i++) {
-            unsigned pi = APR_ARRAY_IDX(b->uhs[k], i, unsigned);
-            const pat_t *pt;
-            if (pi >= (unsigned)b->pats->nelts) return;     /* merged literals: not here */
-            pt = &APR_ARRAY_IDX(b->pats, pi, pat_t);
-            APR_ARRAY_PUSH(b->upl[k][0], const char *) = pt->expr;
-            APR_ARRAY_PUSH(b->upl[k][1], unsigned) = pt->flags;
-            APR_ARRAY_PUSH(b->upl[k][2], unsigned) = pi;
-        }
-        analyse_exprs((const char *const *)b->upl[k][0]->elts, (unsigned *)b->upl[k][1]->elts,
-                      b->upl[k][0]->nelts);
-    }
-    both_db(b, 3, &b->e->uri_both[1]);
-}
-
-/* One database of a header-lines plan (NULL when it has no expression). */
-static int lines_db(build_t *b, apr_array_header_t *ex, apr_array_header_t *fl,
-                    apr_array_header_t *id, hs_database_t **db, unsigned *minw)
-{
-    int i, k;
-
-    *db = NULL;
-    if (!ex->nelts) return 0;
-    *minw = analyse_exprs((const char *const *)ex->elts, (unsigned *)fl->elts, ex->nelts);
-    /* SINGLEMATCH is per id: several literals of one branch share one,
-     * and analyse_exprs takes it from one-byte ones */
-    for (i = 0; i < ex->nelts; i++)
-        if (!(APR_ARRAY_IDX(fl, i, unsigned) & HS_FLAG_SINGLEMATCH))
-            for (k = 0; k < ex->nelts; k++)
-                if (APR_ARRAY_IDX(id, k, unsigned) == APR_ARRAY_IDX(id, i, unsigned))
-                    APR_ARRAY_IDX(fl, k, unsigned) &= ~(unsigned)HS_FLAG_SINGLEMATCH;
-    return block_db(b, ex, fl, id, db);
-}
-
-/* The header-lines plan of a header-block field (iw_engine_lines.c) and
- * its databases.  Any failure leaves the field without a plan: its
- * database then scans the whole block, as it would anyway. */
-static void compile_lines(build_t *b, fieldm_t *fm, int field, const apr_array_header_t *ids)
-{
-    int first = b->hl->nelts;
-    hlplan_t pl;
-    hlines_t *hl;
-
-    if (!iw_engine__plan_lines(b, field, ids, &pl)) {
-        b->hl->nelts = first;
-        return;
-    }
-    hl = apr_pcalloc(b->p, sizeof(*hl));
-    if (lines_db(b, pl.lex, pl.lfl, pl.lid, &hl->line_db, &hl->line_minw) < 0
-        || lines_db(b, pl.bex, pl.bfl, pl.bid, &hl->block_db, &hl->block_minw) < 0) {
-        if (hl->line_db) hs_free_database(hl->line_db);
-        b->hl->nelts = first;
-        return;
-    }
-    hl->first = first;
-    hl->n = b->hl->nelts - first;
-    fm->hl = hl;
-    b->e->ndbs += 1 + (hl->block_db != NULL);
 }
 
 /* Split the patterns of one field into exact-value tables, compared
@@ -1036,7 +738,7 @@ static int compile_field(build_t *b, int ti, int field)
         for (i = 0; i < hs->nelts; i++)
             if (!APR_ARRAY_IDX(b->pats, APR_ARRAY_IDX(hs, i, unsigned), pat_t).conf)
                 APR_ARRAY_PUSH(rest, unsigned) = APR_ARRAY_IDX(hs, i, unsigned);
-        if (rest->nelts && (rc = compile_hs(b, rest, field, &fm->rest, &fm->rest_minw)) == 0 && fm->rest)
+        if (rest->nelts && (rc = iw_engine__hsdb_field(b, rest, field, &fm->rest, &fm->rest_minw, NULL)) == 0 && fm->rest)
             b->e->ndbs++;
     }
     if (!ti && field == IW_F_RAW && b->e->merge)
@@ -1060,14 +762,15 @@ static int compile_field(build_t *b, int ti, int field)
     apr_array_cat(hs, contains);
     if (hs->nelts) {
         iw_engine__exact_regexes(b, hs);
-        rc = compile_hs(b, hs, field, &fm->db, &fm->db_minw);
+        int uri = !ti && (field == IW_F_CS_URI || field == IW_F_CS_URI_DEC);
+        hsdb_parts_t parts = { NULL, NULL, NULL };
+        rc = iw_engine__hsdb_field(b, hs, field, &fm->db, &fm->db_minw, uri ? &parts : NULL);
         if (fm->db) b->e->ndbs++;
-        if (fm->db && !rc && !ti && (field == IW_F_CS_URI || field == IW_F_CS_URI_DEC))
-            b->uhs[field == IW_F_CS_URI_DEC] = apr_array_copy(b->tp, hs);
+        if (fm->db && !rc && uri) b->uhs[field == IW_F_CS_URI_DEC] = parts;
         /* not an access event's _raw (never plain: the request line's spaces) */
         if (fm->db && !rc && !fm->merged && !(!ti && field == IW_F_RAW))
-            compile_plain(b, fm, hs);
-        if (fm->db && !rc && !ti && !fm->merged) compile_lines(b, fm, field, hs);
+            iw_engine__hsdb_plain(b, fm, field, hs);
+        if (fm->db && !rc && !ti && !fm->merged) iw_engine__hsdb_lines(b, fm, field, hs);
         if ((fm->db || fm->rest) && !rc) iw_engine__gate_build(b, fm, hs);
     }
     extab_build(b, &fm->ex[0], ex[0]);
@@ -1496,7 +1199,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
         for (f = 0; f < IW_F__COUNT; f++)
             if (compile_field(b, t, f) < 0 && !b->errors)
                 iw_engine__berr(b, 0, 0, "Vectorscan scratch allocation failed");
-    compile_uri_both(b);
+    iw_engine__hsdb_uri_both(b);
     iw_engine__raw_split_check(b);
     for (f = 0; f < IW_F__COUNT; f++) {
         if (!e->radix[f]) continue;

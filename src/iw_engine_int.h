@@ -470,6 +470,9 @@ typedef struct pat {
 
 typedef struct act { int32_t value, next; } act_t;
 
+/* What a Vectorscan database was compiled from: expressions, flags, ids. */
+typedef struct hsdb_parts { apr_array_header_t *ex, *fl, *id; } hsdb_parts_t;
+
 typedef struct build {
     apr_pool_t *p, *tp;            /* engine pool, temp pool */
     iw_engine_t *e;
@@ -489,7 +492,7 @@ typedef struct build {
 #define URI_BOTH_FIELD(k) ((k) == 0 ? IW_F_CS_URI : (k) == 1 ? IW_F_CS_URI_DEC : IW_F_CS_URI_STEM_DEC)
     apr_array_header_t *upl[3][3];        /* uri_both: ex, fl, id of cs-uri's, cs-uri-decoded's and
                                              cs-uri-stem-decoded's plain databases */
-    apr_array_header_t *uhs[2];           /* uri_both[1]: the ids of cs-uri's and its view's db */
+    hsdb_parts_t uhs[2];                  /* uri_both[1]: cs-uri's and its view's db, as compiled */
 } build_t;
 
 /* The pattern a database id stands for (an id past the patterns: a
@@ -508,6 +511,16 @@ static inline pat_t *iw_engine__pat_of(build_t *b, unsigned id)
 int iw_engine__raw_split_plan(build_t *b);
 void iw_engine__raw_split_ids(build_t *b, int field, apr_array_header_t *hs);
 void iw_engine__raw_split_check(build_t *b);
+
+/* iw_engine_hsdb.c: a field's Vectorscan databases.  field: the database
+ * of the patterns ids (0, or -1 with an error; keep: what it was compiled
+ * from); plain: its plain-value database; lines: its header-lines plan;
+ * uri_both: the URI fields' databases as one, after every field. */
+int iw_engine__hsdb_field(build_t *b, apr_array_header_t *ids, int field, hs_database_t **out,
+                          unsigned *minw, hsdb_parts_t *keep);
+void iw_engine__hsdb_plain(build_t *b, fieldm_t *fm, int field, const apr_array_header_t *ids);
+void iw_engine__hsdb_lines(build_t *b, fieldm_t *fm, int field, const apr_array_header_t *ids);
+void iw_engine__hsdb_uri_both(build_t *b);
 
 /* A field's byte gate from its patterns (fm->gate; none: left NULL). */
 void iw_engine__gate_build(build_t *b, fieldm_t *fm, const apr_array_header_t *ids);

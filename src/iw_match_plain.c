@@ -298,6 +298,18 @@ int iw_match_plain_may_match(const char *re, size_t n)
 
 #define ESCAPED 256                /* next_token: an escape, + the escaped byte */
 
+/* The length of the POSIX class ("[:alpha:]", "[:^digit:]") at re[i]
+ * inside a character class, 0 if there is none: its ']' does not close
+ * the class. */
+static size_t posix_class(const char *re, size_t n, size_t i)
+{
+    size_t j = i + 2;
+    if (j > n || re[i] != '[' || re[i + 1] != ':') return 0;
+    if (j < n && re[j] == '^') j++;
+    while (j < n && ((re[j] >= 'a' && re[j] <= 'z') || (re[j] >= 'A' && re[j] <= 'Z'))) j++;
+    return j + 1 < n && re[j] == ':' && re[j + 1] == ']' ? j + 2 - i : 0;
+}
+
 /* The next token of re from *i outside character classes (classes are
  * skipped whole): a byte, ESCAPED + byte for an escape, -1 at the end. */
 static int next_token(const char *re, size_t n, size_t *i)
@@ -308,7 +320,10 @@ static int next_token(const char *re, size_t n, size_t *i)
         if (c != '[') return c;
         if (*i < n && re[*i] == '^') (*i)++;
         if (*i < n && re[*i] == ']') (*i)++;
-        while (*i < n && re[*i] != ']') *i += re[*i] == '\\' ? 2 : 1;
+        while (*i < n && re[*i] != ']') {
+            size_t pc = posix_class(re, n, *i);
+            *i += pc ? pc : re[*i] == '\\' ? 2 : 1;
+        }
         if (*i < n) (*i)++;
     }
     return -1;

@@ -204,3 +204,47 @@ TEST(engine_exact_regexes_differential)
         iw_scratch_destroy(s[1]);
     }
 }
+
+/* A field's plain-value database (its patterns' branches that may match
+ * plain bytes) is only a faster equivalent of its whole database, and was
+ * dropped without a word whenever Vectorscan refused it: e.g. branches of
+ * one regex whose SINGLEMATCH flags differed (a one-byte branch loses it),
+ * or a branch cut inside a POSIX class.  Both build now; a refusal left
+ * (a branch that can never match) is a warning at the rule's line naming
+ * the field and Vectorscan's reason, and the rule still matches. */
+TEST(engine_plain_db_refused_is_a_warning)
+{
+    static const struct { const char *re, *hit, *miss; int warned; } cases[] = {
+        { "a|bcd|<x", "/p?q=bcd", "/p?q=zzz", 0 },
+        { "x[[:digit:]|]y|<z", "/p?q=x|y", "/p?q=xzy", 0 },
+        { "xy|a\\bb|<z", "/p?q=xy", "/p?q=ab", 1 },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        iw_diag_t *d;
+        iw_engine_t *e = eu_compile(p, eu_rule(p, "r1", apr_psprintf(p,
+            "    sel:\n        cs-uri-query|re: '%s'\n    condition: sel", cases[i].re)), &d, NULL);
+        iw_scratch_t *s;
+        const iw_hit_t *hits;
+        const iw_diag_msg_t *m;
+        int n;
+
+        REQUIRE(e != NULL);
+        CHECK_INT(d->errors, 0);
+        CHECK_INT(d->warnings > 0, cases[i].warned);
+        if (d->warnings) {
+            m = &APR_ARRAY_IDX(d->msgs, 0, iw_diag_msg_t);
+            CHECK(m->line > 0 && m->file && !strcmp(m->file, "test.yml"));
+            CHECK(strstr(m->text, "no plain-value database") != NULL);
+            CHECK(strstr(m->text, "Pattern can never match") != NULL);
+        }
+        s = iw_scratch_create(e);
+        REQUIRE(s != NULL);
+        n = eu_eval(p, e, s, &(treq_t){ .target = cases[i].hit }, &hits);
+        CHECK(eu_fired(hits, n, "r1"));
+        n = eu_eval(p, e, s, &(treq_t){ .target = cases[i].miss }, &hits);
+        CHECK(!eu_fired(hits, n, "r1"));
+        iw_scratch_destroy(s);
+    }
+}

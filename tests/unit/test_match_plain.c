@@ -121,6 +121,12 @@ TEST(plain_branches)
     CHECK_INT(nbr("(?<=a)b|c", off, len), 2);
     CHECK_INT(nbr("a|b|c|d|e|f|g|h|i", off, len), 1);  /* more than max */
     CHECK_INT(nbr("(a|b", off, len), 1);
+    /* a POSIX class's ']' does not close its class */
+    re = "x[[:digit:]|]y|<z";
+    REQUIRE(nbr(re, off, len) == 2);
+    CHECK(len[0] == 14 && !memcmp(re + off[0], "x[[:digit:]|]y", 14));
+    CHECK_INT(nbr("[[:^alpha:]|]|a", off, len), 2);
+    CHECK_INT(nbr("[[:x|]|a", off, len), 2);   /* no POSIX class: "[:x|" are bytes of the class */
 }
 
 /* Random plain strings over pieces of typical targets and attack words. */
