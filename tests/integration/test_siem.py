@@ -61,7 +61,8 @@ class Receiver:
         if not os.path.exists(self.out):
             return []
         with open(self.out, errors="replace") as f:
-            return [json.loads(l) for l in f.read().splitlines() if l and n in l]
+            done = f.read().split("\n")[:-1]   # the last line may be half written
+        return [json.loads(l) for l in done if l and n in l]
 
 
 @pytest.fixture(scope="module", params=["tls", "relp"])
@@ -105,8 +106,11 @@ def test_every_alert_of_a_burst_arrives(httpd, route):
     assert len(got) == 200
     assert sorted(int(a["url"]["original"].rsplit("=", 1)[1]) for a in got) == list(range(200))
     assert all(a["rule"]["id"] == "7b0c5a55-0000-4000-8000-00000000000a" for a in got)
+    # rsyslogd -n writes every error and warning to stderr, most without the
+    # word "error" ("suspended", "cannot", "not authorized"): a clean
+    # delivery writes nothing there
     for r in (snd, rcv.rs):
-        assert "error" not in r.errors().lower(), r.errors()
+        assert r.errors() == "", r.errors()
 
 
 def test_alerts_raised_while_receiver_is_down_arrive_later(httpd, route):
