@@ -107,6 +107,21 @@ static inline int eu_one(apr_pool_t *p, const char *det, const treq_t *r)
     return n;
 }
 
+/* A GET of target, HTTP/1.1, status 200, with the n headers names/values;
+ * every other member zero (the caller sets what its test reads). */
+static inline void eu_get(iw_request_desc_t *d, const char *target, const iw_str_t *names,
+                          const iw_str_t *values, int n)
+{
+    memset(d, 0, sizeof(*d));
+    d->method = (iw_str_t){ "GET", 3 };
+    d->target = (iw_str_t){ target, strlen(target) };
+    d->version = (iw_str_t){ "HTTP/1.1", 8 };
+    d->hdr_names = names;
+    d->hdr_values = values;
+    d->nhdrs = n;
+    d->status = 200;
+}
+
 /* The rules (ids "rN", N < 64) that fire on a GET of target with the
  * headers names/values (up to a NULL name or max), as " rA rB ..." in
  * id order. */
@@ -124,18 +139,11 @@ static inline const char *eu_fired_headers(apr_pool_t *p, const iw_engine_t *e, 
     const char *out = "";
     int n = 0, i, k;
 
-    memset(&d, 0, sizeof(d));
     for (i = 0; i < max && hn[i]; i++) {
         names[n] = (iw_str_t){ hn[i], strlen(hn[i]) };
         values[n++] = (iw_str_t){ hv[i], strlen(hv[i]) };
     }
-    d.method = (iw_str_t){ "GET", 3 };
-    d.target = (iw_str_t){ target, strlen(target) };
-    d.version = (iw_str_t){ "HTTP/1.1", 8 };
-    d.hdr_names = names;
-    d.hdr_values = values;
-    d.nhdrs = n;
-    d.status = 200;
+    eu_get(&d, target, names, values, n);
     d.cs_bytes = -1;
     d.client_ip = (iw_str_t){ "192.0.2.10", 10 };
     d.time = apr_time_from_sec(1764240000);

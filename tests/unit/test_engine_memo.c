@@ -536,14 +536,7 @@ static int eval_target(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, co
     static iw_str_t name = { "Host", 4 }, value = { "www.example.org", 15 };
     iw_request_desc_t d;
 
-    memset(&d, 0, sizeof(d));
-    d.method = (iw_str_t){ "GET", 3 };
-    d.target = (iw_str_t){ target, strlen(target) };
-    d.version = (iw_str_t){ "HTTP/1.1", 8 };
-    d.hdr_names = &name;
-    d.hdr_values = &value;
-    d.nhdrs = 1;
-    d.status = 200;
+    eu_get(&d, target, &name, &value, 1);
     d.sc_bytes = 100; d.cs_bytes = -1; d.time_taken_ms = 5;
     d.client_ip = (iw_str_t){ "192.0.2.10", 10 };
     d.time = apr_time_from_sec(1764240000);

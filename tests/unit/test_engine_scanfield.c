@@ -26,14 +26,7 @@ static int scan_one(apr_pool_t *p, const iw_engine_t *e, iw_scratch_t *s, const 
     char *buf = apr_palloc(p, 65536);
     iw_str_t name = { "User-Agent", 10 }, value = { ua, ua ? strlen(ua) : 0 };
 
-    memset(&d, 0, sizeof(d));
-    d.method = (iw_str_t){ "GET", 3 };
-    d.target = (iw_str_t){ target, strlen(target) };
-    d.version = (iw_str_t){ "HTTP/1.1", 8 };
-    d.hdr_names = &name;
-    d.hdr_values = &value;
-    d.nhdrs = ua ? 1 : 0;
-    d.status = 200;
+    eu_get(&d, target, &name, &value, ua ? 1 : 0);
     d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
     iw_event_init(ev, buf, 65536);
     iw_event_from_request(ev, &d);
