@@ -250,11 +250,16 @@ static void put_value(char *dst, size_t *o, iw_str_t v, int multi)
             if (!dst[i]) dst[i] = '&';
 }
 
-/* Group key: the group-by fields' values for referenced rule `pos`; an
- * absent field counts as "-" (Apache's notation for "no value"). */
-static iw_str_t group_value(const corr_prog_t *pg, int pos, int j, iw_event_t *ev)
+/* The group-by fields of referenced rule `pos` ([j]: event field id or -1). */
+static const int *group_fields(const corr_prog_t *pg, int pos)
 {
-    int f = pg->gfields[pos * pg->ngroup + j];
+    return &pg->gfields[pos * pg->ngroup];
+}
+
+/* Group key: a group-by field's value (f: its id); an absent field counts
+ * as "-" (Apache's notation for "no value"). */
+static iw_str_t group_value(int f, iw_event_t *ev)
+{
     iw_str_t v = IW_STR_NULL;
     if (ev && f >= 0 && f < IW_F__COUNT) v = iw_event_get(ev, (iw_field_id_t)f);
     return v.p ? v : (iw_str_t){"-", 1};
@@ -265,6 +270,7 @@ static iw_str_t group_value(const corr_prog_t *pg, int pos, int j, iw_event_t *e
 static const char *item_group(const upd_t *u, item_t *it)
 {
     const corr_prog_t *pg = &u->c->progs[it->ci];
+    const int *gf = group_fields(pg, it->pos);
     size_t o = 0;
     int j;
 
@@ -276,8 +282,7 @@ static const char *item_group(const upd_t *u, item_t *it)
         if (j) put(it->group, &o, ",", 1);
         put(it->group, &o, nm, strlen(nm));
         put(it->group, &o, "=", 1);
-        put_value(it->group, &o, group_value(pg, it->pos, j, u->ev),
-                  iw_field_is_multi(pg->gfields[it->pos * pg->ngroup + j]));
+        put_value(it->group, &o, group_value(gf[j], u->ev), iw_field_is_multi(gf[j]));
     }
     return it->group;
 }
@@ -285,12 +290,13 @@ static const char *item_group(const upd_t *u, item_t *it)
 static void item_fill(const corr_prog_t *pg, int pos, iw_event_t *ev,
                       uint64_t seed, item_t *it)
 {
+    const int *gf = group_fields(pg, pos);
     uint64_t h = seed;
     int j, f;
 
     it->grouped = 0;
     for (j = 0; j < pg->ngroup; j++) {
-        iw_str_t v = group_value(pg, pos, j, ev);
+        iw_str_t v = group_value(gf[j], ev);
         h = iw_corr__hash(h, &v.len, sizeof(v.len));
         h = iw_corr__hash(h, v.p, v.len);
     }
