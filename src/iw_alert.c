@@ -487,6 +487,26 @@ static inline int m_escaped(jw_t *w, const char *tok, size_t tn, size_t from, si
     return 1;
 }
 
+/* What the message line escaped (msg_direct) and a member may copy: the
+ * same source bytes, escaped whole, before the writer's position. */
+static inline int line_has_ip(const jw_t *w, iw_str_t ip)
+{
+    return w->mi_p && ip.p == w->mi_p && ip.len == w->mi_len && w->mi_end <= w->pos;
+}
+
+/* The first match's value. */
+static inline int line_has_value(const jw_t *w, iw_str_t v)
+{
+    return w->mv_p && v.p == w->mv_p && v.len == w->mv_len && w->mv_end <= w->pos;
+}
+
+/* The target, in the same two pieces (split: url_split's). */
+static inline int line_has_url(const jw_t *w, iw_str_t u, size_t split)
+{
+    return split != SIZE_MAX && w->mu_p && w->mu_p == u.p && w->mu_len == u.len
+           && w->mu_split == split && w->mu_end <= w->pos;
+}
+
 /* url.original, url.path, url.query.  When the path and the query are the
  * target's bytes before and after its '?' (origin form, the usual case)
  * and the target fits whole, the target is escaped in two pieces, the
@@ -503,6 +523,24 @@ static size_t url_split(iw_str_t u, iw_str_t st, iw_str_t q)
     return st.len;
 }
 
+/* The target's body (no quotes) at buf+b0, as url_split splits it: copied
+ * from the message line (copy: line_has_url) or escaped in its two pieces;
+ * *mid: where the second piece (from the '?') starts.  Returns the end. */
+static inline __attribute__((always_inline)) size_t url_body(char *buf, size_t b0,
+                                                             const jw_t *w, iw_str_t u,
+                                                             size_t split, int copy,
+                                                             size_t *mid)
+{
+    if (copy) {
+        memmove(buf + b0, buf + w->mu_at, w->mu_end - w->mu_at);
+        *mid = b0 + (w->mu_mid - w->mu_at);
+        return b0 + (w->mu_end - w->mu_at);
+    }
+    *mid = iw_alert__json_body_roomy(buf, b0, (const unsigned char *)u.p, split, split);
+    return iw_alert__json_body_roomy(buf, *mid, (const unsigned char *)u.p + split,
+                                     u.len - split, u.len - split);
+}
+
 /* The target's escaped bytes are copied from the message line when it
  * escaped the same target whole, in the same two pieces (msg_direct), and
  * they fit as they are (else the writer would cut them). */
@@ -510,8 +548,7 @@ static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
 {
     size_t tn = sizeof("\"original\":") - 1, b0, mid, b1, sep, n = w->mu_end - w->mu_at;
     size_t split = url_split(u, st, q);
-    int copy = split != SIZE_MAX && w->mu_p == u.p && w->mu_len == u.len && w->mu_split == split
-               && w->mu_end <= w->pos && !w->err
+    int copy = line_has_url(w, u, split) && !w->err
                && w->pos + 1 + tn + n + 2 + w->reserve + w->keys_apart <= w->size;
     char *o;
 
@@ -527,15 +564,7 @@ static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
     o[0] = ',';
     memcpy(o + sep, "\"original\":\"", tn + 1);
     b0 = w->pos + sep + tn + 1;
-    if (copy) {
-        memmove(w->buf + b0, w->buf + w->mu_at, n);
-        mid = b0 + (w->mu_mid - w->mu_at);
-        b1 = b0 + n;
-    } else {
-        mid = iw_alert__json_body_roomy(w->buf, b0, (const unsigned char *)st.p, split, split);
-        b1 = iw_alert__json_body_roomy(w->buf, mid, (const unsigned char *)u.p + split,
-                                       u.len - split, u.len - split);
-    }
+    b1 = url_body(w->buf, b0, w, u, split, copy, &mid);
     w->buf[b1] = '"';
     w->pos = b1 + 1;
     if (!m_escaped(w, K("path"), b0, mid - b0)) m_str(w, K("path"), st);
@@ -550,7 +579,7 @@ static void r_ip(jw_t *w, const char *tok, size_t tn, iw_str_t ip)
     if (!ip.p) return;
     jw_open(w, tok, tn, '{');
     is_ip = looks_ip(ip);
-    if (!(ip.p == w->mi_p && ip.len == w->mi_len && w->mi_end <= w->pos
+    if (!(line_has_ip(w, ip)
           && (is_ip ? m_escaped(w, K("ip"), w->mi_at, w->mi_end - w->mi_at)
                     : m_escaped(w, K("address"), w->mi_at, w->mi_end - w->mi_at)))) {
         if (is_ip) m_str(w, K("ip"), ip);
@@ -654,8 +683,8 @@ static void r_matches(jw_t *w, const iw_hit_t *hit)
         jw_open(w, K_NONE, '{');
         m_field_name(w, m->field);
         /* the message line's escaped bytes of the first value, when whole */
-        if (!(i == 0 && w->mv_p && m->value.p == w->mv_p && m->value.len == w->mv_len
-              && w->mv_end <= w->pos && m_escaped(w, K("value"), w->mv_at, w->mv_end - w->mv_at)))
+        if (!(i == 0 && line_has_value(w, m->value)
+              && m_escaped(w, K("value"), w->mv_at, w->mv_end - w->mv_at)))
             m_str(w, K("value"), m->value);
         jw_close(w, '}');
     }
@@ -843,14 +872,14 @@ static int same_ruleset(const char *x, const char *y)
     return 0;
 }
 
-/* One of the rule's sections: its prepared bytes when they apply, else
- * rendered. */
-static void r_rule_part(jw_t *w, const iw_alert_t *a, int part, int lite)
+/* One of the rule's sections: its prepared bytes (f: the rule's, NULL:
+ * none) when they apply, else rendered. */
+static void r_rule_part(jw_t *w, const iw_alert_t *a, const iw_alert_frag_t *f, int part,
+                        int lite)
 {
-    const iw_alert_frag_t *f = a->rule ? a->rule->alert_frag : NULL;
     const frag_part_t *fp = f ? &f->part[part][lite] : NULL;
 
-    if (fp && fp->ok && iw_alert_frags && !w->err && w->depth == 1
+    if (fp && fp->ok && !w->err && w->depth == 1
         && w->first[1] == fp->first_before
         && (w->ruleset_as_prepared ? w->ruleset_as_prepared
             : (w->ruleset_as_prepared = same_ruleset(f->ruleset, a->ruleset) ? 1 : 2)) == 1
@@ -1078,7 +1107,7 @@ static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     if (ip.p) {                                 /* r_ip */
         int is_ip = looks_ip(ip);
         o1 = d_open(&d, K("source"));
-        if (ip.p == w->mi_p && ip.len == w->mi_len && w->mi_end <= w->pos) {
+        if (line_has_ip(w, ip)) {
             if (is_ip) d_copy(&d, K("ip"), w->mi_at, w->mi_end - w->mi_at);
             else d_copy(&d, K("address"), w->mi_at, w->mi_end - w->mi_at);
         } else if (is_ip) {
@@ -1111,15 +1140,7 @@ static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
         size_t b0, mid, b1;
         d_key(&d, "\"original\":\"", tn + 1);
         b0 = d.o;
-        if (w->mu_p == u.p && w->mu_len == u.len && w->mu_split == split && w->mu_end <= w->pos) {
-            memmove(d.b + b0, d.b + w->mu_at, w->mu_end - w->mu_at);
-            mid = b0 + (w->mu_mid - w->mu_at);
-            b1 = b0 + (w->mu_end - w->mu_at);
-        } else {
-            mid = iw_alert__json_body_roomy(d.b, b0, (const unsigned char *)st.p, split, split);
-            b1 = iw_alert__json_body_roomy(d.b, mid, (const unsigned char *)u.p + split,
-                                           u.len - split, u.len - split);
-        }
+        b1 = url_body(d.b, b0, w, u, split, line_has_url(w, u, split), &mid);
         d.b[b1] = '"';
         d.o = b1 + 1;
         d_copy(&d, K("path"), b0, mid - b0);
@@ -1188,8 +1209,7 @@ static int r_iocwatch_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
         memcpy(d.b + d.o + 9, fnames[m->field].s, fnames[m->field].n);
         d.o += 9 + fnames[m->field].n;
         d.first = 0;
-        if (i == 0 && w->mv_p && m->value.p == w->mv_p && m->value.len == w->mv_len
-            && w->mv_end <= w->pos)
+        if (i == 0 && line_has_value(w, m->value))
             d_copy(&d, K("value"), w->mv_at, w->mv_end - w->mv_at);
         else
             d_str(&d, K("value"), m->value);
@@ -1299,26 +1319,41 @@ static inline size_t me_put(char *buf, size_t o, const char *s, size_t n, size_t
 
 #define me_lit(buf, o, s) (memcpy((buf) + (o), "" s "", sizeof(s) - 1), (o) + sizeof(s) - 1)
 
+/* ,"message":" and the rule's escaped head (f: its prepared parts) at the
+ * writer's position, whose room the caller checked; returns the position
+ * after them. */
+static inline size_t msg_open(jw_t *w, const iw_alert_frag_t *f)
+{
+    size_t o = w->pos, tn = sizeof("\"message\":") - 1;
+    w->buf[o] = ',';
+    o += !w->first[w->depth];
+    w->first[w->depth] = 0;
+    memcpy(w->buf + o, "\"message\":\"", tn + 1);
+    o += tn + 1;
+    memcpy(w->buf + o, f->msg_head_json, f->nmsg_head_json);
+    return o + f->nmsg_head_json;
+}
+
 /* "message" of a request's alert written escaped piece by piece, without
  * the line itself: the bytes r_message writes for iw_alert__message's line, as
  * every piece of untrusted bytes (client, method, target, value) is
  * followed by an ASCII byte, so no UTF-8 sequence is read across a seam
  * (as in r_message), and the line is not cut (its length, counted first,
- * is within MSG_MAX).  The target (in r_url_parts' two pieces) and the
- * first match's value, when whole, are kept for url.* and matches to
- * copy.  0: not written (no prepared head, an error or correlation alert,
- * a long line, no room): the caller builds the line. */
-static int msg_direct(jw_t *w, const iw_alert_t *a)
+ * is within MSG_MAX).  The client, the target (in r_url_parts' two pieces)
+ * and the first match's value, when whole, are kept for source.*, url.*
+ * and matches to copy.  f: the rule's prepared parts.  0: not written (no
+ * prepared head, an error or correlation alert, a long line, no room):
+ * the caller builds the line. */
+static int msg_direct(jw_t *w, const iw_alert_t *a, const iw_alert_frag_t *f)
 {
-    const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;
     iw_event_t *ev = a->ev;
     const iw_match_t *mt = a->hit && a->hit->nmatches > 0 ? &a->hit->matches[0] : NULL;
     const char *fname = NULL;
     iw_str_t ip, me, u;
-    size_t n, o, fl = 0, split = SIZE_MAX, tn = sizeof("\"message\":") - 1, nd[3] = { 0, 0, 0 };
+    size_t n, o, at, fl = 0, split = SIZE_MAX, tn = sizeof("\"message\":") - 1, nd[3] = { 0, 0, 0 };
     char d[3][24];                  /* more rules, status, held back: digits */
     long long st;
-    int more;
+    int more, plain = 0;
 
     if (!f || !f->msg_head_json || f->nmsg_head > MSG_MAX || a->corr || !ev
         || ev->type == IW_EV_ERROR || w->err)
@@ -1333,51 +1368,44 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
     n = f->nmsg_head + 2 + (more ? 15 + nd[0] : 0) + (ip.p ? 1 + mlen(ip.len, 64) : 0)
         + (me.p ? mlen(me.len, 16) + 1 : 0) + (u.p ? mlen(u.len, MSG_TARGET_MAX) : 0)
         + (nd[1] ? 4 + nd[1] : 0) + (nd[2] ? 18 + nd[2] : 0);
-    if (mt && mt->field >= 0 && mt->field < IW_F__COUNT && fnames_ready()
-        && fnames[mt->field].plain) {
-        fname = fnames[mt->field].s + 1;        /* copied, not escaped */
-        fl = fnames[mt->field].n - 2;
-        n += 13 + fl + (mt->value.p ? mlen(mt->value.len, MSG_VALUE_MAX) : 0);
-    } else if (mt) {
-        fname = iw_field_name((iw_field_id_t)mt->field);
-        fl = fname ? strlen(fname) : 0;
+    if (mt) {
+        if (mt->field >= 0 && mt->field < IW_F__COUNT && fnames_ready()
+            && fnames[mt->field].plain) {
+            fname = fnames[mt->field].s + 1;    /* copied, not escaped */
+            fl = fnames[mt->field].n - 2;
+            plain = 1;
+        } else {
+            fname = iw_field_name((iw_field_id_t)mt->field);
+            fl = fname ? strlen(fname) : 0;
+        }
         n += 13 + fl + (mt->value.p ? mlen(mt->value.len, MSG_VALUE_MAX) : 0);
     }
     if (n > MSG_MAX || !jw_member_fits(w, tn, n)) return 0;
-    o = w->pos;
-    w->buf[o] = ',';
-    o += !w->first[w->depth];
-    w->first[w->depth] = 0;
-    memcpy(w->buf + o, "\"message\":\"", tn + 1);
-    o += tn + 1;
-    memcpy(w->buf + o, f->msg_head_json, f->nmsg_head_json);
-    o += f->nmsg_head_json;
+    o = msg_open(w, f);
     if (more) {
         o = me_lit(w->buf, o, " (+");
         memcpy(w->buf + o, d[0], nd[0]);
         o = me_lit(w->buf, o + nd[0], " more rules)");
     }
     o = me_lit(w->buf, o, ":");
-    if (ip.p && ip.len <= 64) {         /* kept for source.* */
+    if (ip.p) {
         w->buf[o++] = ' ';
-        w->mi_at = o;
-        o = w->mi_end = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)ip.p,
-                                                  ip.len, ip.len);
-        w->mi_p = ip.p;
-        w->mi_len = ip.len;
-    } else if (ip.p) {
-        w->buf[o++] = ' ';
+        at = o;
         o = me_put(w->buf, o, ip.p, ip.len, 64);
+        if (ip.len <= 64) {             /* whole: kept for source.* */
+            w->mi_p = ip.p;
+            w->mi_len = ip.len;
+            w->mi_at = at;
+            w->mi_end = o;
+        }
     }
     w->buf[o++] = ' ';
     if (me.p) { o = me_put(w->buf, o, me.p, me.len, 16); w->buf[o++] = ' '; }
     if (u.p && u.len <= MSG_TARGET_MAX)
         split = url_split(u, fget(ev, IW_F_CS_URI_STEM), fget(ev, IW_F_CS_URI_QUERY));
-    if (split != SIZE_MAX) {
+    if (split != SIZE_MAX) {            /* kept for url.* */
         w->mu_at = o;
-        o = w->mu_mid = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)u.p, split, split);
-        o = w->mu_end = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)u.p + split,
-                                                  u.len - split, u.len - split);
+        o = w->mu_end = url_body(w->buf, o, w, u, split, 0, &w->mu_mid);
         w->mu_p = u.p;
         w->mu_len = u.len;
         w->mu_split = split;
@@ -1387,17 +1415,18 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
     if (nd[1]) { o = me_lit(w->buf, o, " -> "); memcpy(w->buf + o, d[1], nd[1]); o += nd[1]; }
     if (mt) {
         o = me_lit(w->buf, o, "; matched ");
-        if (fname == fnames[mt->field].s + 1) memcpy(w->buf + o, fname, fl), o += fl;
+        if (plain) memcpy(w->buf + o, fname, fl), o += fl;
         else o = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)fname, fl, fl);
         o = me_lit(w->buf, o, " \\\"");
-        if (mt->value.p && mt->value.len <= MSG_VALUE_MAX) {
-            w->mv_at = o;
-            o = w->mv_end = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)mt->value.p,
-                                                      mt->value.len, mt->value.len);
-            w->mv_p = mt->value.p;
-            w->mv_len = mt->value.len;
-        } else if (mt->value.p) {
+        if (mt->value.p) {
+            at = o;
             o = me_put(w->buf, o, mt->value.p, mt->value.len, MSG_VALUE_MAX);
+            if (mt->value.len <= MSG_VALUE_MAX) {   /* whole: kept for matches */
+                w->mv_p = mt->value.p;
+                w->mv_len = mt->value.len;
+                w->mv_at = at;
+                w->mv_end = o;
+            }
         }
         o = me_lit(w->buf, o, "\\\"");
     }
@@ -1412,56 +1441,46 @@ static int msg_direct(jw_t *w, const iw_alert_t *a)
 }
 
 /* "message": the line iw_alert__message built.  When it starts with the
- * rule's prepared head (iw_alert__message took it) and fits whole, the head's
- * escaped bytes are copied and only the rest is escaped: the same bytes,
- * as the head ends before an ASCII byte (':' or ' '), so no UTF-8
- * sequence is read across the seam, and the line is never cut (at most
- * MSG_MAX bytes, its own limit). */
-static void r_message(jw_t *w, const iw_alert_t *a, const char *msg, size_t n)
+ * rule's prepared head (f: the rule's prepared parts; iw_alert__message
+ * took the head) and fits whole, the head's escaped bytes are copied and
+ * only the rest is escaped: the same bytes, as the head ends before an
+ * ASCII byte (':' or ' '), so no UTF-8 sequence is read across the seam,
+ * and the line is never cut (at most MSG_MAX bytes, its own limit). */
+static void r_message(jw_t *w, const iw_alert_frag_t *f, const char *msg, size_t n)
 {
-    const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;
-    size_t h, tn = sizeof("\"message\":") - 1, sep;
-    char *o;
+    size_t h, o, tn = sizeof("\"message\":") - 1;
 
     if (!f || !f->msg_head_json || (h = f->nmsg_head) > MSG_MAX || n < h || n > MSG_MAX
         || !jw_member_fits(w, tn, n)) {
         m_strn(w, K("message"), msg, n, MSG_MAX);
         return;
     }
-    o = w->buf + w->pos;
-    sep = !w->first[w->depth];
-    w->first[w->depth] = 0;
-    o[0] = ',';
-    memcpy(o + sep, "\"message\":\"", tn + 1);
-    o += sep + tn + 1;
-    memcpy(o, f->msg_head_json, f->nmsg_head_json);
-    o += f->nmsg_head_json;
-    w->pos = iw_alert__json_body_roomy(w->buf, (size_t)(o - w->buf), (const unsigned char *)msg + h,
-                             n - h, n - h);
+    o = msg_open(w, f);
+    w->pos = iw_alert__json_body_roomy(w->buf, o, (const unsigned char *)msg + h, n - h, n - h);
     w->buf[w->pos++] = '"';
 }
 
 static void render(jw_t *w, const iw_alert_t *a, int lite)
 {
+    const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;
     iw_event_t *ev = a->ev;
     char ts[64];
 
     jw_open(w, K_NONE, '{');
-    r_rule_part(w, a, 0, lite);                 /* r_rule */
+    r_rule_part(w, a, f, 0, lite);              /* r_rule */
     if (a->now > 0) {               /* unknown (0): omitted, not 1970 */
         ts[0] = '"';                /* digits and -:T.Z: nothing to escape */
         iw_alert_iso_time(ts + 1, sizeof(ts) - 2, a->now);     /* its 24 bytes */
         ts[25] = '"';
         m_litn(w, K("@timestamp"), ts, 26);
     }
-    if (!msg_direct(w, a)) {
-        const iw_alert_frag_t *f = a->rule && iw_alert_frags ? a->rule->alert_frag : NULL;
+    if (!msg_direct(w, a, f)) {
         char msg[MSG_MAX];
         size_t n = iw_alert__message(a, f ? f->msg_head : NULL, f ? f->nmsg_head : 0, msg,
                                      sizeof(msg));
-        r_message(w, a, msg, n);
+        r_message(w, f, msg, n);
     }
-    r_rule_part(w, a, 1, lite);                 /* r_event, r_tags */
+    r_rule_part(w, a, f, 1, lite);              /* r_event, r_tags */
     r_event_members(w, a, ev);                  /* source .. server */
     if (!r_iocwatch_direct(w, a, ev)) r_iocwatch(w, a, ev);
     jw_close(w, '}');

@@ -77,26 +77,6 @@ size_t iw_alert_json_info(const iw_alert_t *a, char *buf, size_t size,
 void iw_json_str(char *buf, size_t size, size_t *pos, const char *s,
                  size_t len, size_t max);
 
-/* Internal (iw_alert.c, iw_alert_esc.c): the body of a JSON string (no
- * quotes) of [s, s+lim) at buf+o when 6 * lim bytes fit there (len: the
- * input's full length, read for a UTF-8 sequence cut by lim); returns the
- * position after it.  And iw_json_str's writer, never past `end`: 0 when
- * the input (cut to max) fit, 1 when cut for room, -1 when not even "". */
-size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
-                                 size_t lim);
-int iw_alert__json_str_bounded(char *buf, size_t end, size_t *pos,
-                               const char *str, size_t len, size_t max);
-
-/* The same body between quotes: "escaped" when the worst case fits. */
-static inline size_t iw_alert__json_str_roomy(char *buf, size_t o, const unsigned char *s,
-                                              size_t len, size_t lim)
-{
-    buf[o++] = '"';
-    o = iw_alert__json_body_roomy(buf, o, s, len, lim);
-    buf[o++] = '"';
-    return o;
-}
-
 typedef enum {
     IW_FORMAT_RFC3164 = 1, IW_FORMAT_RFC5424, IW_FORMAT_JSON
 } iw_format_t;

@@ -9,7 +9,7 @@
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-#include "iw_alert.h"
+#include "iw_alert_int.h"
 /* ---- UTF-8 + JSON string escaping -------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (n bytes available), 0 if the

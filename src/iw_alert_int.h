@@ -1,13 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_alert internals shared by iw_alert.c and iw_alert_msg.c (not an
- * interface): event field reads and the message line's limits and
- * builder. */
+/* iw_alert internals shared by iw_alert.c, iw_alert_esc.c and
+ * iw_alert_msg.c (not an interface): the escapers, event field reads and
+ * the message line's limits and builder. */
 #ifndef IW_ALERT_INT_H
 #define IW_ALERT_INT_H
 
 #include <stdint.h>
 #include <string.h>
 #include "iw_alert.h"
+
+/* The escapers (iw_alert_esc.c): the body of a JSON string (no
+ * quotes) of [s, s+lim) at buf+o when 6 * lim bytes fit there (len: the
+ * input's full length, read for a UTF-8 sequence cut by lim); returns the
+ * position after it.  And iw_json_str's writer, never past `end`: 0 when
+ * the input (cut to max) fit, 1 when cut for room, -1 when not even "". */
+size_t iw_alert__json_body_roomy(char *buf, size_t o, const unsigned char *s, size_t len,
+                                 size_t lim);
+int iw_alert__json_str_bounded(char *buf, size_t end, size_t *pos,
+                               const char *str, size_t len, size_t max);
+
+/* The same body between quotes: "escaped" when the worst case fits. */
+static inline size_t iw_alert__json_str_roomy(char *buf, size_t o, const unsigned char *s,
+                                              size_t len, size_t lim)
+{
+    buf[o++] = '"';
+    o = iw_alert__json_body_roomy(buf, o, s, len, lim);
+    buf[o++] = '"';
+    return o;
+}
 
 /* The message line: at most MSG_MAX bytes; the title, the target and the
  * first match's value cut to their own sizes. */
