@@ -12,7 +12,8 @@
  * Cost (~3,200 instructions an alert, tools/bench_alert.py): the parts that
  * depend on the rule alone are rendered once per rule when the rules are
  * compiled (iw_alert_prepare), the event's members once per event and
- * thread; both are copied when the writer stands where they were rendered
+ * thread ("host" and "server" once per server name and thread); both are
+ * copied when the writer stands where they were rendered
  * and has the room their writes asked for, so the bytes are the ones the
  * writer would write.  A member whose worst case (6 bytes per input byte)
  * fits is written with one room check, its string escaped 16 bytes a step;
@@ -965,6 +966,24 @@ void iw_alert_prepare(iw_ruleset_t *rs, const char *ruleset)
 #define EVSEC_OUT  8192
 #define EVSEC_HOST 256
 
+/* "host" and "server" of the direct path (r_event_members_direct) are
+ * the same for every request a server name serves: the thread keeps the
+ * last ones' bytes with their inputs (host.name, s-sitename, s-ip whole,
+ * up to SRVT_IN bytes each; s-port; the "first member" state), and a
+ * request with the same inputs copies them: the bytes d_* would write. */
+#define SRVT_IN  128
+#define SRVT_OUT 1024
+#define SRVT_NONE SIZE_MAX          /* a field absent */
+
+typedef struct srvt {
+    size_t nin[3];              /* host.name, s-sitename, s-ip; SRVT_NONE: absent */
+    long long port;             /* -1: absent */
+    size_t n;                   /* 0: nothing kept */
+    unsigned char first_before, first_after;
+    char in[3][SRVT_IN];
+    char out[SRVT_OUT];
+} srvt_t;
+
 typedef struct evsec {
     uint64_t serial;            /* the event's; 0: nothing kept */
     const iw_event_t *ev;
@@ -973,6 +992,7 @@ typedef struct evsec {
     char host[EVSEC_HOST];      /* host.name as rendered; "" with has_host 0 */
     int has_host;
     char out[EVSEC_OUT];
+    srvt_t srv;
 } evsec_t;
 
 int iw_alert_evsec = 1;
@@ -1076,9 +1096,55 @@ static inline size_t d_lim(iw_str_t v)
     return !v.p ? 0 : v.len < IW_ALERT_EXCERPT_MAX ? v.len : IW_ALERT_EXCERPT_MAX;
 }
 
-/* 0: not written (not a request, no room for the worst case, a reference
- * switch): the caller renders. */
-static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
+/* The thread's "host" and "server" bytes (k: its slot, NULL: none) for
+ * these inputs at d (1), or 0. */
+static int srvt_copy(const evsec_t *k, dw_t *d, iw_str_t host, iw_str_t site, iw_str_t sip,
+                     long long port)
+{
+    const srvt_t *t = k ? &k->srv : NULL;
+    const iw_str_t v[3] = { host, site, sip };
+    int i;
+
+    if (!t || !t->n || t->port != port || t->first_before != d->first) return 0;
+    for (i = 0; i < 3; i++)
+        if (t->nin[i] != (v[i].p ? v[i].len : SRVT_NONE)
+            || (v[i].p && memcmp(t->in[i], v[i].p, v[i].len)))
+            return 0;
+    memcpy(d->b + d->o, t->out, t->n);
+    d->o += t->n;
+    d->first = t->first_after;
+    return 1;
+}
+
+/* Keep what d wrote from t0 (first0: the state before) for these inputs. */
+static void srvt_keep(evsec_t *k, const dw_t *d, size_t t0, unsigned char first0,
+                      iw_str_t host, iw_str_t site, iw_str_t sip, long long port)
+{
+    const iw_str_t v[3] = { host, site, sip };
+    srvt_t *t;
+    int i;
+
+    if (!k) return;
+    t = &k->srv;
+    t->n = 0;
+    if (d->o - t0 > SRVT_OUT || d->o == t0) return;
+    for (i = 0; i < 3; i++) {
+        if (v[i].p && v[i].len > SRVT_IN) return;
+        t->nin[i] = v[i].p ? v[i].len : SRVT_NONE;
+        if (v[i].p) memcpy(t->in[i], v[i].p, v[i].len);
+    }
+    t->port = port;
+    t->first_before = first0;
+    t->first_after = d->first;
+    memcpy(t->out, d->b + t0, d->o - t0);
+    t->n = d->o - t0;
+}
+
+/* k: the thread's slot (NULL: none), "host" and "server" copied from it
+ * when their inputs are the last ones (srvt_copy).  0: not written (not a
+ * request, no room for the worst case, a reference switch): the caller
+ * renders. */
+static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev, evsec_t *k)
 {
     iw_str_t ip, me, ref, rid, ver, u, st, q, dom, ua, user, site, sip, host = { a->host_name, 0 };
     size_t split, worst, tn = sizeof("\"original\":") - 1;
@@ -1156,16 +1222,22 @@ static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
         d_str(&d, K("name"), user);
         d_close(&d, o1);
     }
-    if (host.p) {
-        o1 = d_open(&d, K("host"));
-        d_str(&d, K("name"), host);
+    if (!fnum(ev, IW_F_S_PORT, &n)) n = -1;
+    if (!(site.p || sip.p) || !srvt_copy(k, &d, host, site, sip, n)) {
+        size_t t0 = d.o;
+        unsigned char f0 = d.first;
+        if (host.p) {
+            o1 = d_open(&d, K("host"));
+            d_str(&d, K("name"), host);
+            d_close(&d, o1);
+        }
+        o1 = d_open(&d, K("server"));           /* r_server */
+        d_str(&d, K("address"), site.p ? site : sip);
+        if (looks_ip(sip)) d_str(&d, K("ip"), sip);
+        if (n >= 0) d_int(&d, K("port"), n);
         d_close(&d, o1);
+        if (site.p || sip.p) srvt_keep(k, &d, t0, f0, host, site, sip, n);
     }
-    o1 = d_open(&d, K("server"));               /* r_server */
-    d_str(&d, K("address"), site.p ? site : sip);
-    if (looks_ip(sip)) d_str(&d, K("ip"), sip);
-    if (fnum(ev, IW_F_S_PORT, &n)) d_int(&d, K("port"), n);
-    d_close(&d, o1);
     if (w->pos + worst + w->reserve > w->peak) w->peak = w->pos + worst + w->reserve;
     w->pos = d.o;
     w->first[1] = d.first;
@@ -1229,11 +1301,12 @@ static int r_iocwatch_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     return 1;
 }
 
-static void r_event_members_render(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
+static void r_event_members_render(jw_t *w, const iw_alert_t *a, iw_event_t *ev,
+                                   evsec_t *k)
 {
     long long pid;
 
-    if (r_event_members_direct(w, a, ev)) return;
+    if (r_event_members_direct(w, a, ev, k)) return;
     r_ip(w, K("source"), fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
         /* the entry's own text: `message` is the alert's line */
@@ -1266,7 +1339,7 @@ static void r_event_members(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     unsigned char first0;
 
     if (!k) {
-        r_event_members_render(w, a, ev);
+        r_event_members_render(w, a, ev, k);
         return;
     }
     first0 = w->first[1];
@@ -1279,14 +1352,14 @@ static void r_event_members(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
             w->first[1] = k->first_after;
             return;
         }
-        r_event_members_render(w, a, ev);
+        r_event_members_render(w, a, ev, k);
         return;
     }
     pos0 = w->pos;
     peak0 = w->peak;
     dropped0 = w->dropped;
     w->peak = 0;
-    r_event_members_render(w, a, ev);
+    r_event_members_render(w, a, ev, k);
     jw_peak(w);
     nh = a->host_name ? strlen(a->host_name) : 0;
     if (!w->err && w->dropped == dropped0 && w->depth == 1 && w->pos - pos0 <= EVSEC_OUT

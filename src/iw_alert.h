@@ -39,7 +39,8 @@ extern int iw_alert_roomy;
  * copied from what iw_alert_prepare rendered (the reference). */
 extern int iw_alert_frags;
 /* Tests only: 0 = the event's members are rendered for every alert instead
- * of once per event and thread (the reference). */
+ * of once per event and thread, and "host" and "server" for every request
+ * instead of once per server name and thread (the reference). */
 extern int iw_alert_evsec;
 
 /* Render the parts of a rule's alerts that depend on the rule alone

@@ -867,9 +867,12 @@ TEST(alert_json_direct_same_at_every_size)
     iw_rule_t *r = mk_rule(p, "direct-rule", "Direct \xe2\x82\xac", IW_LEVEL_HIGH, "attack.t1190");
 
     memset(val, 'v', sizeof(val) - 1);
-    for (k = 0; k < 2; k++) {
-        fx_request(&f, k ? "/plain" : "/a%20b?q=\"x\"&y=\xc3\xa9", "agent \"007\"");
-        if (k == 0) {
+    for (k = 0; k < 3; k++) {
+        fx_request(&f, k == 1 ? "/plain" : "/a%20b?q=\"x\"&y=\xc3\xa9", "agent \"007\"");
+        if (k == 2) {       /* server.ip copies server.address; a method the line cuts */
+            f.d.sitename = IW_STR_NULL;
+            f.d.method = S("M\"ETHOD-LONGER-THAN-16");
+        } else if (k == 0) {
             f.d.username = S("alice");
             f.d.request_id = S("rid-1");
             f.d.client_ip = S("client.example");
@@ -912,6 +915,56 @@ TEST(alert_json_direct_same_at_every_size)
                 fprintf(stderr, "  event %d size %zu differs:\n  %s\n  %s\n", k, size, x, y);
         }
     }
+    CHECK_INT(diff, 0);
+}
+
+/* "host" and "server" of a request are copied from the thread's last ones
+ * when their inputs are the same (host.name, s-sitename, s-ip, s-port):
+ * the bytes rendering writes, for requests whose server inputs repeat,
+ * change one at a time (an escaped site name, no site name, no port, no
+ * host name) and come back. */
+TEST(alert_json_server_kept_same_as_rendering)
+{
+    static const char *const sites[] = { "www.example.com", "www.example.com", NULL, NULL,
+                                         "a\"b\xc3\xa9", "www.example.com", "www.example.com" };
+    static const char *const sips[] = { "10.0.0.1", "10.0.0.1", "10.0.0.1", "10.0.0.2", NULL,
+                                        "10.0.0.1", "10.0.0.1" };
+    static const int ports[] = { 443, 443, 443, 443, 0, 80, 443 };
+    static const char *const hosts[] = { "web1", "web1", "web1", NULL, "web\"2", "web1", "web1" };
+    static char x[8192], y[8192];
+    fx_t f;
+    iw_alert_t a;
+    iw_hit_t hit;
+    size_t n1, n2;
+    int k, rep, diff = 0;
+    iw_rule_t *r = mk_rule(p, "srv-rule", "Server kept", IW_LEVEL_HIGH, NULL);
+
+    for (rep = 0; rep < 2; rep++)
+        for (k = 0; k < 7; k++) {
+            fx_request(&f, "/x?y=1", "ua");
+            f.d.sitename = sites[k] ? S(sites[k]) : IW_STR_NULL;
+            f.d.server_ip = sips[k] ? S(sips[k]) : IW_STR_NULL;
+            f.d.server_port = ports[k];
+            iw_event_init(&f.ev, f.evbuf, sizeof(f.evbuf));
+            iw_event_from_request(&f.ev, &f.d);
+            memset(&hit, 0, sizeof(hit));
+            hit.rule = r;
+            hit.nmatches = 1;
+            hit.matches[0].field = IW_F_CS_URI_QUERY;
+            hit.matches[0].value = S("y=1");
+            alert_for(&a, r, &f.ev, &hit);
+            a.host_name = hosts[k];
+            n1 = iw_alert_json(&a, x, sizeof(x));
+            CHECK(iw_test_json_valid(x, n1));
+            if (k == 1)
+                CHECK_CONTAINS(x, ",\"host\":{\"name\":\"web1\"},\"server\":{\"address\":"
+                                  "\"www.example.com\",\"ip\":\"10.0.0.1\",\"port\":443}");
+            iw_alert_evsec = 0;         /* the reference: rendered */
+            n2 = iw_alert_json(&a, y, sizeof(y));
+            iw_alert_evsec = 1;
+            if ((n1 != n2 || memcmp(x, y, n1 + 1)) && diff++ < 3)
+                fprintf(stderr, "  request %d differs:\n  %s\n  %s\n", k, x, y);
+        }
     CHECK_INT(diff, 0);
 }
 
