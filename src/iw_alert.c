@@ -355,9 +355,12 @@ static int looks_ip(iw_str_t v)
     return ((sum >> 8) & 0xff) >= 2 || (sum & 0xff) == 3;
 }
 
-/* Host header without its port: "h:80" -> "h", "[::1]:80" -> "::1". */
+/* Host header without its port: "h:80" -> "h", "[::1]:80" -> "::1".  One
+ * colon is a port's; more are a bare IPv6 address's (memchr: a whole
+ * header in a few steps, not a byte a step). */
 static iw_str_t host_only(iw_str_t v)
 {
+    const char *c;
     size_t i;
     if (!v.p || v.len == 0) return IW_STR_NULL;
     if (v.p[0] == '[') {
@@ -365,12 +368,10 @@ static iw_str_t host_only(iw_str_t v)
             if (v.p[i] == ']') return (iw_str_t){ v.p + 1, i - 1 };
         return v;
     }
-    for (i = v.len; i > 0; i--)
-        if (v.p[i - 1] == ':') {
-            if (memchr(v.p, ':', i - 1)) return v;      /* bare IPv6 */
-            return (iw_str_t){ v.p, i - 1 };
-        }
-    return v;
+    if (!(c = memchr(v.p, ':', v.len))
+        || memchr(c + 1, ':', v.len - (size_t)(c + 1 - v.p)))
+        return v;                                       /* no port; bare IPv6 */
+    return (iw_str_t){ v.p, (size_t)(c - v.p) };
 }
 
 static int is_digits(const char *s, size_t n)

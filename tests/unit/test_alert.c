@@ -918,6 +918,33 @@ TEST(alert_json_direct_same_at_every_size)
     CHECK_INT(diff, 0);
 }
 
+/* url.domain is the Host header without its port: one colon is a port's,
+ * more are a bare IPv6 address's, [IPv6]:port gives what is in brackets. */
+TEST(alert_json_domain_without_port)
+{
+    static const char *const in[][2] = {
+        { "h", "h" }, { "h:80", "h" }, { "h:", "h" }, { ":80", "" },
+        { "[::1]:80", "::1" }, { "[::1]", "::1" }, { "[::1", "[::1" },
+        { "::1", "::1" }, { "2001:db8::1", "2001:db8::1" }, { "a:b:c", "a:b:c" },
+    };
+    static char x[8192], want[64];
+    fx_t f;
+    iw_alert_t a;
+    size_t i;
+    iw_rule_t *r = mk_rule(p, "dom-rule", "Domain", IW_LEVEL_LOW, NULL);
+
+    for (i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        fx_request(&f, "/", "ua");
+        f.hv[0] = S(in[i][0]);
+        iw_event_init(&f.ev, f.evbuf, sizeof(f.evbuf));
+        iw_event_from_request(&f.ev, &f.d);
+        alert_for(&a, r, &f.ev, NULL);
+        iw_alert_json(&a, x, sizeof(x));
+        snprintf(want, sizeof(want), "\"domain\":\"%s\"}", in[i][1]);
+        CHECK_CONTAINS(x, want);
+    }
+}
+
 /* "host" and "server" of a request are copied from the thread's last ones
  * when their inputs are the same (host.name, s-sitename, s-ip, s-port):
  * the bytes rendering writes, for requests whose server inputs repeat,
