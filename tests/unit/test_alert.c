@@ -180,6 +180,16 @@ static void alert_for(iw_alert_t *a, const iw_rule_t *r, iw_event_t *ev,
     a->now = t_fixed();
 }
 
+/* A hit of rule r with one match: field f = v. */
+static void one_match(iw_hit_t *h, const iw_rule_t *r, iw_field_id_t f, const char *v)
+{
+    memset(h, 0, sizeof(*h));
+    h->rule = r;
+    h->nmatches = 1;
+    h->matches[0].field = f;
+    h->matches[0].value = S(v);
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 TEST(alert_json_access)
@@ -208,11 +218,7 @@ TEST(alert_json_access)
     APR_ARRAY_PUSH(r->references, const char *) = "https://example.org/ref";
 
     fx_request(&f, "/cgi-bin/x.php?cmd=id", "curl/8.0");
-    memset(&hit, 0, sizeof(hit));
-    hit.rule = r;
-    hit.nmatches = 1;
-    hit.matches[0].field = IW_F_CS_URI_QUERY;
-    hit.matches[0].value = S("cmd=id");
+    one_match(&hit, r, IW_F_CS_URI_QUERY, "cmd=id");
     alert_for(&a, r, &f.ev, &hit);
     n = iw_alert_json(&a, buf, sizeof(buf));
     CHECK_INT(n, strlen(buf));
@@ -627,11 +633,7 @@ TEST(alert_json_message_bounded)
     memset(target + 1, 'a', sizeof(target) - 2);
     target[sizeof(target) - 1] = '\0';
     fx_request(&f, target, "x");
-    memset(&hit, 0, sizeof(hit));
-    hit.rule = r;
-    hit.nmatches = 1;
-    hit.matches[0].field = IW_F_CS_URI;
-    hit.matches[0].value = S(target);
+    one_match(&hit, r, IW_F_CS_URI, target);
     alert_for(&a, r, &f.ev, &hit);
     n = iw_alert_json(&a, buf, sizeof(buf));
     CHECK(iw_test_json_valid(buf, n));
@@ -974,11 +976,7 @@ TEST(alert_json_server_kept_same_as_rendering)
             f.d.server_port = ports[k];
             iw_event_init(&f.ev, f.evbuf, sizeof(f.evbuf));
             iw_event_from_request(&f.ev, &f.d);
-            memset(&hit, 0, sizeof(hit));
-            hit.rule = r;
-            hit.nmatches = 1;
-            hit.matches[0].field = IW_F_CS_URI_QUERY;
-            hit.matches[0].value = S("y=1");
+            one_match(&hit, r, IW_F_CS_URI_QUERY, "y=1");
             alert_for(&a, r, &f.ev, &hit);
             a.host_name = hosts[k];
             n1 = iw_alert_json(&a, x, sizeof(x));
@@ -1028,11 +1026,7 @@ TEST(alert_json_rule_frag_same_as_rendering)
     for (k = 0; k < 5; k++) {
         iw_alert_prepare_rule(p, rules[k], k < 4 ? "sigma" : NULL);
         REQUIRE(rules[k]->alert_frag != NULL);
-        memset(&hit, 0, sizeof(hit));
-        hit.rule = rules[k];
-        hit.nmatches = 1;
-        hit.matches[0].field = IW_F_CS_USER_AGENT;
-        hit.matches[0].value = S("agent \"007\"");
+        one_match(&hit, rules[k], IW_F_CS_USER_AGENT, "agent \"007\"");
         alert_for(&a, rules[k], &f.ev, &hit);
         if (k == 4) a.ruleset = NULL;
         iw_alert_frags = 0;
