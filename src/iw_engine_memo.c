@@ -24,6 +24,7 @@ typedef struct ent {
     uint8_t pad;
 } ent_t;
 _Static_assert(sizeof(ent_t) == 32, "a set of two ways is one cache line");
+_Static_assert(IW_ENGINE_MEMO_WINDOW % IW_ENGINE_MEMO_EARLY == 0, "windows end at a judgement");
 _Static_assert(IW_ENGINE_MEMO_MAX_KEY < 65536, "key lengths fit 16 bits (key_id)");
 _Static_assert((1ull << 20) * IW_ENGINE_MEMO_RING_PER_ENTRY <= (1ull << 32)
                && (1ull << 20) * IW_ENGINE_MEMO_LONG_RING_PER_ENTRY <= (1ull << 32),
@@ -248,22 +249,21 @@ int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag)
     return 0;
 }
 
-/* One lookup into its class's window; a poor window pauses the class. */
+/* One lookup into its class's window; a poor window pauses the class.
+ * The window is judged every IW_ENGINE_MEMO_EARLY lookups on what it has
+ * seen so far, not only at its end: a class whose first lookups hit (the
+ * same test request a few times) and whose later ones do not (a scanner's
+ * queries) stops paying for misses after the next IW_ENGINE_MEMO_EARLY. */
 static inline __attribute__((always_inline))
 void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
 {
     window_t *w = window_of(c, tag);
     w->w_hits += (uint32_t)hit;
-    ++w->w_lookups;
-    if (w->w_lookups == IW_ENGINE_MEMO_EARLY                   /* a class that seldom hits */
-        && w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * IW_ENGINE_MEMO_EARLY) {
+    if (++w->w_lookups % IW_ENGINE_MEMO_EARLY) return;
+    if (w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * w->w_lookups)
         w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
-        w->w_lookups = 0;
+    else if (w->w_lookups < IW_ENGINE_MEMO_WINDOW)
         return;
-    }
-    if (w->w_lookups < IW_ENGINE_MEMO_WINDOW) return;
-    if (w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * IW_ENGINE_MEMO_WINDOW)
-        w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
     w->w_lookups = w->w_hits = 0;
 }
 

@@ -67,17 +67,18 @@ typedef struct iw_engine_memo_key {
 /* A cache only pays when values repeat: each lookup costs a hash, each
  * miss a copy.  Per class of keys (tag % IW_ENGINE_MEMO_CLASSES: the engine's
  * field caches use one class per field, so a Host header that repeats does
- * not keep an ever-changing query cached), over every IW_ENGINE_MEMO_WINDOW
- * lookups the hit rate is measured; below IW_ENGINE_MEMO_MIN_HITS per mille the
- * class pauses (callers skip the cache: plain scans) for IW_ENGINE_MEMO_PAUSE
- * windows' worth of calls, then measures again.  The first
- * IW_ENGINE_MEMO_EARLY lookups of a window are judged at the same rate
- * already: a class of values seen once (_raw, a browser's events) stops
- * filling the cache within 128 lookups.  Exactness does not depend on it. */
+ * not keep an ever-changing query cached), the hit rate of a window of
+ * IW_ENGINE_MEMO_WINDOW lookups is judged every IW_ENGINE_MEMO_EARLY lookups
+ * on the lookups so far; below IW_ENGINE_MEMO_MIN_HITS per mille the class
+ * pauses (callers skip the cache: plain scans) for IW_ENGINE_MEMO_PAUSE
+ * windows' worth of calls, then measures again.  A class of values seen
+ * once (_raw, a browser's events) stops filling the cache within 128
+ * lookups, one whose first values repeat (a scanner's first requests) and
+ * whose later ones do not within 128 more.  Exactness does not depend on it. */
 #define IW_ENGINE_MEMO_WINDOW   1024
 #define IW_ENGINE_MEMO_MIN_HITS 50
 #define IW_ENGINE_MEMO_PAUSE    8
-#define IW_ENGINE_MEMO_EARLY    128  /* ... or after this many lookups at that rate */
+#define IW_ENGINE_MEMO_EARLY    128  /* judged every this many lookups (WINDOW a multiple) */
 #define IW_ENGINE_MEMO_CLASSES  64
 
 /* The tag bit of keys kept in the long region (when the cache has one). */

@@ -411,6 +411,30 @@ TEST(memo_pauses_early_when_seldom_hit)
     CHECK_INT(paused_after_hits(IW_ENGINE_MEMO_EARLY), 0);
 }
 
+/* A class whose first values repeat and whose later ones do not (a
+ * scanner's first requests, then its payloads) is judged again every
+ * IW_ENGINE_MEMO_EARLY lookups on the window so far, not only at its end. */
+TEST(memo_pauses_when_later_lookups_miss)
+{
+    iw_engine_memo_t *c = iw_engine_memo_create(64, 0);
+    iw_engine_memo_key_t same = key_of(9, NULL, "Host: example.org"), k;
+    char v[32];
+    int i, n = 0;
+
+    REQUIRE(c);
+    iw_engine_memo_put(c, &same, "s", 2);
+    for (i = 0; i < IW_ENGINE_MEMO_EARLY / 8; i++) CHECK(get_str(c, same));   /* 12.5 %: on */
+    for (; iw_engine_memo_wanted(c, 9) && i < IW_ENGINE_MEMO_WINDOW; i++, n++) {
+        snprintf(v, sizeof(v), "GET /%d HTTP/1.1", i);
+        k = key_of(9, NULL, v);
+        CHECK(!get_str(c, k));
+    }
+    /* 16 hits are under 5 % of 384 lookups: paused there, at the third judgement */
+    CHECK_INT(i, 3 * IW_ENGINE_MEMO_EARLY);
+    CHECK_INT(iw_engine_memo_wanted(c, 9), 0);
+    iw_engine_memo_destroy(c);
+}
+
 static const char *CACHE_RULES =
     "title: t1\nid: c1\nlevel: high\nlogsource:\n    category: webserver\n"
     "detection:\n    sel:\n        c-ip|cidr: 10.0.0.0/8\n"
