@@ -740,9 +740,9 @@ static void scan_field_cached(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t 
     iw_engine_memo_res_t rec;
     size_t rlen;
 
-    /* the tag's low bits are the field: each field is its own class */
-    key.tag = (uint32_t)c->field | (uint32_t)ti << 8 | (db == fm->rest ? 1u << 9 : 0) | LONGVAL(c->field);
-    if ((cache = s->sc && db && iw_engine_memo_wanted(s->sc, key.tag))) {
+    /* the tag's low bits are the field: each field is its own class (no key without a database) */
+    if ((cache = db && s->sc && iw_engine_memo_wanted(s->sc, key.tag = (uint32_t)c->field | (uint32_t)ti << 8
+                                                      | (db == fm->rest ? 1u << 9 : 0) | LONGVAL(c->field)))) {
         key.pre = segs;
         key.npre = (c->field == IW_F_RAW && e->merge) ? seg_key(c, segs) : 0;
         key.v = c->v.p;

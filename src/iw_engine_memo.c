@@ -7,22 +7,9 @@
 
 #define RING_MIN (4u * IW_ENGINE_MEMO_MAX_KEY)
 
-/* An entry is 32 bytes, a set of two ways one cache line: the fields a
- * miss is told by (hash, then tag and lengths) and where its key bytes
- * and its result lie in the ring.  A record in the ring is the key bytes,
- * then (at the next 8-byte boundary) the result, only as many bytes as
- * the caller's result has (most results are empty).  An entry whose key
- * bytes are another entry's (iw_engine_memo_put_shared) has its result
- * written on its own, after them. */
-typedef struct ent {
-    uint64_t h;                    /* the key's hash (always odd); 0: unused */
-    uint64_t id;                   /* tag, npre and n (key_id) */
-    uint64_t pos;                  /* ring position of pre + value */
-    uint32_t res;                  /* the result at ring + res (whatever pos) */
-    uint16_t rlen;
-    uint8_t mru;                   /* (first way of a set): the way used last */
-    uint8_t pad;
-} ent_t;
+typedef iw_engine_memo__ent_t ent_t;
+typedef iw_engine_memo__region_t region_t;
+
 _Static_assert(sizeof(ent_t) == 32, "a set of two ways is one cache line");
 _Static_assert(IW_ENGINE_MEMO_WINDOW % IW_ENGINE_MEMO_EARLY == 0, "windows end at a judgement");
 _Static_assert(IW_ENGINE_MEMO_MAX_KEY < 65536, "key lengths fit 16 bits (key_id)");
@@ -30,79 +17,25 @@ _Static_assert((1ull << 20) * IW_ENGINE_MEMO_RING_PER_ENTRY <= (1ull << 32)
                && (1ull << 20) * IW_ENGINE_MEMO_LONG_RING_PER_ENTRY <= (1ull << 32),
                "ring offsets fit 32 bits (ent_t.res)");
 
-typedef struct window {
-    uint32_t w_lookups, w_hits;    /* current measurement window */
-    uint32_t paused;               /* calls still to skip */
-} window_t;
-
-/* Entries and the ring their records are written to.  Two regions: keys
- * tagged IW_ENGINE_MEMO_LONG (values a client sends again after hundreds
- * of other requests: its header lines, its cookie) are kept in their own,
- * which the stream of values seen once (header blocks, URLs, query
- * strings) cannot push out. */
-typedef struct region {
-    ent_t *ents;
-    unsigned char *ring;
-    uint64_t ring_mask, head;      /* head: total bytes ever written (a multiple of 8) */
-    uint32_t mask;                 /* entries - 1 */
-    uint32_t set_mask;             /* first entry of a key's set: 2 ways (1 for a 1-entry region) */
-    uint64_t last_pos, last_len;   /* the last record whose key bytes were copied: where, how many */
-} region_t;
-
-/* What a lookup reads first, and class 0's window (the event cache's
- * only class), fit the first cache line. */
-struct iw_engine_memo {
-    region_t *rp[2];               /* by the tag's top bit: r[1] for IW_ENGINE_MEMO_LONG keys, or r[0] */
-    region_t r[2];
-    uint64_t hits, misses;
-    window_t cls[IW_ENGINE_MEMO_CLASSES];   /* per class of keys (tag % IW_ENGINE_MEMO_CLASSES) */
-};
-
 static inline region_t *region_of(iw_engine_memo_t *c, uint32_t tag)
 {
     return c->rp[tag >> 31];
 }
 
-static window_t *window_of(iw_engine_memo_t *c, uint32_t tag) { return &c->cls[tag % IW_ENGINE_MEMO_CLASSES]; }
-
-/* The low and high halves of a * b folded together: one multiply mixes
- * 16 bytes (the 64-bit fallback mixes 8 per multiply). */
-static inline uint64_t fold_mul(uint64_t a, uint64_t b)
-{
-#ifdef __SIZEOF_INT128__
-    __uint128_t r = (__uint128_t)a * b;
-    return (uint64_t)r ^ (uint64_t)(r >> 64);
-#else
-    uint64_t h = (a ^ (b >> 32)) * 0xBF58476D1CE4E5B9ull;
-    h ^= h >> 31;
-    h = (h ^ b) * 0x94D049BB133111EBull;
-    return h ^ (h >> 29);
-#endif
-}
+#define fold_mul iw_engine_memo__fold
 
 static inline uint64_t load64(const unsigned char *b) { uint64_t w; memcpy(&w, b, 8); return w; }
-static inline uint64_t load32(const unsigned char *b) { uint32_t w; memcpy(&w, b, 4); return w; }
 
 /* The portable hash: 16 bytes per multiply.  Not for adversarial use: a
  * collision costs a cache miss (entries are compared in full), never a
  * wrong result. */
 static uint64_t hash_mul(uint64_t seed, const unsigned char *b, size_t n)
 {
-    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull), x = 0, y = 0;
+    uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
 
     for (; n > 16; b += 16, n -= 16)
         h = fold_mul(load64(b) ^ 0xA0761D6478BD642Full ^ h, load64(b + 8) ^ 0xE7037ED1A0B428DBull);
-    if (n >= 8) {                  /* the last 8..16 bytes, maybe overlapping */
-        x = load64(b);
-        y = load64(b + n - 8);
-    } else if (n >= 4) {
-        x = load32(b);
-        y = load32(b + n - 4);
-    } else if (n) {
-        x = (uint64_t)b[0] << 16 | (uint64_t)b[n >> 1] << 8 | b[n - 1];
-    }
-    h = fold_mul(x ^ 0xA0761D6478BD642Full ^ h, y ^ 0xE7037ED1A0B428DBull ^ n);
-    return fold_mul(h ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull);
+    return iw_engine_memo__hash_tail(h, b, n);   /* the last 1..16 bytes */
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -151,21 +84,18 @@ __attribute__((constructor)) static void aes_probe(void)
 int iw_engine_memo_aes;
 #endif
 
-/* Keys run to a kilobyte with a browser's headers: AES rounds where the
- * CPU has them (keys over 16 bytes), else 16 bytes per multiply. */
-static inline __attribute__((always_inline))
-uint64_t hash64(uint64_t seed, const void *p, size_t n)
+/* Keys over 16 bytes (up to a kilobyte with a browser's headers): AES
+ * rounds where the CPU has them for keys over AES_MIN bytes, else 16
+ * bytes per multiply (up to 64 bytes, four multiplies and the tail cost
+ * less than the AES hash's fixed part: its lanes set up and folded). */
+#define AES_MIN 64
+IW_HOT
+uint64_t iw_engine_memo__hash_long(uint64_t seed, const void *p, size_t n)
 {
 #ifdef HAVE_AES_HASH
-    if (n > 16 && iw_engine_memo_aes) return hash_aes(seed, p, n);
+    if (n > AES_MIN && iw_engine_memo_aes) return hash_aes(seed, p, n);
 #endif
     return hash_mul(seed, p, n);
-}
-
-IW_HOT
-uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n)
-{
-    return hash64(seed, p, n);
 }
 
 /* A region's size: entries rounded up to a power of two (at most 2^20),
@@ -240,84 +170,11 @@ size_t iw_engine_memo_bytes(unsigned entries, unsigned long_entries)
     return t;
 }
 
-IW_HOT
-int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag)
-{
-    window_t *w = window_of(c, tag);
-    if (!w->paused) return 1;
-    w->paused--;
-    return 0;
-}
-
-/* One lookup into its class's window; a poor window pauses the class.
- * The window is judged every IW_ENGINE_MEMO_EARLY lookups on what it has
- * seen so far, not only at its end: a class whose first lookups hit (the
- * same test request a few times) and whose later ones do not (a scanner's
- * queries) stops paying for misses after the next IW_ENGINE_MEMO_EARLY. */
-static inline __attribute__((always_inline))
-void window_count(iw_engine_memo_t *c, uint32_t tag, int hit)
-{
-    window_t *w = window_of(c, tag);
-    w->w_hits += (uint32_t)hit;
-    if (++w->w_lookups % IW_ENGINE_MEMO_EARLY) return;
-    if (w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * w->w_lookups)
-        w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
-    else if (w->w_lookups < IW_ENGINE_MEMO_WINDOW)
-        return;
-    w->w_lookups = w->w_hits = 0;
-}
-
-/* The key's hash from the hash of its value bytes (hb, of
- * iw_engine_memo_hash64 seeded 0): the tag and the prefix are mixed in
- * after, so that a caller keying the same bytes under several tags (a
- * header block) hashes them once. */
-static inline __attribute__((always_inline))
-int key_hb(iw_engine_memo_key_t *k, uint64_t hb)
-{
-    uint64_t h = hb ^ ((uint64_t)k->tag * 0x9E3779B97F4A7C15ull);
-
-    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;
-    if (k->npre) h ^= iw_engine_memo_hash64(0xD6E8FEB86659FD93ull, k->pre, k->npre) * 0xBF58476D1CE4E5B9ull;
-    k->h = fold_mul(h ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull) | 1;   /* odd: an unused entry's 0 never matches */
-    return 1;
-}
-
-IW_HOT
-int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb)
-{
-    return key_hb(k, hb);
-}
-
-IW_HOT
-int iw_engine_memo_key(iw_engine_memo_key_t *k)
-{
-    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;   /* not hashed in vain */
-    return key_hb(k, hash64(0, k->v, k->n));    /* no second call (every lookup) */
-}
-
-/* Tag and lengths in one word (both lengths are at most
- * IW_ENGINE_MEMO_MAX_KEY): one compare tells most misses apart. */
-static inline uint64_t key_id(const iw_engine_memo_key_t *k)
-{
-    return (uint64_t)k->tag | (uint64_t)k->npre << 32 | (uint64_t)k->n << 48;
-}
-
 #define ALIGN8(n) (((n) + 7) & ~(uint64_t)7)
 
-/* The key bytes and result of an entry whose hash and id match: still in
- * the ring (its bytes are intact while fewer than the ring's size have
- * been written since its key's; writes never wrap inside a record) and
- * the key bytes equal. */
-static inline __attribute__((always_inline))
-int ent_bytes(const region_t *r, const ent_t *e, const iw_engine_memo_key_t *k)
-{
-    const unsigned char *b;
-
-    if (r->head - e->pos > r->ring_mask + 1) return 0;
-    b = r->ring + (e->pos & r->ring_mask);
-    return (!k->npre || !memcmp(b, k->pre, k->npre))
-           && (!k->n || !memcmp(b + k->npre, k->v, k->n));
-}
+#define ent_bytes iw_engine_memo__bytes
+#define find iw_engine_memo__find
+#define key_id iw_engine_memo__key_id
 
 /* Room for a record of len bytes at the head, not wrapping inside: its
  * ring position. */
@@ -335,7 +192,7 @@ static inline uint64_t ring_take(region_t *r, uint64_t len)
  * result copied to the head, so that a value that keeps repeating (a
  * browser's accept lists, the Host) outlives the stream of values seen
  * once (request lines, URLs) that pushes the ring on. */
-static __attribute__((noinline)) void refresh(region_t *r, ent_t *e, uint64_t len)
+void iw_engine_memo__refresh(region_t *r, ent_t *e, uint64_t len)
 {
     uint64_t roff = ALIGN8(len), at;
     unsigned char *to;
@@ -349,41 +206,6 @@ static __attribute__((noinline)) void refresh(region_t *r, ent_t *e, uint64_t le
     memcpy(to + roff, r->ring + e->res, e->rlen);
     e->pos = at;
     e->res = (uint32_t)((at + roff) & r->ring_mask);
-}
-
-/* The entry of the key in its set, or NULL. */
-static inline __attribute__((always_inline))
-ent_t *find(const region_t *r, ent_t *e, const iw_engine_memo_key_t *k)
-{
-    uint64_t id = key_id(k);
-
-    if (e->h == k->h && e->id == id && ent_bytes(r, e, k)) return e;
-    if (!r->mask) return NULL;
-    e++;
-    if (e->h == k->h && e->id == id && ent_bytes(r, e, k)) return e;
-    return NULL;
-}
-
-IW_HOT
-const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen)
-{
-    region_t *r = region_of(c, k->tag);
-    ent_t *set = &r->ents[k->h & r->set_mask], *e = find(r, set, k);
-
-    /* one writer (the owning thread); relaxed stores so that a status
-     * page may read the counters from another thread */
-    if (!e) {
-        __atomic_store_n(&c->misses, c->misses + 1, __ATOMIC_RELAXED);
-        window_count(c, k->tag, 0);
-        return NULL;
-    }
-    set->mru = (uint8_t)(e - set);
-    if (r->head - e->pos > (r->ring_mask + 1) / 2)
-        refresh(r, e, k->npre + k->n);
-    __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
-    window_count(c, k->tag, 1);
-    *rlen = e->rlen;
-    return r->ring + e->res;
 }
 
 /* Keys of at least this many bytes equal to the record written last take
@@ -417,13 +239,13 @@ static void put_at(region_t *r, const iw_engine_memo_key_t *k, const void *res, 
         at = ring_take(r, rlen);
         e->pos = src->pos;
         e->res = (uint32_t)(at & r->ring_mask);
-        memcpy(r->ring + (at & r->ring_mask), res, rlen);
+        iw_copy_short(r->ring + (at & r->ring_mask), res, rlen);
     } else {
         at = ring_take(r, ALIGN8(len) + rlen);
         b = r->ring + (at & r->ring_mask);
         if (k->npre) memcpy(b, k->pre, k->npre);
-        if (k->n) memcpy(b + k->npre, k->v, k->n);
-        memcpy(b + ALIGN8(len), res, rlen);
+        iw_copy_short(b + k->npre, k->v, k->n);
+        iw_copy_short(b + ALIGN8(len), res, rlen);
         e->pos = at;
         e->res = (uint32_t)((at + ALIGN8(len)) & r->ring_mask);
         r->last_pos = at;

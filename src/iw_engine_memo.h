@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define IW_ENGINE_MEMO_MAX_PREDS 16
 #define IW_ENGINE_MEMO_MAX_KEY   8192
@@ -92,15 +93,6 @@ iw_engine_memo_t *iw_engine_memo_create(unsigned entries, unsigned long_entries)
 size_t iw_engine_memo_bytes(unsigned entries, unsigned long_entries);
 void iw_engine_memo_destroy(iw_engine_memo_t *c);
 
-/* 1 when the caller should use the cache for a key of this tag (its
- * class is not paused); a call while paused counts the pause down. */
-int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag);
-/* Hash the key (sets k->h); 0 when the key is too long to cache. */
-int iw_engine_memo_key(iw_engine_memo_key_t *k);
-/* The same from hb, iw_engine_memo_hash64(0, k->v, k->n) computed before. */
-int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb);
-/* The cached result for the key (*rlen bytes), or NULL (a miss). */
-const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen);
 /* Remember a result of at most IW_ENGINE_MEMO_MAX_RES bytes (else ignored).
  * The pointer a get returns is valid until the next put. */
 void iw_engine_memo_put(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, const void *res, size_t rlen);
@@ -115,11 +107,243 @@ void iw_engine_memo_res_add(iw_engine_memo_res_t *r, int32_t pred, int field);
 /* Safe to call from another thread than the owner (relaxed reads). */
 void iw_engine_memo_counters(const iw_engine_memo_t *c, uint64_t *hits, uint64_t *misses);
 
-/* 64-bit hash of bytes (not cryptographic; collisions only cost a miss). */
-uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n);
 /* 1 when the hash uses AES-NI rounds (set at load time from the CPU);
  * tests set 0 to check the portable hash too.  Only within one process:
  * nothing hashed is kept across runs. */
 extern int iw_engine_memo_aes;
+
+/* ---- the lookup, inline in its callers ------------------------------------
+ * iw_engine_memo_wanted, _key, _key_hb, _get and _hash64 below are the
+ * work of every lookup (a dozen per request): as calls into
+ * iw_engine_memo.c, the calls, their register saves and the layers between
+ * them cost as much as the lookup itself.  The cache's layout is declared
+ * here for them; only iw_engine_memo.c writes it otherwise. */
+
+/* An entry is 32 bytes, a set of two ways one cache line: the fields a
+ * miss is told by (hash, then tag and lengths) and where its key bytes
+ * and its result lie in the ring.  A record in the ring is the key bytes,
+ * then (at the next 8-byte boundary) the result, only as many bytes as
+ * the caller's result has (most results are empty).  An entry whose key
+ * bytes are another entry's (iw_engine_memo_put_shared) has its result
+ * written on its own, after them. */
+typedef struct iw_engine_memo__ent {
+    uint64_t h;                    /* the key's hash (always odd); 0: unused */
+    uint64_t id;                   /* tag, npre and n (key_id) */
+    uint64_t pos;                  /* ring position of pre + value */
+    uint32_t res;                  /* the result at ring + res (whatever pos) */
+    uint16_t rlen;
+    uint8_t mru;                   /* (first way of a set): the way used last */
+    uint8_t pad;
+} iw_engine_memo__ent_t;
+
+typedef struct iw_engine_memo__window {
+    uint32_t w_lookups, w_hits;    /* current measurement window */
+    uint32_t paused;               /* calls still to skip */
+} iw_engine_memo__window_t;
+
+/* Entries and the ring their records are written to.  Two regions: keys
+ * tagged IW_ENGINE_MEMO_LONG (values a client sends again after hundreds
+ * of other requests: its header lines, its cookie) are kept in their own,
+ * which the stream of values seen once (header blocks, URLs, query
+ * strings) cannot push out. */
+typedef struct iw_engine_memo__region {
+    iw_engine_memo__ent_t *ents;
+    unsigned char *ring;
+    uint64_t ring_mask, head;      /* head: total bytes ever written (a multiple of 8) */
+    uint32_t mask;                 /* entries - 1 */
+    uint32_t set_mask;             /* first entry of a key's set: 2 ways (1 for a 1-entry region) */
+    uint64_t last_pos, last_len;   /* the last record whose key bytes were copied: where, how many */
+} iw_engine_memo__region_t;
+
+/* What a lookup reads first, and class 0's window (the event cache's
+ * only class), fit the first cache line. */
+struct iw_engine_memo {
+    iw_engine_memo__region_t *rp[2];   /* by the tag's top bit: r[1] for IW_ENGINE_MEMO_LONG keys, or r[0] */
+    iw_engine_memo__region_t r[2];
+    uint64_t hits, misses;
+    iw_engine_memo__window_t cls[IW_ENGINE_MEMO_CLASSES];   /* per class of keys (tag % IW_ENGINE_MEMO_CLASSES) */
+};
+
+/* Out of line (iw_engine_memo.c): the hash of more than 16 bytes, and a
+ * hit's record copied to the ring's head (iw_engine_memo_get). */
+uint64_t iw_engine_memo__hash_long(uint64_t seed, const void *p, size_t n);
+void iw_engine_memo__refresh(iw_engine_memo__region_t *r, iw_engine_memo__ent_t *e, uint64_t len);
+
+/* The low and high halves of a * b folded together: one multiply mixes
+ * 16 bytes (the 64-bit fallback mixes 8 per multiply). */
+static inline uint64_t iw_engine_memo__fold(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+    __uint128_t r = (__uint128_t)a * b;
+    return (uint64_t)r ^ (uint64_t)(r >> 64);
+#else
+    uint64_t h = (a ^ (b >> 32)) * 0xBF58476D1CE4E5B9ull;
+    h ^= h >> 31;
+    h = (h ^ b) * 0x94D049BB133111EBull;
+    return h ^ (h >> 29);
+#endif
+}
+
+/* The portable hash's last step, all of it for at most 16 bytes (b, n)
+ * after h: the first and last 8 (or 4) bytes, maybe overlapping, or the
+ * first, middle and last byte.  Not for adversarial use: a collision
+ * costs a cache miss (entries are compared in full), never a wrong
+ * result. */
+static inline uint64_t iw_engine_memo__hash_tail(uint64_t h, const unsigned char *b, size_t n)
+{
+    uint64_t x = 0, y = 0;
+    uint32_t w;
+
+    if (n >= 8) {
+        memcpy(&x, b, 8);
+        memcpy(&y, b + n - 8, 8);
+    } else if (n >= 4) {
+        memcpy(&w, b, 4); x = w;
+        memcpy(&w, b + n - 4, 4); y = w;
+    } else if (n) {
+        x = (uint64_t)b[0] << 16 | (uint64_t)b[n >> 1] << 8 | b[n - 1];
+    }
+    h = iw_engine_memo__fold(x ^ 0xA0761D6478BD642Full ^ h, y ^ 0xE7037ED1A0B428DBull ^ n);
+    return iw_engine_memo__fold(h ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull);
+}
+
+/* 64-bit hash of bytes (not cryptographic; collisions only cost a miss):
+ * at most 16 bytes here, longer ones by AES rounds where the CPU has them,
+ * else 16 bytes per multiply (iw_engine_memo.c). */
+static inline __attribute__((always_inline)) uint64_t iw_engine_memo_hash64(uint64_t seed, const void *p, size_t n)
+{
+    if (n > 16) return iw_engine_memo__hash_long(seed, p, n);
+    return iw_engine_memo__hash_tail(seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull), p, n);
+}
+
+/* 1 when the caller should use the cache for a key of this tag (its
+ * class is not paused); a call while paused counts the pause down. */
+static inline __attribute__((always_inline)) int iw_engine_memo_wanted(iw_engine_memo_t *c, uint32_t tag)
+{
+    iw_engine_memo__window_t *w = &c->cls[tag % IW_ENGINE_MEMO_CLASSES];
+    if (!w->paused) return 1;
+    w->paused--;
+    return 0;
+}
+
+/* The same as iw_engine_memo_key from hb, iw_engine_memo_hash64(0, k->v,
+ * k->n) computed before: the tag and the prefix are mixed in after, so
+ * that a caller keying the same bytes under several tags (a header block)
+ * hashes them once. */
+static inline __attribute__((always_inline)) int iw_engine_memo_key_hb(iw_engine_memo_key_t *k, uint64_t hb)
+{
+    uint64_t h = hb ^ ((uint64_t)k->tag * 0x9E3779B97F4A7C15ull);
+
+    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;
+    if (k->npre) h ^= iw_engine_memo_hash64(0xD6E8FEB86659FD93ull, k->pre, k->npre) * 0xBF58476D1CE4E5B9ull;
+    k->h = iw_engine_memo__fold(h ^ 0x8EBC6AF09C88C6E3ull, 0x589965CC75374CC3ull) | 1;   /* odd: an unused entry's 0 never matches */
+    return 1;
+}
+
+/* Hash the key (sets k->h); 0 when the key is too long to cache. */
+static inline __attribute__((always_inline)) int iw_engine_memo_key(iw_engine_memo_key_t *k)
+{
+    if (k->npre + k->n > IW_ENGINE_MEMO_MAX_KEY) return 0;   /* not hashed in vain */
+    return iw_engine_memo_key_hb(k, iw_engine_memo_hash64(0, k->v, k->n));
+}
+
+/* Tag and lengths in one word (both lengths are at most
+ * IW_ENGINE_MEMO_MAX_KEY): one compare tells most misses apart. */
+static inline uint64_t iw_engine_memo__key_id(const iw_engine_memo_key_t *k)
+{
+    return (uint64_t)k->tag | (uint64_t)k->npre << 32 | (uint64_t)k->n << 48;
+}
+
+/* n bytes at a and b equal; up to 16 compared without a libc call (most
+ * keys: a header line, a method, a short path). */
+static inline int iw_engine_memo__eq(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    uint64_t p, q, u, v;
+    uint32_t s, t;
+
+    if (n > 16) return !memcmp(x, y, n);
+    if (n >= 8) {
+        memcpy(&p, x, 8); memcpy(&q, x + n - 8, 8);
+        memcpy(&u, y, 8); memcpy(&v, y + n - 8, 8);
+        return !((p ^ u) | (q ^ v));
+    }
+    if (n >= 4) {
+        memcpy(&s, x, 4); memcpy(&t, y, 4);
+        if (s != t) return 0;
+        memcpy(&s, x + n - 4, 4); memcpy(&t, y + n - 4, 4);
+        return s == t;
+    }
+    for (; n; n--) if (*x++ != *y++) return 0;
+    return 1;
+}
+
+/* The key bytes and result of an entry whose hash and id match: still in
+ * the ring (its bytes are intact while fewer than the ring's size have
+ * been written since its key's; writes never wrap inside a record) and
+ * the key bytes equal. */
+static inline __attribute__((always_inline)) int iw_engine_memo__bytes(const iw_engine_memo__region_t *r, const iw_engine_memo__ent_t *e,
+                                        const iw_engine_memo_key_t *k)
+{
+    const unsigned char *b;
+
+    if (r->head - e->pos > r->ring_mask + 1) return 0;
+    b = r->ring + (e->pos & r->ring_mask);
+    return (!k->npre || !memcmp(b, k->pre, k->npre)) && iw_engine_memo__eq(b + k->npre, k->v, k->n);
+}
+
+/* The entry of the key in its set, or NULL. */
+static inline __attribute__((always_inline)) iw_engine_memo__ent_t *iw_engine_memo__find(const iw_engine_memo__region_t *r,
+                                                         iw_engine_memo__ent_t *e,
+                                                         const iw_engine_memo_key_t *k)
+{
+    uint64_t id = iw_engine_memo__key_id(k);
+
+    if (e->h == k->h && e->id == id && iw_engine_memo__bytes(r, e, k)) return e;
+    if (!r->mask) return NULL;
+    e++;
+    if (e->h == k->h && e->id == id && iw_engine_memo__bytes(r, e, k)) return e;
+    return NULL;
+}
+
+/* One lookup into its class's window; a poor window pauses the class.
+ * The window is judged every IW_ENGINE_MEMO_EARLY lookups on what it has
+ * seen so far, not only at its end: a class whose first lookups hit (the
+ * same test request a few times) and whose later ones do not (a scanner's
+ * queries) stops paying for misses after the next IW_ENGINE_MEMO_EARLY. */
+static inline __attribute__((always_inline)) void iw_engine_memo__count(iw_engine_memo_t *c, uint32_t tag, int hit)
+{
+    iw_engine_memo__window_t *w = &c->cls[tag % IW_ENGINE_MEMO_CLASSES];
+    w->w_hits += (uint32_t)hit;
+    if (++w->w_lookups % IW_ENGINE_MEMO_EARLY) return;
+    if (w->w_hits * 1000u < IW_ENGINE_MEMO_MIN_HITS * w->w_lookups)
+        w->paused = IW_ENGINE_MEMO_PAUSE * IW_ENGINE_MEMO_WINDOW;
+    else if (w->w_lookups < IW_ENGINE_MEMO_WINDOW)
+        return;
+    w->w_lookups = w->w_hits = 0;
+}
+
+/* The cached result for the key (*rlen bytes), or NULL (a miss). */
+static inline __attribute__((always_inline)) const void *iw_engine_memo_get(iw_engine_memo_t *c, const iw_engine_memo_key_t *k, size_t *rlen)
+{
+    iw_engine_memo__region_t *r = c->rp[k->tag >> 31];
+    iw_engine_memo__ent_t *set = &r->ents[k->h & r->set_mask], *e = iw_engine_memo__find(r, set, k);
+
+    /* one writer (the owning thread); relaxed stores so that a status
+     * page may read the counters from another thread */
+    if (!e) {
+        __atomic_store_n(&c->misses, c->misses + 1, __ATOMIC_RELAXED);
+        iw_engine_memo__count(c, k->tag, 0);
+        return NULL;
+    }
+    set->mru = (uint8_t)(e - set);
+    /* a hit in the older half of the ring: copied to the head */
+    if (__builtin_expect(r->head - e->pos > (r->ring_mask + 1) / 2, 0))
+        iw_engine_memo__refresh(r, e, k->npre + k->n);
+    __atomic_store_n(&c->hits, c->hits + 1, __ATOMIC_RELAXED);
+    iw_engine_memo__count(c, k->tag, 1);
+    *rlen = e->rlen;
+    return r->ring + e->res;
+}
 
 #endif

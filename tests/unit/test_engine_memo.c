@@ -52,12 +52,12 @@ TEST(memo_exact_keys)
  * spreads similar keys over a direct-mapped table's slots. */
 TEST(memo_hash_covers_every_byte)
 {
-    unsigned char b[80], slots[256];
+    unsigned char b[160], slots[256];
     size_t n, i;
     int bit, used = 0;
 
     memset(b, 'a', sizeof(b));
-    for (n = 0; n <= 64; n++) {
+    for (n = 0; n <= sizeof(b); n++) {      /* short, multiplied, AES (over 64) */
         uint64_t h = iw_engine_memo_hash64(7, b, n);
         CHECK(h != iw_engine_memo_hash64(8, b, n));                        /* the seed */
         if (n) CHECK(h != iw_engine_memo_hash64(7, b, n - 1));             /* the length */
@@ -560,7 +560,14 @@ static int eval_target(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, co
     static iw_str_t name = { "Host", 4 }, value = { "www.example.org", 15 };
     iw_request_desc_t d;
 
-    eu_get(&d, target, &name, &value, 1);
+    memset(&d, 0, sizeof(d));
+    d.method = (iw_str_t){ "GET", 3 };
+    d.target = (iw_str_t){ target, strlen(target) };
+    d.version = (iw_str_t){ "HTTP/1.1", 8 };
+    d.hdr_names = &name;
+    d.hdr_values = &value;
+    d.nhdrs = 1;
+    d.status = 200;
     d.sc_bytes = 100; d.cs_bytes = -1; d.time_taken_ms = 5;
     d.client_ip = (iw_str_t){ "192.0.2.10", 10 };
     d.time = apr_time_from_sec(1764240000);
