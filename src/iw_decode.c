@@ -232,6 +232,27 @@ static inline unsigned cand16(__m128i v, int plus, int path)
 #define LD16(q) _mm_loadu_si128((const __m128i *)(const void *)(q))
 #endif
 
+#ifdef __SSE2__
+/* A path's 16 bytes at u (u[16] readable): 0 when one of them stops the
+ * identity for sure ('%', NUL, '\\', '+' with plus, '/' before '/' or
+ * '.'), else the bits of its bytes >= 0x80 (each checked on its own:
+ * only some lead bytes of overlong forms stop it), or -1 when none. */
+static inline int path16(const unsigned char *u, int plus, unsigned *high)
+{
+    __m128i v = LD16(u), nx = LD16(u + 1);
+    __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('%')),
+                             _mm_cmpeq_epi8(v, _mm_setzero_si128()));
+    __m128i sl = _mm_and_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('/')),
+                               _mm_or_si128(_mm_cmpeq_epi8(nx, _mm_set1_epi8('/')),
+                                            _mm_cmpeq_epi8(nx, _mm_set1_epi8('.'))));
+    m = _mm_or_si128(m, _mm_or_si128(sl, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))));
+    if (plus) m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('+')));
+    if (_mm_movemask_epi8(m)) return 0;
+    *high = (unsigned)_mm_movemask_epi8(v);
+    return 1;
+}
+#endif
+
 int iw_decode_is_identity(const char *in, size_t len, int mode)
 {
     const unsigned char *u = (const unsigned char *)in;
@@ -239,6 +260,17 @@ int iw_decode_is_identity(const char *in, size_t len, int mode)
 
     if ((mode & IW_DECODE_PATH) && len && u[0] == '.') return 0;
 #ifdef __SSE2__
+    /* a path (its many '/' are no candidates one by one): whole blocks
+     * while the byte after each is in the value */
+    if (mode & IW_DECODE_PATH) {
+        unsigned h;
+        for (; i + 17 <= len; i += 16) {
+            if (!path16(u + i, (mode & IW_DECODE_PLUS) != 0, &h)) return 0;
+            for (; h; h &= h - 1)
+                if (!ident_byte(u, i + (size_t)__builtin_ctz(h), len, mode)) return 0;
+        }
+        if (i == len) return 1;        /* the last bytes: below, from i */
+    }
     /* 16 bytes per step; each candidate byte checked on its own (a path's
      * slashes, UTF-8 letters) */
     if (len >= 16) {

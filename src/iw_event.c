@@ -720,7 +720,7 @@ enum { PSRC_QUERY, PSRC_COOKIE, PSRC_BODY };   /* iw_event_param_field's order *
 /* The body's syntax by its Content-Type: JSON when the type says so
  * (application/json, application/ld+json, ...), else a form (the module
  * keeps only form and JSON bodies). */
-static iw_param_syntax_t body_syntax(const iw_event_t *ev)
+static iw_param_syntax_t __attribute__((noinline)) body_syntax(const iw_event_t *ev)
 {
     iw_str_t ct = ev->val[IW_F_CS_CONTENT_TYPE];
     const char *semi;
@@ -736,7 +736,7 @@ static iw_param_syntax_t body_syntax(const iw_event_t *ev)
 
 /* The source's bytes and syntax (a body's read from its Content-Type only
  * when there is a body: the callers read the syntax of a present source only). */
-static iw_str_t param_source(const iw_event_t *ev, int src, iw_param_syntax_t *syn)
+static inline iw_str_t param_source(const iw_event_t *ev, int src, iw_param_syntax_t *syn)
 {
     iw_str_t in = ev->val[iw_event_param_field(src)];
     *syn = src == PSRC_QUERY ? IW_PARAM_QUERY : src == PSRC_COOKIE ? IW_PARAM_COOKIE
@@ -787,6 +787,44 @@ static void lazy_header_dec(iw_event_t *ev)
     ev->val[IW_F_CS_HEADER_DEC] = (iw_str_t){ ev->buf + start, ev->buf_used - start - 1 };
 }
 
+/* The query's parameters from cs-uri-query-decoded when that view is
+ * computed already, from all of the query (qdec_whole):
+ * the query decoded once (iw_param_split_decoded says why that is exact).
+ * A query of one piece (no '&') is one parameter whose pair is the view
+ * itself, its name and value the view's two sides of the raw '=': no
+ * copy.  0: split the query as any source. */
+static int params_from_query_dec(iw_event_t *ev, iw_str_t in, iw_param_views_t *v)
+{
+    iw_str_t d = ev->val[IW_F_CS_URI_QUERY_DEC];
+    const char *eq;
+    size_t n, dn;
+
+    if (!ev->qdec_whole || !d.p) return 0;
+    if (mem_find(in.p, in.len, '&')) {
+        n = iw_param_split_decoded(in.p, in.len, d.p, d.len, ev->buf + ev->buf_used,
+                                   buf_avail(ev), v);
+        if (n == (size_t)-1) return 0;
+        ev->buf_used += n;
+        return 1;
+    }
+    memset(v, 0, sizeof(*v));
+    v->n = 1;
+    v->pairs = v->names = d;
+    v->values = (iw_str_t){ "", 0 };
+    if (!(eq = mem_find(in.p, in.len, '='))) return 1;
+    n = (size_t)(eq - in.p);
+    if (iw_decode_plain_len(in.p, n, 1) == n) {
+        dn = n;                             /* nothing to decode in the name */
+    } else {
+        if (buf_avail(ev) < n + 1) return 0;
+        dn = iw_decode_full(in.p, n, ev->buf + ev->buf_used, IW_DECODE_PLUS);   /* scratch */
+    }
+    if (dn >= d.len || d.p[dn] != '=') return 0;                              /* never */
+    v->names = (iw_str_t){ d.p, dn };
+    v->values = (iw_str_t){ d.p + dn + 1, d.len - dn - 1 };
+    return 1;
+}
+
 /* Split one source into its three views (pairs, names, values: three
  * consecutive field ids), once per event. */
 static void lazy_params(iw_event_t *ev, int src)
@@ -798,8 +836,9 @@ static void lazy_params(iw_event_t *ev, int src)
 
     ev->lazy_done |= (uint64_t)7 << f0;
     if (ev->type != IW_EV_ACCESS || !in.p || !in.len) return;
-    ev->buf_used += iw_param_split(in.p, in.len, syn, ev->buf + ev->buf_used,
-                                   buf_avail(ev), &v);
+    if (src != PSRC_QUERY || !params_from_query_dec(ev, in, &v))
+        ev->buf_used += iw_param_split(in.p, in.len, syn, ev->buf + ev->buf_used,
+                                       buf_avail(ev), &v);
     ev->pdrop[src] = v.dropped;
     ev->val[f0] = v.pairs;
     ev->val[f0 + 1] = v.names;
@@ -870,14 +909,17 @@ static void lazy_params_dropped(iw_event_t *ev)
     if (ev->type != IW_EV_ACCESS) return;
     for (src = PSRC_QUERY; src <= PSRC_BODY; src++) {
         iw_param_syntax_t syn;
-        iw_str_t in = param_source(ev, src, &syn);
+        iw_str_t in;
         size_t c;
         if (ev->lazy_done & ((uint64_t)1 << (IW_F_QP + 3 * src))) {
             n += (int64_t)ev->pdrop[src];
-        } else if (in.p && (syn == IW_PARAM_JSON || in.len > 2 * (size_t)IW_PARAMS_MAX)
-                   && (c = iw_param_count(in.p, in.len, syn)) > IW_PARAMS_MAX) {
-            n += (int64_t)(c - IW_PARAMS_MAX);
+            continue;
         }
+        if (!ev->val[iw_event_param_field(src)].p) continue;     /* absent: nothing to count */
+        in = param_source(ev, src, &syn);
+        if ((syn == IW_PARAM_JSON || in.len > 2 * (size_t)IW_PARAMS_MAX)
+            && (c = iw_param_count(in.p, in.len, syn)) > IW_PARAMS_MAX)
+            n += (int64_t)(c - IW_PARAMS_MAX);
     }
     if (n) {
         put_num(ev, IW_F_PARAMS_DROPPED, n);
@@ -905,7 +947,9 @@ static void compute_lazy(iw_event_t *ev, iw_field_id_t f)
         break;
     case IW_F_CS_URI_QUERY_DEC:
         s = ev->val[IW_F_CS_URI_QUERY];
-        if (s.p) ev->val[f] = decode_view(ev, s.p, s.len, IW_DECODE_PLUS);
+        if (!s.p) break;
+        ev->qdec_whole = buf_avail(ev) >= 4 && s.len < buf_avail(ev);   /* decode_view cuts nothing */
+        ev->val[f] = decode_view(ev, s.p, s.len, IW_DECODE_PLUS);
         break;
     case IW_F_CS_URI_DEC:
         lazy_uri_dec(ev);

@@ -148,6 +148,9 @@ typedef struct iw_event {
      * of the process had (0: none yet); what is kept about one event's
      * values across calls (an alert's event members) is keyed by it */
     uint64_t serial;
+    /* cs-uri-query-decoded is computed, from all of the query (not cut
+     * for room): the query's parameters are cut out of it */
+    int qdec_whole;
 } iw_event_t;
 
 /* Raw description of a request as seen by httpd or by a log line. */

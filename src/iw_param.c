@@ -240,6 +240,79 @@ static size_t count_pieces(const char *in, size_t len, iw_param_syntax_t syn)
     return n;
 }
 
+/* ---- a query cut out of its decoded view ------------------------------------ */
+
+/* Decoding never reduces across a raw '&' or '=': neither byte is part of
+ * a sequence the decoder takes ('%', 'u', hex digits, bytes >= 0x80), and
+ * it only reduces the output's tail, so a raw separator, once written,
+ * splits the output for good.  A query's decoded view (iw_decode_full with
+ * IW_DECODE_PLUS) is therefore its '&'-pieces decoded one by one, joined
+ * by the raw '&', and each piece its name and value decoded on their own
+ * joined by the raw '='.  Where every '&' of the view is a raw one, the
+ * parameters are cut out of it, not decoded again. */
+static void emit_cut(sink_t *s, const char *name, size_t nlen, int has_eq, const char *dseg,
+                     size_t dlen)
+{
+    size_t sep = s->n ? 1 : 0, dn, dv;
+    char *p;
+
+    if (s->full || s->n >= IW_PARAMS_MAX) { s->dropped++; return; }
+    if (sep) {
+        s->o[R_NAMES][s->used[R_NAMES]++] = '\0';
+        s->o[R_VALUES][s->used[R_VALUES]++] = '\0';
+        s->o[R_PAIRS][s->used[R_PAIRS]++] = '\0';
+    }
+    p = s->o[R_PAIRS] + s->used[R_PAIRS];
+    /* the name's decoded length: its own length when it has nothing to
+     * decode (the common case), else decoded where it goes */
+    dn = !has_eq ? dlen : iw_decode_plain_len(name, nlen, 1) == nlen ? nlen
+       : iw_decode_full(name, nlen, p, IW_DECODE_PLUS);
+    if (has_eq && (dn >= dlen || dseg[dn] != '=')) { s->full = 1; return; }   /* never */
+    dv = has_eq ? dlen - dn - 1 : 0;
+    iw_copy_short(p, dseg, dlen);
+    memcpy(s->o[R_NAMES] + s->used[R_NAMES], p, dn);
+    memcpy(s->o[R_VALUES] + s->used[R_VALUES], p + dlen - dv, dv);
+    s->used[R_NAMES] += dn;
+    s->used[R_VALUES] += dv;
+    s->used[R_PAIRS] += dlen;
+    s->n++;
+}
+
+size_t iw_param_split_decoded(const char *in, size_t len, const char *dec, size_t dlen,
+                              char *out, size_t room, iw_param_views_t *v)
+{
+    const char *p = in, *end = in + len, *q, *d = dec, *dend = dec + dlen, *dq;
+    sink_t s;
+    size_t r = room / 3, k;
+
+    memset(v, 0, sizeof(*v));
+    if (!in || !dec || room < IW_PARAM_ROOM(len) || dlen > len) return (size_t)-1;
+    memset(&s, 0, sizeof(s));
+    s.cap = r - 1;                  /* holds every piece: nothing is cut for room */
+    for (k = 0; k < 3; k++) s.o[k] = out + k * r;
+    while (p < end) {
+        q = memchr(p, '&', (size_t)(end - p));
+        dq = d < dend ? memchr(d, '&', (size_t)(dend - d)) : NULL;
+        if (!q != !dq) return (size_t)-1;     /* an '&' the decoding made (%26) */
+        if (!q) { q = end; dq = dend; }
+        if (q > p) {
+            const char *eq = memchr(p, '=', (size_t)(q - p));
+            emit_cut(&s, p, eq ? (size_t)(eq - p) : (size_t)(q - p), eq != NULL, d, (size_t)(dq - d));
+        }
+        p = q + 1;
+        d = dq + 1;
+    }
+    if (s.full || (d < dend && memchr(d, '&', (size_t)(dend - d)))) return (size_t)-1;
+    v->n = s.n;
+    v->dropped = s.dropped;
+    if (!s.n) return 0;
+    for (k = 0; k < 3; k++) s.o[k][s.used[k]] = '\0';
+    v->names = (iw_str_t){ s.o[R_NAMES], s.used[R_NAMES] };
+    v->values = (iw_str_t){ s.o[R_VALUES], s.used[R_VALUES] };
+    v->pairs = (iw_str_t){ s.o[R_PAIRS], s.used[R_PAIRS] };
+    return 2 * r + s.used[R_PAIRS] + 1;
+}
+
 /* ---- JSON ------------------------------------------------------------------ */
 
 #define JSON_DEPTH 64

@@ -50,6 +50,14 @@ typedef struct iw_param_views {
 size_t iw_param_split(const char *in, size_t len, iw_param_syntax_t syntax,
                       char *out, size_t room, iw_param_views_t *v);
 
+/* iw_param_split of a query (IW_PARAM_QUERY) whose decoded view dec
+ * (iw_decode_full of all of in with IW_DECODE_PLUS) is at hand: the same
+ * views, cut out of dec instead of decoded again.  Returns (size_t)-1,
+ * out's contents undefined, when it cannot: an '&' of dec that decoding
+ * made (%26), or room under IW_PARAM_ROOM(len). */
+size_t iw_param_split_decoded(const char *in, size_t len, const char *dec, size_t dlen,
+                              char *out, size_t room, iw_param_views_t *v);
+
 /* Parameters of a source without splitting it (a count, no decoding):
  * what iw_param_split would keep plus what it would drop for the count
  * limit. */

@@ -816,17 +816,20 @@ TEST(event_decode_scans_every_position)
     static const char special[] = "%+\\/.\0\xc0\xc1\xe0\xf0\xc3";
     char b[64];
     size_t n, pos, k, i;
-    int mode, diff = 0;
+    int mode, diff = 0, nx;
 
     for (n = 0; n <= 48; n++)
         for (pos = 0; pos <= n; pos++)
             for (k = 0; k < sizeof(special) - 1; k++)
-                for (mode = 0; mode < 4; mode++) {
+                for (mode = 0; mode < 8; mode++) {
                     size_t want = n;
                     int ident = !((mode & IW_DECODE_PATH) && n && pos == 0 && special[k] == '.');
-                    memset(b, 'a', sizeof(b));
+                    nx = mode >> 2;
+                    memset(b, nx ? '/' : 'a', sizeof(b));                   /* a path: "a/a/a" */
+                    for (i = 0; nx && i < n; i += 2) b[i] = 'a';
                     if (pos < n) b[pos] = special[k];
-                    if (pos + 1 < n && special[k] == '/') b[pos + 1] = '.';   /* "/." */
+                    if (pos + 1 < n && special[k] == '/') b[pos + 1] = nx ? '/' : '.';   /* "//", "/." */
+                    mode &= 3;
                     for (i = 0; i < n; i++) {
                         unsigned char c = (unsigned char)b[i];
                         if (want == n && (c == '%' || !c || c >= 0x80
@@ -835,7 +838,8 @@ TEST(event_decode_scans_every_position)
                         if (c == '%' || !c || c == 0xc0 || c == 0xc1 || c == 0xe0 || c == 0xf0
                             || (c == '+' && (mode & IW_DECODE_PLUS))
                             || (c == '\\' && (mode & IW_DECODE_PATH))
-                            || (c == '/' && (mode & IW_DECODE_PATH) && i + 1 < n && b[i + 1] == '.'))
+                            || (c == '/' && (mode & IW_DECODE_PATH) && i + 1 < n
+                                && (b[i + 1] == '.' || b[i + 1] == '/')))
                             ident = 0;
                     }
                     if (iw_decode_plain_len(b, n, mode & IW_DECODE_PLUS) != want && diff++ < 5)
@@ -844,6 +848,7 @@ TEST(event_decode_scans_every_position)
                     if (iw_decode_is_identity(b, n, mode) != ident && diff++ < 5)
                         fprintf(stderr, "  is_identity n=%zu pos=%zu byte %02x mode %d\n", n, pos,
                                 (unsigned char)special[k], mode);
+                    mode |= nx << 2;
                 }
     CHECK_INT(diff, 0);
 }

@@ -6,6 +6,7 @@
 #include "iw_test.h"
 #include "iw_param.h"
 #include "iw_event.h"
+#include "iw_decode.h"
 #include "engine_util.h"
 
 /* The list as text with '|' for the NUL separators ("(absent)" when p is
@@ -216,6 +217,83 @@ TEST(param_event_owned)
     CHECK(!iw_event_num(&ev, IW_F_PARAMS_DROPPED, &n));
     iw_event_release(&ev);
     free(c);
+}
+
+/* The query's views cut out of its decoded view (iw_param_split_decoded,
+ * and the event's: after cs-uri-query-decoded, one piece without a copy)
+ * are those of the split: random queries over the bytes that matter
+ * (separators, escapes of them, nested escapes, '+', overlong forms, NUL),
+ * and the fixed cases above. */
+static int same_list(iw_str_t a, iw_str_t b)
+{
+    return !a.p == !b.p && a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len));
+}
+
+static int query_views_same(const char *q, size_t len, int *cut)
+{
+    static char dec[512], o1[IW_PARAM_ROOM(300)], o2[IW_PARAM_ROOM(300)];
+    static char tgt[320], b1[1 << 16];
+    static const iw_field_id_t f[3] = { IW_F_QP, IW_F_QP_NAME, IW_F_QP_VALUE };
+    iw_param_views_t a, b;
+    iw_request_desc_t d;
+    iw_event_t e1, e2;
+    size_t dl = iw_decode_full(q, len, dec, IW_DECODE_PLUS), n;
+    int ok = 1, k;
+
+    (void)iw_param_split(q, len, IW_PARAM_QUERY, o1, sizeof(o1), &a);
+    n = iw_param_split_decoded(q, len, dec, dl, o2, sizeof(o2), &b);
+    if (n != (size_t)-1) {
+        (*cut)++;
+        ok = a.n == b.n && a.dropped == b.dropped && same_list(a.names, b.names)
+             && same_list(a.values, b.values) && same_list(a.pairs, b.pairs);
+    } else if (iw_decode_plain_len(q, len, 0) == len) {
+        ok = 0;                        /* nothing to decode but '+': always cut */
+    }
+    /* the event: query-decoded first (cut) against a split of its own */
+    tgt[0] = '/'; tgt[1] = '?';
+    memcpy(tgt + 2, q, len);
+    memset(&d, 0, sizeof(d));
+    d.method = (iw_str_t){ "GET", 3 };
+    d.target = (iw_str_t){ tgt, len + 2 };
+    d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
+    if (iw_event_init_owned(&e1, 1 << 20)) return 0;
+    iw_event_init(&e2, b1, sizeof(b1));
+    iw_event_from_request(&e1, &d);
+    iw_event_from_request(&e2, &d);
+    (void)iw_event_get(&e1, IW_F_CS_URI_QUERY_DEC);
+    for (k = 0; k < 3; k++) ok &= same_list(iw_event_get(&e1, f[k]), iw_event_get(&e2, f[k]));
+    iw_event_release(&e1);
+    return ok;
+}
+
+TEST(param_split_decoded_same)
+{
+    static const char *const alpha[] = { "&", "=", "%26", "%3D", "%3d", "%2526", "%253D", "%25",
+        "%", "2", "6", "+", "%2B", "a", "%41", "%u0026", "%c0%a6", "%00", "\xc0", "\xa6", "u" };
+    static const char *const fixed[] = { "a=1&a=2", "=1&b", "a=", "&&a=1&&b=2&", "a=1;b=2",
+        "q=a+b%2Bc", "x=%zz%4&y=%", "a%3Db=c", "f=..%252f..%c0%afetc", "n%00ame=v%00al",
+        "id=%27%20or%201=1", "a=%26&", "%00", "&%00&", "=", "a%3D&b%26=c" };
+    char q[300];
+    unsigned seed = 777;
+    size_t i, n, k;
+    int bad = 0, cut = 0;
+
+    for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        if (!query_views_same(fixed[i], strlen(fixed[i]), &cut) && bad++ < 5)
+            fprintf(stderr, "  differ on \"%s\"\n", fixed[i]);
+    for (i = 0; i < 20000; i++) {
+        size_t m = 1 + ((seed = seed * 1103515245u + 12345u) >> 16) % 24;
+        for (n = k = 0; k < m; k++) {
+            const char *a = alpha[((seed = seed * 1103515245u + 12345u) >> 16) % (sizeof(alpha) / sizeof(alpha[0]))];
+            size_t al = strlen(a);
+            if (n + al > 200) break;
+            memcpy(q + n, a, al);
+            n += al;
+        }
+        if (!query_views_same(q, n, &cut) && bad++ < 5) fprintf(stderr, "  differ on \"%.*s\"\n", (int)n, q);
+    }
+    CHECK_INT(bad, 0);
+    CHECK(cut > 2000);                 /* many are cut out of the decoded view */
 }
 
 /* ---- matchers on multi-valued fields ------------------------------------------ */
