@@ -3,7 +3,8 @@
  * plain presence test (iw_engine_eval.c answers those in scan_event's
  * loop): time parts, |fieldref, long lines, and any check on a
  * multi-valued field (a parameter list: some value satisfies it).
- * Rules use them seldom, so they live apart from the hot loop. */
+ * Rules use them seldom, so they live apart from the hot loop.  Also
+ * iw_engine__lazy_lit_only, for the lazy predicates' memo (cold). */
 #include "iw_engine_int.h"
 #include "iw_param.h"
 #include <string.h>
@@ -166,4 +167,14 @@ int iw_engine__direct_value(iw_scratch_t *s, const dcheck_t *d, iw_str_t v)
     case D_LONG: return long_line(v, d->num, d->mode);
     default: return 0;
     }
+}
+
+int iw_engine__lazy_lit_only(const iw_engine_t *e, int32_t p)
+{
+    int32_t i, a = e->lz_first[p], z = e->lz_first[p + 1];
+
+    if (a == z || iw_field_is_multi(e->lz[a].field)) return 0;
+    for (i = a; i < z; i++)
+        if (e->lz[i].dc >= 0 || e->lz[i].rx >= 0 || e->lz[i].field != e->lz[a].field) return 0;
+    return 1;
 }

@@ -193,6 +193,9 @@ static inline int direct_is_num(const dcheck_t *d)
 static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
 {
     if (direct_is_num(d)) return direct_num(s->ev, d, fc);
+    /* no value of a parameter list is longer than its source: a long-line
+     * test needs no split when the source is short */
+    if (d->kind == D_LONG && iw_event_params_max(s->ev, d->field) < (uint64_t)d->num) return 0;
     if (fc->field != d->field) {
         fc->field = d->field;
         fc->v = iw_event_get(s->ev, (iw_field_id_t)d->field);
@@ -203,6 +206,8 @@ static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
         case D_ABSENT: return fc->v.p == NULL;
         case D_NULL: return !fc->v.p || !fc->v.len;
         case D_EMPTY: return fc->v.p && !fc->v.len;
+        case D_LONG: if (!fc->v.p || (int64_t)fc->v.len < d->num) return 0;   /* most values */
+            break;
         default: break;
         }
     }
@@ -378,12 +383,52 @@ static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
     }
 }
 
+/* a[0, n) == b[0, n), n <= LZM_BYTES: a method or version without a call */
+static inline int short_eq(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y, z, w;
+    if (n < 8) return !memcmp(a, b, n);
+    if (n > 16) return !memcmp(a, b, n);
+    memcpy(&x, a, 8); memcpy(&y, b, 8); memcpy(&z, a + n - 8, 8); memcpy(&w, b + n - 8, 8);
+    return !((x ^ y) | (z ^ w));
+}
+
+/* lazy_eval through s->lzm: a literal-only predicate (iw_engine__lazy_lit_only) on
+ * the same bytes as the last time answers as then (a filter of registered
+ * methods or versions is read by every event, on a handful of values). */
+static void lazy_eval_memo(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+{
+    lzm_slot_t *m = &s->lzm[p & (LZM_SLOTS - 1)];
+    int field;
+    iw_str_t v;
+
+    if (m->tag != p + 1) {
+        m->tag = p + 1;
+        m->lit = (uint8_t)iw_engine__lazy_lit_only(e, p);
+        m->len = UINT8_MAX;            /* no value yet */
+    }
+    if (!m->lit) { lazy_eval(e, s, p); return; }
+    field = e->lz[e->lz_first[p]].field;
+    v = iw_event_get(s->ev, (iw_field_id_t)field);
+    if (!v.p || !v.len) return;        /* no literal matches nothing */
+    if (m->len <= LZM_BYTES && v.len == m->len && short_eq(v.p, m->b, v.len)) {
+        if (m->res) pred_set(s, p, field);
+        return;
+    }
+    lazy_eval(e, s, p);
+    if (v.len <= LZM_BYTES) {
+        memcpy(m->b, v.p, v.len);
+        m->len = (uint8_t)v.len;
+        m->res = (uint8_t)pred_is_set(s, p);
+    }
+}
+
 static inline int pred_val(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
 {
     if (pred_is_set(s, p)) return 1;
     if (!((e->lazy[p >> 6] >> (p & 63)) & 1) || s->pgen[p] == s->gen) return 0;
     s->pgen[p] = s->gen;
-    lazy_eval(e, s, p);
+    lazy_eval_memo(e, s, p);
     return pred_is_set(s, p);
 }
 
@@ -1212,6 +1257,23 @@ static inline int sel_may(const iw_scratch_t *s, const cnode_t *n)
     return n->n < 0 || pred_is_set(s, n->n);
 }
 
+static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni);
+
+/* Node ni: a selection (most kids are) without a call of eval_node, one
+ * of one term (most are) without sel_first either. */
+static inline int eval_kid(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
+{
+    const cnode_t *k = &e->nodes[ni];
+    const range_t *sr, *gr;
+    int32_t t;
+    if (k->type != N_SEL) return eval_node(e, s, ni);
+    if (!sel_may(s, k)) return 0;
+    sr = &e->sels[k->a];
+    if (sr->n != 1 || (gr = &e->groups[sr->first])->n != 1 || (t = e->items[gr->first].t1) < 0)
+        return sel_first(e, s, k->a) >= 0;
+    return pred_val(e, s, t >> 1) != (t & 1);
+}
+
 static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
 {
     const cnode_t *n = &e->nodes[ni];
@@ -1219,13 +1281,13 @@ static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
     switch (n->type) {
     case N_SEL: return sel_may(s, n) && sel_first(e, s, n->a) >= 0;
     case N_AND:
-        for (i = 0; i < n->n; i++) if (!eval_node(e, s, e->kids[n->a + i])) return 0;
+        for (i = 0; i < n->n; i++) if (!eval_kid(e, s, e->kids[n->a + i])) return 0;
         return 1;
     case N_OR:
-        for (i = 0; i < n->n; i++) if (eval_node(e, s, e->kids[n->a + i])) return 1;
+        for (i = 0; i < n->n; i++) if (eval_kid(e, s, e->kids[n->a + i])) return 1;
         return 0;
     default:
-        return !eval_node(e, s, e->kids[n->a]);
+        return !eval_kid(e, s, e->kids[n->a]);
     }
 }
 

@@ -329,6 +329,9 @@ struct iw_engine {
 #define URI_PART_FIELDS (FBIT(IW_F_CS_URI_STEM) | FBIT(IW_F_CS_URI_STEM_DEC)                     \
                          | FBIT(IW_F_CS_URI_QUERY) | FBIT(IW_F_CS_URI_QUERY_DEC))
 
+#define LZM_SLOTS 16
+#define LZM_BYTES 25
+typedef struct lzm_slot { int32_t tag; uint8_t lit, len, res; char b[LZM_BYTES]; } lzm_slot_t;
 struct iw_scratch {
     /* first: all a clean repeated request reads (iw_engine_eval_request) */
     const iw_engine_t *e;
@@ -369,6 +372,10 @@ struct iw_scratch {
     uint64_t uri_scan;             /* access scan fields derived from cs-uri (scan_uri) */
     char *dbuf;                    /* this event's header lines decoded one by one
                                     * (scan_header_dec_raw), HDR_DEC_BUF bytes */
+    /* lazy predicates of literals on one single-valued field (a method or
+     * version filter): the result for the last value seen, by its bytes
+     * (lazy_eval); tag: pred + 1, 0 = empty */
+    lzm_slot_t lzm[LZM_SLOTS];
 };
 
 /* An event's predicates (the scratch's bits): set once per event, with the
@@ -446,6 +453,9 @@ static inline int iw_engine__cmp_num(int64_t x, int op, int64_t y)
 /* A direct check other than a number on the field's value v
  * (iw_engine_direct.c). */
 int iw_engine__direct_value(iw_scratch_t *s, const dcheck_t *d, iw_str_t v);
+/* Lazy predicate p's entries are all literals on one single-valued field:
+ * its result is a function of that field's bytes alone (s->lzm). */
+int iw_engine__lazy_lit_only(const iw_engine_t *e, int32_t p);
 
 static inline int iw_engine__type_index(unsigned t) { return t == IW_EV_ERROR ? 1 : 0; }
 

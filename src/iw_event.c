@@ -144,6 +144,13 @@ static size_t fmt_i64(char *tmp, int64_t v)
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     size_t n = 0, k = 0;
 
+    if (u < 1000 && v >= 0) {          /* a status, a port's or a small count's digits */
+        unsigned x = (unsigned)u;
+        if (x >= 100) tmp[k++] = (char)('0' + x / 100);
+        if (x >= 10) tmp[k++] = (char)('0' + x / 10 % 10);
+        tmp[k++] = (char)('0' + x % 10);
+        return k;
+    }
     do { rev[n++] = (char)('0' + u % 10); u /= 10; } while (u);
     if (v < 0) tmp[k++] = '-';
     while (n) tmp[k++] = rev[--n];
@@ -693,13 +700,23 @@ static void lazy_uri_dec(iw_event_t *ev)
 {
     iw_str_t u = ev->val[IW_F_CS_URI], st = ev->val[IW_F_CS_URI_STEM];
     iw_str_t sd = iw_event_get(ev, IW_F_CS_URI_STEM_DEC);
-    iw_str_t qd = iw_event_get(ev, IW_F_CS_URI_QUERY_DEC);
+    iw_str_t qd = iw_event_get(ev, IW_F_CS_URI_QUERY_DEC), qv;
     size_t start = ev->buf_used, pre = 0;
 
     if (!u.p || buf_avail(ev) == 0) return;
     /* prefix before the stem inside the target (absolute form only) */
     if (st.p && st.p >= u.p && st.p <= u.p + u.len) {
         pre = (size_t)(st.p - u.p);
+        /* both parts their own views (and nothing to cut): the target as
+         * it is, no copy */
+        qv = ev->val[IW_F_CS_URI_QUERY];
+        if (sd.p == st.p && sd.len == st.len && u.len < buf_avail(ev)
+            && (qv.p ? qv.p == st.p + st.len + 1 && qd.p == qv.p && qd.len == qv.len
+                       && qv.p + qv.len == u.p + u.len
+                     : st.p + st.len == u.p + u.len)) {
+            ev->val[IW_F_CS_URI_DEC] = u;
+            return;
+        }
     } else if (st.p) {          /* "http://h[?q]": the stem is a static "/" */
         const char *q = mem_find(u.p, u.len, '?');
         pre = q ? (size_t)(q - u.p) : u.len;

@@ -250,6 +250,14 @@ static inline iw_field_id_t iw_event_param_field(int s)
     static const iw_field_id_t src[3] = { IW_F_CS_URI_QUERY, IW_F_CS_COOKIE, IW_F_CS_BODY };
     return src[s];
 }
+/* A bound on the length of any value of field f: a per-parameter view's
+ * source length (a decoded name or value is never longer than its raw
+ * text; 0 when absent), else UINT64_MAX (not known without the view). */
+static inline uint64_t iw_event_params_max(const iw_event_t *ev, int f)
+{
+    if (f < IW_F_QP || f > IW_F_BP_VALUE) return UINT64_MAX;
+    return ev->val[iw_event_param_field((f - IW_F_QP) / 3)].len;
+}
 /* 1 when f is a per-parameter view whose source (the view's lazy split
  * reads only it) is absent or empty: f has no value. */
 static inline int iw_event_params_absent(const iw_event_t *ev, int f)

@@ -894,3 +894,46 @@ TEST(engine_star_split)
     FIRES("    kw:\n        - 'select * from'\n    condition: kw", .ua = "x SELECT a\nb FROM y");
     QUIET("    kw:\n        - 'select * from'\n    condition: kw", .ua = "x select a fro");
 }
+
+/* A lazy filter of literals on one field (the registered methods) is
+ * answered from the scratch's memo on a repeated value: the same results
+ * as evaluated afresh, value after value, with more such filters than the
+ * memo has slots (each rule its own list, so its own predicate). */
+TEST(engine_lazy_literal_memo)
+{
+    static const char *const meth[] = { "GET", "FOO", "GET", "get", "POST", "POST", "GETX",
+                                        "GE", "PUT", "FOO", "BAR", "GET" };
+    apr_array_header_t *docs = apr_array_make(p, 40, sizeof(char *));
+    iw_engine_t *e;
+    iw_scratch_t *s, *fresh;
+    const iw_hit_t *h;
+    treq_t rq;
+    int i, j, n, want;
+
+    for (i = 0; i < 40; i++)
+        APR_ARRAY_PUSH(docs, const char *) = apr_pstrcat(p, i ? "---\n" : "",
+            eu_rule(p, apr_psprintf(p, "m%d", i), apr_psprintf(p,
+                "    sel:\n        cs-method|exists: true\n"
+                "    ok:\n        cs-method|cased:\n            - 'GET'\n            - 'POST'\n"
+                "            - 'X%d'\n    condition: sel and not ok", i)), NULL);
+    e = must_compile(p, apr_array_pstrcat(p, docs, 0), iw_failed_);
+    REQUIRE(e != NULL);
+    s = iw_scratch_create(e);
+    for (j = 0; j < 3 * (int)(sizeof(meth) / sizeof(meth[0])); j++) {
+        memset(&rq, 0, sizeof(rq));
+        rq.method = meth[j % (sizeof(meth) / sizeof(meth[0]))];
+        rq.target = apr_psprintf(p, "/x%d", j);     /* no event-cache repeat */
+        want = strcmp(rq.method, "GET") && strcmp(rq.method, "POST");
+        n = eu_eval(p, e, s, &rq, &h);
+        CHECK_INT(n, want ? 40 : 0);
+        fresh = iw_scratch_create(e);
+        CHECK_INT(eu_eval(p, e, fresh, &rq, &h), n);
+        iw_scratch_destroy(fresh);
+    }
+    memset(&rq, 0, sizeof(rq));
+    rq.method = "X7";                  /* rule m7 lets it pass, the others fire */
+    n = eu_eval(p, e, s, &rq, &h);
+    CHECK_INT(n, 39);
+    CHECK(!eu_fired(h, n, "m7"));
+    iw_scratch_destroy(s);
+}

@@ -852,3 +852,24 @@ TEST(event_decode_scans_every_position)
                 }
     CHECK_INT(diff, 0);
 }
+
+/* Numbers as text: the short form (under 1,000) and the long one agree
+ * with printf's. */
+TEST(event_number_text)
+{
+    static const int64_t v[] = { 0, 1, 9, 10, 42, 99, 100, 101, 999, 1000, 1001, 65535,
+                                 123456789012LL, INT64_MAX };
+    char buf[4096], want[32];
+    iw_request_desc_t d;
+    iw_event_t ev;
+    size_t i;
+
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        desc_init(&d, "GET", "/");
+        d.sc_bytes = v[i];
+        iw_event_init(&ev, buf, sizeof(buf));
+        iw_event_from_request(&ev, &d);
+        snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+        CHECK_STR(fv(&ev, IW_F_SC_BYTES), want);
+    }
+}
