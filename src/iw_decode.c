@@ -269,7 +269,13 @@ int iw_decode_is_identity(const char *in, size_t len, int mode)
             for (; h; h &= h - 1)
                 if (!ident_byte(u, i + (size_t)__builtin_ctz(h), len, mode)) return 0;
         }
-        if (i == len) return 1;        /* the last bytes: below, from i */
+        if (i < len && len >= 17) {    /* the last bytes: the block ending before the last */
+            if (!path16(u + len - 17, (mode & IW_DECODE_PLUS) != 0, &h)) return 0;
+            for (; h; h &= h - 1)
+                if (!ident_byte(u, len - 17 + (size_t)__builtin_ctz(h), len, mode)) return 0;
+            return ident_byte(u, len - 1, len, mode);
+        }
+        if (i == len) return 1;
     }
     /* 16 bytes per step; each candidate byte checked on its own (a path's
      * slashes, UTF-8 letters) */

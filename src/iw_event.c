@@ -830,7 +830,7 @@ static int params_from_query_dec(iw_event_t *ev, iw_str_t in, iw_param_views_t *
     v->values = (iw_str_t){ "", 0 };
     if (!(eq = mem_find(in.p, in.len, '='))) return 1;
     n = (size_t)(eq - in.p);
-    if (iw_decode_plain_len(in.p, n, 1) == n) {
+    if (d.p == in.p || iw_decode_plain_len(in.p, n, 1) == n) {
         dn = n;                             /* nothing to decode in the name */
     } else {
         if (buf_avail(ev) < n + 1) return 0;

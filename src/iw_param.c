@@ -174,6 +174,22 @@ static void emit(sink_t *s, const char *name, size_t nlen, int has_eq,
     s->n++;
 }
 
+/* The views of a split into v, the lists closed; returns the bytes of the
+ * room used (r: each region's size). */
+static size_t sink_finish(sink_t *s, size_t r, iw_param_views_t *v)
+{
+    int k;
+
+    v->n = s->n;
+    v->dropped = s->dropped;
+    if (!s->n) return 0;
+    for (k = 0; k < 3; k++) s->o[k][s->used[k]] = '\0';
+    v->names = (iw_str_t){ s->o[R_NAMES], s->used[R_NAMES] };
+    v->values = (iw_str_t){ s->o[R_VALUES], s->used[R_VALUES] };
+    v->pairs = (iw_str_t){ s->o[R_PAIRS], s->used[R_PAIRS] };
+    return 2 * r + s->used[R_PAIRS] + 1;
+}
+
 /* ---- query strings, form bodies, cookies ------------------------------------ */
 
 static int blank(char c) { return c == ' ' || c == '\t'; }
@@ -251,7 +267,7 @@ static size_t count_pieces(const char *in, size_t len, iw_param_syntax_t syn)
  * joined by the raw '='.  Where every '&' of the view is a raw one, the
  * parameters are cut out of it, not decoded again. */
 static void emit_cut(sink_t *s, const char *name, size_t nlen, int has_eq, const char *dseg,
-                     size_t dlen)
+                     size_t dlen, int same)
 {
     size_t sep = s->n ? 1 : 0, dn, dv;
     char *p;
@@ -264,8 +280,9 @@ static void emit_cut(sink_t *s, const char *name, size_t nlen, int has_eq, const
     }
     p = s->o[R_PAIRS] + s->used[R_PAIRS];
     /* the name's decoded length: its own length when it has nothing to
-     * decode (the common case), else decoded where it goes */
-    dn = !has_eq ? dlen : iw_decode_plain_len(name, nlen, 1) == nlen ? nlen
+     * decode (the common case; same: nothing in the query has), else
+     * decoded where it goes */
+    dn = !has_eq ? dlen : same || iw_decode_plain_len(name, nlen, 1) == nlen ? nlen
        : iw_decode_full(name, nlen, p, IW_DECODE_PLUS);
     if (has_eq && (dn >= dlen || dseg[dn] != '=')) { s->full = 1; return; }   /* never */
     dv = has_eq ? dlen - dn - 1 : 0;
@@ -297,20 +314,14 @@ size_t iw_param_split_decoded(const char *in, size_t len, const char *dec, size_
         if (!q) { q = end; dq = dend; }
         if (q > p) {
             const char *eq = memchr(p, '=', (size_t)(q - p));
-            emit_cut(&s, p, eq ? (size_t)(eq - p) : (size_t)(q - p), eq != NULL, d, (size_t)(dq - d));
+            emit_cut(&s, p, eq ? (size_t)(eq - p) : (size_t)(q - p), eq != NULL, d, (size_t)(dq - d),
+                     dec == in);
         }
         p = q + 1;
         d = dq + 1;
     }
     if (s.full || (d < dend && memchr(d, '&', (size_t)(dend - d)))) return (size_t)-1;
-    v->n = s.n;
-    v->dropped = s.dropped;
-    if (!s.n) return 0;
-    for (k = 0; k < 3; k++) s.o[k][s.used[k]] = '\0';
-    v->names = (iw_str_t){ s.o[R_NAMES], s.used[R_NAMES] };
-    v->values = (iw_str_t){ s.o[R_VALUES], s.used[R_VALUES] };
-    v->pairs = (iw_str_t){ s.o[R_PAIRS], s.used[R_PAIRS] };
-    return 2 * r + s.used[R_PAIRS] + 1;
+    return sink_finish(&s, r, v);
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
@@ -421,14 +432,7 @@ size_t iw_param_split(const char *in, size_t len, iw_param_syntax_t syntax,
     for (k = 0; k < 3; k++) s.o[k] = out + k * r;
     if (syntax == IW_PARAM_JSON) json_walk(in, len, &s, NULL);
     else split_pieces(&s, in, len, syntax);
-    v->n = s.n;
-    v->dropped = s.dropped;
-    if (!s.n) return 0;
-    for (k = 0; k < 3; k++) s.o[k][s.used[k]] = '\0';
-    v->names = (iw_str_t){ s.o[R_NAMES], s.used[R_NAMES] };
-    v->values = (iw_str_t){ s.o[R_VALUES], s.used[R_VALUES] };
-    v->pairs = (iw_str_t){ s.o[R_PAIRS], s.used[R_PAIRS] };
-    return 2 * r + s.used[R_PAIRS] + 1;
+    return sink_finish(&s, r, v);
 }
 
 size_t iw_param_count(const char *in, size_t len, iw_param_syntax_t syntax)
