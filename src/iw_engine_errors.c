@@ -3,7 +3,8 @@
  * regex that hit a limit, a failed scan): the last event's errors, their
  * reasons, the once-a-minute gate for their alerts and the counters of
  * the status page, and the rules they leave unevaluated
- * (iw_engine__eval_errors).  iw_engine_eval.c records them. */
+ * (iw_engine__eval_errors).  iw_engine_eval.c records them
+ * (iw_engine__pred_error, iw_engine__scan_failed: cold, kept here). */
 #include "iw_engine_int.h"
 #include <string.h>
 
@@ -117,4 +118,34 @@ void iw_engine__eval_errors(const iw_engine_t *e, iw_scratch_t *s, unsigned type
         }
         done = n;
     }
+}
+
+void __attribute__((cold)) iw_engine__pred_error(iw_scratch_t *s, int32_t p, int field, int code)
+{
+    if (s->errgen[p] == s->gen) return;
+    s->errgen[p] = s->gen;
+    s->errp[s->nerrp] = p;
+    s->errp_code[s->nerrp] = code;
+    s->errp_field[s->nerrp++] = (uint8_t)field;
+}
+
+void __attribute__((cold)) iw_engine__scan_failed(const iw_engine_t *e, iw_scratch_t *s, int field,
+                                                  iw_engine_memo_res_t *rec, int rc)
+{
+    int32_t id, i;
+
+    s->nscan_errors++;
+    if (rec) rec->overflow = 1;
+    for (id = 0; id < e->npatterns; id++) {
+        if (e->pat_field[id] != field) continue;
+        for (i = e->pat_act_first[id]; i < e->pat_act_first[id + 1]; i++) {
+            int32_t a = e->acts[i];
+            iw_engine__pred_error(s, a >= 0 ? a : e->rx[-1 - a].pred, field, IW_EVAL_SCAN_FAILED);
+        }
+    }
+    for (i = 0; i < e->nconf; i++)     /* literals of other fields in this one's database */
+        for (id = e->pat_act_first[e->conf[i].pat];
+             e->conf[i].host == field && id < e->pat_act_first[e->conf[i].pat + 1]; id++)
+            if (e->acts[id] >= 0) iw_engine__pred_error(s, e->acts[id], e->conf[i].field, IW_EVAL_SCAN_FAILED);
+    (void)rc;
 }

@@ -15,17 +15,9 @@ const iw_engine_t *iw_scratch_engine(const iw_scratch_t *s)
 
 /* ---- evaluation ------------------------------------------------------------- */
 
-/* A predicate whose matcher could not run on this event (a regex past a
- * limit, a failed scan): recorded once per event; the rules reading it are
- * checked after the evaluation (iw_engine__eval_errors). */
-static void __attribute__((cold)) pred_error(iw_scratch_t *s, int32_t p, int field, int code)
-{
-    if (s->errgen[p] == s->gen) return;
-    s->errgen[p] = s->gen;
-    s->errp[s->nerrp] = p;
-    s->errp_code[s->nerrp] = code;
-    s->errp_field[s->nerrp++] = (uint8_t)field;
-}
+/* A predicate whose matcher could not run (iw_engine_errors.c, cold). */
+static inline void pred_error(iw_scratch_t *s, int32_t p, int field, int code)
+{ iw_engine__pred_error(s, p, field, code); }
 
 /* 1 match, 0 no match, < 0 the PCRE2 error (a limit: the regex could not
  * be evaluated).  Out of JIT stack, the interpreter tries again on the
@@ -501,27 +493,11 @@ static hs_database_t *field_db(const fieldm_t *fm, const scan_ctx_t *c, int shor
 }
 
 /* Every matcher of one field on c->v. */
-/* A Vectorscan scan that failed (scratch in use, out of memory, a bad
- * database): every predicate of a pattern of that field is in doubt. */
+/* A Vectorscan scan that failed (iw_engine_errors.c). */
 static void __attribute__((cold)) scan_failed(const iw_engine_t *e, iw_scratch_t *s,
                                               scan_ctx_t *c, int rc)
 {
-    int32_t id, i;
-
-    s->nscan_errors++;
-    if (c->rec) c->rec->overflow = 1;
-    for (id = 0; id < e->npatterns; id++) {
-        if (e->pat_field[id] != c->field) continue;
-        for (i = e->pat_act_first[id]; i < e->pat_act_first[id + 1]; i++) {
-            int32_t a = e->acts[i];
-            pred_error(s, a >= 0 ? a : e->rx[-1 - a].pred, c->field, IW_EVAL_SCAN_FAILED);
-        }
-    }
-    for (i = 0; i < e->nconf; i++)     /* literals of other fields in this one's database */
-        for (id = e->pat_act_first[e->conf[i].pat];
-             e->conf[i].host == c->field && id < e->pat_act_first[e->conf[i].pat + 1]; id++)
-            if (e->acts[id] >= 0) pred_error(s, e->acts[id], e->conf[i].field, IW_EVAL_SCAN_FAILED);
-    (void)rc;
+    iw_engine__scan_failed(e, s, c->field, c->rec, rc);
 }
 
 /* ---- header lines (hlines_t, iw_engine_int.h) ------------------------------ */
