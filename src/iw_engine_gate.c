@@ -39,13 +39,22 @@ static void gate_add(uint8_t *g, unsigned c, int caseless)
     if (caseless && c >= 'A' && c <= 'Z') g[c - 'A' + 'a'] = 1;
 }
 
+/* The other case of a letter (c itself otherwise). */
+static unsigned other_case(unsigned c)
+{
+    if (c >= 'a' && c <= 'z') return c - 'a' + 'A';
+    if (c >= 'A' && c <= 'Z') return c - 'A' + 'a';
+    return c;
+}
+
 /* One literal every match holds: its rarest byte joins the gate, unless
- * the gate already has one of its bytes. */
+ * the gate already has one of its bytes (a caseless literal's in both
+ * cases: a cased pattern's byte opens the gate in its own case only). */
 static void gate_lit(uint8_t *g, const unsigned char *l, size_t n, int caseless)
 {
     size_t j, best = 0;
     for (j = 0; j < n; j++) {
-        if (g[l[j]]) return;
+        if (g[l[j]] && (!caseless || g[other_case(l[j])])) return;
         if (gate_rank(l[j]) < gate_rank(l[best])) best = j;
     }
     gate_add(g, l[best], caseless);

@@ -137,7 +137,8 @@ TEST(engine_long_line_on_absent_field)
 
 /* The byte gate (fieldm_t.gate): a value without any of the bytes the
  * field's patterns need skips the database; a caseless pattern's gate
- * holds both cases of its letter, a cased one only its own; a field with
+ * holds both cases of its letter, a cased one only its own (and a cased
+ * pattern's byte does not stand for a caseless literal holding it); a field with
  * a pattern of no required literal has no gate. */
 TEST(engine_byte_gate)
 {
@@ -152,6 +153,10 @@ TEST(engine_byte_gate)
           "    condition: sel", .ua = "a${jndi");
     FIRES("    sel:\n        cs-user-agent|re:\n            - 'zz\\d'\n            - '[a-c]{4}'\n"
           "    condition: sel", .ua = "xabca");
+    /* a cased pattern's byte ('q' of xq) opens the gate in its own case
+     * only: it does not stand for a caseless literal holding it (qwe) */
+    FIRES("    a:\n        cs-user-agent|re: 'xq'\n    b:\n        cs-user-agent|re|i: 'qwe'\n"
+          "    condition: a or b", .ua = "QWE");
 }
 
 /* Exact regexes (those Vectorscan takes as they are) answer without a
