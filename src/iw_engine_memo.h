@@ -75,9 +75,16 @@ typedef struct iw_engine_memo_key {
  * windows' worth of calls, then measures again.  A class of values seen
  * once (_raw, a browser's events) stops filling the cache within 128
  * lookups, one whose first values repeat (a scanner's first requests) and
- * whose later ones do not within 128 more.  Exactness does not depend on it. */
+ * whose later ones do not within 128 more.  The rate is where a class pays
+ * as measured, not where a hit would pay for the misses' lookups alone: a
+ * hit saves less than a whole scan or evaluation (the values' other
+ * caches answer much of it), and a class's stores evict the entries of
+ * the others.  On attack traffic the event cache at ~9 % repeats cost
+ * more (its key, lookup and store: ~700 instructions a request) than its
+ * hits saved (~500 a request), and so did field classes at 5-20 %.
+ * Exactness does not depend on it. */
 #define IW_ENGINE_MEMO_WINDOW   1024
-#define IW_ENGINE_MEMO_MIN_HITS 50
+#define IW_ENGINE_MEMO_MIN_HITS 200
 #define IW_ENGINE_MEMO_PAUSE    8
 #define IW_ENGINE_MEMO_EARLY    128  /* judged every this many lookups (WINDOW a multiple) */
 #define IW_ENGINE_MEMO_CLASSES  64
