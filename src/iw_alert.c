@@ -18,7 +18,7 @@
  * writer would write.  A member whose worst case (6 bytes per input byte)
  * fits is written with one room check, its string escaped 16 bytes a step;
  * a request's members, when all their worst cases fit, in a row without
- * the writer's checks (r_event_members_direct).
+ * the writer's checks (iw_alert_direct.c).
  * Each shortcut has a switch back to the plain writer for the tests, and
  * tests/unit/alerts.golden pins the bytes.
  *
@@ -33,47 +33,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <apr_strings.h>
 #include <apr_time.h>
 #include "iw_alert.h"
 #include "iw_alert_int.h"
 
 #define TEXT_MAX   1024     /* bytes of a trusted rule text (description) */
-#define JW_DEPTH   8
 
 /* ---- bounded JSON writer ------------------------------------------------ */
-
-typedef struct jw_cp {
-    size_t pos, reserve;
-    int depth, dead;
-    unsigned char first;
-} jw_cp_t;
-
-typedef struct jw {
-    char *buf;
-    size_t size, pos;
-    size_t reserve;             /* closers of open containers + the NUL */
-    int err;                    /* a write did not fit: section rolls back */
-    int depth;
-    int too_deep;               /* opens past JW_DEPTH (never in practice) */
-    int dropped;                /* sections rolled back for lack of room */
-    int rules_omitted;          /* summary: matching rules left out of "rules" */
-    size_t keys_apart;          /* 0; huge: every key piece by piece (tests) */
-    int ruleset_as_prepared;    /* 0: not compared yet; 1: yes; 2: no */
-    size_t peak;                /* most room any write asked for (pos + reserve
-                                   after it): what a section needs to be
-                                   written again elsewhere without a cut */
-    unsigned char first[JW_DEPTH];
-    /* what the message line escaped (msg_direct), for url.original, path,
-     * query and the first match's value to copy: the source's bytes and
-     * where their escaped bytes are in buf (mu_p/mv_p NULL: none) */
-    const char *mu_p, *mv_p, *mi_p;
-    size_t mu_len, mu_split, mu_at, mu_mid, mu_end, mv_len, mv_at, mv_end, mi_len, mi_at, mi_end;
-    jw_cp_t open[JW_DEPTH];     /* where each open container started */
-} jw_t;
 
 int iw_alert_fast_keys = 1;
 
@@ -134,13 +101,6 @@ static void jw_sep(jw_t *w)
     if (!w->first[w->depth]) jw_raw(w, ",", 1);
     w->first[w->depth] = 0;
 }
-
-
-/* A member's key as the token "key": with its length, both known at compile
- * time (the argument must be a string literal); K_NONE: no key (an array
- * element or the root). */
-#define K(k)   "\"" k "\":", (sizeof(k) + 2)
-#define K_NONE NULL, 0
 
 /* The reference: the separator, the key and its punctuation piece by
  * piece, as far as the pieces fit (iw_alert_fast_keys = 0, or no room). */
@@ -303,77 +263,6 @@ static inline __attribute__((always_inline)) void m_int(jw_t *w, const char *tok
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Literal IPv4/IPv6 text (hex digits, '.', ':'); ECS *.ip fields reject
- * anything else, so hostnames go to *.address only.  One table read and
- * one add per byte (it runs on the client and server address of every
- * event): an entry is 0 for a byte that cannot occur, else 1 << 16 plus
- * its count of dots (bits 0-7) or colons (bits 8-15); 45 bytes at most,
- * so no field overflows.  8 to 16 bytes (an IPv4 address, a short IPv6
- * one) are tested 16 at a time, the bytes the two halves share counted
- * once. */
-#define IPB_ANY   (1u << 16)
-#define IPB_DOT   (IPB_ANY | 1u)
-#define IPB_COLON (IPB_ANY | (1u << 8))
-static const uint32_t ip_byte[256] = {
-    ['0' ... '9'] = IPB_ANY, ['a' ... 'f'] = IPB_ANY, ['A' ... 'F'] = IPB_ANY,
-    ['.'] = IPB_DOT, [':'] = IPB_COLON
-};
-
-static int looks_ip(iw_str_t v)
-{
-    size_t i;
-    uint32_t sum = 0;
-    if (!v.p || v.len == 0 || v.len > 45) return 0;
-#if defined(__SSE2__)
-    if (v.len >= 8 && v.len <= 16) {    /* the same tests on two overlapping halves */
-        const __m128i *lo = (const __m128i *)(const void *)v.p,
-                      *hi = (const __m128i *)(const void *)(v.p + v.len - 8);
-        __m128i x = _mm_unpacklo_epi64(_mm_loadl_epi64(lo), _mm_loadl_epi64(hi)),
-                l = _mm_or_si128(x, _mm_set1_epi8(0x20)),
-                dig = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8('0' - 1)),
-                                    _mm_cmplt_epi8(x, _mm_set1_epi8('9' + 1))),
-                hex = _mm_and_si128(_mm_cmpgt_epi8(l, _mm_set1_epi8('a' - 1)),
-                                    _mm_cmplt_epi8(l, _mm_set1_epi8('f' + 1))),
-                dot = _mm_cmpeq_epi8(x, _mm_set1_epi8('.')),
-                col = _mm_cmpeq_epi8(x, _mm_set1_epi8(':'));
-        unsigned keep = 0xffffu & ~(((1u << (16 - v.len)) - 1) << 8), c, d;  /* hi's repeats out */
-        if ((unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(dig, hex),
-                                                     _mm_or_si128(dot, col))) != 0xffffu)
-            return 0;
-        c = (unsigned)_mm_movemask_epi8(col) & keep;    /* one bit a colon, a dot */
-        d = (unsigned)_mm_movemask_epi8(dot) & keep;
-        d &= d - 1;                                     /* the lowest two dots off */
-        d &= d - 1;
-        return (c & (c - 1)) != 0 || (d && !(d & (d - 1)));
-    }
-#endif
-    for (i = 0; i < v.len; i++) {
-        uint32_t k = ip_byte[(unsigned char)v.p[i]];
-        if (!k) return 0;
-        sum += k;
-    }
-    return ((sum >> 8) & 0xff) >= 2 || (sum & 0xff) == 3;
-}
-
-/* Host header without its port: "h:80" -> "h", "[::1]:80" -> "::1".  One
- * colon is a port's; more are a bare IPv6 address's (memchr: a whole
- * header in a few steps, not a byte a step). */
-static iw_str_t host_only(iw_str_t v)
-{
-    const char *c;
-    size_t i;
-    if (!v.p || v.len == 0) return IW_STR_NULL;
-    if (v.p[0] == '[') {
-        for (i = 1; i < v.len; i++)
-            if (v.p[i] == ']') return (iw_str_t){ v.p + 1, i - 1 };
-        return v;
-    }
-    if (!(c = memchr(v.p, ':', v.len))
-        || memchr(c + 1, ':', v.len - (size_t)(c + 1 - v.p)))
-        return v;                                       /* no port; bare IPv6 */
-    return (iw_str_t){ v.p, (size_t)(c - v.p) };
-}
-
 static int is_digits(const char *s, size_t n)
 {
     size_t i;
@@ -489,61 +378,13 @@ static inline int m_escaped(jw_t *w, const char *tok, size_t tn, size_t from, si
     return 1;
 }
 
-/* What the message line escaped (msg_direct) and a member may copy: the
- * same source bytes, escaped whole, before the writer's position. */
-static inline int line_has_ip(const jw_t *w, iw_str_t ip)
-{
-    return w->mi_p && ip.p == w->mi_p && ip.len == w->mi_len && w->mi_end <= w->pos;
-}
-
-/* The first match's value. */
-static inline int line_has_value(const jw_t *w, iw_str_t v)
-{
-    return w->mv_p && v.p == w->mv_p && v.len == w->mv_len && w->mv_end <= w->pos;
-}
-
-/* The target, in the same two pieces (split: url_split's). */
-static inline int line_has_url(const jw_t *w, iw_str_t u, size_t split)
-{
-    return split != SIZE_MAX && w->mu_p && w->mu_p == u.p && w->mu_len == u.len
-           && w->mu_split == split && w->mu_end <= w->pos;
-}
-
 /* url.original, url.path, url.query.  When the path and the query are the
  * target's bytes before and after its '?' (origin form, the usual case)
  * and the target fits whole, the target is escaped in two pieces, the
  * path and the rest from its '?' (an ASCII byte: no UTF-8 sequence reads
  * across it, and escaping is byte by byte otherwise), and path and query
- * copy those escaped bytes: the bytes m_str writes, escaped once. */
-static size_t url_split(iw_str_t u, iw_str_t st, iw_str_t q)
-{
-    if (!u.p || !st.p || st.p != u.p || u.len > IW_ALERT_EXCERPT_MAX
-        || (q.p ? st.len >= u.len || u.p[st.len] != '?' || q.p != u.p + st.len + 1
-                  || q.len != u.len - st.len - 1
-                : st.len != u.len))
-        return SIZE_MAX;
-    return st.len;
-}
-
-/* The target's body (no quotes) at buf+b0, as url_split splits it: copied
- * from the message line (copy: line_has_url) or escaped in its two pieces;
- * *mid: where the second piece (from the '?') starts.  Returns the end. */
-static inline __attribute__((always_inline)) size_t url_body(char *buf, size_t b0,
-                                                             const jw_t *w, iw_str_t u,
-                                                             size_t split, int copy,
-                                                             size_t *mid)
-{
-    if (copy) {
-        memmove(buf + b0, buf + w->mu_at, w->mu_end - w->mu_at);
-        *mid = b0 + (w->mu_mid - w->mu_at);
-        return b0 + (w->mu_end - w->mu_at);
-    }
-    *mid = iw_alert__json_body_roomy(buf, b0, (const unsigned char *)u.p, split, split);
-    return iw_alert__json_body_roomy(buf, *mid, (const unsigned char *)u.p + split,
-                                     u.len - split, u.len - split);
-}
-
-/* The target's escaped bytes are copied from the message line when it
+ * copy those escaped bytes: the bytes m_str writes, escaped once.  The
+ * target's escaped bytes are copied from the message line when it
  * escaped the same target whole, in the same two pieces (msg_direct), and
  * they fit as they are (else the writer would cut them). */
 static void r_url_parts(jw_t *w, iw_str_t u, iw_str_t st, iw_str_t q)
@@ -580,7 +421,7 @@ static void r_ip(jw_t *w, const char *tok, size_t tn, iw_str_t ip)
     int is_ip;
     if (!ip.p) return;
     jw_open(w, tok, tn, '{');
-    is_ip = looks_ip(ip);
+    is_ip = iw_alert__field_is_ip(ip);
     if (!(line_has_ip(w, ip)
           && (is_ip ? m_escaped(w, K("ip"), w->mi_at, w->mi_end - w->mi_at)
                     : m_escaped(w, K("address"), w->mi_at, w->mi_end - w->mi_at)))) {
@@ -613,7 +454,7 @@ static void r_access(jw_t *w, iw_event_t *ev)
 
     jw_open(w, K("url"), '{');
     r_url_parts(w, fget(ev, IW_F_CS_URI), fget(ev, IW_F_CS_URI_STEM), fget(ev, IW_F_CS_URI_QUERY));
-    m_str(w, K("domain"), host_only(fget(ev, IW_F_CS_HOST)));
+    m_str(w, K("domain"), iw_alert__field_host(fget(ev, IW_F_CS_HOST)));
     jw_close(w, '}');
 
     jw_open(w, K("user_agent"), '{');
@@ -634,43 +475,15 @@ static void r_server(jw_t *w, iw_event_t *ev)
 
     jw_open(w, K("server"), '{');
     m_str(w, K("address"), site.p ? site : sip);
-    if (looks_ip(sip)) m_str(w, K("ip"), sip);
+    if (iw_alert__field_is_ip(sip)) m_str(w, K("ip"), sip);
     if (fnum(ev, IW_F_S_PORT, &n)) m_int(w, K("port"), n);
     jw_close(w, '}');
-}
-
-/* Every field's name as a JSON string, escaped once per process (what
- * m_cstr(..., iw_field_name(f), 64) writes for the value). */
-#define FNAME_MAX 80
-static struct fname { char s[FNAME_MAX]; size_t n; int plain; } fnames[IW_F__COUNT];
-static pthread_once_t fnames_once = PTHREAD_ONCE_INIT;
-static int fnames_ok;
-
-static void fnames_init(void)
-{
-    int f;
-    for (f = 0; f < IW_F__COUNT; f++) {
-        const char *name = iw_field_name((iw_field_id_t)f);
-        size_t pos = 0;
-        if (iw_alert__json_str_bounded(fnames[f].s, FNAME_MAX, &pos, name, strlen(name), 64)) return;
-        fnames[f].n = pos;
-        /* between its quotes the name itself (whole, nothing escaped) */
-        fnames[f].plain = pos - 2 == strlen(name) && !memcmp(fnames[f].s + 1, name, pos - 2);
-    }
-    __atomic_store_n(&fnames_ok, 1, __ATOMIC_RELEASE);
-}
-
-/* The names are ready (seen once set, without pthread_once's call). */
-static inline int fnames_ready(void)
-{
-    return __atomic_load_n(&fnames_ok, __ATOMIC_ACQUIRE)
-           || (!pthread_once(&fnames_once, fnames_init) && fnames_ok);
 }
 
 static void m_field_name(jw_t *w, int f)
 {
     if (f >= 0 && f < IW_F__COUNT && fnames_ready())
-        m_litn(w, K("field"), fnames[f].s, fnames[f].n);
+        m_litn(w, K("field"), iw_alert__field_names[f].s, iw_alert__field_names[f].n);
     else
         m_cstr(w, K("field"), iw_field_name((iw_field_id_t)f), 64);
 }
@@ -967,24 +780,6 @@ void iw_alert_prepare(iw_ruleset_t *rs, const char *ruleset)
 #define EVSEC_OUT  8192
 #define EVSEC_HOST 256
 
-/* "host" and "server" of the direct path (r_event_members_direct) are
- * the same for every request a server name serves: the thread keeps the
- * last ones' bytes with their inputs (host.name, s-sitename, s-ip whole,
- * up to SRVT_IN bytes each; s-port; the "first member" state), and a
- * request with the same inputs copies them: the bytes d_* would write. */
-#define SRVT_IN  128
-#define SRVT_OUT 1024
-#define SRVT_NONE SIZE_MAX          /* a field absent */
-
-typedef struct srvt {
-    size_t nin[3];              /* host.name, s-sitename, s-ip; SRVT_NONE: absent */
-    long long port;             /* -1: absent */
-    size_t n;                   /* 0: nothing kept */
-    unsigned char first_before, first_after;
-    char in[3][SRVT_IN];
-    char out[SRVT_OUT];
-} srvt_t;
-
 typedef struct evsec {
     uint64_t serial;            /* the event's; 0: nothing kept */
     const iw_event_t *ev;
@@ -993,7 +788,7 @@ typedef struct evsec {
     char host[EVSEC_HOST];      /* host.name as rendered; "" with has_host 0 */
     int has_host;
     char out[EVSEC_OUT];
-    srvt_t srv;
+    srvt_t srv;                 /* the direct path's "host" and "server" */
 } evsec_t;
 
 int iw_alert_evsec = 1;
@@ -1026,225 +821,6 @@ static int evsec_host_is(const evsec_t *k, const char *host)
     return k->has_host && !strcmp(k->host, host);
 }
 
-/* ---- the event's members when their worst case fits -------------------- */
-
-/* r_event_members_render for a request's event when every member fits in
- * the worst case (6 bytes per input byte; the keys, punctuation and
- * numbers within EVD_FIXED): then no write is cut and no section rolled
- * back but an empty object, so the members are written in a row at d->o,
- * an object taken back when nothing went in (as jw_close does), and the
- * bytes are the writer's (each string escaped as m_str escapes it).  The
- * message line's escaped client and target are copied as r_ip and
- * r_url_parts copy them. */
-#define EVD_FIXED 640
-
-typedef struct dw { char *b; size_t o; unsigned char first; } dw_t;
-typedef struct dcp { size_t o; unsigned char first; } dcp_t;
-
-static inline __attribute__((always_inline)) void d_key(dw_t *d, const char *tok, size_t tn)
-{
-    d->b[d->o] = ',';
-    d->o += !d->first;
-    d->first = 0;
-    memcpy(d->b + d->o, tok, tn);
-    d->o += tn;
-}
-
-static inline __attribute__((always_inline)) void d_str(dw_t *d, const char *tok, size_t tn,
-                                                       iw_str_t v)
-{
-    if (!v.p) return;
-    d_key(d, tok, tn);
-    d->o = iw_alert__json_str_roomy(d->b, d->o, (const unsigned char *)v.p, v.len,
-                                    v.len < IW_ALERT_EXCERPT_MAX ? v.len : IW_ALERT_EXCERPT_MAX);
-}
-
-static inline __attribute__((always_inline)) void d_copy(dw_t *d, const char *tok, size_t tn,
-                                                        size_t from, size_t n)
-{
-    d_key(d, tok, tn);
-    d->b[d->o] = '"';
-    memmove(d->b + d->o + 1, d->b + from, n);
-    d->b[d->o + 1 + n] = '"';
-    d->o += n + 2;
-}
-
-static inline __attribute__((always_inline)) void d_int(dw_t *d, const char *tok, size_t tn,
-                                                       long long v)
-{
-    d_key(d, tok, tn);
-    d->o += put_dec(d->b + d->o, (unsigned long long)v);     /* fnum: >= 0 */
-}
-
-static inline __attribute__((always_inline)) dcp_t d_open(dw_t *d, const char *tok, size_t tn)
-{
-    dcp_t cp = { d->o, d->first };
-    d_key(d, tok, tn);
-    d->b[d->o++] = '{';
-    d->first = 1;
-    return cp;
-}
-
-static inline __attribute__((always_inline)) void d_close(dw_t *d, dcp_t cp)
-{
-    if (d->first) { d->o = cp.o; d->first = cp.first; return; }   /* empty: dropped */
-    d->b[d->o++] = '}';
-    d->first = 0;
-}
-
-static inline size_t d_lim(iw_str_t v)
-{
-    return !v.p ? 0 : v.len < IW_ALERT_EXCERPT_MAX ? v.len : IW_ALERT_EXCERPT_MAX;
-}
-
-/* The thread's "host" and "server" bytes (k: its slot, NULL: none) for
- * these inputs at d (1), or 0. */
-static int srvt_copy(const evsec_t *k, dw_t *d, iw_str_t host, iw_str_t site, iw_str_t sip,
-                     long long port)
-{
-    const srvt_t *t = k ? &k->srv : NULL;
-    const iw_str_t v[3] = { host, site, sip };
-    int i;
-
-    if (!t || !t->n || t->port != port || t->first_before != d->first) return 0;
-    for (i = 0; i < 3; i++)
-        if (t->nin[i] != (v[i].p ? v[i].len : SRVT_NONE)
-            || (v[i].p && memcmp(t->in[i], v[i].p, v[i].len)))
-            return 0;
-    memcpy(d->b + d->o, t->out, t->n);
-    d->o += t->n;
-    d->first = t->first_after;
-    return 1;
-}
-
-/* Keep what d wrote from t0 (first0: the state before) for these inputs. */
-static void srvt_keep(evsec_t *k, const dw_t *d, size_t t0, unsigned char first0,
-                      iw_str_t host, iw_str_t site, iw_str_t sip, long long port)
-{
-    const iw_str_t v[3] = { host, site, sip };
-    srvt_t *t;
-    int i;
-
-    if (!k) return;
-    t = &k->srv;
-    t->n = 0;
-    if (d->o - t0 > SRVT_OUT || d->o == t0) return;
-    for (i = 0; i < 3; i++) {
-        if (v[i].p && v[i].len > SRVT_IN) return;
-        t->nin[i] = v[i].p ? v[i].len : SRVT_NONE;
-        if (v[i].p) memcpy(t->in[i], v[i].p, v[i].len);
-    }
-    t->port = port;
-    t->first_before = first0;
-    t->first_after = d->first;
-    memcpy(t->out, d->b + t0, d->o - t0);
-    t->n = d->o - t0;
-}
-
-/* k: the thread's slot (NULL: none), "host" and "server" copied from it
- * when their inputs are the last ones (srvt_copy).  0: not written (not a
- * request, no room for the worst case, a reference switch): the caller
- * renders. */
-static int r_event_members_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev, evsec_t *k)
-{
-    iw_str_t ip, me, ref, rid, ver, u, st, q, dom, ua, user, site, sip, host = { a->host_name, 0 };
-    size_t split, worst, tn = sizeof("\"original\":") - 1;
-    long long n;
-    dw_t d;
-    dcp_t o1, o2;
-
-    if (!ev || ev->type == IW_EV_ERROR || w->err || w->depth != 1 || !iw_alert_roomy
-        || w->keys_apart)
-        return 0;
-    ip = fget(ev, IW_F_C_IP); me = fget(ev, IW_F_CS_METHOD);
-    ref = fget(ev, IW_F_CS_REFERER); rid = fget(ev, IW_F_REQUEST_ID);
-    ver = fget(ev, IW_F_CS_VERSION); u = fget(ev, IW_F_CS_URI);
-    st = fget(ev, IW_F_CS_URI_STEM); q = fget(ev, IW_F_CS_URI_QUERY);
-    dom = host_only(fget(ev, IW_F_CS_HOST)); ua = fget(ev, IW_F_CS_USER_AGENT);
-    user = fget(ev, IW_F_CS_USERNAME); site = fget(ev, IW_F_S_SITENAME);
-    sip = fget(ev, IW_F_S_IP);
-    if (host.p) host.len = strlen(host.p);
-    worst = EVD_FIXED + 6 * (d_lim(ip) + d_lim(me) + d_lim(ref) + d_lim(rid) + d_lim(ver)
-                             + d_lim(u) + d_lim(st) + d_lim(q) + d_lim(dom) + d_lim(ua)
-                             + d_lim(user) + d_lim(host) + d_lim(site) + 2 * d_lim(sip));
-    if (w->pos + worst + w->reserve > w->size) return 0;
-    d.b = w->buf;
-    d.o = w->pos;
-    d.first = w->first[1];
-    if (ip.p) {                                 /* r_ip */
-        int is_ip = looks_ip(ip);
-        o1 = d_open(&d, K("source"));
-        if (line_has_ip(w, ip)) {
-            if (is_ip) d_copy(&d, K("ip"), w->mi_at, w->mi_end - w->mi_at);
-            else d_copy(&d, K("address"), w->mi_at, w->mi_end - w->mi_at);
-        } else if (is_ip) {
-            d_str(&d, K("ip"), ip);
-        } else {
-            d_str(&d, K("address"), ip);
-        }
-        d_close(&d, o1);
-    }
-    o1 = d_open(&d, K("http"));                 /* r_access */
-    o2 = d_open(&d, K("request"));
-    d_str(&d, K("method"), me);
-    d_str(&d, K("referrer"), ref);
-    d_str(&d, K("id"), rid);
-    if (fnum(ev, IW_F_CS_BYTES, &n)) d_int(&d, K("bytes"), n);
-    d_close(&d, o2);
-    o2 = d_open(&d, K("response"));
-    if (fnum(ev, IW_F_SC_STATUS, &n)) d_int(&d, K("status_code"), n);
-    if (fnum(ev, IW_F_SC_BYTES, &n)) d_int(&d, K("bytes"), n);
-    d_close(&d, o2);
-    if (ver.p && ver.len > 5 && !memcmp(ver.p, "HTTP/", 5)) { ver.p += 5; ver.len -= 5; }
-    d_str(&d, K("version"), ver);
-    d_close(&d, o1);
-    o1 = d_open(&d, K("url"));                  /* r_url_parts */
-    if ((split = url_split(u, st, q)) == SIZE_MAX) {
-        d_str(&d, K("original"), u);
-        d_str(&d, K("path"), st);
-        d_str(&d, K("query"), q);
-    } else {
-        size_t b0, mid, b1;
-        d_key(&d, "\"original\":\"", tn + 1);
-        b0 = d.o;
-        b1 = url_body(d.b, b0, w, u, split, line_has_url(w, u, split), &mid);
-        d.b[b1] = '"';
-        d.o = b1 + 1;
-        d_copy(&d, K("path"), b0, mid - b0);
-        if (q.p) d_copy(&d, K("query"), mid + 1, b1 - mid - 1);
-    }
-    d_str(&d, K("domain"), dom);
-    d_close(&d, o1);
-    o1 = d_open(&d, K("user_agent"));
-    d_str(&d, K("original"), ua);
-    d_close(&d, o1);
-    if (user.p && user.len && !(user.len == 1 && user.p[0] == '-')) {
-        o1 = d_open(&d, K("user"));
-        d_str(&d, K("name"), user);
-        d_close(&d, o1);
-    }
-    if (!fnum(ev, IW_F_S_PORT, &n)) n = -1;
-    if (!(site.p || sip.p) || !srvt_copy(k, &d, host, site, sip, n)) {
-        size_t t0 = d.o;
-        unsigned char f0 = d.first;
-        if (host.p) {
-            o1 = d_open(&d, K("host"));
-            d_str(&d, K("name"), host);
-            d_close(&d, o1);
-        }
-        o1 = d_open(&d, K("server"));           /* r_server */
-        d_str(&d, K("address"), site.p ? site : sip);
-        if (looks_ip(sip)) d_str(&d, K("ip"), sip);
-        if (n >= 0) d_int(&d, K("port"), n);
-        d_close(&d, o1);
-        if (site.p || sip.p) srvt_keep(k, &d, t0, f0, host, site, sip, n);
-    }
-    if (w->pos + worst + w->reserve > w->peak) w->peak = w->pos + worst + w->reserve;
-    w->pos = d.o;
-    w->first[1] = d.first;
-    return 1;
-}
-
 /* r_iocwatch for a detection alert whose iocwatch object holds the matches
  * (and the CLI's input) alone, when its worst case fits: written in a row,
  * as the writer writes it (every object there has a member, nothing is
@@ -1264,7 +840,7 @@ static int r_iocwatch_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
     n = hit->nmatches < IW_MAX_MATCHES_PER_HIT ? hit->nmatches : IW_MAX_MATCHES_PER_HIT;
     for (i = 0; i < n; i++) {
         if (hit->matches[i].field < 0 || hit->matches[i].field >= IW_F__COUNT) return 0;
-        worst += 32 + fnames[hit->matches[i].field].n + 6 * d_lim(hit->matches[i].value);
+        worst += 32 + iw_alert__field_names[hit->matches[i].field].n + 6 * d_lim(hit->matches[i].value);
     }
     worst += input ? 64 + 6 * (nid < IW_ALERT_EXCERPT_MAX ? nid : IW_ALERT_EXCERPT_MAX) : 0;
     if (w->pos + worst + w->reserve > w->size) return 0;
@@ -1279,8 +855,8 @@ static int r_iocwatch_direct(jw_t *w, const iw_alert_t *a, iw_event_t *ev)
         d.b[d.o] = ',';
         d.o += i > 0;
         memcpy(d.b + d.o, "{\"field\":", 9);
-        memcpy(d.b + d.o + 9, fnames[m->field].s, fnames[m->field].n);
-        d.o += 9 + fnames[m->field].n;
+        memcpy(d.b + d.o + 9, iw_alert__field_names[m->field].s, iw_alert__field_names[m->field].n);
+        d.o += 9 + iw_alert__field_names[m->field].n;
         d.first = 0;
         if (i == 0 && line_has_value(w, m->value))
             d_copy(&d, K("value"), w->mv_at, w->mv_end - w->mv_at);
@@ -1307,7 +883,7 @@ static void r_event_members_render(jw_t *w, const iw_alert_t *a, iw_event_t *ev,
 {
     long long pid;
 
-    if (r_event_members_direct(w, a, ev, k)) return;
+    if (iw_alert__direct_members(w, a, ev, k ? &k->srv : NULL)) return;
     r_ip(w, K("source"), fget(ev, IW_F_C_IP));
     if (ev && ev->type == IW_EV_ERROR) {
         /* the entry's own text: `message` is the alert's line */
@@ -1444,9 +1020,9 @@ static int msg_direct(jw_t *w, const iw_alert_t *a, const iw_alert_frag_t *f)
         + (nd[1] ? 4 + nd[1] : 0) + (nd[2] ? 18 + nd[2] : 0);
     if (mt) {
         if (mt->field >= 0 && mt->field < IW_F__COUNT && fnames_ready()
-            && fnames[mt->field].plain) {
-            fname = fnames[mt->field].s + 1;    /* copied, not escaped */
-            fl = fnames[mt->field].n - 2;
+            && iw_alert__field_names[mt->field].plain) {
+            fname = iw_alert__field_names[mt->field].s + 1;    /* copied, not escaped */
+            fl = iw_alert__field_names[mt->field].n - 2;
             plain = 1;
         } else {
             fname = iw_field_name((iw_field_id_t)mt->field);

@@ -853,11 +853,12 @@ TEST(alert_json_client_ip_or_address)
 }
 
 /* The request's members and the iocwatch object written in a row
- * (r_event_members_direct, r_iocwatch_direct) give the writer's bytes
- * (iw_alert_roomy = 0) at every buffer size: three matches (the first
- * value on the message line, one past its 80 bytes, one with quotes), the
- * CLI's input, a user name and a client that is not an address; and an
- * event without the optional fields (empty objects taken back). */
+ * (iw_alert__direct_members, r_iocwatch_direct) give the
+ * writer's bytes (iw_alert_roomy = 0) at every buffer size: three
+ * matches (the first value on the message line, one past its 80 bytes,
+ * one with quotes), the CLI's input, a user name and a client that is
+ * not an address; and an event without the optional fields (empty
+ * objects taken back). */
 TEST(alert_json_direct_same_at_every_size)
 {
     fx_t f;
