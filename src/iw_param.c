@@ -140,26 +140,40 @@ static size_t dec_json(const char *in, size_t len, char *out)
     return o;
 }
 
-/* One parameter: name (decoded), '=' when it had one, value (decoded).
- * Decoded into the pairs region first, then copied to the other two. */
-static void emit(sink_t *s, const char *name, size_t nlen, int has_eq,
-                 const char *val, size_t vlen, decode_fn dec)
+/* The next parameter's turn: dropped (counted) when the sink is full or
+ * holds IW_PARAMS_MAX, or when its bytes (need: per region, NULL: the room
+ * holds every piece) do not fit, which fills the sink; else the lists'
+ * separators are written.  Returns 1 when the parameter goes in. */
+static inline __attribute__((always_inline)) int sink_next(sink_t *s, const size_t *need)
 {
-    size_t sep = s->n ? 1 : 0, dn, dv;
-    char *p;
+    size_t sep = s->n ? 1 : 0;
 
-    if (s->full || s->n >= IW_PARAMS_MAX) { s->dropped++; return; }
-    if (s->used[R_NAMES] + sep + nlen > s->cap || s->used[R_VALUES] + sep + vlen > s->cap
-        || s->used[R_PAIRS] + sep + nlen + (has_eq ? 1 : 0) + vlen > s->cap) {
+    if (s->full || s->n >= IW_PARAMS_MAX) { s->dropped++; return 0; }
+    if (need && (s->used[R_NAMES] + sep + need[R_NAMES] > s->cap
+                 || s->used[R_VALUES] + sep + need[R_VALUES] > s->cap
+                 || s->used[R_PAIRS] + sep + need[R_PAIRS] > s->cap)) {
         s->full = 1;
         s->dropped++;
-        return;
+        return 0;
     }
     if (sep) {
         s->o[R_NAMES][s->used[R_NAMES]++] = '\0';
         s->o[R_VALUES][s->used[R_VALUES]++] = '\0';
         s->o[R_PAIRS][s->used[R_PAIRS]++] = '\0';
     }
+    return 1;
+}
+
+/* One parameter: name (decoded), '=' when it had one, value (decoded).
+ * Decoded into the pairs region first, then copied to the other two. */
+static void emit(sink_t *s, const char *name, size_t nlen, int has_eq,
+                 const char *val, size_t vlen, decode_fn dec)
+{
+    const size_t need[3] = { nlen, vlen, nlen + (has_eq ? 1 : 0) + vlen };
+    size_t dn, dv;
+    char *p;
+
+    if (!sink_next(s, need)) return;
     p = s->o[R_PAIRS] + s->used[R_PAIRS];
     dn = nlen ? dec(name, nlen, p) : 0;
     memcpy(s->o[R_NAMES] + s->used[R_NAMES], p, dn);
@@ -269,15 +283,10 @@ static size_t count_pieces(const char *in, size_t len, iw_param_syntax_t syn)
 static void emit_cut(sink_t *s, const char *name, size_t nlen, int has_eq, const char *dseg,
                      size_t dlen, int same)
 {
-    size_t sep = s->n ? 1 : 0, dn, dv;
+    size_t dn, dv;
     char *p;
 
-    if (s->full || s->n >= IW_PARAMS_MAX) { s->dropped++; return; }
-    if (sep) {
-        s->o[R_NAMES][s->used[R_NAMES]++] = '\0';
-        s->o[R_VALUES][s->used[R_VALUES]++] = '\0';
-        s->o[R_PAIRS][s->used[R_PAIRS]++] = '\0';
-    }
+    if (!sink_next(s, NULL)) return;    /* the room holds every piece */
     p = s->o[R_PAIRS] + s->used[R_PAIRS];
     /* the name's decoded length: its own length when it has nothing to
      * decode (the common case; same: nothing in the query has), else
