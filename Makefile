@@ -16,7 +16,7 @@ CFLAGS    ?= $(OPT) -g
 # sanitizer and fuzz builds (ASan replaces the _FORTIFY_SOURCE checks).
 HARDEN_CFLAGS  ?= -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wformat -Werror=format-security
 HARDEN_LDFLAGS ?= -Wl,-z,relro -Wl,-z,now
-ALL_CFLAGS = $(CFLAGS_W) $(CFLAGS) $(HARDEN_CFLAGS) -fPIC -Isrc $(DEP_CFLAGS) $(EXTRA_CFLAGS)
+ALL_CFLAGS = $(CFLAGS_W) $(CPPFLAGS) $(CFLAGS) $(HARDEN_CFLAGS) -fPIC -Isrc $(DEP_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS   += $(HARDEN_LDFLAGS) $(EXTRA_LDFLAGS)
 VERSION   := $(shell cat VERSION)
 # the CLI alone reads gzip logs (the module never links zlib)
@@ -102,9 +102,10 @@ install: all
 uninstall:
 	@BUILD=$(BUILD) APXS=$(APXS) sh tools/install.sh uninstall
 
-# Debian package from a staged tree: build/iocwatch_VERSION_ARCH.deb
-deb: all
-	@BUILD=$(BUILD) APXS=$(APXS) sh tools/mkdeb.sh
+# Debian package from a staged tree: build/iocwatch_VERSION_ARCH.deb, built
+# with dpkg-buildflags' flags in build/pkg (tools/mkdeb.sh)
+deb: deps-check
+	@BUILD=$(BUILD) APXS=$(APXS) MAKE="$(MAKE)" sh tools/mkdeb.sh
 
 # docs/man/iocwatch.conf.5 from the directive table of docs/MODULE.md
 man:

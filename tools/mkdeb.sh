@@ -16,18 +16,57 @@
 #               (when running) so the route applies; purge removes the
 #               alerts, /etc/iocwatch and the compiled-rule cache.
 #
+#   flags       as Debian builds packages: CFLAGS, CPPFLAGS and LDFLAGS from
+#               dpkg-buildflags (DEB_BUILD_MAINT_OPTIONS, hardening=+all
+#               unless set, as this package's debian/rules would say;
+#               DEB_BUILD_OPTIONS and DEB_CFLAGS_APPEND etc. apply), in a
+#               build directory of its own ($BUILD/pkg, built anew when the
+#               flags change; the flags in $BUILD/pkg/buildflags).  The
+#               Makefile's -Wall -Wextra -Werror stay, and so does
+#               -Werror=format-security.  Without dpkg-buildflags: the
+#               development build ($BUILD, the Makefile's HARDEN_* flags).
+#
 # IW_DEB_VERSION overrides the version (tests build an "upgrade" this way);
 # IW_DEB_OUT the output file.
 set -eu
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
+MAKE=${MAKE:-make}
 VERSION=${IW_DEB_VERSION:-$(cat VERSION)}
 ARCH=$(dpkg --print-architecture)
 OUT=${IW_DEB_OUT:-$BUILD/iocwatch_${VERSION}_$ARCH.deb}
 ROOT=$BUILD/deb/root
 WORK=$BUILD/deb/work
 
-sh tools/install.sh stage "$ROOT" >/dev/null
+# ---- the build ---------------------------------------------------------------
+if command -v dpkg-buildflags >/dev/null 2>&1; then
+    export DEB_BUILD_MAINT_OPTIONS="${DEB_BUILD_MAINT_OPTIONS-hardening=+all}"
+    PKG_BUILD=$BUILD/pkg
+    cflags=$(dpkg-buildflags --get CFLAGS)
+    case " $cflags " in                 # kept even with hardening=-format
+        *" -Werror=format-security "*) ;;
+        *) cflags="$cflags -Wformat -Werror=format-security" ;;
+    esac
+    cppflags=$(dpkg-buildflags --get CPPFLAGS)
+    ldflags=$(dpkg-buildflags --get LDFLAGS)
+    flags=$(printf 'CFLAGS=%s\nCPPFLAGS=%s\nLDFLAGS=%s\n' "$cflags" "$cppflags" "$ldflags")
+    # objects of other flags are not rebuilt by make: start anew
+    [ "$(cat "$PKG_BUILD/buildflags" 2>/dev/null)" = "$flags" ] || rm -rf "$PKG_BUILD"
+    mkdir -p "$PKG_BUILD"
+    # the module's glue (compiled by apxs) with the same compiler flags;
+    # apxs links it with RELRO and BIND_NOW itself
+    modflags=
+    for f in $cppflags $cflags; do modflags="$modflags -Wc,$f"; done
+    $MAKE --no-print-directory BUILD="$PKG_BUILD" CFLAGS="$cflags" CPPFLAGS="$cppflags" \
+        LDFLAGS="$ldflags" HARDEN_CFLAGS= HARDEN_LDFLAGS= MODULE_CFLAGS="$modflags" \
+        lib cli module >&2
+    printf '%s\n' "$flags" >"$PKG_BUILD/buildflags"
+else
+    PKG_BUILD=$BUILD
+    $MAKE --no-print-directory BUILD="$BUILD" all >&2
+fi
+
+BUILD=$PKG_BUILD sh tools/install.sh stage "$ROOT" >/dev/null
 install -d "$ROOT/DEBIAN"
 # no debug symbols in the package (Debian strips them into -dbgsym packages)
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \

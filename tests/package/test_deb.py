@@ -8,7 +8,8 @@ readable by group adm only), a local rule in /etc/iocwatch/rules fires after
 `apachectl graceful`, an upgrade keeps an edited iocwatch.conf (the new one
 goes to .dpkg-dist), the logrotate snippet rotates the alert file (new one
 root:adm 0640, alerts continue in it), `apt-get purge` leaves no file of the
-package.
+package.  And (no container needed) the package is built with
+dpkg-buildflags' flags and its binaries carry the hardening.
 
 The steps run in tests/package/admin-path.sh; each prints a CHECK line.
 The base image is made once (tools/podman/base-image.sh: debootstrap,
@@ -71,12 +72,53 @@ def build_debs(dest):
 
 
 @pytest.fixture(scope="module")
-def admin_run(tmp_path_factory):
+def debs(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("deb"))
+    build_debs(d)
+    return d
+
+
+def elf(opt, path):
+    return subprocess.run(["readelf", "-W", opt, path], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def test_packaged_binaries_hardened(debs, tmp_path):
+    """make deb builds as Debian builds packages: dpkg-buildflags' flags
+    (hardening=+all unless DEB_BUILD_MAINT_OPTIONS says otherwise), with
+    -Werror=format-security, and the binaries in the package carry it:
+    full RELRO, stack protector, _FORTIFY_SOURCE checks."""
+    if not shutil.which("dpkg-buildflags"):
+        pytest.skip("no dpkg-buildflags (dpkg-dev): the package takes the Makefile's flags")
+    env = dict(os.environ)
+    env.setdefault("DEB_BUILD_MAINT_OPTIONS", "hardening=+all")
+
+    def want(name):
+        return subprocess.run(["dpkg-buildflags", "--get", name], cwd=REPO, env=env,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(REPO, "build", "pkg", "buildflags")) as f:
+        used = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
+    assert used["CFLAGS"].startswith(want("CFLAGS"))
+    assert "-Werror=format-security" in used["CFLAGS"].split()
+    assert len([o for o in used["CFLAGS"].split() if o.startswith("-O")]) == 1   # dpkg's alone
+    assert used["CPPFLAGS"] == want("CPPFLAGS") and "-D_FORTIFY_SOURCE=2" in used["CPPFLAGS"]
+    assert used["LDFLAGS"] == want("LDFLAGS")
+    tree = str(tmp_path / "x")
+    subprocess.run(["dpkg-deb", "-x", os.path.join(debs, "iocwatch_1.deb"), tree], check=True)
+    for rel in ("usr/bin/iocwatch", "usr/lib/apache2/modules/mod_iocwatch.so"):
+        path = os.path.join(tree, rel)
+        dyn, syms = elf("-d", path), elf("--dyn-syms", path)
+        assert "BIND_NOW" in dyn and "GNU_RELRO" in elf("-l", path), rel
+        assert "__stack_chk_fail" in syms, rel
+        assert "__memcpy_chk" in syms and "__snprintf_chk" in syms, rel
+
+
+@pytest.fixture(scope="module")
+def admin_run(request):
     if not podman_usable():
         pytest.skip("podman not installed or not root")
     base_image()
-    d = str(tmp_path_factory.mktemp("deb"))
-    build_debs(d)
+    d = request.getfixturevalue("debs")
     cache = os.path.join(REPO, "build", "podman", "apt-archives")
     os.makedirs(os.path.join(cache, "partial"), exist_ok=True)
     port = free_port()
