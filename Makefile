@@ -122,14 +122,18 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(BUILD)/libiocwatch.
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libiocwatch.a
+$(BUILD)/bench/%: tests/bench/%.c tests/common/hs_record.h $(BUILD)/libiocwatch.a
 	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
+
+# the differential test of Vectorscan against PCRE2 (tests/cli/test_vectorscan.py)
+$(BUILD)/vs_verify: tests/vs/vs_verify.c tests/common/hs_record.h $(BUILD)/libiocwatch.a
 	$(CC) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libiocwatch.a $(DEP_LIBS) $(LDFLAGS)
 
 # bench_rewrite captures the databases the engine compiles (tests/bench/bench_rewrite.c)
 $(BUILD)/bench/bench_rewrite: LDFLAGS += -Wl,--wrap=iw_engine_dbcache_compile_multi
 
-unit: $(BUILD)/unit_tests $(FUZZ_BIN)
+unit: $(BUILD)/unit_tests $(FUZZ_BIN) $(BUILD)/vs_verify
 
 # ---- tests -----------------------------------------------------------------
 # make test = unit tests (normal build), the same under ASan+UBSan with the

@@ -63,6 +63,7 @@
 #include "iw_alert.h"
 #include "iw_notify.h"
 #include "iw_metrics.h"
+#include "iw_vs.h"
 #include "iw_ban.h"
 
 APLOG_USE_MODULE(iocwatch);
@@ -2169,6 +2170,8 @@ static int iw_post_config(apr_pool_t *pconf, apr_pool_t *plog,
         ret = ap_retained_data_create(IW_RETAINED_KEY, sizeof(*ret));
     if (setup_tables(s0, ret) != OK || ban_setup(s0) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
+    if (iw_vs_note())           /* a defective Vectorscan path avoided (iw_vs.h) */
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s0, IWLOGNO(0024) IW_TAG "%s", iw_vs_note());
 
     G->ntcfg = apr_array_make(pconf, 2, sizeof(iw_notify_cfg_t));
     for (s = s0; s; s = s->next) {

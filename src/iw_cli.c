@@ -44,6 +44,7 @@
 #include "iw_logfmt.h"
 #include "iw_engine_dbcache.h"
 #include "iw_report.h"
+#include "iw_vs.h"
 
 #define CLI_MAX_LINE     (1024 * 1024)   /* longer lines are malformed */
 #define CLI_READ_CHUNK   (1024 * 1024)
@@ -273,6 +274,7 @@ static int cmd_check(apr_pool_t *p, cli_opts_t *o)
         /* "N rule(s) OK" first: scripts grep for it */
         fprintf(stderr, "iocwatch: %d rule(s) OK (%s)\n", nrules, txt);
     }
+    if (iw_vs_note()) fprintf(stderr, "iocwatch: note: %s\n", iw_vs_note());
     return 0;
 }
 
@@ -1142,8 +1144,10 @@ int main(int argc, char **argv)
 
     if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))) {
         const char *hv = hs_version();
-        printf("iocwatch %s (Vectorscan %.*s, PCRE2 %d.%d, zlib %s)\n", IW_VERSION,
-               (int)strcspn(hv, " "), hv, PCRE2_MAJOR, PCRE2_MINOR, zlibVersion());
+        iw_vs_init();
+        printf("iocwatch %s (Vectorscan %.*s scanning with %s, PCRE2 %d.%d, zlib %s)\n", IW_VERSION,
+               (int)strcspn(hv, " "), hv, iw_vs_name(), PCRE2_MAJOR, PCRE2_MINOR, zlibVersion());
+        if (iw_vs_note()) printf("note: %s\n", iw_vs_note());
         return 0;
     }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {

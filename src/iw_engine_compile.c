@@ -8,6 +8,7 @@
  * iw_engine_value.c. */
 #include "iw_engine_int.h"
 #include "iw_match_factor.h"
+#include "iw_vs.h"
 
 /* ---- predicates ----------------------------------------------------------- */
 
@@ -1178,6 +1179,7 @@ iw_engine_t *iw_engine_compile(apr_pool_t *p, iw_ruleset_t *rs,
     int i, t, f;
 
     if (!rs || !rs->rules) return NULL;
+    iw_vs_init();                      /* the scan implementation, before any database */
     build_init(b, p, rs, diag);
     b->hsc = opts ? opts->dbcache : NULL;
     e = b->e;

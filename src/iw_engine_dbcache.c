@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <apr_strings.h>
+#include "iw_vs.h"
 
 #define FORMAT_VERSION 1u
 #define HDR_SIZE 88                    /* magic 8, ver 4, rsvd 4, key 32, len 8, sum 32 */
@@ -149,7 +150,9 @@ static int make_key(const char *const *exprs, const unsigned *flags, const unsig
     const uint32_t order = 0x01020304;
     sha_t s;
     unsigned i;
-    if (!exprs || !n || hs_populate_platform(&pl) != HS_SUCCESS) return -1;
+    if (!exprs || !n) return -1;
+    if (iw_vs_platform()) pl = *iw_vs_platform();  /* the implementation scanning them */
+    else if (hs_populate_platform(&pl) != HS_SUCCESS) return -1;
     sha_init(&s);
     sha_str(&s, "iocwatch-hscache");
     sha_u64(&s, FORMAT_VERSION);
@@ -418,9 +421,10 @@ int iw_engine_dbcache_compile_multi2(const iw_engine_dbcache_t *c, const char *c
     int rc, usable, l = 0;
     if (!how) how = &dummy;
     *how = IW_ENGINE_DBCACHE_DISABLED;
+    iw_vs_init();                      /* which instruction set to compile for */
     if (!c || !c->dir || strlen(c->dir) > sizeof path - 80 ||
         make_key(exprs, flags, ids, n, mode, key) != 0)
-        return hs_compile_multi(exprs, flags, ids, n, mode, NULL, db, err);
+        return hs_compile_multi(exprs, flags, ids, n, mode, iw_vs_platform(), db, err);
     entry_path(path, sizeof path, c->dir, key);
     usable = dir_usable(c->dir, 0);
     if (usable && (l = load(path, key, db)) > 0) {
@@ -432,7 +436,7 @@ int iw_engine_dbcache_compile_multi2(const iw_engine_dbcache_t *c, const char *c
         BUMP(c, bad_entries);
     }
     BUMP(c, misses);
-    rc = hs_compile_multi(exprs, flags, ids, n, mode, NULL, db, err);
+    rc = hs_compile_multi(exprs, flags, ids, n, mode, iw_vs_platform(), db, err);
     if (rc != HS_SUCCESS) { *how = IW_ENGINE_DBCACHE_FAILED; return rc; }
     *how = IW_ENGINE_DBCACHE_UNSTORED;
     if ((usable || dir_usable(c->dir, 1)) && store(c->dir, path, key, *db) == 0) {

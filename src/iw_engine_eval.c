@@ -6,6 +6,7 @@
  * files is never inlined). */
 #include "iw_engine_int.h"
 #include "iw_decode.h"
+#include "iw_vs.h"
 
 IW_HOT
 const iw_engine_t *iw_scratch_engine(const iw_scratch_t *s)
@@ -555,7 +556,7 @@ static int hl_window(const iw_engine_t *e, iw_scratch_t *s, hl_ctx_t *h, const h
         h->n = hit->n;
         return 0;
     }
-    if (hs_scan(hl->line_db, h->w.p, (unsigned)h->w.len, 0, s->hs, on_line_match, h) != HS_SUCCESS)
+    if (iw_vs_scan(hl->line_db, h->w.p, (unsigned)h->w.len, 0, s->hs, on_line_match, h) != HS_SUCCESS)
         return -1;
     if (cache) {
         rec.n = h->n;
@@ -661,7 +662,7 @@ static int scan_lines(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, cons
         ls = le;
     }
     if (hl->block_db && c->v.len >= hl->block_minw
-        && hs_scan(hl->block_db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_block_match, &bk)
+        && iw_vs_scan(hl->block_db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_block_match, &bk)
            != HS_SUCCESS)
         return -1;
     for (k = 0; k < bk.ntodo; k++) hl_fire(e, s, c, bk.todo[k], bk.off[k]);
@@ -682,7 +683,7 @@ static void scan_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c,
         for (int i = 0; i < c->nkept; i++) on_match((unsigned)c->kept[i], 0, 0, 0, c);
         return;
     }
-    if (db && (rc = hs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
+    if (db && (rc = iw_vs_scan(db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_match, c)) != HS_SUCCESS)
         scan_failed(e, s, c, rc);
 }
 
@@ -1018,7 +1019,7 @@ static void both_field(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, uri
     if (fm->ex[0].n) ex_lookup(&fm->ex[0], 1, c);
     if (fm->ex[1].n) ex_lookup(&fm->ex[1], 0, c);
     if (fm->lits.n) lit_scan(e, fm, 0, c);
-    if (scan && (rc = hs_scan(b->db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_both, b)) != HS_SUCCESS) {
+    if (scan && (rc = iw_vs_scan(b->db, c->v.p, (unsigned)c->v.len, 0, s->hs, on_both, b)) != HS_SUCCESS) {
         scan_failed(e, s, c, rc);
         b->over = b->sover = 1;        /* the views scan on their own */
     }

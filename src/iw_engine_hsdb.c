@@ -32,11 +32,13 @@ static void __attribute__((cold)) pattern_failed(build_t *b, int32_t pi, const c
 /* One hs_expression_info per pattern (the analysis costs more than
  * loading a cached database): the flags to compile it with and its
  * shortest match (0 when unknown).
- * Vectorscan 5.4.9 loses matches of patterns that reduce to one byte
- * ('a', 'a+', '.*a') under HS_FLAG_SINGLEMATCH once the byte lies past
- * the first 64 bytes of the buffer (found by a differential test; see
- * engine_vectorscan_single_byte).  Such patterns run without it: repeated
- * reports only find their predicate already set. */
+ * Vectorscan 5.4.9's AVX-512 scan loses matches of patterns that reduce
+ * to one byte ('a', 'a+', '.*a') under HS_FLAG_SINGLEMATCH once the byte
+ * lies past the first 64 bytes of the buffer (engine_vectorscan_single_byte).
+ * iw_vs now avoids that implementation where it is defective; such
+ * patterns still run without SINGLEMATCH, so that a forced or untested
+ * implementation (IOCWATCH_VECTORSCAN_IMPL) does not lose them either:
+ * repeated reports only find their predicate already set. */
 static unsigned analyse_expr(const char *expr, unsigned flags, unsigned *min_width)
 {
     hs_expr_info_t *info = NULL;

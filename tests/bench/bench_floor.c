@@ -23,6 +23,7 @@
 #include "iw_rules.h"
 #include "iw_event.h"
 #include "iw_decode.h"
+#include "iw_vs.h"
 
 #define NOT_LITERAL (IW_MOD_RE | IW_MOD_CIDR | IW_MOD_EXISTS | IW_MOD_LT | IW_MOD_LTE  \
                      | IW_MOD_GT | IW_MOD_GTE | IW_MOD_FIELDREF | IW_MOD_BASE64        \
@@ -94,9 +95,9 @@ long floor_request(const hs_database_t *db, hs_scratch_t *scr, const char *req, 
     long hits = 0;
     size_t m;
 
-    hs_scan(db, req, (unsigned)n, 0, scr, on_hit, &hits);
+    iw_vs_scan(db, req, (unsigned)n, 0, scr, on_hit, &hits);   /* the engine's implementation */
     m = iw_decode_once(req, n, dec, 0);
-    hs_scan(db, dec, (unsigned)m, 0, scr, on_hit, &hits);
+    iw_vs_scan(db, dec, (unsigned)m, 0, scr, on_hit, &hits);
     return hits;
 }
 
@@ -140,7 +141,8 @@ int main(int argc, char **argv)
         flags[i] = HS_FLAG_CASELESS | HS_FLAG_SINGLEMATCH;
         ids[i] = (unsigned)i;
     }
-    if (hs_compile_multi(exprs, flags, ids, (unsigned)lits->nelts, HS_MODE_BLOCK, NULL, &db,
+    iw_vs_init();
+    if (hs_compile_multi(exprs, flags, ids, (unsigned)lits->nelts, HS_MODE_BLOCK, iw_vs_platform(), &db,
                          &err) != HS_SUCCESS || hs_alloc_scratch(db, &scr) != HS_SUCCESS) {
         fprintf(stderr, "bench_floor: %s\n", err ? err->message : "hs_alloc_scratch failed");
         return 1;

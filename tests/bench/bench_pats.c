@@ -27,10 +27,11 @@
  *         valgrind --tool=callgrind --collect-atstart=no \
  *             --toggle-collect=scan_set_values bench_pats cost ...
  *       (CALLGRIND_DUMP_STATS_AT with the set's name).  Databases are
- *       compiled for an AVX2 platform (what Vectorscan runs under
- *       valgrind) and kept serialized in DIR (by a hash of their
- *       expressions and flags): run once natively with --compile-only,
- *       then under callgrind, which then compiles nothing.
+ *       compiled for the implementation the engine scans with (iw_vs;
+ *       AVX2 when that is Vectorscan's own dispatch) and kept serialized
+ *       in DIR (by a hash of their expressions and flags): run once
+ *       natively with --compile-only, then under callgrind, which then
+ *       compiles nothing.
  *
  * Numbers from it rank patterns; the figure that counts is httpd's
  * (tools/bench_instr.py), since a database's cost is not the sum of its
@@ -47,63 +48,10 @@
 #include <apr_strings.h>
 #include "iw_engine_int.h"
 #include "iw_logfmt.h"
+#include "iw_vs.h"
+#include "../common/hs_record.h"
 
 /* ---- dump: every database the engine compiles, recorded ------------------ */
-
-typedef struct dbrec {
-    const hs_database_t *db;
-    unsigned n;
-    char **exprs;
-    unsigned *flags, *ids;
-} dbrec_t;
-
-static dbrec_t *recs;
-static int nrecs, caprecs;
-
-typedef hs_error_t (*compile_multi_fn)(const char *const *, const unsigned *, const unsigned *,
-                                       unsigned, unsigned, const hs_platform_info_t *,
-                                       hs_database_t **, hs_compile_error_t **);
-
-/* The engine's calls (through iw_engine_dbcache, cache disabled) land
- * here: the real one, and a copy of what it compiled. */
-hs_error_t hs_compile_multi(const char *const *exprs, const unsigned *flags, const unsigned *ids,
-                            unsigned n, unsigned mode, const hs_platform_info_t *plat,
-                            hs_database_t **db, hs_compile_error_t **err)
-{
-    static compile_multi_fn real;
-    hs_error_t rc;
-    dbrec_t *r;
-    unsigned i;
-
-    if (!real) real = (compile_multi_fn)dlsym(RTLD_NEXT, "hs_compile_multi");
-    rc = real(exprs, flags, ids, n, mode, plat, db, err);
-    if (rc != HS_SUCCESS) return rc;
-    if (nrecs == caprecs) {
-        caprecs = caprecs ? 2 * caprecs : 64;
-        recs = realloc(recs, sizeof(*recs) * (size_t)caprecs);
-        if (!recs) abort();
-    }
-    r = &recs[nrecs++];
-    r->db = *db;
-    r->n = n;
-    r->exprs = calloc(n, sizeof(char *));
-    r->flags = calloc(n, sizeof(unsigned));
-    r->ids = calloc(n, sizeof(unsigned));
-    if (!r->exprs || !r->flags || !r->ids) abort();
-    for (i = 0; i < n; i++) {
-        r->exprs[i] = strdup(exprs[i]);
-        r->flags[i] = flags ? flags[i] : 0;
-        r->ids[i] = ids ? ids[i] : i;
-    }
-    return rc;
-}
-
-static const dbrec_t *find_rec(const hs_database_t *db)
-{
-    int i;
-    for (i = 0; db && i < nrecs; i++) if (recs[i].db == db) return &recs[i];
-    return NULL;
-}
 
 /* The rules that read a pattern's predicates (names, comma-separated). */
 static void print_rules(const iw_engine_t *e, int32_t pat)
@@ -139,7 +87,7 @@ static void print_expr(const char *x)
 static void dump_db(const iw_engine_t *e, int field, const char *kind, const hs_database_t *db,
                     int lines)
 {
-    const dbrec_t *r = find_rec(db);
+    const dbrec_t *r = hs_find_rec(db);
     unsigned i;
 
     if (!db) return;
@@ -451,7 +399,7 @@ static void __attribute__((noinline)) scan_set_values(const hs_database_t *db, h
     c.map = map;
     for (i = 0; i < nvals; i++) {
         c.v = vals[i];
-        if (db) hs_scan(db, vals[i].p, (unsigned)vals[i].len, 0, sc, on_hit, &c);
+        if (db) iw_vs_scan(db, vals[i].p, (unsigned)vals[i].len, 0, sc, on_hit, &c);
     }
 }
 
@@ -476,6 +424,9 @@ static hs_database_t *subset_db(const char *dir, const char *use, int *map, int 
     char path[4096];
     int i, n = 0;
     FILE *f;
+
+    iw_vs_init();                      /* the engine's implementation, natively and under valgrind */
+    if (iw_vs_platform()) plat = *iw_vs_platform();
 
     if (!ex || !fl || !ids) abort();
     for (i = 0; i < npats; i++) {

@@ -57,3 +57,25 @@ IocWatchAlertTarget unix:%s
     assert re.search(r"iocwatch: \d+ error\(s\) in the IocWatchRules of <VirtualHost> at "
                      r"\S*configtest\.conf:%d \(ServerName broken\.test\)" % line, out), out
     assert ":0" not in out.split("IocWatchRules of", 1)[1].splitlines()[0]
+
+
+def test_vectorscan_choice_logged(httpd, rsyslog):
+    """When Vectorscan's own dispatch loses matches on this CPU (src/iw_vs.c),
+    httpd's log says which implementation the engine scans with instead, at
+    notice level (IW0024), as `iocwatch --version` does; otherwise nothing."""
+    r = subprocess.run([iwtest.CLI, "--version"], capture_output=True, text=True, timeout=60)
+    m = re.search(r"scanning with (\S+),", r.stdout)
+    assert r.returncode == 0 and m, r.stdout
+    body = """\
+IocWatchRules "%s"
+IocWatchAlertTarget unix:%s
+# the scan implementation
+""" % (PACK, rsyslog.sock)
+    since = httpd.errlog_size()
+    httpd.ensure(body, "event", log_level="notice")
+    lines = [ln for ln in httpd.errlog_lines(since) if "IW0024" in ln]
+    if m.group(1) == "hs_scan":
+        assert not lines, lines
+    else:
+        assert lines, httpd.errlog_tail()
+        assert ":notice]" in lines[-1] and ("its %s implementation" % m.group(1)) in lines[-1], lines
