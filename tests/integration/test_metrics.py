@@ -127,6 +127,72 @@ def test_graceful_restart_keeps_totals(server):
     assert st["total_rules_generation"] > before["total_rules_generation"]
 
 
+# The counter block's header as iw_metrics_init writes it: the magic
+# ("iwmetric" as a little-endian word), then the layout word, which a
+# build with other counter lists (or slots, rules, targets) sets otherwise.
+METRICS_MAGIC = (0x69776d6574726963).to_bytes(8, "little")
+
+
+def counter_blocks(pid):
+    """{address of the layout word: its bytes} of every counter block the
+    process has mapped (shared mappings holding the magic in their first
+    page, where apr_shm's header leaves the block)."""
+    found = {}
+    with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb") as mem:
+        for ln in maps:
+            f = ln.split()
+            if len(f) < 2 or f[1][0] != "r" or f[1][3] != "s":
+                continue
+            lo = int(f[0].split("-")[0], 16)
+            mem.seek(lo)
+            page = mem.read(4096)
+            at = page.find(METRICS_MAGIC)
+            if at >= 0 and at % 8 == 0:
+                found[lo + at + 8] = page[at + 8:at + 16]
+    return found
+
+
+def test_graceful_restart_into_another_layout_releases_the_old_block(base_dir, module_built):
+    """A graceful restart into a build whose counter block has another
+    layout: the parent finds the retained block's layout word is not its
+    own, makes a new block (totals from zero) and releases its mapping of
+    the old one (old children keep theirs until they exit).  The other
+    build's block is the retained block with its layout word changed in
+    the parent's memory (/proc/PID/mem): the bytes such a build leaves,
+    without building the module twice.  An httpd and a sink of its own:
+    the other tests' totals go on."""
+    sink = iwtest.Sink("unix", os.path.join(base_dir, "metrics-layout-sink.sock"))
+    h = iwtest.Httpd(base_dir, "h_metrics_layout")
+    try:
+        h.start(h.render(body(sink.path), "prefork"), "prefork")
+        attack(h.port, 3, "layout")
+        before = iwtest.settled_status(h.port, lambda s: s["total_alerts"] >= 3)
+        assert before["total_alerts"] == 3, before
+        parent = h.pid()
+        blocks = counter_blocks(parent)
+        assert len(blocks) == 1, blocks
+        (at, layout), = blocks.items()
+        with open("/proc/%d/mem" % parent, "r+b", buffering=0) as mem:
+            mem.seek(at)
+            mem.write(bytes([layout[0] ^ 1]) + layout[1:])
+        h.restart(graceful=True)
+        after = counter_blocks(parent)
+        assert len(after) == 1, after               # the old mapping is gone
+        assert at not in after and list(after.values()) == [layout]
+        attack(h.port, 2, "layout")
+        st = iwtest.settled_status(h.port, lambda s: s["total_alerts"] >= 2)
+        assert st["total_alerts"] == 2, (before, st)   # a new block: from zero
+        # the next graceful restart keeps the new block
+        h.restart(graceful=True)
+        assert counter_blocks(parent) == after
+        attack(h.port, 1, "layout")
+        st = iwtest.settled_status(h.port, lambda s: s["total_alerts"] >= 3)
+        assert st["total_alerts"] == 3, st
+    finally:
+        h.stop()
+        sink.close()
+
+
 def test_real_prometheus_scrapes_alert_counts(server, sink, base_dir):
     """Prometheus (loopback, temp dir, 1 s scrape interval) scrapes the page;
     its answer for the alerts sent equals what the target received."""
