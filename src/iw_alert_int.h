@@ -181,11 +181,14 @@ static inline __attribute__((always_inline)) size_t url_body(char *buf, size_t b
 }
 
 /* Every field's name as a JSON string (with its quotes), escaped once per
- * process; plain: the name itself between the quotes (iw_alert_field.c). */
+ * process; plain: the name itself between the quotes (iw_alert_field.c).
+ * Declared hidden (as -fvisibility=hidden defines them), so they are read
+ * PC-relative, not through the GOT: 2 instructions an alert. */
 #define IW_ALERT_FNAME_MAX 80
+#define IW_ALERT_HIDDEN __attribute__((visibility("hidden")))
 struct iw_alert_fname { char s[IW_ALERT_FNAME_MAX]; size_t n; int plain; };
-extern struct iw_alert_fname iw_alert__field_names[IW_F__COUNT] __attribute__((visibility("hidden")));
-extern int iw_alert__field_names_ok __attribute__((visibility("hidden")));
+extern IW_ALERT_HIDDEN struct iw_alert_fname iw_alert__field_names[IW_F__COUNT];
+extern IW_ALERT_HIDDEN int iw_alert__field_names_ok;
 int iw_alert__field_names_once(void);
 
 /* The names are ready (seen once set, without pthread_once's call). */
