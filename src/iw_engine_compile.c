@@ -657,8 +657,13 @@ static void plan_lazy(build_t *b)
         z->dc = i;
         z->rx = -1;
     }
-    for (i = 0; i < np; i++)
-        if (lz[i]) lz_sort(e->lz + e->lz_first[i], e->lz_first[i + 1] - e->lz_first[i]);
+    e->lzlit = apr_palloc(b->p, (size_t)np + 1);
+    memset(e->lzlit, -1, (size_t)np + 1);
+    for (i = 0; i < np; i++) {
+        if (!lz[i]) continue;
+        lz_sort(e->lz + e->lz_first[i], e->lz_first[i + 1] - e->lz_first[i]);
+        if (iw_engine__lazy_lit_only(e, i)) e->lzlit[i] = (int8_t)e->lz[e->lz_first[i]].field;
+    }
 }
 
 /* ---- Vectorscan databases ------------------------------------------------- */

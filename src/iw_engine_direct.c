@@ -4,7 +4,8 @@
  * loop): time parts, |fieldref, long lines, and any check on a
  * multi-valued field (a parameter list: some value satisfies it).
  * Rules use them seldom, so they live apart from the hot loop.  Also
- * iw_engine__lazy_lit_only, for the lazy predicates' memo (cold). */
+ * iw_engine__lazy_lit_only, for the lazy predicates' memo (compile time:
+ * e->lzlit). */
 #include "iw_engine_int.h"
 #include "iw_param.h"
 #include <string.h>

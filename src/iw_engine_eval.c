@@ -386,34 +386,29 @@ static inline int short_eq(const char *a, const char *b, size_t n)
     return !((x ^ y) | (z ^ w));
 }
 
-/* lazy_eval through s->lzm: a literal-only predicate (iw_engine__lazy_lit_only) on
- * the same bytes as the last time answers as then (a filter of registered
- * methods or versions is read by every event, on a handful of values). */
+/* lazy_eval through s->lzm: a literal-only predicate (e->lzlit) on the same
+ * bytes as the last time answers as then (a filter of registered methods
+ * or versions is read by every event, on a handful of values); the others,
+ * and longer values, leave the slots alone. */
 static void lazy_eval_memo(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
 {
     lzm_slot_t *m = &s->lzm[p & (LZM_SLOTS - 1)];
-    int field;
+    int field = e->lzlit[p];
     iw_str_t v;
 
-    if (m->tag != p + 1) {
-        m->tag = p + 1;
-        m->lit = (uint8_t)iw_engine__lazy_lit_only(e, p);
-        m->len = UINT8_MAX;            /* no value yet */
-    }
-    if (!m->lit) { lazy_eval(e, s, p); return; }
-    field = e->lz[e->lz_first[p]].field;
+    if (field < 0) { lazy_eval(e, s, p); return; }
     v = iw_event_get(s->ev, (iw_field_id_t)field);
     if (!v.p || !v.len) return;        /* no literal matches nothing */
-    if (m->len <= LZM_BYTES && v.len == m->len && short_eq(v.p, m->b, v.len)) {
+    if (v.len > LZM_BYTES) { lazy_eval(e, s, p); return; }
+    if (m->tag == p + 1 && v.len == m->len && short_eq(v.p, m->b, v.len)) {
         if (m->res) pred_set(s, p, field);
         return;
     }
     lazy_eval(e, s, p);
-    if (v.len <= LZM_BYTES) {
-        memcpy(m->b, v.p, v.len);
-        m->len = (uint8_t)v.len;
-        m->res = (uint8_t)pred_is_set(s, p);
-    }
+    m->tag = p + 1;
+    memcpy(m->b, v.p, v.len);
+    m->len = (uint8_t)v.len;
+    m->res = (uint8_t)pred_is_set(s, p);
 }
 
 static inline int pred_val(const iw_engine_t *e, iw_scratch_t *s, int32_t p)

@@ -290,6 +290,9 @@ struct iw_engine {
     int npatterns;
     /* lazy predicates: computed only when a candidate reads them */
     uint64_t *lazy;                /* bit per pred */
+    int8_t *lzlit;                 /* per pred: a lazy one of literals on one single-
+                                    * valued field only (iw_engine__lazy_lit_only; s->lzm):
+                                    * that field, else -1 */
     int32_t *lz_first;             /* per pred, CSR into lz (n+1) */
     lazyent_t *lz; int nlazy;
     dcheck_t *ldc; int nldc;       /* direct checks of lazy predicates */
@@ -331,7 +334,7 @@ struct iw_engine {
 
 #define LZM_SLOTS 16
 #define LZM_BYTES 25
-typedef struct lzm_slot { int32_t tag; uint8_t lit, len, res; char b[LZM_BYTES]; } lzm_slot_t;
+typedef struct lzm_slot { int32_t tag; uint8_t len, res; char b[LZM_BYTES]; } lzm_slot_t;
 struct iw_scratch {
     /* first: all a clean repeated request reads (iw_engine_eval_request) */
     const iw_engine_t *e;
@@ -463,7 +466,8 @@ static inline int iw_engine__cmp_num(int64_t x, int op, int64_t y)
  * (iw_engine_direct.c). */
 int iw_engine__direct_value(iw_scratch_t *s, const dcheck_t *d, iw_str_t v);
 /* Lazy predicate p's entries are all literals on one single-valued field:
- * its result is a function of that field's bytes alone (s->lzm). */
+ * its result is a function of that field's bytes alone (s->lzm); compile
+ * time: e->lzlit). */
 int iw_engine__lazy_lit_only(const iw_engine_t *e, int32_t p);
 
 static inline int iw_engine__type_index(unsigned t) { return t == IW_EV_ERROR ? 1 : 0; }

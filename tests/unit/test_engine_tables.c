@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The engine's compile-time tables for the request path, on the shipped
+ * rules (SigmaHQ web rules and conf/rules): each must answer as the walk
+ * over the entries it stands for. */
+#include "iw_test.h"
+#include "iw_engine.h"
+#include "iw_engine_int.h"
+#include "iw_rules.h"
+
+static iw_engine_t *shipped(apr_pool_t *p)
+{
+    iw_ruleset_t *rs = iw_ruleset_create(p);
+    iw_diag_t *d = iw_diag_create(p);
+
+    iw_rules_load(rs, iw_test_path(p, "../shared/sigma/sigmahq-rules/rules"), d);
+    iw_rules_load(rs, iw_test_path(p, "../shared/sigma/sigmahq-rules/rules-emerging-threats"), d);
+    iw_rules_load(rs, iw_test_path(p, "conf/rules"), d);
+    iw_ruleset_link(rs, d);
+    return d->errors ? NULL : iw_engine_compile(p, rs, NULL, d);
+}
+
+static int bit(const uint64_t *m, int32_t i) { return (int)((m[i >> 6] >> (i & 63)) & 1); }
+
+/* e->lzlit: the field of exactly the lazy predicates whose entries are
+ * all literals (no direct check, no regex) on one single-valued field. */
+TEST(engine_table_lzlit)
+{
+    iw_engine_t *e = shipped(p);
+    int32_t pr, i;
+    int n = 0;
+
+    REQUIRE(e != NULL);
+    for (pr = 0; pr < e->npreds; pr++) {
+        int32_t a = e->lz_first[pr], z = e->lz_first[pr + 1];
+        int want = bit(e->lazy, pr) && a < z && !iw_field_is_multi(e->lz[a].field);
+        for (i = a; want && i < z; i++)
+            if (e->lz[i].dc >= 0 || e->lz[i].rx >= 0 || e->lz[i].field != e->lz[a].field) want = 0;
+        CHECK_INT(e->lzlit[pr], want ? e->lz[a].field : -1);
+        n += want;
+    }
+    CHECK(n > 0);                  /* the method and version filters */
+}
