@@ -868,6 +868,23 @@ static int dcheck_cmp(const void *a, const void *b)
     return c ? c : x->pred < y->pred ? -1 : x->pred > y->pred;
 }
 
+/* Runs of equality checks of one single-valued number field (sorted by
+ * value: dcheck_cmp) of more than one test: scan_event answers a run with
+ * one walk (iw_engine__eq_run_first), run on its first check. */
+static void eq_runs(iw_engine_t *e)
+{
+    int i, j;
+    for (i = 0; i < e->ndc; i = j) {
+        const dcheck_t *d = &e->dc[i];
+        int eq = d->kind == D_NUM && d->op == OP_EQ && !iw_field_is_multi(d->field);
+        for (j = i + 1; eq && j < e->ndc && e->dc[j].field == d->field && e->dc[j].kind == D_NUM
+             && e->dc[j].op == OP_EQ; j++)
+            ;
+        if (!eq) j = i + 1;
+        else if (d->end < j) e->dc[i].run = j;
+    }
+}
+
 /* Left out of the compiled engine: rules excluded by id, and rules below
  * min_level that feed no correlation.  A rule that feeds one is compiled
  * whatever its level (feeders are mostly informational): a level
@@ -1003,6 +1020,7 @@ static void engine_publish(build_t *b)
     for (int i = e->ndc - 1; i >= 0; i--)      /* sorted: checks of one test stand together */
         e->dc[i].end = i + 1 < e->ndc && !iw_engine__dcheck_key_cmp(&e->dc[i], &e->dc[i + 1])
                        ? e->dc[i + 1].end : i + 1;
+    eq_runs(e);
     e->lits = (litpat_t *)b->lits->elts;
     for (int t = 0; t < NTYPES; t++)
         for (int f = 0; f < IW_F__COUNT; f++) {

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* iw_engine_direct: the direct checks that are neither a number nor a
- * plain presence test (iw_engine_eval.c answers those in scan_event's
- * loop): time parts, |fieldref, long lines, and any check on a
- * multi-valued field (a parameter list: some value satisfies it).
- * Rules use them seldom, so they live apart from the hot loop.  Also
+/* iw_engine_direct: the direct checks (a test of a field's value without a
+ * pattern: a number, presence, emptiness, a long line, a time part,
+ * |fieldref).  iw_engine__direct_checks runs the per-event list for
+ * scan_event (iw_engine_eval.c), iw_engine__direct_one a lazy predicate's
+ * check; numbers and plain presence tests are answered inline, the rest
+ * (seldom used) by iw_engine__direct_value, also any check on a
+ * multi-valued field (a parameter list: some value satisfies it).  Also
  * iw_engine__lazy_lit_only, for the lazy predicates' memo (compile time:
  * e->lzlit). */
 #include "iw_engine_int.h"
@@ -178,4 +180,77 @@ int iw_engine__lazy_lit_only(const iw_engine_t *e, int32_t p)
     for (i = a; i < z; i++)
         if (e->lz[i].dc >= 0 || e->lz[i].rx >= 0 || e->lz[i].field != e->lz[a].field) return 0;
     return 1;
+}
+
+/* The value of one field, fetched once for consecutive checks on it
+ * (checks are sorted by field at compile time); its number (numf: the
+ * field it was read for) only for a check of a number. */
+typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; int numf; } fcache_t;
+
+/* A number check (D_NUM): the number read once for consecutive checks (a
+ * dozen on sc-status), without its text (lazy). */
+static inline int num_read(iw_event_t *ev, int field, fcache_t *fc)
+{
+    if (fc->numf != field) {
+        fc->numf = field;
+        if (field == IW_F_PARAMS_DROPPED) fc->have_num = iw_event_num(ev, IW_F_PARAMS_DROPPED, &fc->num);
+        else if ((fc->have_num = (ev->have_num >> field) & 1)) fc->num = ev->num[field];
+    }
+    return fc->have_num;
+}
+
+static inline int direct_num(iw_event_t *ev, const dcheck_t *d, fcache_t *fc)
+{
+    return num_read(ev, d->field, fc) && iw_engine__cmp_num(fc->num, d->op, d->num);
+}
+
+static inline int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
+{
+    if (d->kind == D_NUM && !iw_field_is_multi(d->field)) return direct_num(s->ev, d, fc);
+    /* no value of a parameter list is longer than its source: a long-line
+     * test needs no split when the source is short */
+    if (d->kind == D_LONG && iw_event_params_max(s->ev, d->field) < (uint64_t)d->num) return 0;
+    if (fc->field != d->field) {
+        fc->field = d->field;
+        fc->v = iw_event_get(s->ev, (iw_field_id_t)d->field);
+    }
+    if (!iw_field_is_multi(d->field)) {
+        switch (d->kind) {      /* the common ones without a call */
+        case D_PRESENT: return fc->v.p != NULL;
+        case D_ABSENT: return fc->v.p == NULL;
+        case D_NULL: return !fc->v.p || !fc->v.len;
+        case D_EMPTY: return fc->v.p && !fc->v.len;
+        case D_LONG: if (!fc->v.p || (int64_t)fc->v.len < d->num) return 0;   /* most values */
+            break;
+        default: break;
+        }
+    }
+    return iw_engine__direct_value(s, d, fc->v);
+}
+
+int iw_engine__direct_one(iw_scratch_t *s, const dcheck_t *d)
+{
+    fcache_t fc = { -1, 0, IW_STR_NULL, 0, -1 };
+    return direct(s, d, &fc);
+}
+
+void iw_engine__direct_checks(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, unsigned type)
+{
+    fcache_t fc = { -1, 0, IW_STR_NULL, 0, -1 };
+    int32_t i, r;
+
+    for (i = 0; i < e->ndc; ) {       /* a test once for the checks that share it */
+        const dcheck_t *d = &e->dc[i];
+        if ((r = d->run)) {            /* equalities of one number: its equal test */
+            if (num_read(ev, d->field, &fc))
+                for (i = iw_engine__eq_run_first(e->dc, i, fc.num); i < r && e->dc[i].num == fc.num; i++)
+                    if (e->dc[i].types & type) pred_set(s, e->dc[i].pred, e->dc[i].field);
+            i = r;
+            continue;
+        }
+        if (!(d->types & type) || pred_is_set(s, d->pred)) { i++; continue; }
+        if (!direct(s, d, &fc)) { i = d->end; continue; }
+        for (; i < d->end; i++)
+            if (e->dc[i].types & type) pred_set(s, e->dc[i].pred, e->dc[i].field);
+    }
 }

@@ -160,53 +160,6 @@ static void multi_note(iw_scratch_t *s, int n0, iw_str_t x)
     }
 }
 
-/* The value of one field, fetched once for consecutive checks on it
- * (checks are sorted by field at compile time); its number (have_num < 0:
- * not read yet) only for a check of a number. */
-typedef struct fcache { int field, have_num; iw_str_t v; int64_t num; int numf; } fcache_t;
-
-/* A number check (D_NUM): the number read once for consecutive checks (a
- * dozen on sc-status), without its text (lazy) and direct()'s frame. */
-static inline int direct_num(iw_event_t *ev, const dcheck_t *d, fcache_t *fc)
-{
-    if (fc->numf != d->field) {
-        fc->numf = d->field;
-        if (d->field == IW_F_PARAMS_DROPPED) fc->have_num = iw_event_num(ev, IW_F_PARAMS_DROPPED, &fc->num);
-        else if ((fc->have_num = (ev->have_num >> d->field) & 1)) fc->num = ev->num[d->field];
-    }
-    return fc->have_num && iw_engine__cmp_num(fc->num, d->op, d->num);
-}
-
-/* The checks direct_num answers (direct() and scan_event's loop ask). */
-static inline int direct_is_num(const dcheck_t *d)
-{
-    return d->kind == D_NUM && !iw_field_is_multi(d->field);
-}
-
-static int direct(iw_scratch_t *s, const dcheck_t *d, fcache_t *fc)
-{
-    if (direct_is_num(d)) return direct_num(s->ev, d, fc);
-    /* no value of a parameter list is longer than its source: a long-line
-     * test needs no split when the source is short */
-    if (d->kind == D_LONG && iw_event_params_max(s->ev, d->field) < (uint64_t)d->num) return 0;
-    if (fc->field != d->field) {
-        fc->field = d->field;
-        fc->v = iw_event_get(s->ev, (iw_field_id_t)d->field);
-    }
-    if (!iw_field_is_multi(d->field)) {
-        switch (d->kind) {      /* the common ones without a call */
-        case D_PRESENT: return fc->v.p != NULL;
-        case D_ABSENT: return fc->v.p == NULL;
-        case D_NULL: return !fc->v.p || !fc->v.len;
-        case D_EMPTY: return fc->v.p && !fc->v.len;
-        case D_LONG: if (!fc->v.p || (int64_t)fc->v.len < d->num) return 0;   /* most values */
-            break;
-        default: break;
-        }
-    }
-    return iw_engine__direct_value(s, d, fc->v);
-}
-
 static unsigned char lower_tab[256];
 
 __attribute__((constructor)) static void lower_tab_init(void)
@@ -348,8 +301,7 @@ static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
     for (i = e->lz_first[p]; i < e->lz_first[p + 1]; i++) {
         const lazyent_t *z = &e->lz[i];
         if (z->dc >= 0) {
-            fcache_t fc = { -1, 0, IW_STR_NULL, 0, -1 };
-            if (direct(s, &e->ldc[z->dc], &fc)) {
+            if (iw_engine__direct_one(s, &e->ldc[z->dc])) {
                 pred_set(s, p, z->field);
                 return;
             }
@@ -1119,7 +1071,6 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
     unsigned type = ev->type == IW_EV_ERROR ? IW_EV_ERROR : IW_EV_ACCESS;
     int ti = iw_engine__type_index(type), i;
     scan_ctx_t c;
-    fcache_t fc = { -1, 0, IW_STR_NULL, 0, -1 };
     uint64_t done = 0;
 
     c.s = s;
@@ -1179,13 +1130,7 @@ static void scan_event(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev)
         if (!v.p || !iw_match_radix_parse_ip(v.p, v.len, addr)) continue;
         iw_match_radix_lookup(e->radix[f], addr, on_cidr, &c);
     }
-    for (i = 0; i < e->ndc; ) {       /* a test once for the checks that share it */
-        const dcheck_t *d = &e->dc[i];
-        if (!(d->types & type) || pred_is_set(s, d->pred)) { i++; continue; }
-        if (!(direct_is_num(d) ? direct_num(ev, d, &fc) : direct(s, d, &fc))) { i = d->end; continue; }
-        for (; i < d->end; i++)
-            if (e->dc[i].types & type) pred_set(s, e->dc[i].pred, e->dc[i].field);
-    }
+    iw_engine__direct_checks(e, s, ev, type);
 }
 
 static int eval_item(const iw_engine_t *e, iw_scratch_t *s, const citem_t *it)

@@ -106,7 +106,19 @@ typedef struct dcheck {
     int32_t pred;
     unsigned types;
     int32_t end;        /* past the last of the sorted checks with the same test */
+    int32_t run;        /* first of the equality checks of one number field (a
+                         * dozen on sc-status): past the last of them, else 0 */
 } dcheck_t;
+
+/* The first check of the run dc[i, dc[i].run) equal to x (sorted by value:
+ * the walk goes test by test, see end, and stops at the first larger one),
+ * or dc[i].run if none. */
+static inline int32_t iw_engine__eq_run_first(const dcheck_t *dc, int32_t i, int64_t x)
+{
+    int32_t r = dc[i].run;
+    while (i < r && dc[i].num < x) i = dc[i].end;
+    return i < r && dc[i].num == x ? i : r;
+}
 
 typedef struct rxcheck {
     pcre2_code *code;
@@ -465,6 +477,11 @@ static inline int iw_engine__cmp_num(int64_t x, int op, int64_t y)
 /* A direct check other than a number on the field's value v
  * (iw_engine_direct.c). */
 int iw_engine__direct_value(iw_scratch_t *s, const dcheck_t *d, iw_str_t v);
+/* Direct check d on s's event (a lazy predicate's). */
+int iw_engine__direct_one(iw_scratch_t *s, const dcheck_t *d);
+/* The per-event direct checks e->dc of an event of the given type: their
+ * predicates set (scan_event). */
+void iw_engine__direct_checks(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev, unsigned type);
 /* Lazy predicate p's entries are all literals on one single-valued field:
  * its result is a function of that field's bytes alone (s->lzm); compile
  * time: e->lzlit). */

@@ -40,3 +40,37 @@ TEST(engine_table_lzlit)
     }
     CHECK(n > 0);                  /* the method and version filters */
 }
+
+/* A run of equality checks (sc-status: 404, ...): the checks it spans are
+ * those of its field, and iw_engine__eq_run_first finds what the walk
+ * over them finds, for every value in it, its neighbours and others. */
+TEST(engine_table_eq_runs)
+{
+    iw_engine_t *e = shipped(p);
+    int32_t i, j, k, runs = 0;
+
+    REQUIRE(e != NULL);
+    for (i = 0; i < e->ndc; i++) {
+        const dcheck_t *d = &e->dc[i];
+        int64_t xs[64];
+        int nx = 0;
+        if (!d->run) continue;
+        runs++;
+        CHECK(d->run > d->end);
+        for (j = i; j < d->run; j++) {
+            CHECK(e->dc[j].kind == D_NUM && e->dc[j].op == OP_EQ && e->dc[j].field == d->field);
+            if (j > i) CHECK(!e->dc[j].run);
+            if (nx + 3 <= 60) { xs[nx++] = e->dc[j].num; xs[nx++] = e->dc[j].num - 1; xs[nx++] = e->dc[j].num + 1; }
+        }
+        CHECK(d->run == e->ndc || e->dc[d->run].field != d->field || e->dc[d->run].kind != D_NUM
+              || e->dc[d->run].op != OP_EQ);
+        xs[nx++] = 0; xs[nx++] = 200; xs[nx++] = -1; xs[nx++] = INT64_MAX;
+        for (k = 0; k < nx; k++) {
+            int32_t want = d->run;
+            for (j = i; j < d->run; j++)
+                if (e->dc[j].num == xs[k]) { want = j; break; }
+            CHECK_INT(iw_engine__eq_run_first(e->dc, i, xs[k]), want);
+        }
+    }
+    CHECK(runs > 0);               /* the rules' sc-status equalities */
+}
