@@ -988,6 +988,40 @@ static int32_t sel_must(const iw_engine_t *e, int32_t sel)
     return -1;
 }
 
+/* Node ni as one term: a selection of one group of one item of one term
+ * (eval_kid answers it with that term alone), or a not of such a node
+ * (the term negated); else -1. */
+static int32_t node_term(const iw_engine_t *e, int32_t ni)
+{
+    const cnode_t *n = &e->nodes[ni];
+    const range_t *sr, *gr;
+    int32_t t;
+
+    if (n->type == N_NOT) return (t = node_term(e, e->kids[n->a])) < 0 ? -1 : t ^ 1;
+    if (n->type != N_SEL) return -1;
+    sr = &e->sels[n->a];
+    if (sr->n != 1 || (gr = &e->groups[sr->first])->n != 1) return -1;
+    return e->items[gr->first].t1;
+}
+
+/* cnode_t.f: an N_AND or N_OR of terms reads e->fterms, not its tree. */
+static void flat_terms(build_t *b, iw_engine_t *e)
+{
+    apr_array_header_t *ft = apr_array_make(b->p, 16, sizeof(int32_t));
+    int i, k;
+
+    for (i = 0; i < b->nodes->nelts; i++) {
+        cnode_t *n = &e->nodes[i];
+        if (n->type != N_AND && n->type != N_OR) continue;
+        for (k = 0; k < n->n && node_term(e, e->kids[n->a + k]) >= 0; k++)
+            ;
+        if (k < n->n) continue;
+        n->f = ft->nelts + 1;
+        for (k = 0; k < n->n; k++) APR_ARRAY_PUSH(ft, int32_t) = node_term(e, e->kids[n->a + k]);
+    }
+    e->fterms = (int32_t *)ft->elts;
+}
+
 /* The engine reads the build arrays in place (they live in the pool). */
 static void engine_publish(build_t *b)
 {
@@ -1008,6 +1042,7 @@ static void engine_publish(build_t *b)
     e->terms = (int32_t *)b->terms->elts;
     for (int i = 0; i < b->nodes->nelts; i++)
         if (e->nodes[i].type == N_SEL) e->nodes[i].n = sel_must(e, e->nodes[i].a);
+    flat_terms(b, e);
     e->filt = (int32_t *)b->filt->elts;
     e->npreds = b->predw->nelts;
     e->rx = (rxcheck_t *)b->rx->elts;

@@ -1194,14 +1194,17 @@ static inline int eval_kid(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
 static int eval_node(const iw_engine_t *e, iw_scratch_t *s, int32_t ni)
 {
     const cnode_t *n = &e->nodes[ni];
+    const int32_t *t = n->f ? e->fterms + n->f - 1 : NULL;   /* its kids' terms (eval_kid's reading) */
     int i;
     switch (n->type) {
     case N_SEL: return sel_may(s, n) && sel_first(e, s, n->a) >= 0;
     case N_AND:
-        for (i = 0; i < n->n; i++) if (!eval_kid(e, s, e->kids[n->a + i])) return 0;
+        if (t) { for (i = 0; i < n->n; i++) if (pred_val(e, s, t[i] >> 1) == (t[i] & 1)) return 0; }
+        else for (i = 0; i < n->n; i++) if (!eval_kid(e, s, e->kids[n->a + i])) return 0;
         return 1;
     case N_OR:
-        for (i = 0; i < n->n; i++) if (eval_kid(e, s, e->kids[n->a + i])) return 1;
+        if (t) { for (i = 0; i < n->n; i++) if (pred_val(e, s, t[i] >> 1) != (t[i] & 1)) return 1; }
+        else for (i = 0; i < n->n; i++) if (eval_kid(e, s, e->kids[n->a + i])) return 1;
         return 0;
     default:
         return !eval_kid(e, s, e->kids[n->a]);

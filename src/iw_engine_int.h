@@ -80,8 +80,11 @@ typedef struct range { int32_t first, n; } range_t;
 enum { N_SEL = 1, N_AND, N_OR, N_NOT };
 /* kids: e->kids[a..a+n); N_SEL: a is the selection, n a predicate (not
  * lazy) that every group of it needs as an item of one positive term, the
- * selection false without it (-1: none; engine_publish sets it) */
-typedef struct cnode { int32_t type, a, n; } cnode_t;
+ * selection false without it (-1: none; engine_publish sets it).  f: N_AND
+ * and N_OR whose every kid is a term (a selection of one term, or a not of
+ * one, as "selection and not filter"): e->fterms[f - 1 ..] holds the kids'
+ * terms in order, a not's negated (0: not so) */
+typedef struct cnode { int32_t type, a, n, f; } cnode_t;
 
 /* t1: the item's one term when it has one row of one term (most items), else -1 */
 typedef struct citem { range_t rows; int32_t field, t1; } citem_t;
@@ -273,6 +276,7 @@ struct iw_engine {
     citem_t *items;
     range_t *rows;                 /* terms of each row */
     int32_t *terms;                /* pred << 1 | negated */
+    int32_t *fterms;               /* the kids' terms of N_AND, N_OR nodes (cnode_t.f) */
     int32_t *filt;
     int npreds;
     /* per event type and field: Vectorscan database, literal lists, exact

@@ -74,3 +74,48 @@ TEST(engine_table_eq_runs)
     }
     CHECK(runs > 0);               /* the rules' sc-status equalities */
 }
+
+/* A node as eval_kid reads it when it is one term: a selection of one
+ * group of one item of one term, a not of such a node negated; else -1. */
+static int32_t walk_term(const iw_engine_t *e, int32_t ni)
+{
+    const cnode_t *n = &e->nodes[ni];
+    int32_t t;
+    if (n->type == N_NOT) {
+        t = walk_term(e, e->kids[n->a]);
+        return t < 0 ? -1 : t ^ 1;
+    }
+    if (n->type != N_SEL || e->sels[n->a].n != 1 || e->groups[e->sels[n->a].first].n != 1) return -1;
+    return e->items[e->groups[e->sels[n->a].first].first].t1;
+}
+
+/* cnode_t.f: set on exactly the N_AND and N_OR nodes whose kids are all
+ * terms, e->fterms holding those terms in the kids' order. */
+TEST(engine_table_fterms)
+{
+    iw_engine_t *e = shipped(p);
+    int32_t i, k, nflat = 0;
+
+    REQUIRE(e != NULL);
+    for (i = 0; i < e->ncrules; i++) {
+        /* every node of every rule, depth first (a stack of node ids) */
+        int32_t st[256];
+        int sp = 0;
+        st[sp++] = e->rules[i].root;
+        while (sp) {
+            const cnode_t *n = &e->nodes[st[--sp]];
+            int all = 1;
+            if (n->type == N_SEL) continue;
+            for (k = 0; k < n->n; k++) {
+                if (walk_term(e, e->kids[n->a + k]) < 0) all = 0;
+                if (sp < 256) st[sp++] = e->kids[n->a + k];
+            }
+            if (n->type == N_NOT) { CHECK_INT(n->f, 0); continue; }
+            CHECK_INT(n->f != 0, all);
+            if (!n->f) continue;
+            nflat++;
+            for (k = 0; k < n->n; k++) CHECK_INT(e->fterms[n->f - 1 + k], walk_term(e, e->kids[n->a + k]));
+        }
+    }
+    CHECK(nflat > 0);              /* "selection and not filter" */
+}
