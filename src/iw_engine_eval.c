@@ -328,42 +328,58 @@ static void lazy_eval(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
     }
 }
 
-/* a[0, n) == b[0, n), n <= LZM_BYTES: a method or version without a call */
+/* a[0, n) == b[0, n), 0 < n <= LZM_BYTES: a method or version without a call
+ * (overlapping loads from both ends) */
 static inline int short_eq(const char *a, const char *b, size_t n)
 {
     uint64_t x, y, z, w;
-    if (n < 8) return !memcmp(a, b, n);
+    uint32_t i, j, k, l;
     if (n > 16) return !memcmp(a, b, n);
+    if (n < 4) return a[0] == b[0] && a[n >> 1] == b[n >> 1] && a[n - 1] == b[n - 1];
+    if (n < 8) {
+        memcpy(&i, a, 4); memcpy(&j, b, 4); memcpy(&k, a + n - 4, 4); memcpy(&l, b + n - 4, 4);
+        return !((i ^ j) | (k ^ l));
+    }
     memcpy(&x, a, 8); memcpy(&y, b, 8); memcpy(&z, a + n - 8, 8); memcpy(&w, b + n - 8, 8);
     return !((x ^ y) | (z ^ w));
 }
 
-/* lazy_eval through s->lzm: a literal-only predicate (e->lzlit) on the same
- * bytes as the last time answers as then (a filter of registered methods
- * or versions is read by every event, on a handful of values); the others,
- * and longer values, leave the slots alone. */
-static void lazy_eval_memo(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+/* lazy_eval_memo's other ways: lazy_eval, and the result kept for a short
+ * value. */
+static void __attribute__((noinline)) lazy_eval_keep(const iw_engine_t *e, iw_scratch_t *s, int32_t p,
+                                                     iw_str_t v)
 {
     lzm_slot_t *m = &s->lzm[p & (LZM_SLOTS - 1)];
-    int field = e->lzlit[p];
-    iw_str_t v;
-
-    if (field < 0) { lazy_eval(e, s, p); return; }
-    v = iw_event_get(s->ev, (iw_field_id_t)field);
-    if (!v.p || !v.len) return;        /* no literal matches nothing */
-    if (v.len > LZM_BYTES) { lazy_eval(e, s, p); return; }
-    if (m->tag == p + 1 && v.len == m->len && short_eq(v.p, m->b, v.len)) {
-        if (m->res) pred_set(s, p, field);
-        return;
-    }
     lazy_eval(e, s, p);
+    if (v.len > LZM_BYTES || e->lzlit[p] < 0) return;
     m->tag = p + 1;
     memcpy(m->b, v.p, v.len);
     m->len = (uint8_t)v.len;
     m->res = (uint8_t)pred_is_set(s, p);
 }
 
-static inline int pred_val(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+/* lazy_eval through s->lzm: a literal-only predicate (e->lzlit) on the same
+ * bytes as the last time answers as then (a filter of registered methods
+ * or versions is read by every event, on a handful of values) without a
+ * frame; the others, and longer values, leave the slots alone. */
+static void __attribute__((noinline)) lazy_eval_memo(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
+{
+    const lzm_slot_t *m = &s->lzm[p & (LZM_SLOTS - 1)];
+    int field = e->lzlit[p];
+    iw_str_t v = IW_STR_NULL;
+
+    if (field >= 0) {
+        v = iw_event_get(s->ev, (iw_field_id_t)field);
+        if (!v.p || !v.len) return;    /* no literal matches nothing */
+        if (m->tag == p + 1 && v.len == m->len && short_eq(v.p, m->b, v.len)) {
+            if (m->res) pred_set(s, p, field);
+            return;
+        }
+    }
+    lazy_eval_keep(e, s, p, v);
+}
+
+static inline __attribute__((always_inline)) int pred_val(const iw_engine_t *e, iw_scratch_t *s, int32_t p)
 {
     if (pred_is_set(s, p)) return 1;
     if (!((e->lazy[p >> 6] >> (p & 63)) & 1) || s->pgen[p] == s->gen) return 0;
