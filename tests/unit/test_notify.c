@@ -500,6 +500,21 @@ TEST(notify_missing_target_then_recovery)
     rmdir(dir);
 }
 
+/* Whether the sender gets past `done` frames (sent and reports) within
+ * ms milliseconds. */
+#define STALL_MS 1000
+static int wait_progress(iw_notify_t *n, uint64_t done, int ms)
+{
+    iw_notify_stats_t st;
+    apr_time_t end = apr_time_now() + apr_time_from_msec(ms);
+    do {
+        iw_notify_get_stats(n, &st);
+        if (st.sent + st.reports > done) return 1;
+        apr_sleep(apr_time_from_msec(1));
+    } while (apr_time_now() < end);
+    return 0;
+}
+
 /* A stream peer that accepts and never reads: the kernel buffer fills, then
  * the queue; every alert is accounted for exactly and stop() keeps its
  * bound. */
@@ -514,7 +529,7 @@ TEST(notify_stalled_stream_peer)
     char msg[1100];
     enq_timing_t tm = { 0, 0, 0 };
     apr_time_t t0, took;
-    int lfd, cfd, i, produced = 3000;
+    int lfd, cfd, i, produced = 0, stalled = 0;
 
     REQUIRE(dir && f);
     path = apr_pstrcat(p, dir, "/stall.sock", NULL);
@@ -528,13 +543,25 @@ TEST(notify_stalled_stream_peer)
     REQUIRE(n && !err);
     REQUIRE(iw_notify_start(n) == APR_SUCCESS);
     memset(msg, 'x', sizeof(msg));
-    for (i = 0; i < produced; i++) {
+    /* Produce until the sender is stuck on the full socket, whatever the
+     * scheduling: an alert that finds the queue full (dropped) waits for
+     * the sender to make progress; none within STALL_MS is the stall (the
+     * peer reads nothing; the one assumption left: a runnable sender gets
+     * the CPU within STALL_MS).  3,000 alerts with a pause every 500 were
+     * not enough: the sender drains the queue (16) in each of the 6
+     * pauses, 96 frames queued, of which a 208 KiB unix-socket buffer
+     * takes ~90: 6 left unsent, and none when the sender missed a pause
+     * under load (it then sent all it had). */
+    for (i = 0; i < 100000 && (!stalled || i < 3000); i++) {
         int len = snprintf(msg, 32, "{\"n\":\"%06d\",\"p\":\"", i);
         msg[len] = 'x';
         memcpy(msg + 1000, "\"}", 2);
-        enqueue_timed(n, IW_LEVEL_LOW, msg, 1002, &tm);
-        if (i % 500 == 499) apr_sleep(apr_time_from_msec(20));
+        produced++;
+        if (enqueue_timed(n, IW_LEVEL_LOW, msg, 1002, &tm) == 0 || stalled) continue;
+        iw_notify_get_stats(n, &st);
+        stalled = !wait_progress(n, st.sent + st.reports, STALL_MS);
     }
+    REQUIRE(stalled);               /* then up to 3,000 alerts in all, dropped */
     CHECK(enq_ok(&tm));
     cfd = accept_within(lfd, 2000);     /* connected long ago (backlog) */
     REQUIRE(cfd >= 0);
