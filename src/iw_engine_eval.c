@@ -774,10 +774,17 @@ static void __attribute__((noinline)) scan_multi(const iw_engine_t *e, iw_scratc
  * its values from the per-value cache). */
 #define RAWKEY (1u << 10)
 
-static inline __attribute__((always_inline)) int raw_key(iw_scratch_t *s, iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
+/* raw_key_h: the key again, its hash h from raw_key's (0: not cacheable) */
+static inline __attribute__((always_inline)) int raw_key_h(iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw, uint64_t h)
 {
     *key = (iw_engine_memo_key_t){ .tag = (uint32_t)field | (uint32_t)ti << 8 | RAWKEY | LONGKEY(field),
-                                   .v = raw.p, .n = raw.len };
+                                   .v = raw.p, .n = raw.len, .h = h };
+    return h != 0;
+}
+
+static inline __attribute__((always_inline)) int raw_key(iw_scratch_t *s, iw_engine_memo_key_t *key, int field, int ti, iw_str_t raw)
+{
+    raw_key_h(key, field, ti, raw, 0);
     return sc_key(s, key);
 }
 
@@ -872,7 +879,7 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     hdr_block_t blk;
     iw_engine_memo_res_t uni;
     iw_str_t block, line, list = IW_STR_NULL, x;
-    uint64_t todo = 0, known = 0, coded = 0, bit;
+    uint64_t todo = 0, known = 0, coded = 0, bit, lh[HDR_RAW_MAX];   /* lh: the lines' key hashes */
     size_t off = 0, pos = 0, rlen, dlen = 0, dpos = 0;
     int i = 0, k, bcache, dbuf = 0;
 
@@ -889,7 +896,9 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
     for (k = 0; iw_event_header_line(ev, block, &i, &off, &line); k++) {
         if (k == HDR_RAW_MAX) return 0;
         bit = (uint64_t)1 << k;
-        if ((hit = raw_get(s, &key, c->field, ti, line)) && !hit->n) continue;
+        hit = raw_get(s, &key, c->field, ti, line);
+        if (hit && !hit->n) continue;
+        lh[k] = key.n ? key.h : 0;
         todo |= bit;
         if (hit) known |= bit;
         if (iw_decode_plain_len(line.p, line.len, 0) != line.len) coded |= bit;
@@ -916,12 +925,13 @@ static int scan_header_dec_raw(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t
         if (!x.len) continue;
         c->v = x;
         /* the entry found above, unless a store since took its way */
-        if ((known & bit) && (hit = raw_get(s, &key, c->field, ti, line))) {
+        if ((known & bit) && raw_key_h(&key, c->field, ti, line, lh[k])
+            && (hit = iw_engine_memo_get(s->sc, &key, &rlen))) {
             res_apply(s, hit, &uni);
         } else {
             r.n = r.overflow = 0;
             scan_value_rec(e, s, c, ti, &r);
-            if (!r.overflow && raw_key(s, &key, c->field, ti, line))
+            if (!r.overflow && raw_key_h(&key, c->field, ti, line, lh[k]))
                 iw_engine_memo_put(s->sc, &key, &r, iw_engine_memo_res_len(&r));
             res_merge(&uni, &r);
         }
@@ -1068,7 +1078,7 @@ static int scan_uri(const iw_engine_t *e, iw_scratch_t *s, scan_ctx_t *c, int ti
         } else if (!(f == IW_F_CS_URI && !ti && uri_both_scan(e, s, c, ev, &both, &uni)))
             ((URI_PART_FIELDS >> f) & 1 ? scan_field_cached : scan_value_rec)(e, s, c, ti, &uni);
     }
-    if (cache && !uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, sizeof(uni));
+    if (cache && !uni.overflow) iw_engine_memo_put(s->sc, &key, &uni, iw_engine_memo_res_len(&uni));
     return 1;
 }
 
