@@ -1460,7 +1460,8 @@ int iw_engine_eval(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev,
     scratch_begin(e, s, ev);
     key.n = 0;
     key.v = s->kbuf;
-    if (s->evc && iw_engine_memo_wanted(s->evc, 0)
+    if (s->evc && (iw_engine_memo_wanted(s->evc, 0) || iw_engine__evc_repeat(s, ev->val[IW_F_CS_METHOD],
+                                                  ev->val[IW_F_CS_URI], ev->val[IW_F_C_IP], ev->nhdrs))
         && (key.n = iw_engine__event_key(e, ev, iw_engine__type_index(type), s->kbuf, &lines))
         && (cached = evc_find(s, &key)))
         return evc_replay(e, s, cached);
@@ -1491,7 +1492,7 @@ int iw_engine_eval_request(const iw_engine_t *e, iw_scratch_t *s, iw_event_t *ev
         return iw_engine_eval(e, s, ev, hits);
     }
     key.n = 0;
-    if (iw_engine_memo_wanted(s->evc, 0)) {
+    if (iw_engine_memo_wanted(s->evc, 0) || iw_engine__evc_repeat(s, d->method, d->target, d->client_ip, d->nhdrs)) {
         key.v = kb;
         if ((key.n = iw_engine__request_key(e, d, ev->buf_size, kb, sizeof(kb), &lines))
             && (cached = evc_find(s, &key)) && cached->n == 0) {

@@ -180,6 +180,27 @@ size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
     return n;
 }
 
+/* A class of events that does not repeat pauses the event cache (its key
+ * costs more than its few hits save), but a request sent again and again
+ * among them (a monitor's health check, a polling client) would pay its
+ * whole evaluation each time: while the cache pauses, a fingerprint of the
+ * request (method, target, client, header count: lengths and first and
+ * last bytes, ~20 instructions) is kept in a small table, and a request
+ * whose fingerprint is there is looked up (and stored) as if the cache
+ * were on.  Only which requests use the cache depends on it: its answers
+ * are exact (full keys) either way. */
+int iw_engine__evc_repeat(iw_scratch_t *s, iw_str_t method, iw_str_t target, iw_str_t client, int nhdrs)
+{
+    uint64_t fp, *slot;
+
+    fp = iw_engine_memo__hash_tail((uint64_t)nhdrs, (const unsigned char *)target.p, target.len);
+    fp = iw_engine_memo__hash_tail(fp ^ method.len, (const unsigned char *)client.p, client.len) | 1;
+    slot = &s->evfp[fp % EVFP_SLOTS];
+    if (*slot == fp) return 1;
+    *slot = fp;
+    return 0;
+}
+
 /* ---- the plan ---------------------------------------------------------------- */
 
 /* Where iw_event_from_request takes access field f from: a member of the

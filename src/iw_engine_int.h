@@ -68,6 +68,7 @@
  * requests: their entries are kept apart from the values seen once
  * (iw_engine_memo.h, IW_ENGINE_MEMO_LONG): the raw keys of header lines and
  * of the cookie's per-parameter views, and cs-cookie's value key. */
+#define EVFP_SLOTS 256
 #define LONGKEY(field) ((field) == IW_F_CS_HEADER_DEC || (field) == IW_F_CP || (field) == IW_F_CP_NAME \
                         || (field) == IW_F_CP_VALUE ? IW_ENGINE_MEMO_LONG : 0u)
 #define LONGVAL(field) ((field) == IW_F_CS_COOKIE ? IW_ENGINE_MEMO_LONG : 0u)
@@ -395,6 +396,9 @@ struct iw_scratch {
      * version filter): the result for the last value seen, by its bytes
      * (lazy_eval); tag: pred + 1, 0 = empty */
     lzm_slot_t lzm[LZM_SLOTS];
+    /* while the event cache pauses: recent requests' fingerprints, a slot
+     * each by their low bits (iw_engine__evc_repeat) */
+    uint64_t evfp[EVFP_SLOTS];
 };
 
 /* An event's predicates (the scratch's bits): set once per event, with the
@@ -607,6 +611,10 @@ size_t iw_engine__event_key(const iw_engine_t *e, const iw_event_t *ev, int ti, 
                             iw_str_t *lines);
 size_t iw_engine__request_key(const iw_engine_t *e, const iw_request_desc_t *d,
                               size_t buf_size, unsigned char *buf, size_t room, iw_str_t *lines);
+/* The paused event cache's second chance (iw_engine_evkey.c): 1 when a
+ * request of this method, target, client and header count was among the
+ * recent ones (then it is looked up), else it is noted. */
+int iw_engine__evc_repeat(iw_scratch_t *s, iw_str_t method, iw_str_t target, iw_str_t client, int nhdrs);
 /* Plans request_key from evk_fields (plan_event_key, iw_engine_compile.c). */
 void iw_engine__plan_request_key(iw_engine_t *e);
 

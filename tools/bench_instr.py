@@ -34,7 +34,8 @@ raw and once URL-decoded, counted alone (--toggle-collect), printed
 with module / floor.  More variants by name (IW_INSTR_VARIANTS=on-uniq,...):
 sigmahq, nocache, off-uniq/on-uniq, off-brws/on-brws (one repeated
 browser request), off-real/on-real (browser-real without the browser's
-headers).  With on (on-brws) selected, one more pair of runs counts the
+headers), off-health/on-health (browser-real with a health check as every
+tenth request, IW_INSTR_HEALTH_EVERY=N: every N-th).  With on (on-brws) selected, one more pair of runs counts the
 log_transaction hook alone under callgrind's cache model (--cache-sim):
 its instructions and L1 misses per request (IW_INSTR_HOOK=0: skipped).
 Only user space is counted: the kernel's TCP and syscall work is not.
@@ -67,6 +68,7 @@ B.CLI_PATH = os.environ.get("IW_CLI", os.path.join(B.REPO, "build", "iocwatch"))
 CACHE = os.environ.get("IW_INSTR_CACHE") or os.path.join(B.REPO, "build", "bench-vg-hscache")
 START_TIMEOUT = 1800            # a cold compile under valgrind takes minutes
 WARM = 100                      # requests before the counted ones
+HEALTH_EVERY = int(os.environ.get("IW_INSTR_HEALTH_EVERY", "10"))   # the "health" kind's
 
 
 ATTACK_LOG = os.path.join(B.SHARED, "corpus", "crs-requests.jsonl")
@@ -114,7 +116,15 @@ def requests(kind, port, n):
     a browser's headers), "real" (a real log's requests in order,
     bench_httpd.real_requests, client in X-Forwarded-For), "browser-real"
     (the same with a browser's full header set, a cookie per client),
-    "attack" (the first n of corpus/crs-requests.jsonl)."""
+    "attack" (the first n of corpus/crs-requests.jsonl), "health"
+    (browser-real with a monitor's health check as every
+    IW_INSTR_HEALTH_EVERY-th request: the same GET each time)."""
+    if kind == "health":
+        br = requests("browser-real", port, n)
+        hc = request_bytes("GET", "/healthz", [("Host", "127.0.0.1:%d" % port),
+                                               ("User-Agent", "kube-probe/1.27"), ("Accept", "*/*"),
+                                               ("X-Forwarded-For", "192.0.2.10")])
+        return [("GET", hc) if i % HEALTH_EVERY == HEALTH_EVERY - 1 else br[i] for i in range(n)]
     if kind == "attack":
         reqs = attack_requests(n)
         return [reqs[i % len(reqs)] for i in range(n)]
@@ -467,7 +477,9 @@ def main():
                 ("off-brreal", B.REAL_CONF, "browser-real", "off-brreal"),
                 ("on-brreal", B.REAL_CONF + on, "browser-real", "off-brreal"),
                 ("off-attack", ATTACK_CONF, "attack", "off-attack"),
-                ("on-attack", ATTACK_CONF + on, "attack", "off-attack")]
+                ("on-attack", ATTACK_CONF + on, "attack", "off-attack"),
+                ("off-health", B.REAL_CONF, "health", "off-health"),
+                ("on-health", B.REAL_CONF + on, "health", "off-health")]
     if modsec_installed():
         variants += [("modsec", MODSEC_CONF, "same", "off"),
                      ("modsec-brreal", B.REAL_CONF + MODSEC_CONF, "browser-real", "off-brreal"),

@@ -1081,3 +1081,53 @@ TEST(engine_event_key_header_lines)
         iw_scratch_destroy(s);
     }
 }
+
+/* The event cache paused (requests that do not repeat) still answers a
+ * request sent again and again among them (a monitor's health check):
+ * its fingerprint was seen, so it is looked up; the results are the
+ * cache-off engine's. */
+TEST(engine_event_cache_paused_answers_repeats)
+{
+    iw_engine_t *on = compile_rules(p, DERIVED_RULES, 0), *off = compile_rules(p, DERIVED_RULES, -1);
+    iw_scratch_t *s_on, *s_off;
+    char buf_q[65536], buf_r[65536], target[64];
+    iw_str_t hn[2] = { { "Host", 4 }, { "User-Agent", 10 } }, hv[2];
+    iw_event_t evq, evr;
+    uint64_t hits = 0, misses = 0;
+    int i, differ = 0;
+
+    REQUIRE(on && off);
+    s_on = iw_scratch_create(on);
+    s_off = iw_scratch_create(off);
+    REQUIRE(s_on && s_off);
+    iw_event_init(&evq, buf_q, sizeof(buf_q));
+    iw_event_init(&evr, buf_r, sizeof(buf_r));
+    for (i = 0; i < 400; i++) {
+        iw_request_desc_t d;
+        const iw_hit_t *h;
+        int health = i % 10 == 9, a, b;
+        memset(&d, 0, sizeof(d));
+        snprintf(target, sizeof(target), i % 20 == 4 ? "/admin?q=%d" : "/page-%d.html", i);
+        d.method = (iw_str_t){ "GET", 3 };
+        d.target = health ? (iw_str_t){ "/healthz", 8 } : (iw_str_t){ target, strlen(target) };
+        d.version = (iw_str_t){ "HTTP/1.1", 8 };
+        hv[0] = (iw_str_t){ "www.example.org", 15 };
+        hv[1] = health ? (iw_str_t){ "kube-probe/1.27", 15 } : (iw_str_t){ "Mozilla/5.0", 11 };
+        d.hdr_names = hn;
+        d.hdr_values = hv;
+        d.nhdrs = 2;
+        d.status = 200;
+        d.sc_bytes = d.cs_bytes = d.time_taken_ms = -1;
+        d.client_ip = health ? (iw_str_t){ "192.0.2.10", 10 } : (iw_str_t){ "198.51.100.7", 12 };
+        d.time = apr_time_from_sec(1764240000);
+        a = iw_engine_eval_request(on, s_on, &evq, &d, &h);
+        iw_event_from_request(&evr, &d);
+        b = iw_engine_eval(off, s_off, &evr, &h);
+        differ += a != b;
+    }
+    CHECK_INT(differ, 0);
+    iw_scratch_event_cache_counters(s_on, &hits, &misses);
+    CHECK(hits >= 35);                 /* 40 health checks: all but the first two or so */
+    iw_scratch_destroy(s_on);
+    iw_scratch_destroy(s_off);
+}
