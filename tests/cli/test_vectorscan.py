@@ -26,14 +26,11 @@ import urllib.parse
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SHARED = os.environ.get("IW_SHARED", os.path.join(REPO, "..", "shared"))
-CLI = os.environ.get("IW_CLI", os.path.join(REPO, "build", "iocwatch"))
+from test_scan_cache import CLI, REPO, SHARED, SIGMAHQ   # the paths every CLI test uses
+
 VERIFY = os.path.join(REPO, "build", "vs_verify")
-SIGMAHQ = os.path.join(SHARED, "sigma", "sigmahq-rules")
-RULES = [os.path.join(SIGMAHQ, "rules"), os.path.join(SIGMAHQ, "rules-emerging-threats"),
-         os.path.join(REPO, "conf", "rules")]
+RULES = [os.path.join(SIGMAHQ, d) for d in ("rules", "rules-emerging-threats")] + \
+    [os.path.join(REPO, "conf", "rules")]
 SOURCES = [os.path.join(SHARED, "corpus", "crs-requests.jsonl"),
            os.path.join(SHARED, "corpus", "fuzzdb-requests.jsonl"),
            os.path.join(REPO, "tests", "pack", "cases.jsonl"),
