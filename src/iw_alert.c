@@ -9,7 +9,7 @@
  * important was dropped, the alert is rendered again without the low-value
  * parts (rule description/reference, tags) to make room.
  *
- * Cost (~3,200 instructions an alert, tools/bench_alert.py): the parts that
+ * Cost (~2,800 instructions an alert, tools/bench_alert.py): the parts that
  * depend on the rule alone are rendered once per rule when the rules are
  * compiled (iw_alert_prepare), the event's members once per event and
  * thread ("host" and "server" once per server name and thread); both are
