@@ -468,6 +468,20 @@ static iw_engine_t *compile_rules(apr_pool_t *p, const char *yaml, int scan_cach
     return iw_engine_compile(p, rs, &o, d);
 }
 
+/* A scratch of the engine with the scan cache (on) and of the one without
+ * (off), and an event on each buffer (both n bytes): 1, or 0 when a scratch
+ * cannot be made. */
+static int pair_open(iw_engine_t *on, iw_engine_t *off, iw_scratch_t **s_on, iw_scratch_t **s_off,
+                     iw_event_t *evq, char *bq, iw_event_t *evr, char *br, size_t n)
+{
+    *s_on = iw_scratch_create(on);
+    *s_off = iw_scratch_create(off);
+    if (!*s_on || !*s_off) return 0;
+    iw_event_init(evq, bq, n);
+    iw_event_init(evr, br, n);
+    return 1;
+}
+
 static iw_engine_t *compile_with(apr_pool_t *p, int scan_cache)
 {
     return compile_rules(p, CACHE_RULES, scan_cache);
@@ -897,11 +911,7 @@ TEST(engine_request_path_matches_event_path)
         int trial, m, k, diff = 0, fired = 0, skipped = 0, skipped_long = 0, skipped_huge = 0;
 
         REQUIRE(on && off);
-        s_on = iw_scratch_create(on);
-        s_off = iw_scratch_create(off);
-        REQUIRE(s_on && s_off);
-        iw_event_init(&evq, buf_q, sizeof(buf_q));
-        iw_event_init(&evr, buf_r, sizeof(buf_r));
+        REQUIRE(pair_open(on, off, &s_on, &s_off, &evq, buf_q, &evr, buf_r, sizeof(buf_q)));
         for (trial = 0; trial < 150; trial++) {
             rdesc_t base;
             int v[REQ_MEMBERS];
@@ -1097,11 +1107,7 @@ TEST(engine_event_cache_paused_answers_repeats)
     int i, differ = 0;
 
     REQUIRE(on && off);
-    s_on = iw_scratch_create(on);
-    s_off = iw_scratch_create(off);
-    REQUIRE(s_on && s_off);
-    iw_event_init(&evq, buf_q, sizeof(buf_q));
-    iw_event_init(&evr, buf_r, sizeof(buf_r));
+    REQUIRE(pair_open(on, off, &s_on, &s_off, &evq, buf_q, &evr, buf_r, sizeof(buf_q)));
     for (i = 0; i < 400; i++) {
         iw_request_desc_t d;
         const iw_hit_t *h;
