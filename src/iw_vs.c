@@ -132,24 +132,48 @@ int iw_vs_selftest(iw_vs_scan_fn scan, const hs_platform_info_t *pl)
     return missed;
 }
 
+/* Implementation i, when this CPU runs it and the library exports it: its
+ * entry (*fn) and the platform its databases are compiled for (*pl;
+ * hs_scan: NULL, the library's own choice).  1, or 0. */
+static int vs_impl_get(size_t i, iw_vs_scan_fn *fn, hs_platform_info_t *pl, const hs_platform_info_t **plp)
+{
+    const vs_impl_t *im = &vs_impls[i];
+
+    *fn = hs_scan;
+    *plp = NULL;
+    if (!im->symbol) return 1;
+    if (!vs_cpu_has(i) || !(*fn = iw_vs_lookup(im->symbol)) || hs_populate_platform(pl) != HS_SUCCESS)
+        return 0;
+    pl->cpu_features = im->features;
+    *plp = pl;
+    return 1;
+}
+
+/* The engine scans with implementation i from now on. */
+static void vs_use(size_t i, iw_vs_scan_fn fn, const hs_platform_info_t *pl)
+{
+    iw_vs__scan = fn;
+    vs_name = vs_impls[i].name;
+    if (pl) {
+        vs_pl = *pl;
+        vs_have_pl = 1;
+    }
+}
+
 /* IOCWATCH_VECTORSCAN_IMPL=NAME: that implementation, untested (for the
  * differential test, which must see the defects, and for a diagnosis). */
 static int vs_forced(void)
 {
     const char *want = getenv("IOCWATCH_VECTORSCAN_IMPL");
+    iw_vs_scan_fn fn;
+    hs_platform_info_t pl;
+    const hs_platform_info_t *plp;
     size_t i;
 
     if (!want || !*want) return 0;
     for (i = 0; i < VS_NIMPLS; i++) {
-        iw_vs_scan_fn fn = vs_impls[i].symbol ? iw_vs_lookup(vs_impls[i].symbol) : hs_scan;
-        if (strcmp(want, vs_impls[i].name) || !fn || !vs_cpu_has(i)) continue;
-        if (vs_impls[i].symbol) {
-            if (hs_populate_platform(&vs_pl) != HS_SUCCESS) return 0;
-            vs_pl.cpu_features = vs_impls[i].features;
-            vs_have_pl = 1;
-        }
-        iw_vs__scan = fn;
-        vs_name = vs_impls[i].name;
+        if (strcmp(want, vs_impls[i].name) || !vs_impl_get(i, &fn, &pl, &plp)) continue;
+        vs_use(i, fn, plp);
         snprintf(vs_note_buf, sizeof vs_note_buf, "Vectorscan scans with its %s implementation, "
                  "as IOCWATCH_VECTORSCAN_IMPL says (no self-test)", vs_name);
         vs_note_text = vs_note_buf;
@@ -162,44 +186,33 @@ static void vs_choose(void)
 {
     char tried[256] = "";
     size_t i, tl = 0;
+    int vl = (int)strcspn(hs_version(), " ");
 
     if (vs_forced()) return;
     for (i = 0; i < VS_NIMPLS; i++) {
-        const vs_impl_t *im = &vs_impls[i];
-        iw_vs_scan_fn fn = hs_scan;
+        iw_vs_scan_fn fn;
         hs_platform_info_t pl;
+        const hs_platform_info_t *plp;
         int missed;
 
-        memset(&pl, 0, sizeof pl);
-
-        if (im->symbol && (!vs_cpu_has(i) || !(fn = iw_vs_lookup(im->symbol)))) continue;
-        if (im->symbol) {
-            if (hs_populate_platform(&pl) != HS_SUCCESS) continue;
-            pl.cpu_features = im->features;
-        }
-        missed = iw_vs_selftest(fn, im->symbol ? &pl : NULL);
-        if (missed == 0) {
-            iw_vs__scan = fn;
-            vs_name = im->name;
-            if (im->symbol) {
-                vs_pl = pl;
-                vs_have_pl = 1;
+        if (!vs_impl_get(i, &fn, &pl, &plp)) continue;
+        if ((missed = iw_vs_selftest(fn, plp)) == 0) {
+            vs_use(i, fn, plp);
+            if (plp) {
                 snprintf(vs_note_buf, sizeof vs_note_buf,
                          "Vectorscan %.*s lost matches in its self-test (%s); scanning with its %s "
-                         "implementation, which found them all",
-                         (int)strcspn(hs_version(), " "), hs_version(), tried, im->name);
+                         "implementation, which found them all", vl, hs_version(), tried, vs_name);
                 vs_note_text = vs_note_buf;
             }
             return;
         }
         if (tl < sizeof tried)
             tl += (size_t)snprintf(tried + tl, sizeof tried - tl, "%s%s: %d of %d probes missed",
-                                   tl ? ", " : "", im->name, missed, (int)VS_NPROBES);
+                                   tl ? ", " : "", vs_impls[i].name, missed, (int)VS_NPROBES);
     }
     snprintf(vs_note_buf, sizeof vs_note_buf,
              "Vectorscan %.*s lost matches in its self-test on every implementation this CPU runs "
-             "(%s): some detections may be missed; scanning with hs_scan",
-             (int)strcspn(hs_version(), " "), hs_version(), tried);
+             "(%s): some detections may be missed; scanning with hs_scan", vl, hs_version(), tried);
     vs_note_text = vs_note_buf;
 }
 
