@@ -108,22 +108,6 @@ static void dump_db(const iw_engine_t *e, int field, const char *kind, const hs_
     }
 }
 
-static int load_engine(apr_pool_t *p, int argc, char **argv, int first, iw_engine_t **out)
-{
-    iw_ruleset_t *rs = iw_ruleset_create(p);
-    iw_diag_t *d = iw_diag_create(p);
-    iw_engine_opts_t eo;
-    int i;
-
-    for (i = first; i < argc; i++) iw_rules_load(rs, argv[i], d);
-    if (!d->errors) iw_ruleset_link(rs, d);
-    memset(&eo, 0, sizeof(eo));
-    eo.dbcache = iw_engine_dbcache_create(p, NULL);      /* compile everything here */
-    *out = d->errors ? NULL : iw_engine_compile(p, rs, &eo, d);
-    iw_diag_print(d, stderr, "");
-    return *out ? 0 : -1;
-}
-
 static int cmd_dump(apr_pool_t *p, int argc, char **argv)
 {
     int field = -1, i = 2, f;
@@ -136,7 +120,7 @@ static int cmd_dump(apr_pool_t *p, int argc, char **argv)
         }
         i += 2;
     }
-    if (load_engine(p, argc, argv, i, &e) < 0) return 1;
+    if (hs_record_engine(p, argv + i, argc - i, &e) < 0) return 1;
     for (f = 0; f < IW_F__COUNT; f++) {
         const fieldm_t *fm = &e->fm[0][f];
         if (field >= 0 && f != field) continue;

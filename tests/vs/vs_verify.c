@@ -150,10 +150,7 @@ static void print_escaped(const char *s, size_t n)
 int main(int argc, char **argv)
 {
     apr_pool_t *p;
-    iw_ruleset_t *rs;
-    iw_diag_t *d;
     iw_engine_t *e;
-    iw_engine_opts_t eo;
     iw_vs_scan_fn scan = NULL;
     const char *impl = "engine";
     val_t *vals;
@@ -169,14 +166,7 @@ int main(int argc, char **argv)
     }
     apr_initialize();
     apr_pool_create(&p, NULL);
-    rs = iw_ruleset_create(p);
-    d = iw_diag_create(p);
-    for (i = a + 1; i < argc; i++) iw_rules_load(rs, argv[i], d);
-    if (!d->errors) iw_ruleset_link(rs, d);
-    memset(&eo, 0, sizeof eo);
-    eo.dbcache = iw_engine_dbcache_create(p, NULL);   /* compile here: recorded */
-    e = d->errors ? NULL : iw_engine_compile(p, rs, &eo, d);
-    if (!e) { iw_diag_print(d, stderr, ""); return 2; }
+    if (hs_record_engine(p, argv + a + 1, argc - a - 1, &e) < 0) return 2;
     if (!strcmp(impl, "engine")) scan = iw_vs__scan;
     else if (!strcmp(impl, "hs_scan")) scan = hs_scan;
     else if (!(scan = iw_vs_lookup(impl))) { fprintf(stderr, "vs_verify: no %s\n", impl); return 2; }
