@@ -420,17 +420,17 @@ static inline void pred_set(iw_scratch_t *s, int32_t p, int field)
 /* A rule's condition node on the event's predicates (iw_engine_eval.c's
  * eval_node, passed to the files it calls). */
 typedef int (*iw_eval_node_fn)(const iw_engine_t *e, iw_scratch_t *s, int32_t ni);
-/* iw_engine_errors.c: the rules that could not be evaluated because the
- * event had predicates that could not be computed (s->errp); cold. */
-/* A predicate whose matcher could not run on this event (a regex past a
- * limit, a failed scan): recorded once per event; the rules reading it are
- * checked after the evaluation (iw_engine__eval_errors). */
+/* iw_engine_errors.c, cold.  A predicate whose matcher could not run on
+ * this event (a regex past a limit, a failed scan): recorded once per
+ * event; the rules reading it are checked after the evaluation. */
 void iw_engine__pred_error(iw_scratch_t *s, int32_t p, int field, int code);
 /* A Vectorscan scan of field that failed (scratch in use, out of memory, a
  * bad database): every predicate of a pattern of that field is in doubt;
  * rec (may be NULL): the scan's record for the cache, not to be stored. */
 void iw_engine__scan_failed(const iw_engine_t *e, iw_scratch_t *s, int field,
                             iw_engine_memo_res_t *rec, int rc);
+/* The rules that could not be evaluated because the event had predicates
+ * that could not be computed (s->errp). */
 void iw_engine__eval_errors(const iw_engine_t *e, iw_scratch_t *s, unsigned type, int nhits,
                             iw_eval_node_fn eval_node) __attribute__((cold, noinline));
 #define HDR_DEC_BUF 8192
